@@ -1,0 +1,342 @@
+//! What a bundle binary says about itself, and the manifest a packer embeds.
+//!
+//! The YAML is emitted with `serde-saphyr`, which quotes every string that a YAML 1.1 loader
+//! (PyYAML, which Airflow uses) would otherwise read as a number, bool, null or date, so ids such
+//! as `123`, `yes`, `null` or `2026-01-01` load back as the same strings. Dag ids are kept in a
+//! [`BTreeMap`] (sorted by bytes) and task ids in registration order, so the same input always
+//! gives the same bytes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{IdWarning, check_id};
+use crate::{KNOWN_METADATA_VERSIONS, KNOWN_SUPERVISOR_SCHEMA_VERSIONS};
+
+/// The `sdk` mapping: who built the binary and which supervisor protocol it speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sdk {
+    /// Implementation language, lower case (`"rust"`).
+    pub language: String,
+    /// Version of the SDK the binary links.
+    pub version: String,
+    /// The supervisor schema (coordinator protocol) version the binary speaks.
+    pub supervisor_schema_version: String,
+}
+
+/// One dag: its task ids, in registration order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DagEntry {
+    /// Task ids, in the order they were declared.
+    pub tasks: Vec<String>,
+}
+
+/// What a bundle binary prints for `--airflow-metadata`: the manifest without `source`.
+///
+/// Unknown keys are ignored when reading, as the bundle spec requires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Version of the manifest format (`"1.0"`).
+    pub airflow_bundle_metadata_version: String,
+    /// The SDK the binary links.
+    pub sdk: Sdk,
+    /// Dags by id, sorted.
+    pub dags: BTreeMap<String, DagEntry>,
+}
+
+/// Facts about how a bundle was built, under the manifest's `build` key (ignored by Airflow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildInfo {
+    /// The target triple the executable was built for.
+    pub target: String,
+    /// The cargo profile it was built with.
+    pub profile: String,
+    /// The packer, as `name version`.
+    pub packer: String,
+    /// Combined SHA-256 of the crate's inputs, from the embedded build record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<String>,
+    /// SHA-256 of the build environment signature, from the embedded build record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_signature: Option<String>,
+}
+
+/// The manifest embedded in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version of the manifest format (`"1.0"`).
+    pub airflow_bundle_metadata_version: String,
+    /// The SDK the binary links.
+    pub sdk: Sdk,
+    /// Display name (basename) of the root source file held in the source region.
+    pub source: String,
+    /// How the bundle was built; readers that do not know the key ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildInfo>,
+    /// Dags by id, sorted.
+    pub dags: BTreeMap<String, DagEntry>,
+}
+
+/// Why metadata cannot go into a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataError {
+    /// The binary speaks a manifest format version this packer does not know.
+    #[error(
+        "the binary declares airflow_bundle_metadata_version {found:?}, which this packer does not know (it knows {known:?}); upgrade cargo-airflow or use an airflow-sdk that speaks a known version"
+    )]
+    UnknownMetadataVersion {
+        /// What the binary declared.
+        found: String,
+        /// What is known.
+        known: &'static [&'static str],
+    },
+    /// The binary speaks a supervisor schema no released Airflow is known to accept.
+    #[error(
+        "the binary speaks supervisor_schema_version {found:?}, which no known Airflow release accepts (known: {known:?}); use an airflow-sdk release that speaks one of them"
+    )]
+    UnknownSchemaVersion {
+        /// What the binary declared.
+        found: String,
+        /// What is known.
+        known: &'static [&'static str],
+    },
+    /// The binary declares no dags, so Airflow could never find it.
+    #[error(
+        "the binary declares no dags: nothing to pack (declare at least one dag with airflow_sdk::Dag)"
+    )]
+    NoDags,
+    /// The binary's answer was not valid metadata.
+    #[error("the metadata is not valid: {0}")]
+    Malformed(String),
+}
+
+/// A non-fatal finding about metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataWarning {
+    /// An id breaks Airflow's rules.
+    Id(IdWarning),
+    /// A dag has no tasks.
+    EmptyDag(String),
+}
+
+impl std::fmt::Display for MetadataWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetadataWarning::Id(w) => w.fmt(f),
+            MetadataWarning::EmptyDag(d) => write!(f, "dag {d:?} has no tasks"),
+        }
+    }
+}
+
+impl Metadata {
+    /// Parses a binary's `--airflow-metadata --format json` answer.
+    pub fn from_json(text: &str) -> Result<Self, MetadataError> {
+        serde_json::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+    }
+
+    /// Parses a binary's `--airflow-metadata` YAML answer.
+    pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
+        serde_saphyr::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+    }
+
+    /// Pretty JSON, one trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("metadata is always serializable");
+        s.push('\n');
+        s
+    }
+
+    /// YAML that PyYAML reads back to the same strings.
+    pub fn to_yaml(&self) -> String {
+        to_yaml(self)
+    }
+
+    /// Refuses versions this packer does not know and empty bundles; warns about ids Airflow's
+    /// server would refuse and dags without tasks.
+    pub fn validate(&self) -> Result<Vec<MetadataWarning>, MetadataError> {
+        if !KNOWN_METADATA_VERSIONS.contains(&self.airflow_bundle_metadata_version.as_str()) {
+            return Err(MetadataError::UnknownMetadataVersion {
+                found: self.airflow_bundle_metadata_version.clone(),
+                known: KNOWN_METADATA_VERSIONS,
+            });
+        }
+        if !KNOWN_SUPERVISOR_SCHEMA_VERSIONS.contains(&self.sdk.supervisor_schema_version.as_str())
+        {
+            return Err(MetadataError::UnknownSchemaVersion {
+                found: self.sdk.supervisor_schema_version.clone(),
+                known: KNOWN_SUPERVISOR_SCHEMA_VERSIONS,
+            });
+        }
+        if self.dags.is_empty() {
+            return Err(MetadataError::NoDags);
+        }
+        let mut warnings = Vec::new();
+        for (dag_id, dag) in &self.dags {
+            if let Some(problem) = check_id(dag_id) {
+                warnings.push(MetadataWarning::Id(IdWarning {
+                    dag_id: dag_id.clone(),
+                    task_id: None,
+                    problem,
+                }));
+            }
+            if dag.tasks.is_empty() {
+                warnings.push(MetadataWarning::EmptyDag(dag_id.clone()));
+            }
+            for task_id in &dag.tasks {
+                if let Some(problem) = check_id(task_id) {
+                    warnings.push(MetadataWarning::Id(IdWarning {
+                        dag_id: dag_id.clone(),
+                        task_id: Some(task_id.clone()),
+                        problem,
+                    }));
+                }
+            }
+        }
+        Ok(warnings)
+    }
+
+    /// Number of tasks over all dags.
+    pub fn task_count(&self) -> usize {
+        self.dags.values().map(|d| d.tasks.len()).sum()
+    }
+}
+
+impl Manifest {
+    /// The manifest for `metadata`, with the display name of the root source file.
+    pub fn new(metadata: Metadata, source: String, build: Option<BuildInfo>) -> Self {
+        Manifest {
+            airflow_bundle_metadata_version: metadata.airflow_bundle_metadata_version,
+            sdk: metadata.sdk,
+            source,
+            build,
+            dags: metadata.dags,
+        }
+    }
+
+    /// The metadata part (what the binary itself would print).
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            airflow_bundle_metadata_version: self.airflow_bundle_metadata_version.clone(),
+            sdk: self.sdk.clone(),
+            dags: self.dags.clone(),
+        }
+    }
+
+    /// Parses a manifest (YAML or JSON). For what *Airflow* makes of the bytes, use
+    /// [`crate::verify`], which follows YAML 1.1 typing.
+    pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
+        serde_saphyr::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+    }
+
+    /// The canonical YAML bytes embedded in the bundle.
+    pub fn to_yaml(&self) -> String {
+        to_yaml(self)
+    }
+}
+
+fn to_yaml<T: Serialize>(value: &T) -> String {
+    serde_saphyr::to_string(value).expect("manifest types always serialize to YAML")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn metadata(dags: &[(&str, &[&str])]) -> Metadata {
+        Metadata {
+            airflow_bundle_metadata_version: "1.0".into(),
+            sdk: Sdk {
+                language: "rust".into(),
+                version: "0.1.0".into(),
+                supervisor_schema_version: "2026-06-16".into(),
+            },
+            dags: dags
+                .iter()
+                .map(|(d, ts)| {
+                    (
+                        d.to_string(),
+                        DagEntry {
+                            tasks: ts.iter().map(|t| t.to_string()).collect(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn yaml_quotes_the_schema_version_and_keeps_task_order() {
+        let m = Manifest::new(
+            metadata(&[("zeta", &["b", "a"]), ("alpha", &["x"])]),
+            "main.rs".into(),
+            None,
+        );
+        let y = m.to_yaml();
+        assert!(
+            y.contains("supervisor_schema_version: \"2026-06-16\""),
+            "{y}"
+        );
+        assert!(y.find("alpha").unwrap() < y.find("zeta").unwrap());
+        assert!(y.find("- b").unwrap() < y.find("- a").unwrap());
+        assert_eq!(Manifest::from_yaml(&y).unwrap(), m);
+    }
+
+    #[test]
+    fn hostile_ids_round_trip_through_our_own_reader() {
+        let ids = [
+            "123",
+            "1_000",
+            "0x1f",
+            "1:30",
+            "yes",
+            "on",
+            "null",
+            "~",
+            "2026-01-01",
+            "=",
+            "<<",
+            "café",
+        ];
+        let dags: Vec<(&str, &[&str])> = ids.iter().map(|i| (*i, &ids[..])).collect();
+        let m = Manifest::new(metadata(&dags), "main.rs".into(), None);
+        assert_eq!(Manifest::from_yaml(&m.to_yaml()).unwrap(), m);
+    }
+
+    #[test]
+    fn validate_refuses_unknown_versions_and_empty_bundles() {
+        let mut m = metadata(&[("d", &["t"])]);
+        assert_eq!(m.validate(), Ok(vec![]));
+        m.sdk.supervisor_schema_version = "2027-01-01".into();
+        assert!(
+            matches!(m.validate(), Err(MetadataError::UnknownSchemaVersion { found, .. }) if found == "2027-01-01")
+        );
+        let mut m = metadata(&[("d", &["t"])]);
+        m.airflow_bundle_metadata_version = "2.0".into();
+        assert!(matches!(
+            m.validate(),
+            Err(MetadataError::UnknownMetadataVersion { .. })
+        ));
+        assert_eq!(metadata(&[]).validate(), Err(MetadataError::NoDags));
+    }
+
+    #[test]
+    fn validate_warns_about_ids_and_empty_dags() {
+        let w = metadata(&[("bad id", &["ok", "a..b"]), ("empty", &[])])
+            .validate()
+            .unwrap();
+        let text: Vec<String> = w.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(text[0].starts_with("dag id \"bad id\""));
+        assert!(text[1].starts_with("task id \"a..b\" in dag \"bad id\""));
+        assert_eq!(text[2], "dag \"empty\" has no tasks");
+    }
+
+    #[test]
+    fn json_ignores_unknown_keys() {
+        let j = r#"{"airflow_bundle_metadata_version":"1.0","sdk":{"language":"rust","version":"1","supervisor_schema_version":"2026-06-16","x":1},"dags":{"d":{"tasks":["t"]}},"dag_source_files":{}}"#;
+        assert_eq!(
+            Metadata::from_json(j).unwrap().dags["d"].tasks,
+            vec!["t".to_string()]
+        );
+    }
+}

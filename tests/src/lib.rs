@@ -1,0 +1,1 @@
+//! Support for the end-to-end tests: the Airflow venv and the harness that drives it.
