@@ -25,6 +25,7 @@ pub mod ids;
 pub mod manifest;
 #[cfg(feature = "io")]
 pub mod read;
+pub mod record;
 #[cfg(feature = "io")]
 pub mod verify;
 #[cfg(feature = "io")]

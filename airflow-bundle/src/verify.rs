@@ -100,6 +100,9 @@ pub struct Report {
     pub layout: Option<Layout>,
     /// The dag ids Airflow would match (keys of `dags` that load as strings), sorted.
     pub dag_ids: Vec<String>,
+    /// Problems that do not make Airflow skip the file but that a user should fix, such as dag
+    /// keys that load as something other than a string (Airflow can never match those dags).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -169,6 +172,7 @@ pub fn verify<R: Read + Seek>(inner: R) -> Report {
         trailer: None,
         layout: None,
         dag_ids: Vec::new(),
+        warnings: Vec::new(),
     };
     report.set(Check::Executable, Outcome::Pass);
     let mut reader = match BundleReader::new(inner) {
@@ -256,12 +260,12 @@ fn check_manifest(bytes: &[u8], report: &mut Report) {
         }
     };
     report.set(Check::ManifestMapping, Outcome::Pass);
-    let dags = check_dags(&root, &mut report.dag_ids);
+    let dags = check_dags(&root, &mut report.dag_ids, &mut report.warnings);
     report.set(Check::Dags, dags);
     report.set(Check::SupervisorSchemaVersion, check_schema(&root));
 }
 
-fn check_dags(root: &Value, ids: &mut Vec<String>) -> Outcome {
+fn check_dags(root: &Value, ids: &mut Vec<String>, warnings: &mut Vec<String>) -> Outcome {
     let Some(dags) = root.get("dags") else {
         return Outcome::Fail("the manifest has no `dags` key, so no dag id can match".into());
     };
@@ -281,11 +285,17 @@ fn check_dags(root: &Value, ids: &mut Vec<String>) -> Outcome {
     }
     ids.sort();
     ids.dedup();
+    // 1.3.2 looks each dag id up as a string key, so a non-string key only hides its own dag;
+    // the file is still used for the others.
     if !bad.is_empty() {
-        return Outcome::Fail(format!(
+        let why = format!(
             "dag ids that YAML 1.1 does not read as strings can never match: {} (quote them)",
             bad.join(", ")
-        ));
+        );
+        if ids.is_empty() {
+            return Outcome::Fail(why);
+        }
+        warnings.push(why);
     }
     if ids.is_empty() {
         return Outcome::Fail("`dags` is empty, so no dag id can match".into());
@@ -342,6 +352,20 @@ mod tests {
         let r = verify(Cursor::new(bundle(GOOD)));
         assert!(r.accepted(), "{r:?}");
         assert_eq!(r.dag_ids, vec!["123", "etl"]);
+    }
+
+    #[test]
+    fn a_non_string_dag_key_only_hides_its_own_dag() {
+        let man = "sdk:\n  supervisor_schema_version: \"2026-06-16\"\ndags:\n  d: {}\n  123: {}\n";
+        let r = verify(Cursor::new(bundle(man)));
+        assert!(r.accepted(), "{r:?}");
+        assert_eq!(r.dag_ids, vec!["d"]);
+        assert_eq!(r.warnings.len(), 1);
+        assert!(
+            r.warnings[0].contains("\"123\" loads as int"),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]

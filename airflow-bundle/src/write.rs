@@ -203,15 +203,21 @@ mod tests {
         ];
         for (bytes, what) in cases {
             let err = BundleReader::new(Cursor::new(&bytes)).unwrap_err();
-            let ok = match (&err, what) {
-                (ReadError::Footer(FooterError::TooShort { .. }), "short") => true,
-                (ReadError::Footer(FooterError::BadMagic), "magic") => true,
-                (ReadError::Footer(FooterError::RegionsPastStart { .. }), "past") => true,
-                (ReadError::Footer(FooterError::EmptyBinaryRegion), "empty") => true,
-                (ReadError::Footer(FooterError::UnsupportedVersion(9)), "version") => true,
-                (ReadError::Footer(FooterError::NonZeroReserved), "reserved") => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (&err, what),
+                (ReadError::Footer(FooterError::TooShort { .. }), "short")
+                    | (ReadError::Footer(FooterError::BadMagic), "magic")
+                    | (
+                        ReadError::Footer(FooterError::RegionsPastStart { .. }),
+                        "past"
+                    )
+                    | (ReadError::Footer(FooterError::EmptyBinaryRegion), "empty")
+                    | (
+                        ReadError::Footer(FooterError::UnsupportedVersion(9)),
+                        "version"
+                    )
+                    | (ReadError::Footer(FooterError::NonZeroReserved), "reserved")
+            );
             assert!(ok, "{what}: {err:?}");
         }
     }

@@ -17,12 +17,18 @@ fn bundle(exe: &[u8], src: &[u8], man: &[u8]) -> Vec<u8> {
 
 /// Bytes that end in a plausible trailer with arbitrary lengths, so the interesting paths run.
 fn with_trailer() -> impl Strategy<Value = Vec<u8>> {
-    (prop::collection::vec(any::<u8>(), 0..300), any::<u32>(), any::<u32>(), any::<[u8; 32]>()).prop_map(
-        |(mut body, source_len, metadata_len, sha)| {
-            body.extend_from_slice(&Trailer::new(source_len % 400, metadata_len % 400, sha).to_bytes());
-            body
-        },
+    (
+        prop::collection::vec(any::<u8>(), 0..300),
+        any::<u32>(),
+        any::<u32>(),
+        any::<[u8; 32]>(),
     )
+        .prop_map(|(mut body, source_len, metadata_len, sha)| {
+            body.extend_from_slice(
+                &Trailer::new(source_len % 400, metadata_len % 400, sha).to_bytes(),
+            );
+            body
+        })
 }
 
 proptest! {
