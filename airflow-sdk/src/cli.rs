@@ -185,6 +185,13 @@ mod tests {
                 logs: "127.0.0.1:2".into()
             })
         );
+        assert_eq!(
+            p(&["--comm", "127.0.0.1:1", "--logs", "127.0.0.1:2"]),
+            Ok(Mode::Run {
+                comm: "127.0.0.1:1".into(),
+                logs: "127.0.0.1:2".into()
+            })
+        );
         assert_eq!(p(&["--help"]), Ok(Mode::Help));
         assert_eq!(p(&["-V"]), Ok(Mode::Version));
     }

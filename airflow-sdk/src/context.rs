@@ -1,20 +1,376 @@
 //! What a running task can see and do.
 
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::TaskError;
+use crate::runtime::comms::{CommError, Comms};
+use crate::runtime::messages::{self, Reply, StartupDetails};
+
+/// Why a request to Airflow (XCom, Variable, Connection) failed.
+///
+/// "Not found" is not an error: those methods return `Ok(None)`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Airflow refused access (`PERMISSION_DENIED`).
+    #[error("permission denied by Airflow: {detail}")]
+    PermissionDenied {
+        /// What the supervisor said.
+        detail: serde_json::Value,
+    },
+    /// The API server failed or rejected the call (`API_SERVER_ERROR` and other errors).
+    #[error("the Airflow API server failed ({error}): {detail}")]
+    ApiServer {
+        /// The supervisor's error type, e.g. `API_SERVER_ERROR`.
+        error: String,
+        /// Its details (status code, message, ...).
+        detail: serde_json::Value,
+    },
+    /// The supervisor did not answer in time.
+    #[error("no answer from the Airflow supervisor within {0:?}")]
+    Timeout(Duration),
+    /// The task was asked to stop (SIGTERM) while waiting.
+    #[error("cancelled: the task was asked to stop")]
+    Cancelled,
+    /// The supervisor's answer could not be understood, or the channel is closed.
+    #[error("protocol error talking to the Airflow supervisor: {0}")]
+    Protocol(String),
+    /// A value could not be converted to or from the type the task asked for.
+    #[error("{0}")]
+    Value(String),
+}
+
+impl From<CommError> for RequestError {
+    fn from(e: CommError) -> Self {
+        match e {
+            CommError::Timeout(d) => RequestError::Timeout(d),
+            CommError::Cancelled => RequestError::Cancelled,
+            CommError::Broken(m) => RequestError::Protocol(m),
+        }
+    }
+}
+
+/// An Airflow Connection, as `ctx.connection(id)` returns it.
+#[derive(Clone, PartialEq)]
+pub struct Connection {
+    /// The connection id.
+    pub conn_id: String,
+    /// Its type (`postgres`, `http`, ...).
+    pub conn_type: String,
+    /// Host name.
+    pub host: Option<String>,
+    /// Schema (database name for most databases).
+    pub schema: Option<String>,
+    /// User name.
+    pub login: Option<String>,
+    /// Password (not shown by `Debug`).
+    pub password: Option<String>,
+    /// Port.
+    pub port: Option<u16>,
+    /// The `extra` field, parsed from its JSON string (`Null` when absent; a string when it is
+    /// not valid JSON).
+    pub extra: serde_json::Value,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("conn_id", &self.conn_id)
+            .field("conn_type", &self.conn_type)
+            .field("host", &self.host)
+            .field("schema", &self.schema)
+            .field("login", &self.login)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("port", &self.port)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+/// A cheap, clonable handle that tells whether the task was asked to stop (SIGTERM from
+/// Airflow). Hand it to threads the task spawns.
+#[derive(Clone, Debug)]
+pub struct CancelToken(Arc<AtomicUsize>);
+
+impl CancelToken {
+    /// `true` once Airflow asked the task to stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst) != 0
+    }
+}
+
 /// The context handed to a task function: the task instance and dag run it runs as, and access
 /// to XComs, Variables and Connections through Airflow's supervisor.
 pub struct TaskContext {
-    pub(crate) dag_id: String,
-    pub(crate) task_id: String,
+    details: StartupDetails,
+    comms: Arc<Mutex<Comms>>,
+    signal: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("ti_id", &self.details.ti.id)
+            .field("dag_id", &self.details.ti.dag_id)
+            .field("task_id", &self.details.ti.task_id)
+            .field("run_id", &self.details.ti.run_id)
+            .field("try_number", &self.details.ti.try_number)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TaskContext {
+    pub(crate) fn new(
+        details: StartupDetails,
+        comms: Arc<Mutex<Comms>>,
+        signal: Arc<AtomicUsize>,
+    ) -> Self {
+        TaskContext {
+            details,
+            comms,
+            signal,
+        }
+    }
+
+    /// The task instance id (a UUID).
+    pub fn ti_id(&self) -> &str {
+        &self.details.ti.id
+    }
+
     /// The id of the dag this task belongs to.
     pub fn dag_id(&self) -> &str {
-        &self.dag_id
+        &self.details.ti.dag_id
     }
 
     /// The id of this task.
     pub fn task_id(&self) -> &str {
-        &self.task_id
+        &self.details.ti.task_id
+    }
+
+    /// The dag run id.
+    pub fn run_id(&self) -> &str {
+        &self.details.ti.run_id
+    }
+
+    /// The try number, starting at 1.
+    pub fn try_number(&self) -> u32 {
+        u32::try_from(self.details.ti.try_number).unwrap_or(0)
+    }
+
+    /// How many tries the task has in total (`retries + 1`).
+    pub fn max_tries(&self) -> u32 {
+        u32::try_from(self.details.max_tries).unwrap_or(0)
+    }
+
+    /// The map index of a mapped task instance; `None` when the task is not mapped.
+    pub fn map_index(&self) -> Option<u32> {
+        self.details
+            .ti
+            .map_index
+            .and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// When this try started.
+    pub fn start_date(&self) -> Option<OffsetDateTime> {
+        self.details.start_date
+    }
+
+    /// The dag run's logical date (`None` for runs without one).
+    pub fn logical_date(&self) -> Option<OffsetDateTime> {
+        self.details.dag_run.logical_date
+    }
+
+    /// Start of the dag run's data interval.
+    pub fn data_interval_start(&self) -> Option<OffsetDateTime> {
+        self.details.dag_run.data_interval_start
+    }
+
+    /// End of the dag run's data interval.
+    pub fn data_interval_end(&self) -> Option<OffsetDateTime> {
+        self.details.dag_run.data_interval_end
+    }
+
+    /// The earliest time the dag run could be scheduled.
+    pub fn run_after(&self) -> Option<OffsetDateTime> {
+        self.details.dag_run.run_after
+    }
+
+    /// The dag run's type: `manual`, `scheduled`, `backfill`, `asset_triggered`, ...
+    pub fn run_type(&self) -> &str {
+        &self.details.dag_run.run_type
+    }
+
+    /// The dag run's `conf` (`Null` when none was given).
+    pub fn conf(&self) -> &serde_json::Value {
+        &self.details.dag_run.conf
+    }
+
+    /// `true` once Airflow asked the task to stop (SIGTERM). Long tasks should poll it and
+    /// return an error; the runtime reports the task as failed (or up for retry) either way
+    /// shortly after the signal.
+    pub fn is_cancelled(&self) -> bool {
+        self.signal.load(Ordering::SeqCst) != 0
+    }
+
+    /// A handle to [`is_cancelled`](Self::is_cancelled) for other threads.
+    pub fn cancel_token(&self) -> CancelToken {
+        CancelToken(Arc::clone(&self.signal))
+    }
+
+    /// Sleeps for `duration`, waking early with an error if the task is asked to stop.
+    pub fn sleep(&self, duration: Duration) -> Result<(), TaskError> {
+        let end = Instant::now() + duration;
+        loop {
+            if self.is_cancelled() {
+                return Err(TaskError::fail("the task was asked to stop (SIGTERM)"));
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            std::thread::sleep((end - now).min(Duration::from_millis(20)));
+        }
+    }
+
+    fn request(&self, body: rmpv::Value) -> Result<Reply, RequestError> {
+        let mut comms = self.comms.lock().unwrap_or_else(|p| p.into_inner());
+        let timeout = comms.timeout();
+        Ok(comms.request(body, timeout, true)?)
+    }
+
+    /// Pushes an XCom from this task instance. `value` is any `serde` value that maps to JSON.
+    pub fn xcom_push<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), RequestError> {
+        let json = serde_json::to_value(value)
+            .map_err(|e| RequestError::Value(format!("XCom {key:?} cannot be serialized: {e}")))?;
+        self.push_json(key, &json)
+    }
+
+    pub(crate) fn push_json(
+        &self,
+        key: &str,
+        json: &serde_json::Value,
+    ) -> Result<(), RequestError> {
+        let body = messages::set_xcom(&self.details.ti, key, messages::from_json(json));
+        match self.request(body)? {
+            Reply::Ack => Ok(()),
+            other => Err(unexpected("SetXCom", other)),
+        }
+    }
+
+    /// Deletes this task instance's XCom `key` (before the task runs, for keys a previous try
+    /// left behind).
+    pub(crate) fn delete_xcom(&self, key: &str) -> Result<(), RequestError> {
+        match self.request(messages::delete_xcom(&self.details.ti, key))? {
+            Reply::Ack => Ok(()),
+            other => Err(unexpected("DeleteXCom", other)),
+        }
+    }
+
+    /// The XCom keys Airflow asked to clear before the task runs.
+    pub(crate) fn xcom_keys_to_clear(&self) -> Vec<String> {
+        self.details.xcom_keys_to_clear.clone()
+    }
+
+    /// Pulls the XCom `key` pushed by `task_id` in this dag run (`return_value` is a task's
+    /// returned value). `Ok(None)` when there is none.
+    pub fn xcom_pull<T: DeserializeOwned>(
+        &self,
+        task_id: &str,
+        key: &str,
+    ) -> Result<Option<T>, RequestError> {
+        let ti = &self.details.ti;
+        let body = messages::get_xcom(&ti.dag_id, &ti.run_id, task_id, key);
+        let value = match self.request(body)? {
+            Reply::Body { kind, body } if kind == "XComResult" => {
+                messages::field(&body, "value").map(messages::to_json)
+            }
+            Reply::ErrorBody { error, .. } if error.ends_with("_NOT_FOUND") => None,
+            other => return Err(unexpected("GetXCom", other)),
+        };
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => serde_json::from_value(v).map(Some).map_err(|e| {
+                RequestError::Value(format!(
+                    "XCom {key:?} of task {task_id:?} does not have the expected type: {e}"
+                ))
+            }),
+        }
+    }
+
+    /// Reads the Airflow Variable `key`. `Ok(None)` when it does not exist.
+    pub fn variable(&self, key: &str) -> Result<Option<String>, RequestError> {
+        match self.request(messages::get_variable(key))? {
+            Reply::Body { kind, body } if kind == "VariableResult" => {
+                Ok(match messages::field(&body, "value") {
+                    None => None,
+                    Some(rmpv::Value::String(s)) => Some(s.as_str().map_or_else(
+                        || String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                        str::to_owned,
+                    )),
+                    Some(other) => Some(messages::to_json(other).to_string()),
+                })
+            }
+            Reply::ErrorBody { error, .. } if error == "VARIABLE_NOT_FOUND" => Ok(None),
+            other => Err(unexpected("GetVariable", other)),
+        }
+    }
+
+    /// Reads the Airflow Connection `conn_id`. `Ok(None)` when it does not exist.
+    pub fn connection(&self, conn_id: &str) -> Result<Option<Connection>, RequestError> {
+        match self.request(messages::get_connection(conn_id))? {
+            Reply::Body { kind, body } if kind == "ConnectionResult" => {
+                let s = |k| messages::field_str(&body, k);
+                let port = match messages::field(&body, "port") {
+                    None => None,
+                    Some(v) => Some(v.as_u64().and_then(|p| u16::try_from(p).ok()).ok_or_else(
+                        || RequestError::Protocol(format!("connection {conn_id:?} has port {v}")),
+                    )?),
+                };
+                let extra = match s("extra") {
+                    None => serde_json::Value::Null,
+                    Some(text) if text.trim().is_empty() => serde_json::Value::Null,
+                    Some(text) => {
+                        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+                    }
+                };
+                Ok(Some(Connection {
+                    conn_id: s("conn_id").unwrap_or_else(|| conn_id.to_owned()),
+                    conn_type: s("conn_type").unwrap_or_default(),
+                    host: s("host"),
+                    schema: s("schema"),
+                    login: s("login"),
+                    password: s("password"),
+                    port,
+                    extra,
+                }))
+            }
+            Reply::ErrorBody { error, .. } if error == "CONNECTION_NOT_FOUND" => Ok(None),
+            other => Err(unexpected("GetConnection", other)),
+        }
+    }
+}
+
+/// The error for a reply that does not answer `request`.
+fn unexpected(request: &str, reply: Reply) -> RequestError {
+    match reply {
+        Reply::ErrorBody { error, detail } if error == "PERMISSION_DENIED" => {
+            RequestError::PermissionDenied { detail }
+        }
+        Reply::ErrorBody { error, detail } | Reply::Failure { error, detail } => {
+            RequestError::ApiServer { error, detail }
+        }
+        Reply::Ack => RequestError::Protocol(format!("{request} got an empty reply")),
+        Reply::Body { kind, .. } => RequestError::Protocol(format!("{request} got a {kind} reply")),
     }
 }

@@ -23,6 +23,63 @@
 //! The binary then answers `--airflow-metadata [--format yaml|json]` (what `cargo airflow pack`
 //! reads), `--help`, and `--comm=HOST:PORT --logs=HOST:PORT`, which is how Airflow's
 //! `ExecutableCoordinator` launches it to run one task.
+//!
+//! # What a task can do
+//!
+//! A task function gets a [`TaskContext`]: the task instance and dag run facts
+//! ([`dag_id`](TaskContext::dag_id), [`run_id`](TaskContext::run_id),
+//! [`try_number`](TaskContext::try_number), [`logical_date`](TaskContext::logical_date),
+//! [`conf`](TaskContext::conf), ...), XComs ([`xcom_push`](TaskContext::xcom_push),
+//! [`xcom_pull`](TaskContext::xcom_pull)), [`variable`](TaskContext::variable) and
+//! [`connection`](TaskContext::connection) (which return `Ok(None)` when not found and a
+//! [`RequestError`] when Airflow failed), and [`is_cancelled`](TaskContext::is_cancelled) /
+//! [`sleep`](TaskContext::sleep) for long tasks that must stop when Airflow sends SIGTERM.
+//!
+//! Whatever the function returns (any `serde` type) is pushed as its `return_value` XCom (`()`
+//! pushes nothing). An error ([`TaskError`], or any error via `?`) or a panic fails the task:
+//! Airflow retries it when the try is not the last one; [`TaskError::fail_no_retry`] never
+//! retries, [`TaskError::skip`] ends it as skipped.
+//!
+//! ```no_run
+//! use airflow_sdk::log::info;
+//! use airflow_sdk::{TaskContext, TaskResult};
+//!
+//! fn report(ctx: &mut TaskContext) -> TaskResult<u64> {
+//!     let rows: Vec<u64> = ctx.xcom_pull("extract", "return_value")?.unwrap_or_default();
+//!     let db = ctx.connection("warehouse")?.ok_or("no connection `warehouse`")?;
+//!     let table = ctx.variable("report_table")?.unwrap_or_else(|| "report".into());
+//!     info!(rows = rows.len(), host = db.host.as_deref().unwrap_or("?"); "writing {table}");
+//!     Ok(rows.iter().sum())
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! # Logging
+//!
+//! The logging facade is the [`log`] crate (re-exported as `airflow_sdk::log`, with its `kv`
+//! feature on): use `log::info!`, `log::warn!`, ... as usual, with structured fields as
+//! `info!(rows = 3, table = "t"; "message")`. While a task runs, each record reaches Airflow's
+//! task log as one JSON line with `timestamp`, a lowercase `level` (`error`, `warning`, `info`,
+//! `debug`; `trace` is sent as `debug`), `event` (the message), `logger` (the record's target,
+//! by default the module path) and the fields. Fields named like the keys the supervisor uses
+//! itself (`timestamp`, `level`, `event`, `logger`, `msg`, `target`, `self`, `exception`,
+//! `error_detail`) are renamed `field.<name>`. Levels are filtered as Airflow configures them:
+//! `AIRFLOW__LOGGING__LOGGING_LEVEL` (default `INFO`) and `AIRFLOW__LOGGING__NAMESPACE_LEVELS`
+//! (`logger=LEVEL` pairs separated by spaces or commas; the longest matching logger prefix
+//! wins, `a::b` and `a.b` are the same logger). `println!`/`eprintln!` still work: Airflow logs
+//! those lines as `task.stdout` / `task.stderr`.
+//!
+//! # Running under the supervisor
+//!
+//! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3.2 (schema
+//! [`SUPERVISOR_SCHEMA_VERSION`]). It always sends exactly one terminal message (success,
+//! up-for-retry, failed, skipped, or removed for a task id it does not know), waits for its
+//! acknowledgement, and exits 0. Every wait for the supervisor is bounded (60 s by default;
+//! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds, changes it). On SIGTERM or SIGINT the task is
+//! told to stop ([`TaskContext::is_cancelled`]); if it has not returned 2 s later, the runtime
+//! reports it failed (or up for retry) on its own and exits. When no state can be reported (a
+//! socket cannot be reached, the supervisor sends something malformed, closes the socket, or
+//! never acknowledges), the bundle says why on stderr and exits 1.
 #![forbid(unsafe_code)]
 
 mod bundle;
@@ -33,8 +90,13 @@ mod runtime;
 
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem};
 pub use cli::serve;
-pub use context::TaskContext;
-pub use error::{TaskError, TaskResult};
+pub use context::{CancelToken, Connection, RequestError, TaskContext};
+pub use error::{TaskError, TaskOutcome, TaskResult};
+
+/// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
+pub use log;
+/// The date-time crate of [`TaskContext`]'s dates ([`time::OffsetDateTime`], in UTC).
+pub use time;
 
 /// The version of this SDK, recorded in the manifest as `sdk.version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -56,10 +118,40 @@ pub const SUPERVISOR_SCHEMA_VERSION: &str = "2026-06-16";
 /// }
 /// airflow_sdk::main!(bundle());
 /// ```
+///
+/// When the crate's `build.rs` calls `airflow_build::build()`, the macro also embeds the build
+/// record that airflow-build wrote (`$OUT_DIR/airflow-record.bin`) in a link section of its own:
+/// `.afmeta` on ELF and PE, `__DATA,__afmeta` on Mach-O. `main` keeps a reference to it, so
+/// neither the linker's section garbage collection, LTO nor `strip` removes it.
 #[macro_export]
 macro_rules! main {
     ($bundle:expr) => {
+        // `airflow_build_record` is set by airflow-build's build script; crates without it get no
+        // record (and no unexpected-cfg warning).
+        #[allow(unexpected_cfgs)]
+        #[doc(hidden)]
+        mod __airflow_build_record {
+            #[cfg(airflow_build_record)]
+            #[used]
+            // SAFETY: the section holds only this read-only byte array, under a name no linker,
+            // loader or runtime gives a meaning to; nothing reads it through the section at run
+            // time.
+            #[cfg_attr(target_vendor = "apple", unsafe(link_section = "__DATA,__afmeta"))]
+            // SAFETY: as above.
+            #[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".afmeta"))]
+            static RECORD: [u8; include_bytes!(concat!(env!("OUT_DIR"), "/airflow-record.bin"))
+                .len()] = *include_bytes!(concat!(env!("OUT_DIR"), "/airflow-record.bin"));
+
+            /// Keeps the record referenced, so no linker garbage collection or LTO drops it.
+            #[inline(always)]
+            pub(super) fn keep() {
+                #[cfg(airflow_build_record)]
+                ::std::hint::black_box(&RECORD);
+            }
+        }
+
         fn main() -> ::std::process::ExitCode {
+            __airflow_build_record::keep();
             $crate::serve($bundle)
         }
     };

@@ -1,0 +1,292 @@
+//! The comm socket's framing: a 4-byte big-endian length, then one msgpack value that must be an
+//! array.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::Instant;
+
+use rmpv::Value;
+
+/// The largest frame the runtime accepts (128 MiB). A longer length prefix is treated as garbage
+/// rather than allocated.
+pub(crate) const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
+
+/// Why a frame could not be read.
+#[derive(Debug)]
+pub(crate) enum FrameError {
+    /// The peer closed the socket (`partial` when it did so in the middle of a frame).
+    Closed { partial: bool },
+    /// The deadline passed before a whole frame arrived.
+    Timeout,
+    /// The caller asked to stop waiting (SIGTERM).
+    Cancelled,
+    /// The length prefix is larger than [`MAX_FRAME_LEN`].
+    TooLarge(usize),
+    /// The payload is not one msgpack array.
+    Malformed(String),
+    /// Any other I/O error.
+    Io(io::Error),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Closed { partial: false } => write!(f, "the supervisor closed the socket"),
+            FrameError::Closed { partial: true } => {
+                write!(
+                    f,
+                    "the supervisor closed the socket in the middle of a frame"
+                )
+            }
+            FrameError::Timeout => write!(f, "timed out waiting for the supervisor"),
+            FrameError::Cancelled => write!(f, "cancelled while waiting for the supervisor"),
+            FrameError::TooLarge(n) => write!(
+                f,
+                "frame length {n} exceeds the limit of {MAX_FRAME_LEN} bytes (garbage on the socket?)"
+            ),
+            FrameError::Malformed(m) => write!(f, "malformed frame: {m}"),
+            FrameError::Io(e) => write!(f, "I/O error on the comm socket: {e}"),
+        }
+    }
+}
+
+/// Encodes `value` (which must be an array) as one frame: length prefix and payload.
+pub(crate) fn encode_frame(value: &Value) -> Vec<u8> {
+    debug_assert!(value.is_array(), "frames are always arrays");
+    let mut out = vec![0u8; 4];
+    rmpv::encode::write_value(&mut out, value).expect("writing to a Vec cannot fail");
+    let len = u32::try_from(out.len() - 4).expect("frame larger than 4 GiB");
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out
+}
+
+/// Decodes one frame payload (without its length prefix): exactly one msgpack array, no
+/// trailing bytes.
+pub(crate) fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
+    let mut rest = payload;
+    let value = rmpv::decode::read_value(&mut rest)
+        .map_err(|e| FrameError::Malformed(format!("not msgpack: {e}")))?;
+    if !rest.is_empty() {
+        return Err(FrameError::Malformed(format!(
+            "{} trailing bytes after the msgpack value",
+            rest.len()
+        )));
+    }
+    if !value.is_array() {
+        return Err(FrameError::Malformed(format!(
+            "expected a msgpack array, got {}",
+            kind(&value)
+        )));
+    }
+    Ok(value)
+}
+
+/// Reads one frame from `r`.
+///
+/// `r` should return `WouldBlock`/`TimedOut` regularly (a socket with a short read timeout) so
+/// that `deadline` and `cancelled` are honoured; partial reads are continued.
+pub(crate) fn read_frame(
+    r: &mut impl Read,
+    deadline: Instant,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Value, FrameError> {
+    let mut header = [0u8; 4];
+    read_full(r, &mut header, false, deadline, cancelled)?;
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(FrameError::TooLarge(len));
+    }
+    if len == 0 {
+        return Err(FrameError::Malformed("empty frame".into()));
+    }
+    let mut payload = vec![0u8; len];
+    read_full(r, &mut payload, true, deadline, cancelled)?;
+    decode_payload(&payload)
+}
+
+fn read_full(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    mut started: bool,
+    deadline: Instant,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<(), FrameError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(FrameError::Closed {
+                    partial: started || filled > 0,
+                });
+            }
+            Ok(n) => {
+                filled += n;
+                started = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+        if filled < buf.len() {
+            if cancelled() {
+                return Err(FrameError::Cancelled);
+            }
+            if Instant::now() >= deadline {
+                return Err(FrameError::Timeout);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A short name for a msgpack value's kind, for error messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Nil => "nil",
+        Value::Boolean(_) => "a boolean",
+        Value::Integer(_) => "an integer",
+        Value::F32(_) | Value::F64(_) => "a float",
+        Value::String(_) => "a string",
+        Value::Binary(_) => "binary",
+        Value::Array(_) => "an array",
+        Value::Map(_) => "a map",
+        Value::Ext(..) => "an extension value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Hands out its bytes a few at a time, then reports `WouldBlock` forever (or EOF).
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+        eof: bool,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pos == self.data.len() {
+                return if self.eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = self.step.min(buf.len()).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn trickle(data: Vec<u8>, step: usize, eof: bool) -> Trickle {
+        Trickle {
+            data,
+            pos: 0,
+            step,
+            eof,
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(200)
+    }
+
+    fn sample() -> Value {
+        Value::Array(vec![
+            Value::from(7),
+            Value::Map(vec![
+                (Value::from("type"), Value::from("GetVariable")),
+                (Value::from("key"), Value::from("k")),
+            ]),
+        ])
+    }
+
+    #[test]
+    fn round_trip_with_partial_reads() {
+        let bytes = encode_frame(&sample());
+        assert_eq!(
+            u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+            bytes.len() - 4
+        );
+        // Payload starts with fixarray(2), then positive fixint 7.
+        assert_eq!(&bytes[4..6], &[0x92, 0x07]);
+        for step in [1, 3, 1000] {
+            let mut two = bytes.clone();
+            two.extend_from_slice(&bytes);
+            let mut r = trickle(two, step, true);
+            assert_eq!(read_frame(&mut r, soon(), &|| false).unwrap(), sample());
+            assert_eq!(read_frame(&mut r, soon(), &|| false).unwrap(), sample());
+            assert!(matches!(
+                read_frame(&mut r, soon(), &|| false),
+                Err(FrameError::Closed { partial: false })
+            ));
+        }
+    }
+
+    #[test]
+    fn truncated_frame_is_a_partial_close() {
+        let bytes = encode_frame(&sample());
+        let mut r = trickle(bytes[..bytes.len() - 2].to_vec(), 2, true);
+        assert!(matches!(
+            read_frame(&mut r, soon(), &|| false),
+            Err(FrameError::Closed { partial: true })
+        ));
+    }
+
+    #[test]
+    fn silence_times_out_and_cancel_stops_waiting() {
+        let bytes = encode_frame(&sample());
+        let mut r = trickle(bytes[..3].to_vec(), 1, false);
+        let start = Instant::now();
+        assert!(matches!(
+            read_frame(&mut r, start + Duration::from_millis(50), &|| false),
+            Err(FrameError::Timeout)
+        ));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let mut r = trickle(Vec::new(), 1, false);
+        assert!(matches!(
+            read_frame(&mut r, soon(), &|| true),
+            Err(FrameError::Cancelled)
+        ));
+    }
+
+    #[test]
+    fn oversized_and_garbage_frames_are_rejected() {
+        // A length prefix of ~4 GiB (e.g. text on the socket) is refused without allocating.
+        let mut r = trickle(b"HTTP/1.1 200".to_vec(), 100, true);
+        assert!(matches!(
+            read_frame(&mut r, soon(), &|| false),
+            Err(FrameError::TooLarge(_))
+        ));
+        let mut r = trickle(vec![0, 0, 0, 0], 100, true);
+        assert!(matches!(
+            read_frame(&mut r, soon(), &|| false),
+            Err(FrameError::Malformed(_))
+        ));
+        // A map-shaped frame, a truncated value, trailing bytes, a reserved byte (0xc1).
+        for payload in [
+            &[0x81, 0xa1, b'a', 0x01][..],
+            &[0x92, 0x01][..],
+            &[0x91, 0x01, 0x02][..],
+            &[0xc1][..],
+        ] {
+            let mut frame = (payload.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(payload);
+            let mut r = trickle(frame, 100, true);
+            let err = read_frame(&mut r, soon(), &|| false).unwrap_err();
+            assert!(
+                matches!(err, FrameError::Malformed(_)),
+                "{payload:?}: {err}"
+            );
+        }
+    }
+}

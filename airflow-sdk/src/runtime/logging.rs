@@ -1,0 +1,608 @@
+//! The `log` backend: JSON lines on the supervisor's logs socket.
+//!
+//! Each record becomes `{"timestamp", "level", "event", "logger", ...fields}` on one line.
+//! Levels are lowercase Python names (`trace` records are sent as `debug`); user fields whose
+//! names the supervisor reserves are renamed `field.<name>`. Records logged before the socket is
+//! connected are buffered; if the socket fails, records go to stderr as text.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use log::kv::{self, VisitSource, VisitValue};
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Field names the supervisor uses itself, or that crash it (`msg`, `target`, `self`), or that
+/// it rewrites (`exception`).
+const RESERVED: &[&str] = &[
+    "timestamp",
+    "level",
+    "event",
+    "logger",
+    "msg",
+    "target",
+    "self",
+    "exception",
+    "error_detail",
+];
+
+/// At most this many bytes are buffered before the socket connects; later records are dropped
+/// (and counted).
+const BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// A Python logging level number: DEBUG 10, INFO 20, WARNING 30, ERROR 40, CRITICAL 50.
+type PyLevel = u32;
+
+fn py_level(level: Level) -> PyLevel {
+    match level {
+        Level::Error => 40,
+        Level::Warn => 30,
+        Level::Info => 20,
+        Level::Debug => 10,
+        Level::Trace => 5,
+    }
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug | Level::Trace => "debug",
+    }
+}
+
+/// Parses a Python level name (any case) or number.
+fn parse_level(s: &str) -> Option<PyLevel> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u32>() {
+        return Some(n);
+    }
+    Some(match s.to_ascii_uppercase().as_str() {
+        "NOTSET" => 0,
+        "TRACE" => 5,
+        "DEBUG" => 10,
+        "INFO" => 20,
+        "WARN" | "WARNING" => 30,
+        "ERROR" => 40,
+        "CRITICAL" | "FATAL" => 50,
+        _ => return None,
+    })
+}
+
+/// `a::b` and `a.b` name the same logger.
+fn normalize(name: &str) -> String {
+    name.replace("::", ".")
+}
+
+/// The level filter from `AIRFLOW__LOGGING__LOGGING_LEVEL` and
+/// `AIRFLOW__LOGGING__NAMESPACE_LEVELS`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Filter {
+    default: PyLevel,
+    /// `(normalized logger prefix, level)`, longest prefix first.
+    namespaces: Vec<(String, PyLevel)>,
+    /// Problems found in the settings, logged once the logger is up.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Filter {
+    /// Builds the filter from the two settings' values.
+    pub(crate) fn new(level: Option<&str>, namespaces: Option<&str>) -> Filter {
+        let mut warnings = Vec::new();
+        let default = match level.map(str::trim).filter(|s| !s.is_empty()) {
+            None => 20,
+            Some(s) => parse_level(s).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "unknown AIRFLOW__LOGGING__LOGGING_LEVEL {s:?}; using INFO"
+                ));
+                20
+            }),
+        };
+        let mut list = Vec::new();
+        for pair in namespaces
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once('=') {
+                Some((name, lvl)) if !name.trim().is_empty() => match parse_level(lvl) {
+                    Some(l) => list.push((normalize(name.trim()), l)),
+                    None => warnings.push(format!(
+                        "unknown level in AIRFLOW__LOGGING__NAMESPACE_LEVELS entry {pair:?}"
+                    )),
+                },
+                _ => warnings.push(format!(
+                    "AIRFLOW__LOGGING__NAMESPACE_LEVELS entry {pair:?} is not logger=LEVEL"
+                )),
+            }
+        }
+        list.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        Filter {
+            default,
+            namespaces: list,
+            warnings,
+        }
+    }
+
+    /// The threshold for a logger: the longest configured prefix that matches it on a name
+    /// boundary, else the default.
+    fn threshold(&self, logger: &str) -> PyLevel {
+        if self.namespaces.is_empty() {
+            return self.default;
+        }
+        let name = normalize(logger);
+        for (prefix, level) in &self.namespaces {
+            if name == *prefix
+                || (name.starts_with(prefix.as_str())
+                    && name.as_bytes().get(prefix.len()) == Some(&b'.'))
+            {
+                return *level;
+            }
+        }
+        self.default
+    }
+
+    /// Whether a record of `level` from `logger` passes.
+    pub(crate) fn enabled(&self, level: Level, logger: &str) -> bool {
+        py_level(level) >= self.threshold(logger)
+    }
+
+    /// The most verbose level any logger may use, for `log::set_max_level`.
+    fn max_level(&self) -> LevelFilter {
+        let min = self
+            .namespaces
+            .iter()
+            .map(|(_, l)| *l)
+            .chain([self.default])
+            .min()
+            .unwrap_or(20);
+        match min {
+            0..=5 => LevelFilter::Trace,
+            6..=10 => LevelFilter::Debug,
+            11..=20 => LevelFilter::Info,
+            21..=30 => LevelFilter::Warn,
+            31..=40 => LevelFilter::Error,
+            _ => LevelFilter::Off,
+        }
+    }
+}
+
+/// Collects a record's key-values as JSON.
+struct Fields(Vec<(String, serde_json::Value)>);
+
+impl<'kvs> VisitSource<'kvs> for Fields {
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        let mut json = JsonValue(serde_json::Value::Null);
+        value.visit(&mut json)?;
+        let key = key.as_str();
+        let key = if RESERVED.contains(&key) {
+            format!("field.{key}")
+        } else {
+            key.to_owned()
+        };
+        self.0.push((key, json.0));
+        Ok(())
+    }
+}
+
+struct JsonValue(serde_json::Value);
+
+impl<'v> VisitValue<'v> for &mut JsonValue {
+    fn visit_any(&mut self, value: kv::Value<'_>) -> Result<(), kv::Error> {
+        self.0 = serde_json::Value::String(value.to_string());
+        Ok(())
+    }
+    fn visit_null(&mut self) -> Result<(), kv::Error> {
+        self.0 = serde_json::Value::Null;
+        Ok(())
+    }
+    fn visit_u64(&mut self, v: u64) -> Result<(), kv::Error> {
+        self.0 = v.into();
+        Ok(())
+    }
+    fn visit_i64(&mut self, v: i64) -> Result<(), kv::Error> {
+        self.0 = v.into();
+        Ok(())
+    }
+    fn visit_f64(&mut self, v: f64) -> Result<(), kv::Error> {
+        self.0 = v.into();
+        Ok(())
+    }
+    fn visit_bool(&mut self, v: bool) -> Result<(), kv::Error> {
+        self.0 = v.into();
+        Ok(())
+    }
+    fn visit_str(&mut self, v: &str) -> Result<(), kv::Error> {
+        self.0 = v.into();
+        Ok(())
+    }
+}
+
+/// Renders one record as a JSON line (with its trailing newline).
+pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
+    let mut fields = Fields(Vec::new());
+    let _ = record.key_values().visit(&mut fields);
+    let q = |s: &str| serde_json::Value::from(s).to_string();
+    let mut line = String::with_capacity(128);
+    let _ = write!(
+        line,
+        "{{\"timestamp\":{},\"level\":{},\"event\":{},\"logger\":{}",
+        q(timestamp),
+        q(level_name(record.level())),
+        q(&record.args().to_string()),
+        q(record.target()),
+    );
+    for (k, v) in fields.0 {
+        let _ = write!(line, ",{}:{}", q(&k), v);
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// Renders one record as a text line for stderr.
+fn text_line(timestamp: &str, record: &Record<'_>) -> String {
+    let mut fields = Fields(Vec::new());
+    let _ = record.key_values().visit(&mut fields);
+    let mut line = format!(
+        "{timestamp} {} {}: {}",
+        level_name(record.level()).to_ascii_uppercase(),
+        record.target(),
+        record.args()
+    );
+    for (k, v) in fields.0 {
+        let _ = write!(line, " {k}={v}");
+    }
+    line.push('\n');
+    line
+}
+
+/// Where records go: a buffer until the socket connects, then the socket, else stderr.
+enum Sink {
+    /// Not connected yet: JSON lines kept in order.
+    Buffer { data: Vec<u8>, dropped: usize },
+    /// The supervisor's logs socket.
+    Socket(TcpStream),
+    /// The socket failed or never came: text on stderr.
+    Stderr,
+}
+
+/// The sink state machine, with the fallback writer injectable for tests.
+struct Output<E: std::io::Write> {
+    sink: Sink,
+    stderr: E,
+}
+
+impl<E: std::io::Write> Output<E> {
+    fn new(stderr: E) -> Self {
+        Output {
+            sink: Sink::Buffer {
+                data: Vec::new(),
+                dropped: 0,
+            },
+            stderr,
+        }
+    }
+
+    /// Switches to `stream`, sending the buffered lines first. Returns how many records were
+    /// dropped because the buffer was full.
+    fn attach(&mut self, mut stream: TcpStream) -> usize {
+        let (data, dropped) = match std::mem::replace(&mut self.sink, Sink::Stderr) {
+            Sink::Buffer { data, dropped } => (data, dropped),
+            // Attached again (only in tests): switch to the new socket.
+            _ => (Vec::new(), 0),
+        };
+        match stream.write_all(&data) {
+            Ok(()) => self.sink = Sink::Socket(stream),
+            Err(e) => {
+                let _ = self.stderr.write_all(&data);
+                let _ = writeln!(
+                    self.stderr,
+                    "airflow-sdk: the logs socket failed ({e}); logging to stderr"
+                );
+            }
+        }
+        dropped
+    }
+
+    /// Gives up on the socket: buffered and later records go to stderr.
+    fn give_up_socket(&mut self) {
+        if let Sink::Buffer { data, .. } = std::mem::replace(&mut self.sink, Sink::Stderr) {
+            // The buffer holds JSON lines; still readable on stderr.
+            let _ = self.stderr.write_all(&data);
+        }
+    }
+
+    fn write(&mut self, timestamp: &str, record: &Record<'_>) {
+        match &mut self.sink {
+            Sink::Buffer { data, dropped } => {
+                let line = json_line(timestamp, record);
+                if data.len() + line.len() <= BUFFER_LIMIT {
+                    data.extend_from_slice(line.as_bytes());
+                } else {
+                    *dropped += 1;
+                }
+            }
+            Sink::Socket(stream) => {
+                let line = json_line(timestamp, record);
+                if let Err(e) = stream.write_all(line.as_bytes()) {
+                    self.sink = Sink::Stderr;
+                    let _ = writeln!(
+                        self.stderr,
+                        "airflow-sdk: the logs socket failed ({e}); logging to stderr"
+                    );
+                    let _ = self
+                        .stderr
+                        .write_all(text_line(timestamp, record).as_bytes());
+                }
+            }
+            Sink::Stderr => {
+                let _ = self
+                    .stderr
+                    .write_all(text_line(timestamp, record).as_bytes());
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Sink::Socket(s) = &mut self.sink {
+            let _ = s.flush();
+        }
+        let _ = self.stderr.flush();
+    }
+}
+
+/// The runtime's logger.
+pub(crate) struct Logger {
+    filter: Filter,
+    output: Mutex<Output<std::io::Stderr>>,
+}
+
+impl Logger {
+    fn output(&self) -> std::sync::MutexGuard<'_, Output<std::io::Stderr>> {
+        self.output.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Installs the logger (buffering until [`attach`]) with the filter from the environment.
+/// Returns `false` when another logger was already installed.
+pub(crate) fn init() -> bool {
+    let filter = Filter::new(
+        std::env::var("AIRFLOW__LOGGING__LOGGING_LEVEL")
+            .ok()
+            .as_deref(),
+        std::env::var("AIRFLOW__LOGGING__NAMESPACE_LEVELS")
+            .ok()
+            .as_deref(),
+    );
+    let warnings = filter.warnings.clone();
+    let max = filter.max_level();
+    let logger = LOGGER.get_or_init(|| Logger {
+        filter,
+        output: Mutex::new(Output::new(std::io::stderr())),
+    });
+    if log::set_logger(logger).is_err() {
+        return false;
+    }
+    log::set_max_level(max);
+    for w in warnings {
+        log::warn!(target: "airflow_sdk::logging", "{w}");
+    }
+    true
+}
+
+/// Sends the buffered records, then every later one, to the logs socket.
+pub(crate) fn attach(stream: TcpStream) {
+    let Some(logger) = LOGGER.get() else { return };
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = stream.set_nodelay(true);
+    let dropped = logger.output().attach(stream);
+    if dropped > 0 {
+        log::warn!(target: "airflow_sdk::logging", dropped = dropped;
+            "log records were dropped before the logs socket connected");
+    }
+}
+
+/// Stops waiting for the socket (it could not be reached): records go to stderr.
+pub(crate) fn to_stderr() {
+    if let Some(logger) = LOGGER.get() {
+        logger.output().give_up_socket();
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.filter.enabled(metadata.level(), metadata.target())
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let ts = super::messages::now();
+        self.output().write(&ts, record);
+    }
+
+    fn flush(&self) {
+        self.output().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(
+        level: Level,
+        target: &str,
+        kvs: &[(&str, kv::Value<'_>)],
+        msg: &str,
+    ) -> serde_json::Value {
+        let args = format_args!("{msg}");
+        let record = Record::builder()
+            .level(level)
+            .target(target)
+            .args(args)
+            .key_values(&kvs)
+            .build();
+        let line = json_line("2026-11-22T04:00:00.5Z", &record);
+        assert!(line.ends_with("}\n") && !line[..line.len() - 1].contains('\n'));
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[test]
+    fn record_shape() {
+        let v = render(
+            Level::Warn,
+            "my_crate::load",
+            &[
+                ("rows", kv::Value::from(3u64)),
+                ("ratio", kv::Value::from(0.5f64)),
+                ("ok", kv::Value::from(true)),
+                ("table", kv::Value::from("t\"x")),
+                ("msg", kv::Value::from("collides")),
+                ("target", kv::Value::from("collides too")),
+                ("level", kv::Value::from(1i64)),
+                ("exception", kv::Value::from("e")),
+            ],
+            "loaded \"rows\"\nsecond line",
+        );
+        let o = v.as_object().unwrap();
+        assert_eq!(o["timestamp"], "2026-11-22T04:00:00.5Z");
+        assert_eq!(o["level"], "warning");
+        assert_eq!(o["event"], "loaded \"rows\"\nsecond line");
+        assert_eq!(o["logger"], "my_crate::load");
+        assert_eq!(o["rows"], 3);
+        assert_eq!(o["ratio"], 0.5);
+        assert_eq!(o["ok"], true);
+        assert_eq!(o["table"], "t\"x");
+        assert_eq!(o["field.msg"], "collides");
+        assert_eq!(o["field.target"], "collides too");
+        assert_eq!(o["field.level"], 1);
+        assert_eq!(o["field.exception"], "e");
+        for bad in ["msg", "target", "exception"] {
+            assert!(!o.contains_key(bad), "{bad} must never be a top-level key");
+        }
+        for (level, name) in [
+            (Level::Error, "error"),
+            (Level::Info, "info"),
+            (Level::Debug, "debug"),
+            (Level::Trace, "debug"),
+        ] {
+            assert_eq!(render(level, "t", &[], "m")["level"], name);
+        }
+    }
+
+    fn record<'a>(args: std::fmt::Arguments<'a>) -> Record<'a> {
+        Record::builder()
+            .level(Level::Info)
+            .target("t")
+            .args(args)
+            .build()
+    }
+
+    #[test]
+    fn buffers_until_connected_then_falls_back_to_stderr() {
+        use std::io::{BufRead, BufReader};
+        let mut out = Output::new(Vec::new());
+        out.write("2026-01-01T00:00:00Z", &record(format_args!("early one")));
+        out.write("2026-01-01T00:00:00Z", &record(format_args!("early two")));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(out.attach(client), 0);
+        out.write("2026-01-01T00:00:00Z", &record(format_args!("late")));
+        out.flush();
+        let mut lines = BufReader::new(server.try_clone().unwrap()).lines();
+        for want in ["early one", "early two", "late"] {
+            let line = lines.next().unwrap().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["event"], want);
+            assert_eq!(v["level"], "info");
+        }
+        assert!(out.stderr.is_empty());
+        // The supervisor goes away: writes fail (EPIPE/ECONNRESET) and records reach stderr.
+        drop(lines);
+        drop(server);
+        for i in 0..200 {
+            out.write(
+                "2026-01-01T00:00:00Z",
+                &record(format_args!("after close {i}")),
+            );
+            if matches!(out.sink, Sink::Stderr) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(matches!(out.sink, Sink::Stderr), "switched to stderr");
+        out.write("2026-01-01T00:00:00Z", &record(format_args!("on stderr")));
+        let text = String::from_utf8(out.stderr).unwrap();
+        assert!(text.contains("logs socket failed"), "{text}");
+        assert!(text.contains("INFO t: on stderr"), "{text}");
+    }
+
+    #[test]
+    fn buffer_is_bounded_and_can_be_flushed_to_stderr() {
+        let mut out = Output::new(Vec::new());
+        let big = "x".repeat(64 * 1024);
+        for _ in 0..20 {
+            out.write("2026-01-01T00:00:00Z", &record(format_args!("{big}")));
+        }
+        let Sink::Buffer { data, dropped } = &out.sink else {
+            panic!("still buffering")
+        };
+        assert!(data.len() <= BUFFER_LIMIT);
+        assert!(*dropped > 0);
+        out.give_up_socket();
+        assert!(out.stderr.len() > 512 * 1024);
+        assert!(out.stderr.starts_with(b"{\"timestamp\""));
+    }
+
+    #[test]
+    fn the_real_timestamp_is_rfc3339_with_offset() {
+        let ts = super::super::messages::now();
+        assert!(ts.ends_with('Z'), "{ts}");
+        time::OffsetDateTime::parse(&ts, &time::format_description::well_known::Rfc3339).unwrap();
+    }
+
+    #[test]
+    fn level_filtering() {
+        let f = Filter::new(None, None);
+        assert!(f.enabled(Level::Info, "x"));
+        assert!(!f.enabled(Level::Debug, "x"));
+        assert_eq!(f.max_level(), LevelFilter::Info);
+
+        let f = Filter::new(
+            Some("warning"),
+            Some("my_crate=DEBUG, my_crate::noisy=ERROR airflow_sdk.runtime=info"),
+        );
+        assert!(f.warnings.is_empty(), "{:?}", f.warnings);
+        assert!(!f.enabled(Level::Info, "other"));
+        assert!(f.enabled(Level::Warn, "other"));
+        assert!(f.enabled(Level::Debug, "my_crate"));
+        assert!(f.enabled(Level::Debug, "my_crate::load"));
+        assert!(!f.enabled(Level::Warn, "my_crate::noisy"));
+        assert!(!f.enabled(Level::Warn, "my_crate::noisy::deep"));
+        assert!(
+            f.enabled(Level::Debug, "my_crate::noisy_not"),
+            "boundary match"
+        );
+        assert!(!f.enabled(Level::Info, "my_crate_other"), "boundary match");
+        assert!(f.enabled(Level::Info, "airflow_sdk::runtime"));
+        assert!(!f.enabled(Level::Trace, "my_crate"));
+        assert_eq!(f.max_level(), LevelFilter::Debug);
+
+        let f = Filter::new(Some("LOUD"), Some("a=b,=INFO,c"));
+        assert_eq!(f.warnings.len(), 4, "{:?}", f.warnings);
+        assert!(f.enabled(Level::Info, "a"));
+        let f = Filter::new(Some("CRITICAL"), None);
+        assert!(!f.enabled(Level::Error, "x"));
+        assert_eq!(f.max_level(), LevelFilter::Off);
+        let f = Filter::new(Some("debug"), None);
+        assert!(f.enabled(Level::Debug, "x") && !f.enabled(Level::Trace, "x"));
+    }
+}

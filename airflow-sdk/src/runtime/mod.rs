@@ -1,0 +1,612 @@
+//! Running a task under Airflow's supervisor (the coordinator protocol of
+//! apache-airflow-task-sdk 1.3.2).
+//!
+//! Sequence: install the logger (buffering) and the signal handlers, connect `--logs` and
+//! `--comm`, read `StartupDetails`, run the task on its own thread, send exactly one terminal
+//! message, wait for its acknowledgement, exit 0. Exit 1 means the runtime could not report a
+//! state (no connection, broken protocol, no acknowledgement); a message on stderr says why.
+
+pub(crate) mod comms;
+pub(crate) mod frame;
+pub(crate) mod logging;
+pub(crate) mod messages;
+pub(crate) mod signals;
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use comms::{CommError, Comms};
+use messages::{Reply, StartupDetails, Terminal};
+
+use crate::error::TaskOutcome;
+use crate::{Bundle, TaskContext, TaskError};
+
+const LOGGER: &str = "airflow_sdk::runtime";
+
+/// How long to wait for each socket connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default wait for any reply (`AIRFLOW_SDK_REQUEST_TIMEOUT`, seconds, overrides it). The
+/// supervisor's API client retries failed calls for a while, so this is generous.
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// After SIGTERM, how long the task may take to return before the runtime reports anyway. The
+/// supervisor escalates to SIGKILL 5 s after SIGTERM.
+const TERM_GRACE: Duration = Duration::from_millis(2000);
+/// After SIGTERM, how long to wait for the terminal message's acknowledgement.
+const TERM_ACK_TIMEOUT: Duration = Duration::from_millis(2500);
+/// Stack size of the task thread (the size of a usual main thread).
+const TASK_STACK: usize = 8 * 1024 * 1024;
+
+/// Exit code when no state could be reported.
+const EXIT_NOT_REPORTED: u8 = 1;
+
+/// The runtime's tunables.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    /// Bounds every wait for a reply (and for `StartupDetails`).
+    request_timeout: Duration,
+}
+
+impl Settings {
+    fn from_env() -> Settings {
+        let request_timeout = std::env::var("AIRFLOW_SDK_REQUEST_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        Settings { request_timeout }
+    }
+}
+
+/// Says why nothing could be reported, on stderr and in the task log, and returns exit 1.
+fn fatal(message: impl std::fmt::Display) -> u8 {
+    log::error!(target: LOGGER, "{message}");
+    log::logger().flush();
+    eprintln!("airflow-sdk: error: {message}");
+    EXIT_NOT_REPORTED
+}
+
+/// Runs the task Airflow asks for over the `--comm` and `--logs` sockets.
+pub(crate) fn run(bundle: &Bundle, comm: &str, logs: &str) -> ExitCode {
+    ExitCode::from(run_with(bundle, comm, logs, Settings::from_env()))
+}
+
+fn run_with(bundle: &Bundle, comm: &str, logs: &str, settings: Settings) -> u8 {
+    if !logging::init() {
+        eprintln!("airflow-sdk: another logger is installed; task logs may not reach Airflow");
+    }
+    let signal = match signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            logging::to_stderr();
+            return fatal(format!("cannot install the SIGTERM handler: {e}"));
+        }
+    };
+    let logs_stream = match comms::connect(logs, CONNECT_TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => {
+            logging::to_stderr();
+            return fatal(format!(
+                "cannot connect to the logs socket --logs={logs}: {e}"
+            ));
+        }
+    };
+    logging::attach(logs_stream);
+    let comm_stream = match comms::connect(comm, CONNECT_TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => {
+            return fatal(format!(
+                "cannot connect to the comm socket --comm={comm}: {e}"
+            ));
+        }
+    };
+    let timeout = settings.request_timeout;
+    let mut comms = match Comms::new(comm_stream, timeout, Arc::clone(&signal)) {
+        Ok(c) => c,
+        Err(e) => return fatal(format!("cannot configure the comm socket: {e}")),
+    };
+    let details = match comms.read_startup(timeout) {
+        Ok(d) => d,
+        Err(e) => return fatal(format!("no usable StartupDetails from the supervisor: {e}")),
+    };
+    let (dag_id, task_id) = (details.ti.dag_id.clone(), details.ti.task_id.clone());
+    let should_retry = details.should_retry;
+    let comms = Arc::new(Mutex::new(comms));
+    let terminal = match bundle.find_task(&dag_id, &task_id) {
+        None => {
+            log::error!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str();
+                "this bundle has no task {task_id:?} in dag {dag_id:?}; reporting it as removed");
+            Terminal::Removed
+        }
+        Some(task) => {
+            log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
+                try_number = details.ti.try_number; "running task");
+            let f = Arc::clone(&task.run);
+            let outcome = run_task(details, &comms, &signal, f);
+            decide(outcome, should_retry)
+        }
+    };
+    report(&comms, &signal, terminal, timeout)
+}
+
+/// How the task function ended.
+enum Outcome {
+    Returned,
+    Errored(TaskError),
+    Panicked(String),
+    /// SIGTERM arrived and the task did not return within the grace period.
+    Abandoned(&'static str),
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Logs panics (with their location) to the task log instead of plain stderr.
+fn install_panic_hook() {
+    panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        let thread = std::thread::current();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        log::error!(target: LOGGER, thread = thread.name().unwrap_or("?"),
+            location = location.as_str(); "panicked: {message}");
+    }));
+}
+
+fn run_task(
+    details: StartupDetails,
+    comms: &Arc<Mutex<Comms>>,
+    signal: &Arc<AtomicUsize>,
+    f: crate::bundle::TaskFn,
+) -> Outcome {
+    install_panic_hook();
+    let mut ctx = TaskContext::new(details, Arc::clone(comms), Arc::clone(signal));
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("task".into())
+        .stack_size(TASK_STACK)
+        .spawn(move || {
+            // Like Python's task runner: first delete the XComs a previous try left behind.
+            for key in ctx.xcom_keys_to_clear() {
+                log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
+                if let Err(e) = ctx.delete_xcom(&key) {
+                    let error = TaskError::fail(format!("cannot clear XCom {key:?}: {e}"));
+                    let _ = tx.send(Outcome::Errored(error));
+                    return;
+                }
+            }
+            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
+            let outcome = match result {
+                Ok(Ok(value)) if value.is_null() => Outcome::Returned,
+                Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
+                    Ok(()) => Outcome::Returned,
+                    Err(e) => Outcome::Errored(TaskError::fail(format!(
+                        "cannot push the return value as XCom: {e}"
+                    ))),
+                },
+                Ok(Err(e)) => Outcome::Errored(e),
+                Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+            };
+            let _ = tx.send(outcome);
+        });
+    if let Err(e) = spawned {
+        return Outcome::Errored(TaskError::fail(format!(
+            "cannot start the task thread: {e}"
+        )));
+    }
+    let mut grace_end: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(outcome) => return outcome,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Outcome::Panicked("the task thread ended without a result".into());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            let end = *grace_end.get_or_insert_with(|| {
+                log::warn!(target: LOGGER, signal = signals::name(sig);
+                    "received {}; asking the task to stop", signals::name(sig));
+                Instant::now() + TERM_GRACE
+            });
+            if Instant::now() >= end {
+                return Outcome::Abandoned(signals::name(sig));
+            }
+        }
+    }
+}
+
+/// Maps how the task ended to the terminal message, logging it.
+fn decide(outcome: Outcome, should_retry: bool) -> Terminal {
+    let failed = |reason: String| {
+        if should_retry {
+            log::info!(target: LOGGER, "the task will be retried");
+            Terminal::Retry(reason)
+        } else {
+            Terminal::Failed
+        }
+    };
+    match outcome {
+        Outcome::Returned => Terminal::Success,
+        Outcome::Errored(e) => match e.outcome() {
+            TaskOutcome::Skipped => {
+                log::info!(target: LOGGER, reason = e.to_string().as_str(); "task skipped: {e}");
+                Terminal::Skipped
+            }
+            TaskOutcome::FailedNoRetry => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed (no retry): {e}");
+                Terminal::Failed
+            }
+            TaskOutcome::Failed => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
+                failed(e.to_string())
+            }
+        },
+        Outcome::Panicked(message) => {
+            log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");
+            failed(format!("panicked: {message}"))
+        }
+        Outcome::Abandoned(sig) => {
+            log::error!(target: LOGGER, signal = sig;
+                "task failed: it did not stop within {:.1} s of {sig}", TERM_GRACE.as_secs_f64());
+            failed(format!("terminated by {sig}"))
+        }
+    }
+}
+
+/// Sends the terminal message and waits for its acknowledgement.
+fn report(
+    comms: &Arc<Mutex<Comms>>,
+    signal: &Arc<AtomicUsize>,
+    terminal: Terminal,
+    timeout: Duration,
+) -> u8 {
+    let terminated = signal.load(Ordering::SeqCst) != 0;
+    let timeout = if terminated {
+        timeout.min(TERM_ACK_TIMEOUT)
+    } else {
+        timeout
+    };
+    // A task request in flight gives up within a few ms once a signal arrived, and within its
+    // own timeout otherwise; never wait on it forever.
+    let lock_deadline = Instant::now() + timeout;
+    let mut guard = loop {
+        match comms.try_lock() {
+            Ok(g) => break g,
+            Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < lock_deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return fatal(format!(
+                    "cannot report {}: the comm channel stayed busy",
+                    terminal.state()
+                ));
+            }
+        }
+    };
+    let state = terminal.state();
+    let body = terminal.body(&messages::now());
+    log::debug!(target: LOGGER, state = state; "reporting the task's state");
+    match guard.request(body, timeout, false) {
+        Ok(Reply::Ack) => {
+            log::logger().flush();
+            0
+        }
+        Ok(Reply::Failure { error, detail } | Reply::ErrorBody { error, detail }) => fatal(
+            format!("the supervisor could not record state {state}: {error}: {detail}"),
+        ),
+        Ok(Reply::Body { kind, .. }) => fatal(format!(
+            "unexpected {kind} reply to the {state} state message"
+        )),
+        Err(CommError::Timeout(d)) => fatal(format!(
+            "the supervisor did not acknowledge state {state} within {:.1} s",
+            d.as_secs_f64()
+        )),
+        Err(e) => fatal(format!("cannot report state {state}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The runtime against a scripted fake supervisor: every path ends, with the right message
+    //! and exit code, and none hangs.
+
+    use super::*;
+    use crate::{Dag, TaskResult};
+    use rmpv::Value;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    fn m(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), v))
+                .collect(),
+        )
+    }
+
+    fn ts(secs: u64) -> Value {
+        Value::Ext(-1, secs.to_be_bytes().to_vec())
+    }
+
+    fn startup(task_id: &str, should_retry: bool) -> Value {
+        startup_clearing(task_id, should_retry, &[])
+    }
+
+    fn startup_clearing(task_id: &str, should_retry: bool, clear: &[&str]) -> Value {
+        let ti = m(vec![
+            ("id", Value::from("0199a5b2-1c2d-7e3f-8a9b-0c1d2e3f4a5b")),
+            ("task_id", Value::from(task_id)),
+            ("dag_id", Value::from("d")),
+            ("run_id", Value::from("r")),
+            ("try_number", Value::from(1)),
+            ("map_index", Value::from(-1)),
+        ]);
+        let dag_run = m(vec![
+            ("logical_date", ts(1_795_305_600)),
+            ("run_type", Value::from("manual")),
+            ("conf", Value::Nil),
+        ]);
+        let ctx = m(vec![
+            ("dag_run", dag_run),
+            ("max_tries", Value::from(2)),
+            ("should_retry", Value::Boolean(should_retry)),
+            (
+                "xcom_keys_to_clear",
+                Value::Array(clear.iter().map(|&k| Value::from(k)).collect()),
+            ),
+        ]);
+        let body = m(vec![
+            ("ti", ti),
+            ("start_date", ts(1_795_305_601)),
+            ("ti_context", ctx),
+            ("type", Value::from("StartupDetails")),
+        ]);
+        Value::Array(vec![Value::from(0), body, Value::Nil])
+    }
+
+    fn send(s: &mut TcpStream, v: &Value) {
+        s.write_all(&frame::encode_frame(v)).unwrap();
+    }
+
+    /// Reads one request: `(id, body)`, checking it is a 2-element array.
+    fn recv(s: &mut TcpStream) -> (i64, Value) {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut buf = vec![0; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).unwrap();
+        let v = frame::decode_payload(&buf).unwrap();
+        let items = v.as_array().unwrap().clone();
+        assert_eq!(items.len(), 2, "requests are [id, body]: {v}");
+        (items[0].as_i64().unwrap(), items[1].clone())
+    }
+
+    fn ack(s: &mut TcpStream, id: i64) {
+        send(
+            s,
+            &Value::Array(vec![Value::from(id), Value::Nil, Value::Nil]),
+        );
+    }
+
+    fn field(body: &Value, key: &str) -> Option<String> {
+        messages::field_str(body, key)
+    }
+
+    fn bundle() -> Bundle {
+        fn ok(_: &mut TaskContext) -> TaskResult {
+            Ok(())
+        }
+        fn value(_: &mut TaskContext) -> TaskResult<Vec<u8>> {
+            Ok(vec![1, 2])
+        }
+        fn err(_: &mut TaskContext) -> TaskResult {
+            Err(TaskError::fail("nope"))
+        }
+        fn boom(_: &mut TaskContext) -> TaskResult {
+            panic!("kaboom")
+        }
+        fn var(ctx: &mut TaskContext) -> TaskResult {
+            ctx.variable("x")?;
+            Ok(())
+        }
+        Bundle::new().dag(
+            Dag::new("d")
+                .task("ok", ok)
+                .task("value", value)
+                .task("err", err)
+                .task("boom", boom)
+                .task("var", var),
+        )
+    }
+
+    /// Runs the runtime against `script` (which plays the supervisor on the comm socket).
+    fn drive<R: Send + 'static>(
+        timeout_ms: u64,
+        script: impl FnOnce(TcpStream) -> R + Send + 'static,
+    ) -> (u8, R, Duration) {
+        let comm = TcpListener::bind("127.0.0.1:0").unwrap();
+        let logs = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (ca, la) = (comm.local_addr().unwrap(), logs.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut s, _) = logs.accept().unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        });
+        let fake = std::thread::spawn(move || script(comm.accept().unwrap().0));
+        let start = Instant::now();
+        let settings = Settings {
+            request_timeout: Duration::from_millis(timeout_ms),
+        };
+        let code = run_with(&bundle(), &ca.to_string(), &la.to_string(), settings);
+        let elapsed = start.elapsed();
+        (code, fake.join().unwrap(), elapsed)
+    }
+
+    #[test]
+    fn success_sends_exactly_succeed_task_and_exits_0() {
+        let (code, body, _) = drive(5000, |mut s| {
+            send(&mut s, &startup("ok", false));
+            let (id, body) = recv(&mut s);
+            ack(&mut s, id);
+            body
+        });
+        assert_eq!(code, 0);
+        assert_eq!(field(&body, "type").as_deref(), Some("SucceedTask"));
+        assert_eq!(body.as_map().unwrap().len(), 2, "{body}");
+        assert!(field(&body, "end_date").unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn return_value_is_pushed_before_success() {
+        let (code, bodies, _) = drive(5000, |mut s| {
+            send(&mut s, &startup("value", false));
+            let mut bodies = Vec::new();
+            for _ in 0..2 {
+                let (id, body) = recv(&mut s);
+                ack(&mut s, id);
+                bodies.push(body);
+            }
+            bodies
+        });
+        assert_eq!(code, 0);
+        assert_eq!(field(&bodies[0], "type").as_deref(), Some("SetXCom"));
+        assert_eq!(field(&bodies[0], "key").as_deref(), Some("return_value"));
+        assert_eq!(
+            messages::to_json(messages::field(&bodies[0], "value").unwrap()),
+            serde_json::json!([1, 2])
+        );
+        assert_eq!(field(&bodies[1], "type").as_deref(), Some("SucceedTask"));
+    }
+
+    #[test]
+    fn xcoms_of_an_earlier_try_are_cleared_first() {
+        let (code, bodies, _) = drive(5000, |mut s| {
+            send(
+                &mut s,
+                &startup_clearing("ok", false, &["return_value", "extra"]),
+            );
+            let mut bodies = Vec::new();
+            for _ in 0..3 {
+                let (id, body) = recv(&mut s);
+                ack(&mut s, id);
+                bodies.push(body);
+            }
+            bodies
+        });
+        assert_eq!(code, 0);
+        let seen: Vec<_> = bodies
+            .iter()
+            .map(|b| (field(b, "type").unwrap(), field(b, "key")))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("DeleteXCom".into(), Some("return_value".into())),
+                ("DeleteXCom".into(), Some("extra".into())),
+                ("SucceedTask".into(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_map_to_retry_failed_and_removed() {
+        for (task, retry, want_type, want_state) in [
+            ("err", true, "RetryTask", None),
+            ("err", false, "TaskState", Some("failed")),
+            ("boom", false, "TaskState", Some("failed")),
+            ("boom", true, "RetryTask", None),
+            ("missing", true, "TaskState", Some("removed")),
+        ] {
+            let (code, body, _) = drive(5000, move |mut s| {
+                send(&mut s, &startup(task, retry));
+                let (id, body) = recv(&mut s);
+                ack(&mut s, id);
+                body
+            });
+            assert_eq!(code, 0, "{task}");
+            assert_eq!(field(&body, "type").as_deref(), Some(want_type), "{task}");
+            assert_eq!(field(&body, "state").as_deref(), want_state, "{task}");
+        }
+    }
+
+    #[test]
+    fn unanswered_request_times_out_and_the_task_still_reports() {
+        let (code, (first, last), elapsed) = drive(300, |mut s| {
+            send(&mut s, &startup("var", false));
+            let (_, first) = recv(&mut s); // GetVariable: no reply
+            let (id, last) = recv(&mut s);
+            ack(&mut s, id);
+            (first, last)
+        });
+        assert_eq!(code, 0);
+        assert_eq!(field(&first, "type").as_deref(), Some("GetVariable"));
+        assert_eq!(field(&last, "state").as_deref(), Some("failed"));
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    }
+
+    #[test]
+    fn broken_supervisors_end_with_exit_1_never_a_hang() {
+        // Silent: never sends StartupDetails.
+        let (code, _, elapsed) = drive(300, |s| {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(s);
+        });
+        assert_eq!(code, 1);
+        assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+        // Closes the socket at once.
+        let (code, _, _) = drive(5000, drop);
+        assert_eq!(code, 1);
+        // A map-shaped frame.
+        let (code, _, elapsed) = drive(5000, |mut s| {
+            s.write_all(&[0, 0, 0, 4, 0x81, 0xa1, b'a', 0x01]).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        assert_eq!(code, 1);
+        assert!(elapsed < Duration::from_secs(3));
+        // An empty array.
+        let (code, _, _) = drive(5000, |mut s| {
+            send(&mut s, &Value::Array(vec![]));
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        assert_eq!(code, 1);
+        // StartupDetails of the wrong type.
+        let (code, _, _) = drive(5000, |mut s| {
+            send(
+                &mut s,
+                &Value::Array(vec![
+                    Value::from(0),
+                    m(vec![("type", Value::from("X"))]),
+                    Value::Nil,
+                ]),
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        assert_eq!(code, 1);
+        // No acknowledgement of the terminal message.
+        let (code, _, elapsed) = drive(300, |mut s| {
+            send(&mut s, &startup("ok", false));
+            let _ = recv(&mut s);
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        assert_eq!(code, 1);
+        assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+    }
+}
