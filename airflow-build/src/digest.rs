@@ -1,0 +1,648 @@
+//! Input digests: which files are a package's inputs, and their SHA-256 digests.
+//!
+//! The same code runs in the build script and in `cargo airflow pack` (to tell a stale binary from
+//! a fresh one), so both always agree.
+//!
+//! # Which files are inputs
+//!
+//! * **Package files.** Without `package.include`: `Cargo.toml`, the build script (`build.rs`
+//!   or `package.build`), everything under `src/`, and explicit `[lib]`/`[[bin]]` paths outside
+//!   `src/`. `benches/`, `examples/` and `tests/` are not inputs: they never go into a bundle
+//!   binary. With `package.include`: `Cargo.toml` plus every file the include patterns match.
+//!   `package.exclude` patterns are removed in both cases.
+//! * **The workspace `Cargo.lock`**, the nearest one in the package directory or its ancestors,
+//!   recorded under the name [`WORKSPACE_LOCK_PATH`].
+//! * **Extra inputs**: `[package.metadata.airflow] inputs = [...]` and patterns given to the
+//!   builder, as globs (see [`crate::glob`]) relative to the package directory. A pattern that
+//!   matches nothing is an error (it is most likely a typo). A literal path may also point
+//!   outside the package (`../shared/schema.sql`); it is recorded with that relative path.
+//!
+//! Walks skip names starting with `.`, the package's `target/` directory, and directories that
+//! hold their own `Cargo.toml` (other packages). Paths are package-relative with `/` separators;
+//! nothing depends on mtimes or absolute paths.
+//!
+//! # Digest scheme 1
+//!
+//! Every file: SHA-256 of its content. Each combined digest is SHA-256 over
+//! `"airflow-build/inputs\0" || scheme (u32 LE) || label || "\0" || count (u64 LE)`, then for each
+//! file in path order: `kind (u8: 0 package, 1 lock, 2 extra) || path len (u64 LE) || path ||
+//! file len (u64 LE) || 32-byte digest`. The labels are `package`, `lock`, `extra` (each over its
+//! own files) and `source` (over all files): the combined source digest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use airflow_bundle::record::{FileDigest, InputDigests, InputKind, WORKSPACE_LOCK_PATH};
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+use crate::glob::Pattern;
+use crate::manifest::PackageManifest;
+
+/// The version of the digest algorithm described in this module.
+pub const DIGEST_SCHEME: u32 = 1;
+
+/// The result of digesting a package's inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digests {
+    /// The combined digests.
+    pub inputs: InputDigests,
+    /// Every input, sorted by path.
+    pub files: Vec<FileDigest>,
+    /// The kind of each entry of `files`, same order.
+    pub kinds: Vec<InputKind>,
+    /// Absolute paths of the hashed files (for `rerun-if-changed`), same order as `files`.
+    pub watched_files: Vec<PathBuf>,
+    /// Absolute directories whose whole subtree is watched, so a new or removed file is noticed.
+    pub watched_dirs: Vec<PathBuf>,
+}
+
+/// One difference between two file lists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Change {
+    /// In both, with another digest.
+    Modified(String),
+    /// Only in the current sources.
+    Added(String),
+    /// Only in the recorded list.
+    Removed(String),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::Modified(p) => write!(f, "modified: {p}"),
+            Change::Added(p) => write!(f, "added:    {p}"),
+            Change::Removed(p) => write!(f, "removed:  {p}"),
+        }
+    }
+}
+
+/// Names the files that differ between a recorded file list and the current one.
+pub fn diff(recorded: &[FileDigest], current: &[FileDigest]) -> Vec<Change> {
+    let old: BTreeMap<&str, &FileDigest> = recorded.iter().map(|f| (f.path.as_str(), f)).collect();
+    let new: BTreeMap<&str, &FileDigest> = current.iter().map(|f| (f.path.as_str(), f)).collect();
+    let mut out = Vec::new();
+    for (p, o) in &old {
+        match new.get(p) {
+            None => out.push(Change::Removed((*p).to_owned())),
+            Some(n) if n.sha256 != o.sha256 || n.len != o.len => {
+                out.push(Change::Modified((*p).to_owned()))
+            }
+            Some(_) => {}
+        }
+    }
+    for p in new.keys() {
+        if !old.contains_key(p) {
+            out.push(Change::Added((*p).to_owned()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The nearest `Cargo.lock` in `manifest_dir` or its ancestors.
+pub fn find_workspace_lock(manifest_dir: &Path) -> Option<PathBuf> {
+    manifest_dir
+        .ancestors()
+        .map(|d| d.join("Cargo.lock"))
+        .find(|p| p.is_file())
+}
+
+/// Digests a package's inputs, exactly as the build script does.
+///
+/// `workspace_lock` is the workspace's `Cargo.lock` (see [`find_workspace_lock`]); `extra` are the
+/// builder's extra input patterns (a record keeps them in `builder_extra_inputs`), added to those
+/// of `[package.metadata.airflow] inputs`.
+pub fn package_inputs(
+    manifest_dir: &Path,
+    workspace_lock: Option<&Path>,
+    extra: &[String],
+) -> Result<Digests, Error> {
+    let manifest = PackageManifest::read(manifest_dir)?;
+    let mut extras = manifest.airflow_inputs.clone();
+    extras.extend(extra.iter().cloned());
+    let selection = select(manifest_dir, &manifest, &extras)?;
+    hash_selection(selection, workspace_lock)
+}
+
+/// Recomputes the digests for a record's package; see [`package_inputs`].
+pub fn recompute(
+    record: &airflow_bundle::record::Record,
+    manifest_dir: &Path,
+    workspace_lock: Option<&Path>,
+) -> Result<Digests, Error> {
+    package_inputs(manifest_dir, workspace_lock, &record.builder_extra_inputs)
+}
+
+/// Files chosen for hashing, before hashing.
+#[derive(Debug, Default)]
+struct Selection {
+    /// package-relative path -> (absolute path, kind)
+    files: BTreeMap<String, (PathBuf, InputKind)>,
+    watched_dirs: BTreeSet<PathBuf>,
+}
+
+/// A file found by a walk.
+struct Walked {
+    rel: String,
+    abs: PathBuf,
+}
+
+/// Walks `dir` (package-relative `rel`), collecting files; returns whether the subtree is
+/// "clean" (nothing pruned), so that the whole directory can be watched.
+fn walk(
+    root: &Path,
+    rel: &str,
+    prune_dir: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Walked>,
+    clean_dirs: &mut Vec<String>,
+) -> Result<bool, Error> {
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
+    let rd = std::fs::read_dir(&dir).map_err(|source| Error::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut entries = Vec::new();
+    for e in rd {
+        let e = e.map_err(|source| Error::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        entries.push(e);
+    }
+    entries.sort_by_key(|e| e.file_name());
+    let mut clean = true;
+    let mut sub_clean = Vec::new();
+    for e in entries {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else {
+            return Err(Error::NonUtf8Path(e.path()));
+        };
+        let child_rel = if rel.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{rel}/{name}")
+        };
+        let abs = e.path();
+        let ft = e.file_type().map_err(|source| Error::Io {
+            path: abs.clone(),
+            source,
+        })?;
+        let is_dir = ft.is_dir();
+        if name.starts_with('.') {
+            // Hidden files (editor swap files, .DS_Store) are ignored, but a hidden directory
+            // (.git) changes all the time: never watch a tree that holds one.
+            if is_dir {
+                clean = false;
+            }
+            continue;
+        }
+        let is_file = ft.is_file() || (ft.is_symlink() && abs.is_file());
+        if is_dir {
+            let is_package = abs.join("Cargo.toml").is_file();
+            if is_package || prune_dir(&child_rel) {
+                clean = false;
+                continue;
+            }
+            let mut c = Vec::new();
+            let child_clean = walk(root, &child_rel, prune_dir, out, &mut c)?;
+            if child_clean {
+                sub_clean.push(child_rel);
+            } else {
+                clean = false;
+                sub_clean.extend(c);
+            }
+        } else if is_file {
+            out.push(Walked {
+                rel: child_rel,
+                abs,
+            });
+        } else {
+            // Sockets, fifos, dangling or directory symlinks: never inputs.
+            clean = false;
+        }
+    }
+    clean_dirs.extend(sub_clean);
+    Ok(clean)
+}
+
+fn normalize_rel(p: &str) -> Result<String, Error> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in Path::new(p).components() {
+        match c {
+            Component::Normal(s) => {
+                parts.push(s.to_str().ok_or_else(|| Error::NonUtf8Path(p.into()))?)
+            }
+            Component::CurDir => {}
+            Component::ParentDir => parts.push(".."),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(Error::AbsoluteInput(p.to_owned()));
+            }
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<Selection, Error> {
+    let mut sel = Selection::default();
+    let exclude: Vec<Pattern> = manifest.exclude.iter().map(|p| Pattern::new(p)).collect();
+    let excluded = |rel: &str| exclude.iter().any(|p| p.matches_file(rel));
+    let prune_root_target = |rel: &str| rel == "target";
+    let add = |sel: &mut Selection, rel: String, abs: PathBuf, kind: InputKind| {
+        sel.files.entry(rel).or_insert((abs, kind));
+    };
+
+    add(
+        &mut sel,
+        "Cargo.toml".into(),
+        root.join("Cargo.toml"),
+        InputKind::Package,
+    );
+    match &manifest.include {
+        None => {
+            if let Some(b) = &manifest.build_script {
+                let rel = normalize_rel(b)?;
+                let abs = root.join(&rel);
+                if abs.is_file() {
+                    add(&mut sel, rel, abs, InputKind::Package);
+                }
+            }
+            for t in &manifest.target_paths {
+                let rel = normalize_rel(t)?;
+                let abs = root.join(&rel);
+                if abs.is_file() && !excluded(&rel) {
+                    add(&mut sel, rel, abs, InputKind::Package);
+                }
+            }
+            if root.join("src").is_dir() {
+                let mut files = Vec::new();
+                let mut clean = Vec::new();
+                let src_clean = walk(root, "src", &|_| false, &mut files, &mut clean)?;
+                if src_clean {
+                    clean = vec!["src".into()];
+                }
+                for d in clean {
+                    sel.watched_dirs.insert(root.join(d));
+                }
+                for w in files {
+                    if !excluded(&w.rel) {
+                        add(&mut sel, w.rel, w.abs, InputKind::Package);
+                    }
+                }
+            }
+        }
+        Some(include) => {
+            let include: Vec<Pattern> = include.iter().map(|p| Pattern::new(p)).collect();
+            let prune = |rel: &str| {
+                prune_root_target(rel) || !include.iter().any(|p| p.may_match_under(rel))
+            };
+            let mut files = Vec::new();
+            let mut clean = Vec::new();
+            walk(root, "", &prune, &mut files, &mut clean)?;
+            for d in clean {
+                sel.watched_dirs.insert(root.join(d));
+            }
+            for w in files {
+                if include.iter().any(|p| p.matches_file(&w.rel)) && !excluded(&w.rel) {
+                    add(&mut sel, w.rel, w.abs, InputKind::Package);
+                }
+            }
+        }
+    }
+
+    // Extra inputs.
+    let mut globs = Vec::new();
+    for raw in extras {
+        let pat = Pattern::new(raw);
+        if pat.is_literal() {
+            let rel = normalize_rel(raw.trim_end_matches('/'))?;
+            let abs = root.join(&rel);
+            if abs.is_file() {
+                add(&mut sel, rel, abs, InputKind::Extra);
+            } else if abs.is_dir() {
+                let mut files = Vec::new();
+                let mut clean = Vec::new();
+                let all_clean = walk(&abs, "", &|_| false, &mut files, &mut clean)?;
+                if all_clean {
+                    sel.watched_dirs.insert(abs.clone());
+                } else {
+                    sel.watched_dirs
+                        .extend(clean.into_iter().map(|d| abs.join(d)));
+                }
+                if files.is_empty() {
+                    return Err(Error::ExtraInputMatchedNothing(raw.clone()));
+                }
+                for w in files {
+                    add(
+                        &mut sel,
+                        format!("{rel}/{}", w.rel),
+                        w.abs,
+                        InputKind::Extra,
+                    );
+                }
+            } else {
+                return Err(Error::ExtraInputMatchedNothing(raw.clone()));
+            }
+        } else {
+            if raw.contains("..") {
+                return Err(Error::AbsoluteInput(raw.clone()));
+            }
+            globs.push(pat);
+        }
+    }
+    if !globs.is_empty() {
+        let prune =
+            |rel: &str| prune_root_target(rel) || !globs.iter().any(|p| p.may_match_under(rel));
+        let mut files = Vec::new();
+        let mut clean = Vec::new();
+        walk(root, "", &prune, &mut files, &mut clean)?;
+        for d in clean {
+            sel.watched_dirs.insert(root.join(d));
+        }
+        let mut hits = vec![false; globs.len()];
+        for w in files {
+            let mut matched = false;
+            for (i, g) in globs.iter().enumerate() {
+                if g.matches_file(&w.rel) {
+                    hits[i] = true;
+                    matched = true;
+                }
+            }
+            if matched {
+                add(&mut sel, w.rel, w.abs, InputKind::Extra);
+            }
+        }
+        if let Some(i) = hits.iter().position(|h| !h) {
+            return Err(Error::ExtraInputMatchedNothing(
+                globs[i].as_str().to_owned(),
+            ));
+        }
+    }
+    Ok(sel)
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut len = 0u64;
+    buf.resize(1 << 20, 0);
+    loop {
+        let n = match f.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        h.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((len, h.finalize().into()))
+}
+
+/// A file's length and SHA-256.
+type Hashed = (u64, [u8; 32]);
+
+/// Hashes files in parallel (up to the available cores, at most 8 threads).
+fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(paths.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Hashed>>> = Mutex::new(vec![None; paths.len()]);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = Vec::new();
+                let mut local = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= paths.len() {
+                        break;
+                    }
+                    match hash_file(paths[i], &mut buf) {
+                        Ok(r) => local.push((i, r)),
+                        Err(e) => {
+                            let mut fe = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            fe.get_or_insert(e);
+                            next.store(paths.len(), Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+                let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
+                for (i, v) in local {
+                    r[i] = Some(v);
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or((0, [0; 32])))
+        .collect())
+}
+
+fn kind_byte(k: InputKind) -> u8 {
+    match k {
+        InputKind::Package => 0,
+        InputKind::Lock => 1,
+        InputKind::Extra => 2,
+    }
+}
+
+fn combine<'a>(
+    label: &str,
+    entries: impl Iterator<Item = (&'a str, InputKind, u64, &'a [u8; 32])>,
+) -> String {
+    let entries: Vec<_> = entries.collect();
+    let mut h = Sha256::new();
+    h.update(b"airflow-build/inputs\0");
+    h.update(DIGEST_SCHEME.to_le_bytes());
+    h.update(label.as_bytes());
+    h.update([0u8]);
+    h.update((entries.len() as u64).to_le_bytes());
+    for (path, kind, len, digest) in entries {
+        h.update([kind_byte(kind)]);
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update(len.to_le_bytes());
+        h.update(digest);
+    }
+    hex(&h.finalize())
+}
+
+fn hash_selection(mut sel: Selection, workspace_lock: Option<&Path>) -> Result<Digests, Error> {
+    if let Some(lock) = workspace_lock {
+        sel.files.insert(
+            WORKSPACE_LOCK_PATH.to_owned(),
+            (lock.to_path_buf(), InputKind::Lock),
+        );
+    }
+    let entries: Vec<(String, PathBuf, InputKind)> = sel
+        .files
+        .into_iter()
+        .map(|(rel, (abs, kind))| (rel, abs, kind))
+        .collect();
+    let paths: Vec<&Path> = entries.iter().map(|(_, a, _)| a.as_path()).collect();
+    let hashed = hash_all(&paths)?;
+    let all: Vec<(&str, InputKind, u64, &[u8; 32])> = entries
+        .iter()
+        .zip(&hashed)
+        .map(|((rel, _, kind), (len, d))| (rel.as_str(), *kind, *len, d))
+        .collect();
+    let of_kind = |k: InputKind| all.iter().copied().filter(move |e| e.1 == k);
+    let inputs = InputDigests {
+        digest_scheme: DIGEST_SCHEME,
+        source: combine("source", all.iter().copied()),
+        package: combine("package", of_kind(InputKind::Package)),
+        lock: combine("lock", of_kind(InputKind::Lock)),
+        extra: combine("extra", of_kind(InputKind::Extra)),
+    };
+    let files = all
+        .iter()
+        .map(|(p, _, len, d)| FileDigest {
+            path: (*p).to_owned(),
+            len: *len,
+            sha256: hex(*d),
+        })
+        .collect();
+    let kinds = all.iter().map(|e| e.1).collect();
+    Ok(Digests {
+        inputs,
+        files,
+        kinds,
+        watched_files: entries.into_iter().map(|(_, a, _)| a).collect(),
+        watched_dirs: sel.watched_dirs.into_iter().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, content: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn pkg(extra_manifest: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "Cargo.toml",
+            &format!("[package]\nname = \"p\"\nversion = \"0.1.0\"\n{extra_manifest}"),
+        );
+        write(d.path(), "src/main.rs", "fn main() {}\n");
+        write(d.path(), "src/a/b.rs", "// b\n");
+        write(d.path(), "build.rs", "fn main() {}\n");
+        write(d.path(), "tests/t.rs", "\n");
+        write(d.path(), "target/debug/junk", "\n");
+        write(d.path(), "src/.hidden.swp", "\n");
+        write(d.path(), "queries/q.sql", "select 1;\n");
+        d
+    }
+
+    fn paths(d: &Digests) -> Vec<&str> {
+        d.files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn default_selection() {
+        let d = pkg("");
+        let g = package_inputs(d.path(), None, &[]).unwrap();
+        assert_eq!(
+            paths(&g),
+            ["Cargo.toml", "build.rs", "src/a/b.rs", "src/main.rs"]
+        );
+        assert_eq!(g.watched_dirs, [d.path().join("src")]);
+    }
+
+    #[test]
+    fn include_exclude_and_extras() {
+        let d = pkg(
+            "include = [\"src/**\", \"build.rs\"]\nexclude = [\"src/a\"]\n[package.metadata.airflow]\ninputs = [\"*.sql\"]\n",
+        );
+        let g = package_inputs(d.path(), None, &[]).unwrap();
+        assert_eq!(
+            paths(&g),
+            ["Cargo.toml", "build.rs", "queries/q.sql", "src/main.rs"]
+        );
+        let lock = d.path().join("Cargo.lock");
+        std::fs::write(&lock, "x").unwrap();
+        let g2 = package_inputs(d.path(), Some(&lock), &[]).unwrap();
+        assert_eq!(g.inputs.package, g2.inputs.package);
+        assert_eq!(g.inputs.extra, g2.inputs.extra);
+        assert_ne!(g.inputs.lock, g2.inputs.lock);
+        assert_ne!(g.inputs.source, g2.inputs.source);
+        let e = package_inputs(d.path(), None, &["*.nothing".into()]).unwrap_err();
+        assert!(matches!(e, Error::ExtraInputMatchedNothing(_)), "{e}");
+    }
+
+    #[test]
+    fn diff_names_files() {
+        let a = vec![
+            FileDigest {
+                path: "a".into(),
+                len: 1,
+                sha256: "1".into(),
+            },
+            FileDigest {
+                path: "b".into(),
+                len: 1,
+                sha256: "1".into(),
+            },
+        ];
+        let b = vec![
+            FileDigest {
+                path: "b".into(),
+                len: 1,
+                sha256: "2".into(),
+            },
+            FileDigest {
+                path: "c".into(),
+                len: 1,
+                sha256: "1".into(),
+            },
+        ];
+        assert_eq!(
+            diff(&a, &b),
+            [
+                Change::Modified("b".into()),
+                Change::Added("c".into()),
+                Change::Removed("a".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! The parts of a package's `Cargo.toml` that airflow-build needs.
+
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// What airflow-build reads from a package's `Cargo.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PackageManifest {
+    /// `package.name`.
+    pub name: String,
+    /// `package.include`, when set (it replaces the default file selection).
+    pub include: Option<Vec<String>>,
+    /// `package.exclude`.
+    pub exclude: Vec<String>,
+    /// The build script path (`package.build`, default `build.rs` when it exists), if any.
+    pub build_script: Option<String>,
+    /// Explicit target paths (`[lib] path`, `[[bin]] path`, ...), package-relative.
+    pub target_paths: Vec<String>,
+    /// Names a feature can have: `[features]` keys and optional dependency names, sorted.
+    pub feature_names: Vec<String>,
+    /// `[package.metadata.airflow] inputs`.
+    pub airflow_inputs: Vec<String>,
+    /// `[package.metadata.airflow] bins`: the bins the sidecar builds and runs (all when empty).
+    pub airflow_bins: Vec<String>,
+}
+
+fn str_list(v: Option<&toml::Value>, what: &str, path: &Path) -> Result<Vec<String>, Error> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let bad = || Error::Manifest {
+        path: path.to_path_buf(),
+        message: format!("`{what}` must be an array of strings"),
+    };
+    let arr = v.as_array().ok_or_else(bad)?;
+    arr.iter()
+        .map(|x| x.as_str().map(str::to_owned).ok_or_else(bad))
+        .collect()
+}
+
+impl PackageManifest {
+    /// Reads `<manifest_dir>/Cargo.toml`.
+    pub fn read(manifest_dir: &Path) -> Result<PackageManifest, Error> {
+        let path: PathBuf = manifest_dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parses the text of a `Cargo.toml`; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<PackageManifest, Error> {
+        let doc: toml::Table = toml::from_str(text).map_err(|e| Error::Manifest {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let package = doc
+            .get("package")
+            .and_then(toml::Value::as_table)
+            .ok_or_else(|| Error::Manifest {
+                path: path.to_path_buf(),
+                message: "no [package] table".into(),
+            })?;
+        let name = package
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        for key in ["include", "exclude"] {
+            if package.get(key).is_some_and(toml::Value::is_table) {
+                return Err(Error::Manifest {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "`package.{key}` inherited from the workspace is not supported by airflow-build; list the patterns in the package"
+                    ),
+                });
+            }
+        }
+        let include = match package.get("include") {
+            None => None,
+            v => Some(str_list(v, "package.include", path)?),
+        };
+        let exclude = str_list(package.get("exclude"), "package.exclude", path)?;
+        let build_script = match package.get("build") {
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(toml::Value::Boolean(false)) => None,
+            _ => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                dir.join("build.rs")
+                    .is_file()
+                    .then(|| "build.rs".to_owned())
+            }
+        };
+        let mut target_paths = Vec::new();
+        let mut push_path = |t: &toml::Value| {
+            if let Some(p) = t.get("path").and_then(toml::Value::as_str) {
+                target_paths.push(p.replace('\\', "/").trim_start_matches("./").to_owned());
+            }
+        };
+        if let Some(lib) = doc.get("lib") {
+            push_path(lib);
+        }
+        // Only bins: examples, tests and benches never go into a bundle binary.
+        if let Some(arr) = doc.get("bin").and_then(toml::Value::as_array) {
+            arr.iter().for_each(&mut push_path);
+        }
+        let mut feature_names: Vec<String> = doc
+            .get("features")
+            .and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        if let Some(t) = doc.get("dependencies").and_then(toml::Value::as_table) {
+            for (k, v) in t {
+                if v.get("optional").and_then(toml::Value::as_bool) == Some(true) {
+                    feature_names.push(k.clone());
+                }
+            }
+        }
+        feature_names.sort();
+        feature_names.dedup();
+        let airflow = package
+            .get("metadata")
+            .and_then(|m| m.get("airflow"))
+            .and_then(toml::Value::as_table);
+        let airflow_inputs = str_list(
+            airflow.and_then(|a| a.get("inputs")),
+            "package.metadata.airflow.inputs",
+            path,
+        )?;
+        let airflow_bins = str_list(
+            airflow.and_then(|a| a.get("bins")),
+            "package.metadata.airflow.bins",
+            path,
+        )?;
+        Ok(PackageManifest {
+            name,
+            include,
+            exclude,
+            build_script,
+            target_paths,
+            feature_names,
+            airflow_inputs,
+            airflow_bins,
+        })
+    }
+}

@@ -1,0 +1,340 @@
+//! The host sidecar: the same package, bins and features built for the host by a nested cargo,
+//! then run with `--airflow-metadata --format json`.
+//!
+//! Precautions (nested cargo from a build script has known deadlocks and leaks):
+//! * its own persistent target directory (`<outer target dir>/airflow-sidecar`, so repeated
+//!   builds are incremental), passed as `--target-dir` and as `CARGO_BUILD_BUILD_DIR`;
+//! * `--locked`, `--offline` when the outer build is offline (`CARGO_NET_OFFLINE`), and an explicit
+//!   `--target <host>`;
+//! * the recursion guard [`NESTED_GUARD_VAR`]: the nested build's own build script sees it and
+//!   never starts another sidecar;
+//! * the variables cargo sets for *this* build script (`TARGET`, `CARGO_CFG_*`,
+//!   `CARGO_FEATURE_*`, `CARGO_ENCODED_RUSTFLAGS`, ...) and the flags meant for the outer target
+//!   (`RUSTFLAGS`, `CARGO_BUILD_TARGET`, `CARGO_UNSTABLE_*`, such as `-Zbuild-std` through
+//!   `CARGO_UNSTABLE_BUILD_STD`) are removed, and `build.rustflags` from config files is
+//!   overridden with an empty `CARGO_BUILD_RUSTFLAGS`; `RUSTC` (the outer build's
+//!   compiler, e.g. Debian's rustc) and `RUSTC_BOOTSTRAP` are kept, so the nested host build uses
+//!   the same compiler, without `-Zbuild-std`;
+//! * the nested build's stdout (JSON messages) is parsed, never forwarded: cargo reads `cargo:`
+//!   lines from this build script's stdout. Its stderr (rendered diagnostics) is inherited.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cargo_metadata::Message;
+
+use crate::Error;
+
+/// Set in the nested build's environment; a build script that sees it does not start a sidecar.
+pub const NESTED_GUARD_VAR: &str = "AIRFLOW_BUILD_NESTED";
+
+/// How long one sidecar binary may take to print its metadata.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the sidecar needs to know.
+#[derive(Debug, Clone)]
+pub(crate) struct SidecarSpec {
+    pub cargo: PathBuf,
+    pub manifest_path: PathBuf,
+    pub host: String,
+    pub features: Vec<String>,
+    pub bins: Vec<String>,
+    pub target_dir: PathBuf,
+    pub offline: bool,
+}
+
+/// Variables removed from the nested cargo's environment (exact names).
+const REMOVED_VARS: &[&str] = &[
+    "TARGET",
+    "HOST",
+    "OUT_DIR",
+    "OPT_LEVEL",
+    "DEBUG",
+    "PROFILE",
+    "NUM_JOBS",
+    "RUSTC_LINKER",
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+    "CARGO_TARGET_DIR",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
+/// Prefixes of variables removed from the nested cargo's environment.
+const REMOVED_PREFIXES: &[&str] = &[
+    "CARGO_CFG_",
+    "CARGO_FEATURE_",
+    "CARGO_PKG_",
+    "CARGO_UNSTABLE_",
+    "DEP_",
+];
+
+/// The environment the nested cargo gets: ours, minus what belongs to the outer target.
+fn nested_command(spec: &SidecarSpec) -> Command {
+    let mut cmd = Command::new(&spec.cargo);
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        let outer_target_specific = k.starts_with("CARGO_TARGET_")
+            && k.ends_with("_RUSTFLAGS")
+            && !k.starts_with(&format!("CARGO_TARGET_{}_", env_triple(&spec.host)));
+        if REMOVED_VARS.contains(&k)
+            || REMOVED_PREFIXES.iter().any(|p| k.starts_with(p))
+            || outer_target_specific
+        {
+            cmd.env_remove(k);
+        }
+    }
+    // `build.rustflags` from a config file were meant for the outer target (a host-specific
+    // `target.<host>.rustflags` still applies: it takes precedence over this).
+    cmd.env("CARGO_BUILD_RUSTFLAGS", "");
+    cmd.env(NESTED_GUARD_VAR, "1")
+        .env("CARGO_BUILD_BUILD_DIR", &spec.target_dir)
+        .env("CARGO_TERM_COLOR", "never")
+        .env("CARGO_TERM_PROGRESS_WHEN", "never");
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&spec.manifest_path)
+        .arg("--target")
+        .arg(&spec.host)
+        .arg("--target-dir")
+        .arg(&spec.target_dir)
+        .arg("--locked")
+        .arg("--message-format=json-render-diagnostics")
+        .arg("--no-default-features");
+    if !spec.features.is_empty() {
+        cmd.arg("--features").arg(spec.features.join(","));
+    }
+    if spec.offline {
+        cmd.arg("--offline");
+    }
+    if spec.bins.is_empty() {
+        cmd.arg("--bins");
+    } else {
+        for b in &spec.bins {
+            cmd.arg("--bin").arg(b);
+        }
+    }
+    cmd
+}
+
+/// `x86_64-unknown-linux-gnu` -> `X86_64_UNKNOWN_LINUX_GNU`.
+pub(crate) fn env_triple(triple: &str) -> String {
+    triple.to_ascii_uppercase().replace(['-', '.'], "_")
+}
+
+/// What the sidecar produced.
+#[derive(Debug, Clone)]
+pub(crate) struct SidecarResult {
+    /// Per bin name, what it printed for `--airflow-metadata --format json`.
+    pub metadata_json: BTreeMap<String, String>,
+    /// Every source file the host bins were compiled from (from cargo's dep-info), outside
+    /// `CARGO_HOME` and the sidecar's target directory: path dependencies such as airflow-sdk
+    /// change the metadata too, so the build script must rerun when they change.
+    pub sources: BTreeSet<PathBuf>,
+}
+
+/// Parses a makefile-style dep-info file (`target: dep dep ...`, spaces escaped with `\`).
+fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let Some(first) = text.lines().next() else {
+        return Vec::new();
+    };
+    let Some((_, deps)) = first.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = deps.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ' ' => {
+                if !cur.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(PathBuf::from(cur));
+    }
+    out
+}
+
+/// Builds the host bins and runs them; see [`SidecarResult`].
+pub(crate) fn run(spec: &SidecarSpec) -> Result<SidecarResult, Error> {
+    std::fs::create_dir_all(&spec.target_dir).map_err(|source| Error::Io {
+        path: spec.target_dir.clone(),
+        source,
+    })?;
+    let mut cmd = nested_command(spec);
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| Error::SidecarSpawn {
+            command: shown.clone(),
+            source,
+        })?;
+    let stdout = child.stdout.take().ok_or_else(|| Error::SidecarBuild {
+        command: shown.clone(),
+        status: "no stdout".into(),
+    })?;
+    let manifest_path = spec.manifest_path.clone();
+    let mut bins: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for msg in Message::parse_stream(BufReader::new(stdout)) {
+        let msg = msg.map_err(|source| Error::SidecarSpawn {
+            command: shown.clone(),
+            source,
+        })?;
+        if let Message::CompilerArtifact(a) = msg {
+            let ours = same_file(a.manifest_path.as_std_path(), &manifest_path);
+            let is_bin = a.target.kind.iter().any(|k| k.to_string() == "bin");
+            if let (true, true, Some(exe)) = (ours, is_bin, a.executable) {
+                bins.insert(a.target.name.clone(), exe.into_std_path_buf());
+            }
+        }
+    }
+    let status = child.wait().map_err(|source| Error::SidecarSpawn {
+        command: shown.clone(),
+        source,
+    })?;
+    if !status.success() {
+        return Err(Error::SidecarBuild {
+            command: shown,
+            status: status.to_string(),
+        });
+    }
+    if bins.is_empty() {
+        return Err(Error::SidecarNoBins);
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME").map(PathBuf::from);
+    let mut sources = BTreeSet::new();
+    let mut out = BTreeMap::new();
+    for (name, exe) in bins {
+        if let Ok(text) = std::fs::read_to_string(exe.with_extension("d")) {
+            sources.extend(dep_info_sources(&text).into_iter().filter(|p| {
+                p.is_absolute()
+                    && !p.starts_with(&spec.target_dir)
+                    && !cargo_home.as_ref().is_some_and(|h| p.starts_with(h))
+                    && !p.components().any(|c| c.as_os_str() == "registry")
+            }));
+        }
+        out.insert(name.clone(), run_metadata(&name, &exe)?);
+    }
+    Ok(SidecarResult {
+        metadata_json: out,
+        sources,
+    })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// Runs `exe --airflow-metadata --format json` with a timeout and returns its stdout.
+fn run_metadata(name: &str, exe: &Path) -> Result<String, Error> {
+    let mut child = Command::new(exe)
+        .args(["--airflow-metadata", "--format", "json"])
+        .env(NESTED_GUARD_VAR, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::SidecarRun {
+            bin: name.to_owned(),
+            message: source.to_string(),
+        })?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(o) = stdout.as_mut() {
+            let _ = o.read_to_end(&mut s);
+        }
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(e) = stderr.as_mut() {
+            let _ = e.take(64 * 1024).read_to_end(&mut s);
+        }
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if start.elapsed() > RUN_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::SidecarRun {
+                    bin: name.to_owned(),
+                    message: format!("no answer within {}s", RUN_TIMEOUT.as_secs()),
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => {
+                return Err(Error::SidecarRun {
+                    bin: name.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(Error::SidecarRun {
+            bin: name.to_owned(),
+            message: format!(
+                "`{} --airflow-metadata --format json` exited with {status}: {}",
+                exe.display(),
+                String::from_utf8_lossy(&stderr).trim()
+            ),
+        });
+    }
+    let text = String::from_utf8(stdout).map_err(|_| Error::SidecarRun {
+        bin: name.to_owned(),
+        message: "its metadata is not UTF-8".into(),
+    })?;
+    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::SidecarRun {
+        bin: name.to_owned(),
+        message: format!("its metadata is not JSON ({e})"),
+    })?;
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dep_info() {
+        let d = dep_info_sources("/t/bin: /a/src/main.rs /a\\ b/x.rs /c.rs\n\n/a/src/main.rs:\n");
+        assert_eq!(
+            d,
+            [
+                PathBuf::from("/a/src/main.rs"),
+                PathBuf::from("/a b/x.rs"),
+                PathBuf::from("/c.rs")
+            ]
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The sidecar on the host (`AIRFLOW_BUILD_SIDECAR=always`) and its recursion guard.
+
+use crate::support::{Fixture, metadata_of, read_record};
+
+#[test]
+fn sidecar_always_embeds_what_the_binary_prints() {
+    let fx = Fixture::new("sidecar", "host");
+    let b = fx.cargo(&[], &[("AIRFLOW_BUILD_SIDECAR", "always")]);
+    assert!(b.ran_build_script);
+    let exe = fx.exe(None, "debug");
+    let r = read_record(&exe);
+    let side = r.sidecar.as_ref().expect("sidecar output in the record");
+    assert_eq!(side.host, r.target);
+    let embedded = r
+        .sidecar_metadata("mini-bundle")
+        .expect("metadata of bin mini-bundle");
+    assert_eq!(embedded, metadata_of(&[], &exe));
+    let v: serde_json::Value = serde_json::from_str(embedded).unwrap();
+    assert!(v["dags"]["mini"].is_object(), "{embedded}");
+    let noop = fx.cargo(&[], &[("AIRFLOW_BUILD_SIDECAR", "always")]);
+    assert!(
+        !noop.ran_build_script,
+        "no-op build with the sidecar reran the build script:\n{}",
+        noop.stderr
+    );
+
+    // The nested build ran in its own persistent target dir, with the recursion guard: the
+    // host-built sidecar binary carries a record, but without sidecar output of its own.
+    let nested_exe = fx
+        .target_dir
+        .join("airflow-sidecar")
+        .join(&r.target)
+        .join("debug")
+        .join("mini-bundle");
+    let nested = read_record(&nested_exe);
+    assert!(nested.sidecar.is_none(), "the guard must stop recursion");
+    assert_eq!(nested.inputs, r.inputs);
+
+    // With a sidecar, the sources of path dependencies (airflow-sdk) are watched too: the
+    // metadata depends on them.
+    let sdk_lib = crate::support::workspace_root().join("airflow-sdk/src/lib.rs");
+    let watched = std::fs::read_dir(fx.target_dir.join("debug/build"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("output")).ok())
+        .any(|out| out.contains(&format!("cargo:rerun-if-changed={}", sdk_lib.display())));
+    assert!(watched, "airflow-sdk's sources are not watched");
+
+    // Features reach the sidecar.
+    fx.cargo(
+        &["--features", "second-dag"],
+        &[("AIRFLOW_BUILD_SIDECAR", "always")],
+    );
+    let r2 = read_record(&exe);
+    let v: serde_json::Value =
+        serde_json::from_str(r2.sidecar_metadata("mini-bundle").unwrap()).unwrap();
+    assert!(v["dags"]["second"].is_object(), "{v}");
+
+    // `never` turns it off.
+    fx.cargo(&[], &[("AIRFLOW_BUILD_SIDECAR", "never")]);
+    assert!(read_record(&exe).sidecar.is_none());
+}
+
+#[test]
+fn recursion_guard_disables_the_sidecar() {
+    let fx = Fixture::new("guard", "host");
+    fx.cargo(
+        &[],
+        &[
+            ("AIRFLOW_BUILD_SIDECAR", "always"),
+            (airflow_build::NESTED_GUARD_VAR, "1"),
+        ],
+    );
+    assert!(fx.record().sidecar.is_none());
+}
+
+#[test]
+fn bad_sidecar_value_fails_with_a_clear_message() {
+    let fx = Fixture::new("bad-var", "host");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(&fx.dir)
+        .args(["build"])
+        .env("CARGO_TARGET_DIR", &fx.target_dir)
+        .env("AIRFLOW_BUILD_SIDECAR", "sometimes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("AIRFLOW_BUILD_SIDECAR=\"sometimes\" is not understood"),
+        "{err}"
+    );
+}
