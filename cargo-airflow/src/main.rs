@@ -1,4 +1,6 @@
-//! `cargo airflow`: see the library for the commands.
+//! `cargo airflow` (or `cargo-airflow`): see the library for the commands and exit codes.
+#![forbid(unsafe_code)]
+
 fn main() -> std::process::ExitCode {
-    cargo_airflow::main()
+    cargo_airflow::run(std::env::args_os()).into()
 }

@@ -1,0 +1,302 @@
+//! The command line, declared with clap.
+//!
+//! `cargo airflow ...` reaches this binary as `cargo-airflow airflow ...`; running
+//! `cargo-airflow ...` directly works too. [`parse`] accepts both.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// Exit-code section shared by every `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure: the build failed, I/O error, introspection failed, bad metadata
+  2  usage error: unknown or conflicting flags
+  3  verify: at least one file is a bundle Airflow would reject";
+
+/// `cargo airflow`: build, pack, inspect and verify Apache Airflow executable bundles.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-airflow",
+    bin_name = "cargo airflow",
+    version,
+    about = "Build, pack, inspect and verify Apache Airflow executable bundles written in Rust",
+    long_about = "Build, pack, inspect and verify Apache Airflow executable bundles written in Rust.\n\n\
+An executable bundle is the crate's normal executable with its root source file, a YAML \
+manifest and a 64-byte AFBNDL01 trailer appended; Airflow's executable coordinator \
+(apache-airflow-task-sdk 1.3.2) runs it for the dags it declares.",
+    after_long_help = EXIT_CODES_HELP
+)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a bundle crate with cargo and pack its executable into an Airflow bundle
+    #[command(after_long_help = EXIT_CODES_HELP)]
+    Pack(Box<PackArgs>),
+    /// Show the manifest (and optionally the source) of a bundle, without running it
+    #[command(after_long_help = EXIT_CODES_HELP)]
+    Inspect(InspectArgs),
+    /// Check bundles exactly as Airflow's 1.3.2 reader does, without running them
+    #[command(after_long_help = EXIT_CODES_HELP)]
+    Verify(VerifyArgs),
+}
+
+/// How results are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum MessageFormat {
+    /// Cargo-style status lines on stderr.
+    #[default]
+    Human,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// When to use colours (passed on to cargo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// Colour when writing to a terminal.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl Color {
+    /// The value cargo understands.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Color::Auto => "auto",
+            Color::Always => "always",
+            Color::Never => "never",
+        }
+    }
+}
+
+/// Arguments of `cargo airflow pack`.
+#[derive(Debug, Clone, Default, Args)]
+#[command(
+    long_about = "Build a bundle crate with cargo (release profile unless told otherwise), run the \
+executable once with `--airflow-metadata --format json` to read its dags and tasks, and write \
+the bundle atomically (mode 0755). Cargo's own artifact is never modified.\n\n\
+The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows targets)."
+)]
+pub struct PackArgs {
+    /// Path to Cargo.toml
+    #[arg(long, value_name = "PATH", help_heading = "Cargo options")]
+    pub manifest_path: Option<PathBuf>,
+    /// Package to pack (default: the package in the current directory)
+    #[arg(short = 'p', long, value_name = "SPEC", help_heading = "Cargo options")]
+    pub package: Option<String>,
+    /// Binary target to pack (default: the package's only binary)
+    #[arg(long, value_name = "NAME", help_heading = "Cargo options")]
+    pub bin: Option<String>,
+    /// Build for the target triple
+    #[arg(long, value_name = "TRIPLE", help_heading = "Cargo options")]
+    pub target: Option<String>,
+    /// Build with the release profile (the default)
+    #[arg(short = 'r', long, help_heading = "Cargo options")]
+    pub release: bool,
+    /// Build with the given profile (default: release; `dev` gives a debug bundle)
+    #[arg(long, value_name = "PROFILE-NAME", help_heading = "Cargo options")]
+    pub profile: Option<String>,
+    /// Space or comma separated list of features to activate
+    #[arg(short = 'F', long, value_name = "FEATURES", action = ArgAction::Append, help_heading = "Cargo options")]
+    pub features: Vec<String>,
+    /// Activate all available features
+    #[arg(long, help_heading = "Cargo options")]
+    pub all_features: bool,
+    /// Do not activate the `default` feature
+    #[arg(long, help_heading = "Cargo options")]
+    pub no_default_features: bool,
+    /// Assert that `Cargo.lock` will remain unchanged
+    #[arg(long, help_heading = "Cargo options")]
+    pub locked: bool,
+    /// Equivalent to specifying both --locked and --offline
+    #[arg(long, help_heading = "Cargo options")]
+    pub frozen: bool,
+    /// Run without accessing the network
+    #[arg(long, help_heading = "Cargo options")]
+    pub offline: bool,
+    /// Directory for all generated artifacts
+    #[arg(long, value_name = "DIRECTORY", help_heading = "Cargo options")]
+    pub target_dir: Option<PathBuf>,
+    /// Use verbose output (-vv very verbose); passed to cargo
+    #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Cargo options")]
+    pub verbose: u8,
+    /// Do not print cargo or cargo-airflow status messages
+    #[arg(
+        short = 'q',
+        long,
+        conflicts_with = "verbose",
+        help_heading = "Cargo options"
+    )]
+    pub quiet: bool,
+    /// Coloring
+    #[arg(long, value_enum, value_name = "WHEN", help_heading = "Cargo options")]
+    pub color: Option<Color>,
+
+    /// Pack this prebuilt executable instead of building (no cargo build)
+    #[arg(long, value_name = "PATH")]
+    pub executable: Option<PathBuf>,
+    /// The bundle's root source file (default: the bin target's `src_path` from cargo metadata)
+    #[arg(long, value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// Where to write the bundle (default: `<target-dir>/airflow/<triple>/<bin>`).
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PATH",
+        help = "Where to write the bundle [default: <target-dir>/airflow/<triple>/<bin>]"
+    )]
+    pub output: Option<PathBuf>,
+    /// Output format: human status lines on stderr, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
+    pub message_format: MessageFormat,
+
+    /// Extra arguments passed verbatim to `cargo build`
+    #[arg(last = true, value_name = "CARGO-ARGS")]
+    pub cargo_args: Vec<OsString>,
+}
+
+impl PackArgs {
+    /// The cargo profile to build with: `--profile`, else `release`.
+    ///
+    /// `--release` together with a `--profile` other than `release` is refused, as cargo does.
+    pub fn profile(&self) -> Result<String, String> {
+        match (&self.profile, self.release) {
+            (Some(p), true) if p != "release" => Err(format!(
+                "conflicting usage of --profile={p} and --release: `--release` is the same as \
+                 `--profile=release`; remove one flag or the other"
+            )),
+            (Some(p), _) => Ok(p.clone()),
+            (None, _) => Ok("release".to_owned()),
+        }
+    }
+}
+
+/// Arguments of `cargo airflow inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The bundle to inspect (never executed)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also print the embedded source region
+    #[arg(long)]
+    pub source: bool,
+    /// Print one JSON object: manifest text, parsed manifest, source and trailer facts
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `cargo airflow verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The bundles to check (never executed)
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format: human lines, or one JSON object on stdout
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
+    pub message_format: MessageFormat,
+}
+
+/// Parses the process arguments, dropping the `airflow` that cargo inserts when the command is
+/// run as `cargo airflow`.
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    Cli::try_parse_from(normalize(args))
+}
+
+/// The arguments with cargo's inserted subcommand name removed.
+pub fn normalize<I, T>(args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString>,
+{
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if args.get(1).is_some_and(|a| a == "airflow") {
+        args.remove(1);
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn pack(args: &[&str]) -> PackArgs {
+        let mut argv = vec!["cargo-airflow", "airflow", "pack"];
+        argv.extend_from_slice(args);
+        match parse(argv).expect("parses").command {
+            Command::Pack(p) => *p,
+            other => panic!("not pack: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn works_as_cargo_subcommand_and_directly() {
+        assert!(matches!(
+            parse(["cargo-airflow", "airflow", "verify", "x"])
+                .unwrap()
+                .command,
+            Command::Verify(_)
+        ));
+        assert!(matches!(
+            parse(["cargo-airflow", "verify", "x"]).unwrap().command,
+            Command::Verify(_)
+        ));
+    }
+
+    #[test]
+    fn profile_defaults_to_release() {
+        assert_eq!(pack(&[]).profile().unwrap(), "release");
+        assert_eq!(pack(&["--release"]).profile().unwrap(), "release");
+        assert_eq!(pack(&["--profile", "dev"]).profile().unwrap(), "dev");
+        assert_eq!(
+            pack(&["--release", "--profile", "release"])
+                .profile()
+                .unwrap(),
+            "release"
+        );
+        let err = pack(&["--release", "--profile", "dev"])
+            .profile()
+            .unwrap_err();
+        assert!(err.contains("conflicting usage of --profile=dev and --release"));
+    }
+
+    #[test]
+    fn trailing_args_are_kept_verbatim() {
+        let p = pack(&["-p", "x", "--", "--config", "a=b", "-Zfoo"]);
+        assert_eq!(p.cargo_args, vec!["--config", "a=b", "-Zfoo"]);
+        assert_eq!(p.package.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn features_accumulate() {
+        let p = pack(&["-F", "a", "--features", "b,c"]);
+        assert_eq!(p.features, vec!["a", "b,c"]);
+    }
+
+    #[test]
+    fn unknown_flag_is_a_usage_error() {
+        let e = parse(["cargo-airflow", "pack", "--bogus"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+}

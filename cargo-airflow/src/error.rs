@@ -1,0 +1,195 @@
+//! Errors and exit codes.
+//!
+//! Every failure is reported as one line, `error: <what failed>: <cause>`, naming the file or
+//! command involved and, where there is one, what to do next.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The documented exit codes of `cargo airflow`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success.
+    Success,
+    /// 1: failure (the build failed, I/O, introspection, bad metadata, ...).
+    Failure,
+    /// 2: usage error (unknown flag, conflicting flags); the same code clap uses.
+    Usage,
+    /// 3: `verify` found at least one file that Airflow would reject.
+    Rejected,
+}
+
+impl Exit {
+    /// The numeric process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+            Exit::Rejected => 3,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e.code())
+    }
+}
+
+/// Everything that can make a command fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command line is inconsistent in a way clap cannot express.
+    #[error("{0}")]
+    Usage(String),
+    /// `cargo metadata` failed.
+    #[error("cannot read the cargo workspace: {0}")]
+    Metadata(String),
+    /// The package or binary to pack could not be chosen.
+    #[error("{0}")]
+    Selection(String),
+    /// A command could not be started.
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        /// The command line, for display.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `cargo build` failed.
+    #[error("`{command}` failed ({status}); fix the errors cargo printed above and run again")]
+    Build {
+        /// The command line, for display.
+        command: String,
+        /// Its exit status.
+        status: String,
+    },
+    /// Cargo's JSON messages did not name the executable.
+    #[error("{0}")]
+    NoArtifact(String),
+    /// The host triple could not be determined.
+    #[error("{0}")]
+    HostTriple(String),
+    /// The binary cannot be run on this host, or is not a native executable.
+    #[error("cannot introspect {path}: {reason}")]
+    NotRunnable {
+        /// The binary.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Running the binary for its metadata failed.
+    #[error("introspection of {path} failed: {reason}")]
+    Introspection {
+        /// The binary.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The metadata the binary printed cannot go into a bundle.
+    #[error("bad metadata from {path}: {source}")]
+    BadMetadata {
+        /// The binary.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: airflow_bundle::manifest::MetadataError,
+    },
+    /// The output path is one of the inputs.
+    #[error(
+        "refusing to write the bundle to {output}: it is the same file as the {role} {input}; choose another path with -o/--output"
+    )]
+    OutputAliasesInput {
+        /// The requested output.
+        output: PathBuf,
+        /// `executable` or `source file`.
+        role: &'static str,
+        /// The input it aliases.
+        input: PathBuf,
+    },
+    /// The output path is a directory.
+    #[error(
+        "refusing to write the bundle to {0}: it is a directory; pass a file path to -o/--output"
+    )]
+    OutputIsDirectory(PathBuf),
+    /// An I/O operation on a named file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done, e.g. "cannot read".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the bundle failed.
+    #[error("cannot write the bundle {path}: {source}")]
+    Write {
+        /// The output path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: airflow_bundle::write::WriteError,
+    },
+    /// A file given to `inspect` is not a readable bundle.
+    #[error(
+        "{path} is not a readable bundle: {reason}; run `cargo airflow verify {path}` for every check"
+    )]
+    NotABundle {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The exit code this error maps to.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_) => Exit::Usage,
+            _ => Exit::Failure,
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_the_documented_ones() {
+        assert_eq!(Exit::Success.code(), 0);
+        assert_eq!(Exit::Failure.code(), 1);
+        assert_eq!(Exit::Usage.code(), 2);
+        assert_eq!(Exit::Rejected.code(), 3);
+        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
+        assert_eq!(Error::OutputIsDirectory("d".into()).exit(), Exit::Failure);
+    }
+
+    #[test]
+    fn alias_error_names_both_paths_and_the_fix() {
+        let e = Error::OutputAliasesInput {
+            output: "out".into(),
+            role: "executable",
+            input: "in".into(),
+        };
+        let s = e.to_string();
+        assert!(s.contains("out") && s.contains("executable in") && s.contains("-o/--output"));
+    }
+}

@@ -1,0 +1,178 @@
+//! `cargo airflow inspect`: show a bundle's manifest, source and trailer without running it.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+
+use airflow_bundle::Manifest;
+use airflow_bundle::footer::hex;
+use airflow_bundle::read::BundleReader;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+
+/// The most source bytes put into `--json` output.
+pub const MAX_JSON_SOURCE: u64 = 16 * 1024 * 1024;
+
+/// Writes the manifest (and with `source`, the source region) of the bundle at `path` to `out`.
+///
+/// With `source`, the output is `# --- source (<name>) ---`, the source, then
+/// `# --- manifest ---` and the manifest.
+pub fn human(path: &Path, source: bool, out: &mut impl Write) -> Result<()> {
+    let mut reader = open(path)?;
+    let manifest = reader
+        .manifest_bytes()
+        .map_err(|e| not_a_bundle(path, e.to_string()))?;
+    let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
+    if source {
+        let name = Manifest::from_yaml(&String::from_utf8_lossy(&manifest))
+            .map(|m| m.source)
+            .unwrap_or_else(|_| "?".into());
+        writeln!(out, "# --- source ({name}) ---").map_err(write_err)?;
+        let mut tracked = LastByte {
+            inner: &mut *out,
+            last: None,
+        };
+        reader
+            .copy_source(&mut tracked)
+            .map_err(|e| not_a_bundle(path, e.to_string()))?;
+        if tracked.last.is_some_and(|b| b != b'\n') {
+            writeln!(out).map_err(write_err)?;
+        }
+        writeln!(out, "# --- manifest ---").map_err(write_err)?;
+    }
+    out.write_all(&manifest).map_err(write_err)?;
+    out.flush().map_err(write_err)
+}
+
+/// A writer that remembers the last byte written, to end the source block with a newline.
+struct LastByte<'a, W: Write> {
+    inner: &'a mut W,
+    last: Option<u8>,
+}
+
+impl<W: Write> Write for LastByte<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// One JSON object: manifest text, parsed manifest, source and trailer facts.
+pub fn json(path: &Path) -> Result<serde_json::Value> {
+    let mut reader = open(path)?;
+    let manifest = reader
+        .manifest_bytes()
+        .map_err(|e| not_a_bundle(path, e.to_string()))?;
+    let manifest_text = String::from_utf8_lossy(&manifest).into_owned();
+    let parsed = match Manifest::from_yaml(&manifest_text) {
+        Ok(m) => serde_json::to_value(&m).unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::Null,
+    };
+    let t = *reader.trailer();
+    let l = *reader.layout();
+    let source = if u64::from(t.source_len) <= MAX_JSON_SOURCE {
+        let mut buf = Vec::new();
+        reader
+            .copy_source(&mut buf)
+            .map_err(|e| not_a_bundle(path, e.to_string()))?;
+        serde_json::Value::String(String::from_utf8_lossy(&buf).into_owned())
+    } else {
+        serde_json::Value::Null
+    };
+    Ok(json!({
+        "path": path,
+        "manifest_text": manifest_text,
+        "manifest": parsed,
+        "source": source,
+        "trailer": {
+            "source_len": t.source_len,
+            "metadata_len": t.metadata_len,
+            "footer_ver": t.footer_ver,
+            "binary_sha256": hex(&t.binary_sha256),
+            "reserved_zero": t.reserved.iter().all(|b| *b == 0),
+        },
+        "layout": {
+            "file_size": l.file_size,
+            "executable": {"offset": 0, "len": l.source_start},
+            "source": {"offset": l.source_start, "len": l.metadata_start - l.source_start},
+            "manifest": {"offset": l.metadata_start, "len": l.trailer_start - l.metadata_start},
+            "trailer": {"offset": l.trailer_start, "len": l.file_size - l.trailer_start},
+        },
+    }))
+}
+
+fn open(path: &Path) -> Result<BundleReader<File>> {
+    let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    BundleReader::new(file).map_err(|e| not_a_bundle(path, e.to_string()))
+}
+
+fn not_a_bundle(path: &Path, reason: String) -> Error {
+    Error::NotABundle {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airflow_bundle::write::write_bundle;
+
+    fn bundle(dir: &Path) -> std::path::PathBuf {
+        let p = dir.join("b");
+        let mut out = Vec::new();
+        let manifest = "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: \"rust\"\n  version: \"0.1.0\"\n  supervisor_schema_version: \"2026-06-16\"\nsource: \"main.rs\"\ndags:\n  d:\n    tasks:\n      - \"t\"\n";
+        write_bundle(
+            &mut &b"EXE"[..],
+            &mut out,
+            b"fn main() {}",
+            manifest.as_bytes(),
+        )
+        .unwrap();
+        std::fs::write(&p, out).unwrap();
+        p
+    }
+
+    #[test]
+    fn prints_manifest_and_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = bundle(dir.path());
+        let mut out = Vec::new();
+        human(&p, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("airflow_bundle_metadata_version"));
+        let mut out = Vec::new();
+        human(&p, true, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("# --- source (main.rs) ---\nfn main() {}\n# --- manifest ---\n"));
+    }
+
+    #[test]
+    fn json_has_trailer_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = bundle(dir.path());
+        let v = json(&p).unwrap();
+        assert_eq!(v["trailer"]["source_len"], 12);
+        assert_eq!(v["trailer"]["footer_ver"], 1);
+        assert_eq!(v["layout"]["source"]["offset"], 3);
+        assert_eq!(v["source"], "fn main() {}");
+        assert_eq!(v["manifest"]["dags"]["d"]["tasks"][0], "t");
+    }
+
+    #[test]
+    fn a_non_bundle_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"hello").unwrap();
+        let e = human(&p, false, &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("is not a readable bundle"), "{e}");
+    }
+}

@@ -1,0 +1,355 @@
+//! Reading a bundle binary's metadata by running it with `--airflow-metadata --format json`.
+//!
+//! Before anything runs, the file's object format and architecture are read with the `object`
+//! crate; a binary this host cannot run is refused with an explanation instead of an obscure
+//! `exec` error. The run itself has stdin closed, a timeout (the child is killed on expiry) and
+//! bounded stdout and stderr.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use airflow_bundle::Metadata;
+use object::{Architecture, BinaryFormat, Object, ReadCache};
+use wait_timeout::ChildExt;
+
+use crate::error::{Error, Result};
+
+/// How long the binary may take to print its metadata.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// The most stdout read from the binary.
+pub const MAX_STDOUT: u64 = 16 * 1024 * 1024;
+/// The most stderr kept for the error message.
+pub const MAX_STDERR: u64 = 64 * 1024;
+
+/// What an executable is built for, as read from its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Platform {
+    /// ELF, Mach-O, PE, ...
+    pub format: BinaryFormat,
+    /// The instruction set.
+    pub arch: Architecture,
+}
+
+impl Platform {
+    /// Reads the format and architecture of the file at `path` without running it.
+    pub fn of_file(path: &Path) -> Result<Platform> {
+        let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let cache = ReadCache::new(file);
+        let obj = object::File::parse(&cache).map_err(|e| Error::NotRunnable {
+            path: path.to_owned(),
+            reason: format!(
+                "it is not an executable this tool can read ({e}); a bundle must be a native ELF, Mach-O or PE executable"
+            ),
+        })?;
+        Ok(Platform {
+            format: obj.format(),
+            arch: obj.architecture(),
+        })
+    }
+
+    /// A short description such as `aarch64 ELF`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", arch_name(self.arch), format_name(self.format))
+    }
+}
+
+/// A lower-case architecture name in Rust's `target_arch` spelling where one exists.
+pub fn arch_name(arch: Architecture) -> String {
+    match arch {
+        Architecture::X86_64 => "x86_64".into(),
+        Architecture::X86_64_X32 => "x86_64 (x32)".into(),
+        Architecture::I386 => "x86".into(),
+        Architecture::Aarch64 => "aarch64".into(),
+        Architecture::Aarch64_Ilp32 => "aarch64 (ilp32)".into(),
+        Architecture::Arm => "arm".into(),
+        Architecture::Riscv32 => "riscv32".into(),
+        Architecture::Riscv64 => "riscv64".into(),
+        Architecture::PowerPc => "powerpc".into(),
+        Architecture::PowerPc64 => "powerpc64".into(),
+        Architecture::S390x => "s390x".into(),
+        Architecture::LoongArch64 => "loongarch64".into(),
+        Architecture::Mips => "mips".into(),
+        Architecture::Mips64 => "mips64".into(),
+        Architecture::Sparc64 => "sparc64".into(),
+        Architecture::Wasm32 => "wasm32".into(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// `ELF`, `Mach-O`, `PE`, ...
+pub fn format_name(format: BinaryFormat) -> &'static str {
+    match format {
+        BinaryFormat::Elf => "ELF",
+        BinaryFormat::MachO => "Mach-O",
+        BinaryFormat::Pe => "PE",
+        BinaryFormat::Coff => "COFF",
+        BinaryFormat::Wasm => "Wasm",
+        BinaryFormat::Xcoff => "XCOFF",
+        _ => "unknown-format",
+    }
+}
+
+/// The object format this host executes natively, if known.
+pub fn host_format() -> Option<BinaryFormat> {
+    if cfg!(target_vendor = "apple") {
+        Some(BinaryFormat::MachO)
+    } else if cfg!(windows) {
+        Some(BinaryFormat::Pe)
+    } else if cfg!(unix) {
+        Some(BinaryFormat::Elf)
+    } else {
+        None
+    }
+}
+
+/// Refuses a platform the host cannot run (different format or architecture).
+pub fn check_runnable(path: &Path, platform: Platform) -> Result<()> {
+    let arch_ok = arch_name(platform.arch) == std::env::consts::ARCH;
+    let format_ok = host_format().is_none_or(|f| f == platform.format);
+    if arch_ok && format_ok {
+        return Ok(());
+    }
+    Err(Error::NotRunnable {
+        path: path.to_owned(),
+        reason: format!(
+            "built for {}; cargo-airflow cannot run it to read its metadata; cross-target packing needs airflow-build's embedded record (coming). This host runs {} {}",
+            platform.describe(),
+            std::env::consts::ARCH,
+            host_format().map_or("executables", format_name)
+        ),
+    })
+}
+
+/// Checks that `path` can run here, runs it with `--airflow-metadata --format json` and parses
+/// what it prints.
+pub fn introspect(path: &Path) -> Result<Metadata> {
+    let platform = Platform::of_file(path)?;
+    check_runnable(path, platform)?;
+    let stdout = run_bounded(path, TIMEOUT)?;
+    let text = String::from_utf8(stdout).map_err(|_| Error::Introspection {
+        path: path.to_owned(),
+        reason: "`--airflow-metadata --format json` printed bytes that are not UTF-8".into(),
+    })?;
+    Metadata::from_json(&text).map_err(|source| Error::BadMetadata {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Runs `path --airflow-metadata --format json` with stdin closed and returns its stdout.
+fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Introspection {
+        path: path.to_owned(),
+        reason,
+    };
+    // A bare file name would be looked up on PATH; run the file that was named.
+    let program = if path.components().count() == 1 && path.is_relative() {
+        Path::new(".").join(path)
+    } else {
+        path.to_owned()
+    };
+    let spawn = || {
+        Command::new(&program)
+            .args(["--airflow-metadata", "--format", "json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    // "Text file busy": another thread of this process may briefly hold a just-written file
+    // open across a fork; retry a few times before giving up.
+    let mut attempt = 0;
+    let mut child = loop {
+        match spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
+                attempt += 1;
+                thread::sleep(Duration::from_millis(50 * attempt));
+            }
+            other => break other.map_err(|e| fail(format!("cannot start it: {e}")))?,
+        }
+    };
+    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT);
+    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR);
+    let started = Instant::now();
+    let status = match child.wait_timeout(timeout) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!(
+                "it did not finish within {} s and was killed; a bundle binary must answer `--airflow-metadata` without doing work (is main handing control to airflow_sdk?)",
+                timeout.as_secs()
+            )));
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("cannot wait for it: {e}")));
+        }
+    };
+    // The pipes close when the child exits, unless it left a grandchild holding them.
+    let remaining = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
+    let stdout = recv(out_rx, remaining);
+    let stderr = recv(err_rx, Duration::from_secs(1));
+    let stderr_text = stderr
+        .as_ref()
+        .map(|c| String::from_utf8_lossy(&c.data).trim().to_owned())
+        .unwrap_or_default();
+    if !status.success() {
+        let detail = if stderr_text.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", last_lines(&stderr_text, 5))
+        };
+        return Err(fail(format!(
+            "`{} --airflow-metadata --format json` exited with {status}{detail}; is it a bundle built with airflow-sdk?",
+            path.display()
+        )));
+    }
+    let stdout = stdout.ok_or_else(|| fail("its stdout was not closed after it exited".into()))?;
+    if let Some(e) = stdout.error {
+        return Err(fail(format!("cannot read its output: {e}")));
+    }
+    if stdout.overflow {
+        return Err(fail(format!(
+            "it printed more than {MAX_STDOUT} bytes of metadata; is it a bundle built with airflow-sdk?"
+        )));
+    }
+    Ok(stdout.data)
+}
+
+struct Captured {
+    data: Vec<u8>,
+    overflow: bool,
+    error: Option<io::Error>,
+}
+
+fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>, limit: u64) -> mpsc::Receiver<Captured> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let captured = match pipe {
+            Some(p) => read_limited(p, limit),
+            None => Captured {
+                data: Vec::new(),
+                overflow: false,
+                error: None,
+            },
+        };
+        let _ = tx.send(captured);
+    });
+    rx
+}
+
+/// Reads at most `limit` bytes, then drains (and discards) the rest so the writer never blocks.
+fn read_limited(mut r: impl Read, limit: u64) -> Captured {
+    let mut data = Vec::new();
+    let mut error = None;
+    if let Err(e) = (&mut r).take(limit).read_to_end(&mut data) {
+        error = Some(e);
+    }
+    let overflow = match io::copy(&mut r, &mut io::sink()) {
+        Ok(n) => n > 0,
+        Err(e) => {
+            error.get_or_insert(e);
+            false
+        }
+    };
+    Captured {
+        data,
+        overflow,
+        error,
+    }
+}
+
+fn recv(rx: mpsc::Receiver<Captured>, wait: Duration) -> Option<Captured> {
+    rx.recv_timeout(wait).ok()
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_running_test_binary_is_runnable_here() {
+        let me = std::env::current_exe().unwrap();
+        let p = Platform::of_file(&me).unwrap();
+        assert_eq!(arch_name(p.arch), std::env::consts::ARCH);
+        check_runnable(&me, p).unwrap();
+    }
+
+    #[test]
+    fn a_foreign_arch_is_refused_with_the_explanation() {
+        let p = Platform {
+            format: BinaryFormat::Elf,
+            arch: if std::env::consts::ARCH == "aarch64" {
+                Architecture::X86_64
+            } else {
+                Architecture::Aarch64
+            },
+        };
+        let e = check_runnable(Path::new("/x/bundle"), p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot introspect /x/bundle: built for"), "{e}");
+        assert!(
+            e.contains("ELF; cargo-airflow cannot run it to read its metadata; cross-target packing needs airflow-build's embedded record (coming)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_text_file_is_not_an_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("script");
+        std::fs::write(&f, "#!/bin/sh\necho hi\n").unwrap();
+        let e = Platform::of_file(&f).unwrap_err().to_string();
+        assert!(e.contains("not an executable"), "{e}");
+    }
+
+    #[test]
+    fn output_is_bounded_and_drained() {
+        let c = read_limited(&[7u8; 100][..], 10);
+        assert_eq!(c.data.len(), 10);
+        assert!(c.overflow);
+        let c = read_limited(&[7u8; 10][..], 10);
+        assert!(!c.overflow);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hanging_binary_is_killed_at_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("hang");
+        std::fs::write(&f, "#!/bin/sh\nsleep 30\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let t = Instant::now();
+        let e = run_bounded(&f, Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did not finish within"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_binary_reports_its_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("fail");
+        std::fs::write(&f, "#!/bin/sh\necho boom >&2\nexit 4\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = run_bounded(&f, TIMEOUT).unwrap_err().to_string();
+        assert!(e.contains("exit status: 4") && e.contains("boom"), "{e}");
+    }
+}

@@ -1,0 +1,599 @@
+//! The output file: its default path, the guard against overwriting an input, and the atomic,
+//! streaming write.
+//!
+//! The bundle is written atomically: a temp file in the output's directory receives the
+//! executable (streamed through the hasher), the source, the manifest and the trailer; it is
+//! fsynced, made 0755 and renamed over the output. A failure at any step removes the temp file
+//! (and so does Ctrl-C or SIGTERM, through [`remove_pending_temp_files`]), so the output path
+//! either keeps its old content or gets the complete new bundle. When the output already holds
+//! exactly the bytes that would be written, it is left untouched (same inode and mtime, so
+//! Airflow's hash cache stays valid) and the write is reported as fresh.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use airflow_bundle::Trailer;
+use airflow_bundle::write::{sha256_stream, write_bundle};
+
+use crate::error::{Error, Result};
+
+/// Temp files being written right now, removed by [`remove_pending_temp_files`] when the process
+/// is interrupted (the normal path removes or renames them itself).
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Test-only hook: milliseconds to sleep after the temp file is complete and before it is
+/// renamed into place, so tests can interrupt a pack at its most delicate moment.
+pub const TEST_PAUSE_ENV: &str = "__CARGO_AIRFLOW_TEST_PAUSE_MS";
+
+/// Registers a temp file for cleanup on interruption while it is alive.
+struct PendingGuard(PathBuf);
+
+impl PendingGuard {
+    fn new(path: &Path) -> Self {
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.to_owned());
+        PendingGuard(path.to_owned())
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        PENDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| *p != self.0);
+    }
+}
+
+/// Removes the temp files of packs in progress. Called from the SIGINT/SIGTERM handler, so an
+/// interrupted pack leaves neither a bundle nor a temp file behind.
+pub fn remove_pending_temp_files() {
+    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    for p in pending.iter() {
+        let _ = fs::remove_file(p);
+    }
+}
+
+/// The default output: `<target-dir>/airflow/<triple>/<bin>`, with `.exe` for Windows targets.
+pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
+    let name = if triple.contains("-windows") {
+        format!("{bin}.exe")
+    } else {
+        bin.to_owned()
+    };
+    target_dir.join("airflow").join(triple).join(name)
+}
+
+/// Refuses an output path that is a directory or the same file as one of the inputs.
+///
+/// Paths are compared after canonicalization (which resolves symlinks and `..`), and, where both
+/// files exist, by device and inode as well (which catches hard links).
+pub fn check_output(output: &Path, inputs: &[(&'static str, &Path)]) -> Result<()> {
+    if output.is_dir() {
+        return Err(Error::OutputIsDirectory(output.to_owned()));
+    }
+    let out_canon = canonical_maybe_missing(output);
+    let out_id = file_id(output);
+    for (role, input) in inputs {
+        let same_path = match (&out_canon, fs::canonicalize(input)) {
+            (Some(a), Ok(b)) => *a == b,
+            _ => false,
+        };
+        let same_file = match (out_id, file_id(input)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        };
+        if same_path || same_file {
+            return Err(Error::OutputAliasesInput {
+                output: output.to_owned(),
+                role,
+                input: input.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the file at `path` ends with the bundle magic (a previous pack's output).
+pub fn looks_like_bundle(path: &Path) -> bool {
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut magic = [0u8; 8];
+    match f.metadata() {
+        Ok(m) if m.is_file() && m.len() >= airflow_bundle::TRAILER_LEN as u64 => {}
+        _ => return false,
+    }
+    f.seek(SeekFrom::End(-8)).is_ok()
+        && f.read_exact(&mut magic).is_ok()
+        && magic == airflow_bundle::MAGIC
+}
+
+/// The canonical form of a path whose last component may not exist yet.
+fn canonical_maybe_missing(path: &Path) -> Option<PathBuf> {
+    if let Ok(c) = fs::canonicalize(path) {
+        return Some(c);
+    }
+    let name = path.file_name()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::canonicalize(parent).ok().map(|p| p.join(name))
+}
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(_path: &Path) -> Option<(u64, u64)> {
+    None
+}
+
+/// The executable being packed, opened once: every pass (hash, comparison, copy) reads this same
+/// file, even if a concurrent build replaces the file at its path meanwhile.
+#[derive(Debug)]
+pub struct OpenedExecutable {
+    path: PathBuf,
+    file: File,
+    stamp: Option<Stamp>,
+}
+
+/// Identity and version of a file: device, inode, length, modification time.
+type Stamp = (u64, u64, u64, Option<std::time::SystemTime>);
+
+fn stamp(meta: &fs::Metadata) -> Option<Stamp> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.dev(), meta.ino(), meta.len(), meta.modified().ok()))
+    }
+    #[cfg(not(unix))]
+    {
+        Some((0, 0, meta.len(), meta.modified().ok()))
+    }
+}
+
+impl OpenedExecutable {
+    /// Opens the executable at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        Ok(OpenedExecutable {
+            path: path.to_owned(),
+            stamp: stamp(&meta),
+            file,
+        })
+    }
+
+    /// The path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Fails if the path no longer names the file as it was opened (replaced or modified, for
+    /// example by a concurrent `cargo build`), so metadata read by running the path cannot be
+    /// paired with different bytes.
+    pub fn check_unchanged(&self) -> Result<()> {
+        let now = fs::metadata(&self.path).ok().and_then(|m| stamp(&m));
+        if now.is_some() && now == self.stamp {
+            return Ok(());
+        }
+        Err(Error::io(
+            "the executable changed while it was being packed:",
+            &self.path,
+            io::Error::other("is another build running? run the pack again"),
+        ))
+    }
+
+    /// The file, rewound to its start.
+    fn rewound(&self) -> io::Result<&File> {
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(f)
+    }
+}
+
+/// What [`write_atomically`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The trailer of the bundle at the output path.
+    pub trailer: Trailer,
+    /// The bundle's size in bytes.
+    pub size: u64,
+    /// The output already held these exact bytes and was left untouched.
+    pub fresh: bool,
+}
+
+/// Writes `executable` + `source` + `manifest` + trailer to `output` atomically, with mode 0755,
+/// creating parent directories. Leaves an output that already holds the same bytes untouched.
+pub fn write_atomically(
+    output: &Path,
+    exe: &OpenedExecutable,
+    source: &[u8],
+    manifest: &[u8],
+) -> Result<Written> {
+    let executable = exe.path();
+    let write_err = |source| Error::Write {
+        path: output.to_owned(),
+        source,
+    };
+    // First pass: the trailer these inputs give, to compare with what is already there.
+    let (digest, exe_len) = exe
+        .rewound()
+        .and_then(|mut f| sha256_stream(&mut f))
+        .map_err(|e| Error::io("cannot read", executable, e))?;
+    if exe_len == 0 {
+        return Err(write_err(
+            airflow_bundle::write::WriteError::EmptyExecutable,
+        ));
+    }
+    let expected = Trailer::new(
+        u32::try_from(source.len()).unwrap_or(u32::MAX),
+        u32::try_from(manifest.len()).unwrap_or(u32::MAX),
+        digest,
+    );
+    let size = exe_len + source.len() as u64 + manifest.len() as u64 + 64;
+    if u32::try_from(source.len()).is_ok()
+        && u32::try_from(manifest.len()).is_ok()
+        && already_holds(output, exe, size, &[source, manifest, &expected.to_bytes()])
+    {
+        return Ok(Written {
+            trailer: expected,
+            size,
+            fresh: true,
+        });
+    }
+
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create the directory", &dir, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".cargo-airflow-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
+    let _pending = PendingGuard::new(tmp.path());
+    let mut exe_file = exe
+        .rewound()
+        .map_err(|e| Error::io("cannot read", executable, e))?;
+    let trailer = {
+        let mut out = BufWriter::new(tmp.as_file());
+        let t = write_bundle(&mut exe_file, &mut out, source, manifest).map_err(write_err)?;
+        out.flush()
+            .map_err(|e| Error::io("cannot write", tmp.path(), e))?;
+        t
+    };
+    let file = tmp.as_file();
+    set_mode_0755(file).map_err(|e| Error::io("cannot chmod 0755", tmp.path(), e))?;
+    file.sync_all()
+        .map_err(|e| Error::io("cannot fsync", tmp.path(), e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("cannot stat", tmp.path(), e))?
+        .len();
+    if let Some(ms) = std::env::var(TEST_PAUSE_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    tmp.persist(output)
+        .map_err(|e| Error::io("cannot rename the bundle into place at", output, e.error))?;
+    // Make the rename durable; failure here is not worth failing the pack for.
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(Written {
+        trailer,
+        size,
+        fresh: false,
+    })
+}
+
+#[cfg(unix)]
+fn set_mode_0755(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn set_mode_0755(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode_is_0755(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777 == 0o755
+}
+
+#[cfg(not(unix))]
+fn mode_is_0755(_meta: &fs::Metadata) -> bool {
+    true
+}
+
+/// Whether `output` is a regular 0755 file of `size` bytes equal to `executable` followed by
+/// `tail`. Any error counts as "no".
+fn already_holds(output: &Path, exe: &OpenedExecutable, size: u64, tail: &[&[u8]]) -> bool {
+    let Ok(meta) = fs::symlink_metadata(output) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != size || !mode_is_0755(&meta) {
+        return false;
+    }
+    let (Ok(mut out), Ok(exe)) = (File::open(output), exe.rewound()) else {
+        return false;
+    };
+    let tail: Vec<u8> = tail.concat();
+    let mut expected = exe.chain(&tail[..]);
+    same_content(&mut out, &mut expected).unwrap_or(false)
+}
+
+/// Compares two streams chunk by chunk.
+fn same_content(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
+    const CHUNK: usize = 256 * 1024;
+    let mut ba = vec![0u8; CHUNK];
+    let mut bb = vec![0u8; CHUNK];
+    loop {
+        let na = read_full(a, &mut ba)?;
+        let nb = read_full(b, &mut bb)?;
+        if na != nb || ba[..na] != bb[..nb] {
+            return Ok(false);
+        }
+        if na == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_exe(dir: &Path) -> PathBuf {
+        let p = dir.join("exe");
+        fs::write(&p, b"\x7fELF not really an executable, just bytes").unwrap();
+        p
+    }
+
+    #[test]
+    fn alias_by_path_symlink_and_hard_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let inputs = [("executable", exe.as_path())];
+        // Same path, spelled differently.
+        let spelled = dir.path().join("sub/../exe");
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(matches!(
+            check_output(&spelled, &inputs),
+            Err(Error::OutputAliasesInput {
+                role: "executable",
+                ..
+            })
+        ));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link");
+            std::os::unix::fs::symlink(&exe, &link).unwrap();
+            assert!(check_output(&link, &inputs).is_err());
+            let hard = dir.path().join("hard");
+            fs::hard_link(&exe, &hard).unwrap();
+            assert!(check_output(&hard, &inputs).is_err());
+        }
+        // A new file next to it is fine; a directory is not.
+        check_output(&dir.path().join("new"), &inputs).unwrap();
+        check_output(&dir.path().join("nodir/new"), &inputs).unwrap();
+        assert!(matches!(
+            check_output(dir.path(), &inputs),
+            Err(Error::OutputIsDirectory(_))
+        ));
+    }
+
+    #[test]
+    fn writes_a_verifiable_bundle_with_mode_0755_and_creates_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let out = dir.path().join("a/b/bundle");
+        let w = write_atomically(
+            &out,
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"fn main() {}\n",
+            b"k: v\n",
+        )
+        .unwrap();
+        assert!(!w.fresh);
+        let bytes = fs::read(&out).unwrap();
+        assert_eq!(bytes.len() as u64, w.size);
+        assert!(bytes.starts_with(&fs::read(&exe).unwrap()));
+        assert_eq!(&bytes[bytes.len() - 8..], b"AFBNDL01");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&out).unwrap().permissions().mode() & 0o7777,
+                0o755
+            );
+        }
+        // Cargo's artifact is untouched, and no temp file is left behind.
+        assert_eq!(
+            fs::read(&exe).unwrap(),
+            b"\x7fELF not really an executable, just bytes"
+        );
+        let left: Vec<_> = fs::read_dir(dir.path().join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("bundle")]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_at_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        fs::write(&empty, b"").unwrap();
+        let out = dir.path().join("out/bundle");
+        assert!(
+            write_atomically(&out, &OpenedExecutable::open(&empty).unwrap(), b"", b"m").is_err()
+        );
+        assert!(!out.exists());
+        let left = fs::read_dir(dir.path().join("out"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(left, 0, "temp files were left behind");
+        // A missing executable fails before anything is created.
+        assert!(OpenedExecutable::open(&dir.path().join("missing")).is_err());
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("bundle");
+        fs::write(&out, b"old").unwrap();
+        let empty = dir.path().join("empty");
+        fs::write(&empty, b"").unwrap();
+        assert!(
+            write_atomically(&out, &OpenedExecutable::open(&empty).unwrap(), b"", b"m").is_err()
+        );
+        assert_eq!(fs::read(&out).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn repacking_identical_content_keeps_inode_and_mtime() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let out = dir.path().join("bundle");
+        write_atomically(
+            &out,
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"src",
+            b"m: 1\n",
+        )
+        .unwrap();
+        let before = fs::metadata(&out).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let w = write_atomically(
+            &out,
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"src",
+            b"m: 1\n",
+        )
+        .unwrap();
+        assert!(w.fresh);
+        let after = fs::metadata(&out).unwrap();
+        assert_eq!(before.ino(), after.ino());
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+        // Different content is rewritten (new inode via rename), not reported fresh.
+        let w = write_atomically(
+            &out,
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"src2",
+            b"m: 1\n",
+        )
+        .unwrap();
+        assert!(!w.fresh);
+        assert_ne!(fs::metadata(&out).unwrap().ino(), before.ino());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn identical_bytes_without_the_exec_bit_are_rewritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let out = dir.path().join("bundle");
+        write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        fs::set_permissions(&out, fs::Permissions::from_mode(0o644)).unwrap();
+        let w = write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        assert!(!w.fresh);
+        assert_eq!(
+            fs::metadata(&out).unwrap().permissions().mode() & 0o7777,
+            0o755
+        );
+    }
+
+    #[test]
+    fn pending_temp_files_are_removed_on_interruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".cargo-airflow-x.tmp");
+        fs::write(&p, b"partial").unwrap();
+        let guard = PendingGuard::new(&p);
+        remove_pending_temp_files();
+        assert!(!p.exists());
+        drop(guard);
+        assert!(
+            !PENDING
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&p)
+        );
+    }
+
+    #[test]
+    fn a_replaced_executable_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let opened = OpenedExecutable::open(&exe).unwrap();
+        opened.check_unchanged().unwrap();
+        // Replace the path, as cargo does when it relinks an artifact.
+        let new = dir.path().join("new");
+        fs::write(&new, b"another build").unwrap();
+        fs::rename(&new, &exe).unwrap();
+        let e = opened.check_unchanged().unwrap_err().to_string();
+        assert!(e.contains("changed while it was being packed"), "{e}");
+        // The opened file still reads the original bytes.
+        let out = dir.path().join("bundle");
+        write_atomically(&out, &opened, b"", b"m").unwrap();
+        assert!(fs::read(&out).unwrap().starts_with(b"\x7fELF not really"));
+    }
+
+    #[test]
+    fn bundles_are_recognized_by_their_magic() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        assert!(!looks_like_bundle(&exe));
+        assert!(!looks_like_bundle(&dir.path().join("missing")));
+        assert!(!looks_like_bundle(dir.path()));
+        let out = dir.path().join("bundle");
+        write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        assert!(looks_like_bundle(&out));
+    }
+
+    #[test]
+    fn same_content_compares_streams() {
+        assert!(same_content(&mut &b"abc"[..], &mut &b"abc"[..]).unwrap());
+        assert!(!same_content(&mut &b"abc"[..], &mut &b"abd"[..]).unwrap());
+        assert!(!same_content(&mut &b"abc"[..], &mut &b"ab"[..]).unwrap());
+        let big = vec![1u8; 600 * 1024];
+        assert!(same_content(&mut &big[..], &mut &big[..]).unwrap());
+    }
+}

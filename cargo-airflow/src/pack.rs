@@ -1,0 +1,378 @@
+//! `cargo airflow pack`: resolve the inputs, build (or take) the executable, introspect it,
+//! validate its metadata, and hand the bundle to [`crate::output`] for the atomic write.
+
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use airflow_bundle::manifest::MetadataWarning;
+use airflow_bundle::{BuildInfo, Manifest, Metadata};
+
+use crate::cargo_build::{self, Selection};
+use crate::cli::PackArgs;
+use crate::error::{Error, Result};
+use crate::introspect;
+use crate::output::{
+    OpenedExecutable, check_output, default_output, looks_like_bundle, write_atomically,
+};
+use crate::summary::PackSummary;
+
+/// The packer's name and version, recorded in the manifest's `build.packer`.
+pub const PACKER: &str = concat!("cargo-airflow ", env!("CARGO_PKG_VERSION"));
+
+/// The largest root source file embedded (a guard against pointing `--source` at a huge file).
+pub const MAX_SOURCE_LEN: u64 = 64 * 1024 * 1024;
+
+/// Status lines while packing go through this; the CLI prints them cargo-style to stderr.
+pub trait Progress {
+    /// A status line such as `Building example-bundle`.
+    fn status(&mut self, verb: &str, message: &str);
+    /// A warning about the metadata.
+    fn warning(&mut self, message: &str);
+}
+
+/// Reads the root source file, refusing absurd sizes.
+pub fn read_source(path: &Path) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io("cannot read the source file", path, e))?;
+    let mut data = Vec::new();
+    file.take(MAX_SOURCE_LEN + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io("cannot read the source file", path, e))?;
+    if data.len() as u64 > MAX_SOURCE_LEN {
+        return Err(Error::io(
+            "cannot embed the source file",
+            path,
+            io::Error::other(format!(
+                "it is over {MAX_SOURCE_LEN} bytes; pass the bundle's root source file with --source"
+            )),
+        ));
+    }
+    Ok(data)
+}
+
+/// The display name recorded in the manifest's `source`: the file's base name.
+pub fn source_basename(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "main.rs".to_owned())
+}
+
+/// The manifest bytes for `metadata`, or an error naming the binary.
+pub fn manifest_for(metadata: Metadata, source_name: String, build: BuildInfo) -> String {
+    Manifest::new(metadata, source_name, Some(build)).to_yaml()
+}
+
+/// Formats a metadata warning as the CLI prints it (after `warning: `).
+pub fn warning_text(w: &MetadataWarning) -> String {
+    w.to_string()
+}
+
+/// The inputs of a pack, once resolved (and built).
+#[derive(Debug)]
+struct Inputs {
+    /// The selected package and bin, when a cargo project was involved.
+    selection: Option<Selection>,
+    /// The executable to pack.
+    executable: PathBuf,
+    /// The root source file to embed.
+    source_path: PathBuf,
+    /// The bin name (for the default output path).
+    bin_name: String,
+    /// The target directory (for the default output path), when known.
+    target_dir: Option<PathBuf>,
+    /// The triple the executable was built for, when the build said so.
+    triple: Option<String>,
+}
+
+/// Runs `cargo airflow pack`.
+pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> {
+    let profile = args.profile().map_err(Error::Usage)?;
+    let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    // `rustc -vV` runs alongside cargo; its answer is only needed without --target.
+    let host = args
+        .target
+        .is_none()
+        .then(|| std::thread::spawn(cargo_build::host_triple));
+
+    let inputs = match &args.executable {
+        Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
+        None => build(args, &profile, &cwd, progress)?,
+    };
+    let triple = match (&args.target, inputs.triple.clone(), host) {
+        (Some(t), _, _) => cargo_build::target_dir_name(t),
+        (None, Some(t), _) => t,
+        (None, None, Some(h)) => h.join().unwrap_or_else(|_| {
+            Err(Error::HostTriple(
+                "cannot determine the host triple (the rustc -vV thread failed); pass --target"
+                    .into(),
+            ))
+        })?,
+        (None, None, None) => cargo_build::host_triple()?,
+    };
+    let output = match &args.output {
+        Some(o) => o.clone(),
+        None => {
+            let dir = inputs.target_dir.clone().ok_or_else(|| {
+                Error::Selection(
+                    "cannot choose a default output path outside a cargo project; pass -o/--output"
+                        .into(),
+                )
+            })?;
+            default_output(&dir, &triple, &inputs.bin_name)
+        }
+    };
+    check_output(
+        &output,
+        &[
+            ("source file", inputs.source_path.as_path()),
+            ("executable", inputs.executable.as_path()),
+        ],
+    )?;
+
+    // Introspect and validate.
+    let executable = &inputs.executable;
+    if args.verbose > 0 {
+        progress.status(
+            "Running",
+            &format!(
+                "`{} --airflow-metadata --format json`",
+                executable.display()
+            ),
+        );
+    }
+    // Opened before it runs: the bytes packed are the bytes that answered.
+    let opened = OpenedExecutable::open(executable)?;
+    let metadata = introspect::introspect(executable)?;
+    opened.check_unchanged()?;
+    let warnings: Vec<String> = metadata
+        .validate()
+        .map_err(|source| Error::BadMetadata {
+            path: executable.clone(),
+            source,
+        })?
+        .iter()
+        .map(warning_text)
+        .collect();
+    for w in &warnings {
+        progress.warning(w);
+    }
+
+    // Write.
+    let source = read_source(&inputs.source_path)?;
+    let profile_recorded = if args.executable.is_some() && args.profile.is_none() && !args.release {
+        "unknown".to_owned()
+    } else {
+        profile
+    };
+    let build = BuildInfo {
+        target: triple.clone(),
+        profile: profile_recorded.clone(),
+        packer: PACKER.to_owned(),
+        source_digest: None,
+        env_signature: None,
+    };
+    let dags = metadata
+        .dags
+        .iter()
+        .map(|(id, d)| (id.clone(), d.tasks.clone()))
+        .collect();
+    let tasks = metadata.task_count();
+    let manifest = manifest_for(metadata, source_basename(&inputs.source_path), build);
+    let written = write_atomically(&output, &opened, &source, manifest.as_bytes())?;
+    Ok(PackSummary {
+        bundle: absolute(&cwd, &output),
+        package: inputs.selection.as_ref().map(|s| s.package_name.clone()),
+        bin: inputs.bin_name.clone(),
+        executable: absolute(&cwd, executable),
+        target: triple,
+        profile: profile_recorded,
+        dags,
+        tasks,
+        size: written.size,
+        binary_sha256: airflow_bundle::footer::hex(&written.trailer.binary_sha256),
+        fresh: written.fresh,
+        warnings,
+    })
+}
+
+/// `--executable`: no build; the source comes from `--source` or the package's bin target.
+fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
+    if !args.cargo_args.is_empty() {
+        return Err(Error::Usage(
+            "extra cargo arguments after `--` have no effect with --executable (nothing is built)"
+                .into(),
+        ));
+    }
+    fs::metadata(exe).map_err(|e| Error::io("cannot read --executable", exe, e))?;
+    let explicit_target_dir = args.target_dir.as_ref().map(|d| cwd.join(d));
+    let need_metadata =
+        args.source.is_none() || (args.output.is_none() && explicit_target_dir.is_none());
+    let mut metadata_target_dir = None;
+    let selection = if need_metadata {
+        let bin = args.bin.clone().or_else(|| bin_name_of(exe));
+        let selected = cargo_build::load_metadata(args).and_then(|m| {
+            metadata_target_dir = Some(m.target_directory.clone().into_std_path_buf());
+            cargo_build::select(&m, args.package.as_deref(), bin.as_deref())
+        });
+        match selected {
+            Ok(s) => Some(s),
+            Err(e) if args.source.is_none() => {
+                return Err(Error::Selection(format!(
+                    "cannot infer the root source file of {}: {e}; pass --source PATH",
+                    exe.display()
+                )));
+            }
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let source_path = match (&args.source, &selection) {
+        (Some(s), _) => s.clone(),
+        (None, Some(sel)) => sel.src_path.clone(),
+        (None, None) => {
+            return Err(Error::Selection(format!(
+                "cannot infer the root source file of {}; pass --source PATH",
+                exe.display()
+            )));
+        }
+    };
+    fs::metadata(&source_path)
+        .map_err(|e| Error::io("cannot read the source file", &source_path, e))?;
+    if let Some(out) = &args.output {
+        check_output(
+            out,
+            &[("source file", source_path.as_path()), ("executable", exe)],
+        )?;
+    }
+    let bin_name = match &selection {
+        Some(sel) => sel.bin_name.clone(),
+        None => bin_name_of(exe).unwrap_or_else(|| "bundle".into()),
+    };
+    let target_dir = explicit_target_dir.or(metadata_target_dir);
+    Ok(Inputs {
+        selection,
+        executable: exe.to_owned(),
+        source_path,
+        bin_name,
+        target_dir,
+        triple: None,
+    })
+}
+
+/// Build mode: `cargo metadata` to select the package and bin, `cargo build` for the executable.
+///
+/// `cargo metadata` normally runs alongside the build, so a no-op pack costs little more than a
+/// no-op `cargo build`; the build is stopped if the selection fails. When `-o` names an existing
+/// file that is not a bundle (it could be an input, such as the source file), the selection is
+/// resolved and the output checked *before* cargo starts. Either way the output is checked
+/// against every input again before anything is written.
+fn build(
+    args: &PackArgs,
+    profile: &str,
+    cwd: &Path,
+    progress: &mut dyn Progress,
+) -> Result<Inputs> {
+    let cargo = cargo_build::cargo_program();
+    let argv = cargo_build::build_argv(args, profile);
+    if args.verbose > 0 {
+        progress.status(
+            "Running",
+            &format!("`{}`", cargo_build::display_command(&cargo, &argv)),
+        );
+    }
+    let select = |m: Result<cargo_metadata::Metadata>| {
+        m.and_then(|m| cargo_build::select(&m, args.package.as_deref(), args.bin.as_deref()))
+    };
+    let check_first = args
+        .output
+        .as_deref()
+        .filter(|o| o.exists() && !looks_like_bundle(o));
+    let (sel, child) = match check_first {
+        Some(out) => {
+            let sel = select(cargo_build::load_metadata(args))?;
+            let source = args.source.as_deref().unwrap_or(&sel.src_path);
+            check_output(out, &[("source file", source)])?;
+            (sel, cargo_build::spawn_build(&cargo, &argv)?)
+        }
+        None => std::thread::scope(|scope| {
+            let meta = scope.spawn(|| cargo_build::load_metadata(args));
+            let child = cargo_build::spawn_build(&cargo, &argv)?;
+            let meta = meta.join().unwrap_or_else(|_| {
+                Err(Error::Metadata("the cargo metadata thread failed".into()))
+            });
+            match select(meta) {
+                Ok(sel) => Ok((sel, child)),
+                Err(e) => {
+                    child.abort();
+                    Err(e)
+                }
+            }
+        })?,
+    };
+    let built = child.finish(&sel)?;
+    let target_dir = args
+        .target_dir
+        .as_ref()
+        .map(|d| cwd.join(d))
+        .unwrap_or_else(|| sel.target_directory.clone());
+    let triple = cargo_build::triple_from_artifact(&target_dir, &built.executable);
+    let source_path = args.source.clone().unwrap_or_else(|| sel.src_path.clone());
+    fs::metadata(&source_path)
+        .map_err(|e| Error::io("cannot read the source file", &source_path, e))?;
+    Ok(Inputs {
+        bin_name: sel.bin_name.clone(),
+        selection: Some(sel),
+        executable: built.executable,
+        source_path,
+        target_dir: Some(target_dir),
+        triple,
+    })
+}
+
+/// The bin name an executable's file name implies (`foo` or `foo.exe` → `foo`).
+pub fn bin_name_of(exe: &Path) -> Option<String> {
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    Some(name.strip_suffix(".exe").map(str::to_owned).unwrap_or(name))
+}
+
+fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        cwd.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_output_paths() {
+        let t = Path::new("/w/target");
+        assert_eq!(
+            default_output(t, "x86_64-unknown-linux-gnu", "ex"),
+            Path::new("/w/target/airflow/x86_64-unknown-linux-gnu/ex")
+        );
+        assert_eq!(
+            default_output(t, "x86_64-pc-windows-msvc", "ex"),
+            Path::new("/w/target/airflow/x86_64-pc-windows-msvc/ex.exe")
+        );
+        assert_eq!(
+            default_output(t, "aarch64-pc-windows-gnullvm", "ex"),
+            Path::new("/w/target/airflow/aarch64-pc-windows-gnullvm/ex.exe")
+        );
+        assert_eq!(bin_name_of(Path::new("a/b.exe")).as_deref(), Some("b"));
+        assert_eq!(bin_name_of(Path::new("a/b")).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn packer_names_itself() {
+        assert_eq!(
+            PACKER,
+            format!("cargo-airflow {}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(source_basename(Path::new("/a/src/main.rs")), "main.rs");
+    }
+}

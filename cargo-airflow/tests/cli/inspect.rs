@@ -1,0 +1,84 @@
+//! `inspect`: manifest, source and trailer facts, without running the file.
+
+use std::fs;
+
+use crate::support::{example_source, packed, run, s};
+
+#[test]
+fn prints_the_manifest() {
+    let p = packed();
+    let r = run(&["inspect", s(&p.bundle)]);
+    r.expect_code(0);
+    assert!(
+        r.stdout
+            .starts_with("airflow_bundle_metadata_version: \"1.0\"\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("supervisor_schema_version: \"2026-06-16\"")
+    );
+    assert!(r.stdout.contains("source: main.rs") || r.stdout.contains("source: \"main.rs\""));
+    assert!(
+        r.stdout.contains("packer: cargo-airflow ")
+            || r.stdout.contains("packer: \"cargo-airflow ")
+    );
+}
+
+#[test]
+fn source_flag_prints_the_source_region() {
+    let p = packed();
+    let r = run(&["inspect", "--source", s(&p.bundle)]);
+    r.expect_code(0);
+    let source = fs::read_to_string(example_source()).unwrap();
+    assert!(
+        r.stdout
+            .starts_with(&format!("# --- source (main.rs) ---\n{source}")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("# --- manifest ---\nairflow_bundle_metadata_version")
+    );
+}
+
+#[test]
+fn json_has_manifest_source_and_trailer() {
+    let p = packed();
+    let r = run(&["inspect", "--json", s(&p.bundle)]);
+    r.expect_code(0);
+    let v = r.json();
+    let source = fs::read_to_string(example_source()).unwrap();
+    assert_eq!(v["source"].as_str().unwrap(), source);
+    assert_eq!(v["trailer"]["footer_ver"], 1);
+    assert_eq!(v["trailer"]["source_len"], source.len());
+    assert_eq!(v["trailer"]["binary_sha256"], p.summary["binary_sha256"]);
+    assert_eq!(v["manifest"]["source"], "main.rs");
+    assert_eq!(
+        v["manifest"]["dags"].as_object().unwrap().len(),
+        p.summary["dags"].as_object().unwrap().len()
+    );
+    assert!(
+        v["manifest_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("airflow_bundle_metadata_version")
+    );
+    let size = fs::metadata(&p.bundle).unwrap().len();
+    assert_eq!(v["layout"]["file_size"], size);
+    assert_eq!(v["layout"]["trailer"]["offset"], size - 64);
+}
+
+#[test]
+fn a_non_bundle_is_one_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x");
+    fs::write(&f, b"hello").unwrap();
+    let r = run(&["inspect", s(&f)]);
+    r.expect_code(1);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(r.stderr.contains("cargo airflow verify"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1);
+}

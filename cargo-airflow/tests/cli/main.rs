@@ -1,0 +1,13 @@
+//! End-to-end tests of the `cargo-airflow` binary against the real `example-bundle` package.
+//!
+//! Every test writes its bundles to a temp dir with `-o`. Packing builds the example bundle in
+//! release mode in the workspace's shared target directory, so cargo may print "Blocking waiting
+//! for file lock" while other builds run.
+
+mod errors;
+mod help;
+mod inspect;
+mod metadata;
+mod pack;
+mod support;
+mod verify;

@@ -1,0 +1,188 @@
+//! What the binary says about itself: warnings for ids Airflow's server refuses, and refusals for
+//! versions the packer does not know. The "bundles" here are tiny Rust programs compiled with
+//! rustc that print a fixed `--airflow-metadata` answer.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{run, s};
+
+/// Compiles a program that prints `json` for `--airflow-metadata` into `dir`; returns the
+/// executable and its source file.
+fn fake_bundle(dir: &Path, json: &str) -> (PathBuf, PathBuf) {
+    fs::write(dir.join("meta.json"), json).unwrap();
+    let src = dir.join("main.rs");
+    fs::write(
+        &src,
+        r#"fn main() {
+    if std::env::args().any(|a| a == "--airflow-metadata") {
+        print!("{}", include_str!("meta.json"));
+    } else {
+        std::process::exit(2);
+    }
+}
+"#,
+    )
+    .unwrap();
+    let exe = dir.join(if cfg!(windows) { "fake.exe" } else { "fake" });
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let status = Command::new(rustc)
+        .args(["--edition", "2021", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("runs rustc");
+    assert!(status.success(), "rustc failed");
+    (exe, src)
+}
+
+fn metadata(schema: &str, dags: &str) -> String {
+    format!(
+        r#"{{"airflow_bundle_metadata_version": "1.0",
+  "sdk": {{"language": "rust", "version": "0.1.0", "supervisor_schema_version": "{schema}"}},
+  "dags": {dags}}}"#
+    )
+}
+
+fn pack(exe: &Path, src: &Path, out: &Path) -> crate::support::Run {
+    run(&[
+        "pack",
+        "--executable",
+        s(exe),
+        "--source",
+        s(src),
+        "-o",
+        s(out),
+        "--message-format",
+        "json",
+    ])
+}
+
+#[test]
+fn yaml_hostile_ids_pack_and_questionable_ids_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let dags = r#"{"123": {"tasks": ["yes", "1_000", "null", "2026-01-01", "1:30"]},
+                   "on": {"tasks": ["café"]},
+                   "bad id": {"tasks": ["a..b"]},
+                   "empty": {"tasks": []}}"#;
+    let (exe, src) = fake_bundle(dir.path(), &metadata("2026-06-16", dags));
+    let out = dir.path().join("out").join("bundle");
+    let r = pack(&exe, &src, &out);
+    r.expect_code(0);
+    let v = r.json();
+    let warnings: Vec<String> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("bad id")),
+        "{warnings:?}"
+    );
+    assert!(warnings.iter().any(|w| w.contains("a..b")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("empty")), "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w.contains("\"1:30\"")),
+        "{warnings:?}"
+    );
+    // `123`, `on`, `yes`, `café` are valid Airflow ids: YAML-hostile, but not warned about.
+    for fine in ["\"123\"", "\"on\"", "\"yes\"", "café"] {
+        assert!(
+            !warnings
+                .iter()
+                .any(|w| w.starts_with(&format!("dag id {fine}"))
+                    || w.starts_with(&format!("task id {fine}"))),
+            "{warnings:?}"
+        );
+    }
+    for w in &warnings {
+        assert!(r.stderr.contains(&format!("warning: {w}")), "{}", r.stderr);
+    }
+    assert_eq!(v["dags"]["123"][0], "yes");
+    assert_eq!(v["tasks"], 7);
+
+    // Airflow's reader sees every dag id as the same string.
+    let r = run(&["verify", "--message-format", "json", s(&out)]);
+    r.expect_code(0);
+    let ids = r.json()["files"][0]["dag_ids"].clone();
+    assert_eq!(ids, serde_json::json!(["123", "bad id", "empty", "on"]));
+    let r = run(&["inspect", "--json", s(&out)]);
+    r.expect_code(0);
+    let m = r.json()["manifest"].clone();
+    assert_eq!(
+        m["dags"]["123"]["tasks"],
+        serde_json::json!(["yes", "1_000", "null", "2026-01-01", "1:30"])
+    );
+    assert_eq!(m["dags"]["on"]["tasks"], serde_json::json!(["café"]));
+}
+
+#[test]
+fn a_bare_relative_executable_name_is_run_from_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, _) = fake_bundle(
+        dir.path(),
+        &metadata("2026-06-16", r#"{"d": {"tasks": ["t"]}}"#),
+    );
+    let name = exe.file_name().unwrap().to_str().unwrap();
+    let r = crate::support::run_in(
+        Some(dir.path()),
+        &[
+            "pack",
+            "--executable",
+            name,
+            "--source",
+            "main.rs",
+            "-o",
+            "out",
+        ],
+    );
+    r.expect_code(0);
+    run(&["verify", s(&dir.path().join("out"))]).expect_code(0);
+}
+
+#[test]
+fn an_unknown_supervisor_schema_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, src) = fake_bundle(
+        dir.path(),
+        &metadata("2099-01-01", r#"{"d": {"tasks": ["t"]}}"#),
+    );
+    let out = dir.path().join("bundle");
+    let r = pack(&exe, &src, &out);
+    r.expect_code(1);
+    assert!(
+        r.stderr.starts_with("error: bad metadata from "),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("2099-01-01"), "{}", r.stderr);
+    assert!(!out.exists());
+}
+
+#[test]
+fn no_dags_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, src) = fake_bundle(dir.path(), &metadata("2026-06-16", "{}"));
+    let out = dir.path().join("bundle");
+    let r = pack(&exe, &src, &out);
+    r.expect_code(1);
+    assert!(r.stderr.contains("declares no dags"), "{}", r.stderr);
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_malformed_answer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, src) = fake_bundle(dir.path(), "{\"not\": \"metadata\"}");
+    let out = dir.path().join("bundle");
+    let r = pack(&exe, &src, &out);
+    r.expect_code(1);
+    assert!(
+        r.stderr.starts_with("error: bad metadata from ") && r.stderr.contains("not valid"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+}

@@ -1,0 +1,160 @@
+//! Helpers: running the binary, packing the example bundle once per test process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cargo-airflow")
+}
+
+/// The workspace's Cargo.toml.
+pub fn workspace_manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("Cargo.toml")
+}
+
+/// The example bundle's root source file.
+pub fn example_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("example-bundle")
+        .join("src")
+        .join("main.rs")
+}
+
+/// The result of one run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Stdout, lossy.
+    pub stdout: String,
+    /// Stderr, lossy.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the output unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The single JSON object on stdout.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one JSON line, got {:?}",
+            self.stdout
+        );
+        serde_json::from_str(lines[0]).expect("stdout is JSON")
+    }
+}
+
+/// Runs `cargo-airflow ARGS` in `cwd` (or the crate directory).
+pub fn run_in(cwd: Option<&Path>, args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .current_dir(cwd.unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR"))));
+    Run::from(cmd.output().expect("runs cargo-airflow"))
+}
+
+/// Runs `cargo-airflow ARGS`.
+pub fn run(args: &[&str]) -> Run {
+    run_in(None, args)
+}
+
+/// Runs `cargo-airflow pack --manifest-path <ws> -p example-bundle --message-format json EXTRA`.
+pub fn pack_example(extra: &[&str]) -> Run {
+    let manifest = workspace_manifest();
+    let mut args = vec![
+        "pack",
+        "--manifest-path",
+        manifest.to_str().expect("utf-8 path"),
+        "-p",
+        "example-bundle",
+        "--message-format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// A bundle packed once per test process, and the facts about it.
+pub struct Packed {
+    /// Keeps the temp dir alive.
+    _dir: tempfile::TempDir,
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// Cargo's executable that was packed.
+    pub executable: PathBuf,
+    /// The JSON summary.
+    pub summary: serde_json::Value,
+}
+
+/// Packs the example bundle (release) once and shares the result.
+pub fn packed() -> &'static Packed {
+    static PACKED: OnceLock<Packed> = OnceLock::new();
+    PACKED.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bundle = dir.path().join("bundle").join("example-bundle");
+        let r = pack_example(&["-o", bundle.to_str().expect("utf-8")]);
+        r.expect_code(0);
+        let summary = r.json();
+        let executable = PathBuf::from(summary["executable"].as_str().expect("executable"));
+        Packed {
+            _dir: dir,
+            bundle,
+            executable,
+            summary,
+        }
+    })
+}
+
+/// A path as `&str`.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Host triple from `rustc -vV`.
+pub fn host_triple() -> String {
+    let out = Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("host line")
+}
+
+/// Sets a file's mode (unix; a no-op elsewhere).
+pub fn chmod(p: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    #[cfg(not(unix))]
+    let _ = (p, mode);
+}
