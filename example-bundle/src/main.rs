@@ -1,29 +1,113 @@
-//! An example Airflow executable bundle: a small ETL dag written in Rust.
+//! An example Airflow executable bundle written in Rust.
+//!
+//! `example_etl` is a small pipeline: `extract` produces orders, `transform` pulls them by XCom
+//! and totals them per customer, `load` reads a Connection and "writes" the totals. Trigger the
+//! dag with conf `{"fail": true}` to make `transform` fail on purpose and watch Airflow retry it.
+//!
+//! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
+//! tests.
 
-use airflow_sdk::{Bundle, Dag, TaskContext, TaskResult};
+use std::collections::BTreeMap;
 
-/// Produces the rows the rest of the pipeline works on.
-fn extract(_ctx: &mut TaskContext) -> TaskResult<Vec<u32>> {
-    Ok(vec![3, 1, 2])
+use airflow_sdk::log::{info, warn};
+use airflow_sdk::{Bundle, Dag, TaskContext, TaskError, TaskResult};
+use serde::{Deserialize, Serialize};
+
+mod testing;
+
+/// One order, as `extract` produces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    customer: String,
+    amount_cents: u64,
 }
 
-/// Sums the rows.
-fn transform(_ctx: &mut TaskContext) -> TaskResult<u32> {
-    Ok(6)
+/// What `transform` hands to `load`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Totals {
+    per_customer: BTreeMap<String, u64>,
+    orders: usize,
 }
 
-/// Stores the result.
-fn load(_ctx: &mut TaskContext) -> TaskResult {
+/// Produces the orders. The Variable `example_region` (optional) tags the batch.
+fn extract(ctx: &mut TaskContext) -> TaskResult<Vec<Order>> {
+    let region = ctx
+        .variable("example_region")?
+        .unwrap_or_else(|| "eu".to_owned());
+    let orders = vec![
+        Order {
+            customer: "ada".into(),
+            amount_cents: 1250,
+        },
+        Order {
+            customer: "brian".into(),
+            amount_cents: 300,
+        },
+        Order {
+            customer: "ada".into(),
+            amount_cents: 999,
+        },
+    ];
+    info!(orders = orders.len(), region = region.as_str(); "extracted orders");
+    Ok(orders)
+}
+
+/// Totals the orders per customer. Fails on purpose when the dag run's conf says `"fail": true`.
+fn transform(ctx: &mut TaskContext) -> TaskResult<Totals> {
+    if ctx.conf().get("fail").and_then(|v| v.as_bool()) == Some(true) {
+        warn!(try_number = ctx.try_number(); "conf asks transform to fail");
+        return Err(TaskError::fail(format!(
+            "failing on purpose (conf fail=true), try {} of {}",
+            ctx.try_number(),
+            ctx.max_tries()
+        )));
+    }
+    let orders: Vec<Order> = ctx
+        .xcom_pull("extract", "return_value")?
+        .ok_or("extract pushed no orders")?;
+    let mut per_customer = BTreeMap::new();
+    for o in &orders {
+        *per_customer.entry(o.customer.clone()).or_insert(0) += o.amount_cents;
+    }
+    info!(customers = per_customer.len(); "totalled orders");
+    Ok(Totals {
+        per_customer,
+        orders: orders.len(),
+    })
+}
+
+/// "Loads" the totals into the warehouse named by the Connection `example_warehouse`.
+fn load(ctx: &mut TaskContext) -> TaskResult {
+    let totals: Totals = ctx
+        .xcom_pull("transform", "return_value")?
+        .ok_or("transform pushed no totals")?;
+    let conn = ctx
+        .connection("example_warehouse")?
+        .ok_or("the Connection example_warehouse is not defined")?;
+    let table = conn
+        .extra
+        .get("table")
+        .and_then(|t| t.as_str())
+        .unwrap_or("totals");
+    info!(
+        host = conn.host.as_deref().unwrap_or("?"),
+        table = table,
+        rows = totals.per_customer.len();
+        "loading totals"
+    );
+    ctx.xcom_push("loaded_rows", &totals.per_customer.len())?;
     Ok(())
 }
 
 fn bundle() -> Bundle {
-    Bundle::new().dag(
-        Dag::new("example_etl")
-            .task("extract", extract)
-            .task("transform", transform)
-            .task("load", load),
-    )
+    Bundle::new()
+        .dag(
+            Dag::new("example_etl")
+                .task("extract", extract)
+                .task("transform", transform)
+                .task("load", load),
+        )
+        .dag(testing::dag())
 }
 
 airflow_sdk::main!(bundle());

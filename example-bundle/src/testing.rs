@@ -1,0 +1,141 @@
+//! The `testing` dag: one task per runtime behaviour, for the end-to-end tests.
+
+use std::time::{Duration, Instant};
+
+use airflow_sdk::log::{debug, error, info, warn};
+use airflow_sdk::{Dag, TaskContext, TaskError, TaskResult};
+use serde_json::{Value, json};
+
+fn succeed(_: &mut TaskContext) -> TaskResult {
+    info!("nothing to do, done");
+    Ok(())
+}
+
+fn fail(_: &mut TaskContext) -> TaskResult {
+    Err(TaskError::fail("failing on purpose"))
+}
+
+fn fail_no_retry(_: &mut TaskContext) -> TaskResult {
+    Err(TaskError::fail_no_retry("failing on purpose, no retry"))
+}
+
+fn io_error(_: &mut TaskContext) -> TaskResult {
+    std::fs::read("/nonexistent/airflow-sdk-e2e")?;
+    Ok(())
+}
+
+fn panics(_: &mut TaskContext) -> TaskResult {
+    panic!("boom from a task");
+}
+
+fn skip(_: &mut TaskContext) -> TaskResult {
+    Err(TaskError::skip("nothing to process today"))
+}
+
+/// Sleeps (cooperatively) until Airflow cancels it, up to 60 s.
+fn sleep_until_cancelled(ctx: &mut TaskContext) -> TaskResult {
+    info!("sleeping until cancelled");
+    ctx.sleep(Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// Ignores cancellation: the runtime must report on its own.
+fn ignore_sigterm(_: &mut TaskContext) -> TaskResult {
+    info!("sleeping, deaf to SIGTERM");
+    let end = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn return_complex(_: &mut TaskContext) -> TaskResult<Value> {
+    Ok(
+        json!({"answer": 42, "xs": [1, 2.5, -3], "nested": {"ok": true, "none": null}, "s": "héllo"}),
+    )
+}
+
+/// Pushes a custom XCom and pulls a seeded one (`upstream`/`seeded`) and a missing one.
+fn push_pull(ctx: &mut TaskContext) -> TaskResult<Value> {
+    ctx.xcom_push("custom", &json!({"pushed": [1, 2, 3]}))?;
+    let seeded: Option<Value> = ctx.xcom_pull("upstream", "seeded")?;
+    let missing: Option<Value> = ctx.xcom_pull("upstream", "missing")?;
+    Ok(json!({"seeded": seeded, "missing_is_none": missing.is_none()}))
+}
+
+/// Reads `my_var` and `my_conn`, and checks that missing ones are `None`.
+fn read_var_conn(ctx: &mut TaskContext) -> TaskResult<Value> {
+    let var = ctx.variable("my_var")?;
+    let missing_var = ctx.variable("missing_var")?;
+    let conn = ctx.connection("my_conn")?;
+    let missing_conn = ctx.connection("missing_conn")?;
+    info!(conn = format!("{conn:?}").as_str(); "read connection");
+    let conn = conn.map(|c| {
+        json!({"conn_id": c.conn_id, "conn_type": c.conn_type, "host": c.host, "schema": c.schema,
+               "login": c.login, "password": c.password, "port": c.port, "extra": c.extra})
+    });
+    Ok(json!({
+        "var": var,
+        "missing_var_is_none": missing_var.is_none(),
+        "conn": conn,
+        "missing_conn_is_none": missing_conn.is_none(),
+    }))
+}
+
+/// Fails when the Variable `missing_var` does not exist.
+fn require_var(ctx: &mut TaskContext) -> TaskResult {
+    let v = ctx
+        .variable("missing_var")?
+        .ok_or("the Variable missing_var is not set")?;
+    info!(value = v.as_str(); "got it");
+    Ok(())
+}
+
+fn log_levels(_: &mut TaskContext) -> TaskResult {
+    debug!(detail = 1; "a debug record");
+    info!(rows = 3, ratio = 0.5, ok = true, table = "orders"; "an info record");
+    warn!(msg = "user field named msg", target = "user field named target"; "a warning record");
+    error!("an error record");
+    debug!(target: "chatty::inner", "a debug record from chatty");
+    println!("a line on stdout");
+    eprintln!("a line on stderr");
+    Ok(())
+}
+
+/// Returns what the context says about the task instance and dag run.
+fn context_facts(ctx: &mut TaskContext) -> TaskResult<Value> {
+    let fmt = |t: Option<airflow_sdk::time::OffsetDateTime>| {
+        t.map(|t| {
+            t.format(&airflow_sdk::time::format_description::well_known::Rfc3339)
+                .unwrap()
+        })
+    };
+    Ok(json!({
+        "ti_id": ctx.ti_id(), "dag_id": ctx.dag_id(), "task_id": ctx.task_id(),
+        "run_id": ctx.run_id(), "try_number": ctx.try_number(), "max_tries": ctx.max_tries(),
+        "map_index": ctx.map_index(), "run_type": ctx.run_type(), "conf": ctx.conf(),
+        "logical_date": fmt(ctx.logical_date()),
+        "data_interval_start": fmt(ctx.data_interval_start()),
+        "data_interval_end": fmt(ctx.data_interval_end()),
+        "start_date_set": ctx.start_date().is_some(),
+    }))
+}
+
+/// The `testing` dag.
+pub fn dag() -> Dag {
+    Dag::new("testing")
+        .task("succeed", succeed)
+        .task("fail", fail)
+        .task("fail_no_retry", fail_no_retry)
+        .task("io_error", io_error)
+        .task("panic", panics)
+        .task("skip", skip)
+        .task("sleep_until_cancelled", sleep_until_cancelled)
+        .task("ignore_sigterm", ignore_sigterm)
+        .task("return_complex", return_complex)
+        .task("push_pull", push_pull)
+        .task("read_var_conn", read_var_conn)
+        .task("require_var", require_var)
+        .task("log_levels", log_levels)
+        .task("context_facts", context_facts)
+}
