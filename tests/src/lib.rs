@@ -1,1 +1,46 @@
 //! Support for the end-to-end tests: the Airflow venv and the harness that drives it.
+//!
+//! The tests prove that bundles built by this workspace are accepted and run by the **released**
+//! `apache-airflow-task-sdk==1.3.2` from PyPI, not by a re-implementation of it:
+//!
+//! * [`venv::python`] gives the interpreter of a venv holding that package (created once under
+//!   `target/airflow-venv`, or taken from `AIRFLOW_E2E_PYTHON`);
+//! * [`harness::reader`] asks 1.3.2's own bundle reader and bundle lookup about files;
+//! * [`harness::run_task`] runs one task of a bundle under 1.3.2's real supervisor against a
+//!   mocked Task Execution API, and returns what the API server was told;
+//! * [`pack`] builds and runs the `cargo-airflow` CLI of this workspace;
+//! * [`fixture`] builds the example bundle's executable and writes bundle files directly with
+//!   `airflow-bundle`, for tests that need hand-made (or deliberately broken) bundles.
+
+pub mod fixture;
+pub mod harness;
+pub mod pack;
+pub mod venv;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives inside the workspace")
+}
+
+/// The workspace's top-level `Cargo.toml`.
+pub fn workspace_manifest() -> PathBuf {
+    workspace_root().join("Cargo.toml")
+}
+
+/// The cargo target directory the tests build into and keep their venv in: `CARGO_TARGET_DIR`
+/// when set (relative paths are taken from the workspace root), else `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => workspace_root().join(dir),
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// The directory holding the Python harness scripts (`tests/harness`).
+pub fn harness_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("harness")
+}

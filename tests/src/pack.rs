@@ -1,0 +1,166 @@
+//! The workspace's `cargo-airflow` CLI, built once per test process with escargot.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Builds the `cargo-airflow` binary of this workspace (same profile as the tests) and returns its
+/// path. Built once per process; cargo makes later builds in other processes no-ops.
+pub fn cargo_airflow() -> Result<PathBuf> {
+    static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .manifest_path(crate::workspace_manifest())
+            .package("cargo-airflow")
+            .bin("cargo-airflow")
+            .current_release()
+            .run()
+            .map(|run| run.path().to_owned())
+            .map_err(|e| format!("building cargo-airflow with cargo failed (run `cargo build -p cargo-airflow` to see the compiler errors): {e}"))
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// `cargo-airflow airflow` (the way cargo invokes a `cargo airflow` subcommand), run from the
+/// workspace root with stdin closed; add the subcommand and its arguments.
+pub fn cargo_airflow_command() -> Result<Command> {
+    let mut cmd = Command::new(cargo_airflow()?);
+    cmd.arg("airflow")
+        .current_dir(crate::workspace_root())
+        .stdin(Stdio::null());
+    Ok(cmd)
+}
+
+/// Runs `cargo-airflow airflow pack ARGS`, adding `--manifest-path <workspace>/Cargo.toml` unless
+/// `ARGS` has one. Returns the output whatever the exit status.
+///
+/// Tests should pass `-o <temp dir>/...`: concurrent tests packing to the default path would
+/// replace each other's file.
+pub fn pack<I, S>(args: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let mut cmd = cargo_airflow_command()?;
+    cmd.arg("pack");
+    if !args
+        .iter()
+        .any(|a| a == "--manifest-path" || a.to_string_lossy().starts_with("--manifest-path="))
+    {
+        cmd.arg("--manifest-path").arg(crate::workspace_manifest());
+    }
+    cmd.args(&args);
+    cmd.output().with_context(|| format!("running {cmd:?}"))
+}
+
+/// What `cargo airflow pack --message-format json` prints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackReport {
+    /// The bundle written.
+    pub bundle: PathBuf,
+    /// The target triple.
+    pub target: String,
+    /// The cargo profile.
+    pub profile: String,
+    /// Dag ids and their task ids.
+    pub dags: BTreeMap<String, Vec<String>>,
+    /// Number of tasks.
+    pub tasks: usize,
+    /// Bundle size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of the executable region.
+    pub binary_sha256: String,
+    /// Whether the bundle was (re)written by this run.
+    pub fresh: bool,
+    /// Warnings (for example ids Airflow's server would refuse).
+    #[serde(default)]
+    pub warnings: Vec<Value>,
+}
+
+/// Runs `pack` with `--message-format json`, requires success, and parses the report.
+pub fn pack_json<I, S>(args: I) -> Result<PackReport>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    args.push("--message-format".into());
+    args.push("json".into());
+    let out = pack(&args)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "cargo airflow pack {args:?} failed with {}\nstdout:\n{stdout}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_str(stdout.trim()).with_context(|| {
+        format!(
+            "parsing `cargo airflow pack --message-format json` output: {stdout}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Packs `example-bundle` (release) into `out` and returns the JSON report.
+pub fn pack_example(out: &Path) -> Result<PackReport> {
+    pack_json([
+        OsStr::new("-p"),
+        OsStr::new("example-bundle"),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ])
+}
+
+/// Runs `cargo-airflow airflow verify FILES`; exit 0 means every file is fine, 3 that Airflow
+/// would reject one.
+pub fn verify<I, S>(files: I) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = cargo_airflow_command()?;
+    cmd.arg("verify").args(files);
+    cmd.output().with_context(|| format!("running {cmd:?}"))
+}
+
+/// A directory holding exactly one bundle: `example-bundle` packed by `cargo airflow pack`
+/// (release), for use as an `executables_root`. Packed once per process into
+/// `<target>/airflow-e2e/example/`; concurrent test processes serialize on a lock file there, and
+/// the CLI's atomic write means a bundle another process is running is never changed under it.
+///
+/// Tests must not modify the directory or its bundle; copy it into a temp dir first. The pack is
+/// a no-op (file untouched) when the bundle is unchanged, so within one test run only the first
+/// process writes it; editing the example while tests run could race a run with the rewrite.
+pub fn example_bundle_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    DIR.get_or_init(|| pack_shared_example().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn pack_shared_example() -> Result<PathBuf> {
+    let base = crate::target_dir().join("airflow-e2e");
+    let dir = base.join("example");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // The lock lives outside the bundle directory: every executable in an executables_root
+    // gets scanned.
+    let lock_path = base.join("example.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let report = pack_example(&dir.join(crate::fixture::EXAMPLE_PACKAGE))?;
+    drop(lock);
+    Ok(report.bundle.parent().map(Path::to_owned).unwrap_or(dir))
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests against the released `apache-airflow-task-sdk==1.3.2`.
+//!
+//! One test binary, one module per area (so it links once). Every test uses the venv from
+//! `airflow_e2e::venv` (created under `target/airflow-venv` on first use) and fails, never
+//! skips, when it cannot be made.
+
+mod harness_selftest;
+mod reader;
+mod runtime;

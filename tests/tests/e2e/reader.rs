@@ -1,0 +1,635 @@
+//! Issue 2: packed bundles, read by the released 1.3.2 reader and found by its bundle lookup.
+//!
+//! Every verdict here comes from Airflow's own code (`_read_bundle_metadata`, `_Bundle.find`)
+//! through `tests/harness/reader.py`, and our Rust verifier is checked against it file by file.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use airflow_bundle::verify::{Check, verify_path};
+use airflow_bundle::{DagEntry, Manifest, TRAILER_LEN};
+use airflow_e2e::fixture::{self, example_executable, example_manifest, write_bundle_raw};
+use airflow_e2e::harness::{self, PyValue, ReaderReport};
+use airflow_e2e::pack;
+use anyhow::Result;
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("airflow-e2e-reader-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// Asserts that Airflow's reader accepted `bundle`, that its manifest holds exactly `dags` (ids
+/// as Python `str`, task order kept), and that the lookup found `bundle` for every dag id.
+fn assert_found_for_every_dag(
+    report: &ReaderReport,
+    bundle: &Path,
+    dags: &BTreeMap<String, DagEntry>,
+) {
+    assert_eq!(report.package_version, "1.3.2");
+    let file = report.file(bundle);
+    assert!(file.scanned, "the coordinator's scan skipped {file:#?}");
+    assert!(file.metadata_accepted, "1.3.2's reader refused {file:#?}");
+    assert!(file.accepted, "{file:#?}");
+    assert_eq!(file.schema_version.as_deref(), Some("2026-06-16"));
+    let loaded: BTreeMap<String, Vec<String>> = file
+        .dags()
+        .into_iter()
+        .map(|(id, tasks)| {
+            let id = match id {
+                PyValue::Str(s) => s,
+                other => panic!("dag id loaded as {}: {other:?}", other.type_name()),
+            };
+            let tasks = tasks
+                .into_iter()
+                .map(|t| match t {
+                    PyValue::Str(s) => s,
+                    other => panic!(
+                        "task id of {id:?} loaded as {}: {other:?}",
+                        other.type_name()
+                    ),
+                })
+                .collect();
+            (id, tasks)
+        })
+        .collect();
+    let expected: BTreeMap<String, Vec<String>> = dags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.tasks.clone()))
+        .collect();
+    assert_eq!(loaded, expected, "the manifest as PyYAML loaded it");
+    let canonical = bundle.canonicalize().unwrap();
+    for dag_id in dags.keys() {
+        let lookup = report.lookup(dag_id);
+        assert!(lookup.found, "dag {dag_id:?} not found: {lookup:?}");
+        assert_eq!(
+            lookup.path.as_deref(),
+            Some(canonical.as_path()),
+            "dag {dag_id:?}"
+        );
+        assert_eq!(lookup.schema_version.as_deref(), Some("2026-06-16"));
+    }
+}
+
+fn assert_not_found(report: &ReaderReport, dag_ids: &[&str]) {
+    for dag_id in dag_ids {
+        let lookup = report.lookup(dag_id);
+        assert!(!lookup.found, "dag {dag_id:?} was found: {lookup:?}");
+        let error = lookup.error.as_deref().unwrap_or_default();
+        assert!(
+            error.starts_with("FileNotFoundError: cannot find executable bundle"),
+            "{error}"
+        );
+    }
+}
+
+/// The bundle as `cargo airflow pack` writes it: found by 1.3.2 for every dag id.
+#[test]
+fn packed_example_is_found_for_every_dag_id() -> Result<()> {
+    let dir = tempdir();
+    let out = dir.path().join("example-bundle");
+    let packed = pack::pack_example(&out)?;
+    assert_eq!(packed.bundle.canonicalize()?, out.canonicalize()?);
+    assert_eq!(packed.profile, "release");
+    let metadata = fixture::metadata_of(&example_executable()?)?;
+    let from_cli: BTreeMap<String, Vec<String>> = packed.dags.clone();
+    let declared: BTreeMap<String, Vec<String>> = metadata
+        .dags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.tasks.clone()))
+        .collect();
+    assert_eq!(
+        from_cli, declared,
+        "pack's JSON report vs the binary's own metadata"
+    );
+
+    let ids: Vec<&String> = metadata.dags.keys().collect();
+    let report = harness::reader(&[dir.path()], &ids)?;
+    assert_found_for_every_dag(&report, &out, &metadata.dags);
+    let file = report.file(&out);
+    assert_eq!(
+        file.manifest.as_ref().and_then(|m| m.get("source")),
+        Some(&PyValue::Str("main.rs".into()))
+    );
+    assert!(verify_path(&out)?.accepted());
+    Ok(())
+}
+
+/// `--executable` packs a binary built elsewhere; Airflow finds the result for every dag id.
+#[test]
+fn bundle_packed_with_executable_flag_is_found_for_every_dag_id() -> Result<()> {
+    let dir = tempdir();
+    let out = dir.path().join("prebuilt");
+    let exe = example_executable()?;
+    let packed = pack::pack_json([
+        OsStr::new("--executable"),
+        exe.as_os_str(),
+        OsStr::new("--source"),
+        fixture::example_source().as_os_str(),
+        OsStr::new("-o"),
+        out.as_os_str(),
+    ])?;
+    assert_eq!(packed.bundle.canonicalize()?, out.canonicalize()?);
+    let metadata = fixture::metadata_of(&exe)?;
+    let ids: Vec<&String> = metadata.dags.keys().collect();
+    let report = harness::reader(&[dir.path()], &ids)?;
+    assert_found_for_every_dag(&report, &out, &metadata.dags);
+    Ok(())
+}
+
+/// An explicit host triple puts cargo's outputs under `target/<triple>/`; the bundle is still
+/// found by Airflow.
+#[test]
+fn bundle_packed_for_explicit_host_triple_is_found_for_every_dag_id() -> Result<()> {
+    let host = host_triple()?;
+    let dir = tempdir();
+    let out = dir.path().join("example-bundle");
+    let packed = pack::pack_json([
+        "-p",
+        "example-bundle",
+        "--target",
+        &host,
+        "-o",
+        out.to_str().unwrap(),
+    ])?;
+    assert_eq!(packed.target, host);
+    let metadata = fixture::metadata_of(&example_executable()?)?;
+    let ids: Vec<&String> = metadata.dags.keys().collect();
+    let report = harness::reader(&[dir.path()], &ids)?;
+    assert_found_for_every_dag(&report, &out, &metadata.dags);
+    Ok(())
+}
+
+fn host_triple() -> Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc).arg("-vV").output()?;
+    let text = String::from_utf8(out.stdout)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no host line in `rustc -vV`: {text}"))
+}
+
+/// The same facts for a bundle written with `airflow-bundle` over the real example executable,
+/// so the reader side is covered independently of the CLI.
+#[test]
+fn bundle_of_the_example_executable_is_found_for_every_dag_id() -> Result<()> {
+    let dir = tempdir();
+    let bundle = fixture::example_bundle_in(dir.path())?;
+    let manifest = example_manifest()?;
+    let mut ids: Vec<&str> = manifest.dags.keys().map(String::as_str).collect();
+    assert!(!ids.is_empty(), "the example declares no dags");
+    ids.push("no_such_dag");
+    let report = harness::reader(&[dir.path()], &ids)?;
+    assert_found_for_every_dag(&report, &bundle, &manifest.dags);
+    assert_not_found(&report, &["no_such_dag"]);
+    Ok(())
+}
+
+/// One flipped byte in the executable region: 1.3.2's hash check refuses the file.
+#[test]
+fn flipped_byte_in_the_executable_is_refused() -> Result<()> {
+    let dir = tempdir();
+    let bundle = fixture::example_bundle_in(dir.path())?;
+    let size = fs::metadata(&bundle)?.len();
+    // Well inside the executable region (the appended regions are a few KiB at most).
+    fixture::flip_byte(&bundle, size / 2)?;
+    let manifest = example_manifest()?;
+    let ids: Vec<&str> = manifest.dags.keys().map(String::as_str).collect();
+    let report = harness::reader(&[dir.path()], &ids)?;
+    let file = report.file(&bundle);
+    assert!(file.scanned);
+    assert!(!file.metadata_accepted, "{file:#?}");
+    assert!(!file.accepted);
+    assert_not_found(&report, &ids);
+
+    let ours = verify_path(&bundle)?;
+    assert!(!ours.accepted());
+    assert_eq!(
+        ours.failures().map(|(c, _)| c).collect::<Vec<_>>(),
+        [Check::BinarySha256]
+    );
+    Ok(())
+}
+
+/// Without the execute bit the coordinator's scan never looks at the file.
+#[cfg(unix)]
+#[test]
+fn bundle_without_execute_bit_is_refused() -> Result<()> {
+    let dir = tempdir();
+    let bundle = fixture::example_bundle_in(dir.path())?;
+    fixture::set_mode(&bundle, 0o644)?;
+    let manifest = example_manifest()?;
+    let ids: Vec<&str> = manifest.dags.keys().map(String::as_str).collect();
+    let report = harness::reader(&[dir.path()], &ids)?;
+    let file = report.file(&bundle);
+    assert!(!file.scanned, "{file:#?}");
+    // The content is fine: only the mode keeps Airflow from using it.
+    assert!(file.metadata_accepted);
+    assert!(!file.accepted);
+    assert_not_found(&report, &ids);
+
+    let ours = verify_path(&bundle)?;
+    assert_eq!(
+        ours.failures().map(|(c, _)| c).collect::<Vec<_>>(),
+        [Check::Executable]
+    );
+    Ok(())
+}
+
+/// Ids that YAML 1.1 would type as numbers, bools, nulls, dates or sexagesimals, or that are
+/// YAML syntax.
+const HOSTILE_IDS: &[&str] = &[
+    "123",
+    "1_000",
+    "yes",
+    "on",
+    "null",
+    "2026-01-01",
+    "1:30",
+    "café",
+    "0x1f",
+    "~",
+    "=",
+    // more of the same families
+    "true",
+    "No",
+    "OFF",
+    "y",
+    "1e3",
+    "0o17",
+    "0b101",
+    "-1",
+    "+12",
+    ".5",
+    ".inf",
+    ".NaN",
+    "190:20:30",
+    "2026-01-01 10:00:00",
+    "<<",
+    "-",
+    "0",
+    "007",
+    "1.0",
+];
+
+fn hostile_manifest() -> Result<Manifest> {
+    let mut manifest = example_manifest()?;
+    manifest.dags = HOSTILE_IDS
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            // Each dag gets every hostile id as a task, in a rotated order (order must be kept).
+            let mut tasks: Vec<String> = HOSTILE_IDS.iter().map(|t| (*t).to_owned()).collect();
+            tasks.rotate_left(i);
+            ((*id).to_owned(), DagEntry { tasks })
+        })
+        .collect();
+    Ok(manifest)
+}
+
+/// YAML-hostile dag and task ids load back in Python as the very same `str`s, and the lookup
+/// finds the bundle by each of them.
+#[test]
+fn yaml_hostile_ids_round_trip_through_airflow() -> Result<()> {
+    let dir = tempdir();
+    let manifest = hostile_manifest()?;
+    let bundle = dir.path().join("hostile");
+    fixture::write_bundle(&example_executable()?, b"// source\n", &manifest, &bundle)?;
+    let report = harness::reader(&[dir.path()], HOSTILE_IDS)?;
+    assert_found_for_every_dag(&report, &bundle, &manifest.dags);
+    // The rest of the manifest keeps its strings too (the version is the classic trap).
+    let loaded = report.file(&bundle).manifest.clone().unwrap();
+    let sdk = loaded.get("sdk").unwrap();
+    assert_eq!(
+        sdk.get("supervisor_schema_version"),
+        Some(&PyValue::Str("2026-06-16".into()))
+    );
+    assert_eq!(
+        loaded.get("airflow_bundle_metadata_version"),
+        Some(&PyValue::Str("1.0".into()))
+    );
+    assert!(verify_path(&bundle)?.accepted());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our verifier against Airflow's reader, file by file
+
+/// A bundle variant: its name, how to make it, and whether 1.3.2 should accept it.
+struct Variant {
+    name: &'static str,
+    accepted: bool,
+    make: fn(&Path) -> Result<()>,
+}
+
+fn good(path: &Path) -> Result<()> {
+    let manifest = example_manifest()?;
+    fixture::write_bundle(&example_executable()?, b"fn main() {}\n", &manifest, path)
+}
+
+fn raw(path: &Path, manifest: &str) -> Result<()> {
+    write_bundle_raw(&example_executable()?, b"", manifest.as_bytes(), path)
+}
+
+fn edit_trailer(path: &Path, offset: usize, bytes: &[u8]) -> Result<()> {
+    let mut data = fs::read(path)?;
+    let start = data.len() - TRAILER_LEN + offset;
+    data[start..start + bytes.len()].copy_from_slice(bytes);
+    fs::write(path, data)?;
+    Ok(())
+}
+
+const MANIFEST_HEAD: &str =
+    "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: rust\n  version: 0.1.0\n";
+
+fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            name: "good",
+            accepted: true,
+            make: good,
+        },
+        Variant {
+            name: "json_manifest",
+            accepted: true,
+            make: |p| {
+                raw(
+                    p,
+                    r#"{"airflow_bundle_metadata_version": "1.0", "sdk": {"language": "rust", "version": "0.1.0", "supervisor_schema_version": "2026-06-16"}, "source": "main.rs", "dags": {"d": {"tasks": ["t"]}}}"#,
+                )
+            },
+        },
+        Variant {
+            name: "flipped_executable_byte",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                fixture::flip_byte(p, 100)
+            },
+        },
+        Variant {
+            name: "flipped_first_byte",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                fixture::flip_byte(p, 0)
+            },
+        },
+        Variant {
+            name: "no_execute_bit",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                fixture::set_mode(p, 0o644)
+            },
+        },
+        Variant {
+            name: "footer_ver_2",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                edit_trailer(p, 8, &2u32.to_le_bytes())
+            },
+        },
+        Variant {
+            name: "reserved_nonzero",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                edit_trailer(p, 50, &[1])
+            },
+        },
+        Variant {
+            name: "bad_magic",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                edit_trailer(p, 56, b"AFBNDL02")
+            },
+        },
+        Variant {
+            name: "lengths_past_start",
+            accepted: false,
+            make: |p| {
+                good(p)?;
+                edit_trailer(p, 0, &u32::MAX.to_le_bytes())
+            },
+        },
+        Variant {
+            name: "no_executable_region",
+            accepted: false,
+            make: |p| {
+                // The source length claims the whole executable.
+                good(p)?;
+                let size = fs::metadata(p)?.len() as usize;
+                let mut data = fs::read(p)?;
+                let t = size - TRAILER_LEN;
+                let metadata_len = u32::from_le_bytes(data[t + 4..t + 8].try_into().unwrap());
+                let source_len = (size - TRAILER_LEN - metadata_len as usize) as u32;
+                data[t..t + 4].copy_from_slice(&source_len.to_le_bytes());
+                fs::write(p, data)?;
+                Ok(())
+            },
+        },
+        Variant {
+            name: "truncated",
+            accepted: false,
+            make: |p| {
+                fs::write(p, b"AFBNDL01")?;
+                fixture::set_mode(p, 0o755)
+            },
+        },
+        Variant {
+            name: "plain_executable",
+            accepted: false,
+            make: |p| {
+                fixture::copy(&example_executable()?, p)?;
+                fixture::set_mode(p, 0o755)
+            },
+        },
+        Variant {
+            name: "manifest_not_utf8",
+            accepted: false,
+            make: |p| {
+                let mut m = format!("{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags:\n  d:\n    tasks: [t]\n# ")
+                    .into_bytes();
+                m.extend_from_slice(&[0xff, 0xfe, b'\n']);
+                write_bundle_raw(&example_executable()?, b"", &m, p)
+            },
+        },
+        Variant {
+            name: "manifest_not_yaml",
+            accepted: false,
+            make: |p| raw(p, "dags: {d: [\n"),
+        },
+        Variant {
+            name: "manifest_a_list",
+            accepted: false,
+            make: |p| raw(p, "- dags\n- sdk\n"),
+        },
+        Variant {
+            name: "schema_version_unquoted_date",
+            accepted: false,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: 2026-06-16\ndags:\n  d:\n    tasks: [t]\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            name: "schema_version_unknown",
+            accepted: false,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-17\"\ndags:\n  d:\n    tasks: [t]\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            name: "schema_version_missing",
+            accepted: false,
+            make: |p| raw(p, &format!("{MANIFEST_HEAD}dags:\n  d:\n    tasks: [t]\n")),
+        },
+        Variant {
+            name: "dags_a_list",
+            accepted: false,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags:\n  - d\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            name: "dags_empty",
+            accepted: false,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags: {{}}\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            name: "dag_id_an_int",
+            accepted: false,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags:\n  123:\n    tasks: [t]\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            // 1.3.2 finds the bundle for "d"; the int key only makes "123" unfindable.
+            name: "dag_ids_str_and_int",
+            accepted: true,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags:\n  d:\n    tasks: [t]\n  123:\n    tasks: [t]\n"
+                    ),
+                )
+            },
+        },
+        Variant {
+            // Tasks are not read by 1.3.2.
+            name: "tasks_not_a_list",
+            accepted: true,
+            make: |p| {
+                raw(
+                    p,
+                    &format!(
+                        "{MANIFEST_HEAD}  supervisor_schema_version: \"2026-06-16\"\ndags:\n  d: 7\n"
+                    ),
+                )
+            },
+        },
+    ]
+}
+
+fn make_variants(dir: &Path) -> Result<Vec<(&'static str, bool, PathBuf)>> {
+    variants()
+        .into_iter()
+        .map(|v| {
+            let path = dir.join(v.name);
+            (v.make)(&path)?;
+            Ok((v.name, v.accepted, path))
+        })
+        .collect()
+}
+
+/// For every variant, `airflow_bundle::verify::verify_path` accepts exactly when 1.3.2's
+/// lookup would use the file, and both match what the variant is meant to be.
+#[test]
+fn rust_verifier_agrees_with_airflow_on_every_variant() -> Result<()> {
+    let dir = tempdir();
+    let files = make_variants(dir.path())?;
+    let report = harness::reader(&[dir.path()], &["d"])?;
+    let mut disagreements = Vec::new();
+    for (name, expected, path) in &files {
+        let airflow = report.file(path);
+        let ours = verify_path(path)?;
+        if airflow.accepted != *expected || ours.accepted() != airflow.accepted {
+            disagreements.push(format!(
+                "{name}: meant {expected}, Airflow {} (metadata_accepted {}, schema_error {:?}), ours {} {:?}",
+                airflow.accepted,
+                airflow.metadata_accepted,
+                airflow.schema_error,
+                ours.accepted(),
+                ours.failures().collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    Ok(())
+}
+
+/// `cargo airflow verify` exits 0 for a good bundle and 3 for each file Airflow refuses.
+#[test]
+fn cli_verify_agrees_with_airflow() -> Result<()> {
+    let dir = tempdir();
+    let files = make_variants(dir.path())?;
+    let report = harness::reader(&[dir.path()], &["d"])?;
+    for (name, _, path) in &files {
+        let airflow = report.file(path).accepted;
+        let out = pack::verify([path])?;
+        let code = out.status.code();
+        assert_eq!(
+            code,
+            Some(if airflow { 0 } else { 3 }),
+            "{name}: Airflow accepted={airflow}, `cargo airflow verify` exited {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Several files at once: one refused file makes the whole run exit 3.
+    let all: Vec<&PathBuf> = files.iter().map(|(_, _, p)| p).collect();
+    assert_eq!(pack::verify(&all)?.status.code(), Some(3));
+    let good = &files.iter().find(|(n, _, _)| *n == "good").unwrap().2;
+    let json = &files
+        .iter()
+        .find(|(n, _, _)| *n == "json_manifest")
+        .unwrap()
+        .2;
+    assert_eq!(pack::verify([good, json])?.status.code(), Some(0));
+    Ok(())
+}
