@@ -13,9 +13,27 @@
 //! * **The workspace `Cargo.lock`**, the nearest one in the package directory or its ancestors,
 //!   recorded under the name [`WORKSPACE_LOCK_PATH`].
 //! * **Extra inputs**: `[package.metadata.airflow] inputs = [...]` and patterns given to the
-//!   builder, as globs (see [`crate::glob`]) relative to the package directory. A pattern that
-//!   matches nothing is an error (it is most likely a typo). A literal path may also point
-//!   outside the package (`../shared/schema.sql`); it is recorded with that relative path.
+//!   builder, relative to the package directory. A pattern with a glob character (`*`, `?`, `[`
+//!   or `{`) is a gitignore-style pattern, matched like `package.include`; any other is a literal
+//!   path to a file or a directory (all of it), which may also point outside the package
+//!   (`../shared/schema.sql`): it is recorded with that relative path. A pattern that matches
+//!   nothing is an error (it is most likely a typo).
+//!
+//! # Patterns
+//!
+//! `package.include`, `package.exclude` and glob extra inputs are gitignore-style patterns
+//! relative to the package root, compiled with the [`ignore`] crate's gitignore matcher, as cargo
+//! itself compiles `include`/`exclude`:
+//! * a pattern without `/` (other than a trailing one) matches a file or directory name at any
+//!   depth; a pattern with `/` matches the path from the package root (a leading `/` is
+//!   optional);
+//! * `*` matches any run of characters within one path component, `?` one character, `[...]` one
+//!   of a class, `{a,b}` either alternative, `**` any number of whole components;
+//! * a pattern that matches a directory matches everything under it; a trailing `/` restricts a
+//!   pattern to directories;
+//! * as in `.gitignore`, a leading `!` negates a pattern (a later `!` pattern takes a path back out
+//!   of `exclude` or `include`), `#` starts a comment, `\` escapes, and trailing spaces are
+//!   dropped.
 //!
 //! Walks skip names starting with `.`, the package's `target/` directory, and directories that
 //! hold their own `Cargo.toml` (other packages). Paths are package-relative with `/` separators;
@@ -37,10 +55,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use airflow_bundle::record::{FileDigest, InputDigests, InputKind, WORKSPACE_LOCK_PATH};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::glob::Pattern;
 use crate::manifest::PackageManifest;
 
 /// The version of the digest algorithm described in this module.
@@ -124,9 +142,7 @@ pub fn package_inputs(
     extra: &[String],
 ) -> Result<Digests, Error> {
     let manifest = PackageManifest::read(manifest_dir)?;
-    let mut extras = manifest.airflow_inputs.clone();
-    extras.extend(extra.iter().cloned());
-    let selection = select(manifest_dir, &manifest, &extras)?;
+    let selection = select(manifest_dir, &manifest, extra)?;
     hash_selection(selection, workspace_lock)
 }
 
@@ -138,6 +154,121 @@ pub fn recompute(
 ) -> Result<Digests, Error> {
     package_inputs(manifest_dir, workspace_lock, &record.builder_extra_inputs)
 }
+
+/// Where a pattern was given; named in [`Error::BadPattern`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternOrigin {
+    /// `package.include`.
+    Include,
+    /// `package.exclude`.
+    Exclude,
+    /// `[package.metadata.airflow] inputs`.
+    MetadataInputs,
+    /// The build script's extra inputs ([`Builder::extra_inputs`](crate::Builder::extra_inputs),
+    /// kept in a record as `builder_extra_inputs`).
+    BuilderInputs,
+}
+
+impl fmt::Display for PatternOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PatternOrigin::Include => "`package.include`",
+            PatternOrigin::Exclude => "`package.exclude`",
+            PatternOrigin::MetadataInputs => "`[package.metadata.airflow] inputs`",
+            PatternOrigin::BuilderInputs => {
+                "the extra inputs given to `airflow_build::Builder` in build.rs"
+            }
+        })
+    }
+}
+
+/// A list of gitignore-style patterns, compiled as cargo compiles `package.include`/`exclude`.
+struct Patterns {
+    matcher: Gitignore,
+    /// Per pattern, the literal directories it is anchored under (see [`literal_root`]); only
+    /// used to skip directories in walks.
+    roots: Vec<Option<Vec<String>>>,
+}
+
+impl Patterns {
+    /// Compiles `patterns`; `manifest` (the package's `Cargo.toml`) and `origin` name them in
+    /// errors.
+    fn new<'a>(
+        manifest: &Path,
+        origin: PatternOrigin,
+        patterns: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Patterns, Error> {
+        // Paths are always given package-relative, so the matcher's root is `.`: it then strips
+        // nothing from them (with the package directory as root, a relative package directory
+        // would be stripped from a same-named subdirectory).
+        let patterns: Vec<&str> = patterns.into_iter().collect();
+        let mut builder = GitignoreBuilder::new(".");
+        let mut roots = Vec::new();
+        for &pattern in &patterns {
+            builder
+                .add_line(Some(manifest.to_path_buf()), pattern)
+                .map_err(|source| Error::BadPattern {
+                    manifest: manifest.to_path_buf(),
+                    origin,
+                    pattern: pattern.to_owned(),
+                    source,
+                })?;
+            roots.push(literal_root(pattern));
+        }
+        let matcher = builder.build().map_err(|source| Error::BadPattern {
+            manifest: manifest.to_path_buf(),
+            origin,
+            pattern: patterns.join(", "),
+            source,
+        })?;
+        Ok(Patterns { matcher, roots })
+    }
+
+    /// Whether a package-relative file path matches, directly or through a matching ancestor
+    /// directory (the last matching pattern decides, so a `!` pattern can take it back out).
+    fn matches_file(&self, rel: &str) -> bool {
+        self.matcher
+            .matched_path_or_any_parents(rel, false)
+            .is_ignore()
+    }
+
+    /// Whether files under the package-relative directory `dir` may match (false only when
+    /// every pattern is anchored under other literal directories), to skip it in walks.
+    fn may_match_under(&self, dir: &str) -> bool {
+        let comps: Vec<&str> = dir.split('/').filter(|c| !c.is_empty()).collect();
+        self.roots.iter().any(|root| match root {
+            None => true,
+            Some(root) => root.iter().zip(&comps).all(|(r, c)| r == c),
+        })
+    }
+}
+
+/// The leading directories of a pattern anchored at the package root, as long as they hold no
+/// glob character: `queries/**/*.sql` gives `["queries"]`. `None` for a pattern that can match
+/// at any depth (no `/` but a trailing one), and, to stay on the safe side, for negations,
+/// comments and escapes. Files outside the returned directories can never match the pattern.
+fn literal_root(pattern: &str) -> Option<Vec<String>> {
+    let p = pattern.trim_end();
+    if p.starts_with(['!', '#', '\\']) {
+        return None;
+    }
+    let anchored = p.starts_with('/');
+    let p = p.strip_prefix('/').unwrap_or(p);
+    let p = p.strip_suffix('/').unwrap_or(p);
+    // An empty pattern (`/`) matches the root itself, so everything.
+    if p.is_empty() || (!anchored && !p.contains('/')) {
+        return None;
+    }
+    Some(
+        p.split('/')
+            .take_while(|c| !c.contains(GLOB_CHARS) && !c.contains('\\'))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// The characters that make an extra input a pattern rather than a literal path.
+const GLOB_CHARS: [char; 4] = ['*', '?', '[', '{'];
 
 /// Files chosen for hashing, before hashing.
 #[derive(Debug, Default)]
@@ -252,10 +383,18 @@ fn normalize_rel(p: &str) -> Result<String, Error> {
     Ok(parts.join("/"))
 }
 
-fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<Selection, Error> {
+fn select(
+    root: &Path,
+    manifest: &PackageManifest,
+    builder_extras: &[String],
+) -> Result<Selection, Error> {
+    let manifest_path = root.join("Cargo.toml");
+    let compile = |origin, patterns: &[String]| {
+        Patterns::new(&manifest_path, origin, patterns.iter().map(String::as_str))
+    };
     let mut sel = Selection::default();
-    let exclude: Vec<Pattern> = manifest.exclude.iter().map(|p| Pattern::new(p)).collect();
-    let excluded = |rel: &str| exclude.iter().any(|p| p.matches_file(rel));
+    let exclude = compile(PatternOrigin::Exclude, &manifest.exclude)?;
+    let excluded = |rel: &str| exclude.matches_file(rel);
     let prune_root_target = |rel: &str| rel == "target";
     let add = |sel: &mut Selection, rel: String, abs: PathBuf, kind: InputKind| {
         sel.files.entry(rel).or_insert((abs, kind));
@@ -264,7 +403,7 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
     add(
         &mut sel,
         "Cargo.toml".into(),
-        root.join("Cargo.toml"),
+        manifest_path.clone(),
         InputKind::Package,
     );
     match &manifest.include {
@@ -301,10 +440,8 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
             }
         }
         Some(include) => {
-            let include: Vec<Pattern> = include.iter().map(|p| Pattern::new(p)).collect();
-            let prune = |rel: &str| {
-                prune_root_target(rel) || !include.iter().any(|p| p.may_match_under(rel))
-            };
+            let include = compile(PatternOrigin::Include, include)?;
+            let prune = |rel: &str| prune_root_target(rel) || !include.may_match_under(rel);
             let mut files = Vec::new();
             let mut clean = Vec::new();
             walk(root, "", &prune, &mut files, &mut clean)?;
@@ -312,7 +449,7 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
                 sel.watched_dirs.insert(root.join(d));
             }
             for w in files {
-                if include.iter().any(|p| p.matches_file(&w.rel)) && !excluded(&w.rel) {
+                if include.matches_file(&w.rel) && !excluded(&w.rel) {
                     add(&mut sel, w.rel, w.abs, InputKind::Package);
                 }
             }
@@ -320,10 +457,16 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
     }
 
     // Extra inputs.
-    let mut globs = Vec::new();
-    for raw in extras {
-        let pat = Pattern::new(raw);
-        if pat.is_literal() {
+    let extras = (manifest.airflow_inputs.iter())
+        .map(|raw| (raw, PatternOrigin::MetadataInputs))
+        .chain(
+            builder_extras
+                .iter()
+                .map(|raw| (raw, PatternOrigin::BuilderInputs)),
+        );
+    let mut globs: Vec<(&String, Patterns)> = Vec::new();
+    for (raw, origin) in extras {
+        if !raw.contains(GLOB_CHARS) {
             let rel = normalize_rel(raw.trim_end_matches('/'))?;
             let abs = root.join(&rel);
             if abs.is_file() {
@@ -356,12 +499,14 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
             if raw.contains("..") {
                 return Err(Error::AbsoluteInput(raw.clone()));
             }
-            globs.push(pat);
+            // One matcher per pattern, to tell which one matched nothing.
+            globs.push((raw, Patterns::new(&manifest_path, origin, [raw.as_str()])?));
         }
     }
     if !globs.is_empty() {
-        let prune =
-            |rel: &str| prune_root_target(rel) || !globs.iter().any(|p| p.may_match_under(rel));
+        let prune = |rel: &str| {
+            prune_root_target(rel) || !globs.iter().any(|(_, g)| g.may_match_under(rel))
+        };
         let mut files = Vec::new();
         let mut clean = Vec::new();
         walk(root, "", &prune, &mut files, &mut clean)?;
@@ -371,7 +516,7 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
         let mut hits = vec![false; globs.len()];
         for w in files {
             let mut matched = false;
-            for (i, g) in globs.iter().enumerate() {
+            for (i, (_, g)) in globs.iter().enumerate() {
                 if g.matches_file(&w.rel) {
                     hits[i] = true;
                     matched = true;
@@ -382,9 +527,7 @@ fn select(root: &Path, manifest: &PackageManifest, extras: &[String]) -> Result<
             }
         }
         if let Some(i) = hits.iter().position(|h| !h) {
-            return Err(Error::ExtraInputMatchedNothing(
-                globs[i].as_str().to_owned(),
-            ));
+            return Err(Error::ExtraInputMatchedNothing(globs[i].0.clone()));
         }
     }
     Ok(sel)
@@ -608,6 +751,178 @@ mod tests {
         assert_ne!(g.inputs.source, g2.inputs.source);
         let e = package_inputs(d.path(), None, &["*.nothing".into()]).unwrap_err();
         assert!(matches!(e, Error::ExtraInputMatchedNothing(_)), "{e}");
+    }
+
+    fn pattern(p: &str) -> Patterns {
+        Patterns::new(Path::new("Cargo.toml"), PatternOrigin::Include, [p]).unwrap()
+    }
+
+    #[test]
+    fn pattern_rules() {
+        // A name without `/` matches at any depth; with `/`, from the package root.
+        assert!(pattern("*.sql").matches_file("queries/a.sql"));
+        assert!(pattern("*.sql").matches_file("a.sql"));
+        assert!(!pattern("/*.sql").matches_file("queries/a.sql"));
+        assert!(pattern("/*.sql").matches_file("a.sql"));
+        assert!(pattern("queries/*.sql").matches_file("queries/a.sql"));
+        assert!(!pattern("queries/*.sql").matches_file("x/queries/a.sql"));
+        assert!(!pattern("queries/*.sql").matches_file("queries/a/b.sql"));
+        // `**` is any number of whole components.
+        assert!(pattern("queries/**/*.sql").matches_file("queries/a/b/c.sql"));
+        assert!(pattern("queries/**/*.sql").matches_file("queries/c.sql"));
+        assert!(pattern("**/*.sql").matches_file("a/b/c.sql"));
+        assert!(pattern("src/**").matches_file("src/a/b.rs"));
+        // A matching directory matches everything under it; a trailing `/` wants a directory.
+        assert!(pattern("templates").matches_file("templates/x/y.j2"));
+        assert!(pattern("templates").matches_file("templates"));
+        assert!(pattern("templates/").matches_file("templates/y.j2"));
+        assert!(!pattern("templates/").matches_file("templates"));
+        assert!(pattern("a/templates/").matches_file("a/templates/y.j2"));
+        // `?`, classes and alternatives within a component.
+        assert!(pattern("a?c").matches_file("abc"));
+        assert!(!pattern("a?c").matches_file("a/c"));
+        assert!(pattern("[ab].sql").matches_file("q/b.sql"));
+        assert!(!pattern("[ab].sql").matches_file("c.sql"));
+        assert!(pattern("*.{sql,j2}").matches_file("t/x.j2"));
+        // Comments, blank patterns and trailing spaces, as in `.gitignore`.
+        assert!(!pattern("# a.sql").matches_file("# a.sql"));
+        assert!(!pattern("").matches_file("a"));
+        assert!(pattern("a.sql  ").matches_file("a.sql"));
+    }
+
+    #[test]
+    fn negation_takes_paths_back() {
+        let p = Patterns::new(
+            Path::new("Cargo.toml"),
+            PatternOrigin::Exclude,
+            ["src/a", "!src/a/keep.rs"],
+        )
+        .unwrap();
+        assert!(p.matches_file("src/a/b.rs"));
+        assert!(!p.matches_file("src/a/keep.rs"));
+        assert!(!p.matches_file("src/main.rs"));
+    }
+
+    #[test]
+    fn walk_pruning() {
+        assert!(pattern("queries/*.sql").may_match_under("queries"));
+        assert!(pattern("queries/*.sql").may_match_under("queries/deeper"));
+        assert!(!pattern("queries/*.sql").may_match_under("src"));
+        assert!(!pattern("/build.rs").may_match_under("src"));
+        assert!(pattern("a/b*/c").may_match_under("a/x"));
+        assert!(!pattern("a/b/c").may_match_under("a/x"));
+        assert!(pattern("**/*.sql").may_match_under("deep/er"));
+        assert!(pattern("*.sql").may_match_under("deep/er"));
+        assert!(pattern("templates/").may_match_under("x/y"));
+        assert!(pattern("!queries/*.sql").may_match_under("src"));
+        // `/` matches the package root, so everything.
+        assert!(pattern("/").matches_file("src/a.rs"));
+        assert!(pattern("/").may_match_under("src"));
+    }
+
+    #[test]
+    fn include_prunes_and_watches() {
+        let d = pkg("include = [\"/build.rs\", \"src/**\"]\n");
+        let g = package_inputs(d.path(), None, &[]).unwrap();
+        assert_eq!(
+            paths(&g),
+            ["Cargo.toml", "build.rs", "src/a/b.rs", "src/main.rs"]
+        );
+        // `tests/` and `queries/` cannot match: skipped, so not watched.
+        assert_eq!(g.watched_dirs, [d.path().join("src")]);
+    }
+
+    #[test]
+    fn exclude_negation_and_char_classes() {
+        let d = pkg("exclude = [\"src/a\", \"!src/a/b.rs\", \"src/[m]ain.rs\"]\n");
+        let g = package_inputs(d.path(), None, &[]).unwrap();
+        assert_eq!(paths(&g), ["Cargo.toml", "build.rs", "src/a/b.rs"]);
+    }
+
+    #[test]
+    fn extra_inputs_globs_and_literals() {
+        let d = pkg("[package.metadata.airflow]\ninputs = [\"queries/\"]\n");
+        write(d.path(), "queries/deep/r.sql", "\n");
+        write(d.path(), "queries/t.j2", "\n");
+        let g = package_inputs(d.path(), None, &["**/*.{j2,txt}".into()]).unwrap();
+        assert_eq!(
+            paths(&g),
+            [
+                "Cargo.toml",
+                "build.rs",
+                "queries/deep/r.sql",
+                "queries/q.sql",
+                "queries/t.j2",
+                "src/a/b.rs",
+                "src/main.rs"
+            ]
+        );
+        // The glob can match at any depth, so the walk skips only `target/`; `tests/` is clean.
+        let dirs = ["queries", "src", "tests"].map(|x| d.path().join(x));
+        assert_eq!(g.watched_dirs, dirs);
+        let e = package_inputs(d.path(), None, &["../*.sql".into()]).unwrap_err();
+        assert!(matches!(e, Error::AbsoluteInput(_)), "{e}");
+        let e = package_inputs(d.path(), None, &["missing.sql".into()]).unwrap_err();
+        assert!(
+            matches!(e, Error::ExtraInputMatchedNothing(ref p) if p == "missing.sql"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_patterns_are_typed_errors() {
+        let d = pkg("exclude = [\"src/{a\"]\n");
+        let e = package_inputs(d.path(), None, &[]).unwrap_err();
+        let Error::BadPattern {
+            manifest,
+            origin,
+            pattern,
+            ..
+        } = &e
+        else {
+            panic!("{e}");
+        };
+        assert_eq!(manifest, &d.path().join("Cargo.toml"));
+        assert_eq!(*origin, PatternOrigin::Exclude);
+        assert_eq!(pattern, "src/{a");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("invalid pattern `src/{a` in `package.exclude`"),
+            "{msg}"
+        );
+        assert!(msg.contains("unclosed alternate"), "{msg}");
+
+        let d = pkg("include = [\"src/**\", \"x\\\\\"]\n");
+        let e = package_inputs(d.path(), None, &[]).unwrap_err();
+        assert!(
+            matches!(&e, Error::BadPattern { origin: PatternOrigin::Include, pattern, .. } if pattern == "x\\"),
+            "{e}"
+        );
+
+        let d = pkg("[package.metadata.airflow]\ninputs = [\"*.{sql\"]\n");
+        let e = package_inputs(d.path(), None, &[]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::BadPattern {
+                    origin: PatternOrigin::MetadataInputs,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let d = pkg("");
+        let e = package_inputs(d.path(), None, &["q/{*".into()]).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                Error::BadPattern {
+                    origin: PatternOrigin::BuilderInputs,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

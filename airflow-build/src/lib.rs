@@ -77,11 +77,12 @@ use airflow_bundle::record::{EnvSignature, RECORD_FILE_NAME, Record, SidecarOutp
 use sha2::{Digest as _, Sha256};
 
 pub mod digest;
-pub mod glob;
 pub mod manifest;
 pub mod sidecar;
 
-pub use digest::{Change, DIGEST_SCHEME, Digests, diff, find_workspace_lock, package_inputs};
+pub use digest::{
+    Change, DIGEST_SCHEME, Digests, PatternOrigin, diff, find_workspace_lock, package_inputs,
+};
 pub use sidecar::NESTED_GUARD_VAR;
 
 /// The default name of the variable whose value goes into the environment signature.
@@ -159,6 +160,20 @@ pub enum Error {
         "extra input `{0}`: give a path relative to the package directory (globs may not contain `..`)"
     )]
     AbsoluteInput(String),
+    /// A `package.include`/`package.exclude` pattern or an extra input glob that is not a valid
+    /// gitignore-style pattern.
+    #[error("{manifest}: invalid pattern `{pattern}` in {origin}: {}", pattern_error_reason(.source))]
+    BadPattern {
+        /// The package's `Cargo.toml`.
+        manifest: PathBuf,
+        /// Which list the pattern is in.
+        origin: digest::PatternOrigin,
+        /// The pattern as written (all of the list's patterns, comma-separated, when the
+        /// matcher refused the list as a whole).
+        pattern: String,
+        /// Why the matcher refused it.
+        source: ignore::Error,
+    },
     /// An extra input pattern that matched no file.
     #[error(
         "extra input `{0}` matches no file (check [package.metadata.airflow] inputs or the builder's extra inputs)"
@@ -223,6 +238,14 @@ pub enum Error {
     /// The record could not be encoded.
     #[error("cannot encode the build record: {0}")]
     Record(#[from] airflow_bundle::record::RecordError),
+}
+
+/// The reason in a pattern error, without the pattern that [`Error::BadPattern`] already names.
+fn pattern_error_reason(e: &ignore::Error) -> String {
+    match e {
+        ignore::Error::Glob { err, .. } => err.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Reads a variable cargo sets for build scripts.
