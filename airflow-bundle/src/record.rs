@@ -247,9 +247,31 @@ pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
 /// Returns `Ok(None)` when the file is a recognised executable without a record section.
 #[cfg(feature = "io")]
 pub fn find_in_executable(bytes: &[u8]) -> Result<Option<Record>, RecordError> {
+    find_in_object(bytes)
+}
+
+/// Reads an executable file and finds its record; see [`find_in_executable`].
+///
+/// Only the headers and the record section are read, so a large executable (or a bundle, whose
+/// appended regions the object parser ignores) is never loaded into memory.
+#[cfg(feature = "io")]
+pub fn find_in_file(path: &std::path::Path) -> Result<Option<Record>, RecordError> {
+    let io = |source| RecordError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let cache = object::ReadCache::new(file);
+    find_in_object(&cache)
+}
+
+#[cfg(feature = "io")]
+fn find_in_object<'data, R: object::ReadRef<'data>>(
+    data: R,
+) -> Result<Option<Record>, RecordError> {
     use object::{Object, ObjectSection};
 
-    let file = object::File::parse(bytes)?;
+    let file = object::File::parse(data)?;
     let section = file.sections().find(|s| {
         let name_ok = s
             .name()
@@ -267,18 +289,13 @@ pub fn find_in_executable(bytes: &[u8]) -> Result<Option<Record>, RecordError> {
     let Some(section) = section else {
         return Ok(None);
     };
+    // A section larger than any valid record is refused before it is read.
+    let cap = (RECORD_HEADER_LEN + MAX_PAYLOAD_LEN) as u64;
+    if section.size() > cap.saturating_mul(2) {
+        return Err(RecordError::TooLarge(section.size()));
+    }
     let data = section.data()?;
     decode(data).map(Some)
-}
-
-/// Reads an executable file and finds its record; see [`find_in_executable`].
-#[cfg(feature = "io")]
-pub fn find_in_file(path: &std::path::Path) -> Result<Option<Record>, RecordError> {
-    let bytes = std::fs::read(path).map_err(|source| RecordError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    find_in_executable(&bytes)
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Selection {
     pub src_path: PathBuf,
     /// The workspace's target directory, as cargo metadata reports it.
     pub target_directory: PathBuf,
+    /// The directory holding the package's `Cargo.toml` (its inputs are digested from here).
+    pub manifest_dir: PathBuf,
 }
 
 /// Runs `cargo metadata --no-deps` for the workspace the pack flags point at.
@@ -129,6 +131,11 @@ pub fn select(meta: &Metadata, package: Option<&str>, bin: Option<&str>) -> Resu
         bin_name: target.name.clone(),
         src_path: target.src_path.clone().into_std_path_buf(),
         target_directory: meta.target_directory.clone().into_std_path_buf(),
+        manifest_dir: pkg
+            .manifest_path
+            .parent()
+            .map(|d| d.to_path_buf().into_std_path_buf())
+            .unwrap_or_default(),
     })
 }
 

@@ -158,6 +158,10 @@ pub struct PackArgs {
         help = "Where to write the bundle [default: <target-dir>/airflow/<triple>/<bin>]"
     )]
     pub output: Option<PathBuf>,
+    /// Pack even if the executable's embedded input digest cannot be checked against the crate's
+    /// current sources, or differs from them (for a binary whose crate is not at hand)
+    #[arg(long)]
+    pub no_freshness_check: bool,
     /// Output format: human status lines on stderr, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
@@ -192,9 +196,14 @@ pub struct InspectArgs {
     /// Also print the embedded source region
     #[arg(long)]
     pub source: bool,
-    /// Print one JSON object: manifest text, parsed manifest, source and trailer facts
+    /// Print one JSON object: manifest text, parsed manifest, source, trailer facts and the
+    /// airflow-build record
     #[arg(long)]
     pub json: bool,
+    /// List the input files and digests from the airflow-build record (`sha256  path`, as
+    /// sha256sum prints); works on a bundle or on a plain executable
+    #[arg(long, conflicts_with = "source")]
+    pub inputs: bool,
 }
 
 /// Arguments of `cargo airflow verify`.

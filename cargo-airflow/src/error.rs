@@ -134,6 +134,72 @@ pub enum Error {
         #[source]
         source: airflow_bundle::write::WriteError,
     },
+    /// The executable's airflow-build record is present but cannot be decoded.
+    #[error(
+        "cannot read the airflow-build record embedded in {path}: {source}; rebuild the crate with the same airflow-build version as this cargo-airflow"
+    )]
+    Record {
+        /// The executable.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: airflow_bundle::record::RecordError,
+    },
+    /// The executable cannot run here and carries no metadata of its own.
+    #[error("cannot read the dags of {path}: {reason}")]
+    NoEmbeddedMetadata {
+        /// The executable.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// What the binary printed and what its sidecar printed at build time differ.
+    #[error(
+        "{path} answers `--airflow-metadata` differently from the metadata its build embedded ({difference}); the build is inconsistent: run `cargo clean -p {package}` and pack again"
+    )]
+    MetadataMismatch {
+        /// The executable.
+        path: PathBuf,
+        /// The package named in the record.
+        package: String,
+        /// A short description of the first difference.
+        difference: String,
+    },
+    /// The executable was built from other sources than the crate's current ones.
+    #[error(
+        "{path} is stale: it was built from other sources than package `{package}` has now ({changes}); rebuild it{hint}"
+    )]
+    Stale {
+        /// The executable.
+        path: PathBuf,
+        /// The package named in the record.
+        package: String,
+        /// The changed files, joined for display.
+        changes: String,
+        /// How to proceed with `--executable`.
+        hint: &'static str,
+    },
+    /// The crate an `--executable` was built from cannot be found, so freshness cannot be checked.
+    #[error(
+        "cannot check that {path} is fresh: {reason}; run from the crate's workspace (or pass --manifest-path), or pass --no-freshness-check to pack it as it is"
+    )]
+    CrateNotAtHand {
+        /// The executable.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Recomputing the crate's input digests failed.
+    #[error("cannot digest the inputs of package `{package}` to check {path} is fresh: {source}")]
+    Digest {
+        /// The executable.
+        path: PathBuf,
+        /// The package.
+        package: String,
+        /// Why.
+        #[source]
+        source: Box<airflow_build::Error>,
+    },
     /// A file given to `inspect` is not a readable bundle.
     #[error(
         "{path} is not a readable bundle: {reason}; run `cargo airflow verify {path}` for every check"

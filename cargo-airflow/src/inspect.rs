@@ -65,7 +65,32 @@ impl<W: Write> Write for LastByte<'_, W> {
     }
 }
 
-/// One JSON object: manifest text, parsed manifest, source and trailer facts.
+/// Writes the airflow-build record's inputs of the bundle (or plain executable) at `path`: a few
+/// `# ` header lines with the combined digests, then one `sha256  path` line per input file.
+pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
+    let record = crate::embedded::read_record(path)?.ok_or_else(|| Error::NoEmbeddedMetadata {
+        path: path.to_owned(),
+        reason: "it carries no airflow-build record; add `airflow-build` to the crate's [build-dependencies] and call `airflow_build::build()` from build.rs".into(),
+    })?;
+    let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
+    let mut text = format!(
+        "# package {} {}, target {} ({})\n# source digest {}\n# env signature {}\n",
+        record.package,
+        record.version,
+        record.target,
+        record.profile,
+        record.inputs.source,
+        record.env_signature
+    );
+    for f in &record.files {
+        text.push_str(&format!("{}  {}\n", f.sha256, f.path));
+    }
+    out.write_all(text.as_bytes()).map_err(write_err)?;
+    out.flush().map_err(write_err)
+}
+
+/// One JSON object: manifest text, parsed manifest, source and trailer facts, and the
+/// airflow-build record when the executable region carries one.
 pub fn json(path: &Path) -> Result<serde_json::Value> {
     let mut reader = open(path)?;
     let manifest = reader
@@ -87,8 +112,10 @@ pub fn json(path: &Path) -> Result<serde_json::Value> {
     } else {
         serde_json::Value::Null
     };
+    let record = crate::embedded::read_record(path)?;
     Ok(json!({
         "path": path,
+        "record": record,
         "manifest_text": manifest_text,
         "manifest": parsed,
         "source": source,

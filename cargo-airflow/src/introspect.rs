@@ -117,7 +117,7 @@ pub fn check_runnable(path: &Path, platform: Platform) -> Result<()> {
     Err(Error::NotRunnable {
         path: path.to_owned(),
         reason: format!(
-            "built for {}; cargo-airflow cannot run it to read its metadata; cross-target packing needs airflow-build's embedded record (coming). This host runs {} {}",
+            "built for {}; cargo-airflow cannot run it to read its metadata (this host runs {} {}); pack it from the metadata airflow-build embeds at build time",
             platform.describe(),
             std::env::consts::ARCH,
             host_format().map_or("executables", format_name)
@@ -302,7 +302,7 @@ mod tests {
             .to_string();
         assert!(e.contains("cannot introspect /x/bundle: built for"), "{e}");
         assert!(
-            e.contains("ELF; cargo-airflow cannot run it to read its metadata; cross-target packing needs airflow-build's embedded record (coming)"),
+            e.contains("ELF; cargo-airflow cannot run it to read its metadata (this host runs"),
             "{e}"
         );
     }

@@ -24,6 +24,7 @@
 
 pub mod cargo_build;
 pub mod cli;
+pub mod embedded;
 pub mod error;
 pub mod inspect;
 pub mod introspect;
@@ -110,6 +111,9 @@ fn run_inspect(args: &InspectArgs) -> Exit {
             writeln!(out, "{v}")
                 .map_err(|e| Error::io("cannot write the output for", &args.file, e))
         })
+    } else if args.inputs {
+        let mut out = std::io::stdout().lock();
+        inspect::inputs(&args.file, &mut out)
     } else {
         let mut out = std::io::stdout().lock();
         inspect::human(&args.file, args.source, &mut out)

@@ -10,8 +10,8 @@ use airflow_bundle::{BuildInfo, Manifest, Metadata};
 
 use crate::cargo_build::{self, Selection};
 use crate::cli::PackArgs;
+use crate::embedded::{self, CrateAtHand, MetadataSource};
 use crate::error::{Error, Result};
-use crate::introspect;
 use crate::output::{
     OpenedExecutable, check_output, default_output, looks_like_bundle, write_atomically,
 };
@@ -98,9 +98,17 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
         None => build(args, &profile, &cwd, progress)?,
     };
+    // Opened before anything reads or runs it: the bytes packed are the bytes that answered.
+    let opened = OpenedExecutable::open(&inputs.executable)?;
+    let record = embedded::read_record(&inputs.executable)?;
     let triple = match (&args.target, inputs.triple.clone(), host) {
         (Some(t), _, _) => cargo_build::target_dir_name(t),
         (None, Some(t), _) => t,
+        // A prebuilt executable knows its own target when airflow-build recorded it.
+        (None, None, _) if record.is_some() => record
+            .as_ref()
+            .map(|r| r.target.clone())
+            .unwrap_or_default(),
         (None, None, Some(h)) => h.join().unwrap_or_else(|_| {
             Err(Error::HostTriple(
                 "cannot determine the host triple (the rustc -vV thread failed); pass --target"
@@ -129,21 +137,38 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         ],
     )?;
 
-    // Introspect and validate.
+    // Introspect (or read the embedded metadata), check freshness, validate.
     let executable = &inputs.executable;
     if args.verbose > 0 {
         progress.status(
-            "Running",
-            &format!(
-                "`{} --airflow-metadata --format json`",
-                executable.display()
-            ),
+            "Reading",
+            &format!("the dags of `{}`", executable.display()),
         );
     }
-    // Opened before it runs: the bytes packed are the bytes that answered.
-    let opened = OpenedExecutable::open(executable)?;
-    let metadata = introspect::introspect(executable)?;
+    let (metadata, metadata_source) =
+        embedded::metadata(executable, &inputs.bin_name, record.as_ref())?;
     opened.check_unchanged()?;
+    if args.verbose > 0 {
+        let how = match metadata_source {
+            MetadataSource::Binary => "by running it with `--airflow-metadata`",
+            MetadataSource::Sidecar => "from the sidecar metadata embedded at build time",
+            MetadataSource::BinaryAndSidecar => {
+                "by running it; it agrees with the embedded sidecar metadata"
+            }
+        };
+        progress.status("Read", &format!("metadata {how}"));
+    }
+    if let Some(r) = &record {
+        if args.no_freshness_check {
+            progress.warning(&format!(
+                "not checking that {} is fresh (--no-freshness-check)",
+                executable.display()
+            ));
+        } else {
+            let krate = crate_at_hand(args, &inputs, r);
+            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?;
+        }
+    }
     let warnings: Vec<String> = metadata
         .validate()
         .map_err(|source| Error::BadMetadata {
@@ -160,7 +185,10 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
     // Write.
     let source = read_source(&inputs.source_path)?;
     let profile_recorded = if args.executable.is_some() && args.profile.is_none() && !args.release {
-        "unknown".to_owned()
+        // Build scripts see `debug` or `release`, the profile the executable's code was built as.
+        record
+            .as_ref()
+            .map_or_else(|| "unknown".to_owned(), |r| r.profile.clone())
     } else {
         profile
     };
@@ -168,8 +196,8 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         target: triple.clone(),
         profile: profile_recorded.clone(),
         packer: PACKER.to_owned(),
-        source_digest: None,
-        env_signature: None,
+        source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
+        env_signature: record.as_ref().map(|r| r.env_signature.clone()),
     };
     let dags = metadata
         .dags
@@ -191,8 +219,40 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         size: written.size,
         binary_sha256: airflow_bundle::footer::hex(&written.trailer.binary_sha256),
         fresh: written.fresh,
+        metadata_source,
+        source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
     })
+}
+
+/// The workspace package the record names, to recompute its digests. In build mode this is the
+/// package just built; with `--executable` it is looked up by name in the workspace.
+fn crate_at_hand(
+    args: &PackArgs,
+    inputs: &Inputs,
+    record: &airflow_bundle::record::Record,
+) -> Option<CrateAtHand> {
+    let from_selection = inputs.selection.as_ref().map(|s| CrateAtHand {
+        package: s.package_name.clone(),
+        manifest_dir: s.manifest_dir.clone(),
+    });
+    if args.executable.is_none()
+        || from_selection
+            .as_ref()
+            .is_some_and(|k| k.package == record.package)
+    {
+        return from_selection;
+    }
+    let meta = cargo_build::load_metadata(args).ok()?;
+    meta.workspace_packages()
+        .into_iter()
+        .find(|p| p.name.as_str() == record.package)
+        .and_then(|p| {
+            Some(CrateAtHand {
+                package: p.name.to_string(),
+                manifest_dir: p.manifest_path.parent()?.to_path_buf().into_std_path_buf(),
+            })
+        })
 }
 
 /// `--executable`: no build; the source comes from `--source` or the package's bin target.
@@ -212,7 +272,13 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         let bin = args.bin.clone().or_else(|| bin_name_of(exe));
         let selected = cargo_build::load_metadata(args).and_then(|m| {
             metadata_target_dir = Some(m.target_directory.clone().into_std_path_buf());
-            cargo_build::select(&m, args.package.as_deref(), bin.as_deref())
+            cargo_build::select(&m, args.package.as_deref(), bin.as_deref()).or_else(|e| {
+                // A renamed copy of the executable: the package's only bin, if it has one.
+                match args.bin {
+                    None => cargo_build::select(&m, args.package.as_deref(), None),
+                    Some(_) => Err(e),
+                }
+            })
         });
         match selected {
             Ok(s) => Some(s),

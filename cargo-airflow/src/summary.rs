@@ -34,6 +34,10 @@ pub struct PackSummary {
     pub binary_sha256: String,
     /// The output already held these bytes and was left untouched.
     pub fresh: bool,
+    /// Where the dags came from: running the binary, its embedded sidecar metadata, or both.
+    pub metadata_source: crate::embedded::MetadataSource,
+    /// The combined input digest from the executable's airflow-build record, when it has one.
+    pub source_digest: Option<String>,
     /// Warnings about the metadata (ids Airflow's server would refuse, empty dags).
     pub warnings: Vec<String>,
 }
@@ -157,6 +161,8 @@ mod tests {
             size: 1234,
             binary_sha256: "ab".repeat(32),
             fresh: false,
+            metadata_source: crate::embedded::MetadataSource::Sidecar,
+            source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
         }
     }
@@ -182,6 +188,8 @@ mod tests {
         assert_eq!(v["size"], 1234);
         assert_eq!(v["fresh"], false);
         assert_eq!(v["warnings"], serde_json::json!(["w"]));
+        assert_eq!(v["metadata_source"], "sidecar");
+        assert_eq!(v["source_digest"], "cd".repeat(32));
         assert!(!summary().to_json().contains('\n'));
     }
 

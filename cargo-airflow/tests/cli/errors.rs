@@ -128,7 +128,7 @@ fn a_foreign_architecture_is_refused_before_running_it() {
     let arch = if machine == 0xB7 { "aarch64" } else { "x86_64" };
     assert!(
         r.stderr.contains(&format!(
-            "built for {arch} ELF; cargo-airflow cannot run it to read its metadata; cross-target packing needs airflow-build's embedded record (coming)"
+            "it is built for {arch} ELF, which this host cannot run, and its airflow-build record holds no sidecar metadata"
         )),
         "{}",
         r.stderr

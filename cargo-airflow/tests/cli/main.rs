@@ -9,5 +9,6 @@ mod help;
 mod inspect;
 mod metadata;
 mod pack;
+mod record;
 mod support;
 mod verify;

@@ -72,10 +72,26 @@ impl Run {
 
 /// Runs `cargo-airflow ARGS` in `cwd` (or the crate directory).
 pub fn run_in(cwd: Option<&Path>, args: &[&str]) -> Run {
+    command(cwd, args, &[])
+}
+
+/// Runs `cargo-airflow ARGS` in the crate directory with extra environment variables.
+pub fn run_env(args: &[&str], envs: &[(&str, &str)]) -> Run {
+    command(None, args, envs)
+}
+
+fn command(cwd: Option<&Path>, args: &[&str], envs: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .stdin(Stdio::null())
         .current_dir(cwd.unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR"))));
+    // The tests decide the sidecar mode; the caller's environment must not.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AIRFLOW_BUILD_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(envs.iter().copied());
     Run::from(cmd.output().expect("runs cargo-airflow"))
 }
 
