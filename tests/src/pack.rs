@@ -79,8 +79,11 @@ pub struct PackReport {
     pub size: u64,
     /// Hex SHA-256 of the executable region.
     pub binary_sha256: String,
-    /// Whether the bundle was (re)written by this run.
+    /// Whether the output already held exactly these bytes and was left untouched.
     pub fresh: bool,
+    /// Where the dags came from: `binary`, `sidecar` or `binary_and_sidecar`.
+    #[serde(default)]
+    pub metadata_source: Option<String>,
     /// Warnings (for example ids Airflow's server would refuse).
     #[serde(default)]
     pub warnings: Vec<Value>,
