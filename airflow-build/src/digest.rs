@@ -8,8 +8,9 @@
 //! * **Package files.** Without `package.include`: `Cargo.toml`, the build script (`build.rs`
 //!   or `package.build`), everything under `src/`, and explicit `[lib]`/`[[bin]]` paths outside
 //!   `src/`. `benches/`, `examples/` and `tests/` are not inputs: they never go into a bundle
-//!   binary. With `package.include`: `Cargo.toml` plus every file the include patterns match.
-//!   `package.exclude` patterns are removed in both cases.
+//!   binary; `package.exclude` patterns remove files from that set. With `package.include`:
+//!   `Cargo.toml` plus every file the include patterns match, and `exclude` is ignored, as cargo
+//!   ignores it when `include` is set.
 //! * **The workspace `Cargo.lock`**, the nearest one in the package directory or its ancestors,
 //!   recorded under the name [`WORKSPACE_LOCK_PATH`].
 //! * **Extra inputs**: `[package.metadata.airflow] inputs = [...]` and patterns given to the
@@ -449,7 +450,8 @@ fn select(
                 sel.watched_dirs.insert(root.join(d));
             }
             for w in files {
-                if include.matches_file(&w.rel) && !excluded(&w.rel) {
+                // As in cargo, `include` overrides `exclude`.
+                if include.matches_file(&w.rel) {
                     add(&mut sel, w.rel, w.abs, InputKind::Package);
                 }
             }
@@ -738,9 +740,16 @@ mod tests {
             "include = [\"src/**\", \"build.rs\"]\nexclude = [\"src/a\"]\n[package.metadata.airflow]\ninputs = [\"*.sql\"]\n",
         );
         let g = package_inputs(d.path(), None, &[]).unwrap();
+        // `exclude` is ignored when `include` is set, as cargo ignores it.
         assert_eq!(
             paths(&g),
-            ["Cargo.toml", "build.rs", "queries/q.sql", "src/main.rs"]
+            [
+                "Cargo.toml",
+                "build.rs",
+                "queries/q.sql",
+                "src/a/b.rs",
+                "src/main.rs"
+            ]
         );
         let lock = d.path().join("Cargo.lock");
         std::fs::write(&lock, "x").unwrap();
