@@ -18,7 +18,7 @@ export RUSTC=${AIRFLOW_CROSS_RUSTC:-/usr/bin/rustc} RUSTDOC=${AIRFLOW_CROSS_RUST
 export RUSTC_BOOTSTRAP=1 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 unset AIRFLOW_BUILD_SIDECAR
 
-RUSTC= RUSTDOC= RUSTC_BOOTSTRAP= cargo build --quiet --release -p cargo-airflow
+env -u RUSTC -u RUSTDOC -u RUSTC_BOOTSTRAP cargo build --quiet --release -p cargo-airflow
 ca=$ws/target/release/cargo-airflow
 scratch=${BENCH_DIR:-$ws/target/bench-cross-pack}
 mkdir -p "$scratch"
