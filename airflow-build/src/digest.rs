@@ -57,7 +57,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use airflow_bundle::record::{FileDigest, InputDigests, InputKind, WORKSPACE_LOCK_PATH};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use sha2::{Digest, Sha256};
+use ring::digest::{Context, SHA256};
 
 use crate::Error;
 use crate::manifest::PackageManifest;
@@ -552,7 +552,7 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
         source,
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
+    let mut h = Context::new(&SHA256);
     let mut len = 0u64;
     buf.resize(1 << 20, 0);
     loop {
@@ -565,7 +565,9 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
         h.update(&buf[..n]);
         len += n as u64;
     }
-    Ok((len, h.finalize().into()))
+    let mut out = [0u8; 32];
+    out.copy_from_slice(h.finish().as_ref());
+    Ok((len, out))
 }
 
 /// A file's length and SHA-256.
@@ -631,20 +633,20 @@ fn combine<'a>(
     entries: impl Iterator<Item = (&'a str, InputKind, u64, &'a [u8; 32])>,
 ) -> String {
     let entries: Vec<_> = entries.collect();
-    let mut h = Sha256::new();
+    let mut h = Context::new(&SHA256);
     h.update(b"airflow-build/inputs\0");
-    h.update(DIGEST_SCHEME.to_le_bytes());
+    h.update(&DIGEST_SCHEME.to_le_bytes());
     h.update(label.as_bytes());
-    h.update([0u8]);
-    h.update((entries.len() as u64).to_le_bytes());
+    h.update(&[0u8]);
+    h.update(&(entries.len() as u64).to_le_bytes());
     for (path, kind, len, digest) in entries {
-        h.update([kind_byte(kind)]);
-        h.update((path.len() as u64).to_le_bytes());
+        h.update(&[kind_byte(kind)]);
+        h.update(&(path.len() as u64).to_le_bytes());
         h.update(path.as_bytes());
-        h.update(len.to_le_bytes());
+        h.update(&len.to_le_bytes());
         h.update(digest);
     }
-    hex(&h.finalize())
+    hex(h.finish().as_ref())
 }
 
 fn hash_selection(mut sel: Selection, workspace_lock: Option<&Path>) -> Result<Digests, Error> {
