@@ -55,6 +55,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use airflow_bundle::footer::hex;
 use airflow_bundle::record::{FileDigest, InputDigests, InputKind, WORKSPACE_LOCK_PATH};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ring::digest::{Context, SHA256};
@@ -95,8 +96,8 @@ impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Change::Modified(p) => write!(f, "modified: {p}"),
-            Change::Added(p) => write!(f, "added:    {p}"),
-            Change::Removed(p) => write!(f, "removed:  {p}"),
+            Change::Added(p) => write!(f, "added: {p}"),
+            Change::Removed(p) => write!(f, "removed: {p}"),
         }
     }
 }
@@ -533,17 +534,6 @@ fn select(
         }
     }
     Ok(sel)
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
 }
 
 fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {

@@ -309,7 +309,7 @@ pub fn env_signature_digest(sig: &EnvSignature) -> String {
     let mut h = ring::digest::Context::new(&ring::digest::SHA256);
     h.update(b"airflow-build/env-signature\0");
     h.update(&serde_json::to_vec(sig).unwrap_or_default());
-    digest::hex(h.finish().as_ref())
+    airflow_bundle::footer::hex(h.finish().as_ref())
 }
 
 /// The outer build's target directory, derived from `OUT_DIR`

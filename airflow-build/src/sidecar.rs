@@ -22,9 +22,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cargo_metadata::Message;
+use wait_timeout::ChildExt;
 
 use crate::Error;
 
@@ -277,25 +278,23 @@ fn run_metadata(name: &str, exe: &Path) -> Result<String, Error> {
         }
         s
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() > RUN_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error::SidecarRun {
-                    bin: name.to_owned(),
-                    message: format!("no answer within {}s", RUN_TIMEOUT.as_secs()),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => {
-                return Err(Error::SidecarRun {
-                    bin: name.to_owned(),
-                    message: e.to_string(),
-                });
-            }
+    let status = match child.wait_timeout(RUN_TIMEOUT) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::SidecarRun {
+                bin: name.to_owned(),
+                message: format!("no answer within {}s", RUN_TIMEOUT.as_secs()),
+            });
+        }
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::SidecarRun {
+                bin: name.to_owned(),
+                message: e.to_string(),
+            });
         }
     };
     let stdout = out_reader.join().unwrap_or_default();

@@ -50,7 +50,7 @@ pub fn metadata(
     let platform = Platform::of_file(path)?;
     let embedded = record.map(|r| sidecar_metadata(path, bin, r)).transpose()?;
     if introspect::check_runnable(path, platform).is_ok() {
-        let ran = introspect::introspect(path)?;
+        let ran = introspect::run(path)?;
         return match embedded.flatten() {
             None => Ok((ran, MetadataSource::Binary)),
             Some(side) if side == ran => Ok((ran, MetadataSource::BinaryAndSidecar)),
@@ -209,15 +209,7 @@ fn describe_changes(changes: &[Change]) -> String {
         return "the combined digest differs but no file did; the digest scheme changed, rebuild"
             .into();
     }
-    let mut parts: Vec<String> = changes
-        .iter()
-        .take(10)
-        .map(|c| match c {
-            Change::Modified(p) => format!("modified: {p}"),
-            Change::Added(p) => format!("added: {p}"),
-            Change::Removed(p) => format!("removed: {p}"),
-        })
-        .collect();
+    let mut parts: Vec<String> = changes.iter().take(10).map(Change::to_string).collect();
     if changes.len() > 10 {
         parts.push(format!("and {} more", changes.len() - 10));
     }

@@ -1,9 +1,9 @@
 //! Reading a bundle binary's metadata by running it with `--airflow-metadata --format json`.
 //!
-//! Before anything runs, the file's object format and architecture are read with the `object`
-//! crate; a binary this host cannot run is refused with an explanation instead of an obscure
-//! `exec` error. The run itself has stdin closed, a timeout (the child is killed on expiry) and
-//! bounded stdout and stderr.
+//! [`Platform::of_file`] reads the file's object format and architecture with the `object` crate
+//! and [`check_runnable`] says whether this host can run it, so a foreign binary is never started
+//! ([`crate::embedded`] packs it from its embedded record instead). [`run`] has stdin closed, a
+//! timeout (the child is killed on expiry) and bounded stdout and stderr.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -125,11 +125,9 @@ pub fn check_runnable(path: &Path, platform: Platform) -> Result<()> {
     })
 }
 
-/// Checks that `path` can run here, runs it with `--airflow-metadata --format json` and parses
-/// what it prints.
-pub fn introspect(path: &Path) -> Result<Metadata> {
-    let platform = Platform::of_file(path)?;
-    check_runnable(path, platform)?;
+/// Runs `path` with `--airflow-metadata --format json` and parses what it prints. The caller
+/// has checked with [`check_runnable`] that this host can run it.
+pub fn run(path: &Path) -> Result<Metadata> {
     let stdout = run_bounded(path, TIMEOUT)?;
     let text = String::from_utf8(stdout).map_err(|_| Error::Introspection {
         path: path.to_owned(),

@@ -16,7 +16,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use airflow_bundle::Trailer;
-use airflow_bundle::write::{sha256_stream, write_bundle};
+use airflow_bundle::write::write_bundle;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -228,31 +229,18 @@ pub fn write_atomically(
         path: output.to_owned(),
         source,
     };
-    // First pass: the trailer these inputs give, to compare with what is already there.
-    let (digest, exe_len) = exe
-        .rewound()
-        .and_then(|mut f| sha256_stream(&mut f))
-        .map_err(|e| Error::io("cannot read", executable, e))?;
+    let exe_len = exe
+        .file
+        .metadata()
+        .map_err(|e| Error::io("cannot read", executable, e))?
+        .len();
     if exe_len == 0 {
         return Err(write_err(
             airflow_bundle::write::WriteError::EmptyExecutable,
         ));
     }
-    let expected = Trailer::new(
-        u32::try_from(source.len()).unwrap_or(u32::MAX),
-        u32::try_from(manifest.len()).unwrap_or(u32::MAX),
-        digest,
-    );
-    let size = exe_len + source.len() as u64 + manifest.len() as u64 + 64;
-    if u32::try_from(source.len()).is_ok()
-        && u32::try_from(manifest.len()).is_ok()
-        && already_holds(output, exe, size, &[source, manifest, &expected.to_bytes()])
-    {
-        return Ok(Written {
-            trailer: expected,
-            size,
-            fresh: true,
-        });
+    if let Some(fresh) = already_holds(output, exe, exe_len, source, manifest) {
+        return Ok(fresh);
     }
 
     let dir = match output.parent() {
@@ -325,25 +313,54 @@ fn mode_is_0755(_meta: &fs::Metadata) -> bool {
     true
 }
 
-/// Whether `output` is a regular 0755 file of `size` bytes equal to `executable` followed by
-/// `tail`. Any error counts as "no".
-fn already_holds(output: &Path, exe: &OpenedExecutable, size: u64, tail: &[&[u8]]) -> bool {
-    let Ok(meta) = fs::symlink_metadata(output) else {
-        return false;
+/// When `output` is a regular 0755 file holding exactly the bundle of `exe` (`exe_len` bytes),
+/// `source` and `manifest`, what was written; any error counts as "no". The executable is hashed
+/// while it is compared, so a fresh output costs one pass over each file, and a stale one of
+/// another size none.
+fn already_holds(
+    output: &Path,
+    exe: &OpenedExecutable,
+    exe_len: u64,
+    source: &[u8],
+    manifest: &[u8],
+) -> Option<Written> {
+    let (Ok(source_len), Ok(metadata_len)) =
+        (u32::try_from(source.len()), u32::try_from(manifest.len()))
+    else {
+        return None;
     };
+    let size = exe_len + source.len() as u64 + manifest.len() as u64 + 64;
+    let meta = fs::symlink_metadata(output).ok()?;
     if !meta.is_file() || meta.len() != size || !mode_is_0755(&meta) {
-        return false;
+        return None;
     }
-    let (Ok(mut out), Ok(exe)) = (File::open(output), exe.rewound()) else {
-        return false;
-    };
-    let tail: Vec<u8> = tail.concat();
-    let mut expected = exe.chain(&tail[..]);
-    same_content(&mut out, &mut expected).unwrap_or(false)
+    let mut out = File::open(output).ok()?;
+    let mut exe_file = exe.rewound().ok()?;
+    let mut hasher = Sha256::new();
+    let same = same_content(&mut exe_file, &mut (&mut out).take(exe_len), |chunk| {
+        hasher.update(chunk)
+    })
+    .ok()?;
+    if !same {
+        return None;
+    }
+    let trailer = Trailer::new(source_len, metadata_len, hasher.finalize().into());
+    let expected = [source, manifest, &trailer.to_bytes()[..]].concat();
+    let mut tail = Vec::with_capacity(expected.len());
+    out.read_to_end(&mut tail).ok()?;
+    (tail == expected).then_some(Written {
+        trailer,
+        size,
+        fresh: true,
+    })
 }
 
-/// Compares two streams chunk by chunk.
-fn same_content(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
+/// Compares two streams chunk by chunk, handing each equal chunk of `a` to `seen`.
+fn same_content(
+    a: &mut impl Read,
+    b: &mut impl Read,
+    mut seen: impl FnMut(&[u8]),
+) -> io::Result<bool> {
     const CHUNK: usize = 256 * 1024;
     let mut ba = vec![0u8; CHUNK];
     let mut bb = vec![0u8; CHUNK];
@@ -353,6 +370,7 @@ fn same_content(a: &mut impl Read, b: &mut impl Read) -> io::Result<bool> {
         if na != nb || ba[..na] != bb[..nb] {
             return Ok(false);
         }
+        seen(&ba[..na]);
         if na == 0 {
             return Ok(true);
         }
@@ -590,10 +608,10 @@ mod tests {
 
     #[test]
     fn same_content_compares_streams() {
-        assert!(same_content(&mut &b"abc"[..], &mut &b"abc"[..]).unwrap());
-        assert!(!same_content(&mut &b"abc"[..], &mut &b"abd"[..]).unwrap());
-        assert!(!same_content(&mut &b"abc"[..], &mut &b"ab"[..]).unwrap());
+        assert!(same_content(&mut &b"abc"[..], &mut &b"abc"[..], |_| {}).unwrap());
+        assert!(!same_content(&mut &b"abc"[..], &mut &b"abd"[..], |_| {}).unwrap());
+        assert!(!same_content(&mut &b"abc"[..], &mut &b"ab"[..], |_| {}).unwrap());
         let big = vec![1u8; 600 * 1024];
-        assert!(same_content(&mut &big[..], &mut &big[..]).unwrap());
+        assert!(same_content(&mut &big[..], &mut &big[..], |_| {}).unwrap());
     }
 }

@@ -82,6 +82,9 @@ struct Inputs {
     target_dir: Option<PathBuf>,
     /// The triple the executable was built for, when the build said so.
     triple: Option<String>,
+    /// The workspace, when `--executable` needed `cargo metadata` (kept to find the crate of the
+    /// executable's record without running it again).
+    workspace: Option<cargo_metadata::Metadata>,
 }
 
 /// Runs `cargo airflow pack`.
@@ -243,7 +246,14 @@ fn crate_at_hand(
     {
         return from_selection;
     }
-    let meta = cargo_build::load_metadata(args).ok()?;
+    let loaded;
+    let meta = match &inputs.workspace {
+        Some(m) => m,
+        None => {
+            loaded = cargo_build::load_metadata(args).ok()?;
+            &loaded
+        }
+    };
     meta.workspace_packages()
         .into_iter()
         .find(|p| p.name.as_str() == record.package)
@@ -267,18 +277,20 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     let explicit_target_dir = args.target_dir.as_ref().map(|d| cwd.join(d));
     let need_metadata =
         args.source.is_none() || (args.output.is_none() && explicit_target_dir.is_none());
-    let mut metadata_target_dir = None;
+    let mut workspace = None;
     let selection = if need_metadata {
         let bin = args.bin.clone().or_else(|| bin_name_of(exe));
         let selected = cargo_build::load_metadata(args).and_then(|m| {
-            metadata_target_dir = Some(m.target_directory.clone().into_std_path_buf());
-            cargo_build::select(&m, args.package.as_deref(), bin.as_deref()).or_else(|e| {
-                // A renamed copy of the executable: the package's only bin, if it has one.
-                match args.bin {
-                    None => cargo_build::select(&m, args.package.as_deref(), None),
-                    Some(_) => Err(e),
-                }
-            })
+            let selected = cargo_build::select(&m, args.package.as_deref(), bin.as_deref())
+                .or_else(|e| {
+                    // A renamed copy of the executable: the package's only bin, if it has one.
+                    match args.bin {
+                        None => cargo_build::select(&m, args.package.as_deref(), None),
+                        Some(_) => Err(e),
+                    }
+                });
+            workspace = Some(m);
+            selected
         });
         match selected {
             Ok(s) => Some(s),
@@ -315,7 +327,11 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         Some(sel) => sel.bin_name.clone(),
         None => bin_name_of(exe).unwrap_or_else(|| "bundle".into()),
     };
-    let target_dir = explicit_target_dir.or(metadata_target_dir);
+    let target_dir = explicit_target_dir.or_else(|| {
+        workspace
+            .as_ref()
+            .map(|m| m.target_directory.clone().into_std_path_buf())
+    });
     Ok(Inputs {
         selection,
         executable: exe.to_owned(),
@@ -323,6 +339,7 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         bin_name,
         target_dir,
         triple: None,
+        workspace,
     })
 }
 
@@ -393,6 +410,7 @@ fn build(
         source_path,
         target_dir: Some(target_dir),
         triple,
+        workspace: None,
     })
 }
 

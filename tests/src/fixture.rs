@@ -1,6 +1,7 @@
 //! Bundles made directly with `airflow-bundle` over a real executable, for tests that need
 //! hand-made or deliberately broken bundles (and that must not depend on the CLI).
 
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -41,21 +42,41 @@ pub fn example_source() -> PathBuf {
 
 /// What an executable says about itself: `EXE --airflow-metadata --format json`.
 pub fn metadata_of(executable: &Path) -> Result<Metadata> {
-    let out = Command::new(executable)
+    metadata_via(&[], &[], executable)
+}
+
+/// [`metadata_of`] through an emulator: `RUNNER... EXE --airflow-metadata --format json`, with
+/// extra environment variables (for a foreign executable under qemu or wine).
+pub fn metadata_via(
+    runner: &[&str],
+    envs: &[(OsString, OsString)],
+    executable: &Path,
+) -> Result<Metadata> {
+    let mut cmd = match runner.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(executable);
+            c
+        }
+        None => Command::new(executable),
+    };
+    let out = cmd
         .args(["--airflow-metadata", "--format", "json"])
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .output()
-        .with_context(|| format!("running {}", executable.display()))?;
+        .with_context(|| format!("running {runner:?} {}", executable.display()))?;
     if !out.status.success() {
         bail!(
-            "{} --airflow-metadata --format json exited with {}: {}",
+            "{runner:?} {} --airflow-metadata --format json exited with {}: {}",
             executable.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }
     let text = String::from_utf8(out.stdout).context("metadata is not UTF-8")?;
-    Metadata::from_json(&text).with_context(|| format!("parsing metadata {text}"))
+    // wine may translate line endings; the JSON itself is what matters.
+    Metadata::from_json(text.trim()).with_context(|| format!("parsing metadata {text}"))
 }
 
 /// The manifest the example bundle should carry: its own metadata, source `main.rs`.

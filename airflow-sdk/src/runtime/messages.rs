@@ -48,8 +48,9 @@ pub(crate) struct StartupDetails {
     pub(crate) xcom_keys_to_clear: Vec<String>,
 }
 
-/// Looks a string key up in a msgpack map.
-fn get<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
+/// Looks a string key up in a msgpack map (a message or result body); `None` when missing or
+/// nil.
+pub(crate) fn field<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
     map.as_map()?
         .iter()
         .find(|(k, _)| k.as_str() == Some(key))
@@ -66,7 +67,7 @@ fn req_map<'a>(v: &'a Value, what: &str) -> Result<&'a Value, String> {
 }
 
 fn req_str(map: &Value, key: &str, what: &str) -> Result<String, String> {
-    match get(map, key) {
+    match field(map, key) {
         Some(Value::String(s)) => s
             .as_str()
             .map(str::to_owned)
@@ -76,12 +77,13 @@ fn req_str(map: &Value, key: &str, what: &str) -> Result<String, String> {
     }
 }
 
-fn opt_str(map: &Value, key: &str) -> Option<String> {
-    get(map, key).and_then(Value::as_str).map(str::to_owned)
+/// A string field of a msgpack map; `None` when missing, nil or not a string.
+pub(crate) fn field_str(map: &Value, key: &str) -> Option<String> {
+    field(map, key).and_then(Value::as_str).map(str::to_owned)
 }
 
 fn opt_int(map: &Value, key: &str, what: &str) -> Result<Option<i64>, String> {
-    match get(map, key) {
+    match field(map, key) {
         None => Ok(None),
         Some(v) => v
             .as_i64()
@@ -91,7 +93,7 @@ fn opt_int(map: &Value, key: &str, what: &str) -> Result<Option<i64>, String> {
 }
 
 fn opt_time(map: &Value, key: &str, what: &str) -> Result<Option<OffsetDateTime>, String> {
-    get(map, key)
+    field(map, key)
         .map(|v| decode_time(v).map_err(|e| format!("{what}.{key}: {e}")))
         .transpose()
 }
@@ -146,12 +148,15 @@ impl StartupDetails {
     /// Decodes the body of the supervisor's first frame.
     pub(crate) fn decode(body: &Value) -> Result<StartupDetails, String> {
         let body = req_map(body, "the StartupDetails body")?;
-        match get(body, "type").and_then(Value::as_str) {
+        match field(body, "type").and_then(Value::as_str) {
             Some("StartupDetails") => {}
             Some(other) => return Err(format!("expected StartupDetails, got a {other:?} message")),
             None => return Err("the first message has no string \"type\"".into()),
         }
-        let ti = req_map(get(body, "ti").unwrap_or(&Value::Nil), "StartupDetails.ti")?;
+        let ti = req_map(
+            field(body, "ti").unwrap_or(&Value::Nil),
+            "StartupDetails.ti",
+        )?;
         let w = "ti";
         let ti = TaskInstance {
             id: req_str(ti, "id", w)?,
@@ -162,9 +167,9 @@ impl StartupDetails {
             map_index: opt_int(ti, "map_index", w)?.filter(|&i| i >= 0),
         };
         let empty = Value::Map(Vec::new());
-        let ctx = get(body, "ti_context").unwrap_or(&empty);
+        let ctx = field(body, "ti_context").unwrap_or(&empty);
         let ctx = req_map(ctx, "StartupDetails.ti_context")?;
-        let run = get(ctx, "dag_run").unwrap_or(&empty);
+        let run = field(ctx, "dag_run").unwrap_or(&empty);
         let run = req_map(run, "ti_context.dag_run")?;
         let w = "dag_run";
         let dag_run = DagRun {
@@ -173,12 +178,12 @@ impl StartupDetails {
             data_interval_end: opt_time(run, "data_interval_end", w)?,
             run_after: opt_time(run, "run_after", w)?,
             start_date: opt_time(run, "start_date", w)?,
-            run_type: opt_str(run, "run_type").unwrap_or_default(),
-            conf: get(run, "conf")
+            run_type: field_str(run, "run_type").unwrap_or_default(),
+            conf: field(run, "conf")
                 .map(to_json)
                 .unwrap_or(serde_json::Value::Null),
         };
-        let should_retry = match get(ctx, "should_retry") {
+        let should_retry = match field(ctx, "should_retry") {
             None => false,
             Some(Value::Boolean(b)) => *b,
             Some(v) => {
@@ -191,11 +196,11 @@ impl StartupDetails {
         Ok(StartupDetails {
             ti,
             start_date: opt_time(body, "start_date", "StartupDetails")?,
-            dag_rel_path: opt_str(body, "dag_rel_path").unwrap_or_default(),
+            dag_rel_path: field_str(body, "dag_rel_path").unwrap_or_default(),
             dag_run,
             should_retry,
             max_tries: opt_int(ctx, "max_tries", "ti_context")?.unwrap_or(0),
-            xcom_keys_to_clear: match get(ctx, "xcom_keys_to_clear") {
+            xcom_keys_to_clear: match field(ctx, "xcom_keys_to_clear") {
                 None => Vec::new(),
                 Some(Value::Array(keys)) => keys
                     .iter()
@@ -430,7 +435,7 @@ pub(crate) fn decode_response(frame: Value) -> Result<(i64, Reply), String> {
     if body.is_nil() {
         return Ok((id, Reply::Ack));
     }
-    let kind = match get(&body, "type").and_then(Value::as_str) {
+    let kind = match field(&body, "type").and_then(Value::as_str) {
         Some(t) => t.to_owned(),
         None => {
             return Err(format!(
@@ -447,8 +452,8 @@ pub(crate) fn decode_response(frame: Value) -> Result<(i64, Reply), String> {
 }
 
 fn error_parts(v: &Value) -> (String, serde_json::Value) {
-    let error = opt_str(v, "error").unwrap_or_else(|| "GENERIC_ERROR".to_owned());
-    let detail = get(v, "detail").map(to_json).unwrap_or_else(|| {
+    let error = field_str(v, "error").unwrap_or_else(|| "GENERIC_ERROR".to_owned());
+    let detail = field(v, "detail").map(to_json).unwrap_or_else(|| {
         if v.is_map() {
             serde_json::Value::Null
         } else {
@@ -456,16 +461,6 @@ fn error_parts(v: &Value) -> (String, serde_json::Value) {
         }
     });
     (error, detail)
-}
-
-/// Reads a string field of a result body (`None` when missing or nil).
-pub(crate) fn field_str(body: &Value, key: &str) -> Option<String> {
-    opt_str(body, key)
-}
-
-/// Reads any field of a result body (`None` when missing or nil).
-pub(crate) fn field<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
-    get(body, key)
 }
 
 #[cfg(test)]
@@ -670,7 +665,7 @@ mod tests {
     }
 
     fn ends_with_z(v: &Value) {
-        let end = get(v, "end_date").and_then(Value::as_str).unwrap();
+        let end = field(v, "end_date").and_then(Value::as_str).unwrap();
         assert!(end.ends_with('Z'), "{end}");
         OffsetDateTime::parse(end, &Rfc3339).unwrap();
     }

@@ -97,23 +97,8 @@ fn executable_mode_without_a_project_needs_source() {
 fn a_foreign_architecture_is_refused_before_running_it() {
     let p = packed();
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes = fs::read(&p.executable).unwrap();
-    assert_eq!(
-        &bytes[..4],
-        b"\x7fELF",
-        "this test patches an ELF host binary"
-    );
-    // e_machine (2 bytes at offset 18, little-endian on x86_64/aarch64): aarch64 is 0xB7, and
-    // x86_64 (0x3E) when the host is aarch64.
-    let machine: u16 = if std::env::consts::ARCH == "aarch64" {
-        0x3E
-    } else {
-        0xB7
-    };
-    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
     let fake = dir.path().join("foreign");
-    fs::write(&fake, &bytes).unwrap();
-    crate::support::chmod(&fake, 0o755);
+    let arch = crate::support::as_foreign_elf(&p.executable, &fake);
     let out = dir.path().join("out");
     let r = run(&[
         "pack",
@@ -125,7 +110,6 @@ fn a_foreign_architecture_is_refused_before_running_it() {
         s(&out),
     ]);
     r.expect_code(1);
-    let arch = if machine == 0xB7 { "aarch64" } else { "x86_64" };
     assert!(
         r.stderr.contains(&format!(
             "it is built for {arch} ELF, which this host cannot run, and its airflow-build record holds no sidecar metadata"

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{chmod, packed, run, run_in, s, workspace_manifest};
+use crate::support::{as_foreign_elf, chmod, packed, run, run_in, s, workspace_manifest};
 
 /// A copy of airflow-build's `mini-bundle` fixture in its own directory, building into a target
 /// directory that only one test uses at a time (an advisory file lock, held across processes).
@@ -76,17 +76,6 @@ fn copy_dir(from: &Path, to: &Path) {
             fs::copy(e.path(), &dst).unwrap();
         }
     }
-}
-
-/// Makes an ELF claim to be AArch64 (e_machine = EM_AARCH64), so this host will not run it.
-/// Only the header changes: the sections, and any record in them, stay readable.
-fn as_aarch64_elf(from: &Path, to: &Path) {
-    let mut bytes = fs::read(from).unwrap();
-    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", from.display());
-    assert_eq!(bytes[5], 1, "little-endian ELF expected");
-    bytes[18..20].copy_from_slice(&183u16.to_le_bytes());
-    fs::write(to, bytes).unwrap();
-    chmod(to, 0o755);
 }
 
 #[test]
@@ -249,9 +238,9 @@ fn sidecar_on_the_host_agrees_and_packs_a_binary_that_cannot_run_here() {
     let native = r.json();
     assert_eq!(native["metadata_source"], "binary_and_sidecar", "{native}");
 
-    // The same binary, claiming to be AArch64: packed from its record, never run.
+    // The same binary, claiming another architecture: packed from its record, never run.
     let foreign = m.dir.join("foreign-mini-bundle");
-    as_aarch64_elf(Path::new(native["executable"].as_str().unwrap()), &foreign);
+    as_foreign_elf(Path::new(native["executable"].as_str().unwrap()), &foreign);
     let out = m.dir.join("foreign-bundle");
     let r = run(&[
         "pack",
@@ -276,7 +265,7 @@ fn sidecar_on_the_host_agrees_and_packs_a_binary_that_cannot_run_here() {
 fn a_foreign_binary_without_a_record_says_to_add_airflow_build() {
     let dir = tempfile::tempdir().unwrap();
     let foreign = dir.path().join("foreign");
-    as_aarch64_elf(Path::new("/bin/true"), &foreign);
+    let arch = as_foreign_elf(Path::new("/bin/true"), &foreign);
     let r = run(&[
         "pack",
         "--executable",
@@ -288,7 +277,7 @@ fn a_foreign_binary_without_a_record_says_to_add_airflow_build() {
     ]);
     r.expect_code(1);
     assert!(
-        r.stderr.contains("aarch64 ELF") && r.stderr.contains("add `airflow-build`"),
+        r.stderr.contains(&format!("{arch} ELF")) && r.stderr.contains("add `airflow-build`"),
         "{}",
         r.stderr
     );

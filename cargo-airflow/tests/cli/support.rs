@@ -164,6 +164,26 @@ pub fn host_triple() -> String {
         .expect("host line")
 }
 
+/// Copies the ELF executable `from` to `to` (mode 0755) with its e_machine changed to another
+/// architecture than the host's (AArch64, or x86_64 on an AArch64 host), so this host will not
+/// run it; only the header changes, so its sections (and any record in them) stay readable.
+/// Returns the architecture it now claims, as `cargo airflow` names it.
+pub fn as_foreign_elf(from: &Path, to: &Path) -> &'static str {
+    let mut bytes = std::fs::read(from).expect("read the executable");
+    assert_eq!(&bytes[..4], b"\x7fELF", "{} is not ELF", from.display());
+    assert_eq!(bytes[5], 1, "little-endian ELF expected");
+    // e_machine: 2 bytes at offset 18; EM_AARCH64 = 0xB7, EM_X86_64 = 0x3E.
+    let (machine, arch): (u16, _) = if std::env::consts::ARCH == "aarch64" {
+        (0x3E, "x86_64")
+    } else {
+        (0xB7, "aarch64")
+    };
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+    std::fs::write(to, bytes).expect("write the copy");
+    chmod(to, 0o755);
+    arch
+}
+
 /// Sets a file's mode (unix; a no-op elsewhere).
 pub fn chmod(p: &Path, mode: u32) {
     #[cfg(unix)]

@@ -12,11 +12,10 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
+use airflow_bundle::Manifest;
 use airflow_bundle::read::BundleReader;
-use airflow_bundle::{Manifest, Metadata};
-use airflow_e2e::fixture::EXAMPLE_PACKAGE;
+use airflow_e2e::fixture::{self, EXAMPLE_PACKAGE};
 use airflow_e2e::harness;
 use airflow_e2e::pack::{self, PackReport};
 use anyhow::{Context, Result, bail};
@@ -146,30 +145,6 @@ fn pack_for(c: &Cross, out: &Path) -> Result<PackReport> {
     serde_json::from_str(stdout.trim()).with_context(|| format!("parsing {stdout}"))
 }
 
-/// Runs `BUNDLE --airflow-metadata --format json` through the target's emulator.
-fn emulated_metadata(c: &Cross, bundle: &Path) -> Result<Metadata> {
-    let (program, args) = c.runner.split_first().context("empty runner")?;
-    let out = Command::new(program)
-        .args(args)
-        .arg(bundle)
-        .args(["--airflow-metadata", "--format", "json"])
-        .envs(cross_env(c))
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running {program} {}", bundle.display()))?;
-    if !out.status.success() {
-        bail!(
-            "{program} {} --airflow-metadata exited with {}: {}",
-            bundle.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let text = String::from_utf8(out.stdout).context("metadata is not UTF-8")?;
-    // wine may translate line endings; the JSON itself is what matters.
-    Metadata::from_json(text.trim()).with_context(|| format!("parsing {text}"))
-}
-
 fn check_cross(c: &Cross) -> Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("airflow-e2e-cross-")
@@ -234,7 +209,7 @@ fn check_cross(c: &Cross) -> Result<()> {
     }
 
     // Really run on the other architecture: its own answer equals the packed manifest.
-    let answered = emulated_metadata(c, &bundle)?;
+    let answered = fixture::metadata_via(c.runner, &cross_env(c), &bundle)?;
     let expected = Manifest::new(answered, manifest.source.clone(), manifest.build.clone());
     assert_eq!(expected, manifest, "{} under {:?}", c.triple, c.runner);
     Ok(())
