@@ -201,6 +201,12 @@ impl Bundle {
             .iter()
             .find(|t| t.id == task_id)
     }
+
+    /// The task ids of dag `dag_id`, in registration order; `None` when there is no such dag.
+    pub(crate) fn task_ids(&self, dag_id: &str) -> Option<Vec<&str>> {
+        let dag = self.dags.iter().find(|d| d.id == dag_id)?;
+        Some(dag.task_ids().collect())
+    }
 }
 
 #[cfg(test)]

@@ -164,7 +164,10 @@ impl TaskContext {
         u32::try_from(self.details.ti.try_number).unwrap_or(0)
     }
 
-    /// How many tries the task has in total (`retries + 1`).
+    /// Airflow's `max_tries` for this task instance: the task is retried after a failure while
+    /// [`try_number`](Self::try_number) is at most this. For a task instance that was never
+    /// cleared it equals the task's `retries`, so the last try is number `max_tries() + 1`
+    /// (clearing a task instance raises it by the tries already spent).
     pub fn max_tries(&self) -> u32 {
         u32::try_from(self.details.max_tries).unwrap_or(0)
     }

@@ -73,7 +73,8 @@
 //!
 //! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3.2 (schema
 //! [`SUPERVISOR_SCHEMA_VERSION`]). It always sends exactly one terminal message (success,
-//! up-for-retry, failed, skipped, or removed for a task id it does not know), waits for its
+//! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
+//! the dag's task ids), waits for its
 //! acknowledgement, and exits 0. Every wait for the supervisor is bounded (60 s by default;
 //! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds, changes it). On SIGTERM or SIGINT the task is
 //! told to stop ([`TaskContext::is_cancelled`]); if it has not returned 2 s later, the runtime

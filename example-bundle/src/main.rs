@@ -59,7 +59,7 @@ fn transform(ctx: &mut TaskContext) -> TaskResult<Totals> {
         return Err(TaskError::fail(format!(
             "failing on purpose (conf fail=true), try {} of {}",
             ctx.try_number(),
-            ctx.max_tries()
+            ctx.max_tries() + 1
         )));
     }
     let orders: Vec<Order> = ctx
@@ -108,6 +108,7 @@ fn bundle() -> Bundle {
                 .task("load", load),
         )
         .dag(testing::dag())
+        .dag(testing::missing_task_dag())
 }
 
 airflow_sdk::main!(bundle());

@@ -121,6 +121,14 @@ fn context_facts(ctx: &mut TaskContext) -> TaskResult<Value> {
     }))
 }
 
+/// The `testing_missing_task` dag: its Python stub also declares a task this bundle lacks, to
+/// show that such a task fails loudly and stops its downstream.
+pub fn missing_task_dag() -> Dag {
+    Dag::new("testing_missing_task")
+        .task("first", succeed)
+        .task("after", succeed)
+}
+
 /// The `testing` dag.
 pub fn dag() -> Dag {
     Dag::new("testing")

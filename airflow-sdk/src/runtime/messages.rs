@@ -305,8 +305,6 @@ pub(crate) enum Terminal {
     Failed,
     /// `TaskState{skipped}`.
     Skipped,
-    /// `TaskState{removed}`: the bundle does not know the task.
-    Removed,
 }
 
 impl Terminal {
@@ -317,7 +315,6 @@ impl Terminal {
             Terminal::Retry(_) => "up_for_retry",
             Terminal::Failed => "failed",
             Terminal::Skipped => "skipped",
-            Terminal::Removed => "removed",
         }
     }
 
@@ -325,12 +322,21 @@ impl Terminal {
     pub(crate) fn body(&self, end_date: &str) -> Value {
         let end = ("end_date", Value::from(end_date));
         match self {
-            Terminal::Success => body("SucceedTask", vec![end]),
+            // The 3.3.2 API server requires both lists (422 on null, which is what the supervisor
+            // sends for a missing key), although the task SDK's schema allows null.
+            Terminal::Success => body(
+                "SucceedTask",
+                vec![
+                    end,
+                    ("task_outlets", Value::Array(Vec::new())),
+                    ("outlet_events", Value::Array(Vec::new())),
+                ],
+            ),
             Terminal::Retry(reason) => body(
                 "RetryTask",
                 vec![end, ("retry_reason", Value::from(reason.as_str()))],
             ),
-            Terminal::Failed | Terminal::Skipped | Terminal::Removed => {
+            Terminal::Failed | Terminal::Skipped => {
                 body("TaskState", vec![("state", Value::from(self.state())), end])
             }
         }
@@ -674,7 +680,12 @@ mod tests {
     fn terminal_bodies_have_exactly_the_allowed_keys() {
         let end = now();
         let succeed = Terminal::Success.body(&end);
-        assert_eq!(keys(&succeed), ["type", "end_date"]);
+        assert_eq!(
+            keys(&succeed),
+            ["type", "end_date", "task_outlets", "outlet_events"]
+        );
+        assert_eq!(field(&succeed, "task_outlets"), Some(&Value::Array(vec![])));
+        assert_eq!(field(&succeed, "outlet_events"), Some(&Value::Array(vec![])));
         assert_eq!(field_str(&succeed, "type").unwrap(), "SucceedTask");
         ends_with_z(&succeed);
         let retry = Terminal::Retry("boom".into()).body(&end);
@@ -684,7 +695,6 @@ mod tests {
         for (t, state) in [
             (Terminal::Failed, "failed"),
             (Terminal::Skipped, "skipped"),
-            (Terminal::Removed, "removed"),
         ] {
             let b = t.body(&end);
             assert_eq!(keys(&b), ["type", "state", "end_date"]);

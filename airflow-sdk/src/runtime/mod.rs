@@ -119,9 +119,18 @@ fn run_with(bundle: &Bundle, comm: &str, logs: &str, settings: Settings) -> u8 {
     let comms = Arc::new(Mutex::new(comms));
     let terminal = match bundle.find_task(&dag_id, &task_id) {
         None => {
+            // Failed, not `removed`: Airflow runs the downstream of a removed task and lets the
+            // dag run succeed, so a misspelled stub task id would silently do nothing.
+            let known = bundle.task_ids(&dag_id).unwrap_or_default().join(", ");
+            let known = if known.is_empty() {
+                format!("it has no dag {dag_id:?}")
+            } else {
+                format!("the tasks of dag {dag_id:?} are: {known}")
+            };
             log::error!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str();
-                "this bundle has no task {task_id:?} in dag {dag_id:?}; reporting it as removed");
-            Terminal::Removed
+                "task failed (no retry): this bundle has no task {task_id:?} in dag {dag_id:?}; \
+                 {known}. Fix the task id in the stub dag or add the task to the bundle");
+            Terminal::Failed
         }
         Some(task) => {
             log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
@@ -470,7 +479,7 @@ mod tests {
         });
         assert_eq!(code, 0);
         assert_eq!(field(&body, "type").as_deref(), Some("SucceedTask"));
-        assert_eq!(body.as_map().unwrap().len(), 2, "{body}");
+        assert_eq!(body.as_map().unwrap().len(), 4, "{body}");
         assert!(field(&body, "end_date").unwrap().ends_with('Z'));
     }
 
@@ -527,13 +536,14 @@ mod tests {
     }
 
     #[test]
-    fn failures_map_to_retry_failed_and_removed() {
+    fn failures_map_to_retry_or_failed() {
         for (task, retry, want_type, want_state) in [
             ("err", true, "RetryTask", None),
             ("err", false, "TaskState", Some("failed")),
             ("boom", false, "TaskState", Some("failed")),
             ("boom", true, "RetryTask", None),
-            ("missing", true, "TaskState", Some("removed")),
+            // An unknown task id fails without retry, so that its downstream does not run.
+            ("missing", true, "TaskState", Some("failed")),
         ] {
             let (code, body, _) = drive(5000, move |mut s| {
                 send(&mut s, &startup(task, retry));

@@ -97,7 +97,7 @@ fn panics_are_caught_and_reported() -> Result<()> {
 }
 
 #[test]
-fn skipped_and_removed() -> Result<()> {
+fn skipped_and_unknown_task() -> Result<()> {
     let skipped = run("skip", |o| o.should_retry(true))?;
     assert_eq!(only_state(&skipped), "skipped", "{skipped}");
     assert!(
@@ -105,10 +105,19 @@ fn skipped_and_removed() -> Result<()> {
         "{skipped}"
     );
 
-    let removed = run("no_such_task", |o| o)?;
-    assert_eq!(only_state(&removed), "removed", "{removed}");
-    let removed = RunOptions::new(bundles(), "example_etl", "no_such_task").run()?;
-    assert_eq!(only_state(&removed), "removed", "{removed}");
+    // Failed, never retried, naming the tasks the dag has.
+    let unknown = run("no_such_task", |o| o.should_retry(true))?;
+    assert_eq!(only_state(&unknown), "failed", "{unknown}");
+    assert!(
+        unknown.log_containing("fail_no_retry").is_some(),
+        "{unknown}"
+    );
+    let unknown = RunOptions::new(bundles(), "example_etl", "no_such_task").run()?;
+    assert_eq!(only_state(&unknown), "failed", "{unknown}");
+    assert!(
+        unknown.log_containing("extract, transform, load").is_some(),
+        "{unknown}"
+    );
     Ok(())
 }
 
