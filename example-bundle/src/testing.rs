@@ -32,17 +32,17 @@ fn skip(_: &mut TaskContext) -> TaskResult {
     Err(TaskError::skip("nothing to process today"))
 }
 
-/// Sleeps (cooperatively) until Airflow cancels it, up to 60 s.
+/// Sleeps (cooperatively) until Airflow cancels it, up to 5 minutes.
 fn sleep_until_cancelled(ctx: &mut TaskContext) -> TaskResult {
     info!("sleeping until cancelled");
-    ctx.sleep(Duration::from_secs(60))?;
+    ctx.sleep(Duration::from_secs(300))?;
     Ok(())
 }
 
 /// Ignores cancellation: the runtime must report on its own.
 fn ignore_sigterm(_: &mut TaskContext) -> TaskResult {
     info!("sleeping, deaf to SIGTERM");
-    let end = Instant::now() + Duration::from_secs(60);
+    let end = Instant::now() + Duration::from_secs(300);
     while Instant::now() < end {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -12,6 +12,7 @@
 //! * [`fixture`] builds the example bundle's executable and writes bundle files directly with
 //!   `airflow-bundle`, for tests that need hand-made (or deliberately broken) bundles.
 
+pub mod deploy;
 pub mod fixture;
 pub mod harness;
 pub mod pack;

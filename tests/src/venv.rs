@@ -1,6 +1,8 @@
-//! The Python venv holding the released `apache-airflow-task-sdk`.
+//! The Python venvs holding each supported Airflow release ([`Release`]): the whole of
+//! `apache-airflow` (api-server, scheduler, dag-processor, Celery) with its task SDK, every
+//! package pinned in `tests/harness/airflow-<release>.txt`.
 //!
-//! Every test process asks for it; nextest runs each test in its own process, concurrently, so
+//! Every test process asks for one; nextest runs each test in its own process, concurrently, so
 //! creation is guarded by an exclusive lock on a file next to the venv. The first process
 //! creates the venv and installs `tests/harness/requirements.txt`; a marker file written after a
 //! successful install (holding the requirements it was made from) makes every later call a
@@ -15,10 +17,67 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
-/// The package the tests run against, as pinned in `tests/harness/requirements.txt`.
+/// An Airflow release the tests run against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Release {
+    /// `apache-airflow==3.3.2` with `apache-airflow-task-sdk==1.3.2`: what users run today.
+    V3_3,
+    /// `apache-airflow==3.4.0b2` with `apache-airflow-task-sdk==1.4.0b2`: the next release.
+    V3_4,
+}
+
+impl Release {
+    /// Every supported release, oldest first.
+    pub const ALL: [Release; 2] = [Release::V3_3, Release::V3_4];
+
+    /// `"3.3"` or `"3.4"`: names the venv and the requirements file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Release::V3_3 => "3.3",
+            Release::V3_4 => "3.4",
+        }
+    }
+
+    /// The `apache-airflow` version pinned for this release.
+    pub fn airflow_version(self) -> &'static str {
+        match self {
+            Release::V3_3 => "3.3.2",
+            Release::V3_4 => "3.4.0b2",
+        }
+    }
+
+    /// The `apache-airflow-task-sdk` version pinned for this release.
+    pub fn task_sdk_version(self) -> &'static str {
+        match self {
+            Release::V3_3 => "1.3.2",
+            Release::V3_4 => "1.4.0b2",
+        }
+    }
+
+    /// The pinned requirements (`tests/harness/airflow-<release>.txt`).
+    pub fn requirements_file(self) -> PathBuf {
+        crate::harness_dir().join(format!("airflow-{}.txt", self.name()))
+    }
+
+    /// Where the tests keep this release's venv: `<target>/airflow-venv-<release>`.
+    pub fn venv_dir(self) -> PathBuf {
+        crate::target_dir().join(format!("airflow-venv-{}", self.name()))
+    }
+
+    /// The environment variable that names an existing interpreter for this release
+    /// (`AIRFLOW_E2E_PYTHON` for 3.3, `AIRFLOW_E2E_PYTHON_3_4` for 3.4).
+    pub fn python_env(self) -> &'static str {
+        match self {
+            Release::V3_3 => PYTHON_ENV,
+            Release::V3_4 => "AIRFLOW_E2E_PYTHON_3_4",
+        }
+    }
+}
+
+/// The task SDK version of the default release ([`Release::V3_3`]).
 pub const TASK_SDK_VERSION: &str = "1.3.2";
 
-/// Environment variable naming an existing interpreter to use instead of creating a venv.
+/// Environment variable naming an existing 3.3 interpreter to use instead of creating a venv.
 pub const PYTHON_ENV: &str = "AIRFLOW_E2E_PYTHON";
 
 /// Environment variable naming the interpreter that creates the venv (default `python3`).
@@ -26,41 +85,50 @@ pub const BASE_PYTHON_ENV: &str = "AIRFLOW_E2E_BASE_PYTHON";
 
 const MARKER: &str = ".airflow-e2e-ready";
 
-/// The Python interpreter of a venv that has `apache-airflow-task-sdk==1.3.2` installed.
-///
-/// Uses `$AIRFLOW_E2E_PYTHON` if set (and checks that it has the right package version);
-/// otherwise creates or reuses `<target>/airflow-venv`. The result is cached for the process.
+/// The Python interpreter of the default release's venv ([`Release::V3_3`]).
 pub fn python() -> Result<PathBuf> {
-    static PYTHON: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| find_or_create().map_err(|e| format!("{e:#}")))
+    python_for(Release::V3_3)
+}
+
+/// The Python interpreter of a venv that has `release` installed.
+///
+/// Uses the release's [`Release::python_env`] variable if set (and checks that it has the right
+/// task SDK version); otherwise creates or reuses [`Release::venv_dir`]. The result is cached for
+/// the process.
+pub fn python_for(release: Release) -> Result<PathBuf> {
+    type Cached = OnceLock<std::result::Result<PathBuf, String>>;
+    static PYTHON: [Cached; 2] = [OnceLock::new(), OnceLock::new()];
+    let slot = &PYTHON[Release::ALL.iter().position(|&r| r == release).unwrap_or(0)];
+    slot.get_or_init(|| find_or_create(release).map_err(|e| format!("{e:#}")))
         .clone()
         .map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Where the tests keep their venv: `<target>/airflow-venv`.
+/// Where the tests keep the default release's venv.
 pub fn venv_dir() -> PathBuf {
-    crate::target_dir().join("airflow-venv")
+    Release::V3_3.venv_dir()
 }
 
-/// The pinned requirements file (`tests/harness/requirements.txt`).
+/// The default release's pinned requirements file.
 pub fn requirements_file() -> PathBuf {
-    crate::harness_dir().join("requirements.txt")
+    Release::V3_3.requirements_file()
 }
 
-fn find_or_create() -> Result<PathBuf> {
-    if let Some(python) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) {
+fn find_or_create(release: Release) -> Result<PathBuf> {
+    let var = release.python_env();
+    if let Some(python) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         let python = PathBuf::from(python);
-        check_interpreter(&python).with_context(|| {
+        check_interpreter(&python, release).with_context(|| {
             format!(
-                "{PYTHON_ENV}={} is not usable: it must be the python of a venv with apache-airflow-task-sdk=={TASK_SDK_VERSION} (unset it to let the tests create {})",
+                "{var}={} is not usable: it must be the python of a venv with apache-airflow-task-sdk=={} (unset it to let the tests create {})",
                 python.display(),
-                venv_dir().display()
+                release.task_sdk_version(),
+                release.venv_dir().display()
             )
         })?;
         return Ok(python);
     }
-    ensure_venv(&venv_dir(), &requirements_file())
+    ensure_venv_for(&release.venv_dir(), &release.requirements_file(), release)
 }
 
 /// The interpreter inside a venv directory.
@@ -72,19 +140,24 @@ pub fn venv_python(venv: &Path) -> PathBuf {
     }
 }
 
-/// Creates `venv` with the packages of `requirements` unless a complete one is already there,
-/// using `$AIRFLOW_E2E_BASE_PYTHON` or `python3` to create it.
+/// Creates `venv` with the packages of `requirements` (which pin `release`) unless a complete
+/// one is already there, using `$AIRFLOW_E2E_BASE_PYTHON` or `python3` to create it.
 ///
 /// Safe to call from many processes at once: they serialize on `<venv>.lock`.
-pub fn ensure_venv(venv: &Path, requirements: &Path) -> Result<PathBuf> {
+pub fn ensure_venv_for(venv: &Path, requirements: &Path, release: Release) -> Result<PathBuf> {
     let base: OsString = std::env::var_os(BASE_PYTHON_ENV)
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "python3".into());
-    ensure_venv_with(venv, requirements, Path::new(&base))
+    ensure_venv_with(venv, requirements, Path::new(&base), release)
 }
 
-/// [`ensure_venv`] with an explicit interpreter to create the venv with.
-pub fn ensure_venv_with(venv: &Path, requirements: &Path, base_python: &Path) -> Result<PathBuf> {
+/// [`ensure_venv_for`] with an explicit interpreter to create the venv with.
+pub fn ensure_venv_with(
+    venv: &Path,
+    requirements: &Path,
+    base_python: &Path,
+    release: Release,
+) -> Result<PathBuf> {
     let wanted = fs::read_to_string(requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     let python = venv_python(venv);
@@ -105,14 +178,16 @@ pub fn ensure_venv_with(venv: &Path, requirements: &Path, base_python: &Path) ->
     if is_ready(&marker, &wanted, &python) {
         return Ok(python);
     }
-    create(venv, requirements, &python, base_python).with_context(|| {
+    create(venv, requirements, &python, base_python, release).with_context(|| {
         format!(
-            "could not create the Airflow venv at {venv} (needs python3 >= 3.10 with the venv module, and network access to PyPI).\n\
+            "could not create the Airflow {rel} venv at {venv} (needs python3 >= 3.10 with the venv module, and network access to PyPI).\n\
              Fix the cause above, or create one yourself and point the tests at it:\n  \
              python3 -m venv {venv} && {venv}/bin/pip install -r {req}\n  \
-             export {PYTHON_ENV}={venv}/bin/python",
+             export {var}={venv}/bin/python",
+            rel = release.airflow_version(),
             venv = venv.display(),
             req = requirements.display(),
+            var = release.python_env(),
         )
     })?;
     fs::write(&marker, &wanted).with_context(|| format!("writing {}", marker.display()))?;
@@ -124,7 +199,13 @@ fn is_ready(marker: &Path, wanted: &str, python: &Path) -> bool {
     python.is_file() && fs::read_to_string(marker).is_ok_and(|m| m == wanted)
 }
 
-fn create(venv: &Path, requirements: &Path, python: &Path, base: &Path) -> Result<()> {
+fn create(
+    venv: &Path,
+    requirements: &Path,
+    python: &Path,
+    base: &Path,
+    release: Release,
+) -> Result<()> {
     if venv.exists() {
         fs::remove_dir_all(venv)
             .with_context(|| format!("removing the incomplete venv {}", venv.display()))?;
@@ -145,12 +226,12 @@ fn create(venv: &Path, requirements: &Path, python: &Path, base: &Path) -> Resul
             "-r",
         ])
         .arg(requirements))
-    .context("`pip install` of the pinned Airflow task SDK failed")?;
-    check_interpreter(python)
+    .context("`pip install` of the pinned Airflow release failed")?;
+    check_interpreter(python, release)
 }
 
-/// Checks that `python` runs and has the pinned task-sdk version installed.
-fn check_interpreter(python: &Path) -> Result<()> {
+/// Checks that `python` runs and has the release's task-sdk version installed.
+fn check_interpreter(python: &Path, release: Release) -> Result<()> {
     let out = Command::new(python)
         .args([
             "-c",
@@ -167,10 +248,11 @@ fn check_interpreter(python: &Path) -> Result<()> {
         );
     }
     let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if version != TASK_SDK_VERSION {
+    if version != release.task_sdk_version() {
         bail!(
-            "{} has apache-airflow-task-sdk {version}, the tests need {TASK_SDK_VERSION}",
-            python.display()
+            "{} has apache-airflow-task-sdk {version}, the tests need {}",
+            python.display(),
+            release.task_sdk_version()
         );
     }
     Ok(())
@@ -211,23 +293,28 @@ mod tests {
             &venv,
             &requirements_file(),
             Path::new("/nonexistent/python3"),
+            Release::V3_3,
         )
         .unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("could not create the Airflow venv"), "{text}");
         assert!(text.contains(PYTHON_ENV), "{text}");
         assert!(text.contains(BASE_PYTHON_ENV), "{text}");
-        assert!(text.contains("requirements.txt"), "{text}");
+        assert!(text.contains("airflow-3.3.txt"), "{text}");
         assert!(!venv.join(MARKER).exists());
     }
 
     #[test]
-    fn requirements_pin_the_tested_version() {
-        let text = fs::read_to_string(requirements_file()).unwrap();
-        assert!(
-            text.lines()
-                .any(|l| l.trim() == format!("apache-airflow-task-sdk=={TASK_SDK_VERSION}")),
-            "{text}"
-        );
+    fn requirements_pin_the_tested_versions() {
+        for release in Release::ALL {
+            let text = fs::read_to_string(release.requirements_file()).unwrap();
+            for pin in [
+                format!("apache-airflow=={}", release.airflow_version()),
+                format!("apache-airflow-task-sdk=={}", release.task_sdk_version()),
+            ] {
+                assert!(text.lines().any(|l| l.trim() == pin), "{release:?}: {pin}");
+            }
+        }
+        assert_eq!(Release::V3_3.task_sdk_version(), TASK_SDK_VERSION);
     }
 }

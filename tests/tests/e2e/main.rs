@@ -5,6 +5,7 @@
 //! skips, when it cannot be made.
 
 mod cross;
+mod deployment;
 mod harness_selftest;
 mod reader;
 mod runtime;

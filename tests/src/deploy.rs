@@ -1,0 +1,890 @@
+//! A real Airflow deployment, started for a test and stopped when it is dropped.
+//!
+//! [`Deployment::start`] runs `tests/harness/deploy.py` with the interpreter of a pinned release
+//! ([`Release`]): it writes an `AIRFLOW_HOME` (its `[sdk]` block taken from the README, see
+//! [`readme_sdk_config`]), migrates the metadata database, and starts the api-server, scheduler
+//! and dag-processor (and, for [`Executor::Celery`], a private PostgreSQL, Redis and Celery
+//! workers) on free loopback ports. Everything is then driven through Airflow's public REST API
+//! ([`Api`]), and judged by what Airflow's own database says through it.
+//!
+//! The deployment lives while `deploy.py`'s stdin is open. Dropping the [`Deployment`] closes it
+//! and waits for `deploy.py` to stop exactly the processes it started; if the test process dies
+//! instead, the pipe closes all the same. Its directory (service logs, task logs, `airflow.cfg`)
+//! stays in `<target>/airflow-deployments/<name>` until the next run of the same deployment.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use wait_timeout::ChildExt;
+
+use crate::venv::{self, Release};
+
+/// How long `deploy.py` may take to migrate the database and bring every service up.
+const START_TIMEOUT: Duration = Duration::from_secs(420);
+/// How long it may take to stop everything once asked.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Between two looks at a dag run or task instance.
+const POLL: Duration = Duration::from_millis(500);
+
+/// The marker in `README.md` that precedes the `[sdk]` configuration the tests deploy with.
+pub const README_SDK_MARKER: &str = "<!-- tested: [sdk] configuration for Airflow 3.3 -->";
+/// The bundle directory the README's configuration names; the tests substitute their own.
+pub const README_EXECUTABLES_ROOT: &str = "/opt/airflow/bundles";
+
+/// Which executor the deployment runs tasks with.
+#[derive(Debug, Clone)]
+pub enum Executor {
+    /// `LocalExecutor` on a sqlite database: the smallest real deployment.
+    Local,
+    /// `CeleryExecutor` on a private PostgreSQL database, with a private Redis broker and this
+    /// many Celery workers on the queues `default,rust`.
+    Celery {
+        /// How many `airflow celery worker` processes.
+        workers: u32,
+    },
+}
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    name: String,
+    release: Release,
+    executor: Executor,
+    bundles: Vec<PathBuf>,
+    dag_files: Vec<PathBuf>,
+    sdk_config: Option<String>,
+}
+
+impl DeployOptions {
+    /// A deployment named `name` (used in its directory's name) of `release`.
+    pub fn new(name: &str, release: Release) -> Self {
+        DeployOptions {
+            name: name.to_owned(),
+            release,
+            executor: Executor::Local,
+            bundles: Vec::new(),
+            dag_files: Vec::new(),
+            sdk_config: None,
+        }
+    }
+
+    /// Runs tasks with `executor` (default [`Executor::Local`]).
+    pub fn executor(mut self, executor: Executor) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// Copies the packed bundle `file` into the executables root.
+    pub fn bundle(mut self, file: impl Into<PathBuf>) -> Self {
+        self.bundles.push(file.into());
+        self
+    }
+
+    /// Copies the Python dag file `file` into the dags folder.
+    pub fn dag_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.dag_files.push(file.into());
+        self
+    }
+
+    /// Uses this `[sdk]` block (with `{executables_root}` standing for the bundle directory)
+    /// instead of the README's.
+    pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
+        self.sdk_config = Some(ini.into());
+        self
+    }
+}
+
+/// The `[sdk]` block the README documents for Airflow 3.3: the ```ini fence after
+/// [`README_SDK_MARKER`], with the bundle directory it names replaced by `executables_root`.
+///
+/// Taking the configuration from the README keeps the documentation and the tested deployment
+/// the same text.
+pub fn readme_sdk_config(executables_root: &Path) -> Result<String> {
+    let readme_path = crate::workspace_root().join("README.md");
+    let readme = fs::read_to_string(&readme_path)
+        .with_context(|| format!("reading {}", readme_path.display()))?;
+    let after = readme
+        .split_once(README_SDK_MARKER)
+        .with_context(|| format!("README.md has no {README_SDK_MARKER:?} marker"))?
+        .1;
+    let body = after
+        .trim_start()
+        .strip_prefix("```ini\n")
+        .context("the README's tested [sdk] marker is not followed by a ```ini fence")?;
+    let block = body
+        .split_once("\n```")
+        .context("the README's tested ```ini fence is not closed")?
+        .0;
+    if !block.contains(README_EXECUTABLES_ROOT) {
+        bail!("the README's tested [sdk] block does not name {README_EXECUTABLES_ROOT}");
+    }
+    let root = executables_root
+        .to_str()
+        .context("a non-UTF-8 bundle path")?;
+    Ok(block.replace(README_EXECUTABLES_ROOT, root) + "\n")
+}
+
+/// A running deployment. Dropping it stops every process it started.
+pub struct Deployment {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: Receiver<Value>,
+    dir: PathBuf,
+    /// The REST API client, logged in as the deployment's admin.
+    pub api: Api,
+    /// `AIRFLOW_HOME`.
+    pub home: PathBuf,
+    /// The executables root the bundles were copied into.
+    pub bundles_dir: PathBuf,
+    /// The dags folder.
+    pub dags_dir: PathBuf,
+    /// The interpreter of the release's venv (its `airflow` CLI sits next to it).
+    pub python: PathBuf,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("api", &self.api.base)
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deployment {
+    /// Starts a deployment and waits until it is healthy (and every Celery worker answers).
+    ///
+    /// A service that fails to start, or a deployment that is not healthy in time, is one error
+    /// that carries the tail of every service's log; nothing is left running.
+    pub fn start(opts: DeployOptions) -> Result<Deployment> {
+        let python = venv::python_for(opts.release)?;
+        // A fixed place per deployment name, replaced by the next run: after a failure, its
+        // service logs, task logs and airflow.cfg are there to read.
+        let dir = crate::target_dir()
+            .join("airflow-deployments")
+            .join(&opts.name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        let home = dir.join("home");
+        let bundles_dir = dir.join("bundles");
+        let dags_dir = dir.join("dags");
+        for d in [&home, &bundles_dir, &dags_dir] {
+            fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        for b in &opts.bundles {
+            let name = b.file_name().context("a bundle path without a file name")?;
+            // fs::copy keeps the execute bit the coordinator looks for.
+            fs::copy(b, bundles_dir.join(name))
+                .with_context(|| format!("copying bundle {}", b.display()))?;
+        }
+        for f in &opts.dag_files {
+            let name = f.file_name().context("a dag path without a file name")?;
+            fs::copy(f, dags_dir.join(name))
+                .with_context(|| format!("copying dag file {}", f.display()))?;
+        }
+        let sdk = match &opts.sdk_config {
+            Some(ini) => ini.replace(
+                "{executables_root}",
+                bundles_dir.to_str().context("a non-UTF-8 path")?,
+            ),
+            None => readme_sdk_config(&bundles_dir)?,
+        };
+        let sdk_file = dir.join("sdk.ini");
+        fs::write(&sdk_file, sdk).with_context(|| format!("writing {}", sdk_file.display()))?;
+
+        let mut cmd = Command::new(&python);
+        cmd.arg(crate::harness_dir().join("deploy.py"))
+            .arg("--home")
+            .arg(&home)
+            .arg("--dags")
+            .arg(&dags_dir)
+            .arg("--sdk-config")
+            .arg(&sdk_file);
+        if let Executor::Celery { workers } = opts.executor {
+            cmd.args(["--executor", "celery", "--private-services"])
+                .arg(format!("--celery-workers={workers}"));
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                fs::File::create(dir.join("deploy.log")).context("creating deploy.log")?,
+            ));
+        let mut child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("deploy.py has no stdout")?;
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| json!({"event": "output", "line": line}));
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut dep = Deployment {
+            child,
+            stdin,
+            events,
+            dir,
+            api: Api::unauthenticated(""),
+            home,
+            bundles_dir,
+            dags_dir,
+            python,
+        };
+        let ready = dep.wait_event("ready", START_TIMEOUT)?;
+        let base = ready["api"]
+            .as_str()
+            .context("deploy.py's ready event has no api")?;
+        dep.api = Api::login(base, "admin", "admin")?;
+        Ok(dep)
+    }
+
+    fn wait_event(&mut self, want: &str, timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(ev) if ev["event"] == want => return Ok(ev),
+                Ok(ev) if ev["event"] == "failed" || ev["event"] == "died" => {
+                    bail!("the Airflow deployment failed: {}", describe_failure(&ev))
+                }
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => bail!(
+                    "the Airflow deployment did not report {want:?} within {} s; see {}",
+                    timeout.as_secs(),
+                    self.home.display()
+                ),
+                Err(RecvTimeoutError::Disconnected) => bail!(
+                    "deploy.py exited before reporting {want:?}: {}",
+                    tail_file(&self.dir.join("deploy.log"), 30)
+                ),
+            }
+        }
+    }
+
+    /// The `airflow` CLI of the deployment's release, with its `AIRFLOW_HOME` (and the
+    /// harness's settings module on `PYTHONPATH`, as every service has it).
+    pub fn airflow_cli(&self) -> Command {
+        let mut cmd = Command::new(self.python.with_file_name("airflow"));
+        cmd.env("AIRFLOW_HOME", &self.home)
+            .env("PYTHONPATH", crate::harness_dir().join("pylib"))
+            .stdin(Stdio::null());
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AIRFLOW__") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+
+    /// The last `lines` lines of a service's log (`scheduler`, `api-server`, ...).
+    pub fn service_log(&self, service: &str, lines: usize) -> String {
+        tail_file(
+            &self.home.join("services").join(format!("{service}.log")),
+            lines,
+        )
+    }
+
+    /// Stops the deployment and checks that `deploy.py` stopped everything it started.
+    pub fn stop(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(stdin) = self.stdin.take() else {
+            return Ok(());
+        };
+        drop(stdin);
+        match self.child.wait_timeout(STOP_TIMEOUT)? {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => Err(anyhow!("deploy.py exited with {status} while stopping")),
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                Err(anyhow!(
+                    "deploy.py did not stop within {} s; killed it",
+                    STOP_TIMEOUT.as_secs()
+                ))
+            }
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            eprintln!("airflow deployment: {e:#}");
+        }
+        eprintln!(
+            "airflow deployment stopped; its files stay in {} until the next run (service logs in home/services, task logs in home/logs)",
+            self.dir.display()
+        );
+    }
+}
+
+fn describe_failure(ev: &Value) -> String {
+    let mut text = ev["error"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{} exited with {}", ev["service"], ev["code"]));
+    if let Some(logs) = ev["logs"].as_object() {
+        for (service, tail) in logs {
+            text.push_str(&format!(
+                "\n--- {service} (last lines) ---\n{}",
+                tail.as_str().unwrap_or("")
+            ));
+        }
+    }
+    text
+}
+
+fn tail_file(path: &Path, lines: usize) -> String {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("<cannot read {}: {e}>", path.display()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The REST API (v2)
+
+/// A client of Airflow's public REST API (v2).
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+/// A dag run, as `GET /api/v2/dags/{dag_id}/dagRuns/{run_id}` returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DagRun {
+    /// The run id.
+    pub dag_run_id: String,
+    /// `queued`, `running`, `success` or `failed`.
+    pub state: String,
+    /// The run's conf.
+    #[serde(default)]
+    pub conf: Value,
+}
+
+/// A task instance (or one try of it), as the REST API returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskInstance {
+    /// The task id.
+    pub task_id: String,
+    /// `-1` when unmapped.
+    pub map_index: i64,
+    /// The state; `None` before it is scheduled.
+    pub state: Option<String>,
+    /// The try number (0 before the first try).
+    pub try_number: u32,
+    /// The host that ran it, as its `hostname_callable` said.
+    pub hostname: Option<String>,
+    /// When the try started (RFC 3339).
+    pub start_date: Option<String>,
+    /// When the try ended (RFC 3339).
+    pub end_date: Option<String>,
+    /// The queue it ran on.
+    pub queue: Option<String>,
+}
+
+impl TaskInstance {
+    /// `end_date - start_date` in seconds, when both are known.
+    pub fn duration(&self) -> Option<f64> {
+        let parse = |s: &Option<String>| -> Option<f64> {
+            let t = time::OffsetDateTime::parse(
+                s.as_deref()?,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()?;
+            Some(t.unix_timestamp_nanos() as f64 / 1e9)
+        };
+        Some(parse(&self.end_date)? - parse(&self.start_date)?)
+    }
+}
+
+/// One record of a task log, as `GET .../logs/{try}` returns it with `Accept: application/json`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LogRecord {
+    /// The message.
+    pub event: String,
+    /// The level (`info`, `error`, ...); `None` for the log's own framing lines.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The logger name.
+    #[serde(default)]
+    pub logger: Option<String>,
+    /// When it was logged.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Every other key: the record's structured fields.
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Display for LogRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] {}: {}",
+            self.level.as_deref().unwrap_or("-"),
+            self.logger.as_deref().unwrap_or("-"),
+            self.event
+        )?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A task log: every record of one try.
+#[derive(Debug, Clone)]
+pub struct TaskLog(pub Vec<LogRecord>);
+
+impl TaskLog {
+    /// The first record whose message contains `text`.
+    pub fn find(&self, text: &str) -> Option<&LogRecord> {
+        self.0.iter().find(|r| r.event.contains(text))
+    }
+
+    /// The first record whose message contains `text`, or an error showing the whole log.
+    pub fn expect(&self, text: &str) -> Result<&LogRecord> {
+        self.find(text)
+            .with_context(|| format!("no log record contains {text:?}; the log:\n{self}"))
+    }
+}
+
+impl std::fmt::Display for TaskLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for r in &self.0 {
+            writeln!(f, "  {r}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An import error the dag processor recorded.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ImportError {
+    /// The file.
+    pub filename: String,
+    /// What went wrong.
+    pub stack_trace: String,
+}
+
+#[derive(Deserialize)]
+struct TaskInstances {
+    task_instances: Vec<TaskInstance>,
+}
+
+#[derive(Deserialize)]
+struct ImportErrors {
+    import_errors: Vec<ImportError>,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    access_token: String,
+}
+
+impl Api {
+    fn unauthenticated(base: &str) -> Api {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        Api {
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+            agent,
+        }
+    }
+
+    /// Logs in with the simple auth manager's `POST /auth/token`.
+    pub fn login(base: &str, username: &str, password: &str) -> Result<Api> {
+        let mut api = Api::unauthenticated(base);
+        let token: Token = api.call(
+            "POST",
+            "/auth/token",
+            Some(json!({"username": username, "password": password})),
+        )?;
+        api.token = Some(token.access_token);
+        Ok(api)
+    }
+
+    /// The API's base URL (`http://127.0.0.1:PORT`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a request and decodes a 2xx JSON answer; any other status is an error naming the
+    /// request and showing the body.
+    pub fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T> {
+        let (status, text) = self.raw(method, path, body)?;
+        if !(200..300).contains(&status) {
+            bail!("{method} {path} answered {status}: {text}");
+        }
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text)
+            .with_context(|| format!("decoding the answer to {method} {path}: {text}"))
+    }
+
+    /// Sends a request; returns the status and the body text, whatever the status.
+    pub fn raw(&self, method: &str, path: &str, body: Option<Value>) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.base);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let with_auth = |mut b: ureq::http::request::Builder| {
+            b = b.header("Accept", "application/json");
+            if let Some(a) = &auth {
+                b = b.header("Authorization", a);
+            }
+            b
+        };
+        let request = with_auth(ureq::http::Request::builder().method(method).uri(&url));
+        let response = match body {
+            Some(body) => self.agent.run(
+                request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())?,
+            ),
+            None => self.agent.run(request.body(())?),
+        }
+        .with_context(|| format!("{method} {url}"))?;
+        let status = response.status().as_u16();
+        let text = response
+            .into_body()
+            .read_to_string()
+            .with_context(|| format!("reading the answer to {method} {url}"))?;
+        Ok((status, text))
+    }
+
+    /// `GET`, decoded.
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("GET", path, None)
+    }
+
+    /// Sets a Variable (creating or replacing it).
+    pub fn set_variable(&self, key: &str, value: &str) -> Result<()> {
+        let (status, _) = self.raw("DELETE", &format!("/api/v2/variables/{key}"), None)?;
+        if status != 204 && status != 404 {
+            bail!("DELETE variable {key} answered {status}");
+        }
+        self.call::<Value>(
+            "POST",
+            "/api/v2/variables",
+            Some(json!({"key": key, "value": value})),
+        )?;
+        Ok(())
+    }
+
+    /// Creates a Connection; `fields` are the REST API's (`conn_type`, `host`, `extra` as a
+    /// JSON string, ...).
+    pub fn set_connection(&self, conn_id: &str, mut fields: Value) -> Result<()> {
+        fields["connection_id"] = json!(conn_id);
+        self.delete_connection(conn_id)?;
+        self.call::<Value>("POST", "/api/v2/connections", Some(fields))?;
+        Ok(())
+    }
+
+    /// Deletes a Connection (no error when it does not exist).
+    pub fn delete_connection(&self, conn_id: &str) -> Result<()> {
+        let (status, text) = self.raw("DELETE", &format!("/api/v2/connections/{conn_id}"), None)?;
+        if status != 204 && status != 404 {
+            bail!("DELETE connection {conn_id} answered {status}: {text}");
+        }
+        Ok(())
+    }
+
+    /// The import errors the dag processor recorded.
+    pub fn import_errors(&self) -> Result<Vec<ImportError>> {
+        Ok(self
+            .get::<ImportErrors>("/api/v2/importErrors?limit=100")?
+            .import_errors)
+    }
+
+    /// Waits until every dag of `dag_ids` is known to the API server; fails early, with the
+    /// import errors, when the dag processor could not load a file.
+    pub fn wait_for_dags(&self, dag_ids: &[&str], timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut missing = Vec::new();
+            for id in dag_ids {
+                let (status, _) = self.raw("GET", &format!("/api/v2/dags/{id}"), None)?;
+                if status != 200 {
+                    missing.push(*id);
+                }
+            }
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let errors = self.import_errors()?;
+            if !errors.is_empty() || Instant::now() >= deadline {
+                bail!(
+                    "dags {missing:?} did not appear within {} s; import errors: {}",
+                    timeout.as_secs(),
+                    errors
+                        .iter()
+                        .map(|e| format!("\n{}: {}", e.filename, e.stack_trace))
+                        .collect::<String>()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Triggers a run of `dag_id` with id `run_id` and `conf`.
+    pub fn trigger(&self, dag_id: &str, run_id: &str, conf: Value) -> Result<()> {
+        self.call::<Value>(
+            "POST",
+            &format!("/api/v2/dags/{dag_id}/dagRuns"),
+            Some(json!({"dag_run_id": run_id, "logical_date": null, "conf": conf})),
+        )?;
+        Ok(())
+    }
+
+    /// A dag run.
+    pub fn dag_run(&self, dag_id: &str, run_id: &str) -> Result<DagRun> {
+        self.get(&format!("/api/v2/dags/{dag_id}/dagRuns/{run_id}"))
+    }
+
+    /// Waits until the run ends (`success` or `failed`); returns the run. The error on timeout
+    /// lists the state of every task instance.
+    pub fn wait_run(&self, dag_id: &str, run_id: &str, timeout: Duration) -> Result<DagRun> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let run = self.dag_run(dag_id, run_id)?;
+            if run.state == "success" || run.state == "failed" {
+                return Ok(run);
+            }
+            if Instant::now() >= deadline {
+                let tis = self.task_instances(dag_id, run_id)?;
+                bail!(
+                    "dag run {dag_id}/{run_id} is still {} after {} s: {}",
+                    run.state,
+                    timeout.as_secs(),
+                    states(&tis)
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Every task instance of a run.
+    pub fn task_instances(&self, dag_id: &str, run_id: &str) -> Result<Vec<TaskInstance>> {
+        Ok(self
+            .get::<TaskInstances>(&format!(
+                "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=1000"
+            ))?
+            .task_instances)
+    }
+
+    /// One task instance of a run (unmapped).
+    pub fn task_instance(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<TaskInstance> {
+        self.get(&format!(
+            "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
+        ))
+    }
+
+    /// Every try of a task instance, oldest first.
+    pub fn tries(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<Vec<TaskInstance>> {
+        let mut tries = self
+            .get::<TaskInstances>(&format!(
+                "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
+            ))?
+            .task_instances;
+        tries.sort_by_key(|t| t.try_number);
+        Ok(tries)
+    }
+
+    /// Waits until a task instance is in `state`.
+    pub fn wait_task_state(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> Result<TaskInstance> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ti = self.task_instance(dag_id, run_id, task_id)?;
+            if ti.state.as_deref() == Some(state) {
+                return Ok(ti);
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{dag_id}/{run_id}/{task_id} is {:?}, not {state:?}, after {} s",
+                    ti.state,
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sets a task instance's state, as "mark failed/success" in the UI does.
+    ///
+    /// Retried a few times on a 5xx: on sqlite, a write can meet "database is locked" while
+    /// the scheduler writes, as it would for a user clicking in the UI.
+    pub fn set_task_state(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        state: &str,
+    ) -> Result<()> {
+        let path = format!("/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}");
+        let body = json!({"new_state": state});
+        let mut attempt = 1;
+        loop {
+            let (status, text) = self.raw("PATCH", &path, Some(body.clone()))?;
+            match status {
+                200..300 => return Ok(()),
+                500..600 if attempt < 5 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                _ => bail!("PATCH {path} answered {status}: {text}"),
+            }
+        }
+    }
+
+    /// An XCom's value; `None` when there is no such XCom.
+    pub fn xcom(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        key: &str,
+    ) -> Result<Option<Value>> {
+        let path = format!(
+            "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        );
+        let (status, text) = self.raw("GET", &path, None)?;
+        match status {
+            404 => Ok(None),
+            200 => {
+                let entry: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("decoding the XCom at {path}: {text}"))?;
+                Ok(Some(entry["value"].clone()))
+            }
+            _ => bail!("GET {path} answered {status}: {text}"),
+        }
+    }
+
+    /// The task log of one try, once it holds a record containing each of `texts`: the
+    /// supervisor writes a try's log file as records arrive and may still be writing when the
+    /// task instance's state has already changed.
+    pub fn wait_log(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        try_number: u32,
+        texts: &[&str],
+    ) -> Result<TaskLog> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log(dag_id, run_id, task_id, try_number)?;
+            if texts.iter().all(|t| log.find(t).is_some()) || Instant::now() >= deadline {
+                return Ok(log);
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The task log of one try, as it is now.
+    pub fn log(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        try_number: u32,
+    ) -> Result<TaskLog> {
+        #[derive(Deserialize)]
+        struct Content {
+            content: Vec<LogRecord>,
+        }
+        let c: Content = self.get(&format!(
+            "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}?full_content=true"
+        ))?;
+        Ok(TaskLog(c.content))
+    }
+}
+
+/// `task=state` pairs, for messages.
+pub fn states(tis: &[TaskInstance]) -> String {
+    let mut pairs: Vec<String> = tis
+        .iter()
+        .map(|t| format!("{}={}", t.task_id, t.state.as_deref().unwrap_or("none")))
+        .collect();
+    pairs.sort();
+    pairs.join(", ")
+}
+
+/// Runs every check, then fails once with every failure: a deployment runs many scenarios, and
+/// one failing must not hide the others.
+#[derive(Debug, Default)]
+pub struct Checks {
+    failures: Vec<String>,
+    passed: Vec<String>,
+}
+
+impl Checks {
+    /// Runs one named check.
+    pub fn check(&mut self, name: &str, f: impl FnOnce() -> Result<()>) {
+        let start = Instant::now();
+        match f() {
+            Ok(()) => {
+                eprintln!("ok   {name} ({:.1} s)", start.elapsed().as_secs_f64());
+                self.passed.push(name.to_owned());
+            }
+            Err(e) => {
+                eprintln!("FAIL {name}: {e:#}");
+                self.failures.push(format!("{name}: {e:#}"));
+            }
+        }
+    }
+
+    /// Fails with every failure, if there was one.
+    pub fn finish(self) -> Result<()> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{} of {} checks failed:\n\n{}",
+            self.failures.len(),
+            self.failures.len() + self.passed.len(),
+            self.failures.join("\n\n")
+        )
+    }
+}
+
+/// Flushes stdout/stderr (the checks print as they go).
+pub fn flush() {
+    let _ = std::io::stderr().flush();
+}

@@ -1,0 +1,724 @@
+//! The example bundle in a real Airflow deployment: api-server, scheduler and dag-processor of
+//! the pinned release, the packed bundle under `executables_root`, the Python stub dags of
+//! `tests/harness/dags`, everything driven and judged through Airflow's REST API.
+//!
+//! One deployment per test (starting one costs about half a minute), many scenarios in it, run
+//! concurrently as separate dag runs; [`Checks`] reports every scenario that failed, not only the
+//! first.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, Executor, TaskLog, states};
+use airflow_e2e::venv::Release;
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::{Value, json};
+
+/// Generous: the first tasks of a fresh deployment pay for Airflow's imports, on two cores.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+const DAGS_TIMEOUT: Duration = Duration::from_secs(180);
+/// The runtime's grace period after SIGTERM, plus slack for a loaded machine.
+const TERM_GRACE_WITH_SLACK: f64 = 2.0 + 1.5;
+
+fn example_bundle() -> Result<PathBuf> {
+    Ok(airflow_e2e::pack::example_bundle_dir()?.join("example-bundle"))
+}
+
+fn stub_dags() -> PathBuf {
+    airflow_e2e::harness_dir()
+        .join("dags")
+        .join("example_stubs.py")
+}
+
+fn seconds(ts: &Option<String>) -> Result<f64> {
+    let s = ts.as_deref().context("a log record without a timestamp")?;
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("parsing timestamp {s:?}"))?;
+    Ok(t.unix_timestamp_nanos() as f64 / 1e9)
+}
+
+/// Connections and Variables the example's dags read.
+fn define_inputs(api: &Api) -> Result<()> {
+    api.set_variable("example_region", "us")?;
+    api.set_variable("my_var", "hello from the REST API")?;
+    api.set_connection(
+        "example_warehouse",
+        json!({"conn_type": "postgres", "host": "db.example", "login": "etl",
+               "password": "s3cret", "port": 5432, "extra": "{\"table\": \"totals_t\"}"}),
+    )?;
+    api.set_connection(
+        "my_conn",
+        json!({"conn_type": "http", "host": "api.example", "schema": "https", "port": 8443,
+               "login": "me", "password": "pw", "extra": "{\"timeout\": 5}"}),
+    )
+}
+
+/// Expects each `(task, state)` of a run.
+fn expect_states(api: &Api, dag: &str, run: &str, want: &[(&str, &str)]) -> Result<()> {
+    let tis = api.task_instances(dag, run)?;
+    for (task, state) in want {
+        let ti = tis
+            .iter()
+            .find(|t| t.task_id == *task)
+            .with_context(|| format!("{dag}/{run} has no task {task}: {}", states(&tis)))?;
+        ensure!(
+            ti.state.as_deref() == Some(*state),
+            "{dag}/{run}/{task} is {:?}, want {state}; all: {}",
+            ti.state,
+            states(&tis)
+        );
+    }
+    Ok(())
+}
+
+fn xcom(api: &Api, dag: &str, run: &str, task: &str, key: &str) -> Result<Value> {
+    api.xcom(dag, run, task, key)?
+        .with_context(|| format!("{dag}/{run}/{task} has no XCom {key:?}"))
+}
+
+/// Expects a record of `level` whose message contains `text` and whose fields include `fields`.
+fn expect_record(log: &TaskLog, level: &str, text: &str, fields: &[(&str, Value)]) -> Result<()> {
+    let r = log.expect(text)?;
+    ensure!(
+        r.level.as_deref() == Some(level),
+        "{text:?} was logged at {:?}, want {level}: {r}",
+        r.level
+    );
+    for (k, v) in fields {
+        ensure!(r.fields.get(*k) == Some(v), "{r} lacks the field {k}={v}");
+    }
+    Ok(())
+}
+
+/// Watches a task instance's state until its run ends; returns the distinct states seen, in
+/// order (to see an `up_for_retry` that lasts about a second).
+fn watch_states(api: Api, dag: &str, run: &str, task: &str) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (dag, run, task, out) = (
+        dag.to_owned(),
+        run.to_owned(),
+        task.to_owned(),
+        seen.clone(),
+    );
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(ti) = api.task_instance(&dag, &run, &task) {
+                let state = ti.state.unwrap_or_else(|| "none".into());
+                let mut seen = out.lock().unwrap();
+                if seen.last() != Some(&state) {
+                    seen.push(state);
+                }
+            }
+            if matches!(api.dag_run(&dag, &run), Ok(r) if r.state == "success" || r.state == "failed")
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    seen
+}
+
+/// Waits until each task is running inside the bundle (its first log record, `marker`, is
+/// there), then marks it failed through the REST API, as a user would in the UI. Returns when
+/// each was marked (Unix seconds), in the order given.
+fn cancel_when_running(
+    api: &Api,
+    dag: &str,
+    run: &str,
+    tasks: &[(&str, &str)],
+) -> Result<Vec<f64>> {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let mut marked: Vec<Option<f64>> = vec![None; tasks.len()];
+    while marked.iter().any(Option::is_none) {
+        for (i, (task, marker)) in tasks.iter().enumerate() {
+            if marked[i].is_some() {
+                continue;
+            }
+            let ti = api.task_instance(dag, run, task)?;
+            ensure!(
+                matches!(
+                    ti.state.as_deref(),
+                    None | Some("scheduled" | "queued" | "running")
+                ),
+                "{dag}/{run}/{task} ended {:?} before it could be cancelled",
+                ti.state
+            );
+            if ti.state.as_deref() == Some("running")
+                && api
+                    .log(dag, run, task, ti.try_number.max(1))
+                    .is_ok_and(|log| log.find(marker).is_some())
+            {
+                marked[i] =
+                    Some(time::OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9);
+                api.set_task_state(dag, run, task, "failed")?;
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{dag}/{run}: {tasks:?} never ran"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(marked.into_iter().flatten().collect())
+}
+
+/// No process of a bundle under the deployment's executables root is left.
+fn no_bundle_process_left(dep: &Deployment) -> Result<()> {
+    let root = dep.bundles_dir.to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut left = Vec::new();
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            if let Ok(cmd) = std::fs::read(entry.path().join("cmdline"))
+                && String::from_utf8_lossy(&cmd).starts_with(&root)
+            {
+                left.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+            }
+        }
+        if left.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("bundle processes still running: {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Scenarios a–f of the example in one deployment of `release` with `opts`.
+fn example_scenarios(dep: &Deployment) -> Result<()> {
+    let api = &dep.api;
+    api.wait_for_dags(
+        &["example_etl", "testing", "testing_missing_task"],
+        DAGS_TIMEOUT,
+    )?;
+    let errors = api.import_errors()?;
+    ensure!(errors.is_empty(), "import errors: {errors:?}");
+    define_inputs(api)?;
+
+    api.trigger("example_etl", "happy", json!({}))?;
+    api.trigger("example_etl", "fail", json!({"fail": true}))?;
+    api.trigger("testing", "all", json!({"from": "the e2e tests"}))?;
+    api.trigger("testing_missing_task", "missing", json!({}))?;
+    let transform_states = watch_states(api.clone(), "example_etl", "fail", "transform");
+
+    let mut checks = Checks::default();
+    // Cancellation first: these tasks block until cancelled.
+    let mut cancelled_at = vec![0.0; 2];
+    checks.check(
+        "(e) running tasks are marked failed through the REST API",
+        || {
+            cancelled_at = cancel_when_running(
+                api,
+                "testing",
+                "all",
+                &[
+                    ("sleep_until_cancelled", "sleeping until cancelled"),
+                    ("ignore_sigterm", "sleeping, deaf to SIGTERM"),
+                ],
+            )?;
+            Ok(())
+        },
+    );
+
+    let mut ended = std::collections::BTreeMap::new();
+    for (dag, run) in [
+        ("example_etl", "happy"),
+        ("example_etl", "fail"),
+        ("testing", "all"),
+        ("testing_missing_task", "missing"),
+    ] {
+        ended.insert(run, api.wait_run(dag, run, RUN_TIMEOUT)?.state);
+    }
+
+    checks.check(
+        "(a) example_etl: every task succeeds, with its XComs and logs",
+        || {
+            ensure!(ended["happy"] == "success", "run ended {}", ended["happy"]);
+            expect_states(
+                api,
+                "example_etl",
+                "happy",
+                &[
+                    ("extract", "success"),
+                    ("transform", "success"),
+                    ("load", "success"),
+                ],
+            )?;
+            let orders = xcom(api, "example_etl", "happy", "extract", "return_value")?;
+            ensure!(
+                orders
+                    == json!([
+                        {"customer": "ada", "amount_cents": 1250},
+                        {"customer": "brian", "amount_cents": 300},
+                        {"customer": "ada", "amount_cents": 999},
+                    ]),
+                "extract pushed {orders}"
+            );
+            let totals = xcom(api, "example_etl", "happy", "transform", "return_value")?;
+            ensure!(
+                totals == json!({"orders": 3, "per_customer": {"ada": 2249, "brian": 300}}),
+                "transform pushed {totals}"
+            );
+            let rows = xcom(api, "example_etl", "happy", "load", "loaded_rows")?;
+            ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
+            let log = api.wait_log("example_etl", "happy", "extract", 1, &["extracted orders"])?;
+            expect_record(
+                &log,
+                "info",
+                "extracted orders",
+                &[("orders", json!(3)), ("region", json!("us"))],
+            )?;
+            ensure!(
+                log.expect("extracted orders")?.logger.as_deref() == Some("example_bundle"),
+                "{log}"
+            );
+            let log = api.wait_log("example_etl", "happy", "load", 1, &["loading totals"])?;
+            expect_record(
+                &log,
+                "info",
+                "loading totals",
+                &[
+                    ("host", json!("db.example")),
+                    ("table", json!("totals_t")),
+                    ("rows", json!(2)),
+                ],
+            )
+        },
+    );
+
+    checks.check(
+        "(b) conf fail=true: transform is retried once, then fails",
+        || {
+            ensure!(ended["fail"] == "failed", "run ended {}", ended["fail"]);
+            expect_states(
+                api,
+                "example_etl",
+                "fail",
+                &[
+                    ("extract", "success"),
+                    ("transform", "failed"),
+                    ("load", "upstream_failed"),
+                ],
+            )?;
+            let seen = transform_states.lock().unwrap().clone();
+            ensure!(
+                seen.iter().any(|s| s == "up_for_retry"),
+                "transform was never seen up_for_retry: {seen:?}"
+            );
+            let tries = api.tries("example_etl", "fail", "transform")?;
+            let numbers: Vec<u32> = tries.iter().map(|t| t.try_number).collect();
+            ensure!(numbers == [1, 2], "transform's tries: {numbers:?}");
+            let first = api.wait_log(
+                "example_etl",
+                "fail",
+                "transform",
+                1,
+                &["the task will be retried"],
+            )?;
+            expect_record(
+                &first,
+                "error",
+                "failing on purpose (conf fail=true), try 1 of 2",
+                &[],
+            )?;
+            expect_record(&first, "info", "the task will be retried", &[])?;
+            let second = api.wait_log("example_etl", "fail", "transform", 2, &["try 2 of 2"])?;
+            expect_record(
+                &second,
+                "error",
+                "failing on purpose (conf fail=true), try 2 of 2",
+                &[],
+            )?;
+            ensure!(
+                second.find("the task will be retried").is_none(),
+                "the last try says it will be retried:\n{second}"
+            );
+            Ok(())
+        },
+    );
+
+    checks.check("(d) a stub task the bundle lacks fails, and stops its downstream", || {
+        ensure!(ended["missing"] == "failed", "run ended {}", ended["missing"]);
+        expect_states(
+            api,
+            "testing_missing_task",
+            "missing",
+            &[
+                ("first", "success"),
+                ("not_in_the_bundle", "failed"),
+                ("after", "upstream_failed"),
+            ],
+        )?;
+        let tries = api.tries("testing_missing_task", "missing", "not_in_the_bundle")?;
+        ensure!(tries.len() == 1, "retried although it can never succeed: {tries:?}");
+        let log = api.wait_log("testing_missing_task", "missing", "not_in_the_bundle", 1, &["this bundle has no task"])?;
+        expect_record(
+            &log,
+            "error",
+            "this bundle has no task \"not_in_the_bundle\" in dag \"testing_missing_task\"; the tasks of dag \"testing_missing_task\" are: first, after",
+            &[],
+        )
+    });
+
+    checks.check(
+        "(e) the testing dag: every task ends as the bundle intends",
+        || {
+            ensure!(ended["all"] == "failed", "run ended {}", ended["all"]);
+            expect_states(
+                api,
+                "testing",
+                "all",
+                &[
+                    ("succeed", "success"),
+                    ("fail", "failed"),
+                    ("fail_no_retry", "failed"),
+                    ("io_error", "failed"),
+                    ("panic", "failed"),
+                    ("skip", "skipped"),
+                    ("return_complex", "success"),
+                    ("upstream", "success"),
+                    ("push_pull", "success"),
+                    ("read_var_conn", "success"),
+                    ("require_var", "failed"),
+                    ("log_levels", "success"),
+                    ("context_facts", "success"),
+                    ("sleep_until_cancelled", "failed"),
+                    ("ignore_sigterm", "failed"),
+                ],
+            )
+        },
+    );
+
+    checks.check(
+        "(e) retries: fail is retried once; fail_no_retry is not",
+        || {
+            let n = |task| -> Result<usize> { Ok(api.tries("testing", "all", task)?.len()) };
+            ensure!(n("fail")? == 2, "fail ran {} tries", n("fail")?);
+            ensure!(
+                n("fail_no_retry")? == 1,
+                "fail_no_retry ran {} tries",
+                n("fail_no_retry")?
+            );
+            let log = api.wait_log(
+                "testing",
+                "all",
+                "fail_no_retry",
+                1,
+                &["task failed (no retry)"],
+            )?;
+            expect_record(
+                &log,
+                "error",
+                "task failed (no retry): failing on purpose, no retry",
+                &[],
+            )
+        },
+    );
+
+    checks.check("(e) errors and panics reach the task log", || {
+        let log = api.wait_log("testing", "all", "io_error", 1, &["No such file"])?;
+        expect_record(&log, "error", "No such file or directory", &[])?;
+        let log = api.wait_log("testing", "all", "panic", 1, &["panicked"])?;
+        expect_record(&log, "error", "panicked: boom from a task", &[])?;
+        let r = log.expect("panicked: boom from a task")?;
+        ensure!(
+            r.fields
+                .get("location")
+                .and_then(Value::as_str)
+                .is_some_and(|l| l.contains("testing.rs")),
+            "the panic record names no location: {r}"
+        );
+        let log = api.wait_log("testing", "all", "skip", 1, &["task skipped"])?;
+        expect_record(&log, "info", "task skipped: nothing to process today", &[])?;
+        let log = api.wait_log("testing", "all", "require_var", 1, &["missing_var"])?;
+        expect_record(&log, "error", "the Variable missing_var is not set", &[])
+    });
+
+    checks.check("(e) XComs: complex values, and a Python task's XCom read by Rust", || {
+        let v = xcom(api, "testing", "all", "return_complex", "return_value")?;
+        ensure!(
+            v == json!({"answer": 42, "xs": [1, 2.5, -3], "nested": {"ok": true, "none": null}, "s": "héllo"}),
+            "return_complex pushed {v}"
+        );
+        let v = xcom(api, "testing", "all", "push_pull", "return_value")?;
+        ensure!(
+            v == json!({"seeded": {"n": [1, 2, 3], "from": "python"}, "missing_is_none": true}),
+            "push_pull returned {v}"
+        );
+        let v = xcom(api, "testing", "all", "push_pull", "custom")?;
+        ensure!(v == json!({"pushed": [1, 2, 3]}), "push_pull pushed custom={v}");
+        Ok(())
+    });
+
+    checks.check("(e) Variables and Connections from the API server", || {
+        let v = xcom(api, "testing", "all", "read_var_conn", "return_value")?;
+        let want = json!({
+            "var": "hello from the REST API",
+            "missing_var_is_none": true,
+            "conn": {"conn_id": "my_conn", "conn_type": "http", "host": "api.example",
+                     "schema": "https", "login": "me", "password": "pw", "port": 8443,
+                     "extra": {"timeout": 5}},
+            "missing_conn_is_none": true,
+        });
+        ensure!(v == want, "read_var_conn returned {v}, want {want}");
+        Ok(())
+    });
+
+    checks.check(
+        "(e) context facts: Airflow's max_tries, conf, run type",
+        || {
+            let v = xcom(api, "testing", "all", "context_facts", "return_value")?;
+            for (k, want) in [
+                ("dag_id", json!("testing")),
+                ("task_id", json!("context_facts")),
+                ("run_id", json!("all")),
+                ("try_number", json!(1)),
+                // Airflow's max_tries is the task's retries (0 here), not retries + 1.
+                ("max_tries", json!(0)),
+                ("map_index", Value::Null),
+                ("run_type", json!("manual")),
+                ("conf", json!({"from": "the e2e tests"})),
+                ("start_date_set", json!(true)),
+            ] {
+                ensure!(
+                    v[k] == want,
+                    "context_facts.{k} = {}, want {want}; all: {v}",
+                    v[k]
+                );
+            }
+            ensure!(
+                v["ti_id"].as_str().is_some_and(|s| s.len() == 36),
+                "ti_id {}",
+                v["ti_id"]
+            );
+            Ok(())
+        },
+    );
+
+    checks.check(
+        "(e) log records keep their levels and fields; levels below INFO are filtered",
+        || {
+            let log = api.wait_log(
+                "testing",
+                "all",
+                "log_levels",
+                1,
+                &["an error record", "a line on stderr"],
+            )?;
+            expect_record(
+                &log,
+                "info",
+                "an info record",
+                &[
+                    ("rows", json!(3)),
+                    ("ratio", json!(0.5)),
+                    ("ok", json!(true)),
+                    ("table", json!("orders")),
+                ],
+            )?;
+            expect_record(
+                &log,
+                "warning",
+                "a warning record",
+                &[
+                    ("field.msg", json!("user field named msg")),
+                    ("field.target", json!("user field named target")),
+                ],
+            )?;
+            expect_record(&log, "error", "an error record", &[])?;
+            ensure!(
+                log.find("a debug record").is_none(),
+                "a debug record passed the INFO filter:\n{log}"
+            );
+            let out = log.expect("a line on stdout")?;
+            ensure!(out.logger.as_deref() == Some("task.stdout"), "{out}");
+            let err = log.expect("a line on stderr")?;
+            ensure!(err.logger.as_deref() == Some("task.stderr"), "{err}");
+            Ok(())
+        },
+    );
+
+    for (i, (task, record)) in [
+        (
+            "sleep_until_cancelled",
+            "task failed: the task was asked to stop (SIGTERM)",
+        ),
+        (
+            "ignore_sigterm",
+            "task failed: it did not stop within 2.0 s of SIGTERM",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        checks.check(
+            &format!("(e) {task}: the runtime stops and reports within its grace period"),
+            || {
+                let log = api.wait_log("testing", "all", task, 1, &[record])?;
+                let reported = log.expect(record)?;
+                let took = seconds(&reported.timestamp)? - cancelled_at[i];
+                // From the REST call to the runtime's report: the supervisor's next heartbeat
+                // (every second here) learns the task was marked failed, sends SIGTERM, and the
+                // runtime reports within its grace period.
+                ensure!(
+                    took < 1.0 + TERM_GRACE_WITH_SLACK,
+                    "{task} reported {took:.2} s after it was marked failed:\n{log}"
+                );
+                ensure!(reported.level.as_deref() == Some("error"), "{reported}");
+                let ti = api.task_instance("testing", "all", task)?;
+                ensure!(
+                    ti.state.as_deref() == Some("failed"),
+                    "{task} is {:?}",
+                    ti.state
+                );
+                Ok(())
+            },
+        );
+    }
+
+    // (c) needs the Connection gone, so it runs after (a) read it.
+    checks.check("(c) without its Connection, load fails naming it", || {
+        api.delete_connection("example_warehouse")?;
+        api.trigger("example_etl", "no_connection", json!({}))?;
+        let run = api.wait_run("example_etl", "no_connection", RUN_TIMEOUT)?;
+        ensure!(run.state == "failed", "run ended {}", run.state);
+        expect_states(
+            api,
+            "example_etl",
+            "no_connection",
+            &[
+                ("extract", "success"),
+                ("transform", "success"),
+                ("load", "failed"),
+            ],
+        )?;
+        let log = api.wait_log(
+            "example_etl",
+            "no_connection",
+            "load",
+            1,
+            &["example_warehouse"],
+        )?;
+        expect_record(
+            &log,
+            "error",
+            "the Connection example_warehouse is not defined",
+            &[],
+        )
+    });
+
+    checks.check("no bundle process outlives its task", || {
+        no_bundle_process_left(dep)
+    });
+    checks.finish()
+}
+
+/// (f) `airflow dags test --use-executor` runs the Rust tasks through the coordinator.
+fn dags_test_with_executor(dep: &Deployment) -> Result<()> {
+    // Paused, so that the deployment's own scheduler leaves the run to `dags test`'s loop.
+    dep.api.call::<Value>(
+        "PATCH",
+        "/api/v2/dags/example_etl",
+        Some(json!({"is_paused": true})),
+    )?;
+    let out = dep
+        .airflow_cli()
+        .args(["dags", "test", "example_etl", "--use-executor"])
+        .output()
+        .context("running airflow dags test")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(out.status.success(), "airflow dags test failed: {text}");
+    let finished: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("DagRun Finished: dag_id=example_etl"))
+        .collect();
+    ensure!(
+        finished.len() == 1 && finished[0].contains("state=success"),
+        "airflow dags test did not end in one successful run:\n{text}"
+    );
+    // Each Rust task ran in its own bundle process, launched by the coordinator, and logged.
+    let launched = text
+        .lines()
+        .filter(|l| l.contains("Starting subprocess") && l.contains("coordinators.subprocess"))
+        .count();
+    ensure!(
+        launched == 3,
+        "the coordinator launched {launched} bundle processes, want 3:\n{text}"
+    );
+    for record in ["extracted orders", "totalled orders", "loading totals"] {
+        ensure!(
+            text.contains(record),
+            "the output lacks the task log record {record:?}:\n{text}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn example_dags_run_in_a_real_airflow_3_3() -> Result<()> {
+    let dep = Deployment::start(
+        DeployOptions::new("local-3.3", Release::V3_3)
+            .bundle(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let mut checks = Checks::default();
+    checks.check("scenarios (a)-(e)", || example_scenarios(&dep));
+    checks.check("(f) airflow dags test --use-executor", || {
+        define_inputs(&dep.api)?;
+        dags_test_with_executor(&dep)
+    });
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+#[test]
+fn celery_workers_run_ten_concurrent_runs() -> Result<()> {
+    let dep = Deployment::start(
+        DeployOptions::new("celery-3.3", Release::V3_3)
+            .executor(Executor::Celery { workers: 2 })
+            .bundle(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let api = &dep.api;
+    api.wait_for_dags(&["example_etl"], DAGS_TIMEOUT)?;
+    define_inputs(api)?;
+    let runs: Vec<String> = (0..10).map(|i| format!("load_{i}")).collect();
+    for run in &runs {
+        api.trigger("example_etl", run, json!({}))?;
+    }
+    let mut hosts = std::collections::BTreeSet::new();
+    let mut problems = Vec::new();
+    for run in &runs {
+        let state = api.wait_run("example_etl", run, RUN_TIMEOUT)?.state;
+        let tis = api.task_instances("example_etl", run)?;
+        if state != "success"
+            || tis.len() != 3
+            || tis.iter().any(|t| t.state.as_deref() != Some("success"))
+        {
+            problems.push(format!("{run}: {state}: {}", states(&tis)));
+        }
+        hosts.extend(tis.iter().filter_map(|t| t.hostname.clone()));
+        let totals = api.xcom("example_etl", run, "transform", "return_value")?;
+        if totals != Some(json!({"orders": 3, "per_customer": {"ada": 2249, "brian": 300}})) {
+            problems.push(format!("{run}: transform pushed {totals:?}"));
+        }
+    }
+    ensure!(
+        problems.is_empty(),
+        "runs that did not succeed: {problems:#?}"
+    );
+    ensure!(
+        hosts.contains("worker1") && hosts.contains("worker2"),
+        "the 30 task instances ran on {hosts:?}, not on both workers"
+    );
+    dep.stop()
+}
