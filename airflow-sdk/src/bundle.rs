@@ -7,7 +7,7 @@ use std::sync::Arc;
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use serde::Serialize;
 
-use crate::{TaskContext, TaskError, TaskResult};
+use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
 
 /// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
 pub(crate) type TaskFn =
@@ -75,10 +75,11 @@ impl fmt::Debug for Dag {
     }
 }
 
-/// Everything a bundle binary holds: its dags.
+/// Everything a bundle binary holds: its dags, and the supervisor schema version it declares.
 #[derive(Clone, Debug, Default)]
 pub struct Bundle {
     pub(crate) dags: Vec<Dag>,
+    pub(crate) schema: SchemaVersion,
 }
 
 /// One thing wrong with a bundle's declarations.
@@ -125,6 +126,20 @@ impl Bundle {
     /// An empty bundle.
     pub fn new() -> Self {
         Bundle::default()
+    }
+
+    /// Chooses the supervisor schema version the bundle declares in its manifest and its runtime
+    /// speaks. The default, [`SchemaVersion::V2026_06_16`], runs on Airflow 3.3 and 3.4;
+    /// [`SchemaVersion::V2026_10_30`] runs on Airflow 3.4 only and is needed for typed task
+    /// arguments ([`Dag::task_with_args`]).
+    pub fn supervisor_schema(mut self, version: SchemaVersion) -> Self {
+        self.schema = version;
+        self
+    }
+
+    /// The supervisor schema version the bundle declares.
+    pub fn schema_version(&self) -> SchemaVersion {
+        self.schema
     }
 
     /// Adds a dag.
@@ -186,7 +201,7 @@ impl Bundle {
             sdk: Sdk {
                 language: "rust".to_owned(),
                 version: crate::VERSION.to_owned(),
-                supervisor_schema_version: crate::SUPERVISOR_SCHEMA_VERSION.to_owned(),
+                supervisor_schema_version: self.schema.as_str().to_owned(),
             },
             dags,
         })
