@@ -98,7 +98,7 @@ mod context;
 mod error;
 mod runtime;
 
-pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem};
+pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use context::{CancelToken, Connection, RequestError, TaskContext};
 pub use error::{TaskError, TaskOutcome, TaskResult};

@@ -818,4 +818,152 @@ mod tests {
             assert!(warning.contains(&format!("{raw:?}")), "{warning}");
         }
     }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Totals {
+        rows: u64,
+    }
+
+    fn typed_bundle() -> Bundle {
+        fn load(_: &mut TaskContext, totals: Totals, table: String) -> TaskResult<String> {
+            Ok(format!("{table}:{}", totals.rows))
+        }
+        Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(Dag::new("d").task_with_args("load", ["totals", "table"], load))
+    }
+
+    /// `StartupDetails` for task `load` with these argument bindings.
+    fn startup_with_bindings(bindings: Vec<Value>) -> Value {
+        let Value::Array(mut items) = startup("load", false) else {
+            unreachable!()
+        };
+        if let Value::Map(body) = &mut items[1] {
+            for (k, v) in body.iter_mut() {
+                if let (Some("ti_context"), Value::Map(ctx)) = (k.as_str(), v) {
+                    ctx.push((Value::from("arg_bindings"), Value::Array(bindings.clone())));
+                }
+            }
+        }
+        Value::Array(items)
+    }
+
+    fn xcom_binding(name: &str, task_id: &str) -> Value {
+        m(vec![
+            ("name", Value::from(name)),
+            ("kind", Value::from("xcom")),
+            ("task_id", Value::from(task_id)),
+        ])
+    }
+
+    fn literal_binding(name: &str, value: Value) -> Value {
+        m(vec![
+            ("name", Value::from(name)),
+            ("kind", Value::from("literal")),
+            ("value", value),
+        ])
+    }
+
+    /// Runs `load` with `bindings`, answering a GetXCom with `upstream`; returns every request.
+    fn run_load(bindings: Vec<Value>, upstream: Value) -> (u8, Vec<Value>) {
+        let (code, bodies, _) = drive_bundle(typed_bundle(), 5000, move |mut s| {
+            send(&mut s, &startup_with_bindings(bindings));
+            let mut bodies = Vec::new();
+            loop {
+                let (id, body) = recv(&mut s);
+                let kind = field(&body, "type").unwrap();
+                if kind == "GetXCom" {
+                    let reply = m(vec![
+                        ("key", Value::from("return_value")),
+                        ("value", upstream.clone()),
+                        ("type", Value::from("XComResult")),
+                    ]);
+                    send(
+                        &mut s,
+                        &Value::Array(vec![Value::from(id), reply, Value::Nil]),
+                    );
+                } else {
+                    ack(&mut s, id);
+                }
+                bodies.push(body);
+                if matches!(kind.as_str(), "SucceedTask" | "TaskState" | "RetryTask") {
+                    return bodies;
+                }
+            }
+        });
+        (code, bodies)
+    }
+
+    #[test]
+    fn typed_arguments_are_bound_by_name_from_literals_and_upstream_outputs() {
+        // Bound in the stub's order (table first), taken in the function's order.
+        let (code, bodies) = run_load(
+            vec![
+                literal_binding("table", Value::from("t1")),
+                xcom_binding("totals", "transform"),
+            ],
+            m(vec![("rows", Value::from(42))]),
+        );
+        assert_eq!(code, 0);
+        let kinds: Vec<_> = bodies.iter().map(|b| field(b, "type").unwrap()).collect();
+        assert_eq!(kinds, ["GetXCom", "SetXCom", "SucceedTask"]);
+        assert_eq!(field(&bodies[0], "task_id").as_deref(), Some("transform"));
+        assert_eq!(field(&bodies[0], "key").as_deref(), Some("return_value"));
+        assert_eq!(
+            messages::to_json(get(&bodies[1], "value").unwrap()),
+            serde_json::json!("t1:42")
+        );
+    }
+
+    /// The requests of a run of `load` that must fail.
+    fn failure_of(bindings: Vec<Value>, upstream: Value) -> Vec<Value> {
+        let (code, bodies) = run_load(bindings, upstream);
+        assert_eq!(code, 0);
+        bodies
+    }
+
+    #[test]
+    fn a_missing_binding_or_a_wrong_type_fails_without_retry() {
+        for (bindings, upstream) in [
+            // No binding for `table`.
+            (
+                vec![xcom_binding("totals", "transform")],
+                m(vec![("rows", Value::from(1))]),
+            ),
+            // `rows` is a string upstream.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from("t1")),
+                ],
+                m(vec![("rows", Value::from("many"))]),
+            ),
+            // The upstream pushed nothing.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from("t1")),
+                ],
+                Value::Nil,
+            ),
+            // A literal of the wrong type.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from(7)),
+                ],
+                m(vec![("rows", Value::from(1))]),
+            ),
+        ] {
+            let bodies = failure_of(bindings, upstream);
+            let last = bodies.last().unwrap();
+            // `should_retry` is false in `startup`: what matters is failed, never success.
+            assert_eq!(
+                field(last, "type").as_deref(),
+                Some("TaskState"),
+                "{bodies:?}"
+            );
+            assert_eq!(field(last, "state").as_deref(), Some("failed"));
+        }
+    }
 }
