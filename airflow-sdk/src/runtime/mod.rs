@@ -13,6 +13,8 @@ pub(crate) mod comms;
 pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
+#[cfg(test)]
+mod schema_check;
 pub(crate) mod signals;
 pub(crate) mod versions;
 
