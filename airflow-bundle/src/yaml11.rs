@@ -420,6 +420,38 @@ fn replace_surrogate_escapes(text: &str) -> Option<String> {
     })
 }
 
+/// The deepest nesting of flow brackets outside quotes and comments: an estimate used only
+/// when the parser gives up on deep flow collections.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('"'), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            (None, '[' | '{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// Loads a single YAML document as `yaml.safe_load` would.
 pub(crate) fn load(text: &str) -> Result<Option<Value>, LoadError> {
     if let Some((i, c)) = text.char_indices().find(|(_, c)| non_printable(*c)) {
@@ -473,7 +505,13 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| {
             if e.info().contains("recursion limit") {
-                rejected(format!("nests flow collections ([...] or {{...}}) deeper than this verifier's parser allows (255 levels; PyYAML raises RecursionError at about {PYYAML_MAX_DEPTH}): {e}"))
+                if flow_depth(text) > PYYAML_MAX_DEPTH {
+                    LoadError::Crashes(format!(
+                        "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
+                    ))
+                } else {
+                    rejected(format!("nests flow collections ([...] or {{...}}) deeper than this verifier's parser allows (255 levels; PyYAML reads up to about {PYYAML_MAX_DEPTH}, so Airflow may accept this file): {e}"))
+                }
             } else {
                 rejected(format!("is not valid YAML: {e}"))
             }
@@ -621,6 +659,12 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                     keep,
                     ..
                 }) => {
+                    if matches!(v, Value::Other("value" | "merge", _)) {
+                        return Err(no_constructor(&format!(
+                            "tag:yaml.org,2002:{} (a plain `=` or `<<` in a list)",
+                            v.kind()
+                        )));
+                    }
                     if keep.is_some() {
                         items.push(v);
                     } else if !matches!(v.kind(), "dict") {
@@ -651,8 +695,11 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                         *pending = Some(v);
                     }
                     Some(k) => {
-                        if matches!(v, Value::Other("value", _)) {
-                            return Err(no_constructor("tag:yaml.org,2002:value (a plain `=`)"));
+                        if matches!(v, Value::Other("value" | "merge", _)) {
+                            return Err(no_constructor(&format!(
+                                "tag:yaml.org,2002:{} (a plain `=` or `<<` as a value)",
+                                v.kind()
+                            )));
                         }
                         if matches!(k, Value::Other("merge", _)) && tag.is_none() {
                             let ok = match &v {
@@ -757,6 +804,8 @@ mod tests {
             "a: \u{7F}\n",
             "%YAML 2.0\n---\na: 1\n",
             "a: =\n",
+            "a: <<\n",
+            "a: [=]\n",
             "<<: 1\n",
             "a: !!binary 'YQ'\n",
             "a: !!str [1]\n",
