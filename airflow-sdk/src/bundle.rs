@@ -386,6 +386,10 @@ impl Bundle {
                 language: "rust".to_owned(),
                 version: crate::VERSION.to_owned(),
                 supervisor_schema_version: self.schema.as_str().to_owned(),
+                supervisor_schema_versions: SchemaVersion::ALL
+                    .iter()
+                    .map(|v| v.as_str().to_owned())
+                    .collect(),
             },
             dags,
         })
