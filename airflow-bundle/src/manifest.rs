@@ -22,6 +22,11 @@ pub struct Sdk {
     pub version: String,
     /// The supervisor schema (coordinator protocol) version the binary speaks.
     pub supervisor_schema_version: String,
+    /// Every supervisor schema version the SDK inside the binary can speak (written by
+    /// airflow-sdk; empty when the binary does not say). The declared version must be one of
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supervisor_schema_versions: Vec<String>,
 }
 
 /// One dag: its task ids, in registration order.
@@ -100,6 +105,16 @@ pub enum MetadataError {
         /// What is known.
         known: &'static [&'static str],
     },
+    /// The binary declares a supervisor schema version the SDK inside it does not speak.
+    #[error(
+        "the binary declares supervisor_schema_version {declared:?}, but the airflow-sdk inside it speaks only {spoken:?}: Airflow would talk {declared:?} to a runtime that cannot; rebuild with an airflow-sdk that speaks it, or declare one it speaks"
+    )]
+    SchemaNotSpoken {
+        /// What the manifest declares.
+        declared: String,
+        /// What the binary's SDK speaks.
+        spoken: Vec<String>,
+    },
     /// The binary declares no dags, so Airflow could never find it.
     #[error(
         "the binary declares no dags: nothing to pack (declare at least one dag with airflow_sdk::Dag)"
@@ -165,6 +180,13 @@ impl Metadata {
             return Err(MetadataError::UnknownSchemaVersion {
                 found: self.sdk.supervisor_schema_version.clone(),
                 known: KNOWN_SUPERVISOR_SCHEMA_VERSIONS,
+            });
+        }
+        let spoken = &self.sdk.supervisor_schema_versions;
+        if !spoken.is_empty() && !spoken.contains(&self.sdk.supervisor_schema_version) {
+            return Err(MetadataError::SchemaNotSpoken {
+                declared: self.sdk.supervisor_schema_version.clone(),
+                spoken: spoken.clone(),
             });
         }
         if self.dags.is_empty() {
@@ -249,6 +271,7 @@ mod tests {
                 language: "rust".into(),
                 version: "0.1.0".into(),
                 supervisor_schema_version: "2026-06-16".into(),
+                supervisor_schema_versions: Vec::new(),
             },
             dags: dags
                 .iter()
@@ -317,6 +340,23 @@ mod tests {
             Err(MetadataError::UnknownMetadataVersion { .. })
         ));
         assert_eq!(metadata(&[]).validate(), Err(MetadataError::NoDags));
+    }
+
+    #[test]
+    fn validate_refuses_a_declared_schema_the_binary_does_not_speak() {
+        let mut m = metadata(&[("d", &["t"])]);
+        m.sdk.supervisor_schema_versions = vec!["2026-06-16".into()];
+        assert!(m.validate().is_ok());
+        m.sdk.supervisor_schema_version = "2026-10-30".into();
+        let err = m.validate().unwrap_err();
+        assert!(
+            matches!(&err, MetadataError::SchemaNotSpoken { declared, .. } if declared == "2026-10-30"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("speaks only"), "{err}");
+        // A binary that does not list what it speaks (another SDK) is taken at its word.
+        m.sdk.supervisor_schema_versions.clear();
+        assert!(m.validate().is_ok());
     }
 
     #[test]

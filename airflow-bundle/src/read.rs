@@ -6,10 +6,6 @@ use sha2::{Digest, Sha256};
 
 use crate::footer::{FooterError, Layout, TRAILER_LEN, Trailer};
 
-/// The largest manifest this reader loads into memory. Real manifests are a few KiB; the limit
-/// keeps a hostile `metadata_len` from turning into a multi-GiB allocation.
-pub const MAX_MANIFEST_LEN: u64 = 16 * 1024 * 1024;
-
 /// Chunk size for streaming hashes and copies.
 pub(crate) const CHUNK: usize = 256 * 1024;
 
@@ -28,14 +24,6 @@ pub enum ReadError {
         expected: String,
         /// Hex digest of the bytes.
         actual: String,
-    },
-    /// The manifest region is larger than [`MAX_MANIFEST_LEN`].
-    #[error(
-        "the manifest region is {len} bytes, over the {MAX_MANIFEST_LEN}-byte limit of this reader"
-    )]
-    ManifestTooLarge {
-        /// `metadata_len` from the trailer.
-        len: u32,
     },
     /// The file shrank while it was read.
     #[error("the file ended early while reading it; was it being rewritten?")]
@@ -98,19 +86,29 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// The manifest bytes (not yet decoded).
+    ///
+    /// Airflow's reader has no size limit, so neither has this one: the region was checked to fit
+    /// in the file, and the buffer grows as bytes actually arrive rather than being sized by the
+    /// trailer's `metadata_len` up front.
     pub fn manifest_bytes(&mut self) -> Result<Vec<u8>, ReadError> {
         let len = self.trailer.metadata_len;
-        if u64::from(len) > MAX_MANIFEST_LEN {
-            return Err(ReadError::ManifestTooLarge { len });
-        }
         self.inner
             .seek(SeekFrom::Start(self.layout.metadata_start))?;
-        let mut out = Vec::with_capacity(len as usize);
+        let mut out = Vec::new();
         copy_exact(&mut self.inner, u64::from(len), |chunk| {
             out.extend_from_slice(chunk);
             Ok(())
         })?;
         Ok(out)
+    }
+
+    /// Streams the manifest region into `out`, never holding more than a chunk.
+    pub fn copy_manifest(&mut self, out: &mut impl Write) -> Result<u64, ReadError> {
+        self.inner
+            .seek(SeekFrom::Start(self.layout.metadata_start))?;
+        let len = u64::from(self.trailer.metadata_len);
+        copy_exact(&mut self.inner, len, |chunk| out.write_all(chunk))?;
+        Ok(len)
     }
 
     /// Streams the source region into `out`.
@@ -129,6 +127,35 @@ impl<R: Read + Seek> BundleReader<R> {
         })?;
         Ok(self.layout.source_start)
     }
+}
+
+/// Opens `path` for reading only if it is a regular file.
+///
+/// The file is opened non-blocking and checked with `fstat` on the open descriptor: opening a
+/// FIFO normally blocks until a writer appears (forever), and checking the path before opening
+/// it would race with a swap. Regular files ignore the flag.
+pub fn open_regular(path: &std::path::Path) -> io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {what}"),
+        ));
+    }
+    Ok(file)
 }
 
 /// Reads the last 64 bytes and places the regions.

@@ -6,14 +6,13 @@
 //! later check can still be evaluated, and reports every outcome.
 
 use std::fmt;
-use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
 use crate::KNOWN_SUPERVISOR_SCHEMA_VERSIONS;
 use crate::footer::{FooterError, Layout, Trailer};
 use crate::read::{BundleReader, ReadError};
-use crate::yaml11::{self, Value};
+use crate::yaml11::{self, LoadError, Value};
 
 /// One check of the 1.3.2 reader, in the order it applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +102,10 @@ pub struct Report {
     /// Problems that do not make Airflow skip the file but that a user should fix, such as dag
     /// keys that load as something other than a string (Airflow can never match those dags).
     pub warnings: Vec<String>,
+    /// Set when `yaml.safe_load` raises something other than a `yaml.YAMLError` on the manifest
+    /// (a `ValueError` for `2026-13-45`, a `RecursionError` for deep nesting): 1.3.2's reader does
+    /// not catch it, so the dag lookup of the whole `executables_root` fails, not just this file.
+    pub breaks_lookup: Option<String>,
 }
 
 impl Report {
@@ -129,14 +132,8 @@ impl Report {
 /// Verifies the file at `path`, including its execute bit. I/O errors opening it are returned;
 /// everything about its content is in the report.
 pub fn verify_path(path: &Path) -> std::io::Result<Report> {
-    let file = File::open(path)?;
+    let file = crate::read::open_regular(path)?;
     let meta = file.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
     let mut report = verify(file);
     report.set(Check::Executable, executable_outcome(&meta));
     Ok(report)
@@ -173,6 +170,7 @@ pub fn verify<R: Read + Seek>(inner: R) -> Report {
         layout: None,
         dag_ids: Vec::new(),
         warnings: Vec::new(),
+        breaks_lookup: None,
     };
     report.set(Check::Executable, Outcome::Pass);
     let mut reader = match BundleReader::new(inner) {
@@ -251,11 +249,19 @@ fn check_manifest(bytes: &[u8], report: &mut Report) {
             );
             return;
         }
-        Err(e) => {
+        Err(LoadError::Rejected(e)) => {
             report.set(
                 Check::ManifestMapping,
                 Outcome::Fail(format!("the manifest {e}")),
             );
+            return;
+        }
+        Err(LoadError::Crashes(e)) => {
+            let why = format!(
+                "{e}, an exception Airflow's reader does not catch: the dag lookup of every bundle under the same executables_root fails until this file is fixed or removed"
+            );
+            report.breaks_lookup = Some(why.clone());
+            report.set(Check::ManifestMapping, Outcome::Fail(why));
             return;
         }
     };
@@ -276,7 +282,7 @@ fn check_dags(root: &Value, ids: &mut Vec<String>, warnings: &mut Vec<String>) -
         ));
     };
     let mut bad = Vec::new();
-    for (k, _) in entries {
+    for (k, _) in entries.iter() {
         match k {
             Value::Str(s) => ids.push(s.clone()),
             Value::Other(kind, text) => bad.push(format!("{text:?} loads as {kind}")),

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::{TaskContext, TaskError, TaskResult};
+use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
 
 /// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
 pub(crate) type TaskFn =
@@ -18,6 +19,71 @@ pub(crate) type TaskFn =
 pub(crate) struct Task {
     pub(crate) id: String,
     pub(crate) run: TaskFn,
+    /// For a task with typed arguments: the parameter names given, and how many the function
+    /// takes.
+    pub(crate) params: Option<(Vec<String>, usize)>,
+}
+
+/// A task function with typed arguments after its [`TaskContext`]:
+/// `Fn(&mut TaskContext, A1, ..., An) -> TaskResult<T>` for 1 to 8 arguments, each
+/// `A: DeserializeOwned`. See [`Dag::task_with_args`].
+pub trait TaskWithArgs<Args>: Send + Sync + 'static {
+    /// What the task returns (its `return_value` XCom).
+    type Output: Serialize;
+    /// How many arguments the function takes.
+    const ARITY: usize;
+    /// Converts the bound values (one per argument, in order) and calls the function. A value
+    /// that does not fit its parameter's type fails the task, naming the parameter, the type and
+    /// what arrived.
+    #[doc(hidden)]
+    fn call(
+        &self,
+        ctx: &mut TaskContext,
+        args: Vec<crate::context::BoundArg>,
+    ) -> TaskResult<Self::Output>;
+}
+
+macro_rules! task_with_args {
+    ($($a:ident),+) => {
+        impl<F, T, $($a),+> TaskWithArgs<($($a,)+)> for F
+        where
+            F: Fn(&mut TaskContext, $($a),+) -> TaskResult<T> + Send + Sync + 'static,
+            T: Serialize,
+            $($a: DeserializeOwned,)+
+        {
+            type Output = T;
+            const ARITY: usize = [$(stringify!($a)),+].len();
+            #[allow(non_snake_case)]
+            fn call(
+                &self,
+                ctx: &mut TaskContext,
+                args: Vec<crate::context::BoundArg>,
+            ) -> TaskResult<T> {
+                let mut args = args.into_iter();
+                $(let $a: $a = args
+                    .next()
+                    .ok_or_else(|| TaskError::fail_no_retry("too few bound arguments"))?
+                    .convert()?;)+
+                self(ctx, $($a),+)
+            }
+        }
+    };
+}
+
+task_with_args!(A1);
+task_with_args!(A1, A2);
+task_with_args!(A1, A2, A3);
+task_with_args!(A1, A2, A3, A4);
+task_with_args!(A1, A2, A3, A4, A5);
+task_with_args!(A1, A2, A3, A4, A5, A6);
+task_with_args!(A1, A2, A3, A4, A5, A6, A7);
+task_with_args!(A1, A2, A3, A4, A5, A6, A7, A8);
+
+/// Erases a task's return value to JSON.
+fn to_return_value<T: Serialize>(value: T) -> Result<serde_json::Value, TaskError> {
+    serde_json::to_value(value).map_err(|e| {
+        TaskError::fail_no_retry(format!("the task's return value cannot be serialized: {e}"))
+    })
 }
 
 /// A dag: an id and its tasks, in declaration order.
@@ -43,15 +109,75 @@ impl Dag {
         T: Serialize,
         F: Fn(&mut TaskContext) -> TaskResult<T> + Send + Sync + 'static,
     {
-        let run: TaskFn = Arc::new(move |ctx| {
-            let value = f(ctx)?;
-            serde_json::to_value(value).map_err(|e| {
-                TaskError::fail_no_retry(format!(
-                    "the task's return value cannot be serialized: {e}"
-                ))
-            })
+        let run: TaskFn = Arc::new(move |ctx| to_return_value(f(ctx)?));
+        self.tasks.push(Task {
+            id: id.into(),
+            run,
+            params: None,
         });
-        self.tasks.push(Task { id: id.into(), run });
+        self
+    }
+
+    /// Adds a task whose function takes typed arguments after its context, TaskFlow style
+    /// (needs [`SchemaVersion::V2026_10_30`], Airflow 3.4):
+    ///
+    /// ```no_run
+    /// use airflow_sdk::{Bundle, Dag, SchemaVersion, TaskContext, TaskResult};
+    /// # #[derive(serde::Deserialize)] struct Totals { rows: u64 }
+    ///
+    /// fn load(_ctx: &mut TaskContext, totals: Totals, table: String) -> TaskResult<u64> {
+    ///     Ok(totals.rows)
+    /// }
+    ///
+    /// fn bundle() -> Bundle {
+    ///     Bundle::new()
+    ///         .supervisor_schema(SchemaVersion::V2026_10_30)
+    ///         .dag(Dag::new("etl").task_with_args("load", ["totals", "table"], load))
+    /// }
+    /// ```
+    ///
+    /// The Python stub declares the same parameters, and the dag calls it with their values:
+    ///
+    /// ```python
+    /// @task.stub(queue="rust")
+    /// def load(totals: dict, table: str) -> int: ...
+    ///
+    /// load(transform(), table="t1")
+    /// ```
+    ///
+    /// Airflow 3.4 records the call when it parses the dag file and hands each task run the
+    /// bindings of the stub's parameters: a literal (`table="t1"`, or the stub's default) or an
+    /// upstream task's output (`transform()`: its `return_value` XCom, pulled before the task
+    /// runs). Arguments are bound **by name**: `params` are the stub's parameter names, one per
+    /// argument of `f`, in `f`'s order. Each value is converted from JSON with `serde` to the
+    /// parameter's type (`Option<T>` accepts a missing upstream value). A parameter with no
+    /// binding, or a value that does not fit its type, fails the task without retry, naming the
+    /// parameter, the type and what arrived; a binding no parameter takes is logged and ignored.
+    /// A stub parameter must not be named like an Airflow context key (`ti`, `params`, ...):
+    /// Airflow refuses those.
+    pub fn task_with_args<A, F, P>(
+        mut self,
+        id: impl Into<String>,
+        params: impl IntoIterator<Item = P>,
+        f: F,
+    ) -> Self
+    where
+        F: TaskWithArgs<A>,
+        P: Into<String>,
+    {
+        let id = id.into();
+        let names: Vec<String> = params.into_iter().map(Into::into).collect();
+        let bound_names = names.clone();
+        let task_id = id.clone();
+        let run: TaskFn = Arc::new(move |ctx| {
+            let args = ctx.bind_arguments(&task_id, &bound_names)?;
+            to_return_value(f.call(ctx, args)?)
+        });
+        self.tasks.push(Task {
+            id,
+            run,
+            params: Some((names, F::ARITY)),
+        });
         self
     }
 
@@ -75,10 +201,11 @@ impl fmt::Debug for Dag {
     }
 }
 
-/// Everything a bundle binary holds: its dags.
+/// Everything a bundle binary holds: its dags, and the supervisor schema version it declares.
 #[derive(Clone, Debug, Default)]
 pub struct Bundle {
     pub(crate) dags: Vec<Dag>,
+    pub(crate) schema: SchemaVersion,
 }
 
 /// One thing wrong with a bundle's declarations.
@@ -92,6 +219,27 @@ pub enum DeclarationProblem {
         dag_id: String,
         /// The repeated task id.
         task_id: String,
+    },
+    /// A task with typed arguments names a different number of parameters than its function
+    /// takes, or names one twice.
+    ArgumentNames {
+        /// The dag.
+        dag_id: String,
+        /// The task.
+        task_id: String,
+        /// The names given.
+        names: Vec<String>,
+        /// How many arguments the function takes.
+        arity: usize,
+    },
+    /// A task has typed arguments, but the bundle declares a schema version without them.
+    ArgumentsNeedSchema {
+        /// The dag.
+        dag_id: String,
+        /// The task.
+        task_id: String,
+        /// The version the bundle declares.
+        declared: SchemaVersion,
     },
 }
 
@@ -115,6 +263,25 @@ impl DeclarationError {
                 DeclarationProblem::DuplicateTask { dag_id, task_id } => {
                     format!("task id {task_id:?} is declared more than once in dag {dag_id:?}")
                 }
+                DeclarationProblem::ArgumentNames {
+                    dag_id,
+                    task_id,
+                    names,
+                    arity,
+                } => format!(
+                    "task {task_id:?} of dag {dag_id:?} takes {arity} argument(s) but names \
+                     {names:?}: give one distinct stub parameter name per argument"
+                ),
+                DeclarationProblem::ArgumentsNeedSchema {
+                    dag_id,
+                    task_id,
+                    declared,
+                } => format!(
+                    "task {task_id:?} of dag {dag_id:?} takes typed arguments, which need \
+                     supervisor schema {} (Airflow 3.4), but the bundle declares {declared}: \
+                     add .supervisor_schema(SchemaVersion::V2026_10_30) to the Bundle",
+                    SchemaVersion::V2026_10_30
+                ),
             })
             .collect();
         parts.join("; ")
@@ -125,6 +292,20 @@ impl Bundle {
     /// An empty bundle.
     pub fn new() -> Self {
         Bundle::default()
+    }
+
+    /// Chooses the supervisor schema version the bundle declares in its manifest and its runtime
+    /// speaks. The default, [`SchemaVersion::V2026_06_16`], runs on Airflow 3.3 and 3.4;
+    /// [`SchemaVersion::V2026_10_30`] runs on Airflow 3.4 only and is needed for typed task
+    /// arguments ([`Dag::task_with_args`]).
+    pub fn supervisor_schema(mut self, version: SchemaVersion) -> Self {
+        self.schema = version;
+        self
+    }
+
+    /// The supervisor schema version the bundle declares.
+    pub fn schema_version(&self) -> SchemaVersion {
+        self.schema
     }
 
     /// Adds a dag.
@@ -157,6 +338,24 @@ impl Bundle {
                 if !tasks.insert(task.id.as_str()) && !problems.contains(&p) {
                     problems.push(p);
                 }
+                if let Some((names, arity)) = &task.params {
+                    let distinct: HashSet<&String> = names.iter().collect();
+                    if names.len() != *arity || distinct.len() != names.len() {
+                        problems.push(DeclarationProblem::ArgumentNames {
+                            dag_id: dag.id.clone(),
+                            task_id: task.id.clone(),
+                            names: names.clone(),
+                            arity: *arity,
+                        });
+                    }
+                    if !self.schema.has_arg_bindings() {
+                        problems.push(DeclarationProblem::ArgumentsNeedSchema {
+                            dag_id: dag.id.clone(),
+                            task_id: task.id.clone(),
+                            declared: self.schema,
+                        });
+                    }
+                }
             }
         }
         if problems.is_empty() {
@@ -186,7 +385,11 @@ impl Bundle {
             sdk: Sdk {
                 language: "rust".to_owned(),
                 version: crate::VERSION.to_owned(),
-                supervisor_schema_version: crate::SUPERVISOR_SCHEMA_VERSION.to_owned(),
+                supervisor_schema_version: self.schema.as_str().to_owned(),
+                supervisor_schema_versions: SchemaVersion::ALL
+                    .iter()
+                    .map(|v| v.as_str().to_owned())
+                    .collect(),
             },
             dags,
         })
@@ -231,6 +434,47 @@ mod tests {
         assert_eq!(m.dags["zeta"].tasks, ["transform", "extract"]);
         assert_eq!(m.sdk.language, "rust");
         assert_eq!(m.sdk.supervisor_schema_version, "2026-06-16");
+    }
+
+    fn load(_: &mut TaskContext, _totals: Vec<u32>, _table: String) -> TaskResult {
+        Ok(())
+    }
+
+    #[test]
+    fn typed_argument_tasks_need_2026_10_30_and_one_name_per_argument() {
+        let dag = |names: &[&str]| Dag::new("d").task_with_args("load", names.to_vec(), load);
+        let ok = Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(dag(&["totals", "table"]));
+        let m = ok.metadata().unwrap();
+        assert_eq!(m.sdk.supervisor_schema_version, "2026-10-30");
+        assert_eq!(m.dags["d"].tasks, ["load"]);
+
+        let old = Bundle::new().dag(dag(&["totals", "table"]));
+        let err = old.validate().unwrap_err();
+        assert_eq!(
+            err.problems,
+            [DeclarationProblem::ArgumentsNeedSchema {
+                dag_id: "d".into(),
+                task_id: "load".into(),
+                declared: SchemaVersion::V2026_06_16
+            }]
+        );
+        assert!(err.to_string().contains("V2026_10_30"), "{err}");
+
+        for names in [&["totals"][..], &["a", "b", "c"], &["a", "a"]] {
+            let b = Bundle::new()
+                .supervisor_schema(SchemaVersion::V2026_10_30)
+                .dag(dag(names));
+            let err = b.validate().unwrap_err();
+            assert!(
+                matches!(
+                    &err.problems[..],
+                    [DeclarationProblem::ArgumentNames { arity: 2, .. }]
+                ),
+                "{names:?}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn serve_with(bundle: &Bundle, argv0: &str, args: Vec<OsString>) -> ExitCode {
         Mode::Version => print_out(&format!(
             "airflow-sdk {} (rust), supervisor schema {}\n",
             crate::VERSION,
-            crate::SUPERVISOR_SCHEMA_VERSION
+            bundle.schema_version()
         )),
         Mode::Metadata(format) => match bundle.metadata() {
             Ok(m) => print_out(&match format {

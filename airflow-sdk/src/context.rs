@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::TaskError;
 use crate::runtime::comms::{CommError, Comms};
-use crate::runtime::messages::{self, Reply, StartupDetails};
+use crate::runtime::messages::{ArgBinding, Reply, StartupDetails, ToSupervisor, ToTask};
 
 /// Why a request to Airflow (XCom, Variable, Connection) failed.
 ///
@@ -53,6 +53,7 @@ impl From<CommError> for RequestError {
             CommError::Timeout(d) => RequestError::Timeout(d),
             CommError::Cancelled => RequestError::Cancelled,
             CommError::Broken(m) => RequestError::Protocol(m),
+            e @ CommError::UnknownFirstMessage(_) => RequestError::Protocol(e.to_string()),
         }
     }
 }
@@ -169,50 +170,58 @@ impl TaskContext {
     /// cleared it equals the task's `retries`, so the last try is number `max_tries() + 1`
     /// (clearing a task instance raises it by the tries already spent).
     pub fn max_tries(&self) -> u32 {
-        u32::try_from(self.details.max_tries).unwrap_or(0)
+        u32::try_from(self.details.ti_context.max_tries).unwrap_or(0)
     }
 
     /// The map index of a mapped task instance; `None` when the task is not mapped.
     pub fn map_index(&self) -> Option<u32> {
         self.details
             .ti
-            .map_index
+            .map_index()
             .and_then(|i| u32::try_from(i).ok())
     }
 
     /// When this try started.
     pub fn start_date(&self) -> Option<OffsetDateTime> {
-        self.details.start_date
+        self.details.start_date.map(|t| t.0)
     }
 
     /// The dag run's logical date (`None` for runs without one).
     pub fn logical_date(&self) -> Option<OffsetDateTime> {
-        self.details.dag_run.logical_date
+        self.details.ti_context.dag_run.logical_date.map(|t| t.0)
     }
 
     /// Start of the dag run's data interval.
     pub fn data_interval_start(&self) -> Option<OffsetDateTime> {
-        self.details.dag_run.data_interval_start
+        self.details
+            .ti_context
+            .dag_run
+            .data_interval_start
+            .map(|t| t.0)
     }
 
     /// End of the dag run's data interval.
     pub fn data_interval_end(&self) -> Option<OffsetDateTime> {
-        self.details.dag_run.data_interval_end
+        self.details
+            .ti_context
+            .dag_run
+            .data_interval_end
+            .map(|t| t.0)
     }
 
     /// The earliest time the dag run could be scheduled.
     pub fn run_after(&self) -> Option<OffsetDateTime> {
-        self.details.dag_run.run_after
+        self.details.ti_context.dag_run.run_after.map(|t| t.0)
     }
 
     /// The dag run's type: `manual`, `scheduled`, `backfill`, `asset_triggered`, ...
     pub fn run_type(&self) -> &str {
-        &self.details.dag_run.run_type
+        &self.details.ti_context.dag_run.run_type
     }
 
     /// The dag run's `conf` (`Null` when none was given).
     pub fn conf(&self) -> &serde_json::Value {
-        &self.details.dag_run.conf
+        &self.details.ti_context.dag_run.conf.0
     }
 
     /// `true` once Airflow asked the task to stop (SIGTERM). Long tasks should poll it and
@@ -242,10 +251,10 @@ impl TaskContext {
         }
     }
 
-    fn request(&self, body: rmpv::Value) -> Result<Reply, RequestError> {
+    fn request(&self, message: ToSupervisor) -> Result<Reply, RequestError> {
         let mut comms = self.comms.lock().unwrap_or_else(|p| p.into_inner());
         let timeout = comms.timeout();
-        Ok(comms.request(body, timeout, true)?)
+        Ok(comms.request(message, timeout, true)?)
     }
 
     /// Pushes an XCom from this task instance. `value` is any `serde` value that maps to JSON.
@@ -264,8 +273,8 @@ impl TaskContext {
         key: &str,
         json: &serde_json::Value,
     ) -> Result<(), RequestError> {
-        let body = messages::set_xcom(&self.details.ti, key, messages::from_json(json));
-        match self.request(body)? {
+        let message = ToSupervisor::set_xcom(&self.details.ti, key, json.clone());
+        match self.request(message)? {
             Reply::Ack => Ok(()),
             other => Err(unexpected("SetXCom", other)),
         }
@@ -274,7 +283,7 @@ impl TaskContext {
     /// Deletes this task instance's XCom `key` (before the task runs, for keys a previous try
     /// left behind).
     pub(crate) fn delete_xcom(&self, key: &str) -> Result<(), RequestError> {
-        match self.request(messages::delete_xcom(&self.details.ti, key))? {
+        match self.request(ToSupervisor::delete_xcom(&self.details.ti, key))? {
             Reply::Ack => Ok(()),
             other => Err(unexpected("DeleteXCom", other)),
         }
@@ -282,7 +291,11 @@ impl TaskContext {
 
     /// The XCom keys Airflow asked to clear before the task runs.
     pub(crate) fn xcom_keys_to_clear(&self) -> Vec<String> {
-        self.details.xcom_keys_to_clear.clone()
+        self.details
+            .ti_context
+            .xcom_keys_to_clear
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Pulls the XCom `key` pushed by `task_id` in this dag run (`return_value` is a task's
@@ -292,18 +305,9 @@ impl TaskContext {
         task_id: &str,
         key: &str,
     ) -> Result<Option<T>, RequestError> {
-        let ti = &self.details.ti;
-        let body = messages::get_xcom(&ti.dag_id, &ti.run_id, task_id, key);
-        let value = match self.request(body)? {
-            Reply::Body { kind, body } if kind == "XComResult" => {
-                messages::field(&body, "value").map(messages::to_json)
-            }
-            Reply::ErrorBody { error, .. } if error.ends_with("_NOT_FOUND") => None,
-            other => return Err(unexpected("GetXCom", other)),
-        };
-        match value {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(v) => serde_json::from_value(v).map(Some).map_err(|e| {
+        match self.xcom_pull_json(task_id, key)? {
+            serde_json::Value::Null => Ok(None),
+            v => serde_json::from_value(v).map(Some).map_err(|e| {
                 RequestError::Value(format!(
                     "XCom {key:?} of task {task_id:?} does not have the expected type: {e}"
                 ))
@@ -311,36 +315,39 @@ impl TaskContext {
         }
     }
 
+    /// The XCom `key` of `task_id` as JSON; `Null` when there is none.
+    pub(crate) fn xcom_pull_json(
+        &self,
+        task_id: &str,
+        key: &str,
+    ) -> Result<serde_json::Value, RequestError> {
+        match self.request(ToSupervisor::get_xcom(&self.details.ti, task_id, key))? {
+            Reply::Body(ToTask::XComResult(r)) => Ok(r.value.0),
+            Reply::ErrorBody(e) if e.error.ends_with("_NOT_FOUND") => Ok(serde_json::Value::Null),
+            other => Err(unexpected("GetXCom", other)),
+        }
+    }
+
     /// Reads the Airflow Variable `key`. `Ok(None)` when it does not exist.
     pub fn variable(&self, key: &str) -> Result<Option<String>, RequestError> {
-        match self.request(messages::get_variable(key))? {
-            Reply::Body { kind, body } if kind == "VariableResult" => {
-                Ok(match messages::field(&body, "value") {
-                    None => None,
-                    Some(rmpv::Value::String(s)) => Some(s.as_str().map_or_else(
-                        || String::from_utf8_lossy(s.as_bytes()).into_owned(),
-                        str::to_owned,
-                    )),
-                    Some(other) => Some(messages::to_json(other).to_string()),
-                })
-            }
-            Reply::ErrorBody { error, .. } if error == "VARIABLE_NOT_FOUND" => Ok(None),
+        match self.request(ToSupervisor::get_variable(key))? {
+            Reply::Body(ToTask::VariableResult(r)) => Ok(r.value),
+            Reply::ErrorBody(e) if e.error == "VARIABLE_NOT_FOUND" => Ok(None),
             other => Err(unexpected("GetVariable", other)),
         }
     }
 
     /// Reads the Airflow Connection `conn_id`. `Ok(None)` when it does not exist.
     pub fn connection(&self, conn_id: &str) -> Result<Option<Connection>, RequestError> {
-        match self.request(messages::get_connection(conn_id))? {
-            Reply::Body { kind, body } if kind == "ConnectionResult" => {
-                let s = |k| messages::field_str(&body, k);
-                let port = match messages::field(&body, "port") {
+        match self.request(ToSupervisor::get_connection(conn_id))? {
+            Reply::Body(ToTask::ConnectionResult(r)) => {
+                let port = match r.port {
                     None => None,
-                    Some(v) => Some(v.as_u64().and_then(|p| u16::try_from(p).ok()).ok_or_else(
-                        || RequestError::Protocol(format!("connection {conn_id:?} has port {v}")),
-                    )?),
+                    Some(p) => Some(u16::try_from(p).map_err(|_| {
+                        RequestError::Protocol(format!("connection {conn_id:?} has port {p}"))
+                    })?),
                 };
-                let extra = match s("extra") {
+                let extra = match r.extra {
                     None => serde_json::Value::Null,
                     Some(text) if text.trim().is_empty() => serde_json::Value::Null,
                     Some(text) => {
@@ -348,32 +355,271 @@ impl TaskContext {
                     }
                 };
                 Ok(Some(Connection {
-                    conn_id: s("conn_id").unwrap_or_else(|| conn_id.to_owned()),
-                    conn_type: s("conn_type").unwrap_or_default(),
-                    host: s("host"),
-                    schema: s("schema"),
-                    login: s("login"),
-                    password: s("password"),
+                    conn_id: r.conn_id,
+                    conn_type: r.conn_type,
+                    host: r.host,
+                    schema: r.schema,
+                    login: r.login,
+                    password: r.password,
                     port,
                     extra,
                 }))
             }
-            Reply::ErrorBody { error, .. } if error == "CONNECTION_NOT_FOUND" => Ok(None),
+            Reply::ErrorBody(e) if e.error == "CONNECTION_NOT_FOUND" => Ok(None),
             other => Err(unexpected("GetConnection", other)),
         }
+    }
+}
+
+/// One argument value bound to a typed task parameter, with where it came from (for messages).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BoundArg {
+    task_id: String,
+    name: String,
+    source: String,
+    value: serde_json::Value,
+}
+
+impl BoundArg {
+    /// Converts the value to the parameter's type, or fails the task (no retry: the same value
+    /// arrives again) naming the parameter, the type and what arrived.
+    pub(crate) fn convert<A: DeserializeOwned>(self) -> Result<A, TaskError> {
+        let BoundArg {
+            task_id,
+            name,
+            source,
+            value,
+        } = self;
+        A::deserialize(&value).map_err(|e| {
+            TaskError::fail_no_retry(format!(
+                "argument `{name}` of task {task_id:?} does not fit the parameter's type `{}`: \
+                 {e}; it arrived from {source} as {}",
+                std::any::type_name::<A>(),
+                preview(&value)
+            ))
+        })
+    }
+}
+
+/// A value as short JSON, for error messages.
+fn preview(value: &serde_json::Value) -> String {
+    const MAX: usize = 200;
+    let text = value.to_string();
+    if text.len() <= MAX {
+        return text;
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
+impl TaskContext {
+    /// The values of a typed task's parameters `names` (in that order), from the stub's
+    /// argument bindings: literals as they are, upstream outputs pulled as XComs.
+    pub(crate) fn bind_arguments(
+        &self,
+        task_id: &str,
+        names: &[String],
+    ) -> Result<Vec<BoundArg>, TaskError> {
+        bind(
+            task_id,
+            names,
+            self.details.ti_context.arg_bindings.as_deref(),
+            |upstream| self.xcom_pull_json(upstream, "return_value"),
+        )
+    }
+}
+
+/// Binds parameters `names` of task `task_id` from the stub's `bindings`; `pull` fetches an
+/// upstream task's output.
+fn bind(
+    task_id: &str,
+    names: &[String],
+    bindings: Option<&[ArgBinding]>,
+    mut pull: impl FnMut(&str) -> Result<serde_json::Value, RequestError>,
+) -> Result<Vec<BoundArg>, TaskError> {
+    {
+        let wanted = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(bindings) = bindings else {
+            return Err(TaskError::fail_no_retry(format!(
+                "task {task_id:?} takes arguments {wanted}, but Airflow sent no argument \
+                 bindings: call the @task.stub with them in the dag file (e.g. \
+                 {task_id}(upstream(), name=\"value\")), run on Airflow 3.4 or later, and \
+                 declare supervisor schema 2026-10-30"
+            )));
+        };
+        let binding_name = |b: &ArgBinding| match b {
+            ArgBinding::XCom { name, .. } | ArgBinding::Literal { name, .. } => name.clone(),
+        };
+        for extra in bindings
+            .iter()
+            .filter(|b| !names.contains(&binding_name(b)))
+        {
+            log::warn!(target: "airflow_sdk::runtime", argument = binding_name(extra).as_str();
+                "the stub binds argument `{}`, which task {task_id:?} does not take; ignored",
+                binding_name(extra));
+        }
+        let mut args = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(binding) = bindings.iter().find(|b| &binding_name(b) == name) else {
+                let given = bindings
+                    .iter()
+                    .map(|b| format!("`{}`", binding_name(b)))
+                    .collect::<Vec<_>>();
+                let given = if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join(", ")
+                };
+                return Err(TaskError::fail_no_retry(format!(
+                    "argument `{name}` of task {task_id:?} has no binding: the stub binds \
+                     {given}; name the stub's parameter `{name}` and pass it a value"
+                )));
+            };
+            let (source, value) = match binding {
+                ArgBinding::Literal {
+                    value,
+                    from_default,
+                    ..
+                } => (
+                    if *from_default {
+                        "the stub's default".to_owned()
+                    } else {
+                        "a literal in the dag file".to_owned()
+                    },
+                    value.0.clone(),
+                ),
+                ArgBinding::XCom {
+                    task_id: upstream, ..
+                } => {
+                    let value = pull(upstream).map_err(|e| {
+                        TaskError::fail(format!(
+                            "cannot pull argument `{name}` (the output of task {upstream:?}): {e}"
+                        ))
+                    })?;
+                    (format!("the output of task {upstream:?}"), value)
+                }
+            };
+            args.push(BoundArg {
+                task_id: task_id.to_owned(),
+                name: name.clone(),
+                source,
+                value,
+            });
+        }
+        Ok(args)
     }
 }
 
 /// The error for a reply that does not answer `request`.
 fn unexpected(request: &str, reply: Reply) -> RequestError {
     match reply {
-        Reply::ErrorBody { error, detail } if error == "PERMISSION_DENIED" => {
-            RequestError::PermissionDenied { detail }
+        Reply::ErrorBody(e) if e.error == "PERMISSION_DENIED" => {
+            RequestError::PermissionDenied { detail: e.detail.0 }
         }
-        Reply::ErrorBody { error, detail } | Reply::Failure { error, detail } => {
-            RequestError::ApiServer { error, detail }
-        }
+        Reply::ErrorBody(e) | Reply::Failure(e) => RequestError::ApiServer {
+            error: e.error,
+            detail: e.detail.0,
+        },
         Reply::Ack => RequestError::Protocol(format!("{request} got an empty reply")),
-        Reply::Body { kind, .. } => RequestError::Protocol(format!("{request} got a {kind} reply")),
+        Reply::Body(body) => {
+            RequestError::Protocol(format!("{request} got a {} reply", body.kind()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::messages::Json;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn literal(name: &str, value: serde_json::Value) -> ArgBinding {
+        ArgBinding::Literal {
+            name: name.into(),
+            value: Json(value),
+            from_default: false,
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Totals {
+        #[allow(dead_code)]
+        rows: u64,
+    }
+
+    #[test]
+    fn binding_errors_name_the_parameter_and_what_arrived() {
+        let none = |_: &str| -> Result<serde_json::Value, RequestError> { unreachable!() };
+        // No bindings at all (2026-06-16, or a stub called without arguments).
+        let e = bind("load", &names(&["totals"]), None, none).unwrap_err();
+        assert!(e.to_string().contains("no argument bindings"), "{e}");
+        assert_eq!(e.outcome(), crate::TaskOutcome::FailedNoRetry);
+        // A parameter the stub does not bind.
+        let b = [literal("table", serde_json::json!("t1"))];
+        let e = bind("load", &names(&["totals", "table"]), Some(&b), none).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("argument `totals`"), "{text}");
+        assert!(text.contains("binds `table`"), "{text}");
+        // A value of the wrong type: parameter, type and value named.
+        let b = [ArgBinding::XCom {
+            name: "totals".into(),
+            task_id: "transform".into(),
+        }];
+        let args = bind("load", &names(&["totals"]), Some(&b), |up| {
+            assert_eq!(up, "transform");
+            Ok(serde_json::json!({"rows": "many"}))
+        })
+        .unwrap();
+        let e = args
+            .into_iter()
+            .next()
+            .unwrap()
+            .convert::<Totals>()
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.outcome(), crate::TaskOutcome::FailedNoRetry);
+        for needle in ["`totals`", "Totals", "\"transform\"", r#"{"rows":"many"}"#] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        // Literal values, by name, in the function's order; Option takes a missing output.
+        let b = [
+            literal("table", serde_json::json!("t1")),
+            ArgBinding::XCom {
+                name: "totals".into(),
+                task_id: "transform".into(),
+            },
+        ];
+        let mut args = bind("load", &names(&["totals", "table"]), Some(&b), |_| {
+            Ok(serde_json::Value::Null)
+        })
+        .unwrap()
+        .into_iter();
+        assert!(
+            args.next()
+                .unwrap()
+                .convert::<Option<Totals>>()
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(args.next().unwrap().convert::<String>().unwrap(), "t1");
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        let long = serde_json::Value::String("é".repeat(300));
+        let p = preview(&long);
+        assert!(p.len() < 260, "{p}");
+        assert!(p.ends_with("bytes)"), "{p}");
     }
 }

@@ -71,16 +71,25 @@
 //!
 //! # Running under the supervisor
 //!
-//! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3.2 (schema
-//! [`SUPERVISOR_SCHEMA_VERSION`]). It always sends exactly one terminal message (success,
+//! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3 and 1.4, in the
+//! supervisor schema version the bundle declares ([`SchemaVersion`]; by default
+//! [`SUPERVISOR_SCHEMA_VERSION`]). Airflow 3.4's Dag processor also runs every bundle file it
+//! finds in a Dag bundle, with a `DagFileParseRequest` as the first message: the runtime answers
+//! with a parse result holding no Dags (a Rust bundle's dags are declared by Python stub dag
+//! files) and exits 0, so a bundle file never becomes an import error. For a task, it always
+//! sends exactly one terminal message (success,
 //! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
 //! the dag's task ids), waits for its
 //! acknowledgement, and exits 0. Every wait for the supervisor is bounded (60 s by default;
-//! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds, changes it). On SIGTERM or SIGINT the task is
+//! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds from 0.1 to 86400, changes it: a larger or smaller
+//! value is clamped, one that is not a positive number is ignored, each with a warning on
+//! stderr and in the task log). On SIGTERM or SIGINT the task is
 //! told to stop ([`TaskContext::is_cancelled`]); if it has not returned 2 s later, the runtime
 //! reports it failed (or up for retry) on its own and exits. When no state can be reported (a
 //! socket cannot be reached, the supervisor sends something malformed, closes the socket, or
-//! never acknowledges), the bundle says why on stderr and exits 1.
+//! never acknowledges), the bundle says why on stderr and exits 1. When the first message is
+//! neither `StartupDetails` nor `DagFileParseRequest` (a newer Airflow asking for something this
+//! SDK does not do), it says so and exits 3.
 #![forbid(unsafe_code)]
 
 mod bundle;
@@ -89,10 +98,11 @@ mod context;
 mod error;
 mod runtime;
 
-pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem};
+pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use context::{CancelToken, Connection, RequestError, TaskContext};
 pub use error::{TaskError, TaskOutcome, TaskResult};
+pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;
@@ -105,10 +115,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The manifest format this SDK emits (`airflow_bundle_metadata_version`).
 pub const METADATA_VERSION: &str = "1.0";
 
-/// The supervisor schema (coordinator protocol) version this SDK's runtime speaks.
+/// The supervisor schema (coordinator protocol) version a bundle declares unless it chooses
+/// another with [`Bundle::supervisor_schema`] (see [`SchemaVersion`]).
 ///
-/// `apache-airflow-task-sdk` 1.3.2 accepts exactly this value.
-pub const SUPERVISOR_SCHEMA_VERSION: &str = "2026-06-16";
+/// `apache-airflow-task-sdk` 1.3.2 accepts exactly this value; 1.4 accepts it too.
+pub const SUPERVISOR_SCHEMA_VERSION: &str = SchemaVersion::V2026_06_16.as_str();
 
 /// Defines the bundle's `fn main` from an expression that yields a [`Bundle`].
 ///

@@ -1,6 +1,14 @@
 """What the released apache-airflow-task-sdk reader makes of the files under some roots.
 
 Usage: reader.py --root DIR [--root DIR ...] [--dag-id ID ...]
+       reader.py --corpus --root DIR
+
+``--corpus`` judges each regular file under the roots on its own and prints
+  {"package_version": "1.3.2", "files": [{"path", "verdict", "detail"}]}
+where ``verdict`` is ``accepted`` (``_read_bundle_metadata`` returns a mapping whose ``dags`` has
+a ``str`` key and whose supervisor schema version resolves), ``rejected`` (the reader skips it),
+or ``raises`` (``_read_bundle_metadata`` lets an exception escape, which breaks ``_Bundle.find``
+for every bundle under the same root); ``detail`` is the exception, if any.
 
 Uses the coordinator module's own functions, never a re-implementation:
   * ``_find_executables`` to list the files its scan considers (regular + executable);
@@ -37,6 +45,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", action="append", required=True, type=pathlib.Path)
     parser.add_argument("--dag-id", action="append", default=[])
+    parser.add_argument("--corpus", action="store_true")
     args = parser.parse_args()
 
     _common.isolate_airflow_home()
@@ -48,6 +57,8 @@ def main() -> int:
     from airflow.sdk.execution_time.schema import get_schema_version_migrator
 
     roots = [r for r in args.root]
+    if args.corpus:
+        return corpus(out, coord, get_schema_version_migrator, importlib.metadata, roots)
 
     lookups = {}
     for dag_id in args.dag_id:
@@ -115,6 +126,38 @@ def main() -> int:
         "files": files,
     }
     out.write(json.dumps(report))
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+def corpus(out, coord, migrator, metadata_mod, roots) -> int:
+    files = []
+    for root in roots:
+        for dirpath, _dirs, names in os.walk(root):
+            for name in sorted(names):
+                path = pathlib.Path(dirpath) / name
+                if not path.is_file():
+                    continue
+                verdict, detail = "rejected", None
+                try:
+                    metadata = coord._read_bundle_metadata(path)
+                except BaseException as exc:  # noqa: BLE001 -- exactly what escapes is the point
+                    metadata, verdict, detail = None, "raises", f"{type(exc).__name__}: {exc}"[:300]
+                if metadata is not None:
+                    dag_ids = coord._dag_ids(metadata)
+                    version = coord._supervisor_schema_version(metadata)
+                    resolved = False
+                    if version is not None:
+                        try:
+                            migrator().resolve_version(version)
+                            resolved = True
+                        except (TypeError, ValueError) as exc:
+                            detail = str(exc)
+                    if resolved and any(isinstance(d, str) for d in dag_ids):
+                        verdict = "accepted"
+                files.append({"path": str(path.resolve()), "verdict": verdict, "detail": detail})
+    out.write(json.dumps({"package_version": metadata_mod.version("apache-airflow-task-sdk"), "files": files}))
     out.write("\n")
     out.flush()
     return 0

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use rmpv::Value;
 
 use super::frame::{self, FrameError};
-use super::messages::{self, Reply, StartupDetails};
+use super::messages::{self, DagFileParseRequest, Reply, StartupDetails, ToSupervisor, ToTask};
+use super::versions::SchemaVersion;
 
 /// How long a single socket read blocks before deadlines and cancellation are checked again.
 const READ_SLICE: Duration = Duration::from_millis(50);
@@ -26,6 +27,8 @@ pub(crate) enum CommError {
     /// The socket is closed, or the supervisor sent something this runtime cannot read. The
     /// channel is unusable afterwards.
     Broken(String),
+    /// The first frame is a message this runtime does not know how to start from.
+    UnknownFirstMessage(String),
 }
 
 impl std::fmt::Display for CommError {
@@ -38,6 +41,11 @@ impl std::fmt::Display for CommError {
             ),
             CommError::Cancelled => write!(f, "cancelled: the task was asked to stop"),
             CommError::Broken(m) => write!(f, "{m}"),
+            CommError::UnknownFirstMessage(kind) => write!(
+                f,
+                "the first message is {kind:?}; this runtime starts only from StartupDetails \
+                 (run a task) or DagFileParseRequest (parse the file)"
+            ),
         }
     }
 }
@@ -58,9 +66,20 @@ pub(crate) fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
     Err(last)
 }
 
+/// What the supervisor's first frame asks for.
+#[derive(Debug)]
+pub(crate) enum FirstMessage {
+    /// Run a task.
+    Startup(Box<StartupDetails>),
+    /// Parse the bundle file (the Dag processor of Airflow 3.4).
+    Parse(DagFileParseRequest),
+}
+
 /// The request/response channel to the supervisor.
 pub(crate) struct Comms {
     stream: TcpStream,
+    /// The schema version the bundle declared: outgoing messages take its shape.
+    version: SchemaVersion,
     next_id: i64,
     timeout: Duration,
     /// Non-zero once SIGTERM/SIGINT arrived; abortable waits give up then.
@@ -73,6 +92,7 @@ impl Comms {
     /// Wraps a connected comm socket. `timeout` bounds every wait for a reply.
     pub(crate) fn new(
         stream: TcpStream,
+        version: SchemaVersion,
         timeout: Duration,
         signal: Arc<AtomicUsize>,
     ) -> io::Result<Comms> {
@@ -81,6 +101,7 @@ impl Comms {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
         Ok(Comms {
             stream,
+            version,
             next_id: 1,
             timeout,
             signal,
@@ -107,9 +128,9 @@ impl Comms {
         })
     }
 
-    /// Reads the supervisor's first frame, `[0, StartupDetails, nil]`. SIGTERM ends the wait:
-    /// before it arrives there is no task to report on.
-    pub(crate) fn read_startup(&mut self, timeout: Duration) -> Result<StartupDetails, CommError> {
+    /// Reads the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest, nil]`.
+    /// SIGTERM ends the wait: before it arrives there is nothing to report on.
+    pub(crate) fn read_first(&mut self, timeout: Duration) -> Result<FirstMessage, CommError> {
         let frame = self
             .read(Instant::now() + timeout, true)
             .map_err(|e| match e {
@@ -122,7 +143,7 @@ impl Comms {
         };
         if items.len() < 2 {
             return Err(self.fail(format!(
-                "the first frame has {} elements, expected [id, StartupDetails, error]",
+                "the first frame has {} elements, expected [id, body, error]",
                 items.len()
             )));
         }
@@ -131,8 +152,24 @@ impl Comms {
             return Err(self.fail(format!("the first frame carries an error: {err}")));
         }
         let body = std::mem::replace(&mut items[1], Value::Nil);
-        StartupDetails::decode(&body)
-            .map_err(|e| self.fail(format!("cannot decode StartupDetails: {e}")))
+        match messages::type_of(&body) {
+            Some("StartupDetails" | "DagFileParseRequest") => {}
+            Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
+            None => {
+                return Err(self.fail(format!(
+                    "the first frame's body is {} without a string \"type\"",
+                    messages::kind(&body)
+                )));
+            }
+        }
+        match messages::decode_body(body) {
+            Ok(ToTask::StartupDetails(d)) => {
+                Ok(FirstMessage::Startup(Box::new(self.version.incoming(*d))))
+            }
+            Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
+            Ok(other) => unreachable!("type checked above, decoded as {}", other.kind()),
+            Err(e) => Err(self.fail(e)),
+        }
     }
 
     fn fail(&mut self, message: String) -> CommError {
@@ -144,7 +181,7 @@ impl Comms {
     /// early once a termination signal arrived.
     pub(crate) fn request(
         &mut self,
-        body: Value,
+        message: ToSupervisor,
         timeout: Duration,
         abortable: bool,
     ) -> Result<Reply, CommError> {
@@ -155,7 +192,7 @@ impl Comms {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let bytes = frame::encode_frame(&Value::Array(vec![Value::from(id), body]));
+        let bytes = frame::prefix(self.version.outgoing(message).encode_request(id));
         if let Err(e) = self
             .stream
             .write_all(&bytes)
@@ -199,7 +236,13 @@ mod tests {
         let (s, _) = l.accept().unwrap();
         let signal = Arc::new(AtomicUsize::new(0));
         (
-            Comms::new(c, Duration::from_millis(300), signal.clone()).unwrap(),
+            Comms::new(
+                c,
+                SchemaVersion::default(),
+                Duration::from_millis(300),
+                signal.clone(),
+            )
+            .unwrap(),
             s,
             signal,
         )
@@ -219,7 +262,9 @@ mod tests {
         let t = c.timeout();
         // No reply: times out, does not hang.
         let start = Instant::now();
-        let e = c.request(messages::get_variable("a"), t, true).unwrap_err();
+        let e = c
+            .request(ToSupervisor::get_variable("a"), t, true)
+            .unwrap_err();
         assert!(matches!(e, CommError::Timeout(_)), "{e}");
         assert!(start.elapsed() < Duration::from_secs(3));
         let first = read_request(&mut s);
@@ -235,16 +280,20 @@ mod tests {
             s
         });
         assert_eq!(
-            c.request(messages::get_variable("b"), t, true).unwrap(),
+            c.request(ToSupervisor::get_variable("b"), t, true).unwrap(),
             Reply::Ack
         );
         let mut s = server.join().unwrap();
         // A reply for a request never sent breaks the channel.
         let f = Value::Array(vec![Value::from(99), Value::Nil, Value::Nil]);
         s.write_all(&frame::encode_frame(&f)).unwrap();
-        let e = c.request(messages::get_variable("c"), t, true).unwrap_err();
+        let e = c
+            .request(ToSupervisor::get_variable("c"), t, true)
+            .unwrap_err();
         assert!(matches!(e, CommError::Broken(_)), "{e}");
-        let e = c.request(messages::get_variable("d"), t, true).unwrap_err();
+        let e = c
+            .request(ToSupervisor::get_variable("d"), t, true)
+            .unwrap_err();
         assert!(e.to_string().contains("unusable"), "{e}");
     }
 
@@ -253,12 +302,20 @@ mod tests {
         let (mut c, s, signal) = pair();
         signal.store(15, Ordering::SeqCst);
         let e = c
-            .request(messages::get_variable("a"), Duration::from_secs(30), true)
+            .request(
+                ToSupervisor::get_variable("a"),
+                Duration::from_secs(30),
+                true,
+            )
             .unwrap_err();
         assert!(matches!(e, CommError::Cancelled), "{e}");
         drop(s);
         let e = c
-            .request(messages::get_variable("a"), Duration::from_secs(30), false)
+            .request(
+                ToSupervisor::get_variable("a"),
+                Duration::from_secs(30),
+                false,
+            )
             .unwrap_err();
         assert!(matches!(e, CommError::Broken(_)), "{e}");
     }

@@ -51,12 +51,20 @@ impl fmt::Display for FrameError {
 }
 
 /// Encodes `value` (which must be an array) as one frame: length prefix and payload.
+#[cfg(test)]
 pub(crate) fn encode_frame(value: &Value) -> Vec<u8> {
     debug_assert!(value.is_array(), "frames are always arrays");
-    let mut out = vec![0u8; 4];
-    rmpv::encode::write_value(&mut out, value).expect("writing to a Vec cannot fail");
-    let len = u32::try_from(out.len() - 4).expect("frame larger than 4 GiB");
-    out[..4].copy_from_slice(&len.to_be_bytes());
+    let mut payload = Vec::new();
+    rmpv::encode::write_value(&mut payload, value).expect("writing to a Vec cannot fail");
+    prefix(payload)
+}
+
+/// Puts the length prefix before a payload (a msgpack array).
+pub(crate) fn prefix(payload: Vec<u8>) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("frame larger than 4 GiB");
+    let mut out = Vec::with_capacity(payload.len() + 4);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&payload);
     out
 }
 

@@ -1,128 +1,130 @@
-//! The bodies exchanged with the supervisor: decoding `StartupDetails` and responses, building
-//! requests. Field names follow `airflow.sdk.execution_time.comms` in apache-airflow-task-sdk
-//! 1.3.2; everything is decoded by name and unknown keys are ignored.
+//! The messages exchanged with the supervisor, as serde types: one type per message, tagged by
+//! `type`, in the shape of the newest supervisor schema this SDK speaks (2026-10-30; what older
+//! versions lack is handled in [`super::versions`]). Field names follow
+//! `airflow.sdk.execution_time.comms` and the `schema.json` shipped in apache-airflow-task-sdk
+//! (1.3.2 and 1.4.0b2); a test checks them against both. Unknown keys are ignored when
+//! decoding.
+
+use std::collections::BTreeMap;
+use std::fmt;
 
 use rmpv::Value;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-use super::frame::kind;
 
 /// The msgpack extension type of a timestamp.
 const TIMESTAMP_EXT: i8 = -1;
 
-/// The task instance, as `StartupDetails.ti` describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TaskInstance {
-    pub(crate) id: String,
-    pub(crate) dag_id: String,
-    pub(crate) task_id: String,
-    pub(crate) run_id: String,
-    pub(crate) try_number: i64,
-    /// `None` when unmapped (`-1` or nil on the wire).
-    pub(crate) map_index: Option<i64>,
-}
+// ---------------------------------------------------------------------------------------------
+// Field types
 
-/// `StartupDetails.ti_context.dag_run`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct DagRun {
-    pub(crate) logical_date: Option<OffsetDateTime>,
-    pub(crate) data_interval_start: Option<OffsetDateTime>,
-    pub(crate) data_interval_end: Option<OffsetDateTime>,
-    pub(crate) run_after: Option<OffsetDateTime>,
-    pub(crate) start_date: Option<OffsetDateTime>,
-    pub(crate) run_type: String,
-    pub(crate) conf: serde_json::Value,
-}
+/// A datetime from the supervisor: a msgpack timestamp extension (type -1, in its 4-, 8- or
+/// 12-byte form) or an RFC 3339 string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timestamp(pub(crate) OffsetDateTime);
 
-/// The first frame the supervisor sends.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StartupDetails {
-    pub(crate) ti: TaskInstance,
-    pub(crate) start_date: Option<OffsetDateTime>,
-    pub(crate) dag_rel_path: String,
-    pub(crate) dag_run: DagRun,
-    pub(crate) should_retry: bool,
-    pub(crate) max_tries: i64,
-    /// XCom keys of this task instance to delete before the task runs (left by an earlier try).
-    pub(crate) xcom_keys_to_clear: Vec<String>,
-}
-
-/// Looks a string key up in a msgpack map (a message or result body); `None` when missing or
-/// nil.
-pub(crate) fn field<'a>(map: &'a Value, key: &str) -> Option<&'a Value> {
-    map.as_map()?
-        .iter()
-        .find(|(k, _)| k.as_str() == Some(key))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_nil())
-}
-
-fn req_map<'a>(v: &'a Value, what: &str) -> Result<&'a Value, String> {
-    if v.is_map() {
-        Ok(v)
-    } else {
-        Err(format!("{what} is {}, expected a map", kind(v)))
-    }
-}
-
-fn req_str(map: &Value, key: &str, what: &str) -> Result<String, String> {
-    match field(map, key) {
-        Some(Value::String(s)) => s
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{what}.{key} is not valid UTF-8")),
-        Some(v) => Err(format!("{what}.{key} is {}, expected a string", kind(v))),
-        None => Err(format!("{what}.{key} is missing")),
-    }
-}
-
-/// A string field of a msgpack map; `None` when missing, nil or not a string.
-pub(crate) fn field_str(map: &Value, key: &str) -> Option<String> {
-    field(map, key).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn opt_int(map: &Value, key: &str, what: &str) -> Result<Option<i64>, String> {
-    match field(map, key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| format!("{what}.{key} is {}, expected an integer", kind(v))),
-    }
-}
-
-fn opt_time(map: &Value, key: &str, what: &str) -> Result<Option<OffsetDateTime>, String> {
-    field(map, key)
-        .map(|v| decode_time(v).map_err(|e| format!("{what}.{key}: {e}")))
-        .transpose()
-}
-
-/// Decodes a datetime: a msgpack timestamp extension (type -1, in its 4-, 8- or 12-byte form)
-/// or an RFC 3339 string.
-pub(crate) fn decode_time(v: &Value) -> Result<OffsetDateTime, String> {
-    let (secs, nanos): (i64, u32) = match v {
-        Value::Ext(TIMESTAMP_EXT, data) => match data.len() {
-            4 => (
-                i64::from(u32::from_be_bytes(data[..].try_into().unwrap())),
-                0,
-            ),
-            8 => {
-                let x = u64::from_be_bytes(data[..].try_into().unwrap());
-                ((x & ((1 << 34) - 1)) as i64, (x >> 34) as u32)
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a datetime (msgpack timestamp or RFC 3339 string)")
             }
-            12 => (
-                i64::from_be_bytes(data[4..].try_into().unwrap()),
-                u32::from_be_bytes(data[..4].try_into().unwrap()),
-            ),
-            n => return Err(format!("a timestamp extension of {n} bytes")),
-        },
-        Value::String(s) => {
-            let s = s.as_str().ok_or("a datetime string that is not UTF-8")?;
-            return OffsetDateTime::parse(s, &Rfc3339)
-                .map_err(|e| format!("{s:?} is not an RFC 3339 datetime: {e}"));
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                OffsetDateTime::parse(s, &Rfc3339)
+                    .map(Timestamp)
+                    .map_err(|e| E::custom(format!("{s:?} is not an RFC 3339 datetime: {e}")))
+            }
+            // rmpv hands a msgpack extension over as a newtype of `(tag, bytes)`.
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Timestamp, D::Error> {
+                let Ext(tag, data) = Ext::deserialize(d)?;
+                if tag != TIMESTAMP_EXT {
+                    return Err(de::Error::custom(format!(
+                        "an extension of type {tag} where a timestamp (type -1) was expected"
+                    )));
+                }
+                decode_timestamp(&data)
+                    .map(Timestamp)
+                    .map_err(de::Error::custom)
+            }
         }
-        other => return Err(format!("{} where a datetime was expected", kind(other))),
+        d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_time(self.0))
+    }
+}
+
+/// A msgpack extension value: its type and bytes.
+struct Ext(i8, Vec<u8>);
+
+impl<'de> Deserialize<'de> for Ext {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ext;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a msgpack extension")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Ext, A::Error> {
+                let tag: i8 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let data: Bytes = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                Ok(Ext(tag, data.0))
+            }
+        }
+        d.deserialize_tuple(2, V)
+    }
+}
+
+/// Raw bytes (an extension's payload).
+struct Bytes(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bytes")
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Bytes, E> {
+                Ok(Bytes(v.to_vec()))
+            }
+            fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Bytes, E> {
+                Ok(Bytes(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+/// Decodes the payload of a msgpack timestamp extension.
+pub(crate) fn decode_timestamp(data: &[u8]) -> Result<OffsetDateTime, String> {
+    let (secs, nanos): (i64, u32) = match *data {
+        [a, b, c, d] => (i64::from(u32::from_be_bytes([a, b, c, d])), 0),
+        [a, b, c, d, e, f, g, h] => {
+            let x = u64::from_be_bytes([a, b, c, d, e, f, g, h]);
+            ((x & ((1 << 34) - 1)) as i64, (x >> 34) as u32)
+        }
+        [a, b, c, d, ref rest @ ..] if rest.len() == 8 => {
+            let mut s = [0u8; 8];
+            s.copy_from_slice(rest);
+            (i64::from_be_bytes(s), u32::from_be_bytes([a, b, c, d]))
+        }
+        _ => return Err(format!("a timestamp extension of {} bytes", data.len())),
     };
     if nanos >= 1_000_000_000 {
         return Err(format!("a timestamp with {nanos} nanoseconds"));
@@ -130,6 +132,24 @@ pub(crate) fn decode_time(v: &Value) -> Result<OffsetDateTime, String> {
     OffsetDateTime::from_unix_timestamp(secs)
         .map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
         .map_err(|e| format!("timestamp out of range: {e}"))
+}
+
+/// Any msgpack value, as JSON (what XCom values, `conf` and error details are). Decoded through
+/// [`rmpv::Value`] so that nothing msgpack can carry is refused: timestamps become RFC 3339
+/// strings, binary an array of byte values, non-string map keys strings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Json(pub(crate) serde_json::Value);
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| Json(to_json(&v)))
+    }
+}
+
+impl Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// Formats a datetime as the supervisor wants it: RFC 3339 in UTC, with a `Z` offset.
@@ -142,86 +162,6 @@ pub(crate) fn format_time(t: OffsetDateTime) -> String {
 /// Now, formatted by [`format_time`].
 pub(crate) fn now() -> String {
     format_time(OffsetDateTime::now_utc())
-}
-
-impl StartupDetails {
-    /// Decodes the body of the supervisor's first frame.
-    pub(crate) fn decode(body: &Value) -> Result<StartupDetails, String> {
-        let body = req_map(body, "the StartupDetails body")?;
-        match field(body, "type").and_then(Value::as_str) {
-            Some("StartupDetails") => {}
-            Some(other) => return Err(format!("expected StartupDetails, got a {other:?} message")),
-            None => return Err("the first message has no string \"type\"".into()),
-        }
-        let ti = req_map(
-            field(body, "ti").unwrap_or(&Value::Nil),
-            "StartupDetails.ti",
-        )?;
-        let w = "ti";
-        let ti = TaskInstance {
-            id: req_str(ti, "id", w)?,
-            dag_id: req_str(ti, "dag_id", w)?,
-            task_id: req_str(ti, "task_id", w)?,
-            run_id: req_str(ti, "run_id", w)?,
-            try_number: opt_int(ti, "try_number", w)?.unwrap_or(1),
-            map_index: opt_int(ti, "map_index", w)?.filter(|&i| i >= 0),
-        };
-        let empty = Value::Map(Vec::new());
-        let ctx = field(body, "ti_context").unwrap_or(&empty);
-        let ctx = req_map(ctx, "StartupDetails.ti_context")?;
-        let run = field(ctx, "dag_run").unwrap_or(&empty);
-        let run = req_map(run, "ti_context.dag_run")?;
-        let w = "dag_run";
-        let dag_run = DagRun {
-            logical_date: opt_time(run, "logical_date", w)?,
-            data_interval_start: opt_time(run, "data_interval_start", w)?,
-            data_interval_end: opt_time(run, "data_interval_end", w)?,
-            run_after: opt_time(run, "run_after", w)?,
-            start_date: opt_time(run, "start_date", w)?,
-            run_type: field_str(run, "run_type").unwrap_or_default(),
-            conf: field(run, "conf")
-                .map(to_json)
-                .unwrap_or(serde_json::Value::Null),
-        };
-        let should_retry = match field(ctx, "should_retry") {
-            None => false,
-            Some(Value::Boolean(b)) => *b,
-            Some(v) => {
-                return Err(format!(
-                    "ti_context.should_retry is {}, expected a boolean",
-                    kind(v)
-                ));
-            }
-        };
-        Ok(StartupDetails {
-            ti,
-            start_date: opt_time(body, "start_date", "StartupDetails")?,
-            dag_rel_path: field_str(body, "dag_rel_path").unwrap_or_default(),
-            dag_run,
-            should_retry,
-            max_tries: opt_int(ctx, "max_tries", "ti_context")?.unwrap_or(0),
-            xcom_keys_to_clear: match field(ctx, "xcom_keys_to_clear") {
-                None => Vec::new(),
-                Some(Value::Array(keys)) => keys
-                    .iter()
-                    .map(|k| {
-                        k.as_str().map(str::to_owned).ok_or_else(|| {
-                            format!(
-                                "ti_context.xcom_keys_to_clear holds {}, expected strings",
-                                kind(k)
-                            )
-                        })
-                    })
-                    .collect::<Result<_, _>>()?,
-                Some(v) => {
-                    return Err(format!(
-                        "ti_context.xcom_keys_to_clear is {}, expected an array",
-                        kind(v)
-                    ));
-                }
-            },
-        })
-    }
 }
 
 /// Converts a msgpack value to JSON. Timestamps become RFC 3339 strings, binary becomes an
@@ -255,43 +195,389 @@ pub(crate) fn to_json(v: &Value) -> serde_json::Value {
                 })
                 .collect(),
         ),
-        Value::Ext(..) => match decode_time(v) {
+        Value::Ext(tag, data) if *tag == TIMESTAMP_EXT => match decode_timestamp(data) {
             Ok(t) => J::String(format_time(t)),
             Err(_) => J::Null,
         },
+        Value::Ext(..) => J::Null,
     }
 }
 
-/// Converts JSON to a msgpack value.
-pub(crate) fn from_json(v: &serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match v {
-        J::Null => Value::Nil,
-        J::Bool(b) => Value::Boolean(*b),
-        J::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                Value::F64(n.as_f64().unwrap_or(f64::NAN))
-            }
+// ---------------------------------------------------------------------------------------------
+// Supervisor -> runtime
+
+/// `StartupDetails.ti`: the task instance to run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct TaskInstance {
+    pub(crate) id: String,
+    pub(crate) dag_id: String,
+    pub(crate) task_id: String,
+    pub(crate) run_id: String,
+    pub(crate) try_number: i64,
+    /// `-1` (or nil) when unmapped; see [`TaskInstance::map_index`].
+    #[serde(default)]
+    pub(crate) map_index: Option<i64>,
+}
+
+impl TaskInstance {
+    /// The map index of a mapped task instance; `None` when unmapped.
+    pub(crate) fn map_index(&self) -> Option<i64> {
+        self.map_index.filter(|&i| i >= 0)
+    }
+}
+
+/// `StartupDetails.ti_context.dag_run`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct DagRun {
+    #[serde(default)]
+    pub(crate) logical_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) data_interval_start: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) data_interval_end: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) run_after: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) start_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) run_type: String,
+    #[serde(default)]
+    pub(crate) conf: Json,
+}
+
+/// One argument bound to a stub task (2026-10-30: `TIRunContext.arg_bindings`), in the order of
+/// the stub function's parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+#[serde(tag = "kind")]
+pub(crate) enum ArgBinding {
+    /// `XComArgBinding`: the `return_value` XCom of an upstream task.
+    #[serde(rename = "xcom")]
+    XCom {
+        /// The stub parameter's name.
+        name: String,
+        /// The upstream task.
+        task_id: String,
+    },
+    /// `LiteralArgBinding`: a value written in the dag file (or the parameter's default).
+    #[serde(rename = "literal")]
+    Literal {
+        /// The stub parameter's name.
+        name: String,
+        /// The value (JSON).
+        #[serde(default)]
+        value: Json,
+        /// Whether it is the stub signature's default rather than a passed value.
+        #[serde(default)]
+        from_default: bool,
+    },
+}
+
+/// `StartupDetails.ti_context` (`TIRunContext`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct TIRunContext {
+    pub(crate) dag_run: DagRun,
+    pub(crate) max_tries: i64,
+    #[serde(default)]
+    pub(crate) should_retry: bool,
+    /// XCom keys of this task instance to delete before the task runs (left by an earlier try).
+    #[serde(default)]
+    pub(crate) xcom_keys_to_clear: Option<Vec<String>>,
+    /// The stub's arguments (2026-10-30); `None` under 2026-06-16 or for a call without
+    /// arguments.
+    #[serde(default)]
+    pub(crate) arg_bindings: Option<Vec<ArgBinding>>,
+}
+
+/// The first frame of a task run.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct StartupDetails {
+    pub(crate) ti: TaskInstance,
+    #[serde(default)]
+    pub(crate) dag_rel_path: String,
+    #[serde(default)]
+    pub(crate) start_date: Option<Timestamp>,
+    pub(crate) ti_context: TIRunContext,
+}
+
+/// The first frame when the Dag processor (Airflow 3.4) parses the bundle file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct DagFileParseRequest {
+    /// The bundle file's absolute path.
+    pub(crate) file: String,
+    /// The root of the Dag bundle holding it.
+    pub(crate) bundle_path: String,
+    /// The Dag bundle's name.
+    pub(crate) bundle_name: String,
+}
+
+/// `XComResult`: the reply to `GetXCom` (a missing XCom has a nil value).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct XComResult {
+    pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) value: Json,
+}
+
+/// `VariableResult`: the reply to `GetVariable`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct VariableResult {
+    pub(crate) key: String,
+    pub(crate) value: Option<String>,
+}
+
+/// `ConnectionResult`: the reply to `GetConnection`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct ConnectionResult {
+    pub(crate) conn_id: String,
+    pub(crate) conn_type: String,
+    pub(crate) host: Option<String>,
+    pub(crate) schema: Option<String>,
+    pub(crate) login: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) port: Option<i64>,
+    /// A JSON document, as a string.
+    pub(crate) extra: Option<String>,
+}
+
+/// `ErrorResponse`: "not found", "permission denied" (as a body), or a failed API call (in a
+/// reply's error element).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct ErrorResponse {
+    #[serde(default = "generic_error")]
+    pub(crate) error: String,
+    #[serde(default)]
+    pub(crate) detail: Json,
+}
+
+fn generic_error() -> String {
+    "GENERIC_ERROR".to_owned()
+}
+
+/// Every body the supervisor (or the Dag processor) sends that this runtime reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+#[serde(tag = "type")]
+pub(crate) enum ToTask {
+    StartupDetails(Box<StartupDetails>),
+    DagFileParseRequest(DagFileParseRequest),
+    XComResult(XComResult),
+    VariableResult(VariableResult),
+    ConnectionResult(ConnectionResult),
+    ErrorResponse(ErrorResponse),
+}
+
+impl ToTask {
+    /// The message's `type`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            ToTask::StartupDetails(_) => "StartupDetails",
+            ToTask::DagFileParseRequest(_) => "DagFileParseRequest",
+            ToTask::XComResult(_) => "XComResult",
+            ToTask::VariableResult(_) => "VariableResult",
+            ToTask::ConnectionResult(_) => "ConnectionResult",
+            ToTask::ErrorResponse(_) => "ErrorResponse",
         }
-        J::String(s) => Value::from(s.as_str()),
-        J::Array(a) => Value::Array(a.iter().map(from_json).collect()),
-        J::Object(o) => Value::Map(
-            o.iter()
-                .map(|(k, v)| (Value::from(k.as_str()), from_json(v)))
-                .collect(),
-        ),
     }
 }
 
-/// A request body: a map with `type` first.
-fn body(kind: &str, fields: Vec<(&str, Value)>) -> Value {
-    let mut map = vec![(Value::from("type"), Value::from(kind))];
-    map.extend(fields.into_iter().map(|(k, v)| (Value::from(k), v)));
-    Value::Map(map)
+/// Reads a body's `type` without decoding the rest (to tell an unknown message from a
+/// malformed known one).
+pub(crate) fn type_of(body: &Value) -> Option<&str> {
+    body.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("type"))
+        .and_then(|(_, v)| v.as_str())
+}
+
+/// Decodes a body the supervisor sent.
+pub(crate) fn decode_body(body: Value) -> Result<ToTask, String> {
+    let kind = match type_of(&body) {
+        Some(k) => k.to_owned(),
+        None => return Err(format!("a {} body without a string \"type\"", kind(&body))),
+    };
+    rmpv::ext::from_value(body).map_err(|e| format!("cannot decode {kind}: {e}"))
+}
+
+/// A short name for a msgpack value's kind, for error messages.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    super::frame::kind(v)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime -> supervisor
+
+/// `SucceedTask`. Both lists are always sent: the 3.3.2 API server answers 422 to the null the
+/// supervisor fills in for a missing key (the schema allows null), and the task ends failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SucceedTask {
+    pub(crate) end_date: String,
+    pub(crate) task_outlets: [(); 0],
+    pub(crate) outlet_events: [(); 0],
+}
+
+/// `RetryTask` (strict: no unknown keys).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct RetryTask {
+    pub(crate) end_date: String,
+    pub(crate) retry_reason: String,
+}
+
+/// `TaskState`: failed, skipped or removed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TaskStateMsg {
+    pub(crate) state: &'static str,
+    pub(crate) end_date: String,
+    /// New in 2026-10-30 (dropped for 2026-06-16 by [`super::versions`]). Not set today: what
+    /// the API server does with it for a failed state is not established.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) retry_reason: Option<String>,
+}
+
+/// `SetXCom`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SetXCom {
+    pub(crate) key: String,
+    pub(crate) value: serde_json::Value,
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    pub(crate) task_id: String,
+    pub(crate) map_index: i64,
+}
+
+/// `DeleteXCom` of one of this task instance's XComs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DeleteXCom {
+    pub(crate) key: String,
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    pub(crate) task_id: String,
+    pub(crate) map_index: i64,
+}
+
+/// `GetXCom` for an unmapped upstream task (or every map index: the supervisor's default).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetXCom {
+    pub(crate) key: String,
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    pub(crate) task_id: String,
+}
+
+/// `GetVariable`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetVariable {
+    pub(crate) key: String,
+}
+
+/// `GetConnection`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetConnection {
+    pub(crate) conn_id: String,
+}
+
+/// One serialized Dag of a parse result (`LazyDeserializedDAG`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SerializedDag {
+    pub(crate) data: serde_json::Value,
+}
+
+/// `DagFileParsingResult`: the answer to a `DagFileParseRequest`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DagFileParsingResult {
+    pub(crate) fileloc: String,
+    /// Never null: the Dag processor refuses it.
+    pub(crate) serialized_dags: Vec<SerializedDag>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) import_errors: Option<BTreeMap<String, String>>,
+}
+
+/// Every body this runtime sends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub(crate) enum ToSupervisor {
+    SucceedTask(SucceedTask),
+    RetryTask(RetryTask),
+    TaskState(TaskStateMsg),
+    SetXCom(SetXCom),
+    DeleteXCom(DeleteXCom),
+    GetXCom(GetXCom),
+    GetVariable(GetVariable),
+    GetConnection(GetConnection),
+    DagFileParsingResult(DagFileParsingResult),
+}
+
+impl ToSupervisor {
+    /// The request frame's payload, `[id, body]`, with the body a msgpack map (`type` first).
+    /// Structs must be written as maps (`to_vec_named`): the supervisor refuses arrays.
+    pub(crate) fn encode_request(&self, id: i64) -> Vec<u8> {
+        // Every field is a string, integer, list or JSON value: serializing cannot fail.
+        rmp_serde::to_vec_named(&(id, self)).expect("protocol messages always serialize")
+    }
+
+    /// The body as a msgpack value, as it goes on the wire.
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> Value {
+        let bytes = self.encode_request(0);
+        let frame = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+        frame.as_array().unwrap()[1].clone()
+    }
+
+    /// `SetXCom` from this task instance.
+    pub(crate) fn set_xcom(ti: &TaskInstance, key: &str, value: serde_json::Value) -> Self {
+        ToSupervisor::SetXCom(SetXCom {
+            key: key.to_owned(),
+            value,
+            dag_id: ti.dag_id.clone(),
+            run_id: ti.run_id.clone(),
+            task_id: ti.task_id.clone(),
+            map_index: ti.map_index().unwrap_or(-1),
+        })
+    }
+
+    /// `DeleteXCom` of this task instance's XCom `key`.
+    pub(crate) fn delete_xcom(ti: &TaskInstance, key: &str) -> Self {
+        ToSupervisor::DeleteXCom(DeleteXCom {
+            key: key.to_owned(),
+            dag_id: ti.dag_id.clone(),
+            run_id: ti.run_id.clone(),
+            task_id: ti.task_id.clone(),
+            map_index: ti.map_index().unwrap_or(-1),
+        })
+    }
+
+    /// `GetXCom` of `task_id`'s XCom `key` in this dag run.
+    pub(crate) fn get_xcom(ti: &TaskInstance, task_id: &str, key: &str) -> Self {
+        ToSupervisor::GetXCom(GetXCom {
+            key: key.to_owned(),
+            dag_id: ti.dag_id.clone(),
+            run_id: ti.run_id.clone(),
+            task_id: task_id.to_owned(),
+        })
+    }
+
+    /// `GetVariable`.
+    pub(crate) fn get_variable(key: &str) -> Self {
+        ToSupervisor::GetVariable(GetVariable {
+            key: key.to_owned(),
+        })
+    }
+
+    /// `GetConnection`.
+    pub(crate) fn get_connection(conn_id: &str) -> Self {
+        ToSupervisor::GetConnection(GetConnection {
+            conn_id: conn_id.to_owned(),
+        })
+    }
 }
 
 /// The terminal messages the runtime can send.
@@ -318,81 +604,25 @@ impl Terminal {
         }
     }
 
-    /// The request body, ended at `end_date` (RFC 3339 with an offset).
-    pub(crate) fn body(&self, end_date: &str) -> Value {
-        let end = ("end_date", Value::from(end_date));
+    /// The message, ended at `end_date` (RFC 3339 with an offset).
+    pub(crate) fn message(&self, end_date: String) -> ToSupervisor {
         match self {
-            // The 3.3.2 API server requires both lists (422 on null, which is what the supervisor
-            // sends for a missing key), although the task SDK's schema allows null.
-            Terminal::Success => body(
-                "SucceedTask",
-                vec![
-                    end,
-                    ("task_outlets", Value::Array(Vec::new())),
-                    ("outlet_events", Value::Array(Vec::new())),
-                ],
-            ),
-            Terminal::Retry(reason) => body(
-                "RetryTask",
-                vec![end, ("retry_reason", Value::from(reason.as_str()))],
-            ),
-            Terminal::Failed | Terminal::Skipped => {
-                body("TaskState", vec![("state", Value::from(self.state())), end])
-            }
+            Terminal::Success => ToSupervisor::SucceedTask(SucceedTask {
+                end_date,
+                task_outlets: [],
+                outlet_events: [],
+            }),
+            Terminal::Retry(reason) => ToSupervisor::RetryTask(RetryTask {
+                end_date,
+                retry_reason: reason.clone(),
+            }),
+            Terminal::Failed | Terminal::Skipped => ToSupervisor::TaskState(TaskStateMsg {
+                state: self.state(),
+                end_date,
+                retry_reason: None,
+            }),
         }
     }
-}
-
-/// `SetXCom`.
-pub(crate) fn set_xcom(ti: &TaskInstance, key: &str, value: Value) -> Value {
-    body(
-        "SetXCom",
-        vec![
-            ("key", Value::from(key)),
-            ("value", value),
-            ("dag_id", Value::from(ti.dag_id.as_str())),
-            ("run_id", Value::from(ti.run_id.as_str())),
-            ("task_id", Value::from(ti.task_id.as_str())),
-            ("map_index", Value::from(ti.map_index.unwrap_or(-1))),
-        ],
-    )
-}
-
-/// `DeleteXCom` of one of this task instance's XComs.
-pub(crate) fn delete_xcom(ti: &TaskInstance, key: &str) -> Value {
-    body(
-        "DeleteXCom",
-        vec![
-            ("key", Value::from(key)),
-            ("dag_id", Value::from(ti.dag_id.as_str())),
-            ("run_id", Value::from(ti.run_id.as_str())),
-            ("task_id", Value::from(ti.task_id.as_str())),
-            ("map_index", Value::from(ti.map_index.unwrap_or(-1))),
-        ],
-    )
-}
-
-/// `GetXCom` for an unmapped upstream task (or every map index: the supervisor's default).
-pub(crate) fn get_xcom(dag_id: &str, run_id: &str, task_id: &str, key: &str) -> Value {
-    body(
-        "GetXCom",
-        vec![
-            ("key", Value::from(key)),
-            ("dag_id", Value::from(dag_id)),
-            ("run_id", Value::from(run_id)),
-            ("task_id", Value::from(task_id)),
-        ],
-    )
-}
-
-/// `GetVariable`.
-pub(crate) fn get_variable(key: &str) -> Value {
-    body("GetVariable", vec![("key", Value::from(key))])
-}
-
-/// `GetConnection`.
-pub(crate) fn get_connection(conn_id: &str) -> Value {
-    body("GetConnection", vec![("conn_id", Value::from(conn_id))])
 }
 
 /// The supervisor's answer to one request.
@@ -400,18 +630,12 @@ pub(crate) fn get_connection(conn_id: &str) -> Value {
 pub(crate) enum Reply {
     /// An empty body: the request was accepted.
     Ack,
-    /// A result body with this `type`.
-    Body { kind: String, body: Value },
+    /// A result body.
+    Body(ToTask),
     /// An `ErrorResponse` body (not found, permission denied, ...).
-    ErrorBody {
-        error: String,
-        detail: serde_json::Value,
-    },
+    ErrorBody(ErrorResponse),
     /// The error element: the API call failed.
-    Failure {
-        error: String,
-        detail: serde_json::Value,
-    },
+    Failure(ErrorResponse),
 }
 
 /// Splits a response frame `[id, body|nil, error|nil]` into its id and [`Reply`].
@@ -435,43 +659,33 @@ pub(crate) fn decode_response(frame: Value) -> Result<(i64, Reply), String> {
     };
     let body = std::mem::replace(&mut items[1], Value::Nil);
     if !error.is_nil() {
-        let (error, detail) = error_parts(&error);
-        return Ok((id, Reply::Failure { error, detail }));
+        let error = if error.is_map() {
+            rmpv::ext::from_value::<ErrorResponse>(error)
+                .map_err(|e| format!("cannot decode the error element: {e}"))?
+        } else {
+            ErrorResponse {
+                error: generic_error(),
+                detail: Json(to_json(&error)),
+            }
+        };
+        return Ok((id, Reply::Failure(error)));
     }
     if body.is_nil() {
         return Ok((id, Reply::Ack));
     }
-    let kind = match field(&body, "type").and_then(Value::as_str) {
-        Some(t) => t.to_owned(),
-        None => {
-            return Err(format!(
-                "a response body ({}) without a \"type\"",
-                kind(&body)
-            ));
-        }
-    };
-    if kind == "ErrorResponse" {
-        let (error, detail) = error_parts(&body);
-        return Ok((id, Reply::ErrorBody { error, detail }));
-    }
-    Ok((id, Reply::Body { kind, body }))
-}
-
-fn error_parts(v: &Value) -> (String, serde_json::Value) {
-    let error = field_str(v, "error").unwrap_or_else(|| "GENERIC_ERROR".to_owned());
-    let detail = field(v, "detail").map(to_json).unwrap_or_else(|| {
-        if v.is_map() {
-            serde_json::Value::Null
-        } else {
-            to_json(v)
-        }
-    });
-    (error, detail)
+    Ok((
+        id,
+        match decode_body(body)? {
+            ToTask::ErrorResponse(e) => Reply::ErrorBody(e),
+            other => Reply::Body(other),
+        },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::versions::SchemaVersion;
 
     /// Appends a msgpack string.
     fn s(out: &mut Vec<u8>, v: &str) {
@@ -600,30 +814,38 @@ mod tests {
         b
     }
 
-    #[test]
-    fn decodes_a_captured_startup_details() {
-        let frame = crate::runtime::frame::decode_payload(&captured_startup()).unwrap();
+    fn startup_of(payload: &[u8]) -> StartupDetails {
+        let frame = crate::runtime::frame::decode_payload(payload).unwrap();
         let items = frame.as_array().unwrap();
         assert_eq!(items.len(), 3);
         assert_eq!(items[0].as_i64(), Some(0));
-        let sd = StartupDetails::decode(&items[1]).unwrap();
+        match decode_body(items[1].clone()).unwrap() {
+            ToTask::StartupDetails(sd) => *sd,
+            other => panic!("decoded as {}", other.kind()),
+        }
+    }
+
+    #[test]
+    fn decodes_a_captured_startup_details() {
+        let sd = startup_of(&captured_startup());
         assert_eq!(sd.ti.id, "0199a5b2-1c2d-7e3f-8a9b-0c1d2e3f4a5b");
         assert_eq!(sd.ti.dag_id, "example_etl");
         assert_eq!(sd.ti.task_id, "extract");
         assert_eq!(sd.ti.run_id, "manual__2026-11-22T00:00:00+00:00");
         assert_eq!(sd.ti.try_number, 2);
-        assert_eq!(sd.ti.map_index, None);
+        assert_eq!(sd.ti.map_index(), None);
         assert_eq!(sd.dag_rel_path, "stub_dag.py");
-        assert!(sd.should_retry);
-        assert_eq!(sd.max_tries, 3);
-        assert!(sd.xcom_keys_to_clear.is_empty());
-        let r = &sd.dag_run;
+        assert!(sd.ti_context.should_retry);
+        assert_eq!(sd.ti_context.max_tries, 3);
+        assert_eq!(sd.ti_context.xcom_keys_to_clear, None);
+        assert_eq!(sd.ti_context.arg_bindings, None);
+        let r = &sd.ti_context.dag_run;
         assert_eq!(r.run_type, "manual");
         assert_eq!(
-            r.conf,
+            r.conf.0,
             serde_json::json!({"fail": true, "rows": [1, -128, 1.5]})
         );
-        let t = |v: Option<OffsetDateTime>| v.map(format_time);
+        let t = |v: Option<Timestamp>| v.map(|t| format_time(t.0));
         assert_eq!(t(r.logical_date).as_deref(), Some("2026-11-22T00:00:00Z"));
         assert_eq!(
             t(r.data_interval_start).as_deref(),
@@ -641,25 +863,116 @@ mod tests {
         let x = u64::from_be_bytes([0x4f, 0x4c, 0xc8, 0x00, 0x6b, 0x02, 0x60, 0xb8]);
         let want = OffsetDateTime::from_unix_timestamp((x & ((1 << 34) - 1)) as i64).unwrap()
             + time::Duration::nanoseconds((x >> 34) as i64);
-        assert_eq!(sd.start_date, Some(want));
+        assert_eq!(sd.start_date, Some(Timestamp(want)));
         assert_eq!(want.year(), 2026);
     }
 
+    fn m(pairs: Vec<(&str, Value)>) -> Value {
+        Value::Map(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), v))
+                .collect(),
+        )
+    }
+
     #[test]
-    fn startup_details_errors_name_the_field() {
-        let bad = body("StartupDetails", vec![("ti", Value::Map(vec![]))]);
-        let err = StartupDetails::decode(&bad).unwrap_err();
-        assert!(err.contains("ti.id is missing"), "{err}");
-        let other = body("VariableResult", vec![]);
-        assert!(
-            StartupDetails::decode(&other)
-                .unwrap_err()
-                .contains("VariableResult")
+    fn arg_bindings_of_both_kinds_are_decoded_and_dropped_for_2026_06_16() {
+        let bindings = Value::Array(vec![
+            m(vec![
+                ("name", Value::from("totals")),
+                ("kind", Value::from("xcom")),
+                ("task_id", Value::from("transform")),
+                ("value_schema", m(vec![("type", Value::from("object"))])),
+            ]),
+            m(vec![
+                ("name", Value::from("table")),
+                ("kind", Value::from("literal")),
+                ("value", Value::from("t1")),
+            ]),
+            m(vec![
+                ("name", Value::from("limit")),
+                ("kind", Value::from("literal")),
+                ("value", Value::Nil),
+                ("from_default", Value::Boolean(true)),
+            ]),
+        ]);
+        let body = m(vec![
+            ("type", Value::from("StartupDetails")),
+            (
+                "ti",
+                m(vec![
+                    ("id", Value::from("i")),
+                    ("task_id", Value::from("t")),
+                    ("dag_id", Value::from("d")),
+                    ("run_id", Value::from("r")),
+                    ("try_number", Value::from(1)),
+                ]),
+            ),
+            (
+                "ti_context",
+                m(vec![
+                    ("dag_run", m(vec![])),
+                    ("max_tries", Value::from(0)),
+                    ("arg_bindings", bindings),
+                ]),
+            ),
+        ]);
+        let ToTask::StartupDetails(sd) = decode_body(body).unwrap() else {
+            panic!("not StartupDetails")
+        };
+        assert_eq!(
+            sd.ti_context.arg_bindings.clone().unwrap(),
+            [
+                ArgBinding::XCom {
+                    name: "totals".into(),
+                    task_id: "transform".into()
+                },
+                ArgBinding::Literal {
+                    name: "table".into(),
+                    value: Json(serde_json::json!("t1")),
+                    from_default: false
+                },
+                ArgBinding::Literal {
+                    name: "limit".into(),
+                    value: Json(serde_json::Value::Null),
+                    from_default: true
+                },
+            ]
         );
-        let bad_ts = Value::Ext(-1, vec![1, 2, 3]);
-        assert!(decode_time(&bad_ts).unwrap_err().contains("3 bytes"));
-        let bad_ns = Value::Ext(-1, ((1_000_000_005u64 << 34) | 5).to_be_bytes().to_vec());
-        assert!(decode_time(&bad_ns).is_err());
+        let sd = *sd;
+        let old = SchemaVersion::V2026_06_16.incoming(sd.clone());
+        assert_eq!(old.ti_context.arg_bindings, None);
+        let new = SchemaVersion::V2026_10_30.incoming(sd);
+        assert_eq!(new.ti_context.arg_bindings.map(|b| b.len()), Some(3));
+    }
+
+    #[test]
+    fn decode_errors_name_the_message_and_field() {
+        let bad = m(vec![
+            ("type", Value::from("StartupDetails")),
+            ("ti", m(vec![])),
+        ]);
+        let err = decode_body(bad).unwrap_err();
+        assert!(err.contains("StartupDetails"), "{err}");
+        assert!(err.contains("missing field"), "{err}");
+        let err = decode_body(m(vec![("type", Value::from("Nope"))])).unwrap_err();
+        assert!(err.contains("Nope"), "{err}");
+        let err = decode_body(m(vec![])).unwrap_err();
+        assert!(err.contains("\"type\""), "{err}");
+        assert!(
+            decode_timestamp(&[1, 2, 3])
+                .unwrap_err()
+                .contains("3 bytes")
+        );
+        let bad_ns = ((1_000_000_005u64 << 34) | 5).to_be_bytes();
+        assert!(decode_timestamp(&bad_ns).is_err());
+        // A timestamp field holding an extension of another type.
+        let ts: Result<Timestamp, _> = rmpv::ext::from_value(Value::Ext(5, vec![0; 4]));
+        assert!(ts.unwrap_err().to_string().contains("type 5"));
+        let ts: Timestamp =
+            rmpv::ext::from_value(Value::from("2026-01-02T03:04:05+01:00")).unwrap();
+        assert_eq!(format_time(ts.0), "2026-01-02T02:04:05Z");
     }
 
     fn keys(v: &Value) -> Vec<&str> {
@@ -670,36 +983,41 @@ mod tests {
             .collect()
     }
 
+    fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
+        v.as_map()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no {key} in {v}"))
+    }
+
     fn ends_with_z(v: &Value) {
-        let end = field(v, "end_date").and_then(Value::as_str).unwrap();
+        let end = get(v, "end_date").as_str().unwrap();
         assert!(end.ends_with('Z'), "{end}");
         OffsetDateTime::parse(end, &Rfc3339).unwrap();
     }
 
     #[test]
     fn terminal_bodies_have_exactly_the_allowed_keys() {
-        let end = now();
-        let succeed = Terminal::Success.body(&end);
+        let succeed = Terminal::Success.message(now()).to_value();
         assert_eq!(
             keys(&succeed),
             ["type", "end_date", "task_outlets", "outlet_events"]
         );
-        assert_eq!(field(&succeed, "task_outlets"), Some(&Value::Array(vec![])));
-        assert_eq!(field(&succeed, "outlet_events"), Some(&Value::Array(vec![])));
-        assert_eq!(field_str(&succeed, "type").unwrap(), "SucceedTask");
+        assert_eq!(get(&succeed, "task_outlets"), &Value::Array(vec![]));
+        assert_eq!(get(&succeed, "outlet_events"), &Value::Array(vec![]));
+        assert_eq!(get(&succeed, "type").as_str(), Some("SucceedTask"));
         ends_with_z(&succeed);
-        let retry = Terminal::Retry("boom".into()).body(&end);
+        let retry = Terminal::Retry("boom".into()).message(now()).to_value();
         assert_eq!(keys(&retry), ["type", "end_date", "retry_reason"]);
-        assert_eq!(field_str(&retry, "type").unwrap(), "RetryTask");
+        assert_eq!(get(&retry, "type").as_str(), Some("RetryTask"));
         ends_with_z(&retry);
-        for (t, state) in [
-            (Terminal::Failed, "failed"),
-            (Terminal::Skipped, "skipped"),
-        ] {
-            let b = t.body(&end);
+        for (t, state) in [(Terminal::Failed, "failed"), (Terminal::Skipped, "skipped")] {
+            let b = t.message(now()).to_value();
             assert_eq!(keys(&b), ["type", "state", "end_date"]);
-            assert_eq!(field_str(&b, "type").unwrap(), "TaskState");
-            assert_eq!(field_str(&b, "state").unwrap(), state);
+            assert_eq!(get(&b, "type").as_str(), Some("TaskState"));
+            assert_eq!(get(&b, "state").as_str(), Some(state));
             ends_with_z(&b);
         }
     }
@@ -712,9 +1030,10 @@ mod tests {
             task_id: "t".into(),
             run_id: "r".into(),
             try_number: 1,
-            map_index: None,
+            map_index: Some(-1),
         };
-        let x = set_xcom(&ti, "k", from_json(&serde_json::json!({"a": [1, 2]})));
+        let x =
+            ToSupervisor::set_xcom(&ti, "k", serde_json::json!({"a": [1, 2], "f": 1.5})).to_value();
         assert_eq!(
             keys(&x),
             [
@@ -727,19 +1046,34 @@ mod tests {
                 "map_index"
             ]
         );
-        assert_eq!(field(&x, "map_index").unwrap().as_i64(), Some(-1));
+        assert_eq!(get(&x, "map_index").as_i64(), Some(-1));
         assert_eq!(
-            to_json(field(&x, "value").unwrap()),
-            serde_json::json!({"a": [1, 2]})
+            to_json(get(&x, "value")),
+            serde_json::json!({"a": [1, 2], "f": 1.5})
         );
-        let g = get_xcom("d", "r", "up", "k");
+        let g = ToSupervisor::get_xcom(&ti, "up", "k").to_value();
         assert_eq!(keys(&g), ["type", "key", "dag_id", "run_id", "task_id"]);
+        assert_eq!(get(&g, "task_id").as_str(), Some("up"));
         assert_eq!(
-            keys(&delete_xcom(&ti, "k")),
+            keys(&ToSupervisor::delete_xcom(&ti, "k").to_value()),
             ["type", "key", "dag_id", "run_id", "task_id", "map_index"]
         );
-        assert_eq!(keys(&get_variable("v")), ["type", "key"]);
-        assert_eq!(keys(&get_connection("c")), ["type", "conn_id"]);
+        assert_eq!(
+            keys(&ToSupervisor::get_variable("v").to_value()),
+            ["type", "key"]
+        );
+        assert_eq!(
+            keys(&ToSupervisor::get_connection("c").to_value()),
+            ["type", "conn_id"]
+        );
+        let parsed = ToSupervisor::DagFileParsingResult(DagFileParsingResult {
+            fileloc: "/b/x".into(),
+            serialized_dags: vec![],
+            import_errors: None,
+        })
+        .to_value();
+        assert_eq!(keys(&parsed), ["type", "fileloc", "serialized_dags"]);
+        assert_eq!(get(&parsed, "serialized_dags"), &Value::Array(vec![]));
     }
 
     #[test]
@@ -749,29 +1083,39 @@ mod tests {
             decode_response(frame(vec![Value::from(3), Value::Nil, Value::Nil])).unwrap(),
             (3, Reply::Ack)
         );
-        let not_found = body(
-            "ErrorResponse",
-            vec![
-                ("error", Value::from("VARIABLE_NOT_FOUND")),
-                (
-                    "detail",
-                    Value::Map(vec![(Value::from("key"), Value::from("x"))]),
-                ),
-            ],
-        );
+        let not_found = m(vec![
+            ("error", Value::from("VARIABLE_NOT_FOUND")),
+            ("detail", m(vec![("key", Value::from("x"))])),
+            ("type", Value::from("ErrorResponse")),
+        ]);
         assert_eq!(
             decode_response(frame(vec![Value::from(4), not_found.clone(), Value::Nil])).unwrap(),
             (
                 4,
-                Reply::ErrorBody {
+                Reply::ErrorBody(ErrorResponse {
                     error: "VARIABLE_NOT_FOUND".into(),
-                    detail: serde_json::json!({"key": "x"})
-                }
+                    detail: Json(serde_json::json!({"key": "x"}))
+                })
             )
         );
         let (_, failure) =
             decode_response(frame(vec![Value::from(5), Value::Nil, not_found])).unwrap();
-        assert!(matches!(failure, Reply::Failure { .. }));
+        assert!(matches!(failure, Reply::Failure(_)));
+        let var = m(vec![
+            ("key", Value::from("k")),
+            ("value", Value::from("v")),
+            ("type", Value::from("VariableResult")),
+        ]);
+        assert_eq!(
+            decode_response(frame(vec![Value::from(6), var, Value::Nil])).unwrap(),
+            (
+                6,
+                Reply::Body(ToTask::VariableResult(VariableResult {
+                    key: "k".into(),
+                    value: Some("v".into())
+                }))
+            )
+        );
         assert!(decode_response(frame(vec![Value::from(1)])).is_err());
         assert!(decode_response(frame(vec![Value::from("x"), Value::Nil])).is_err());
         assert!(

@@ -1,16 +1,22 @@
-//! Running a task under Airflow's supervisor (the coordinator protocol of
-//! apache-airflow-task-sdk 1.3.2).
+//! Running a task under Airflow's supervisor, or answering its Dag processor (the coordinator
+//! protocol of apache-airflow-task-sdk 1.3 and 1.4).
 //!
 //! Sequence: install the logger (buffering) and the signal handlers, connect `--logs` and
-//! `--comm`, read `StartupDetails`, run the task on its own thread, send exactly one terminal
-//! message, wait for its acknowledgement, exit 0. Exit 1 means the runtime could not report a
-//! state (no connection, broken protocol, no acknowledgement); a message on stderr says why.
+//! `--comm`, read the first frame. `StartupDetails`: run the task on its own thread, send exactly
+//! one terminal message, wait for its acknowledgement, exit 0. `DagFileParseRequest` (Airflow 3.4
+//! parses every bundle file in a Dag bundle): answer with a parse result that holds no Dags (the
+//! dags are declared by Python stub dag files), wait for the acknowledgement, exit 0. Exit 1 means
+//! the runtime could not report (no connection, broken protocol, no acknowledgement); exit 3 that
+//! the first frame is a message it does not know. A message on stderr says why.
 
 pub(crate) mod comms;
 pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
+#[cfg(test)]
+mod schema_check;
 pub(crate) mod signals;
+pub(crate) mod versions;
 
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
@@ -20,8 +26,10 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use comms::{CommError, Comms};
-use messages::{Reply, StartupDetails, Terminal};
+use comms::{CommError, Comms, FirstMessage};
+use messages::{
+    DagFileParseRequest, DagFileParsingResult, Reply, StartupDetails, Terminal, ToSupervisor,
+};
 
 use crate::error::TaskOutcome;
 use crate::{Bundle, TaskContext, TaskError};
@@ -43,42 +51,103 @@ const TASK_STACK: usize = 8 * 1024 * 1024;
 
 /// Exit code when no state could be reported.
 const EXIT_NOT_REPORTED: u8 = 1;
+/// Exit code when the first frame is neither `StartupDetails` nor `DagFileParseRequest`.
+pub(crate) const EXIT_UNKNOWN_FIRST_MESSAGE: u8 = 3;
+
+/// The environment variable that sets [`Settings::request_timeout`], in seconds.
+const REQUEST_TIMEOUT_VAR: &str = "AIRFLOW_SDK_REQUEST_TIMEOUT";
+/// The range [`REQUEST_TIMEOUT_VAR`] accepts, in seconds; values outside it are clamped.
+const REQUEST_TIMEOUT_RANGE: (f64, f64) = (0.1, 86_400.0);
 
 /// The runtime's tunables.
 #[derive(Debug, Clone, Copy)]
 struct Settings {
-    /// Bounds every wait for a reply (and for `StartupDetails`).
+    /// Bounds every wait for a reply (and for the first frame).
     request_timeout: Duration,
 }
 
 impl Settings {
-    fn from_env() -> Settings {
-        let request_timeout = std::env::var("AIRFLOW_SDK_REQUEST_TIMEOUT")
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-        Settings { request_timeout }
+    /// Reads the environment; each value that cannot be used as given comes with a warning.
+    fn from_env() -> (Settings, Option<String>) {
+        let raw = std::env::var_os(REQUEST_TIMEOUT_VAR);
+        let (request_timeout, warning) =
+            request_timeout(raw.as_ref().map(|v| v.to_string_lossy()).as_deref());
+        (Settings { request_timeout }, warning)
+    }
+}
+
+/// The request timeout for a value of [`REQUEST_TIMEOUT_VAR`], and a warning when the value was
+/// not used as given: not a number, not positive (the default is used), or outside
+/// [`REQUEST_TIMEOUT_RANGE`] (clamped; `Duration::from_secs_f64` panics on huge values).
+fn request_timeout(raw: Option<&str>) -> (Duration, Option<String>) {
+    let Some(raw) = raw else {
+        return (DEFAULT_REQUEST_TIMEOUT, None);
+    };
+    let (lo, hi) = REQUEST_TIMEOUT_RANGE;
+    let default = DEFAULT_REQUEST_TIMEOUT.as_secs_f64();
+    let accepted = format!("a number of seconds from {lo} to {hi}");
+    match raw.trim().parse::<f64>() {
+        Ok(secs) if secs.is_nan() || secs <= 0.0 => (
+            DEFAULT_REQUEST_TIMEOUT,
+            Some(format!(
+                "{REQUEST_TIMEOUT_VAR}={raw:?} is not a positive number of seconds; using the \
+                 default {default} s (accepted: {accepted})"
+            )),
+        ),
+        Ok(secs) if (lo..=hi).contains(&secs) => (Duration::from_secs_f64(secs), None),
+        Ok(secs) => {
+            let clamped = secs.clamp(lo, hi);
+            (
+                Duration::from_secs_f64(clamped),
+                Some(format!(
+                    "{REQUEST_TIMEOUT_VAR}={raw:?} is out of range; using {clamped} s \
+                     (accepted: {accepted})"
+                )),
+            )
+        }
+        Err(_) => (
+            DEFAULT_REQUEST_TIMEOUT,
+            Some(format!(
+                "{REQUEST_TIMEOUT_VAR}={raw:?} is not a number; using the default {default} s \
+                 (accepted: {accepted})"
+            )),
+        ),
     }
 }
 
 /// Says why nothing could be reported, on stderr and in the task log, and returns exit 1.
 fn fatal(message: impl std::fmt::Display) -> u8 {
+    fatal_with(EXIT_NOT_REPORTED, message)
+}
+
+/// Like [`fatal`], with another exit code.
+fn fatal_with(code: u8, message: impl std::fmt::Display) -> u8 {
     log::error!(target: LOGGER, "{message}");
     log::logger().flush();
     eprintln!("airflow-sdk: error: {message}");
-    EXIT_NOT_REPORTED
+    code
 }
 
 /// Runs the task Airflow asks for over the `--comm` and `--logs` sockets.
 pub(crate) fn run(bundle: &Bundle, comm: &str, logs: &str) -> ExitCode {
-    ExitCode::from(run_with(bundle, comm, logs, Settings::from_env()))
+    let (settings, warning) = Settings::from_env();
+    ExitCode::from(run_with(bundle, comm, logs, settings, warning))
 }
 
-fn run_with(bundle: &Bundle, comm: &str, logs: &str, settings: Settings) -> u8 {
+fn run_with(
+    bundle: &Bundle,
+    comm: &str,
+    logs: &str,
+    settings: Settings,
+    settings_warning: Option<String>,
+) -> u8 {
     if !logging::init() {
         eprintln!("airflow-sdk: another logger is installed; task logs may not reach Airflow");
+    }
+    if let Some(w) = &settings_warning {
+        // Both: stderr is seen even when the logs socket never connects.
+        eprintln!("airflow-sdk: warning: {w}");
+        log::warn!(target: LOGGER, "{w}");
     }
     let signal = match signals::install() {
         Ok(s) => s,
@@ -106,16 +175,20 @@ fn run_with(bundle: &Bundle, comm: &str, logs: &str, settings: Settings) -> u8 {
         }
     };
     let timeout = settings.request_timeout;
-    let mut comms = match Comms::new(comm_stream, timeout, Arc::clone(&signal)) {
+    let mut comms = match Comms::new(comm_stream, bundle.schema, timeout, Arc::clone(&signal)) {
         Ok(c) => c,
         Err(e) => return fatal(format!("cannot configure the comm socket: {e}")),
     };
-    let details = match comms.read_startup(timeout) {
-        Ok(d) => d,
-        Err(e) => return fatal(format!("no usable StartupDetails from the supervisor: {e}")),
+    let details = match comms.read_first(timeout) {
+        Ok(FirstMessage::Startup(d)) => *d,
+        Ok(FirstMessage::Parse(request)) => return answer_parse(&mut comms, request, timeout),
+        Err(e @ CommError::UnknownFirstMessage(_)) => {
+            return fatal_with(EXIT_UNKNOWN_FIRST_MESSAGE, format!("cannot start: {e}"));
+        }
+        Err(e) => return fatal(format!("no usable first message from the supervisor: {e}")),
     };
     let (dag_id, task_id) = (details.ti.dag_id.clone(), details.ti.task_id.clone());
-    let should_retry = details.should_retry;
+    let should_retry = details.ti_context.should_retry;
     let comms = Arc::new(Mutex::new(comms));
     let terminal = match bundle.find_task(&dag_id, &task_id) {
         None => {
@@ -141,6 +214,31 @@ fn run_with(bundle: &Bundle, comm: &str, logs: &str, settings: Settings) -> u8 {
         }
     };
     report(&comms, &signal, terminal, timeout)
+}
+
+/// Answers the Dag processor's `DagFileParseRequest` (Airflow 3.4 runs every bundle file of a Dag
+/// bundle to parse it): a result with no serialized Dags, since the dags of a Rust bundle are
+/// declared by Python stub dag files, and no import error. Then waits for the acknowledgement.
+fn answer_parse(comms: &mut Comms, request: DagFileParseRequest, timeout: Duration) -> u8 {
+    log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str();
+        "answering the Dag processor: no native dags in this file");
+    let result = ToSupervisor::DagFileParsingResult(DagFileParsingResult {
+        fileloc: request.file,
+        serialized_dags: Vec::new(),
+        import_errors: None,
+    });
+    match comms.request(result, timeout, false) {
+        Ok(Reply::Ack) => {
+            log::logger().flush();
+            0
+        }
+        Ok(Reply::Failure(e) | Reply::ErrorBody(e)) => fatal(format!(
+            "the Dag processor refused the parse result: {}: {}",
+            e.error, e.detail.0
+        )),
+        Ok(Reply::Body(b)) => fatal(format!("unexpected {} reply to the parse result", b.kind())),
+        Err(e) => fatal(format!("cannot send the parse result: {e}")),
+    }
 }
 
 /// How the task function ended.
@@ -310,18 +408,20 @@ fn report(
         }
     };
     let state = terminal.state();
-    let body = terminal.body(&messages::now());
+    let message = terminal.message(messages::now());
     log::debug!(target: LOGGER, state = state; "reporting the task's state");
-    match guard.request(body, timeout, false) {
+    match guard.request(message, timeout, false) {
         Ok(Reply::Ack) => {
             log::logger().flush();
             0
         }
-        Ok(Reply::Failure { error, detail } | Reply::ErrorBody { error, detail }) => fatal(
-            format!("the supervisor could not record state {state}: {error}: {detail}"),
-        ),
-        Ok(Reply::Body { kind, .. }) => fatal(format!(
-            "unexpected {kind} reply to the {state} state message"
+        Ok(Reply::Failure(e) | Reply::ErrorBody(e)) => fatal(format!(
+            "the supervisor could not record state {state}: {}: {}",
+            e.error, e.detail.0
+        )),
+        Ok(Reply::Body(b)) => fatal(format!(
+            "unexpected {} reply to the {state} state message",
+            b.kind()
         )),
         Err(CommError::Timeout(d)) => fatal(format!(
             "the supervisor did not acknowledge state {state} within {:.1} s",
@@ -337,7 +437,7 @@ mod tests {
     //! and exit code, and none hangs.
 
     use super::*;
-    use crate::{Dag, TaskResult};
+    use crate::{Dag, SchemaVersion, TaskResult};
     use rmpv::Value;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -415,8 +515,15 @@ mod tests {
         );
     }
 
+    fn get<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
+        body.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+
     fn field(body: &Value, key: &str) -> Option<String> {
-        messages::field_str(body, key)
+        get(body, key)?.as_str().map(str::to_owned)
     }
 
     fn bundle() -> Bundle {
@@ -451,6 +558,15 @@ mod tests {
         timeout_ms: u64,
         script: impl FnOnce(TcpStream) -> R + Send + 'static,
     ) -> (u8, R, Duration) {
+        drive_bundle(bundle(), timeout_ms, script)
+    }
+
+    /// [`drive`] with a given bundle.
+    fn drive_bundle<R: Send + 'static>(
+        bundle: Bundle,
+        timeout_ms: u64,
+        script: impl FnOnce(TcpStream) -> R + Send + 'static,
+    ) -> (u8, R, Duration) {
         let comm = TcpListener::bind("127.0.0.1:0").unwrap();
         let logs = TcpListener::bind("127.0.0.1:0").unwrap();
         let (ca, la) = (comm.local_addr().unwrap(), logs.local_addr().unwrap());
@@ -464,7 +580,7 @@ mod tests {
         let settings = Settings {
             request_timeout: Duration::from_millis(timeout_ms),
         };
-        let code = run_with(&bundle(), &ca.to_string(), &la.to_string(), settings);
+        let code = run_with(&bundle, &ca.to_string(), &la.to_string(), settings, None);
         let elapsed = start.elapsed();
         (code, fake.join().unwrap(), elapsed)
     }
@@ -499,7 +615,7 @@ mod tests {
         assert_eq!(field(&bodies[0], "type").as_deref(), Some("SetXCom"));
         assert_eq!(field(&bodies[0], "key").as_deref(), Some("return_value"));
         assert_eq!(
-            messages::to_json(messages::field(&bodies[0], "value").unwrap()),
+            messages::to_json(get(&bodies[0], "value").unwrap()),
             serde_json::json!([1, 2])
         );
         assert_eq!(field(&bodies[1], "type").as_deref(), Some("SucceedTask"));
@@ -597,13 +713,26 @@ mod tests {
             std::thread::sleep(Duration::from_millis(200));
         });
         assert_eq!(code, 1);
-        // StartupDetails of the wrong type.
+        // A first message of an unknown type: its own exit code.
         let (code, _, _) = drive(5000, |mut s| {
             send(
                 &mut s,
                 &Value::Array(vec![
                     Value::from(0),
                     m(vec![("type", Value::from("X"))]),
+                    Value::Nil,
+                ]),
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        assert_eq!(code, EXIT_UNKNOWN_FIRST_MESSAGE);
+        // A known first message that does not decode.
+        let (code, _, _) = drive(5000, |mut s| {
+            send(
+                &mut s,
+                &Value::Array(vec![
+                    Value::from(0),
+                    m(vec![("type", Value::from("StartupDetails"))]),
                     Value::Nil,
                 ]),
             );
@@ -618,5 +747,225 @@ mod tests {
         });
         assert_eq!(code, 1);
         assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+    }
+
+    fn parse_request(file: &str) -> Value {
+        let body = m(vec![
+            ("file", Value::from(file)),
+            ("bundle_path", Value::from("/bundles")),
+            ("bundle_name", Value::from("rust-bundles")),
+            ("callback_requests", Value::Array(vec![])),
+            ("type", Value::from("DagFileParseRequest")),
+        ]);
+        Value::Array(vec![Value::from(0), body, Value::Nil])
+    }
+
+    #[test]
+    fn the_dag_processor_gets_a_parse_result_under_both_versions() {
+        for version in SchemaVersion::ALL {
+            let b = bundle().supervisor_schema(*version);
+            let (code, body, elapsed) = drive_bundle(b, 5000, |mut s| {
+                send(&mut s, &parse_request("/bundles/etl"));
+                let (id, body) = recv(&mut s);
+                ack(&mut s, id);
+                body
+            });
+            assert_eq!(code, 0, "{version}");
+            assert_eq!(
+                field(&body, "type").as_deref(),
+                Some("DagFileParsingResult")
+            );
+            assert_eq!(field(&body, "fileloc").as_deref(), Some("/bundles/etl"));
+            assert_eq!(get(&body, "serialized_dags"), Some(&Value::Array(vec![])));
+            // No import error, and nothing a 2026-06-16 Dag processor would refuse.
+            assert_eq!(body.as_map().unwrap().len(), 3, "{body}");
+            assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+        }
+        // An unacknowledged result is reported, not waited on forever.
+        let (code, _, elapsed) = drive(300, |mut s| {
+            send(&mut s, &parse_request("/bundles/etl"));
+            let _ = recv(&mut s);
+            std::thread::sleep(Duration::from_millis(1500));
+        });
+        assert_eq!(code, 1);
+        assert!(elapsed < Duration::from_millis(1400), "{elapsed:?}");
+    }
+
+    #[test]
+    fn request_timeout_values_are_clamped_or_refused_with_a_warning() {
+        let default = DEFAULT_REQUEST_TIMEOUT;
+        assert_eq!(request_timeout(None), (default, None));
+        assert_eq!(
+            request_timeout(Some(" 2.5 ")).0,
+            Duration::from_millis(2500)
+        );
+        assert!(request_timeout(Some("2.5")).1.is_none());
+        // 1e20 used to panic in Duration::from_secs_f64; inf too.
+        for (raw, want) in [
+            ("1e20", Duration::from_secs(86_400)),
+            ("inf", Duration::from_secs(86_400)),
+            ("0.001", Duration::from_millis(100)),
+            ("abc", default),
+            ("", default),
+            ("0", default),
+            ("-1", default),
+            ("NaN", default),
+            ("-inf", default),
+        ] {
+            let (got, warning) = request_timeout(Some(raw));
+            assert_eq!(got, want, "{raw:?}");
+            let warning = warning.unwrap_or_else(|| panic!("no warning for {raw:?}"));
+            assert!(warning.contains(REQUEST_TIMEOUT_VAR), "{warning}");
+            assert!(warning.contains("from 0.1 to 86400"), "{warning}");
+            assert!(warning.contains(&format!("{raw:?}")), "{warning}");
+        }
+    }
+
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Totals {
+        rows: u64,
+    }
+
+    fn typed_bundle() -> Bundle {
+        fn load(_: &mut TaskContext, totals: Totals, table: String) -> TaskResult<String> {
+            Ok(format!("{table}:{}", totals.rows))
+        }
+        Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(Dag::new("d").task_with_args("load", ["totals", "table"], load))
+    }
+
+    /// `StartupDetails` for task `load` with these argument bindings.
+    fn startup_with_bindings(bindings: Vec<Value>) -> Value {
+        let Value::Array(mut items) = startup("load", false) else {
+            unreachable!()
+        };
+        if let Value::Map(body) = &mut items[1] {
+            for (k, v) in body.iter_mut() {
+                if let (Some("ti_context"), Value::Map(ctx)) = (k.as_str(), v) {
+                    ctx.push((Value::from("arg_bindings"), Value::Array(bindings.clone())));
+                }
+            }
+        }
+        Value::Array(items)
+    }
+
+    fn xcom_binding(name: &str, task_id: &str) -> Value {
+        m(vec![
+            ("name", Value::from(name)),
+            ("kind", Value::from("xcom")),
+            ("task_id", Value::from(task_id)),
+        ])
+    }
+
+    fn literal_binding(name: &str, value: Value) -> Value {
+        m(vec![
+            ("name", Value::from(name)),
+            ("kind", Value::from("literal")),
+            ("value", value),
+        ])
+    }
+
+    /// Runs `load` with `bindings`, answering a GetXCom with `upstream`; returns every request.
+    fn run_load(bindings: Vec<Value>, upstream: Value) -> (u8, Vec<Value>) {
+        let (code, bodies, _) = drive_bundle(typed_bundle(), 5000, move |mut s| {
+            send(&mut s, &startup_with_bindings(bindings));
+            let mut bodies = Vec::new();
+            loop {
+                let (id, body) = recv(&mut s);
+                let kind = field(&body, "type").unwrap();
+                if kind == "GetXCom" {
+                    let reply = m(vec![
+                        ("key", Value::from("return_value")),
+                        ("value", upstream.clone()),
+                        ("type", Value::from("XComResult")),
+                    ]);
+                    send(
+                        &mut s,
+                        &Value::Array(vec![Value::from(id), reply, Value::Nil]),
+                    );
+                } else {
+                    ack(&mut s, id);
+                }
+                bodies.push(body);
+                if matches!(kind.as_str(), "SucceedTask" | "TaskState" | "RetryTask") {
+                    return bodies;
+                }
+            }
+        });
+        (code, bodies)
+    }
+
+    #[test]
+    fn typed_arguments_are_bound_by_name_from_literals_and_upstream_outputs() {
+        // Bound in the stub's order (table first), taken in the function's order.
+        let (code, bodies) = run_load(
+            vec![
+                literal_binding("table", Value::from("t1")),
+                xcom_binding("totals", "transform"),
+            ],
+            m(vec![("rows", Value::from(42))]),
+        );
+        assert_eq!(code, 0);
+        let kinds: Vec<_> = bodies.iter().map(|b| field(b, "type").unwrap()).collect();
+        assert_eq!(kinds, ["GetXCom", "SetXCom", "SucceedTask"]);
+        assert_eq!(field(&bodies[0], "task_id").as_deref(), Some("transform"));
+        assert_eq!(field(&bodies[0], "key").as_deref(), Some("return_value"));
+        assert_eq!(
+            messages::to_json(get(&bodies[1], "value").unwrap()),
+            serde_json::json!("t1:42")
+        );
+    }
+
+    /// The requests of a run of `load` that must fail.
+    fn failure_of(bindings: Vec<Value>, upstream: Value) -> Vec<Value> {
+        let (code, bodies) = run_load(bindings, upstream);
+        assert_eq!(code, 0);
+        bodies
+    }
+
+    #[test]
+    fn a_missing_binding_or_a_wrong_type_fails_without_retry() {
+        for (bindings, upstream) in [
+            // No binding for `table`.
+            (
+                vec![xcom_binding("totals", "transform")],
+                m(vec![("rows", Value::from(1))]),
+            ),
+            // `rows` is a string upstream.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from("t1")),
+                ],
+                m(vec![("rows", Value::from("many"))]),
+            ),
+            // The upstream pushed nothing.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from("t1")),
+                ],
+                Value::Nil,
+            ),
+            // A literal of the wrong type.
+            (
+                vec![
+                    xcom_binding("totals", "transform"),
+                    literal_binding("table", Value::from(7)),
+                ],
+                m(vec![("rows", Value::from(1))]),
+            ),
+        ] {
+            let bodies = failure_of(bindings, upstream);
+            let last = bodies.last().unwrap();
+            // `should_retry` is false in `startup`: what matters is failed, never success.
+            assert_eq!(
+                field(last, "type").as_deref(),
+                Some("TaskState"),
+                "{bodies:?}"
+            );
+            assert_eq!(field(last, "state").as_deref(), Some("failed"));
+        }
     }
 }

@@ -633,3 +633,461 @@ fn cli_verify_agrees_with_airflow() -> Result<()> {
     assert_eq!(pack::verify([good, json])?.status.code(), Some(0));
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Differential corpus: generated hostile bundles, each judged by our verifier and by 1.3.2's
+// reader on its own (`reader.py --corpus`); they must agree on every file.
+
+/// What a reader makes of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// The lookup would use it.
+    Accepted,
+    /// The reader skips it.
+    Rejected,
+    /// `_read_bundle_metadata` lets an exception escape: every lookup under the root fails.
+    Raises,
+}
+
+const HEAD: &str = "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: rust\n  supervisor_schema_version: \"2026-06-16\"\n";
+
+/// A manifest with `dags` holding one key spelled `key` (as YAML source).
+fn with_dag_key(key: &str) -> String {
+    format!("{HEAD}dags:\n  {key}:\n    tasks: [t]\n")
+}
+
+/// Hand-picked manifests: every item of the issue plus PyYAML quirks found while building it.
+fn manifest_cases() -> Vec<(String, Vec<u8>)> {
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut add = |name: &str, text: String| cases.push((name.to_owned(), text.into_bytes()));
+    add("good", with_dag_key("d"));
+    // Billion laughs: ten levels of ten aliases (PyYAML shares the nodes, so does ours).
+    let mut lol = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..=10 {
+        let refs = vec![format!("*l{}", i - 1); 10].join(", ");
+        lol.push_str(&format!("l{i}: &l{i} [{refs}]\n"));
+    }
+    add("billion_laughs", format!("{lol}{}", with_dag_key("d")));
+    add(
+        "billion_laughs_as_dags",
+        format!("{lol}{HEAD}dags: {{d: *l10}}\n"),
+    );
+    for c in [
+        '\u{1}', '\u{7}', '\u{1b}', '\u{7f}', '\u{9f}', '\u{fffe}', '\u{ffff}',
+    ] {
+        add(
+            &format!("control_U+{:04X}", c as u32),
+            format!("{HEAD}x: \"a{c}b\"\ndags:\n  d: {{}}\n"),
+        );
+    }
+    add(
+        "python_tag",
+        format!("{HEAD}x: !!python/object:os.system 1\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "python_name_tag",
+        format!("{HEAD}x: !!python/name:os.system ''\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "unknown_tag",
+        format!("{HEAD}x: !custom 1\ndags:\n  d: {{}}\n"),
+    );
+    add("yaml_2_0", format!("%YAML 2.0\n---\n{}", with_dag_key("d")));
+    add("yaml_1_2", format!("%YAML 1.2\n---\n{}", with_dag_key("d")));
+    add("yaml_1_1", format!("%YAML 1.1\n---\n{}", with_dag_key("d")));
+    add(
+        "bad_date_key",
+        format!("{}  2026-13-45:\n    tasks: [t]\n", with_dag_key("d")),
+    );
+    add(
+        "feb_29_non_leap",
+        format!("{HEAD}x: 2026-02-29\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "feb_29_leap",
+        format!("{HEAD}x: 2024-02-29\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "hour_25",
+        format!("{HEAD}x: 2024-01-01 25:00:00\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "offset_25",
+        format!("{HEAD}x: 2024-01-01 10:00:00 +25\ndags:\n  d: {{}}\n"),
+    );
+    add("year_0", format!("{HEAD}x: 0000-01-01\ndags:\n  d: {{}}\n"));
+    add("int_0b_", format!("{HEAD}x: 0b_\ndags:\n  d: {{}}\n"));
+    add("int_0x_", format!("{HEAD}x: 0x_\ndags:\n  d: {{}}\n"));
+    add(
+        "int_4301_digits",
+        format!("{HEAD}x: {}\ndags:\n  d: {{}}\n", "1".repeat(4301)),
+    );
+    add(
+        "int_4300_digits",
+        format!("{HEAD}x: {}\ndags:\n  d: {{}}\n", "1".repeat(4300)),
+    );
+    add(
+        "tagged_int_abc",
+        format!("{HEAD}x: !!int abc\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_bool_x",
+        format!("{HEAD}x: !!bool x\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_float_1",
+        format!("{HEAD}x: !!float 1\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_binary_bad",
+        format!("{HEAD}x: !!binary 'YQ'\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_binary_good",
+        format!("{HEAD}x: !!binary 'YWJj'\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_set",
+        format!("{HEAD}x: !!set {{a, b}}\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_omap",
+        format!("{HEAD}x: !!omap [a: 1, b: 2]\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "tagged_omap_on_map",
+        format!("{HEAD}x: !!omap {{a: 1}}\ndags:\n  d: {{}}\n"),
+    );
+    add("nel_breaks", with_dag_key("d").replace('\n', "\u{85}"));
+    add("ls_breaks", with_dag_key("d").replace('\n', "\u{2028}"));
+    add(
+        "surrogate_escape",
+        format!("{HEAD}x: \"\\ud800\"\ndags:\n  d: {{}}\n"),
+    );
+    add("surrogate_escape_dag", with_dag_key("\"\\udfff\""));
+    add("equals_key", with_dag_key("="));
+    add("equals_value", format!("{HEAD}x: =\ndags:\n  d: {{}}\n"));
+    add(
+        "merge_key_value",
+        format!("{HEAD}x: <<\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "merge_dags",
+        format!("base: &b {{d: {{}}}}\n{HEAD}dags:\n  <<: *b\n"),
+    );
+    add(
+        "merge_root",
+        "base: &b\n  sdk: {supervisor_schema_version: \"2026-06-16\"}\n<<: *b\ndags: {d: {}}\n"
+            .to_owned(),
+    );
+    add(
+        "merge_seq_inline",
+        format!("{HEAD}dags:\n  <<: [{{d: {{}}}}, {{e: {{}}}}]\n"),
+    );
+    add("merge_scalar", format!("{HEAD}dags:\n  <<: 1\n  d: {{}}\n"));
+    add("bool_key_only", with_dag_key("yes"));
+    add("int_key_only", with_dag_key("123"));
+    add(
+        "int_and_str_keys",
+        format!("{}  123: {{}}\n", with_dag_key("d")),
+    );
+    add("list_key", format!("{}  ? [a]\n  : 1\n", with_dag_key("d")));
+    add("two_documents", format!("{}---\na: 1\n", with_dag_key("d")));
+    add("empty_document", String::new());
+    add("only_comment", "# nothing\n".into());
+    add("scalar_document", "just a string\n".into());
+    add("bom", format!("\u{feff}{}", with_dag_key("d")));
+    add(
+        "schema_unquoted",
+        "sdk:\n  supervisor_schema_version: 2026-06-16\ndags:\n  d: {}\n".into(),
+    );
+    add(
+        "schema_tagged_str",
+        "sdk:\n  supervisor_schema_version: !!str 2026-06-16\ndags:\n  d: {}\n".into(),
+    );
+    add(
+        "schema_non_specific",
+        "sdk:\n  supervisor_schema_version: ! 2026-06-16\ndags:\n  d: {}\n".into(),
+    );
+    add(
+        "schema_via_alias",
+        "v: &v \"2026-06-16\"\nsdk:\n  supervisor_schema_version: *v\ndags:\n  d: {}\n".into(),
+    );
+    add(
+        "undefined_alias",
+        format!("{HEAD}x: *nowhere\ndags:\n  d: {{}}\n"),
+    );
+    add(
+        "duplicate_dags_last_wins",
+        format!("{HEAD}dags: {{d: {{}}}}\ndags: [d]\n"),
+    );
+    add(
+        "block_depth_400",
+        format!("{HEAD}dags:\n  d: {{}}\nx:\n{}x\n", "- ".repeat(400)),
+    );
+    add(
+        "block_depth_600",
+        format!("{HEAD}dags:\n  d: {{}}\nx:\n{}x\n", "- ".repeat(600)),
+    );
+    add(
+        "flow_depth_200",
+        format!(
+            "{HEAD}dags:\n  d: {{}}\nx: {}{}\n",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+    );
+    add(
+        "flow_depth_1000",
+        format!(
+            "{HEAD}dags:\n  d: {{}}\nx: {}{}\n",
+            "[".repeat(1000),
+            "]".repeat(1000)
+        ),
+    );
+    // Over 16 MiB: Airflow has no size limit.
+    let mut big = with_dag_key("d");
+    big.push_str("filler: \"");
+    big.push_str(&"x".repeat(17 * 1024 * 1024));
+    big.push_str("\"\n");
+    add("manifest_17_mib", big);
+    cases
+}
+
+/// YAML-1.1-hazard spellings for generated dag keys and schema versions.
+const SPELLINGS: &[&str] = &[
+    "d",
+    "\"d\"",
+    "'d'",
+    "123",
+    "\"123\"",
+    "1_000",
+    "0x1f",
+    "0o17",
+    "017",
+    "08",
+    "1:30",
+    "190:20:30",
+    "1.5",
+    "1e3",
+    "1.e+3",
+    ".inf",
+    ".NaN",
+    "yes",
+    "No",
+    "ON",
+    "y",
+    "n",
+    "true",
+    "null",
+    "~",
+    "\"\"",
+    "2026-01-01",
+    "2026-1-1 1:00:00",
+    "2026-01-01t10:00:00Z",
+    "2026-02-30",
+    "=",
+    "'='",
+    "<<",
+    "!!str 12",
+    "!!int 12",
+    "!!binary ZA==",
+    "! 12",
+    "\"\\N\"",
+    "\"\\_\"",
+    "café",
+    "a b",
+    "-1",
+    "+1",
+    "0b101",
+    "0b102",
+    "0x",
+    "0xg",
+    "1_",
+    "_1",
+    "1__0",
+    ".5",
+    "5.",
+    "-.inf",
+    "+.inf",
+    "2026-13-01",
+];
+
+/// Manifests generated from [`SPELLINGS`]: each as a dag key, and each as the schema version.
+fn generated_cases() -> Vec<(String, Vec<u8>)> {
+    let mut cases = Vec::new();
+    for (i, s) in SPELLINGS.iter().enumerate() {
+        cases.push((format!("gen_key_{i:02}"), with_dag_key(s).into_bytes()));
+        cases.push((
+            format!("gen_schema_{i:02}"),
+            format!("sdk:\n  supervisor_schema_version: {s}\ndags:\n  d: {{}}\n").into_bytes(),
+        ));
+        cases.push((
+            format!("gen_value_{i:02}"),
+            format!("{HEAD}x: {s}\ny: [{s}]\ndags:\n  d: {{}}\n").into_bytes(),
+        ));
+    }
+    cases
+}
+
+/// Writes one corpus bundle over a tiny fake executable (the reader never runs it).
+fn write_raw(path: &Path, exe: &[u8], manifest: &[u8]) -> Result<()> {
+    let mut out = Vec::new();
+    airflow_bundle::write::write_bundle(&mut &exe[..], &mut out, b"fn main() {}\n", manifest)?;
+    fs::write(path, out)?;
+    fixture::set_mode(path, 0o755)
+}
+
+/// Trailer and region mutations of a good bundle.
+fn trailer_cases(dir: &Path) -> Result<Vec<PathBuf>> {
+    let good = with_dag_key("d").into_bytes();
+    let mut base = Vec::new();
+    airflow_bundle::write::write_bundle(&mut &b"EXE"[..], &mut base, b"src", &good)?;
+    let n = base.len();
+    let t = n - TRAILER_LEN;
+    let le = |v: u32| v.to_le_bytes();
+    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    let mutations: Vec<(&str, Mutation)> = vec![
+        ("tr_bad_magic", Box::new(move |b| b[n - 1] = b'2')),
+        (
+            "tr_version_2",
+            Box::new(move |b| b[t + 8..t + 12].copy_from_slice(&le(2))),
+        ),
+        (
+            "tr_version_0",
+            Box::new(move |b| b[t + 8..t + 12].copy_from_slice(&le(0))),
+        ),
+        ("tr_reserved", Box::new(move |b| b[t + 50] = 1)),
+        (
+            "tr_source_len_huge",
+            Box::new(move |b| b[t..t + 4].copy_from_slice(&le(u32::MAX))),
+        ),
+        (
+            "tr_metadata_len_huge",
+            Box::new(move |b| b[t + 4..t + 8].copy_from_slice(&le(u32::MAX))),
+        ),
+        (
+            "tr_metadata_len_0",
+            Box::new(move |b| b[t + 4..t + 8].copy_from_slice(&le(0))),
+        ),
+        (
+            "tr_empty_exe",
+            Box::new(move |b| {
+                let s = u32::from_le_bytes(b[t..t + 4].try_into().unwrap());
+                b[t..t + 4].copy_from_slice(&le(s + 3));
+            }),
+        ),
+        ("tr_sha_flipped", Box::new(move |b| b[t + 12] ^= 1)),
+        ("tr_exe_flipped", Box::new(|b| b[0] ^= 1)),
+        ("tr_truncated", Box::new(|b| b.truncate(40))),
+        (
+            "tr_only_trailer",
+            Box::new(move |b| {
+                b.drain(..t);
+            }),
+        ),
+        ("tr_bad_utf8", Box::new(move |b| b[t - 3] = 0xff)),
+    ];
+    let mut paths = Vec::new();
+    for (name, mutate) in mutations {
+        let mut bytes = base.clone();
+        mutate(&mut bytes);
+        let p = dir.join(name);
+        fs::write(&p, bytes)?;
+        fixture::set_mode(&p, 0o755)?;
+        paths.push(p);
+    }
+    Ok(paths)
+}
+
+fn ours(path: &Path) -> Result<(Verdict, String)> {
+    let r = verify_path(path)?;
+    let why = r
+        .failures()
+        .map(|(c, w)| format!("{c}: {w}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let v = if r.breaks_lookup.is_some() {
+        Verdict::Raises
+    } else if r.accepted() {
+        Verdict::Accepted
+    } else {
+        Verdict::Rejected
+    };
+    Ok((v, why.chars().take(300).collect()))
+}
+
+/// Runs `reader.py --corpus` over `dir`: 1.3.2's verdict on each file.
+fn airflow_corpus(dir: &Path) -> Result<BTreeMap<PathBuf, (Verdict, String)>> {
+    let python = airflow_e2e::venv::python()?;
+    let out = std::process::Command::new(python)
+        .arg(airflow_e2e::harness_dir().join("reader.py"))
+        .args(["--corpus", "--root"])
+        .arg(dir)
+        .env_remove("AIRFLOW_HOME")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "reader.py --corpus failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["package_version"], "1.3.2");
+    let mut map = BTreeMap::new();
+    for f in v["files"].as_array().expect("files") {
+        let verdict = match f["verdict"].as_str() {
+            Some("accepted") => Verdict::Accepted,
+            Some("rejected") => Verdict::Rejected,
+            Some("raises") => Verdict::Raises,
+            other => panic!("unknown verdict {other:?}"),
+        };
+        let detail = f["detail"].as_str().unwrap_or("").to_owned();
+        map.insert(
+            PathBuf::from(f["path"].as_str().expect("path")),
+            (verdict, detail),
+        );
+    }
+    Ok(map)
+}
+
+/// Every corpus file gets the same verdict from `verify` as from Airflow's reader: accepted,
+/// skipped, or raising past the reader (which breaks the whole root).
+#[test]
+fn differential_corpus_agrees_with_airflow() -> Result<()> {
+    let dir = tempdir();
+    let mut paths = trailer_cases(dir.path())?;
+    for (name, manifest) in manifest_cases().into_iter().chain(generated_cases()) {
+        let p = dir.path().join(&name);
+        write_raw(&p, b"EXE", &manifest)?;
+        paths.push(p);
+    }
+    let airflow = airflow_corpus(dir.path())?;
+    let mut disagreements = Vec::new();
+    let mut counts = BTreeMap::new();
+    for p in &paths {
+        let canonical = p.canonicalize()?;
+        let (theirs, detail) = airflow
+            .get(&canonical)
+            .unwrap_or_else(|| panic!("reader.py did not judge {}", p.display()));
+        let (mine, why) = ours(p)?;
+        *counts.entry(format!("{theirs:?}")).or_insert(0) += 1;
+        if mine != *theirs {
+            disagreements.push(format!(
+                "{}: Airflow {theirs:?} ({detail}), verify {mine:?} ({why})",
+                p.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} files disagree:\n{}",
+        disagreements.len(),
+        paths.len(),
+        disagreements.join("\n")
+    );
+    // The corpus exercises all three outcomes.
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    Ok(())
+}

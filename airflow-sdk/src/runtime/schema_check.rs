@@ -1,0 +1,317 @@
+//! Every message type the runtime encodes or decodes, checked against the `schema.json` shipped
+//! inside each supported task SDK release (1.3.2 for 2026-06-16, 1.4.0b2 for 2026-10-30), read
+//! from the installed package. The schema catches names and types; what the real server accepts
+//! is judged by the deployment tests.
+//!
+//! The packages are the test venvs under the workspace's `target/` (`airflow-venv-3.3`,
+//! `airflow-venv-3.4`; the e2e tests create them, `tests/src/venv.rs`). A missing venv fails the
+//! test: it never passes without having checked.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::messages::*;
+use super::versions::SchemaVersion;
+
+/// The installed `schema.json` of the task SDK release that speaks `version`.
+fn schema(version: SchemaVersion) -> Value {
+    let venv = match version {
+        SchemaVersion::V2026_06_16 => "airflow-venv-3.3",
+        SchemaVersion::V2026_10_30 => "airflow-venv-3.4",
+    };
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "target",
+        venv,
+        "lib/python3.11/site-packages/airflow/sdk/execution_time/schema/schema.json",
+    ]
+    .iter()
+    .collect();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}): create the venv first (cargo nextest run -p airflow-e2e, \
+             or tests/src/venv.rs `python_for`)",
+            path.display()
+        )
+    });
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        schema["api_version"],
+        version.as_str(),
+        "{} is not the schema of {version}",
+        path.display()
+    );
+    schema
+}
+
+fn json_type_ok(value: &Value, ty: &str) -> bool {
+    match ty {
+        "string" => value.is_string(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "null" => value.is_null(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    }
+}
+
+/// What is wrong with `value` under `schema` (a JSON schema fragment of the file `root`).
+/// `require` also checks required keys (for what we send; what we decode may omit them).
+fn problems(value: &Value, schema: &Value, root: &Value, path: &str, require: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/$defs/");
+        return problems(value, &root["$defs"][name], root, path, require);
+    }
+    for key in ["anyOf", "oneOf"] {
+        if let Some(branches) = schema.get(key).and_then(Value::as_array) {
+            let each: Vec<Vec<String>> = branches
+                .iter()
+                .map(|b| problems(value, b, root, path, require))
+                .collect();
+            if !each.iter().any(Vec::is_empty) {
+                out.push(format!(
+                    "{path}: {value} matches no branch of {key}: {}",
+                    each.concat().join("; ")
+                ));
+            }
+            return out;
+        }
+    }
+    if let Some(c) = schema.get("const")
+        && c != value
+    {
+        out.push(format!("{path}: {value} is not {c}"));
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(value)
+    {
+        out.push(format!("{path}: {value} is not one of {e:?}"));
+    }
+    match schema.get("type") {
+        Some(Value::String(t)) if !json_type_ok(value, t) => {
+            out.push(format!("{path}: {value} is not of type {t}"));
+            return out;
+        }
+        Some(Value::Array(ts))
+            if !ts
+                .iter()
+                .any(|t| t.as_str().is_some_and(|t| json_type_ok(value, t))) =>
+        {
+            out.push(format!("{path}: {value} is not of types {ts:?}"));
+            return out;
+        }
+        _ => {}
+    }
+    if let (Some(obj), Some(props)) = (value.as_object(), schema.get("properties")) {
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(p) => out.extend(problems(v, p, root, &format!("{path}.{k}"), require)),
+                None => out.push(format!("{path}: the schema has no field {k:?}")),
+            }
+        }
+        if require {
+            for r in schema["required"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap();
+                if !obj.contains_key(r) {
+                    out.push(format!("{path}: required field {r:?} is missing"));
+                }
+            }
+        }
+    } else if let (Some(obj), Some(extra)) = (value.as_object(), schema.get("additionalProperties"))
+        && extra.is_object()
+    {
+        for (k, v) in obj {
+            out.extend(problems(v, extra, root, &format!("{path}.{k}"), require));
+        }
+    }
+    if let (Some(items), Some(item)) = (value.as_array(), schema.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            out.extend(problems(v, item, root, &format!("{path}[{i}]"), require));
+        }
+    }
+    out
+}
+
+/// Checks one message body against its `$defs` entry, named by its `type`.
+fn check(body: &Value, root: &Value, require: bool) -> Vec<String> {
+    let kind = body["type"].as_str().expect("bodies carry a type");
+    let Some(def) = root["$defs"].get(kind) else {
+        return vec![format!("the schema has no message {kind:?}")];
+    };
+    problems(body, def, root, kind, require)
+}
+
+/// Drops null-valued keys: a `None` we decode stands for an absent field.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+fn ti() -> TaskInstance {
+    TaskInstance {
+        id: "0199a5b2-1c2d-7e3f-8a9b-0c1d2e3f4a5b".into(),
+        dag_id: "d".into(),
+        task_id: "t".into(),
+        run_id: "r".into(),
+        try_number: 1,
+        map_index: Some(-1),
+    }
+}
+
+/// One instance of every message we send, in the newest shape.
+fn sent() -> Vec<ToSupervisor> {
+    let end = now();
+    let mut import_errors = std::collections::BTreeMap::new();
+    import_errors.insert("etl".to_owned(), "x".to_owned());
+    vec![
+        Terminal::Success.message(end.clone()),
+        Terminal::Retry("boom".into()).message(end.clone()),
+        Terminal::Failed.message(end.clone()),
+        Terminal::Skipped.message(end.clone()),
+        ToSupervisor::TaskState(TaskStateMsg {
+            state: "failed",
+            end_date: end,
+            retry_reason: Some("why".into()),
+        }),
+        ToSupervisor::set_xcom(&ti(), "k", json!({"a": [1, 2.5, null, "s"]})),
+        ToSupervisor::delete_xcom(&ti(), "k"),
+        ToSupervisor::get_xcom(&ti(), "up", "return_value"),
+        ToSupervisor::get_variable("v"),
+        ToSupervisor::get_connection("c"),
+        ToSupervisor::DagFileParsingResult(DagFileParsingResult {
+            fileloc: "/bundles/etl".into(),
+            serialized_dags: vec![SerializedDag {
+                data: json!({"__version": 3, "dag": {}}),
+            }],
+            import_errors: Some(import_errors),
+        }),
+    ]
+}
+
+/// One instance of every message we decode, with every optional field set.
+fn received() -> Vec<ToTask> {
+    let t = Some(Timestamp(time::OffsetDateTime::UNIX_EPOCH));
+    let details = StartupDetails {
+        ti: ti(),
+        dag_rel_path: "stub.py".into(),
+        start_date: t,
+        ti_context: TIRunContext {
+            dag_run: DagRun {
+                logical_date: t,
+                data_interval_start: t,
+                data_interval_end: t,
+                run_after: t,
+                start_date: t,
+                run_type: "manual".into(),
+                conf: Json(json!({"a": 1})),
+            },
+            max_tries: 1,
+            should_retry: true,
+            xcom_keys_to_clear: Some(vec!["k".into()]),
+            arg_bindings: Some(vec![
+                ArgBinding::XCom {
+                    name: "a".into(),
+                    task_id: "up".into(),
+                },
+                ArgBinding::Literal {
+                    name: "b".into(),
+                    value: Json(json!([1])),
+                    from_default: true,
+                },
+            ]),
+        },
+    };
+    let error = ErrorResponse {
+        error: "VARIABLE_NOT_FOUND".into(),
+        detail: Json(json!({"key": "k"})),
+    };
+    vec![
+        ToTask::StartupDetails(Box::new(details)),
+        ToTask::DagFileParseRequest(DagFileParseRequest {
+            file: "/b/etl".into(),
+            bundle_path: "/b".into(),
+            bundle_name: "b".into(),
+        }),
+        ToTask::XComResult(XComResult {
+            key: "k".into(),
+            value: Json(json!({"a": 1})),
+        }),
+        ToTask::VariableResult(VariableResult {
+            key: "k".into(),
+            value: Some("v".into()),
+        }),
+        ToTask::ConnectionResult(ConnectionResult {
+            conn_id: "c".into(),
+            conn_type: "postgres".into(),
+            host: Some("h".into()),
+            schema: Some("s".into()),
+            login: Some("l".into()),
+            password: Some("p".into()),
+            port: Some(5432),
+            extra: Some("{}".into()),
+        }),
+        ToTask::ErrorResponse(error),
+    ]
+}
+
+#[test]
+fn every_message_matches_the_schema_json_of_each_supported_release() {
+    let mut all = Vec::new();
+    for &version in SchemaVersion::ALL {
+        let root = schema(version);
+        for message in sent() {
+            let body = serde_json::to_value(version.outgoing(message)).unwrap();
+            all.extend(
+                check(&body, &root, true)
+                    .into_iter()
+                    .map(|p| format!("{version} sends {p}")),
+            );
+        }
+        for message in received() {
+            let message = match message {
+                ToTask::StartupDetails(d) => ToTask::StartupDetails(Box::new(version.incoming(*d))),
+                other => other,
+            };
+            let body = without_nulls(serde_json::to_value(message).unwrap());
+            all.extend(
+                check(&body, &root, false)
+                    .into_iter()
+                    .map(|p| format!("{version} decodes {p}")),
+            );
+        }
+    }
+    assert!(all.is_empty(), "{}", all.join("\n"));
+}
+
+#[test]
+fn the_checker_catches_wrong_names_types_and_missing_fields() {
+    let root = schema(SchemaVersion::V2026_06_16);
+    let bad = [
+        // 2026-10-30's retry_reason on TaskState is unknown to 2026-06-16.
+        json!({"type": "TaskState", "state": "failed", "retry_reason": "x"}),
+        json!({"type": "SucceedTask", "end_date": 5}),
+        json!({"type": "SucceedTask"}),
+        json!({"type": "TaskState", "state": "success"}),
+        json!({"type": "GetVariable", "key": "k", "stray": 1}),
+        json!({"type": "NoSuchMessage"}),
+    ];
+    for body in bad {
+        assert!(!check(&body, &root, true).is_empty(), "{body} passed");
+    }
+    let new = schema(SchemaVersion::V2026_10_30);
+    let ok = json!({"type": "TaskState", "state": "failed", "retry_reason": "x"});
+    assert_eq!(check(&ok, &new, true), Vec::<String>::new());
+}
