@@ -2,7 +2,7 @@
 //!
 //! [`Deployment::start`] runs `tests/harness/deploy.py` with the interpreter of a pinned release
 //! ([`Release`]): it writes an `AIRFLOW_HOME` (its `[sdk]` block taken from the README, see
-//! [`readme_sdk_config`]), migrates the metadata database, and starts the api-server, scheduler
+//! [`readme_config`]), migrates the metadata database, and starts the api-server, scheduler
 //! and dag-processor (and, for [`Executor::Celery`], a private PostgreSQL, Redis and Celery
 //! workers) on free loopback ports. Everything is then driven through Airflow's public REST API
 //! ([`Api`]), and judged by what Airflow's own database says through it.
@@ -35,10 +35,16 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Between two looks at a dag run or task instance.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The marker in `README.md` that precedes the `[sdk]` configuration the tests deploy with.
-pub const README_SDK_MARKER: &str = "<!-- tested: [sdk] configuration for Airflow 3.3 -->";
-/// The bundle directory the README's configuration names; the tests substitute their own.
-pub const README_EXECUTABLES_ROOT: &str = "/opt/airflow/bundles";
+/// The marker in `README.md` that precedes the configuration the tests deploy `release` with.
+pub fn readme_marker(release: Release) -> String {
+    format!(
+        "<!-- tested: airflow.cfg for Airflow {} -->",
+        release.name()
+    )
+}
+
+/// The bundle directory the README's configurations name; the tests substitute their own.
+pub const README_BUNDLES_DIR: &str = "/opt/airflow/bundles";
 
 /// Which executor the deployment runs tasks with.
 #[derive(Debug, Clone)]
@@ -95,42 +101,41 @@ impl DeployOptions {
         self
     }
 
-    /// Uses this `[sdk]` block (with `{executables_root}` standing for the bundle directory)
-    /// instead of the README's.
+    /// Uses this configuration (an `[sdk]` block and any other sections to add, with
+    /// `{bundles_dir}` standing for the bundle directory) instead of the README's.
     pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
         self.sdk_config = Some(ini.into());
         self
     }
 }
 
-/// The `[sdk]` block the README documents for Airflow 3.3: the ```ini fence after
-/// [`README_SDK_MARKER`], with the bundle directory it names replaced by `executables_root`.
+/// The configuration the README documents for `release`: the ```ini fence after
+/// [`readme_marker`], with the bundle directory it names replaced by `bundles_dir`.
 ///
 /// Taking the configuration from the README keeps the documentation and the tested deployment
 /// the same text.
-pub fn readme_sdk_config(executables_root: &Path) -> Result<String> {
+pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
+    let marker = readme_marker(release);
     let readme_path = crate::workspace_root().join("README.md");
     let readme = fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
     let after = readme
-        .split_once(README_SDK_MARKER)
-        .with_context(|| format!("README.md has no {README_SDK_MARKER:?} marker"))?
+        .split_once(&marker)
+        .with_context(|| format!("README.md has no {marker:?} marker"))?
         .1;
     let body = after
         .trim_start()
         .strip_prefix("```ini\n")
-        .context("the README's tested [sdk] marker is not followed by a ```ini fence")?;
+        .with_context(|| format!("the README's {marker:?} is not followed by a ```ini fence"))?;
     let block = body
         .split_once("\n```")
-        .context("the README's tested ```ini fence is not closed")?
+        .with_context(|| format!("the ```ini fence after {marker:?} is not closed"))?
         .0;
-    if !block.contains(README_EXECUTABLES_ROOT) {
-        bail!("the README's tested [sdk] block does not name {README_EXECUTABLES_ROOT}");
+    if !block.contains(README_BUNDLES_DIR) {
+        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
     }
-    let root = executables_root
-        .to_str()
-        .context("a non-UTF-8 bundle path")?;
-    Ok(block.replace(README_EXECUTABLES_ROOT, root) + "\n")
+    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
+    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
 }
 
 /// A running deployment. Dropping it stops every process it started.
@@ -194,10 +199,10 @@ impl Deployment {
         }
         let sdk = match &opts.sdk_config {
             Some(ini) => ini.replace(
-                "{executables_root}",
+                "{bundles_dir}",
                 bundles_dir.to_str().context("a non-UTF-8 path")?,
             ),
-            None => readme_sdk_config(&bundles_dir)?,
+            None => readme_config(opts.release, &bundles_dir)?,
         };
         let sdk_file = dir.join("sdk.ini");
         fs::write(&sdk_file, sdk).with_context(|| format!("writing {}", sdk_file.display()))?;

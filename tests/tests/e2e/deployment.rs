@@ -681,6 +681,104 @@ fn example_dags_run_in_a_real_airflow_3_3() -> Result<()> {
 }
 
 #[test]
+fn example_dags_run_in_a_real_airflow_3_4() -> Result<()> {
+    // The README's 3.4 configuration: the bundle in a Dag bundle of its own, named by the
+    // coordinator's task_handler_bundle_name.
+    let dep = Deployment::start(
+        DeployOptions::new("local-3.4", Release::V3_4)
+            .bundle(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let mut checks = Checks::default();
+    checks.check("scenarios (a)-(e)", || example_scenarios(&dep));
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed(&dep, "rust-bundles"),
+    );
+    checks.check("(f) airflow dags test --use-executor", || {
+        define_inputs(&dep.api)?;
+        dags_test_with_executor(&dep)
+    });
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+#[test]
+fn bundle_inside_the_stub_dags_bundle_on_airflow_3_4() -> Result<()> {
+    // No task_handler_bundle_name: the coordinator looks in the task's own Dag bundle, where the
+    // bundle file sits beside the stub dags.
+    let dep = Deployment::start(
+        DeployOptions::new("dags-folder-3.4", Release::V3_4)
+            .sdk_config(
+                r#"[sdk]
+coordinators = {"rust": {"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {}}}
+queue_to_coordinator = {"rust": "rust"}
+"#,
+            )
+            .dag_file(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check("example_etl succeeds", || {
+        api.wait_for_dags(&["example_etl"], DAGS_TIMEOUT)?;
+        define_inputs(api)?;
+        api.trigger("example_etl", "happy", json!({}))?;
+        let run = api.wait_run("example_etl", "happy", RUN_TIMEOUT)?;
+        ensure!(
+            run.state == "success",
+            "run ended {}: {}",
+            run.state,
+            states(&api.task_instances("example_etl", "happy")?)
+        );
+        let rows = xcom(api, "example_etl", "happy", "load", "loaded_rows")?;
+        ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
+        Ok(())
+    });
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed(&dep, "dags-folder"),
+    );
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+/// The Dag processor of 3.4 runs every bundle file it finds: its stats table must show a
+/// finished run of ours with no error, and the API no import error for any file.
+fn bundle_file_was_parsed(dep: &Deployment, dag_bundle: &str) -> Result<()> {
+    let deadline = Instant::now() + DAGS_TIMEOUT;
+    loop {
+        // A row: bundle, file, [pid, current duration], # dags, # errors, last duration, last run.
+        let log = dep.service_log("dag-processor", 100_000);
+        let finished = log.lines().find_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let done = cols.len() >= 6
+                && cols[0] == dag_bundle
+                && cols[1] == "example-bundle"
+                && cols[cols.len() - 1].contains('T');
+            done.then(|| cols[cols.len() - 3].to_owned())
+        });
+        let errors = dep.api.import_errors()?;
+        ensure!(errors.is_empty(), "import errors: {errors:#?}");
+        if let Some(errors) = finished {
+            ensure!(
+                errors == "0",
+                "the Dag processor counted {errors} errors for the bundle file"
+            );
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the Dag processor never finished the bundle file of Dag bundle {dag_bundle}:\n{}",
+            dep.service_log("dag-processor", 40)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
 fn celery_workers_run_ten_concurrent_runs() -> Result<()> {
     let dep = Deployment::start(
         DeployOptions::new("celery-3.3", Release::V3_3)
