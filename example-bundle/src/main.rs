@@ -109,6 +109,7 @@ fn bundle() -> Bundle {
         )
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
+        .dag(testing::bench_dag())
 }
 
 airflow_sdk::main!(bundle());

@@ -120,8 +120,6 @@ class Deployment:
             "simple_auth_manager_passwords_file": str(self.home / "passwords.json"),
         }
         cfg["database"] = {"sql_alchemy_conn": db}
-        if db.startswith("sqlite"):
-            cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
         cfg["api"] = {
             "host": "127.0.0.1",
             "port": str(self.api_port),
@@ -157,6 +155,8 @@ class Deployment:
                 cfg.add_section(section)
             for key, value in sdk[section].items():
                 cfg[section][key] = value
+        if cfg["database"]["sql_alchemy_conn"].startswith("sqlite"):
+            cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
         with open(self.home / "airflow.cfg", "w") as f:
             cfg.write(f)
         (self.home / "passwords.json").write_text(json.dumps({"admin": "admin"}))

@@ -68,6 +68,7 @@ pub struct DeployOptions {
     bundles: Vec<PathBuf>,
     dag_files: Vec<PathBuf>,
     sdk_config: Option<String>,
+    api_port: Option<u16>,
 }
 
 impl DeployOptions {
@@ -80,6 +81,7 @@ impl DeployOptions {
             bundles: Vec::new(),
             dag_files: Vec::new(),
             sdk_config: None,
+            api_port: None,
         }
     }
 
@@ -98,6 +100,12 @@ impl DeployOptions {
     /// Copies the Python dag file `file` into the dags folder.
     pub fn dag_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.dag_files.push(file.into());
+        self
+    }
+
+    /// Serves the API on this loopback port instead of a free one.
+    pub fn api_port(mut self, port: u16) -> Self {
+        self.api_port = Some(port);
         self
     }
 
@@ -144,6 +152,8 @@ pub struct Deployment {
     stdin: Option<ChildStdin>,
     events: Receiver<Value>,
     dir: PathBuf,
+    /// Set once deploy.py reported the deployment ready; before that, its exit is expected.
+    ready: bool,
     /// The REST API client, logged in as the deployment's admin.
     pub api: Api,
     /// `AIRFLOW_HOME`.
@@ -215,6 +225,9 @@ impl Deployment {
             .arg(&dags_dir)
             .arg("--sdk-config")
             .arg(&sdk_file);
+        if let Some(port) = opts.api_port {
+            cmd.arg(format!("--api-port={port}"));
+        }
         if let Executor::Celery { workers } = opts.executor {
             cmd.args(["--executor", "celery", "--private-services"])
                 .arg(format!("--celery-workers={workers}"));
@@ -242,6 +255,7 @@ impl Deployment {
             stdin,
             events,
             dir,
+            ready: false,
             api: Api::unauthenticated(""),
             home,
             bundles_dir,
@@ -253,6 +267,7 @@ impl Deployment {
             .as_str()
             .context("deploy.py's ready event has no api")?;
         dep.api = Api::login(base, "admin", "admin")?;
+        dep.ready = true;
         Ok(dep)
     }
 
@@ -313,7 +328,7 @@ impl Deployment {
         };
         drop(stdin);
         match self.child.wait_timeout(STOP_TIMEOUT)? {
-            Some(status) if status.success() => Ok(()),
+            Some(status) if status.success() || !self.ready => Ok(()),
             Some(status) => Err(anyhow!("deploy.py exited with {status} while stopping")),
             None => {
                 let _ = self.child.kill();

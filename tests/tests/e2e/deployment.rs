@@ -820,3 +820,60 @@ fn celery_workers_run_ten_concurrent_runs() -> Result<()> {
     );
     dep.stop()
 }
+
+/// Processes whose environment names `home` as their `AIRFLOW_HOME`.
+fn processes_of(home: &std::path::Path) -> Vec<String> {
+    let want = format!("AIRFLOW_HOME={}", home.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(env) = std::fs::read(entry.path().join("environ"))
+            && env.split(|&b| b == 0).any(|kv| kv == want.as_bytes())
+        {
+            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_deployment_that_cannot_start_says_why_and_leaves_nothing_behind() -> Result<()> {
+    // The API port is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port();
+    let err = Deployment::start(
+        DeployOptions::new("fault-port-3.3", Release::V3_3)
+            .api_port(port)
+            .dag_file(stub_dags()),
+    )
+    .expect_err("started on a taken port");
+    let text = format!("{err:#}");
+    ensure!(
+        text.contains(&format!("port {port} on 127.0.0.1 is already taken")),
+        "{text}"
+    );
+
+    // The metadata database cannot be reached: one error, with the failing step's log tail.
+    let err = Deployment::start(
+        DeployOptions::new("fault-db-3.3", Release::V3_3)
+            .sdk_config(
+                "[database]\nsql_alchemy_conn = postgresql+psycopg2://airflow@127.0.0.1:1/airflow\n",
+            )
+            .dag_file(stub_dags()),
+    )
+    .expect_err("started without a database");
+    let text = format!("{err:#}");
+    ensure!(text.contains("`db migrate` exited with"), "{text}");
+    ensure!(text.contains("--- db-migrate (last lines) ---"), "{text}");
+    ensure!(
+        text.contains("127.0.0.1") && text.contains("port 1"),
+        "no log tail naming the database: {text}"
+    );
+    let home = airflow_e2e::target_dir()
+        .join("airflow-deployments")
+        .join("fault-db-3.3")
+        .join("home");
+    let left = processes_of(&home);
+    ensure!(left.is_empty(), "processes left behind: {left:#?}");
+    Ok(())
+}
