@@ -748,6 +748,10 @@ queue_to_coordinator = {"rust": "rust"}
 /// The Dag processor of 3.4 runs every bundle file it finds: its stats table must show a
 /// finished run of ours with no error, and the API no import error for any file.
 fn bundle_file_was_parsed(dep: &Deployment, dag_bundle: &str) -> Result<()> {
+    bundle_file_was_parsed_named(dep, dag_bundle, "example-bundle")
+}
+
+fn bundle_file_was_parsed_named(dep: &Deployment, dag_bundle: &str, file: &str) -> Result<()> {
     let deadline = Instant::now() + DAGS_TIMEOUT;
     loop {
         // A row: bundle, file, [pid, current duration], # dags, # errors, last duration, last run.
@@ -756,7 +760,7 @@ fn bundle_file_was_parsed(dep: &Deployment, dag_bundle: &str) -> Result<()> {
             let cols: Vec<&str> = l.split_whitespace().collect();
             let done = cols.len() >= 6
                 && cols[0] == dag_bundle
-                && cols[1] == "example-bundle"
+                && cols[1] == file
                 && cols[cols.len() - 1].contains('T');
             done.then(|| cols[cols.len() - 3].to_owned())
         });
@@ -771,11 +775,89 @@ fn bundle_file_was_parsed(dep: &Deployment, dag_bundle: &str) -> Result<()> {
         }
         ensure!(
             Instant::now() < deadline,
-            "the Dag processor never finished the bundle file of Dag bundle {dag_bundle}:\n{}",
+            "the Dag processor never finished {file} in Dag bundle {dag_bundle}:\n{}",
             dep.service_log("dag-processor", 40)
         );
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+#[test]
+fn typed_arguments_bound_by_the_stub_on_airflow_3_4() -> Result<()> {
+    let out = tempfile::tempdir()?;
+    let bundle = out.path().join("example-typed");
+    airflow_e2e::pack::pack_json([
+        "-p",
+        "example-typed",
+        "-o",
+        bundle.to_str().context("a non-UTF-8 path")?,
+    ])?;
+    let dep = Deployment::start(
+        DeployOptions::new("typed-3.4", Release::V3_4)
+            .bundle(&bundle)
+            .dag_file(
+                airflow_e2e::harness_dir()
+                    .join("dags")
+                    .join("typed_stubs.py"),
+            ),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check(
+        "load gets transform's output and the literal, typed",
+        || {
+            api.wait_for_dags(&["example_typed", "example_typed_wrong_type"], DAGS_TIMEOUT)?;
+            api.trigger("example_typed", "typed", json!({}))?;
+            api.trigger("example_typed_wrong_type", "wrong", json!({}))?;
+            let run = api.wait_run("example_typed", "typed", RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                states(&api.task_instances("example_typed", "typed")?)
+            );
+            let v = xcom(api, "example_typed", "typed", "load", "return_value")?;
+            ensure!(
+                v == json!("2 rows of 3 orders into t1"),
+                "load returned {v}"
+            );
+            let log = api.wait_log("example_typed", "typed", "load", 1, &["loading totals"])?;
+            expect_record(
+                &log,
+                "info",
+                "loading totals",
+                &[("table", json!("t1")), ("rows", json!(2))],
+            )
+        },
+    );
+    checks.check(
+        "a value of the wrong type fails the task, naming the parameter",
+        || {
+            let run = api.wait_run("example_typed_wrong_type", "wrong", RUN_TIMEOUT)?;
+            ensure!(run.state == "failed", "run ended {}", run.state);
+            expect_states(
+                api,
+                "example_typed_wrong_type",
+                "wrong",
+                &[("transform", "success"), ("load", "failed")],
+            )?;
+            let log = api.wait_log("example_typed_wrong_type", "wrong", "load", 1, &["table"])?;
+            let r = log
+                .0
+                .iter()
+                .find(|r| r.level.as_deref() == Some("error") && r.event.contains("`table`"))
+                .with_context(|| format!("no error record names the parameter `table`:\n{log}"))?;
+            ensure!(r.event.contains('7') && r.event.contains("String"), "{r}");
+            Ok(())
+        },
+    );
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed_named(&dep, "rust-bundles", "example-typed"),
+    );
+    let result = checks.finish();
+    dep.stop()?;
+    result
 }
 
 #[test]
