@@ -12,20 +12,20 @@
 //! instead, the pipe closes all the same. Its directory (service logs, task logs, `airflow.cfg`)
 //! stays in `<target>/airflow-deployments/<name>` until the next run of the same deployment.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wait_timeout::ChildExt;
 
+pub use crate::harness::LogRecord;
 use crate::venv::{self, Release};
 
 /// How long `deploy.py` may take to migrate the database and bring every service up.
@@ -440,41 +440,6 @@ impl TaskInstance {
     }
 }
 
-/// One record of a task log, as `GET .../logs/{try}` returns it with `Accept: application/json`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct LogRecord {
-    /// The message.
-    pub event: String,
-    /// The level (`info`, `error`, ...); `None` for the log's own framing lines.
-    #[serde(default)]
-    pub level: Option<String>,
-    /// The logger name.
-    #[serde(default)]
-    pub logger: Option<String>,
-    /// When it was logged.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Every other key: the record's structured fields.
-    #[serde(flatten)]
-    pub fields: BTreeMap<String, Value>,
-}
-
-impl std::fmt::Display for LogRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "[{}] {}: {}",
-            self.level.as_deref().unwrap_or("-"),
-            self.logger.as_deref().unwrap_or("-"),
-            self.event
-        )?;
-        for (k, v) in &self.fields {
-            write!(f, " {k}={v}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A task log: every record of one try.
 #[derive(Debug, Clone)]
 pub struct TaskLog(pub Vec<LogRecord>);
@@ -482,7 +447,7 @@ pub struct TaskLog(pub Vec<LogRecord>);
 impl TaskLog {
     /// The first record whose message contains `text`.
     pub fn find(&self, text: &str) -> Option<&LogRecord> {
-        self.0.iter().find(|r| r.event.contains(text))
+        self.0.iter().find(|r| r.message().contains(text))
     }
 
     /// The first record whose message contains `text`, or an error showing the whole log.
@@ -902,9 +867,4 @@ impl Checks {
             self.failures.join("\n\n")
         )
     }
-}
-
-/// Flushes stdout/stderr (the checks print as they go).
-pub fn flush() {
-    let _ = std::io::stderr().flush();
 }

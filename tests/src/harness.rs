@@ -538,6 +538,22 @@ impl LogRecord {
     }
 }
 
+impl std::fmt::Display for LogRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] {}: {}",
+            self.level.as_deref().unwrap_or("-"),
+            self.logger.as_deref().unwrap_or("-"),
+            self.message()
+        )?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
 /// What happened when one task ran under the released supervisor (`run_task.py`'s report).
 ///
 /// Judge a run by [`TaskRun::api_state`], the state the API server was told; the supervisor's
