@@ -60,9 +60,17 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+# Set when the deployment must stop: stdin closed (the caller is gone), a signal, a service died.
+STOP = threading.Event()
+
+
 def emit(obj: dict) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+    except OSError:
+        # The caller is gone: nobody will use the deployment.
+        STOP.set()
 
 
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -191,6 +199,8 @@ class Deployment:
         return {p.stem: tail(p) for p in sorted(self.services_dir.glob("*.log"))}
 
     def check_alive(self) -> None:
+        if STOP.is_set():
+            raise StartError("asked to stop while starting (the caller went away)", {})
         for name, p in self.procs.items():
             if p.poll() is not None:
                 raise StartError(f"{name} exited with {p.returncode} while starting", self.logs())
@@ -422,7 +432,7 @@ def main() -> int:
         ap.error("--executor celery needs --broker-url and --sql-alchemy-conn")
 
     dep = Deployment(args)
-    stop = threading.Event()
+    stop = STOP
     reason: list[str] = []
 
     def on_signal(signum, _frame):
@@ -445,34 +455,39 @@ def main() -> int:
     threading.Thread(target=watch_stdin, daemon=True).start()
 
     try:
-        dep.up()
-    except Exception as e:  # noqa: BLE001 - reported to the caller, then everything stops
-        logs = e.logs if isinstance(e, StartError) else dep.logs()
-        emit({"event": "failed", "error": f"{type(e).__name__}: {e}", "logs": logs})
+        try:
+            dep.up()
+        except Exception as e:  # noqa: BLE001 - reported to the caller, then everything stops
+            logs = e.logs if isinstance(e, StartError) else dep.logs()
+            emit({"event": "failed", "error": f"{type(e).__name__}: {e}", "logs": logs})
+            return 1
+        emit({
+            "event": "ready",
+            "api": f"http://127.0.0.1:{dep.api_port}",
+            "home": str(dep.home),
+            "pids": {name: p.pid for name, p in dep.procs.items()},
+        })
+        while not stop.wait(0.5):
+            for name, p in dep.procs.items():
+                if p.poll() is not None:
+                    emit({"event": "died", "service": name, "code": p.returncode,
+                          "logs": {name: tail(dep.services_dir / f"{name}.log")}})
+                    reason.append(f"{name} died")
+                    stop.set()
+                    break
+        return 0
+    finally:
+        # Whatever happened, nothing this script started outlives it.
+        print(f"deploy.py: stopping ({', '.join(reason) or 'done'})", file=sys.stderr, flush=True)
         dep.down()
-        return 1
-    emit({
-        "event": "ready",
-        "api": f"http://127.0.0.1:{dep.api_port}",
-        "home": str(dep.home),
-        "pids": {name: p.pid for name, p in dep.procs.items()},
-    })
-    while not stop.wait(0.5):
-        for name, p in dep.procs.items():
-            if p.poll() is not None:
-                emit({"event": "died", "service": name, "code": p.returncode,
-                      "logs": {name: tail(dep.services_dir / f"{name}.log")}})
-                reason.append(f"{name} died")
-                stop.set()
-                break
-    print(f"deploy.py: stopping ({', '.join(reason)})", file=sys.stderr, flush=True)
-    dep.down()
-    emit({"event": "stopped"})
-    return 0
+        emit({"event": "stopped"})
 
 
 if __name__ == "__main__":
     code = main()
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except OSError:
+        pass
     # Not sys.exit: the thread blocked reading stdin would abort the interpreter's shutdown.
     os._exit(code)
