@@ -663,20 +663,32 @@ fn dags_test_with_executor(dep: &Deployment) -> Result<()> {
 }
 
 /// The example in a deployment of `release` configured as the README says: scenarios (a)-(f),
-/// and on 3.4 the Dag processor's run of the bundle file in the Dag bundle `rust-bundles`.
+/// and on 3.4 the typed-argument bundle and the Dag processor's runs of both bundle files in
+/// the Dag bundle `rust-bundles`.
 fn example_deployment(name: &str, release: Release) -> Result<()> {
-    let dep = Deployment::start(
-        DeployOptions::new(name, release)
-            .bundle(example_bundle()?)
-            .dag_file(stub_dags()),
-    )?;
+    let mut opts = DeployOptions::new(name, release)
+        .bundle(example_bundle()?)
+        .dag_file(stub_dags());
+    // On 3.4 the same Dag bundle also holds example-typed, which only 3.4 can run.
+    let typed_dir = tempfile::tempdir()?;
+    if release == Release::V3_4 {
+        opts = opts.bundle(typed_bundle(typed_dir.path())?).dag_file(
+            airflow_e2e::harness_dir()
+                .join("dags")
+                .join("typed_stubs.py"),
+        );
+    }
+    let dep = Deployment::start(opts)?;
     let mut checks = Checks::default();
     checks.check("scenarios (a)-(e)", || example_scenarios(&dep));
     if release == Release::V3_4 {
-        checks.check(
-            "the Dag processor ran the bundle file without an import error",
-            || bundle_file_was_parsed(&dep, "rust-bundles"),
-        );
+        typed_argument_checks(&dep, &mut checks);
+        for file in ["example-bundle", "example-typed"] {
+            checks.check(
+                &format!("the Dag processor ran {file} without an import error"),
+                || bundle_file_was_parsed_named(&dep, "rust-bundles", file),
+            );
+        }
     }
     checks.check("(f) airflow dags test --use-executor", || {
         define_inputs(&dep.api)?;
@@ -777,27 +789,10 @@ fn bundle_file_was_parsed_named(dep: &Deployment, dag_bundle: &str, file: &str) 
     }
 }
 
-#[test]
-fn typed_arguments_bound_by_the_stub_on_airflow_3_4() -> Result<()> {
-    let out = tempfile::tempdir()?;
-    let bundle = out.path().join("example-typed");
-    airflow_e2e::pack::pack_json([
-        "-p",
-        "example-typed",
-        "-o",
-        bundle.to_str().context("a non-UTF-8 path")?,
-    ])?;
-    let dep = Deployment::start(
-        DeployOptions::new("typed-3.4", Release::V3_4)
-            .bundle(&bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("typed_stubs.py"),
-            ),
-    )?;
+/// Typed arguments (schema 2026-10-30, Airflow 3.4): `example-typed`'s `load` gets
+/// `transform`'s output and a literal from the stub's call, converted to its Rust types.
+fn typed_argument_checks(dep: &Deployment, checks: &mut Checks) {
     let api = &dep.api;
-    let mut checks = Checks::default();
     checks.check(
         "load gets transform's output and the literal, typed",
         || {
@@ -849,13 +844,18 @@ fn typed_arguments_bound_by_the_stub_on_airflow_3_4() -> Result<()> {
             Ok(())
         },
     );
-    checks.check(
-        "the Dag processor ran the bundle file without an import error",
-        || bundle_file_was_parsed_named(&dep, "rust-bundles", "example-typed"),
-    );
-    let result = checks.finish();
-    dep.stop()?;
-    result
+}
+
+/// `example-typed`, packed into a temporary directory.
+fn typed_bundle(dir: &std::path::Path) -> Result<PathBuf> {
+    let bundle = dir.join("example-typed");
+    airflow_e2e::pack::pack_json([
+        "-p",
+        "example-typed",
+        "-o",
+        bundle.to_str().context("a non-UTF-8 path")?,
+    ])?;
+    Ok(bundle)
 }
 
 #[test]
