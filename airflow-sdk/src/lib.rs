@@ -94,15 +94,22 @@
 
 mod bundle;
 mod cli;
+mod connection;
 mod context;
 mod error;
 mod runtime;
+mod task_api;
 
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
-pub use context::{CancelToken, Connection, RequestError, TaskContext};
+pub use connection::{Connection, ConnectionParseError};
+pub use context::{CancelToken, RequestError, TaskContext};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
+pub use task_api::{
+    Asset, AssetEvent, AssetInfo, DagRunInfo, DagRunQuery, PrevSuccessfulRun, StateStore, TiQuery,
+    TriggerOptions, XComRef,
+};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;
