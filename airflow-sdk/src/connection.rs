@@ -141,7 +141,8 @@ impl Connection {
         let extra = match v.get("extra") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(other) => Some(other.to_string()),
+            // Python's `json.dumps`, so that `uri()` writes what Airflow writes.
+            Some(other) => Some(python_json_dumps(other)),
         };
         let conn_type = string("conn_type")?.map(normalize_type).unwrap_or_default();
         Ok(Connection::new_parsed(
@@ -369,9 +370,14 @@ impl<'de> Deserialize<'de> for OrderedStrings {
     }
 }
 
-/// `json.dumps` of a flat `{str: str}` dict, as Python writes it (`", "` and `": "`, non-ASCII
-/// escaped), in insertion order.
+/// `json.dumps` of a flat `{str: str}` dict, as Python writes it, in insertion order.
 fn python_json_dumps_flat(map: &serde_json::Map<String, serde_json::Value>) -> String {
+    python_json_dumps(&serde_json::Value::Object(map.clone()))
+}
+
+/// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, non-ASCII escaped.
+/// Object keys come in the map's order (sorted, with serde_json's default map).
+fn python_json_dumps(value: &serde_json::Value) -> String {
     let esc = |s: &str| {
         let mut out = String::from("\"");
         for c in s.chars() {
@@ -393,11 +399,25 @@ fn python_json_dumps_flat(map: &serde_json::Map<String, serde_json::Value>) -> S
         out.push('"');
         out
     };
-    let body: Vec<String> = map
-        .iter()
-        .map(|(k, v)| format!("{}: {}", esc(k), esc(v.as_str().unwrap_or_default())))
-        .collect();
-    format!("{{{}}}", body.join(", "))
+    match value {
+        serde_json::Value::String(s) => esc(s),
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(python_json_dumps)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        serde_json::Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", esc(k), python_json_dumps(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// Python's `urllib.parse.quote(s, safe="")` (`plus`: `quote_plus`, spaces as `+`).
@@ -519,6 +539,16 @@ mod tests {
         assert_eq!(c.conn_type, "postgres");
         assert_eq!(c.port, Some(5432));
         assert_eq!(c.extra, serde_json::json!({"a": 1}));
+        // As Python's from_json + get_uri write it (checked with task SDK 1.3.2).
+        let c = Connection::from_json(
+            "j",
+            r#"{"conn_type": "http", "extra": {"a": "b", "n": [1, "é"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.uri(),
+            "http:///?__extra__=%7B%22a%22%3A+%22b%22%2C+%22n%22%3A+%5B1%2C+%22%5Cu00e9%22%5D%7D"
+        );
         assert!(Connection::from_json("j", r#"{"port": "x"}"#).is_err());
     }
 }

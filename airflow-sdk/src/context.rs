@@ -98,6 +98,8 @@ pub struct TaskContext {
     signal: Arc<AtomicUsize>,
     /// Assets the task produced, with their event's extra (sent with `SucceedTask`).
     pub(crate) emitted: Mutex<Vec<(crate::task_api::Asset, serde_json::Value)>>,
+    /// The label of `set_rendered_map_index`, repeated in `SucceedTask`.
+    pub(crate) rendered_map_index: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for TaskContext {
@@ -123,6 +125,7 @@ impl TaskContext {
             comms,
             signal,
             emitted: Mutex::new(Vec::new()),
+            rendered_map_index: Mutex::new(None),
         }
     }
 

@@ -809,7 +809,12 @@ impl TaskContext {
         let message = ToSupervisor::SetRenderedMapIndex(SetRenderedMapIndex {
             rendered_map_index: label.to_owned(),
         });
-        expect_ok(self, &what, message)
+        expect_ok(self, &what, message)?;
+        *self
+            .rendered_map_index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(label.to_owned());
+        Ok(())
     }
 
     /// Records that this task produced `asset`, with `extra` for the asset event (`Null` for
@@ -831,7 +836,7 @@ impl TaskContext {
     }
 
     /// The `task_outlets` and `outlet_events` of the success message.
-    pub(crate) fn outlets(&self) -> (Vec<AssetProfile>, Vec<serde_json::Value>) {
+    pub(crate) fn outlets(&self) -> (Vec<AssetProfile>, Vec<serde_json::Value>, Option<String>) {
         let emitted = self.emitted.lock().unwrap_or_else(|p| p.into_inner());
         let mut profiles: Vec<AssetProfile> = Vec::new();
         let mut events = Vec::new();
@@ -853,7 +858,12 @@ impl TaskContext {
                 }));
             }
         }
-        (profiles, events)
+        let label = self
+            .rendered_map_index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        (profiles, events, label)
     }
 
     /// The asset named `name`; `Ok(None)` when Airflow has none.

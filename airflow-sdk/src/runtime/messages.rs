@@ -575,6 +575,10 @@ pub(crate) struct SucceedTask {
     /// `{"dest_asset_key": {"name", "uri"}, "extra": {...}}` per asset event, as Python's task
     /// runner sends them.
     pub(crate) outlet_events: Vec<serde_json::Value>,
+    /// The label set with `SetRenderedMapIndex`: the supervisor records this field on success,
+    /// so leaving it out would reset the label to nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rendered_map_index: Option<String>,
 }
 
 /// `AssetProfile`: an asset a task produced (`type` is `Asset`).
@@ -958,6 +962,7 @@ impl Terminal {
                 end_date,
                 task_outlets: Vec::new(),
                 outlet_events: Vec::new(),
+                rendered_map_index: None,
             }),
             Terminal::Retry(reason) => ToSupervisor::RetryTask(RetryTask {
                 end_date,

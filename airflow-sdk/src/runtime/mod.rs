@@ -242,8 +242,13 @@ fn answer_parse(comms: &Comms, request: DagFileParseRequest, timeout: Duration) 
     }
 }
 
-/// The assets a task produced: `SucceedTask`'s `task_outlets` and `outlet_events`.
-type Outlets = (Vec<messages::AssetProfile>, Vec<serde_json::Value>);
+/// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
+/// `rendered_map_index`.
+type Outlets = (
+    Vec<messages::AssetProfile>,
+    Vec<serde_json::Value>,
+    Option<String>,
+);
 
 /// How the task function ended.
 enum Outcome {
@@ -401,7 +406,7 @@ fn report(
     let state = terminal.state();
     let mut message = terminal.message(messages::now());
     if let ToSupervisor::SucceedTask(m) = &mut message {
-        (m.task_outlets, m.outlet_events) = produced;
+        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
     }
     log::debug!(target: LOGGER, state = state; "reporting the task's state");
     match comms.request(message, timeout, false) {

@@ -208,6 +208,7 @@ fn sent() -> Vec<ToSupervisor> {
             outlet_events: vec![
                 json!({"dest_asset_key": {"name": "a", "uri": "s3://b/a"}, "extra": {"n": 1}}),
             ],
+            rendered_map_index: Some("label".into()),
         }),
         ToSupervisor::GetXCom(GetXCom {
             key: "k".into(),
