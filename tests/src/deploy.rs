@@ -62,6 +62,7 @@ pub struct DeployOptions {
     bundles: Vec<PathBuf>,
     dag_files: Vec<PathBuf>,
     sdk_config: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl DeployOptions {
@@ -74,6 +75,7 @@ impl DeployOptions {
             bundles: Vec::new(),
             dag_files: Vec::new(),
             sdk_config: None,
+            env: Vec::new(),
         }
     }
 
@@ -92,6 +94,12 @@ impl DeployOptions {
     /// Copies the Python dag file `file` into the dags folder.
     pub fn dag_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.dag_files.push(file.into());
+        self
+    }
+
+    /// Sets the environment variable `key` for every service (and so every task).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -210,6 +218,9 @@ impl Deployment {
             .arg(&dags_dir)
             .arg("--sdk-config")
             .arg(&sdk_file);
+        for (k, v) in &opts.env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
+        }
         if let Executor::Celery { workers } = opts.executor {
             cmd.args(["--executor", "celery", "--private-services"])
                 .arg(format!("--celery-workers={workers}"));
@@ -617,6 +628,34 @@ impl Api {
             bail!("DELETE connection {conn_id} answered {status}: {text}");
         }
         Ok(())
+    }
+
+    /// A Variable's value; `None` when there is no such Variable.
+    pub fn variable(&self, key: &str) -> Result<Option<String>> {
+        let path = format!("/api/v2/variables/{key}");
+        let (status, text) = self.raw("GET", &path, None)?;
+        match status {
+            404 => Ok(None),
+            200 => {
+                let v: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("decoding the Variable at {path}: {text}"))?;
+                Ok(v["value"].as_str().map(str::to_owned))
+            }
+            _ => bail!("GET {path} answered {status}: {text}"),
+        }
+    }
+
+    /// Asset events, filtered by the query string `query` (e.g.
+    /// `source_dag_id=d&source_run_id=r`), as the REST API returns them.
+    pub fn asset_events(&self, query: &str) -> Result<Vec<Value>> {
+        let v: Value = self.get(&format!("/api/v2/assets/events?{query}&limit=100"))?;
+        Ok(v["asset_events"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Every run of `dag_id`, as the REST API returns them.
+    pub fn dag_runs(&self, dag_id: &str) -> Result<Vec<Value>> {
+        let v: Value = self.get(&format!("/api/v2/dags/{dag_id}/dagRuns?limit=100"))?;
+        Ok(v["dag_runs"].as_array().cloned().unwrap_or_default())
     }
 
     /// The import errors the dag processor recorded.
