@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -10,32 +11,45 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 use crate::TaskError;
+pub use crate::connection::Connection;
 use crate::runtime::comms::{CommError, Comms};
 use crate::runtime::messages::{ArgBinding, Reply, StartupDetails, ToSupervisor, ToTask};
 
-/// Why a request to Airflow (XCom, Variable, Connection) failed.
+/// Why a request to Airflow failed. Each names the request and its key (for example
+/// `GetVariable "my_key"`), so a failure in a task log says what was asked.
 ///
-/// "Not found" is not an error: those methods return `Ok(None)`.
+/// "Not found" is not an error where a missing value is normal: those methods return
+/// `Ok(None)`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
     /// Airflow refused access (`PERMISSION_DENIED`).
-    #[error("permission denied by Airflow: {detail}")]
+    #[error("{request}: permission denied by Airflow: {detail}")]
     PermissionDenied {
+        /// The request and its key, e.g. `DeleteVariable "k"`.
+        request: String,
         /// What the supervisor said.
         detail: serde_json::Value,
     },
-    /// The API server failed or rejected the call (`API_SERVER_ERROR` and other errors).
-    #[error("the Airflow API server failed ({error}): {detail}")]
+    /// The API server failed or rejected the call (`API_SERVER_ERROR`, a `*_NOT_FOUND` where
+    /// the thing must exist, and other errors).
+    #[error("{request}: the Airflow API server failed ({error}): {detail}")]
     ApiServer {
+        /// The request and its key, e.g. `GetDagRunState "dag/run"`.
+        request: String,
         /// The supervisor's error type, e.g. `API_SERVER_ERROR`.
         error: String,
         /// Its details (status code, message, ...).
         detail: serde_json::Value,
     },
     /// The supervisor did not answer in time.
-    #[error("no answer from the Airflow supervisor within {0:?}")]
-    Timeout(Duration),
+    #[error("{request}: no answer from the Airflow supervisor within {after:?}")]
+    Timeout {
+        /// The request and its key.
+        request: String,
+        /// How long it waited.
+        after: Duration,
+    },
     /// The task was asked to stop (SIGTERM) while waiting.
     #[error("cancelled: the task was asked to stop")]
     Cancelled,
@@ -47,51 +61,20 @@ pub enum RequestError {
     Value(String),
 }
 
-impl From<CommError> for RequestError {
-    fn from(e: CommError) -> Self {
+impl RequestError {
+    /// The error for a failed exchange of `request`.
+    pub(crate) fn from_comm(request: &str, e: CommError) -> Self {
         match e {
-            CommError::Timeout(d) => RequestError::Timeout(d),
+            CommError::Timeout(after) => RequestError::Timeout {
+                request: request.to_owned(),
+                after,
+            },
             CommError::Cancelled => RequestError::Cancelled,
-            CommError::Broken(m) => RequestError::Protocol(m),
-            e @ CommError::UnknownFirstMessage(_) => RequestError::Protocol(e.to_string()),
+            CommError::Broken(m) => RequestError::Protocol(format!("{request}: {m}")),
+            e @ CommError::UnknownFirstMessage(_) => {
+                RequestError::Protocol(format!("{request}: {e}"))
+            }
         }
-    }
-}
-
-/// An Airflow Connection, as `ctx.connection(id)` returns it.
-#[derive(Clone, PartialEq)]
-pub struct Connection {
-    /// The connection id.
-    pub conn_id: String,
-    /// Its type (`postgres`, `http`, ...).
-    pub conn_type: String,
-    /// Host name.
-    pub host: Option<String>,
-    /// Schema (database name for most databases).
-    pub schema: Option<String>,
-    /// User name.
-    pub login: Option<String>,
-    /// Password (not shown by `Debug`).
-    pub password: Option<String>,
-    /// Port.
-    pub port: Option<u16>,
-    /// The `extra` field, parsed from its JSON string (`Null` when absent; a string when it is
-    /// not valid JSON).
-    pub extra: serde_json::Value,
-}
-
-impl fmt::Debug for Connection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection")
-            .field("conn_id", &self.conn_id)
-            .field("conn_type", &self.conn_type)
-            .field("host", &self.host)
-            .field("schema", &self.schema)
-            .field("login", &self.login)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("port", &self.port)
-            .field("extra", &self.extra)
-            .finish()
     }
 }
 
@@ -111,8 +94,12 @@ impl CancelToken {
 /// to XComs, Variables and Connections through Airflow's supervisor.
 pub struct TaskContext {
     details: StartupDetails,
-    comms: Arc<Mutex<Comms>>,
+    comms: Arc<Comms>,
     signal: Arc<AtomicUsize>,
+    /// Assets the task produced, with their event's extra (sent with `SucceedTask`).
+    pub(crate) emitted: Mutex<Vec<(crate::task_api::Asset, serde_json::Value)>>,
+    /// The label of `set_rendered_map_index`, repeated in `SucceedTask`.
+    pub(crate) rendered_map_index: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for TaskContext {
@@ -130,13 +117,15 @@ impl fmt::Debug for TaskContext {
 impl TaskContext {
     pub(crate) fn new(
         details: StartupDetails,
-        comms: Arc<Mutex<Comms>>,
+        comms: Arc<Comms>,
         signal: Arc<AtomicUsize>,
     ) -> Self {
         TaskContext {
             details,
             comms,
             signal,
+            emitted: Mutex::new(Vec::new()),
+            rendered_map_index: Mutex::new(None),
         }
     }
 
@@ -251,10 +240,13 @@ impl TaskContext {
         }
     }
 
-    fn request(&self, message: ToSupervisor) -> Result<Reply, RequestError> {
-        let mut comms = self.comms.lock().unwrap_or_else(|p| p.into_inner());
-        let timeout = comms.timeout();
-        Ok(comms.request(message, timeout, true)?)
+    /// Sends `message` and waits for its reply; `what` names it in errors (`GetVariable "k"`).
+    /// Callable from several threads at once: requests are matched to replies by id.
+    pub(crate) fn request(&self, what: &str, message: ToSupervisor) -> Result<Reply, RequestError> {
+        let timeout = self.comms.timeout();
+        self.comms
+            .request(message, timeout, true)
+            .map_err(|e| RequestError::from_comm(what, e))
     }
 
     /// Pushes an XCom from this task instance. `value` is any `serde` value that maps to JSON.
@@ -274,18 +266,20 @@ impl TaskContext {
         json: &serde_json::Value,
     ) -> Result<(), RequestError> {
         let message = ToSupervisor::set_xcom(&self.details.ti, key, json.clone());
-        match self.request(message)? {
+        let what = format!("SetXCom {key:?}");
+        match self.request(&what, message)? {
             Reply::Ack => Ok(()),
-            other => Err(unexpected("SetXCom", other)),
+            other => Err(unexpected(&what, other)),
         }
     }
 
     /// Deletes this task instance's XCom `key` (before the task runs, for keys a previous try
     /// left behind).
     pub(crate) fn delete_xcom(&self, key: &str) -> Result<(), RequestError> {
-        match self.request(ToSupervisor::delete_xcom(&self.details.ti, key))? {
+        let what = format!("DeleteXCom {key:?}");
+        match self.request(&what, ToSupervisor::delete_xcom(&self.details.ti, key))? {
             Reply::Ack => Ok(()),
-            other => Err(unexpected("DeleteXCom", other)),
+            other => Err(unexpected(&what, other)),
         }
     }
 
@@ -321,25 +315,83 @@ impl TaskContext {
         task_id: &str,
         key: &str,
     ) -> Result<serde_json::Value, RequestError> {
-        match self.request(ToSupervisor::get_xcom(&self.details.ti, task_id, key))? {
+        let what = format!("GetXCom {task_id:?} {key:?}");
+        match self.request(
+            &what,
+            ToSupervisor::get_xcom(&self.details.ti, task_id, key),
+        )? {
             Reply::Body(ToTask::XComResult(r)) => Ok(r.value.0),
             Reply::ErrorBody(e) if e.error.ends_with("_NOT_FOUND") => Ok(serde_json::Value::Null),
-            other => Err(unexpected("GetXCom", other)),
+            other => Err(unexpected(&what, other)),
         }
     }
 
     /// Reads the Airflow Variable `key`. `Ok(None)` when it does not exist.
+    ///
+    /// As in Airflow, the environment variable `AIRFLOW_VAR_<KEY>` (the key upper-cased) is
+    /// consulted first; then the Variable is asked of Airflow. The value is registered with the
+    /// supervisor's secrets masker under its key, so when Airflow deems the key sensitive
+    /// (`password`, `secret`, `api_key`, ... or `[core] sensitive_var_conn_names`), it is shown
+    /// as `***` in the task log.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &airflow_sdk::TaskContext) -> Result<(), airflow_sdk::RequestError> {
+    /// let table = ctx.variable("report_table")?.unwrap_or_else(|| "report".into());
+    /// # Ok(()) }
+    /// ```
     pub fn variable(&self, key: &str) -> Result<Option<String>, RequestError> {
-        match self.request(ToSupervisor::get_variable(key))? {
-            Reply::Body(ToTask::VariableResult(r)) => Ok(r.value),
-            Reply::ErrorBody(e) if e.error == "VARIABLE_NOT_FOUND" => Ok(None),
-            other => Err(unexpected("GetVariable", other)),
+        let value = match std::env::var(format!("AIRFLOW_VAR_{}", key.to_uppercase())) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                let what = format!("GetVariable {key:?}");
+                match self.request(&what, ToSupervisor::get_variable(key))? {
+                    Reply::Body(ToTask::VariableResult(r)) => r.value,
+                    Reply::ErrorBody(e) if e.error == "VARIABLE_NOT_FOUND" => None,
+                    other => return Err(unexpected(&what, other)),
+                }
+            }
+        };
+        if let Some(v) = &value {
+            self.mask_named(v, key)?;
         }
+        Ok(value)
     }
 
     /// Reads the Airflow Connection `conn_id`. `Ok(None)` when it does not exist.
+    ///
+    /// As in Airflow, the environment variable `AIRFLOW_CONN_<CONN_ID>` (upper-cased) is
+    /// consulted first, in either of Airflow's forms: a URI
+    /// (`postgres://user:pass@host:5432/db?sslmode=require`) or a JSON object
+    /// (`{"conn_type": "postgres", "host": ..., "extra": {...}}`). The password is registered
+    /// with the supervisor's secrets masker, so it is shown as `***` if the task logs it.
+    ///
+    /// ```no_run
+    /// # fn f(ctx: &airflow_sdk::TaskContext) -> Result<(), Box<dyn std::error::Error>> {
+    /// let db = ctx.connection("warehouse")?.ok_or("no connection `warehouse`")?;
+    /// let url = db.uri(); // as Airflow's Connection.get_uri() writes it
+    /// # Ok(()) }
+    /// ```
     pub fn connection(&self, conn_id: &str) -> Result<Option<Connection>, RequestError> {
-        match self.request(ToSupervisor::get_connection(conn_id))? {
+        let env = format!("AIRFLOW_CONN_{}", conn_id.to_uppercase());
+        let conn = match std::env::var(&env) {
+            Ok(text) => Some(Connection::from_env(conn_id, &text).map_err(|e| {
+                RequestError::Value(format!(
+                    "the environment variable {env} is not a connection: {e}"
+                ))
+            })?),
+            Err(_) => self.connection_from_airflow(conn_id)?,
+        };
+        if let Some(password) = conn.as_ref().and_then(|c| c.password.as_deref())
+            && !password.is_empty()
+        {
+            self.mask_secret(password)?;
+        }
+        Ok(conn)
+    }
+
+    fn connection_from_airflow(&self, conn_id: &str) -> Result<Option<Connection>, RequestError> {
+        let what = format!("GetConnection {conn_id:?}");
+        match self.request(&what, ToSupervisor::get_connection(conn_id))? {
             Reply::Body(ToTask::ConnectionResult(r)) => {
                 let port = match r.port {
                     None => None,
@@ -347,26 +399,19 @@ impl TaskContext {
                         RequestError::Protocol(format!("connection {conn_id:?} has port {p}"))
                     })?),
                 };
-                let extra = match r.extra {
-                    None => serde_json::Value::Null,
-                    Some(text) if text.trim().is_empty() => serde_json::Value::Null,
-                    Some(text) => {
-                        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-                    }
-                };
-                Ok(Some(Connection {
-                    conn_id: r.conn_id,
-                    conn_type: r.conn_type,
-                    host: r.host,
-                    schema: r.schema,
-                    login: r.login,
-                    password: r.password,
+                Ok(Some(Connection::new_parsed(
+                    r.conn_id,
+                    r.conn_type,
+                    r.host,
+                    r.schema,
+                    r.login,
+                    r.password,
                     port,
-                    extra,
-                }))
+                    r.extra,
+                )))
             }
             Reply::ErrorBody(e) if e.error == "CONNECTION_NOT_FOUND" => Ok(None),
-            other => Err(unexpected("GetConnection", other)),
+            other => Err(unexpected(&what, other)),
         }
     }
 }
@@ -519,12 +564,14 @@ fn bind(
 }
 
 /// The error for a reply that does not answer `request`.
-fn unexpected(request: &str, reply: Reply) -> RequestError {
+pub(crate) fn unexpected(request: &str, reply: Reply) -> RequestError {
     match reply {
-        Reply::ErrorBody(e) if e.error == "PERMISSION_DENIED" => {
-            RequestError::PermissionDenied { detail: e.detail.0 }
-        }
+        Reply::ErrorBody(e) if e.error == "PERMISSION_DENIED" => RequestError::PermissionDenied {
+            request: request.to_owned(),
+            detail: e.detail.0,
+        },
         Reply::ErrorBody(e) | Reply::Failure(e) => RequestError::ApiServer {
+            request: request.to_owned(),
             error: e.error,
             detail: e.detail.0,
         },

@@ -35,6 +35,25 @@
 //! [`RequestError`] when Airflow failed), and [`is_cancelled`](TaskContext::is_cancelled) /
 //! [`sleep`](TaskContext::sleep) for long tasks that must stop when Airflow sends SIGTERM.
 //!
+//! Beyond those, the context speaks the rest of the task SDK 1.3.2 protocol: Variables written,
+//! read as JSON and deleted ([`set_variable`](TaskContext::set_variable),
+//! [`variable_json`](TaskContext::variable_json), [`delete_variable`](TaskContext::delete_variable);
+//! `AIRFLOW_VAR_<KEY>` and `AIRFLOW_CONN_<ID>` environment variables are consulted first, as
+//! Airflow does), [`Connection::uri`] as Airflow's `get_uri()`, XComs of any dag, run, task and
+//! map index ([`xcom_pull_from`](TaskContext::xcom_pull_from),
+//! [`xcom_count`](TaskContext::xcom_count)), the task state store kept across tries
+//! ([`state_store`](TaskContext::state_store)), branching ([`branch`](TaskContext::branch)),
+//! triggering a dag and waiting for it ([`trigger_dag`](TaskContext::trigger_dag),
+//! [`wait_dag_run`](TaskContext::wait_dag_run)), run history
+//! ([`ti_count`](TaskContext::ti_count), [`task_states`](TaskContext::task_states),
+//! [`previous_dag_run`](TaskContext::previous_dag_run), ...), what the UI shows
+//! ([`set_rendered_fields`](TaskContext::set_rendered_fields)), assets produced and read
+//! ([`emit_asset`](TaskContext::emit_asset), [`asset_events`](TaskContext::asset_events)), and
+//! secrets kept out of the task log ([`mask_secret`](TaskContext::mask_secret); connection
+//! passwords and Variables with sensitive keys are masked on their own). Every failure is a
+//! [`RequestError`] naming the request and its key. The context is `Sync`: threads of a task
+//! can make requests at once, each matched to its reply by id.
+//!
 //! Whatever the function returns (any `serde` type) is pushed as its `return_value` XCom (`()`
 //! pushes nothing). An error ([`TaskError`], or any error via `?`) or a panic fails the task:
 //! Airflow retries it when the try is not the last one; [`TaskError::fail_no_retry`] never
@@ -94,15 +113,22 @@
 
 mod bundle;
 mod cli;
+mod connection;
 mod context;
 mod error;
 mod runtime;
+mod task_api;
 
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
-pub use context::{CancelToken, Connection, RequestError, TaskContext};
+pub use connection::{Connection, ConnectionParseError};
+pub use context::{CancelToken, RequestError, TaskContext};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
+pub use task_api::{
+    Asset, AssetEvent, AssetInfo, DagRunInfo, DagRunQuery, PrevSuccessfulRun, StateStore, TiQuery,
+    TriggerOptions, XComRef,
+};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;

@@ -13,6 +13,7 @@ use airflow_sdk::log::{info, warn};
 use airflow_sdk::{Bundle, Dag, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
+mod task_api;
 mod testing;
 
 /// One order, as `extract` produces it.
@@ -107,6 +108,7 @@ fn bundle() -> Bundle {
                 .task("transform", transform)
                 .task("load", load),
         )
+        .dag(task_api::dag())
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())

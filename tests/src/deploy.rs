@@ -69,6 +69,7 @@ pub struct DeployOptions {
     dag_files: Vec<PathBuf>,
     sdk_config: Option<String>,
     api_port: Option<u16>,
+    env: Vec<(String, String)>,
 }
 
 impl DeployOptions {
@@ -82,6 +83,7 @@ impl DeployOptions {
             dag_files: Vec::new(),
             sdk_config: None,
             api_port: None,
+            env: Vec::new(),
         }
     }
 
@@ -106,6 +108,12 @@ impl DeployOptions {
     /// Serves the API on this loopback port instead of a free one.
     pub fn api_port(mut self, port: u16) -> Self {
         self.api_port = Some(port);
+        self
+    }
+
+    /// Sets the environment variable `key` for every service (and so every task).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -227,6 +235,9 @@ impl Deployment {
             .arg(&sdk_file);
         if let Some(port) = opts.api_port {
             cmd.arg(format!("--api-port={port}"));
+        }
+        for (k, v) in &opts.env {
+            cmd.arg("--env").arg(format!("{k}={v}"));
         }
         if let Executor::Celery { workers } = opts.executor {
             cmd.args(["--executor", "celery", "--private-services"])
@@ -602,6 +613,34 @@ impl Api {
             bail!("DELETE connection {conn_id} answered {status}: {text}");
         }
         Ok(())
+    }
+
+    /// A Variable's value; `None` when there is no such Variable.
+    pub fn variable(&self, key: &str) -> Result<Option<String>> {
+        let path = format!("/api/v2/variables/{key}");
+        let (status, text) = self.raw("GET", &path, None)?;
+        match status {
+            404 => Ok(None),
+            200 => {
+                let v: Value = serde_json::from_str(&text)
+                    .with_context(|| format!("decoding the Variable at {path}: {text}"))?;
+                Ok(v["value"].as_str().map(str::to_owned))
+            }
+            _ => bail!("GET {path} answered {status}: {text}"),
+        }
+    }
+
+    /// Asset events, filtered by the query string `query` (e.g.
+    /// `source_dag_id=d&source_run_id=r`), as the REST API returns them.
+    pub fn asset_events(&self, query: &str) -> Result<Vec<Value>> {
+        let v: Value = self.get(&format!("/api/v2/assets/events?{query}&limit=100"))?;
+        Ok(v["asset_events"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Every run of `dag_id`, as the REST API returns them.
+    pub fn dag_runs(&self, dag_id: &str) -> Result<Vec<Value>> {
+        let v: Value = self.get(&format!("/api/v2/dags/{dag_id}/dagRuns?limit=100"))?;
+        Ok(v["dag_runs"].as_array().cloned().unwrap_or_default())
     }
 
     /// The import errors the dag processor recorded.

@@ -1,9 +1,10 @@
 //! The comm socket client: numbered requests, replies matched by id, a deadline on every wait.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
@@ -76,17 +77,52 @@ pub(crate) enum FirstMessage {
 }
 
 /// The request/response channel to the supervisor.
+///
+/// Shared by every thread of a task (`&self` methods): requests are numbered, written whole
+/// under a short write lock, and each waits on its own slot for the reply with its id. One
+/// reader thread (started with the first request) reads every reply and hands it to the slot of
+/// its id, so no lock is held across a round trip and several requests can be in flight at once.
+/// The supervisor answers in order; the ids are what tie replies to requests.
 pub(crate) struct Comms {
-    stream: TcpStream,
+    /// The stream replies are read from: used directly for the first frame, then handed to the
+    /// reader thread.
+    reader: Mutex<Option<TcpStream>>,
+    writer: Mutex<TcpStream>,
     /// The schema version the bundle declared: outgoing messages take its shape.
     version: SchemaVersion,
-    next_id: i64,
+    next_id: Arc<AtomicI64>,
     timeout: Duration,
     /// Non-zero once SIGTERM/SIGINT arrived; abortable waits give up then.
     signal: Arc<AtomicUsize>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// What the requesters and the reader thread share.
+#[derive(Default)]
+struct Shared {
+    /// Requests waiting for their reply, by id.
+    pending: HashMap<i64, mpsc::SyncSender<Reply>>,
     /// Set when the channel became unusable; later requests fail with it at once.
     broken: Option<String>,
 }
+
+impl Shared {
+    /// Marks the channel unusable and wakes every waiter (their slots close).
+    fn fail(&mut self, message: String) -> CommError {
+        if self.broken.is_none() {
+            self.broken = Some(message.clone());
+        }
+        self.pending.clear();
+        CommError::Broken(message)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Stack of the reader thread: it only decodes frames (whose nesting depth is bounded).
+const READER_STACK: usize = 256 * 1024;
 
 impl Comms {
     /// Wraps a connected comm socket. `timeout` bounds every wait for a reply.
@@ -99,13 +135,15 @@ impl Comms {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(READ_SLICE))?;
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let writer = stream.try_clone()?;
         Ok(Comms {
-            stream,
+            reader: Mutex::new(Some(stream)),
+            writer: Mutex::new(writer),
             version,
-            next_id: 1,
+            next_id: Arc::new(AtomicI64::new(1)),
             timeout,
             signal,
-            broken: None,
+            shared: Arc::new(Mutex::new(Shared::default())),
         })
     }
 
@@ -114,29 +152,28 @@ impl Comms {
         self.timeout
     }
 
-    fn read(&mut self, deadline: Instant, abortable: bool) -> Result<Value, CommError> {
-        let signal = &self.signal;
-        let cancelled = || abortable && signal.load(Ordering::SeqCst) != 0;
-        frame::read_frame(&mut self.stream, deadline, &cancelled).map_err(|e| match e {
-            FrameError::Timeout => CommError::Timeout(self.timeout),
-            FrameError::Cancelled => CommError::Cancelled,
-            other => {
-                let m = other.to_string();
-                self.broken = Some(m.clone());
-                CommError::Broken(m)
-            }
-        })
+    fn fail(&self, message: String) -> CommError {
+        lock(&self.shared).fail(message)
     }
 
     /// Reads the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest, nil]`.
     /// SIGTERM ends the wait: before it arrives there is nothing to report on.
     pub(crate) fn read_first(&mut self, timeout: Duration) -> Result<FirstMessage, CommError> {
-        let frame = self
-            .read(Instant::now() + timeout, true)
-            .map_err(|e| match e {
-                CommError::Timeout(_) => CommError::Timeout(timeout),
-                e => e,
-            })?;
+        let signal = Arc::clone(&self.signal);
+        let cancelled = move || signal.load(Ordering::SeqCst) != 0;
+        let read = {
+            let mut guard = lock(&self.reader);
+            let Some(stream) = guard.as_mut() else {
+                return Err(CommError::Broken("the first frame was already read".into()));
+            };
+            frame::read_frame(stream, Instant::now() + timeout, &cancelled)
+        };
+        let frame = match read {
+            Ok(f) => f,
+            Err(FrameError::Timeout) => return Err(CommError::Timeout(timeout)),
+            Err(FrameError::Cancelled) => return Err(CommError::Cancelled),
+            Err(other) => return Err(self.fail(other.to_string())),
+        };
         let mut items = match frame {
             Value::Array(items) => items,
             _ => unreachable!("frames are arrays"),
@@ -172,53 +209,119 @@ impl Comms {
         }
     }
 
-    fn fail(&mut self, message: String) -> CommError {
-        self.broken = Some(message.clone());
-        CommError::Broken(message)
+    /// Starts the reader thread, once.
+    fn start_reader(&self) -> Result<(), CommError> {
+        let Some(mut stream) = lock(&self.reader).take() else {
+            return Ok(());
+        };
+        let shared = Arc::clone(&self.shared);
+        let next_id = Arc::clone(&self.next_id);
+        let spawned = std::thread::Builder::new()
+            .name("airflow-comms".into())
+            .stack_size(READER_STACK)
+            .spawn(move || read_replies(&mut stream, &shared, &next_id));
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(format!("cannot start the comm reader thread: {e}"))),
+        }
     }
 
     /// Sends one request body and waits up to `timeout` for its reply. An `abortable` wait ends
-    /// early once a termination signal arrived.
+    /// early once a termination signal arrived. Safe to call from several threads at once.
     pub(crate) fn request(
-        &mut self,
+        &self,
         message: ToSupervisor,
         timeout: Duration,
         abortable: bool,
     ) -> Result<Reply, CommError> {
-        if let Some(m) = &self.broken {
-            return Err(CommError::Broken(format!(
-                "the comm channel is unusable: {m}"
-            )));
-        }
-        let id = self.next_id;
-        self.next_id += 1;
-        let bytes = frame::prefix(self.version.outgoing(message).encode_request(id));
-        if let Err(e) = self
-            .stream
-            .write_all(&bytes)
-            .and_then(|()| self.stream.flush())
+        self.start_reader()?;
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = mpsc::sync_channel(1);
         {
+            let mut shared = lock(&self.shared);
+            if let Some(m) = &shared.broken {
+                return Err(CommError::Broken(format!(
+                    "the comm channel is unusable: {m}"
+                )));
+            }
+            // Registered before the frame is written: the reply cannot come first.
+            shared.pending.insert(id, tx);
+        }
+        let bytes = frame::prefix(self.version.outgoing(message).encode_request(id));
+        let written = {
+            let mut w = lock(&self.writer);
+            w.write_all(&bytes).and_then(|()| w.flush())
+        };
+        if let Err(e) = written {
             return Err(self.fail(format!("cannot write to the comm socket: {e}")));
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let frame = self.read(deadline, abortable).map_err(|e| match e {
-                CommError::Timeout(_) => CommError::Timeout(timeout),
-                e => e,
-            })?;
-            let (got, reply) = messages::decode_response(frame)
-                .map_err(|e| self.fail(format!("unexpected frame from the supervisor: {e}")))?;
-            if got == id {
-                return Ok(reply);
+            let now = Instant::now();
+            let slice = deadline.saturating_duration_since(now).min(READ_SLICE);
+            match rx.recv_timeout(slice) {
+                Ok(reply) => return Ok(reply),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let m = lock(&self.shared)
+                        .broken
+                        .clone()
+                        .unwrap_or_else(|| "the comm channel closed".into());
+                    return Err(CommError::Broken(m));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
-            if got < id {
+            let gave_up = if abortable && self.signal.load(Ordering::SeqCst) != 0 {
+                Some(CommError::Cancelled)
+            } else if Instant::now() >= deadline {
+                Some(CommError::Timeout(timeout))
+            } else {
+                None
+            };
+            if let Some(e) = gave_up {
+                // A reply that still comes is then a late one, and dropped.
+                lock(&self.shared).pending.remove(&id);
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The reader thread: hands each reply to the request of its id until the channel breaks.
+fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &AtomicI64) {
+    // Waits are bounded by the requesters; this thread just blocks on the socket.
+    let _ = stream.set_read_timeout(None);
+    let far = || Instant::now() + Duration::from_secs(86_400);
+    loop {
+        let frame = match frame::read_frame(stream, far(), &|| false) {
+            Ok(f) => f,
+            Err(FrameError::Timeout) => continue,
+            Err(e) => {
+                lock(shared).fail(e.to_string());
+                return;
+            }
+        };
+        let (id, reply) = match messages::decode_response(frame) {
+            Ok(r) => r,
+            Err(e) => {
+                lock(shared).fail(format!("unexpected frame from the supervisor: {e}"));
+                return;
+            }
+        };
+        let mut guard = lock(shared);
+        match guard.pending.remove(&id) {
+            Some(tx) => {
+                let _ = tx.send(reply);
+            }
+            None if id > 0 && id < next_id.load(Ordering::SeqCst) => {
                 // The late reply to a request that timed out earlier.
-                log::debug!(target: "airflow_sdk::runtime", id = got; "ignoring a late reply");
-                continue;
+                log::debug!(target: "airflow_sdk::runtime", id = id; "ignoring a late reply");
             }
-            return Err(self.fail(format!(
-                "the supervisor answered request {got}, but only {id} was sent"
-            )));
+            None => {
+                guard.fail(format!(
+                    "the supervisor answered request {id}, which was never sent"
+                ));
+                return;
+            }
         }
     }
 }
@@ -258,7 +361,7 @@ mod tests {
 
     #[test]
     fn replies_are_matched_by_id_and_late_ones_skipped() {
-        let (mut c, mut s, _) = pair();
+        let (c, mut s, _) = pair();
         let t = c.timeout();
         // No reply: times out, does not hang.
         let start = Instant::now();
@@ -299,7 +402,7 @@ mod tests {
 
     #[test]
     fn closed_socket_and_signal_end_waits() {
-        let (mut c, s, signal) = pair();
+        let (c, s, signal) = pair();
         signal.store(15, Ordering::SeqCst);
         let e = c
             .request(
@@ -318,5 +421,66 @@ mod tests {
             )
             .unwrap_err();
         assert!(matches!(e, CommError::Broken(_)), "{e}");
+    }
+
+    #[test]
+    fn requests_from_several_threads_are_in_flight_together() {
+        let (c, mut s, _) = pair();
+        const N: usize = 8;
+        // The fake supervisor reads all N requests before answering any: with a lock held
+        // across the round trip, only one would ever arrive and this would time out.
+        let server = std::thread::spawn(move || {
+            let mut ids = Vec::new();
+            for _ in 0..N {
+                let req = read_request(&mut s);
+                let items = req.as_array().unwrap();
+                let key = items[1]
+                    .as_map()
+                    .unwrap()
+                    .iter()
+                    .find(|(k, _)| k.as_str() == Some("key"))
+                    .map(|(_, v)| v.as_str().unwrap().to_owned())
+                    .unwrap();
+                ids.push((items[0].as_i64().unwrap(), key));
+            }
+            // Answer in reverse order: replies are matched by id, not by arrival.
+            for (id, key) in ids.iter().rev() {
+                let body = Value::Map(vec![
+                    (Value::from("key"), Value::from(key.as_str())),
+                    (Value::from("value"), Value::from(format!("v-{key}"))),
+                    (Value::from("type"), Value::from("VariableResult")),
+                ]);
+                let f = Value::Array(vec![Value::from(*id), body, Value::Nil]);
+                s.write_all(&frame::encode_frame(&f)).unwrap();
+            }
+            ids.len()
+        });
+        let c = &c;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..N)
+                .map(|i| {
+                    scope.spawn(move || {
+                        let key = format!("k{i}");
+                        let reply = c
+                            .request(
+                                ToSupervisor::get_variable(&key),
+                                Duration::from_secs(5),
+                                true,
+                            )
+                            .unwrap();
+                        match reply {
+                            Reply::Body(ToTask::VariableResult(r)) => {
+                                assert_eq!(r.value.as_deref(), Some(format!("v-{key}").as_str()));
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        });
+        assert_eq!(server.join().unwrap(), N);
     }
 }

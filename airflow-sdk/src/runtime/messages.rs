@@ -348,6 +348,134 @@ pub(crate) struct ConnectionResult {
     pub(crate) extra: Option<String>,
 }
 
+/// `XComCountResponse`: the reply to `GetXComCount`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct XComCountResponse {
+    pub(crate) len: i64,
+}
+
+/// `TaskStateStoreResult`: the reply to `GetTaskStateStore`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct TaskStateStoreResult {
+    #[serde(default)]
+    pub(crate) value: Json,
+}
+
+/// `OKResponse`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct OKResponse {
+    #[serde(default)]
+    pub(crate) ok: bool,
+}
+
+/// `DagRunStateResult`: the reply to `GetDagRunState`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct DagRunStateResult {
+    pub(crate) state: String,
+}
+
+/// `TICount` / `DRCount`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct Count {
+    pub(crate) count: i64,
+}
+
+/// `TaskStatesResult`: `{run_id: {task_id: state}}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct TaskStatesResult {
+    pub(crate) task_states: Json,
+}
+
+/// A dag run, as `PreviousDagRunResult` carries it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct DagRunRecord {
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    #[serde(default)]
+    pub(crate) logical_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) data_interval_start: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) data_interval_end: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) start_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) end_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) run_type: String,
+    #[serde(default)]
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) conf: Json,
+}
+
+/// `PreviousDagRunResult`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct PreviousDagRunResult {
+    #[serde(default)]
+    pub(crate) dag_run: Option<DagRunRecord>,
+}
+
+/// `PrevSuccessfulDagRunResult` (every field is absent when there is no such run).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct PrevSuccessfulDagRunResult {
+    #[serde(default)]
+    pub(crate) data_interval_start: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) data_interval_end: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) start_date: Option<Timestamp>,
+    #[serde(default)]
+    pub(crate) end_date: Option<Timestamp>,
+}
+
+/// `AssetResult`, and the `asset` of an asset event.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct AssetResult {
+    pub(crate) name: String,
+    pub(crate) uri: String,
+    #[serde(default)]
+    pub(crate) group: String,
+    #[serde(default)]
+    pub(crate) extra: Json,
+}
+
+/// One `AssetEventResponse`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct AssetEventRecord {
+    pub(crate) id: i64,
+    pub(crate) timestamp: Timestamp,
+    #[serde(default)]
+    pub(crate) extra: Json,
+    pub(crate) asset: AssetResult,
+    #[serde(default)]
+    pub(crate) source_task_id: Option<String>,
+    #[serde(default)]
+    pub(crate) source_dag_id: Option<String>,
+    #[serde(default)]
+    pub(crate) source_run_id: Option<String>,
+    #[serde(default)]
+    pub(crate) source_map_index: Option<i64>,
+}
+
+/// `AssetEventsResult`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct AssetEventsResult {
+    pub(crate) asset_events: Vec<AssetEventRecord>,
+}
+
 /// `ErrorResponse`: "not found", "permission denied" (as a body), or a failed API call (in a
 /// reply's error element).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -374,6 +502,17 @@ pub(crate) enum ToTask {
     VariableResult(VariableResult),
     ConnectionResult(ConnectionResult),
     ErrorResponse(ErrorResponse),
+    XComCountResponse(XComCountResponse),
+    TaskStateStoreResult(TaskStateStoreResult),
+    OKResponse(OKResponse),
+    DagRunStateResult(DagRunStateResult),
+    TICount(Count),
+    DRCount(Count),
+    TaskStatesResult(TaskStatesResult),
+    PreviousDagRunResult(PreviousDagRunResult),
+    PrevSuccessfulDagRunResult(PrevSuccessfulDagRunResult),
+    AssetResult(AssetResult),
+    AssetEventsResult(AssetEventsResult),
 }
 
 impl ToTask {
@@ -386,6 +525,17 @@ impl ToTask {
             ToTask::VariableResult(_) => "VariableResult",
             ToTask::ConnectionResult(_) => "ConnectionResult",
             ToTask::ErrorResponse(_) => "ErrorResponse",
+            ToTask::XComCountResponse(_) => "XComCountResponse",
+            ToTask::TaskStateStoreResult(_) => "TaskStateStoreResult",
+            ToTask::OKResponse(_) => "OKResponse",
+            ToTask::DagRunStateResult(_) => "DagRunStateResult",
+            ToTask::TICount(_) => "TICount",
+            ToTask::DRCount(_) => "DRCount",
+            ToTask::TaskStatesResult(_) => "TaskStatesResult",
+            ToTask::PreviousDagRunResult(_) => "PreviousDagRunResult",
+            ToTask::PrevSuccessfulDagRunResult(_) => "PrevSuccessfulDagRunResult",
+            ToTask::AssetResult(_) => "AssetResult",
+            ToTask::AssetEventsResult(_) => "AssetEventsResult",
         }
     }
 }
@@ -421,8 +571,23 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct SucceedTask {
     pub(crate) end_date: String,
-    pub(crate) task_outlets: [(); 0],
-    pub(crate) outlet_events: [(); 0],
+    pub(crate) task_outlets: Vec<AssetProfile>,
+    /// `{"dest_asset_key": {"name", "uri"}, "extra": {...}}` per asset event, as Python's task
+    /// runner sends them.
+    pub(crate) outlet_events: Vec<serde_json::Value>,
+    /// The label set with `SetRenderedMapIndex`: the supervisor records this field on success,
+    /// so leaving it out would reset the label to nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) rendered_map_index: Option<String>,
+}
+
+/// `AssetProfile`: an asset a task produced (`type` is `Asset`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct AssetProfile {
+    pub(crate) name: String,
+    pub(crate) uri: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
 }
 
 /// `RetryTask` (strict: no unknown keys).
@@ -464,13 +629,17 @@ pub(crate) struct DeleteXCom {
     pub(crate) map_index: i64,
 }
 
-/// `GetXCom` for an unmapped upstream task (or every map index: the supervisor's default).
+/// `GetXCom`: of any dag, run, task and map index (none: the supervisor's default).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct GetXCom {
     pub(crate) key: String,
     pub(crate) dag_id: String,
     pub(crate) run_id: String,
     pub(crate) task_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) map_index: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) include_prior_dates: bool,
 }
 
 /// `GetVariable`.
@@ -483,6 +652,165 @@ pub(crate) struct GetVariable {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct GetConnection {
     pub(crate) conn_id: String,
+}
+
+/// `GetXComCount`: how many (mapped) values an XCom key has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetXComCount {
+    pub(crate) key: String,
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    pub(crate) task_id: String,
+}
+
+/// `PutVariable` (all three fields are required; value and description may be nil).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct PutVariable {
+    pub(crate) key: String,
+    pub(crate) value: Option<String>,
+    pub(crate) description: Option<String>,
+}
+
+/// `DeleteVariable`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DeleteVariable {
+    pub(crate) key: String,
+}
+
+/// `GetTaskStateStore`, `DeleteTaskStateStore`: one key of a task instance's state store.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TaskStateKey {
+    pub(crate) ti_id: String,
+    pub(crate) key: String,
+}
+
+/// `SetTaskStateStore` (`expires_at` is required, nil for "keep until cleared").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SetTaskStateStore {
+    pub(crate) ti_id: String,
+    pub(crate) key: String,
+    pub(crate) value: serde_json::Value,
+    pub(crate) expires_at: Option<String>,
+}
+
+/// `ClearTaskStateStore`, `GetPrevSuccessfulDagRun`: a message about one task instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TiOnly {
+    pub(crate) ti_id: String,
+}
+
+/// `SkipDownstreamTasks` (strict).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SkipDownstreamTasks {
+    /// Task ids (the schema also allows `[task_id, map_index]`; not used yet).
+    pub(crate) tasks: Vec<String>,
+}
+
+/// `TriggerDagRun` (strict: only these keys).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct TriggerDagRun {
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) logical_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) conf: Option<serde_json::Value>,
+    pub(crate) reset_dag_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) note: Option<String>,
+}
+
+/// `GetDagRunState`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct DagRunKey {
+    pub(crate) dag_id: String,
+    pub(crate) run_id: String,
+}
+
+/// `GetTICount` and `GetTaskStates` (which has no `states`): task instances of a dag, filtered.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub(crate) struct TiFilter {
+    pub(crate) dag_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) map_index: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) task_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) task_group_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) logical_dates: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) run_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) states: Option<Vec<String>>,
+}
+
+/// `GetDRCount`: dag runs of a dag, filtered.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub(crate) struct DrFilter {
+    pub(crate) dag_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) logical_dates: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) run_ids: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) states: Option<Vec<String>>,
+}
+
+/// `GetPreviousDagRun`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetPreviousDagRun {
+    pub(crate) dag_id: String,
+    pub(crate) logical_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) state: Option<String>,
+}
+
+/// `SetRenderedFields`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SetRenderedFields {
+    pub(crate) rendered_fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `SetRenderedMapIndex`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct SetRenderedMapIndex {
+    pub(crate) rendered_map_index: String,
+}
+
+/// `GetAssetByName`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetAssetByName {
+    pub(crate) name: String,
+}
+
+/// `GetAssetByUri`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetAssetByUri {
+    pub(crate) uri: String,
+}
+
+/// `GetAssetEventByAsset` (`name` and `uri` are required, either may be nil).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct GetAssetEventByAsset {
+    pub(crate) name: Option<String>,
+    pub(crate) uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) limit: Option<i64>,
+    pub(crate) ascending: bool,
+}
+
+/// `MaskSecret`: the supervisor redacts `value` from the task log from now on (with a `name`,
+/// only when Airflow deems that name sensitive).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct MaskSecret {
+    pub(crate) value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
 }
 
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
@@ -514,6 +842,27 @@ pub(crate) enum ToSupervisor {
     GetVariable(GetVariable),
     GetConnection(GetConnection),
     DagFileParsingResult(DagFileParsingResult),
+    GetXComCount(GetXComCount),
+    PutVariable(PutVariable),
+    DeleteVariable(DeleteVariable),
+    GetTaskStateStore(TaskStateKey),
+    SetTaskStateStore(SetTaskStateStore),
+    DeleteTaskStateStore(TaskStateKey),
+    ClearTaskStateStore(TiOnly),
+    SkipDownstreamTasks(SkipDownstreamTasks),
+    TriggerDagRun(TriggerDagRun),
+    GetDagRunState(DagRunKey),
+    GetTICount(TiFilter),
+    GetDRCount(DrFilter),
+    GetTaskStates(TiFilter),
+    GetPreviousDagRun(GetPreviousDagRun),
+    GetPrevSuccessfulDagRun(TiOnly),
+    SetRenderedFields(SetRenderedFields),
+    SetRenderedMapIndex(SetRenderedMapIndex),
+    GetAssetByName(GetAssetByName),
+    GetAssetByUri(GetAssetByUri),
+    GetAssetEventByAsset(GetAssetEventByAsset),
+    MaskSecret(MaskSecret),
 }
 
 impl ToSupervisor {
@@ -562,6 +911,8 @@ impl ToSupervisor {
             dag_id: ti.dag_id.clone(),
             run_id: ti.run_id.clone(),
             task_id: task_id.to_owned(),
+            map_index: None,
+            include_prior_dates: false,
         })
     }
 
@@ -609,8 +960,9 @@ impl Terminal {
         match self {
             Terminal::Success => ToSupervisor::SucceedTask(SucceedTask {
                 end_date,
-                task_outlets: [],
-                outlet_events: [],
+                task_outlets: Vec::new(),
+                outlet_events: Vec::new(),
+                rendered_map_index: None,
             }),
             Terminal::Retry(reason) => ToSupervisor::RetryTask(RetryTask {
                 end_date,

@@ -21,9 +21,9 @@ pub(crate) mod versions;
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use comms::{CommError, Comms, FirstMessage};
@@ -181,7 +181,7 @@ fn run_with(
     };
     let details = match comms.read_first(timeout) {
         Ok(FirstMessage::Startup(d)) => *d,
-        Ok(FirstMessage::Parse(request)) => return answer_parse(&mut comms, request, timeout),
+        Ok(FirstMessage::Parse(request)) => return answer_parse(&comms, request, timeout),
         Err(e @ CommError::UnknownFirstMessage(_)) => {
             return fatal_with(EXIT_UNKNOWN_FIRST_MESSAGE, format!("cannot start: {e}"));
         }
@@ -189,7 +189,8 @@ fn run_with(
     };
     let (dag_id, task_id) = (details.ti.dag_id.clone(), details.ti.task_id.clone());
     let should_retry = details.ti_context.should_retry;
-    let comms = Arc::new(Mutex::new(comms));
+    let comms = Arc::new(comms);
+    let mut produced = Outlets::default();
     let terminal = match bundle.find_task(&dag_id, &task_id) {
         None => {
             // Failed, not `removed`: Airflow runs the downstream of a removed task and lets the
@@ -210,16 +211,16 @@ fn run_with(
                 try_number = details.ti.try_number; "running task");
             let f = Arc::clone(&task.run);
             let outcome = run_task(details, &comms, &signal, f);
-            decide(outcome, should_retry)
+            decide(outcome, should_retry, &mut produced)
         }
     };
-    report(&comms, &signal, terminal, timeout)
+    report(&comms, &signal, terminal, produced, timeout)
 }
 
 /// Answers the Dag processor's `DagFileParseRequest` (Airflow 3.4 runs every bundle file of a Dag
 /// bundle to parse it): a result with no serialized Dags, since the dags of a Rust bundle are
 /// declared by Python stub dag files, and no import error. Then waits for the acknowledgement.
-fn answer_parse(comms: &mut Comms, request: DagFileParseRequest, timeout: Duration) -> u8 {
+fn answer_parse(comms: &Comms, request: DagFileParseRequest, timeout: Duration) -> u8 {
     log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str();
         "answering the Dag processor: no native dags in this file");
     let result = ToSupervisor::DagFileParsingResult(DagFileParsingResult {
@@ -241,9 +242,18 @@ fn answer_parse(comms: &mut Comms, request: DagFileParseRequest, timeout: Durati
     }
 }
 
+/// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
+/// `rendered_map_index`.
+type Outlets = (
+    Vec<messages::AssetProfile>,
+    Vec<serde_json::Value>,
+    Option<String>,
+);
+
 /// How the task function ended.
 enum Outcome {
-    Returned,
+    /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
+    Returned(Outlets),
     Errored(TaskError),
     Panicked(String),
     /// SIGTERM arrived and the task did not return within the grace period.
@@ -276,7 +286,7 @@ fn install_panic_hook() {
 
 fn run_task(
     details: StartupDetails,
-    comms: &Arc<Mutex<Comms>>,
+    comms: &Arc<Comms>,
     signal: &Arc<AtomicUsize>,
     f: crate::bundle::TaskFn,
 ) -> Outcome {
@@ -298,9 +308,9 @@ fn run_task(
             }
             let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
             let outcome = match result {
-                Ok(Ok(value)) if value.is_null() => Outcome::Returned,
+                Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
                 Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
-                    Ok(()) => Outcome::Returned,
+                    Ok(()) => Outcome::Returned(ctx.outlets()),
                     Err(e) => Outcome::Errored(TaskError::fail(format!(
                         "cannot push the return value as XCom: {e}"
                     ))),
@@ -339,7 +349,7 @@ fn run_task(
 }
 
 /// Maps how the task ended to the terminal message, logging it.
-fn decide(outcome: Outcome, should_retry: bool) -> Terminal {
+fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
     let failed = |reason: String| {
         if should_retry {
             log::info!(target: LOGGER, "the task will be retried");
@@ -349,7 +359,10 @@ fn decide(outcome: Outcome, should_retry: bool) -> Terminal {
         }
     };
     match outcome {
-        Outcome::Returned => Terminal::Success,
+        Outcome::Returned(outlets) => {
+            *produced = outlets;
+            Terminal::Success
+        }
         Outcome::Errored(e) => match e.outcome() {
             TaskOutcome::Skipped => {
                 log::info!(target: LOGGER, reason = e.to_string().as_str(); "task skipped: {e}");
@@ -378,9 +391,10 @@ fn decide(outcome: Outcome, should_retry: bool) -> Terminal {
 
 /// Sends the terminal message and waits for its acknowledgement.
 fn report(
-    comms: &Arc<Mutex<Comms>>,
+    comms: &Arc<Comms>,
     signal: &Arc<AtomicUsize>,
     terminal: Terminal,
+    produced: Outlets,
     timeout: Duration,
 ) -> u8 {
     let terminated = signal.load(Ordering::SeqCst) != 0;
@@ -389,28 +403,13 @@ fn report(
     } else {
         timeout
     };
-    // A task request in flight gives up within a few ms once a signal arrived, and within its
-    // own timeout otherwise; never wait on it forever.
-    let lock_deadline = Instant::now() + timeout;
-    let mut guard = loop {
-        match comms.try_lock() {
-            Ok(g) => break g,
-            Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < lock_deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return fatal(format!(
-                    "cannot report {}: the comm channel stayed busy",
-                    terminal.state()
-                ));
-            }
-        }
-    };
     let state = terminal.state();
-    let message = terminal.message(messages::now());
+    let mut message = terminal.message(messages::now());
+    if let ToSupervisor::SucceedTask(m) = &mut message {
+        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
+    }
     log::debug!(target: LOGGER, state = state; "reporting the task's state");
-    match guard.request(message, timeout, false) {
+    match comms.request(message, timeout, false) {
         Ok(Reply::Ack) => {
             log::logger().flush();
             0

@@ -202,6 +202,123 @@ fn sent() -> Vec<ToSupervisor> {
             }],
             import_errors: Some(import_errors),
         }),
+        ToSupervisor::SucceedTask(SucceedTask {
+            end_date: now(),
+            task_outlets: vec![AssetProfile {
+                name: "a".into(),
+                uri: "s3://b/a".into(),
+                kind: "Asset",
+            }],
+            outlet_events: vec![
+                json!({"dest_asset_key": {"name": "a", "uri": "s3://b/a"}, "extra": {"n": 1}}),
+            ],
+            rendered_map_index: Some("label".into()),
+        }),
+        ToSupervisor::GetXCom(GetXCom {
+            key: "k".into(),
+            dag_id: "d".into(),
+            run_id: "r".into(),
+            task_id: "t".into(),
+            map_index: Some(2),
+            include_prior_dates: true,
+        }),
+        ToSupervisor::GetXComCount(GetXComCount {
+            key: "k".into(),
+            dag_id: "d".into(),
+            run_id: "r".into(),
+            task_id: "t".into(),
+        }),
+        ToSupervisor::PutVariable(PutVariable {
+            key: "k".into(),
+            value: Some("v".into()),
+            description: None,
+        }),
+        ToSupervisor::DeleteVariable(DeleteVariable { key: "k".into() }),
+        ToSupervisor::GetTaskStateStore(TaskStateKey {
+            ti_id: ti().id,
+            key: "k".into(),
+        }),
+        ToSupervisor::SetTaskStateStore(SetTaskStateStore {
+            ti_id: ti().id,
+            key: "k".into(),
+            value: json!({"done": 3}),
+            expires_at: Some(now()),
+        }),
+        ToSupervisor::SetTaskStateStore(SetTaskStateStore {
+            ti_id: ti().id,
+            key: "k".into(),
+            value: json!(1),
+            expires_at: None,
+        }),
+        ToSupervisor::DeleteTaskStateStore(TaskStateKey {
+            ti_id: ti().id,
+            key: "k".into(),
+        }),
+        ToSupervisor::ClearTaskStateStore(TiOnly { ti_id: ti().id }),
+        ToSupervisor::SkipDownstreamTasks(SkipDownstreamTasks {
+            tasks: vec!["a".into()],
+        }),
+        ToSupervisor::TriggerDagRun(TriggerDagRun {
+            dag_id: "d".into(),
+            run_id: "r".into(),
+            logical_date: Some(now()),
+            conf: Some(json!({"a": 1})),
+            reset_dag_run: false,
+            note: Some("n".into()),
+        }),
+        ToSupervisor::GetDagRunState(DagRunKey {
+            dag_id: "d".into(),
+            run_id: "r".into(),
+        }),
+        ToSupervisor::GetTICount(TiFilter {
+            dag_id: "d".into(),
+            map_index: Some(-1),
+            task_ids: Some(vec!["t".into()]),
+            task_group_id: Some("g".into()),
+            logical_dates: Some(vec![now()]),
+            run_ids: Some(vec!["r".into()]),
+            states: Some(vec!["success".into()]),
+        }),
+        ToSupervisor::GetTaskStates(TiFilter {
+            dag_id: "d".into(),
+            task_ids: Some(vec!["t".into()]),
+            run_ids: Some(vec!["r".into()]),
+            ..TiFilter::default()
+        }),
+        ToSupervisor::GetDRCount(DrFilter {
+            dag_id: "d".into(),
+            logical_dates: Some(vec![now()]),
+            run_ids: Some(vec!["r".into()]),
+            states: Some(vec!["success".into()]),
+        }),
+        ToSupervisor::GetPreviousDagRun(GetPreviousDagRun {
+            dag_id: "d".into(),
+            logical_date: now(),
+            state: Some("success".into()),
+        }),
+        ToSupervisor::GetPrevSuccessfulDagRun(TiOnly { ti_id: ti().id }),
+        ToSupervisor::SetRenderedFields(SetRenderedFields {
+            rendered_fields: json!({"a": [1], "b": "x"}).as_object().unwrap().clone(),
+        }),
+        ToSupervisor::SetRenderedMapIndex(SetRenderedMapIndex {
+            rendered_map_index: "x".into(),
+        }),
+        ToSupervisor::GetAssetByName(GetAssetByName { name: "a".into() }),
+        ToSupervisor::GetAssetByUri(GetAssetByUri {
+            uri: "s3://a".into(),
+        }),
+        ToSupervisor::GetAssetEventByAsset(GetAssetEventByAsset {
+            name: Some("a".into()),
+            uri: None,
+            after: Some(now()),
+            before: Some(now()),
+            limit: Some(3),
+            ascending: true,
+        }),
+        ToSupervisor::MaskSecret(MaskSecret {
+            value: json!("s3cret"),
+            name: Some("password".into()),
+        }),
     ]
 }
 
@@ -238,6 +355,12 @@ fn received() -> Vec<ToTask> {
             ]),
         },
     };
+    let asset = AssetResult {
+        name: "a".into(),
+        uri: "s3://a".into(),
+        group: "asset".into(),
+        extra: Json(json!({"k": "v"})),
+    };
     let error = ErrorResponse {
         error: "VARIABLE_NOT_FOUND".into(),
         detail: Json(json!({"key": "k"})),
@@ -268,6 +391,52 @@ fn received() -> Vec<ToTask> {
             extra: Some("{}".into()),
         }),
         ToTask::ErrorResponse(error),
+        ToTask::XComCountResponse(XComCountResponse { len: 3 }),
+        ToTask::TaskStateStoreResult(TaskStateStoreResult {
+            value: Json(json!({"done": 1})),
+        }),
+        ToTask::OKResponse(OKResponse { ok: true }),
+        ToTask::DagRunStateResult(DagRunStateResult {
+            state: "success".into(),
+        }),
+        ToTask::TICount(Count { count: 1 }),
+        ToTask::DRCount(Count { count: 1 }),
+        ToTask::TaskStatesResult(TaskStatesResult {
+            task_states: Json(json!({"r": {"t": "success"}})),
+        }),
+        ToTask::PreviousDagRunResult(PreviousDagRunResult {
+            dag_run: Some(DagRunRecord {
+                dag_id: "d".into(),
+                run_id: "r".into(),
+                logical_date: t,
+                data_interval_start: t,
+                data_interval_end: t,
+                start_date: t,
+                end_date: t,
+                run_type: "manual".into(),
+                state: "success".into(),
+                conf: Json(json!({"a": 1})),
+            }),
+        }),
+        ToTask::PrevSuccessfulDagRunResult(PrevSuccessfulDagRunResult {
+            data_interval_start: t,
+            data_interval_end: t,
+            start_date: t,
+            end_date: t,
+        }),
+        ToTask::AssetResult(asset.clone()),
+        ToTask::AssetEventsResult(AssetEventsResult {
+            asset_events: vec![AssetEventRecord {
+                id: 1,
+                timestamp: Timestamp(time::OffsetDateTime::UNIX_EPOCH),
+                extra: Json(json!({"n": 1})),
+                asset,
+                source_task_id: Some("t".into()),
+                source_dag_id: Some("d".into()),
+                source_run_id: Some("r".into()),
+                source_map_index: Some(-1),
+            }],
+        }),
     ]
 }
 

@@ -9,3 +9,4 @@ mod deployment;
 mod harness_selftest;
 mod reader;
 mod runtime;
+mod task_api;

@@ -21,7 +21,7 @@ fn run(task_id: &str, f: impl FnOnce(RunOptions) -> RunOptions) -> Result<TaskRu
 }
 
 #[test]
-fn an_api_error_on_a_request_fails_the_task_naming_the_key() -> Result<()> {
+fn an_api_error_on_a_request_fails_the_task_naming_request_and_key() -> Result<()> {
     let run = run("read_var_conn", |o| {
         o.variable("my_var", "v")
             .api_fault("GET", "/variables/my_var", 403)
@@ -32,8 +32,10 @@ fn an_api_error_on_a_request_fails_the_task_naming_the_key() -> Result<()> {
         .log_containing("task failed")
         .ok_or_else(|| anyhow::anyhow!("no failure record: {run}"))?;
     ensure!(
-        record.message().contains("my_var") && record.message().contains("permission denied"),
-        "the failure names neither the key nor what went wrong: {run}"
+        record.message().contains("GetVariable")
+            && record.message().contains("my_var")
+            && record.message().contains("permission denied"),
+        "the failure does not name the request, the key and what went wrong: {run}"
     );
     Ok(())
 }
