@@ -286,11 +286,11 @@ fn scenarios(dep: &Deployment) -> Result<()> {
         }
         for line in ["connection password is", "api key is", "own secret is"] {
             let r = log.expect(line)?;
-            ensure!(r.event.contains("***"), "{line:?} is not masked: {r}");
+            ensure!(r.message().contains("***"), "{line:?} is not masked: {r}");
         }
         // A Variable whose key is not sensitive is shown as it is.
         ensure!(
-            log.expect("plain value is")?.event.contains(PLAIN_VALUE),
+            log.expect("plain value is")?.message().contains(PLAIN_VALUE),
             "the plain Variable was masked:\n{log}"
         );
         Ok(())
