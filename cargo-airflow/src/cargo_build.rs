@@ -68,10 +68,38 @@ pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
     })
 }
 
-/// Chooses the package (`-p`, else the root package, else the only workspace member with the
-/// requested bin) and its bin target (`--bin`, else `default-run`, else the only bin).
-pub fn select(meta: &Metadata, package: Option<&str>, bin: Option<&str>) -> Result<Selection> {
+/// The `Cargo.toml` cargo starts from: `--manifest-path`, else the nearest one in the current
+/// directory or its ancestors (canonical, so that it compares with cargo metadata's paths).
+pub fn current_manifest(manifest_path: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    let found = match manifest_path {
+        Some(p) => cwd.join(p),
+        None => cwd
+            .ancestors()
+            .map(|d| d.join("Cargo.toml"))
+            .find(|p| p.is_file())?,
+    };
+    found.canonicalize().ok()
+}
+
+/// Chooses the package and its bin target as `cargo build` does: `-p`, else the member whose
+/// `Cargo.toml` is `current` (the one in the current directory or given by `--manifest-path`),
+/// else the root package, else the only workspace member with the requested bin; then `--bin`,
+/// else `default-run`, else the only bin.
+pub fn select(
+    meta: &Metadata,
+    package: Option<&str>,
+    bin: Option<&str>,
+    current: Option<&Path>,
+) -> Result<Selection> {
     let members = meta.workspace_packages();
+    let here = current.and_then(|c| {
+        members.iter().copied().find(|p| {
+            p.manifest_path
+                .as_std_path()
+                .canonicalize()
+                .is_ok_and(|m| m == c)
+        })
+    });
     let pkg: &Package = match package {
         Some(spec) => {
             let found: Vec<&Package> = members
@@ -95,7 +123,7 @@ pub fn select(meta: &Metadata, package: Option<&str>, bin: Option<&str>) -> Resu
                 }
             }
         }
-        None => match meta.root_package() {
+        None => match here.or_else(|| meta.root_package()) {
             Some(p) => p,
             None => {
                 let with_bin: Vec<&Package> = members

@@ -49,6 +49,15 @@ pub enum Error {
     /// The package or binary to pack could not be chosen.
     #[error("{0}")]
     Selection(String),
+    /// `--executable` names a binary without an airflow-build record, so its freshness cannot
+    /// be checked.
+    #[error(
+        "cannot check that {path} is fresh: it carries no airflow-build record, so nothing says which sources built it; add `airflow-build` to the crate's [build-dependencies], call `airflow_build::build()` from build.rs and rebuild, or pass --no-freshness-check to pack it as it is"
+    )]
+    NoRecord {
+        /// The executable.
+        path: PathBuf,
+    },
     /// A command could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {

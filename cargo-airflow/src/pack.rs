@@ -171,15 +171,27 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         };
         progress.status("Read", &format!("metadata {how}"));
     }
-    if let Some(r) = &record {
-        if args.no_freshness_check {
-            progress.warning(&format!(
-                "not checking that {} is fresh (--no-freshness-check)",
-                executable.display()
-            ));
-        } else {
-            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?;
+    match (&record, args.no_freshness_check) {
+        (_, true) => progress.warning(&format!(
+            "not checking that {} is fresh (--no-freshness-check)",
+            executable.display()
+        )),
+        (Some(r), false) => {
+            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?
         }
+        // A prebuilt binary without a record: nothing says which sources it was built from.
+        (None, false) if args.executable.is_some() => {
+            return Err(Error::NoRecord {
+                path: executable.clone(),
+            });
+        }
+        // Cargo has just built it, so it is fresh; but the bundle records no source digest.
+        (None, false) => progress.warning(&format!(
+            "{} carries no airflow-build record: the bundle records no source digest, and \
+             `pack --executable` cannot check its freshness later; add `airflow-build` to \
+             [build-dependencies] and call `airflow_build::build()` from build.rs",
+            executable.display()
+        )),
     }
     let warnings: Vec<String> = metadata
         .validate()
@@ -315,26 +327,49 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     let explicit_target_dir = args.target_dir.as_ref().map(|d| cwd.join(d));
     let need_metadata =
         args.source.is_none() || (args.output.is_none() && explicit_target_dir.is_none());
+    // The record names the package that built the executable: that package's source is the one
+    // to embed, whatever directory pack runs in.
+    let built_by = embedded::read_record(exe)?.map(|r| r.package);
+    if let (Some(p), Some(spec)) = (&built_by, &args.package)
+        && spec.split('@').next() != Some(p.as_str())
+    {
+        return Err(Error::Selection(format!(
+            "{} was built from package `{p}` (its airflow-build record says so), not `{spec}`; \
+             pass `-p {p}` or leave -p out",
+            exe.display()
+        )));
+    }
+    let package = built_by.as_deref().or(args.package.as_deref());
+    let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
     let mut workspace = None;
     let selection = if need_metadata {
         let bin = args.bin.clone().or_else(|| bin_name_of(exe));
         let selected = cargo_build::load_metadata(args).and_then(|m| {
-            let selected = cargo_build::select(&m, args.package.as_deref(), bin.as_deref())
-                .or_else(|e| {
-                    // A renamed copy of the executable: the package's only bin, if it has one.
-                    match args.bin {
-                        None => cargo_build::select(&m, args.package.as_deref(), None),
-                        Some(_) => Err(e),
-                    }
-                });
+            let select =
+                |bin: Option<&str>| cargo_build::select(&m, package, bin, current.as_deref());
+            let selected = select(bin.as_deref()).or_else(|e| {
+                // A renamed copy of the executable: the package's only bin, if it has one.
+                match args.bin {
+                    None => select(None),
+                    Some(_) => Err(e),
+                }
+            });
             workspace = Some(m);
             selected
         });
         match selected {
             Ok(s) => Some(s),
             Err(e) if args.source.is_none() => {
+                let why = match &built_by {
+                    Some(p) => format!(
+                        "it was built from package `{p}` (its airflow-build record says so), and {e}; \
+                         run pack in that package's workspace, pass --manifest-path with its \
+                         Cargo.toml, or pass --source PATH"
+                    ),
+                    None => format!("{e}; pass --source PATH"),
+                };
                 return Err(Error::Selection(format!(
-                    "cannot infer the root source file of {}: {e}; pass --source PATH",
+                    "cannot infer the root source file of {}: {why}",
                     exe.display()
                 )));
             }
@@ -402,8 +437,16 @@ fn build(
             &format!("`{}`", cargo_build::display_command(&cargo, &argv)),
         );
     }
+    let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
     let select = |m: Result<cargo_metadata::Metadata>| {
-        m.and_then(|m| cargo_build::select(&m, args.package.as_deref(), args.bin.as_deref()))
+        m.and_then(|m| {
+            cargo_build::select(
+                &m,
+                args.package.as_deref(),
+                args.bin.as_deref(),
+                current.as_deref(),
+            )
+        })
     };
     let check_first = args
         .output
