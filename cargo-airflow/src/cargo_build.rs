@@ -57,14 +57,20 @@ pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
     }
     cmd.other_options(other);
     cmd.exec().map_err(|e| {
-        let what = match &args.manifest_path {
-            Some(p) => format!("`cargo metadata --manifest-path {}`", p.display()),
-            None => "`cargo metadata` in the current directory".to_owned(),
+        let (what, hint) = match &args.manifest_path {
+            Some(p) => (
+                format!("`cargo metadata --manifest-path {}`", p.display()),
+                "fix that Cargo.toml, or point --manifest-path at another",
+            ),
+            None => (
+                "`cargo metadata` in the current directory".to_owned(),
+                "run it inside a cargo project or pass --manifest-path",
+            ),
         };
-        Error::Metadata(format!(
-            "{what} failed: {}; run it inside a cargo project or pass --manifest-path",
-            one_line(&e.to_string())
-        ))
+        Error::Metadata {
+            message: format!("{what} failed: {}", cargo_error(&e.to_string())),
+            hint,
+        }
     })
 }
 
@@ -462,6 +468,20 @@ pub fn triple_from_artifact(target_dir: &Path, executable: &Path) -> Option<Stri
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cargo's own error, on one line and without its `error:` prefix and trailing advice, cut to a
+/// readable length.
+fn cargo_error(s: &str) -> String {
+    let line = one_line(s);
+    let line = line
+        .split_once("error: ")
+        .map_or(line.as_str(), |(_, rest)| rest);
+    let mut out: String = line.chars().take(300).collect();
+    if line.chars().count() > 300 {
+        out.push_str("...");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ Exit codes:
   0  success
   1  failure: the build failed, I/O error, introspection failed, bad metadata
   2  usage error: unknown or conflicting flags
-  3  verify: at least one file is a bundle Airflow would reject";
+  3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
 
 /// `cargo airflow`: build, pack, inspect and verify Apache Airflow executable bundles.
 #[derive(Debug, Parser)]

@@ -133,6 +133,20 @@ pub fn run(path: &Path) -> Result<Metadata> {
         path: path.to_owned(),
         reason: "`--airflow-metadata --format json` printed bytes that are not UTF-8".into(),
     })?;
+    // A program without `airflow_sdk::main!` ignores the flag: it prints nothing, or its own
+    // output, rather than a JSON object.
+    if !text.trim_start().starts_with('{') {
+        let printed = match text.trim() {
+            "" => "nothing".to_owned(),
+            t => format!("{:?}", last_lines(t, 1)),
+        };
+        return Err(Error::Introspection {
+            path: path.to_owned(),
+            reason: format!(
+                "`--airflow-metadata --format json` printed {printed}, not the bundle's metadata; a bundle's main.rs must end with `airflow_sdk::main!(...)`"
+            ),
+        });
+    }
     Metadata::from_json(&text).map_err(|source| Error::BadMetadata {
         path: path.to_owned(),
         source,
@@ -269,14 +283,35 @@ fn recv(rx: mpsc::Receiver<Captured>, wait: Duration) -> Option<Captured> {
     rx.recv_timeout(wait).ok()
 }
 
+/// The most characters of the child's stderr quoted in an error line.
+const MAX_QUOTED: usize = 300;
+
+/// The last `n` non-empty lines, joined with ` | ` and cut to their last [`MAX_QUOTED`]
+/// characters, so that a chatty child cannot turn the error into a wall of text.
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+    let count = joined.chars().count();
+    if count <= MAX_QUOTED {
+        return joined;
+    }
+    let tail: String = joined.chars().skip(count - MAX_QUOTED).collect();
+    format!("...{tail}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_stderr_is_one_short_line() {
+        let huge = format!("{}\nlast words\n\n", "x".repeat(100_000));
+        let q = last_lines(&huge, 5);
+        assert!(q.chars().count() <= MAX_QUOTED + 3, "{}", q.len());
+        assert!(q.ends_with("| last words"), "{q}");
+        assert!(!q.contains('\n'));
+        assert_eq!(last_lines("a\nb\n", 5), "a | b");
+    }
 
     #[test]
     fn the_running_test_binary_is_runnable_here() {

@@ -44,7 +44,7 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>> {
             "cannot embed the source file",
             path,
             io::Error::other(format!(
-                "it is over {MAX_SOURCE_LEN} bytes; pass the bundle's root source file with --source"
+                "it is over {MAX_SOURCE_LEN} bytes, which no root source file is; check the path (the bundle's main.rs)"
             )),
         ));
     }
@@ -92,6 +92,12 @@ struct Inputs {
 pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> {
     let profile = args.profile().map_err(Error::Usage)?;
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    // Checked before cargo runs, so that cargo and cargo metadata do not both report it.
+    if let Some(m) = &args.manifest_path
+        && !cwd.join(m).is_file()
+    {
+        return Err(Error::ManifestPath(m.clone()));
+    }
     // `rustc -vV` runs alongside cargo; its answer is only needed without --target.
     let host = args
         .target
@@ -102,6 +108,10 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
         None => build(args, &profile, &cwd, progress)?,
     };
+    // Appending to a bundle would nest its trailer inside the new binary region.
+    if looks_like_bundle(&inputs.executable) {
+        return Err(Error::AlreadyBundle(inputs.executable.clone()));
+    }
     // Opened before anything reads or runs it: the bytes packed are the bytes that answered.
     let opened = OpenedExecutable::open(&inputs.executable)?;
     let record = embedded::read_record(&inputs.executable)?;
@@ -362,11 +372,12 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
             Err(e) if args.source.is_none() => {
                 let why = match &built_by {
                     Some(p) => format!(
-                        "it was built from package `{p}` (its airflow-build record says so), and {e}; \
+                        "it was built from package `{p}` (its airflow-build record says so), and {}; \
                          run pack in that package's workspace, pass --manifest-path with its \
-                         Cargo.toml, or pass --source PATH"
+                         Cargo.toml, or pass --source PATH",
+                        nested(&e)
                     ),
-                    None => format!("{e}; pass --source PATH"),
+                    None => format!("{}; pass --source PATH", nested(&e)),
                 };
                 return Err(Error::Selection(format!(
                     "cannot infer the root source file of {}: {why}",
@@ -463,7 +474,10 @@ fn build(
             let meta = scope.spawn(|| cargo_build::load_metadata(args));
             let child = cargo_build::spawn_build(&cargo, &argv)?;
             let meta = meta.join().unwrap_or_else(|_| {
-                Err(Error::Metadata("the cargo metadata thread failed".into()))
+                Err(Error::Metadata {
+                    message: "the cargo metadata thread failed".into(),
+                    hint: "run pack again",
+                })
             });
             match select(meta) {
                 Ok(sel) => Ok((sel, child)),
@@ -493,6 +507,15 @@ fn build(
         triple,
         workspace: None,
     })
+}
+
+/// An error's text for nesting in another that gives its own advice (no second, contradicting
+/// hint).
+fn nested(e: &Error) -> String {
+    match e {
+        Error::Metadata { message, .. } => format!("cannot read the cargo workspace: {message}"),
+        other => other.to_string(),
+    }
 }
 
 /// The bin name an executable's file name implies (`foo` or `foo.exe` → `foo`).
