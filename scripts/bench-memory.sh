@@ -4,8 +4,9 @@
 #   scripts/bench-memory.sh [CARGO_AIRFLOW_BINARY]
 #
 # The bound to meet: peak RSS under 64 MiB plus the manifest's own size, on any input. Generates
-# manifests of about 7 MB and 16 MB in several shapes (many dags, one long task list, a huge
-# unknown key, aliases of a big anchored node, one long scalar) into a temp dir, runs each command
+# manifests of about 7 MB and 16 MB in several shapes (many dags, many tiny dag ids, one long
+# task list, a huge unknown key, aliases of a big anchored node, one long scalar) into a temp dir,
+# runs each command
 # under /usr/bin/time -v, and prints one line per run:
 #
 #   shape  manifest-MiB  command  peak-RSS-MiB  bound-MiB  ok|OVER
@@ -33,6 +34,9 @@ def shape(name, size):
         per = '  dag_{0:08d}:\n    tasks:\n      - "extract_{0}"\n      - "load_{0}"\n'
         n = size // len(per.format(0))
         return head + "dags:\n" + "".join(per.format(i) for i in range(n))
+    if name == "tinykeys":   # as many dag ids as fit: the worst case for the kept keys
+        n = size // len("  k0000000: 0\n")
+        return head + "dags:\n" + "".join("  k%07d: 0\n" % i for i in range(n))
     if name == "tasks":      # one dag, one long task list
         n = size // len('      - "task_00000000"\n')
         return head + "dags:\n  d:\n    tasks:\n" + "".join('      - "task_%08d"\n' % i for i in range(n))
@@ -47,7 +51,7 @@ def shape(name, size):
     if name == "scalar":     # one long string
         return head + 'dags:\n  d: {tasks: ["t"]}\nnote: "' + "x" * size + '"\n'
     raise SystemExit(name)
-for name in ["dags", "tasks", "unknown", "aliases", "scalar"]:
+for name in ["dags", "tinykeys", "tasks", "unknown", "aliases", "scalar"]:
     for mb in [7, 16]:
         manifest = shape(name, mb * 1000 * 1000).encode()
         trailer = struct.pack("<III", 0, len(manifest), 1) + hashlib.sha256(exe).digest() + b"\0" * 12 + b"AFBNDL01"

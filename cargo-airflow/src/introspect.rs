@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The most stdout read from the binary.
 pub const MAX_STDOUT: u64 = 16 * 1024 * 1024;
-/// The most stderr kept for the error message.
+/// The most stderr kept for the error message: its last bytes, where the reason usually is.
 pub const MAX_STDERR: u64 = 64 * 1024;
 
 /// What an executable is built for, as read from its headers.
@@ -186,8 +186,8 @@ fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
         }
     };
     let _registered = crate::signals::ChildGuard::new(child.id());
-    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT);
-    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR);
+    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT, read_limited);
+    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR, read_tail);
     let started = Instant::now();
     let status = match child.wait_timeout(timeout) {
         Ok(Some(status)) => status,
@@ -242,11 +242,15 @@ struct Captured {
     error: Option<io::Error>,
 }
 
-fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>, limit: u64) -> mpsc::Receiver<Captured> {
+fn spawn_reader<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    limit: u64,
+    read: fn(R, u64) -> Captured,
+) -> mpsc::Receiver<Captured> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let captured = match pipe {
-            Some(p) => read_limited(p, limit),
+            Some(p) => read(p, limit),
             None => Captured {
                 data: Vec::new(),
                 overflow: false,
@@ -272,6 +276,41 @@ fn read_limited(mut r: impl Read, limit: u64) -> Captured {
             false
         }
     };
+    Captured {
+        data,
+        overflow,
+        error,
+    }
+}
+
+/// Reads to the end, keeping only the last `limit` bytes (at most twice that in memory).
+fn read_tail(mut r: impl Read, limit: u64) -> Captured {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut overflow = false;
+    let mut error = None;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if data.len() > limit.saturating_mul(2) {
+                    data.drain(..data.len() - limit);
+                    overflow = true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if data.len() > limit {
+        data.drain(..data.len() - limit);
+        overflow = true;
+    }
     Captured {
         data,
         overflow,

@@ -182,10 +182,12 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         progress.status("Read", &format!("metadata {how}"));
     }
     match (&record, args.no_freshness_check) {
-        (_, true) => progress.warning(&format!(
+        (Some(_), true) => progress.warning(&format!(
             "not checking that {} is fresh (--no-freshness-check)",
             executable.display()
         )),
+        // Nothing to check, and the user said so.
+        (None, true) => {}
         (Some(r), false) => {
             embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?
         }
