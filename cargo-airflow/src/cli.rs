@@ -159,7 +159,8 @@ pub struct PackArgs {
     )]
     pub output: Option<PathBuf>,
     /// Pack even if the executable's embedded input digest cannot be checked against the crate's
-    /// current sources, or differs from them (for a binary whose crate is not at hand)
+    /// current sources (its crate is not at hand, or it carries no airflow-build record), or
+    /// differs from them. Path dependencies of the crate count as its sources
     #[arg(long)]
     pub no_freshness_check: bool,
     /// Output format: human status lines on stderr, or one JSON object on stdout
