@@ -13,6 +13,11 @@
 //!   ignores it when `include` is set.
 //! * **The workspace `Cargo.lock`**, the nearest one in the package directory or its ancestors,
 //!   recorded under the name [`WORKSPACE_LOCK_PATH`].
+//! * **Path dependencies**, transitively: the package files (as above) of every dependency or
+//!   build dependency given by `path` (directly or through `workspace = true`), such as a shared
+//!   workspace library, recorded with paths relative to the package (`../shared/src/lib.rs`).
+//!   Target-specific and optional ones count too, whether or not this build enables them.
+//!   Registry and git dependencies are covered by the lock file.
 //! * **Extra inputs**: `[package.metadata.airflow] inputs = [...]` and patterns given to the
 //!   builder, relative to the package directory. A pattern with a glob character (`*`, `?`, `[`
 //!   or `{`) is a gitignore-style pattern, matched like `package.include`; any other is a literal
@@ -40,13 +45,14 @@
 //! hold their own `Cargo.toml` (other packages). Paths are package-relative with `/` separators;
 //! nothing depends on mtimes or absolute paths.
 //!
-//! # Digest scheme 1
+//! # Digest scheme 2
 //!
 //! Every file: SHA-256 of its content. Each combined digest is SHA-256 over
 //! `"airflow-build/inputs\0" || scheme (u32 LE) || label || "\0" || count (u64 LE)`, then for each
-//! file in path order: `kind (u8: 0 package, 1 lock, 2 extra) || path len (u64 LE) || path ||
+//! file in path order: `kind (u8: 0 package, 1 lock, 2 extra, 3 dependency) || path len (u64 LE) || path ||
 //! file len (u64 LE) || 32-byte digest`. The labels are `package`, `lock`, `extra` (each over its
-//! own files) and `source` (over all files): the combined source digest.
+//! own files) and `source` (over all files, path dependencies included): the combined source
+//! digest. (Scheme 1 had no path dependencies.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -61,10 +67,10 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ring::digest::{Context, SHA256};
 
 use crate::Error;
-use crate::manifest::PackageManifest;
+use crate::manifest::{PackageManifest, PathDep};
 
 /// The version of the digest algorithm described in this module.
-pub const DIGEST_SCHEME: u32 = 1;
+pub const DIGEST_SCHEME: u32 = 2;
 
 /// The result of digesting a package's inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,8 +150,131 @@ pub fn package_inputs(
     extra: &[String],
 ) -> Result<Digests, Error> {
     let manifest = PackageManifest::read(manifest_dir)?;
-    let selection = select(manifest_dir, &manifest, extra)?;
+    let mut selection = select(manifest_dir, &manifest, extra)?;
+    add_path_dependencies(manifest_dir, &mut selection)?;
     hash_selection(selection, workspace_lock)
+}
+
+/// The directories of every path dependency of the package, transitively (normal and build
+/// dependencies, including target-specific and optional ones: a superset of what a build uses,
+/// so a change can only make the check stricter). Canonical, deduplicated, in discovery order,
+/// without the package itself.
+pub fn path_dependencies(manifest_dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let root = canonical(manifest_dir)?;
+    let mut seen: BTreeSet<PathBuf> = BTreeSet::from([root.clone()]);
+    let mut out = Vec::new();
+    let mut queue = vec![(root, PackageManifest::read(manifest_dir)?)];
+    while let Some((dir, manifest)) = queue.pop() {
+        for dep in &manifest.path_deps {
+            let Some(dep_dir) = resolve_path_dep(&dir, &manifest, dep)? else {
+                continue;
+            };
+            let dep_dir = canonical(&dep_dir)?;
+            if seen.insert(dep_dir.clone()) {
+                let dep_manifest = PackageManifest::read(&dep_dir)?;
+                out.push(dep_dir.clone());
+                queue.push((dep_dir, dep_manifest));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn canonical(dir: &Path) -> Result<PathBuf, Error> {
+    dir.canonicalize().map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Where a path dependency of the package in `dir` lives (`None`: `workspace = true` naming a
+/// dependency that is not a path one).
+fn resolve_path_dep(
+    dir: &Path,
+    manifest: &PackageManifest,
+    dep: &PathDep,
+) -> Result<Option<PathBuf>, Error> {
+    match dep {
+        PathDep::Path(p) => Ok(Some(dir.join(p))),
+        PathDep::Workspace(key) => {
+            let Some(ws) = workspace_root(dir, manifest)? else {
+                return Err(Error::Manifest {
+                    path: dir.join("Cargo.toml"),
+                    message: format!(
+                        "dependency `{key}` has `workspace = true` but no workspace root was found above the package"
+                    ),
+                });
+            };
+            let ws_manifest = ws.join("Cargo.toml");
+            let text = std::fs::read_to_string(&ws_manifest).map_err(|source| Error::Io {
+                path: ws_manifest.clone(),
+                source,
+            })?;
+            Ok(crate::manifest::workspace_dependency_path(&text, key).map(|p| ws.join(p)))
+        }
+    }
+}
+
+/// The workspace root of the package in `dir`: `package.workspace`, else the nearest directory
+/// (the package's own included) whose `Cargo.toml` has a `[workspace]` table, as cargo finds it.
+fn workspace_root(dir: &Path, manifest: &PackageManifest) -> Result<Option<PathBuf>, Error> {
+    if let Some(w) = &manifest.workspace_dir {
+        return Ok(Some(dir.join(w)));
+    }
+    for d in dir.ancestors() {
+        let path = d.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && crate::manifest::is_workspace_root(&text)
+        {
+            return Ok(Some(d.to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
+/// `to` relative to `from` (both canonical), with `/` separators: `../shared`.
+fn relative_to(from: &Path, to: &Path) -> Result<String, Error> {
+    let a: Vec<Component> = from.components().collect();
+    let b: Vec<Component> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        // Another drive (Windows): no relative path exists.
+        return Err(Error::AbsoluteInput(to.display().to_string()));
+    }
+    let mut parts: Vec<&str> = vec![".."; a.len() - common];
+    for c in &b[common..] {
+        parts.push(
+            c.as_os_str()
+                .to_str()
+                .ok_or_else(|| Error::NonUtf8Path(to.to_path_buf()))?,
+        );
+    }
+    Ok(parts.join("/"))
+}
+
+/// Adds the package files of every path dependency (see [`path_dependencies`]) to `sel`, with
+/// paths relative to the package directory and the [`InputKind::Dependency`] kind.
+fn add_path_dependencies(root: &Path, sel: &mut Selection) -> Result<(), Error> {
+    let deps = path_dependencies(root)?;
+    if deps.is_empty() {
+        return Ok(());
+    }
+    let base = canonical(root)?;
+    for dep in deps {
+        let prefix = relative_to(&base, &dep)?;
+        let dep_manifest = PackageManifest::read(&dep)?;
+        let dep_sel = select(&dep, &dep_manifest, &[])?;
+        for (rel, (abs, _)) in dep_sel.files {
+            let rel = if prefix.is_empty() {
+                rel
+            } else {
+                format!("{prefix}/{rel}")
+            };
+            sel.files.entry(rel).or_insert((abs, InputKind::Dependency));
+        }
+        sel.watched_dirs.extend(dep_sel.watched_dirs);
+    }
+    Ok(())
 }
 
 /// Recomputes the digests for a record's package; see [`package_inputs`].
@@ -284,6 +413,20 @@ struct Selection {
 struct Walked {
     rel: String,
     abs: PathBuf,
+    /// The name is not UTF-8 (`rel` has it lossily): an error only if the file is selected, so
+    /// that an excluded one does not fail the build. A directory with such a name is returned
+    /// as one entry, not walked.
+    non_utf8: bool,
+}
+
+impl Walked {
+    /// The package-relative path, or the error for a non-UTF-8 name that was selected.
+    fn rel(&self) -> Result<String, Error> {
+        if self.non_utf8 {
+            return Err(Error::NonUtf8Path(self.abs.clone()));
+        }
+        Ok(self.rel.clone())
+    }
 }
 
 /// Walks `dir` (package-relative `rel`), collecting files; returns whether the subtree is
@@ -316,12 +459,11 @@ fn walk(
     let mut clean = true;
     let mut sub_clean = Vec::new();
     for e in entries {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else {
-            return Err(Error::NonUtf8Path(e.path()));
-        };
+        let os_name = e.file_name();
+        let non_utf8 = os_name.to_str().is_none();
+        let name = os_name.to_string_lossy();
         let child_rel = if rel.is_empty() {
-            name.to_owned()
+            name.to_string()
         } else {
             format!("{rel}/{name}")
         };
@@ -340,6 +482,19 @@ fn walk(
             continue;
         }
         let is_file = ft.is_file() || (ft.is_symlink() && abs.is_file());
+        if non_utf8 && (is_dir || is_file) {
+            // Kept lossily: the caller decides whether it is excluded or an error. Its directory
+            // cannot be watched by a UTF-8 path.
+            clean = false;
+            if !(is_dir && prune_dir(&child_rel)) {
+                out.push(Walked {
+                    rel: child_rel,
+                    abs,
+                    non_utf8,
+                });
+            }
+            continue;
+        }
         if is_dir {
             let is_package = abs.join("Cargo.toml").is_file();
             if is_package || prune_dir(&child_rel) {
@@ -358,6 +513,7 @@ fn walk(
             out.push(Walked {
                 rel: child_rel,
                 abs,
+                non_utf8: false,
             });
         } else {
             // Sockets, fifos, dangling or directory symlinks: never inputs.
@@ -436,7 +592,7 @@ fn select(
                 }
                 for w in files {
                     if !excluded(&w.rel) {
-                        add(&mut sel, w.rel, w.abs, InputKind::Package);
+                        add(&mut sel, w.rel()?, w.abs, InputKind::Package);
                     }
                 }
             }
@@ -453,7 +609,7 @@ fn select(
             for w in files {
                 // As in cargo, `include` overrides `exclude`.
                 if include.matches_file(&w.rel) {
-                    add(&mut sel, w.rel, w.abs, InputKind::Package);
+                    add(&mut sel, w.rel()?, w.abs, InputKind::Package);
                 }
             }
         }
@@ -490,7 +646,7 @@ fn select(
                 for w in files {
                     add(
                         &mut sel,
-                        format!("{rel}/{}", w.rel),
+                        format!("{rel}/{}", w.rel()?),
                         w.abs,
                         InputKind::Extra,
                     );
@@ -526,7 +682,7 @@ fn select(
                 }
             }
             if matched {
-                add(&mut sel, w.rel, w.abs, InputKind::Extra);
+                add(&mut sel, w.rel()?, w.abs, InputKind::Extra);
             }
         }
         if let Some(i) = hits.iter().position(|h| !h) {
@@ -615,6 +771,7 @@ fn kind_byte(k: InputKind) -> u8 {
         InputKind::Package => 0,
         InputKind::Lock => 1,
         InputKind::Extra => 2,
+        InputKind::Dependency => 3,
     }
 }
 
@@ -922,6 +1079,90 @@ mod tests {
                     ..
                 }
             ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn path_dependencies_are_inputs_transitively() {
+        let ws = tempfile::tempdir().unwrap();
+        let w = ws.path();
+        write(
+            w,
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\", \"shared\", \"leaf\"]\n[workspace.dependencies]\nshared = { path = \"shared\" }\nserde = \"1\"\n",
+        );
+        write(
+            w,
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n[dependencies]\nshared = { workspace = true }\nserde = { workspace = true }\n[dev-dependencies]\ntestonly = { path = \"../testonly\" }\n",
+        );
+        write(w, "app/src/main.rs", "fn main() {}\n");
+        write(
+            w,
+            "shared/Cargo.toml",
+            "[package]\nname = \"shared\"\nversion = \"0.1.0\"\n[target.'cfg(unix)'.dependencies]\nleaf = { path = \"../leaf\" }\n",
+        );
+        write(w, "shared/src/lib.rs", "pub fn f() {}\n");
+        write(
+            w,
+            "leaf/Cargo.toml",
+            "[package]\nname = \"leaf\"\nversion = \"0.1.0\"\n[build-dependencies]\nshared = { path = \"../shared\" }\n",
+        );
+        write(w, "leaf/src/lib.rs", "\n");
+        write(w, "testonly/Cargo.toml", "[package]\nname = \"t\"\n");
+        let app = w.join("app");
+        let before = package_inputs(&app, None, &[]).unwrap();
+        assert_eq!(
+            paths(&before),
+            [
+                "../leaf/Cargo.toml",
+                "../leaf/src/lib.rs",
+                "../shared/Cargo.toml",
+                "../shared/src/lib.rs",
+                "Cargo.toml",
+                "src/main.rs"
+            ]
+        );
+        let shared_src = w.join("shared/src").canonicalize().unwrap();
+        assert!(
+            before.watched_dirs.contains(&shared_src),
+            "{:?}",
+            before.watched_dirs
+        );
+        write(w, "leaf/src/lib.rs", "// changed\n");
+        let after = package_inputs(&app, None, &[]).unwrap();
+        assert_ne!(before.inputs.source, after.inputs.source);
+        assert_eq!(before.inputs.package, after.inputs.package);
+        assert_eq!(
+            diff(&before.files, &after.files),
+            [Change::Modified("../leaf/src/lib.rs".into())]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_fail_only_when_selected() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = pkg("exclude = [\"src/junk*\"]\n");
+        let bad = std::ffi::OsStr::from_bytes(b"junk\xff.rs");
+        std::fs::write(d.path().join("src").join(bad), "x").unwrap();
+        std::fs::create_dir(
+            d.path()
+                .join("src")
+                .join(std::ffi::OsStr::from_bytes(b"junk\xfe")),
+        )
+        .unwrap();
+        let g = package_inputs(d.path(), None, &[]).unwrap();
+        assert_eq!(
+            paths(&g),
+            ["Cargo.toml", "build.rs", "src/a/b.rs", "src/main.rs"]
+        );
+        let d = pkg("");
+        std::fs::write(d.path().join("src").join(bad), "x").unwrap();
+        let e = package_inputs(d.path(), None, &[]).unwrap_err();
+        assert!(
+            matches!(e, Error::NonUtf8Path(ref p) if p.ends_with(bad)),
             "{e}"
         );
     }

@@ -57,9 +57,10 @@
 //!   under it is skipped (a hidden directory, a nested package, `target/`). A new file directly
 //!   in the package root, or in such a directory, is only noticed when the build script reruns
 //!   for another reason (the default selection, `src/**`, is not affected).
-//! * Without a sidecar, a change to a path dependency does not rerun the build script (it does
-//!   not change this package's inputs); with a sidecar, every source file of the host build that
-//!   is outside `CARGO_HOME` is watched, so the embedded metadata follows the SDK it links.
+//! * Path dependencies (a shared workspace library) are inputs: their files are hashed and
+//!   watched, so a change to one reruns the build script and `cargo airflow pack --executable`
+//!   of an older binary reports it as stale. With a sidecar, every source file of the host build
+//!   outside `CARGO_HOME` is watched too, so the embedded metadata follows the SDK it links.
 //! * `package.include`/`exclude` inherited from the workspace are refused with a clear error.
 // The examples above are build scripts: their `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]

@@ -23,6 +23,72 @@ pub struct PackageManifest {
     pub airflow_inputs: Vec<String>,
     /// `[package.metadata.airflow] bins`: the bins the sidecar builds and runs (all when empty).
     pub airflow_bins: Vec<String>,
+    /// Path dependencies, normal and build (also target-specific and optional ones), as written.
+    pub path_deps: Vec<PathDep>,
+    /// `package.workspace`: the workspace root directory, when the package names it.
+    pub workspace_dir: Option<String>,
+}
+
+/// A dependency whose source is a local directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathDep {
+    /// `name = { path = "..." }`: the directory, relative to the package.
+    Path(String),
+    /// `name = { workspace = true }`: the key to look up in `[workspace.dependencies]`, which
+    /// may or may not give a path.
+    Workspace(String),
+}
+
+/// The dependency tables of a manifest whose entries can be path dependencies of what a bundle
+/// binary links or runs at build time (dev-dependencies never reach the binary).
+fn dependency_tables(doc: &toml::Table) -> Vec<&toml::Table> {
+    const KINDS: [&str; 3] = ["dependencies", "build-dependencies", "build_dependencies"];
+    let mut out: Vec<&toml::Table> = KINDS
+        .iter()
+        .filter_map(|k| doc.get(*k).and_then(toml::Value::as_table))
+        .collect();
+    if let Some(targets) = doc.get("target").and_then(toml::Value::as_table) {
+        for t in targets.values().filter_map(toml::Value::as_table) {
+            out.extend(
+                KINDS
+                    .iter()
+                    .filter_map(|k| t.get(*k).and_then(toml::Value::as_table)),
+            );
+        }
+    }
+    out
+}
+
+/// The path dependencies listed in a manifest's dependency tables.
+fn path_deps(doc: &toml::Table) -> Vec<PathDep> {
+    let mut out = Vec::new();
+    for table in dependency_tables(doc) {
+        for (key, v) in table {
+            if let Some(p) = v.get("path").and_then(toml::Value::as_str) {
+                out.push(PathDep::Path(p.to_owned()));
+            } else if v.get("workspace").and_then(toml::Value::as_bool) == Some(true) {
+                out.push(PathDep::Workspace(key.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The `path` of `[workspace.dependencies] <key>` in a workspace root manifest, if it has one.
+pub fn workspace_dependency_path(root_manifest: &str, key: &str) -> Option<String> {
+    let doc: toml::Table = toml::from_str(root_manifest).ok()?;
+    doc.get("workspace")?
+        .get("dependencies")?
+        .get(key)?
+        .get("path")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Whether the text of a `Cargo.toml` has a `[workspace]` table (it is a workspace root).
+pub fn is_workspace_root(text: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .is_ok_and(|d| d.get("workspace").is_some_and(toml::Value::is_table))
 }
 
 fn str_list(v: Option<&toml::Value>, what: &str, path: &Path) -> Result<Vec<String>, Error> {
@@ -132,7 +198,13 @@ impl PackageManifest {
             "package.metadata.airflow.bins",
             path,
         )?;
+        let workspace_dir = package
+            .get("workspace")
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned);
         Ok(PackageManifest {
+            path_deps: path_deps(&doc),
+            workspace_dir,
             name,
             include,
             exclude,

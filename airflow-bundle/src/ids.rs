@@ -28,17 +28,31 @@ pub fn check_id(id: &str) -> Option<IdProblem> {
     if chars > MAX_ID_CHARS {
         return Some(IdProblem::TooLong { chars });
     }
-    if id.is_empty()
-        || !id
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
+    if id.is_empty() || !id.chars().all(|c| word_char(c) || matches!(c, '.' | '-')) {
         return Some(IdProblem::BadCharacters);
     }
     if id.contains("..") {
         return Some(IdProblem::DoubleDot);
     }
     None
+}
+
+/// Whether `c` matches Python's `\w` in a str pattern, as Airflow's `^[\w.-]+$` does: letters
+/// (`\p{L}`), numbers (`\p{N}`) and `_`. Rust's `is_alphanumeric` also accepts combining marks
+/// such as U+093E, which Python refuses.
+#[cfg(feature = "io")]
+fn word_char(c: char) -> bool {
+    use std::sync::LazyLock;
+    static WORD: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"^[\p{L}\p{N}_]$").expect("valid pattern"));
+    let mut buf = [0u8; 4];
+    WORD.is_match(c.encode_utf8(&mut buf))
+}
+
+/// Without the `io` feature (no regex), the nearest std test; packers enable `io`.
+#[cfg(not(feature = "io"))]
+fn word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
 }
 
 /// A problem with one dag or task id, with the id (and its dag) named.
@@ -76,6 +90,17 @@ impl fmt::Display for IdWarning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "io")]
+    #[test]
+    fn word_characters_are_pythons() {
+        // U+093E DEVANAGARI VOWEL SIGN AA: alphabetic for Rust, not `\w` for Python.
+        assert!('\u{93e}'.is_alphanumeric());
+        assert_eq!(check_id("ka\u{93e}"), Some(IdProblem::BadCharacters));
+        for ok in ["dag_1", "データ", "x\u{2160}", "\u{b2}", "a.b-c"] {
+            assert_eq!(check_id(ok), None, "{ok}");
+        }
+    }
 
     #[test]
     fn accepts_airflow_ids() {

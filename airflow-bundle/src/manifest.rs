@@ -132,6 +132,13 @@ pub enum MetadataWarning {
     Id(IdWarning),
     /// A dag has no tasks.
     EmptyDag(String),
+    /// A dag lists the same task id more than once.
+    DuplicateTask {
+        /// The dag.
+        dag_id: String,
+        /// The repeated task id.
+        task_id: String,
+    },
 }
 
 impl std::fmt::Display for MetadataWarning {
@@ -139,14 +146,65 @@ impl std::fmt::Display for MetadataWarning {
         match self {
             MetadataWarning::Id(w) => w.fmt(f),
             MetadataWarning::EmptyDag(d) => write!(f, "dag {d:?} has no tasks"),
+            MetadataWarning::DuplicateTask { dag_id, task_id } => write!(
+                f,
+                "dag {dag_id:?} lists task {task_id:?} more than once; Airflow keeps one task per id, so give each task its own id"
+            ),
         }
+    }
+}
+
+/// The keys of a JSON answer's `dags` object, in order, repeats included.
+#[derive(Deserialize)]
+struct DagKeys {
+    #[serde(default)]
+    dags: Option<KeyList>,
+}
+
+/// A JSON object's keys, repeats included (its values are skipped).
+struct KeyList(Vec<String>);
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a mapping of dag ids")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<KeyList, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(KeyList(keys))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
 impl Metadata {
     /// Parses a binary's `--airflow-metadata --format json` answer.
+    ///
+    /// A dag id given twice is refused: a JSON object keeps only the last value of a key, so
+    /// the first dag would vanish without a word.
     pub fn from_json(text: &str) -> Result<Self, MetadataError> {
-        serde_json::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+        let metadata: Metadata =
+            serde_json::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))?;
+        if let Ok(DagKeys { dags: Some(keys) }) = serde_json::from_str::<DagKeys>(text) {
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(dup) = keys.0.into_iter().find(|k| !seen.insert(k.clone())) {
+                return Err(MetadataError::Malformed(format!(
+                    "dag id {dup:?} appears more than once in `dags`; give each dag its own id"
+                )));
+            }
+        }
+        Ok(metadata)
     }
 
     /// Parses a binary's `--airflow-metadata` YAML answer.
@@ -204,7 +262,14 @@ impl Metadata {
             if dag.tasks.is_empty() {
                 warnings.push(MetadataWarning::EmptyDag(dag_id.clone()));
             }
+            let mut seen = std::collections::BTreeSet::new();
             for task_id in &dag.tasks {
+                if !seen.insert(task_id.as_str()) {
+                    warnings.push(MetadataWarning::DuplicateTask {
+                        dag_id: dag_id.clone(),
+                        task_id: task_id.clone(),
+                    });
+                }
                 if let Some(problem) = check_id(task_id) {
                     warnings.push(MetadataWarning::Id(IdWarning {
                         dag_id: dag_id.clone(),
@@ -285,6 +350,31 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn repeated_dag_ids_are_refused_and_repeated_task_ids_warned() {
+        let json = |dags: &str| {
+            format!(
+                r#"{{"airflow_bundle_metadata_version": "1.0", "sdk": {{"language": "rust", "version": "0", "supervisor_schema_version": "2026-06-16"}}, "dags": {dags}}}"#
+            )
+        };
+        let e = Metadata::from_json(&json(r#"{"d": {"tasks": ["a"]}, "d": {"tasks": ["b"]}}"#))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("dag id \"d\" appears more than once"),
+            "{e}"
+        );
+        let m = Metadata::from_json(&json(r#"{"d": {"tasks": ["a", "b", "a"]}}"#)).unwrap();
+        let w: Vec<String> = m
+            .validate()
+            .unwrap()
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("lists task \"a\" more than once"), "{w:?}");
     }
 
     #[test]

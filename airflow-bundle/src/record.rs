@@ -66,6 +66,9 @@ pub enum InputKind {
     Lock,
     /// An extra input the crate declared.
     Extra,
+    /// A file of a path dependency (a workspace library the bundle uses), recorded with its path
+    /// relative to the package directory (`../shared/src/lib.rs`).
+    Dependency,
 }
 
 /// The digests of the crate's inputs, lowercase hex SHA-256 each.

@@ -9,7 +9,9 @@
 //! lookup and breaks every bundle under the same `executables_root`.
 //!
 //! Memory stays bounded by the text: aliases share the anchored node (as PyYAML does) instead of
-//! copying it, and only the levels a verdict can look at are kept (see [`KEEP_LEVELS`]).
+//! copying it, and only what a verdict can look at is kept (see [`Want`]): the `dags` keys,
+//! `sdk.supervisor_schema_version`, and what merge keys and anchors can bring there. Everything
+//! else is still checked for what makes `safe_load` raise, then dropped to its Python type.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -74,10 +76,82 @@ pub(crate) enum LoadError {
     Crashes(String),
 }
 
-/// How many levels below the root, and below each anchored node, are kept in full. A verdict
-/// reads `root.dags` keys and `root.sdk.supervisor_schema_version`: two levels, plus two for each
-/// level of inline merge keys (`<<: [{...}]`) that can bring them in.
-pub(crate) const KEEP_LEVELS: usize = 6;
+/// What the verdict can need from a node, decided by where it sits. Collections wanted as
+/// [`Want::None`] or [`Want::Scalar`] are kept as their Python type only, and scalars other than
+/// [`Want::Scalar`] and [`Want::Any`] without their text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Nothing but its type.
+    None,
+    /// The document root: its `dags`, `sdk` and merge (`<<`) entries.
+    Root,
+    /// The `dags` mapping: every key, no value (but merged mappings).
+    Dags,
+    /// The `sdk` mapping: `supervisor_schema_version`, and merged mappings.
+    Sdk,
+    /// A scalar's text (a key of a kept mapping, the schema version).
+    Scalar,
+    /// An anchored node, which an alias may use in any of the roles above.
+    Any,
+    /// An item of an anchored sequence (a merge source, `<<: *list`): as [`Want::Any`] for a
+    /// mapping, nothing for a scalar.
+    AnyItem,
+    /// Everything (the unit tests look at keys a verdict never reads).
+    #[cfg_attr(not(test), allow(dead_code))]
+    All,
+}
+
+impl Want {
+    /// Whether a collection wanted so is kept as a full [`Value`].
+    fn keeps(self) -> bool {
+        !matches!(self, Want::None | Want::Scalar)
+    }
+
+    /// Whether every key of a mapping wanted so is kept, whatever its value.
+    fn keeps_all_keys(self) -> bool {
+        matches!(self, Want::Dags | Want::Any | Want::AnyItem | Want::All)
+    }
+
+    /// Whether a scalar wanted so keeps its text.
+    fn keeps_text(self) -> bool {
+        matches!(self, Want::Scalar | Want::Any | Want::All)
+    }
+
+    /// What is wanted from the items of a sequence wanted so (merge lists hold mappings).
+    fn item(self) -> Want {
+        match self {
+            Want::Any | Want::AnyItem => Want::AnyItem,
+            Want::Scalar => Want::None,
+            other => other,
+        }
+    }
+
+    /// What is wanted from the value under `key` in a mapping wanted so.
+    fn value(self, key: &Value) -> Want {
+        let merge = matches!(key, Value::Other("merge", _));
+        let name = match key {
+            Value::Str(s) => s.as_str(),
+            _ => "",
+        };
+        match self {
+            Want::All => Want::All,
+            Want::Root if merge => Want::Root,
+            Want::Root if name == "dags" => Want::Dags,
+            Want::Root if name == "sdk" => Want::Sdk,
+            Want::Dags if merge => Want::Dags,
+            Want::Sdk if merge => Want::Sdk,
+            Want::Sdk if name == "supervisor_schema_version" => Want::Scalar,
+            Want::Any | Want::AnyItem if merge => Want::AnyItem,
+            Want::Any | Want::AnyItem => match name {
+                "dags" => Want::Dags,
+                "sdk" => Want::Sdk,
+                "supervisor_schema_version" => Want::Scalar,
+                _ => Want::None,
+            },
+            _ => Want::None,
+        }
+    }
+}
 
 /// The nesting depth at which PyYAML's recursive composer hits Python's default recursion limit
 /// (1000 frames, two per level) when called from 1.3.2's reader: 491 levels load from
@@ -454,6 +528,16 @@ fn flow_depth(text: &str) -> usize {
 
 /// Loads a single YAML document as `yaml.safe_load` would.
 pub(crate) fn load(text: &str) -> Result<Option<Value>, LoadError> {
+    load_wanting(text, Want::Root)
+}
+
+/// [`load`], keeping every key and scalar (for the unit tests).
+#[cfg(test)]
+fn load_all(text: &str) -> Result<Option<Value>, LoadError> {
+    load_wanting(text, Want::All)
+}
+
+fn load_wanting(text: &str, root: Want) -> Result<Option<Value>, LoadError> {
     if let Some((i, c)) = text.char_indices().find(|(_, c)| non_printable(*c)) {
         return Err(LoadError::Rejected(format!(
             "has the character U+{:04X} at byte {i}, which PyYAML refuses (special characters are not allowed; escape it in a double-quoted string)",
@@ -469,10 +553,10 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, LoadError> {
     } else {
         text
     };
-    match load_events(text) {
+    match load_events(text, root) {
         Err(LoadError::Rejected(e)) if e.contains("escape code") => {
             match replace_surrogate_escapes(text) {
-                Some(fixed) => load_events(&fixed),
+                Some(fixed) => load_events(&fixed, root),
                 None => Err(LoadError::Rejected(e)),
             }
         }
@@ -480,7 +564,7 @@ pub(crate) fn load(text: &str) -> Result<Option<Value>, LoadError> {
     }
 }
 
-fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
+fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> {
     enum Kind {
         Seq(Vec<Value>),
         Map(Vec<(Value, Value)>, Option<Value>),
@@ -488,8 +572,8 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
     struct Frame {
         kind: Kind,
         anchor: usize,
-        /// Levels below this one still kept in full (`None`: this collection is not kept).
-        keep: Option<usize>,
+        /// What the verdict needs from this collection.
+        want: Want,
         /// `omap`/`pairs`: a list of one-entry mappings; `set`: a mapping.
         tag: Option<&'static str>,
         /// The merge sources of this mapping (`<<` values), in order.
@@ -516,15 +600,20 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                 rejected(format!("is not valid YAML: {e}"))
             }
         })?;
-        let child_keep = |stack: &[Frame], anchor: usize| -> Option<usize> {
-            let inherited = match stack.last() {
-                None => Some(KEEP_LEVELS),
-                Some(f) => f.keep.and_then(|k| k.checked_sub(1)),
-            };
+        let child_want = |stack: &[Frame], anchor: usize| -> Want {
             if anchor > 0 {
-                Some(KEEP_LEVELS)
-            } else {
-                inherited
+                return Want::Any;
+            }
+            match stack.last() {
+                None => root_want,
+                Some(f) => match &f.kind {
+                    Kind::Seq(_) => f.want.item(),
+                    // A key: its text, when the mapping is kept at all.
+                    Kind::Map(_, None) if f.want == Want::All => Want::All,
+                    Kind::Map(_, None) if f.want.keeps() => Want::Scalar,
+                    Kind::Map(_, None) => Want::None,
+                    Kind::Map(_, Some(k)) => f.want.value(k),
+                },
             }
         };
         let done = match event {
@@ -536,8 +625,8 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                 None
             }
             Event::Scalar(s, style, anchor, tag) => {
-                let keep = child_keep(&stack, anchor).is_some();
-                let v = scalar(&s, style, tag.as_deref(), keep || anchor > 0)?;
+                let text = child_want(&stack, anchor).keeps_text();
+                let v = scalar(&s, style, tag.as_deref(), text)?;
                 if anchor > 0 {
                     anchors.insert(anchor, v.clone());
                 }
@@ -566,11 +655,11 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                     }
                     TagKind::Unknown(t) => return Err(no_constructor(&t)),
                 };
-                let keep = child_keep(&stack, anchor);
+                let want = child_want(&stack, anchor);
                 stack.push(Frame {
                     kind: Kind::Seq(Vec::new()),
                     anchor,
-                    keep,
+                    want,
                     tag,
                     merges: Vec::new(),
                 });
@@ -592,11 +681,11 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                     }
                     TagKind::Unknown(t) => return Err(no_constructor(&t)),
                 };
-                let keep = child_keep(&stack, anchor);
+                let want = child_want(&stack, anchor);
                 stack.push(Frame {
                     kind: Kind::Map(Vec::new(), None),
                     anchor,
-                    keep,
+                    want,
                     tag,
                     merges: Vec::new(),
                 });
@@ -616,13 +705,13 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                             }
                             Value::Pruned("list")
                         }
-                        None if frame.keep.is_some() => Value::Seq(Rc::new(items)),
+                        None if frame.want.keeps() => Value::Seq(Rc::new(items)),
                         None => Value::Pruned("list"),
                     },
                     Kind::Map(own, _) => {
                         if frame.tag == Some("set") {
                             Value::Pruned("set")
-                        } else if frame.keep.is_some() {
+                        } else if frame.want.keeps() {
                             let mut entries = Vec::new();
                             for m in &frame.merges {
                                 let sources: Vec<&Value> = match m {
@@ -656,7 +745,7 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
             match stack.last_mut() {
                 Some(Frame {
                     kind: Kind::Seq(items),
-                    keep,
+                    want,
                     ..
                 }) => {
                     if matches!(v, Value::Other("value" | "merge", _)) {
@@ -665,7 +754,7 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                             v.kind()
                         )));
                     }
-                    if keep.is_some() {
+                    if want.keeps() {
                         items.push(v);
                     } else if !matches!(v.kind(), "dict") {
                         // Only `omap`/`pairs` items are checked without being kept.
@@ -675,7 +764,7 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                 }
                 Some(Frame {
                     kind: Kind::Map(entries, pending),
-                    keep,
+                    want,
                     merges,
                     tag,
                     ..
@@ -714,10 +803,10 @@ fn load_events(text: &str) -> Result<Option<Value>, LoadError> {
                                     v.kind()
                                 )));
                             }
-                            if keep.is_some() {
+                            if want.keeps() {
                                 merges.push(v);
                             }
-                        } else if keep.is_some() {
+                        } else if want.keeps_all_keys() || want.value(&k) != Want::None {
                             entries.push((k, v));
                         }
                     }
@@ -767,7 +856,7 @@ mod tests {
     }
 
     fn kind_of(doc: &str) -> Result<&'static str, LoadError> {
-        load(doc).map(|v| {
+        load_all(doc).map(|v| {
             v.and_then(|v| v.get("a").map(Value::kind))
                 .unwrap_or("missing")
         })
@@ -775,7 +864,7 @@ mod tests {
 
     #[test]
     fn quoting_and_tags_decide_strings() {
-        let v = load("a: \"2026-06-16\"\nb: 2026-06-16\nc: !!str 123\nd: '123'\ne: ! '12'\n")
+        let v = load_all("a: \"2026-06-16\"\nb: 2026-06-16\nc: !!str 123\nd: '123'\ne: ! '12'\n")
             .unwrap()
             .unwrap();
         assert_eq!(v.get("a"), Some(&Value::Str("2026-06-16".into())));
@@ -815,12 +904,12 @@ mod tests {
             "? !!set {x}\n: 1\n",
         ] {
             assert!(
-                matches!(load(doc), Err(LoadError::Rejected(_))),
+                matches!(load_all(doc), Err(LoadError::Rejected(_))),
                 "{doc:?}: {:?}",
-                load(doc)
+                load_all(doc)
             );
         }
-        assert_eq!(load("").unwrap(), None);
+        assert_eq!(load_all("").unwrap(), None);
     }
 
     #[test]
@@ -838,20 +927,20 @@ mod tests {
             "a: !!float ''\n",
         ] {
             assert!(
-                matches!(load(doc), Err(LoadError::Crashes(_))),
+                matches!(load_all(doc), Err(LoadError::Crashes(_))),
                 "{doc:?}: {:?}",
-                load(doc)
+                load_all(doc)
             );
         }
         let long = format!("a: {}\n", "1".repeat(4301));
-        assert!(matches!(load(&long), Err(LoadError::Crashes(_))));
+        assert!(matches!(load_all(&long), Err(LoadError::Crashes(_))));
         let ok = format!("a: {}\n", "1".repeat(4300));
         assert_eq!(kind_of(&ok).unwrap(), "int");
         let deep = format!("a:\n{}x\n", "- ".repeat(1000));
         assert!(
-            matches!(load(&deep), Err(LoadError::Crashes(_))),
+            matches!(load_all(&deep), Err(LoadError::Crashes(_))),
             "{:?}",
-            load(&deep)
+            load_all(&deep)
         );
     }
 
@@ -868,10 +957,10 @@ mod tests {
         assert_eq!(kind_of("b: 1\u{85}a: 2\n").unwrap(), "int");
         assert_eq!(kind_of("b: 1\u{2028}a: 2\n").unwrap(), "int");
         // `=` is a string as a key.
-        let v = load("=: 1\n").unwrap().unwrap();
+        let v = load_all("=: 1\n").unwrap().unwrap();
         assert_eq!(v.get("="), Some(&Value::Other("int", "1".into())));
         // Merge keys: own keys override, earlier sources override later ones.
-        let v = load("<<: [{a: 1, b: x}, {a: 2, c: y}]\nb: z\n")
+        let v = load_all("<<: [{a: 1, b: x}, {a: 2, c: y}]\nb: z\n")
             .unwrap()
             .unwrap();
         assert_eq!(v.get("a"), Some(&Value::Other("int", "1".into())));
@@ -881,6 +970,45 @@ mod tests {
         assert_eq!(kind_of(&deep).unwrap(), "list");
         let deep = format!("a:\n{}x\n", "- ".repeat(400));
         assert_eq!(kind_of(&deep).unwrap(), "list");
+    }
+
+    #[test]
+    fn only_what_a_verdict_reads_is_kept() {
+        let doc = "base: &b {dags: {x: {tasks: [t]}}, sdk: {supervisor_schema_version: \"2026-06-16\", v: 1}}\n\
+                   <<: *b\n\
+                   extra: {k: [1, 2], s: text}\n\
+                   dags: {<<: [{y: 1}], z: {tasks: [a]}}\n";
+        let v = load(doc).unwrap().unwrap();
+        assert_eq!(v.get("extra"), None);
+        assert_eq!(v.get("base"), None);
+        let Some(Value::Map(dags)) = v.get("dags") else {
+            panic!("{v:?}")
+        };
+        let keys: Vec<&Value> = dags.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, [&Value::Str("y".into()), &Value::Str("z".into())]);
+        // Dag values are only their type.
+        assert!(matches!(dags[1].1, Value::Pruned("dict")), "{dags:?}");
+        let sdk = v.get("sdk").unwrap();
+        assert_eq!(
+            sdk.get("supervisor_schema_version"),
+            Some(&Value::Str("2026-06-16".into()))
+        );
+        assert_eq!(sdk.get("v"), None);
+        // An anchored mapping used as `dags` keeps its keys.
+        let v = load("d: &d {a: 1, b: [x]}\ndags: *d\n").unwrap().unwrap();
+        let Some(Value::Map(dags)) = v.get("dags") else {
+            panic!("{v:?}")
+        };
+        assert_eq!(dags.len(), 2);
+        // What is dropped is still checked for what makes safe_load raise.
+        assert!(matches!(
+            load("extra: {k: 2026-13-45}\n"),
+            Err(LoadError::Crashes(_))
+        ));
+        assert!(matches!(
+            load("extra: [[[*nope]]]\n"),
+            Err(LoadError::Rejected(_))
+        ));
     }
 
     #[test]

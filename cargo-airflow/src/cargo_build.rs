@@ -57,21 +57,55 @@ pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
     }
     cmd.other_options(other);
     cmd.exec().map_err(|e| {
-        let what = match &args.manifest_path {
-            Some(p) => format!("`cargo metadata --manifest-path {}`", p.display()),
-            None => "`cargo metadata` in the current directory".to_owned(),
+        let (what, hint) = match &args.manifest_path {
+            Some(p) => (
+                format!("`cargo metadata --manifest-path {}`", p.display()),
+                "fix that Cargo.toml, or point --manifest-path at another",
+            ),
+            None => (
+                "`cargo metadata` in the current directory".to_owned(),
+                "run it inside a cargo project or pass --manifest-path",
+            ),
         };
-        Error::Metadata(format!(
-            "{what} failed: {}; run it inside a cargo project or pass --manifest-path",
-            one_line(&e.to_string())
-        ))
+        Error::Metadata {
+            message: format!("{what} failed: {}", cargo_error(&e.to_string())),
+            hint,
+        }
     })
 }
 
-/// Chooses the package (`-p`, else the root package, else the only workspace member with the
-/// requested bin) and its bin target (`--bin`, else `default-run`, else the only bin).
-pub fn select(meta: &Metadata, package: Option<&str>, bin: Option<&str>) -> Result<Selection> {
+/// The `Cargo.toml` cargo starts from: `--manifest-path`, else the nearest one in the current
+/// directory or its ancestors (canonical, so that it compares with cargo metadata's paths).
+pub fn current_manifest(manifest_path: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    let found = match manifest_path {
+        Some(p) => cwd.join(p),
+        None => cwd
+            .ancestors()
+            .map(|d| d.join("Cargo.toml"))
+            .find(|p| p.is_file())?,
+    };
+    found.canonicalize().ok()
+}
+
+/// Chooses the package and its bin target as `cargo build` does: `-p`, else the member whose
+/// `Cargo.toml` is `current` (the one in the current directory or given by `--manifest-path`),
+/// else the root package, else the only workspace member with the requested bin; then `--bin`,
+/// else `default-run`, else the only bin.
+pub fn select(
+    meta: &Metadata,
+    package: Option<&str>,
+    bin: Option<&str>,
+    current: Option<&Path>,
+) -> Result<Selection> {
     let members = meta.workspace_packages();
+    let here = current.and_then(|c| {
+        members.iter().copied().find(|p| {
+            p.manifest_path
+                .as_std_path()
+                .canonicalize()
+                .is_ok_and(|m| m == c)
+        })
+    });
     let pkg: &Package = match package {
         Some(spec) => {
             let found: Vec<&Package> = members
@@ -95,7 +129,7 @@ pub fn select(meta: &Metadata, package: Option<&str>, bin: Option<&str>) -> Resu
                 }
             }
         }
-        None => match meta.root_package() {
+        None => match here.or_else(|| meta.root_package()) {
             Some(p) => p,
             None => {
                 let with_bin: Vec<&Package> = members
@@ -434,6 +468,20 @@ pub fn triple_from_artifact(target_dir: &Path, executable: &Path) -> Option<Stri
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Cargo's own error, on one line and without its `error:` prefix and trailing advice, cut to a
+/// readable length.
+fn cargo_error(s: &str) -> String {
+    let line = one_line(s);
+    let line = line
+        .split_once("error: ")
+        .map_or(line.as_str(), |(_, rest)| rest);
+    let mut out: String = line.chars().take(300).collect();
+    if line.chars().count() > 300 {
+        out.push_str("...");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ Exit codes:
   0  success
   1  failure: the build failed, I/O error, introspection failed, bad metadata
   2  usage error: unknown or conflicting flags
-  3  verify: at least one file is a bundle Airflow would reject";
+  3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
 
 /// `cargo airflow`: build, pack, inspect and verify Apache Airflow executable bundles.
 #[derive(Debug, Parser)]
@@ -159,7 +159,8 @@ pub struct PackArgs {
     )]
     pub output: Option<PathBuf>,
     /// Pack even if the executable's embedded input digest cannot be checked against the crate's
-    /// current sources, or differs from them (for a binary whose crate is not at hand)
+    /// current sources (its crate is not at hand, or it carries no airflow-build record), or
+    /// differs from them. Path dependencies of the crate count as its sources
     #[arg(long)]
     pub no_freshness_check: bool,
     /// Output format: human status lines on stderr, or one JSON object on stdout

@@ -15,7 +15,8 @@ pub enum Exit {
     Failure,
     /// 2: usage error (unknown flag, conflicting flags); the same code clap uses.
     Usage,
-    /// 3: `verify` found at least one file that Airflow would reject.
+    /// 3: `verify` found at least one file that is missing, unreadable, or that Airflow would
+    /// reject.
     Rejected,
 }
 
@@ -44,11 +45,33 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// `cargo metadata` failed.
-    #[error("cannot read the cargo workspace: {0}")]
-    Metadata(String),
+    #[error("cannot read the cargo workspace: {message}; {hint}")]
+    Metadata {
+        /// What failed, without advice (callers that nest it add their own).
+        message: String,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// The executable to pack is already a bundle.
+    #[error(
+        "{0} is already a bundle (it ends with an AFBNDL01 trailer); pack the executable cargo built (target/<profile>/<bin>), or deploy this bundle as it is"
+    )]
+    AlreadyBundle(PathBuf),
+    /// `--manifest-path` names no file.
+    #[error("--manifest-path {0} is not a file; give the path of the package's Cargo.toml")]
+    ManifestPath(PathBuf),
     /// The package or binary to pack could not be chosen.
     #[error("{0}")]
     Selection(String),
+    /// `--executable` names a binary without an airflow-build record, so its freshness cannot
+    /// be checked.
+    #[error(
+        "cannot check that {path} is fresh: it carries no airflow-build record, so nothing says which sources built it; add `airflow-build` to the crate's [build-dependencies], call `airflow_build::build()` from build.rs and rebuild, or pass --no-freshness-check to pack it as it is"
+    )]
+    NoRecord {
+        /// The executable.
+        path: PathBuf,
+    },
     /// A command could not be started.
     #[error("cannot run `{command}`: {source}")]
     Spawn {
@@ -58,10 +81,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// `cargo build` failed.
-    #[error("`{command}` failed ({status}); fix the errors cargo printed above and run again")]
+    /// `cargo build` failed. The command line is not repeated: cargo has printed the errors,
+    /// and `-v` shows the command.
+    #[error("cargo build failed ({status}); fix the errors cargo printed above and run again")]
     Build {
-        /// The command line, for display.
+        /// The command line (shown with `-v` before it runs).
         command: String,
         /// Its exit status.
         status: String,
@@ -146,7 +170,8 @@ pub enum Error {
     },
     /// The executable's airflow-build record is present but cannot be decoded.
     #[error(
-        "cannot read the airflow-build record embedded in {path}: {source}; rebuild the crate with the same airflow-build version as this cargo-airflow"
+        "cannot read the airflow-build record embedded in {path}: {source}{}",
+        record_hint(source)
     )]
     Record {
         /// The executable.
@@ -210,6 +235,14 @@ pub enum Error {
         #[source]
         source: Box<airflow_build::Error>,
     },
+    /// `inspect --inputs` of a file without an airflow-build record.
+    #[error(
+        "{path} carries no airflow-build record, so it lists no inputs; only an executable built with `airflow_build::build()` in its build.rs (or a bundle packed from one) has them"
+    )]
+    NoInputs {
+        /// The file.
+        path: PathBuf,
+    },
     /// A file given to `inspect` is not a readable bundle.
     #[error(
         "{path} is not a readable bundle: {reason}; run `cargo airflow verify {path}` for every check"
@@ -220,6 +253,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+/// What to do about a record that cannot be read: only a damaged or foreign-version record is
+/// fixed by rebuilding; an I/O error names its own cause.
+fn record_hint(e: &airflow_bundle::record::RecordError) -> &'static str {
+    use airflow_bundle::record::RecordError as R;
+    match e {
+        R::UnknownVersion(_) | R::Io { .. } => "",
+        _ => "; the record is damaged or from another airflow-build: rebuild the executable",
+    }
 }
 
 impl Error {

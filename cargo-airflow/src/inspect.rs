@@ -71,9 +71,8 @@ impl<W: Write> Write for LastByte<'_, W> {
 /// Writes the airflow-build record's inputs of the bundle (or plain executable) at `path`: a few
 /// `# ` header lines with the combined digests, then one `sha256  path` line per input file.
 pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
-    let record = crate::embedded::read_record(path)?.ok_or_else(|| Error::NoEmbeddedMetadata {
+    let record = crate::embedded::read_record(path)?.ok_or_else(|| Error::NoInputs {
         path: path.to_owned(),
-        reason: "it carries no airflow-build record; add `airflow-build` to the crate's [build-dependencies] and call `airflow_build::build()` from build.rs".into(),
     })?;
     let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
     let mut text = format!(

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// The most stdout read from the binary.
 pub const MAX_STDOUT: u64 = 16 * 1024 * 1024;
-/// The most stderr kept for the error message.
+/// The most stderr kept for the error message: its last bytes, where the reason usually is.
 pub const MAX_STDERR: u64 = 64 * 1024;
 
 /// What an executable is built for, as read from its headers.
@@ -133,6 +133,20 @@ pub fn run(path: &Path) -> Result<Metadata> {
         path: path.to_owned(),
         reason: "`--airflow-metadata --format json` printed bytes that are not UTF-8".into(),
     })?;
+    // A program without `airflow_sdk::main!` ignores the flag: it prints nothing, or its own
+    // output, rather than a JSON object.
+    if !text.trim_start().starts_with('{') {
+        let printed = match text.trim() {
+            "" => "nothing".to_owned(),
+            t => format!("{:?}", last_lines(t, 1)),
+        };
+        return Err(Error::Introspection {
+            path: path.to_owned(),
+            reason: format!(
+                "`--airflow-metadata --format json` printed {printed}, not the bundle's metadata; a bundle's main.rs must end with `airflow_sdk::main!(...)`"
+            ),
+        });
+    }
     Metadata::from_json(&text).map_err(|source| Error::BadMetadata {
         path: path.to_owned(),
         source,
@@ -172,8 +186,8 @@ fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
         }
     };
     let _registered = crate::signals::ChildGuard::new(child.id());
-    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT);
-    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR);
+    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT, read_limited);
+    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR, read_tail);
     let started = Instant::now();
     let status = match child.wait_timeout(timeout) {
         Ok(Some(status)) => status,
@@ -228,11 +242,15 @@ struct Captured {
     error: Option<io::Error>,
 }
 
-fn spawn_reader<R: Read + Send + 'static>(pipe: Option<R>, limit: u64) -> mpsc::Receiver<Captured> {
+fn spawn_reader<R: Read + Send + 'static>(
+    pipe: Option<R>,
+    limit: u64,
+    read: fn(R, u64) -> Captured,
+) -> mpsc::Receiver<Captured> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let captured = match pipe {
-            Some(p) => read_limited(p, limit),
+            Some(p) => read(p, limit),
             None => Captured {
                 data: Vec::new(),
                 overflow: false,
@@ -265,18 +283,74 @@ fn read_limited(mut r: impl Read, limit: u64) -> Captured {
     }
 }
 
+/// Reads to the end, keeping only the last `limit` bytes (at most twice that in memory).
+fn read_tail(mut r: impl Read, limit: u64) -> Captured {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut overflow = false;
+    let mut error = None;
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                if data.len() > limit.saturating_mul(2) {
+                    data.drain(..data.len() - limit);
+                    overflow = true;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    if data.len() > limit {
+        data.drain(..data.len() - limit);
+        overflow = true;
+    }
+    Captured {
+        data,
+        overflow,
+        error,
+    }
+}
+
 fn recv(rx: mpsc::Receiver<Captured>, wait: Duration) -> Option<Captured> {
     rx.recv_timeout(wait).ok()
 }
 
+/// The most characters of the child's stderr quoted in an error line.
+const MAX_QUOTED: usize = 300;
+
+/// The last `n` non-empty lines, joined with ` | ` and cut to their last [`MAX_QUOTED`]
+/// characters, so that a chatty child cannot turn the error into a wall of text.
 fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join(" | ")
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
+    let count = joined.chars().count();
+    if count <= MAX_QUOTED {
+        return joined;
+    }
+    let tail: String = joined.chars().skip(count - MAX_QUOTED).collect();
+    format!("...{tail}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_stderr_is_one_short_line() {
+        let huge = format!("{}\nlast words\n\n", "x".repeat(100_000));
+        let q = last_lines(&huge, 5);
+        assert!(q.chars().count() <= MAX_QUOTED + 3, "{}", q.len());
+        assert!(q.ends_with("| last words"), "{q}");
+        assert!(!q.contains('\n'));
+        assert_eq!(last_lines("a\nb\n", 5), "a | b");
+    }
 
     #[test]
     fn the_running_test_binary_is_runnable_here() {

@@ -163,9 +163,8 @@ fn run_verify(args: &VerifyArgs) -> Exit {
             }
         }
     }
-    if unreadable {
-        Exit::Failure
-    } else if rejected {
+    // A file that cannot be read is one Airflow cannot use either: the verdict is the same.
+    if unreadable || rejected {
         Exit::Rejected
     } else {
         Exit::Success

@@ -44,7 +44,7 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>> {
             "cannot embed the source file",
             path,
             io::Error::other(format!(
-                "it is over {MAX_SOURCE_LEN} bytes; pass the bundle's root source file with --source"
+                "it is over {MAX_SOURCE_LEN} bytes, which no root source file is; check the path (the bundle's main.rs)"
             )),
         ));
     }
@@ -92,6 +92,12 @@ struct Inputs {
 pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> {
     let profile = args.profile().map_err(Error::Usage)?;
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
+    // Checked before cargo runs, so that cargo and cargo metadata do not both report it.
+    if let Some(m) = &args.manifest_path
+        && !cwd.join(m).is_file()
+    {
+        return Err(Error::ManifestPath(m.clone()));
+    }
     // `rustc -vV` runs alongside cargo; its answer is only needed without --target.
     let host = args
         .target
@@ -102,6 +108,10 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
         None => build(args, &profile, &cwd, progress)?,
     };
+    // Appending to a bundle would nest its trailer inside the new binary region.
+    if looks_like_bundle(&inputs.executable) {
+        return Err(Error::AlreadyBundle(inputs.executable.clone()));
+    }
     // Opened before anything reads or runs it: the bytes packed are the bytes that answered.
     let opened = OpenedExecutable::open(&inputs.executable)?;
     let record = embedded::read_record(&inputs.executable)?;
@@ -171,15 +181,29 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         };
         progress.status("Read", &format!("metadata {how}"));
     }
-    if let Some(r) = &record {
-        if args.no_freshness_check {
-            progress.warning(&format!(
-                "not checking that {} is fresh (--no-freshness-check)",
-                executable.display()
-            ));
-        } else {
-            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?;
+    match (&record, args.no_freshness_check) {
+        (Some(_), true) => progress.warning(&format!(
+            "not checking that {} is fresh (--no-freshness-check)",
+            executable.display()
+        )),
+        // Nothing to check, and the user said so.
+        (None, true) => {}
+        (Some(r), false) => {
+            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?
         }
+        // A prebuilt binary without a record: nothing says which sources it was built from.
+        (None, false) if args.executable.is_some() => {
+            return Err(Error::NoRecord {
+                path: executable.clone(),
+            });
+        }
+        // Cargo has just built it, so it is fresh; but the bundle records no source digest.
+        (None, false) => progress.warning(&format!(
+            "{} carries no airflow-build record: the bundle records no source digest, and \
+             `pack --executable` cannot check its freshness later; add `airflow-build` to \
+             [build-dependencies] and call `airflow_build::build()` from build.rs",
+            executable.display()
+        )),
     }
     let warnings: Vec<String> = metadata
         .validate()
@@ -315,26 +339,50 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     let explicit_target_dir = args.target_dir.as_ref().map(|d| cwd.join(d));
     let need_metadata =
         args.source.is_none() || (args.output.is_none() && explicit_target_dir.is_none());
+    // The record names the package that built the executable: that package's source is the one
+    // to embed, whatever directory pack runs in.
+    let built_by = embedded::read_record(exe)?.map(|r| r.package);
+    if let (Some(p), Some(spec)) = (&built_by, &args.package)
+        && spec.split('@').next() != Some(p.as_str())
+    {
+        return Err(Error::Selection(format!(
+            "{} was built from package `{p}` (its airflow-build record says so), not `{spec}`; \
+             pass `-p {p}` or leave -p out",
+            exe.display()
+        )));
+    }
+    let package = built_by.as_deref().or(args.package.as_deref());
+    let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
     let mut workspace = None;
     let selection = if need_metadata {
         let bin = args.bin.clone().or_else(|| bin_name_of(exe));
         let selected = cargo_build::load_metadata(args).and_then(|m| {
-            let selected = cargo_build::select(&m, args.package.as_deref(), bin.as_deref())
-                .or_else(|e| {
-                    // A renamed copy of the executable: the package's only bin, if it has one.
-                    match args.bin {
-                        None => cargo_build::select(&m, args.package.as_deref(), None),
-                        Some(_) => Err(e),
-                    }
-                });
+            let select =
+                |bin: Option<&str>| cargo_build::select(&m, package, bin, current.as_deref());
+            let selected = select(bin.as_deref()).or_else(|e| {
+                // A renamed copy of the executable: the package's only bin, if it has one.
+                match args.bin {
+                    None => select(None),
+                    Some(_) => Err(e),
+                }
+            });
             workspace = Some(m);
             selected
         });
         match selected {
             Ok(s) => Some(s),
             Err(e) if args.source.is_none() => {
+                let why = match &built_by {
+                    Some(p) => format!(
+                        "it was built from package `{p}` (its airflow-build record says so), and {}; \
+                         run pack in that package's workspace, pass --manifest-path with its \
+                         Cargo.toml, or pass --source PATH",
+                        nested(&e)
+                    ),
+                    None => format!("{}; pass --source PATH", nested(&e)),
+                };
                 return Err(Error::Selection(format!(
-                    "cannot infer the root source file of {}: {e}; pass --source PATH",
+                    "cannot infer the root source file of {}: {why}",
                     exe.display()
                 )));
             }
@@ -402,8 +450,16 @@ fn build(
             &format!("`{}`", cargo_build::display_command(&cargo, &argv)),
         );
     }
+    let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
     let select = |m: Result<cargo_metadata::Metadata>| {
-        m.and_then(|m| cargo_build::select(&m, args.package.as_deref(), args.bin.as_deref()))
+        m.and_then(|m| {
+            cargo_build::select(
+                &m,
+                args.package.as_deref(),
+                args.bin.as_deref(),
+                current.as_deref(),
+            )
+        })
     };
     let check_first = args
         .output
@@ -420,7 +476,10 @@ fn build(
             let meta = scope.spawn(|| cargo_build::load_metadata(args));
             let child = cargo_build::spawn_build(&cargo, &argv)?;
             let meta = meta.join().unwrap_or_else(|_| {
-                Err(Error::Metadata("the cargo metadata thread failed".into()))
+                Err(Error::Metadata {
+                    message: "the cargo metadata thread failed".into(),
+                    hint: "run pack again",
+                })
             });
             match select(meta) {
                 Ok(sel) => Ok((sel, child)),
@@ -450,6 +509,15 @@ fn build(
         triple,
         workspace: None,
     })
+}
+
+/// An error's text for nesting in another that gives its own advice (no second, contradicting
+/// hint).
+fn nested(e: &Error) -> String {
+    match e {
+        Error::Metadata { message, .. } => format!("cannot read the cargo workspace: {message}"),
+        other => other.to_string(),
+    }
 }
 
 /// The bin name an executable's file name implies (`foo` or `foo.exe` → `foo`).

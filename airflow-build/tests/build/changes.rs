@@ -42,7 +42,20 @@ fn each_change_moves_the_right_digest_and_noop_does_not_rerun() {
     );
     let r0 = fx.record();
     assert!(r0.sidecar.is_none(), "host build: no sidecar by default");
-    let paths: Vec<&str> = r0.files.iter().map(|f| f.path.as_str()).collect();
+    // The fixture's path dependencies (airflow-sdk, airflow-build and what they use in this
+    // repository) are inputs too, under paths relative to the package.
+    let (deps, paths): (Vec<&str>, Vec<&str>) = r0
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .partition(|p| p.starts_with("../"));
+    for dep in [
+        "/airflow-sdk/src/lib.rs",
+        "/airflow-bundle/Cargo.toml",
+        "/airflow-build/src/lib.rs",
+    ] {
+        assert!(deps.iter().any(|d| d.ends_with(dep)), "{dep}: {deps:?}");
+    }
     assert_eq!(
         paths,
         [

@@ -182,3 +182,159 @@ fn a_virtual_workspace_needs_a_package() {
         r.stderr
     );
 }
+
+/// Compiles `main_rs` with rustc into `dir/name`; returns the executable.
+fn compile(dir: &std::path::Path, name: &str, main_rs: &str) -> std::path::PathBuf {
+    let src = dir.join(format!("{name}.rs"));
+    fs::write(&src, main_rs).unwrap();
+    let exe = dir.join(name);
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let status = std::process::Command::new(rustc)
+        .args(["--edition", "2021", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("runs rustc");
+    assert!(status.success(), "rustc failed");
+    exe
+}
+
+/// `pack --executable EXE --source <example> -o OUT --no-freshness-check`.
+fn pack_prebuilt(exe: &std::path::Path, out: &std::path::Path) -> crate::support::Run {
+    run(&[
+        "pack",
+        "--executable",
+        s(exe),
+        "--source",
+        s(&example_source()),
+        "-o",
+        s(out),
+        "--no-freshness-check",
+    ])
+}
+
+/// The one `error:` line of a failed run.
+#[track_caller]
+fn error_line(r: &crate::support::Run) -> &str {
+    r.expect_code(1);
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    errors[0]
+}
+
+#[test]
+fn a_chatty_failing_binary_gives_one_short_error_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(
+        dir.path(),
+        "chatty",
+        r#"use std::io::Write;
+fn main() {
+    let line = vec![b'x'; 1 << 20];
+    let mut e = std::io::stderr().lock();
+    for _ in 0..100 { let _ = e.write_all(&line); }
+    let _ = e.write_all(b"\nthe real reason\n");
+    std::process::exit(3);
+}"#,
+    );
+    let r = pack_prebuilt(&exe, &dir.path().join("out"));
+    let line = error_line(&r);
+    assert!(line.len() < 1000, "{} bytes", line.len());
+    assert!(line.contains("the real reason"), "{line}");
+}
+
+#[test]
+fn a_binary_without_main_macro_is_told_to_add_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = compile(dir.path(), "plain", "fn main() { println!(\"hello\"); }");
+    let r = pack_prebuilt(&exe, &dir.path().join("out"));
+    let line = error_line(&r);
+    assert!(
+        line.contains("printed \"hello\"") && line.contains("airflow_sdk::main!"),
+        "{line}"
+    );
+    assert!(!line.contains("line 1 column"), "{line}");
+}
+
+#[test]
+fn a_missing_manifest_path_is_reported_once_without_advice_to_pass_it() {
+    let r = run(&["pack", "--manifest-path", "/nonexistent/Cargo.toml"]);
+    let line = error_line(&r);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        line.contains("/nonexistent/Cargo.toml is not a file"),
+        "{line}"
+    );
+    assert!(!line.contains("pass --manifest-path"), "{line}");
+}
+
+#[test]
+fn inspect_inputs_of_a_non_bundle_does_not_blame_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    fs::write(&f, "just text\n").unwrap();
+    let r = run(&["inspect", "--inputs", s(&f)]);
+    let line = error_line(&r);
+    assert!(line.contains("carries no airflow-build record"), "{line}");
+    assert!(!line.contains("version"), "{line}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_as_source_is_named_not_answered_with_pass_source() {
+    let p = packed();
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[
+        "pack",
+        "--executable",
+        s(&p.executable),
+        "--source",
+        "/dev/zero",
+        "-o",
+        s(&dir.path().join("out")),
+        "--no-freshness-check",
+    ]);
+    let line = error_line(&r);
+    assert!(
+        line.contains("/dev/zero") && line.contains("not a regular file"),
+        "{line}"
+    );
+    assert!(!line.contains("pass --source"), "{line}");
+}
+
+#[test]
+fn packing_a_bundle_again_is_refused() {
+    let p = packed();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("again");
+    let r = pack_prebuilt(&p.bundle, &out);
+    let line = error_line(&r);
+    assert!(line.contains("is already a bundle"), "{line}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_failed_build_does_not_repeat_internal_cargo_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("src")).unwrap();
+    fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"broken\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("src/main.rs"),
+        "fn main() { let x: u32 = \"s\"; }\n",
+    )
+    .unwrap();
+    let r = crate::support::run_in(Some(dir.path()), &["pack", "--profile", "dev"]);
+    r.expect_code(1);
+    // Cargo's own diagnostics come first; ours is the last line.
+    let line = r.stderr.lines().last().unwrap_or_default();
+    assert!(line.contains("cargo build failed"), "{line}");
+    assert!(!line.contains("--message-format"), "{line}");
+}

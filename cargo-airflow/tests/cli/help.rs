@@ -6,7 +6,7 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  failure: the build failed, I/O error, introspection failed, bad metadata
   2  usage error: unknown or conflicting flags
-  3  verify: at least one file is a bundle Airflow would reject";
+  3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
 
 #[test]
 fn top_level_help_lists_commands_and_exit_codes() {

@@ -13,3 +13,4 @@ mod pack;
 mod record;
 mod support;
 mod verify;
+mod workspace;

@@ -45,6 +45,7 @@ fn metadata(schema: &str, dags: &str) -> String {
     )
 }
 
+/// Packs a fake bundle (no airflow-build record, so `--no-freshness-check`).
 fn pack(exe: &Path, src: &Path, out: &Path) -> crate::support::Run {
     run(&[
         "pack",
@@ -56,7 +57,40 @@ fn pack(exe: &Path, src: &Path, out: &Path) -> crate::support::Run {
         s(out),
         "--message-format",
         "json",
+        "--no-freshness-check",
     ])
+}
+
+#[test]
+fn a_prebuilt_binary_without_a_record_is_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (exe, src) = fake_bundle(
+        dir.path(),
+        &metadata("2026-06-16", r#"{"d": {"tasks": ["t"]}}"#),
+    );
+    let out = dir.path().join("out");
+    let r = run(&[
+        "pack",
+        "--executable",
+        s(&exe),
+        "--source",
+        s(&src),
+        "-o",
+        s(&out),
+    ]);
+    r.expect_code(1);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    for needle in [
+        "cannot check that",
+        "carries no airflow-build record",
+        "airflow_build::build()",
+        "--no-freshness-check",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert!(!out.exists());
+    pack(&exe, &src, &out).expect_code(0);
+    run(&["verify", s(&out)]).expect_code(0);
 }
 
 #[test]
@@ -136,6 +170,7 @@ fn a_bare_relative_executable_name_is_run_from_the_current_directory() {
             "main.rs",
             "-o",
             "out",
+            "--no-freshness-check",
         ],
     );
     r.expect_code(0);

@@ -8,14 +8,14 @@ use crate::support::{as_foreign_elf, chmod, packed, run, run_in, s, workspace_ma
 
 /// A copy of airflow-build's `mini-bundle` fixture in its own directory, building into a target
 /// directory that only one test uses at a time (an advisory file lock, held across processes).
-struct Mini {
-    dir: PathBuf,
-    target_dir: PathBuf,
+pub(crate) struct Mini {
+    pub(crate) dir: PathBuf,
+    pub(crate) target_dir: PathBuf,
     _lock: fs::File,
 }
 
 impl Mini {
-    fn new(name: &str) -> Mini {
+    pub(crate) fn new(name: &str) -> Mini {
         let ws = workspace_manifest().parent().unwrap().to_path_buf();
         let root = ws.join("target").join("cargo-airflow-tests");
         fs::create_dir_all(&root).unwrap();
@@ -38,12 +38,12 @@ impl Mini {
         }
     }
 
-    fn manifest(&self) -> PathBuf {
+    pub(crate) fn manifest(&self) -> PathBuf {
         self.dir.join("Cargo.toml")
     }
 
     /// `cargo airflow pack` of the fixture (dev profile, for speed) with extra arguments.
-    fn pack(&self, extra: &[&str]) -> crate::support::Run {
+    pub(crate) fn pack(&self, extra: &[&str]) -> crate::support::Run {
         let manifest = self.manifest();
         let mut args = vec![
             "pack",
@@ -60,12 +60,12 @@ impl Mini {
         run(&args)
     }
 
-    fn write(&self, rel: &str, content: &str) {
+    pub(crate) fn write(&self, rel: &str, content: &str) {
         fs::write(self.dir.join(rel), content).unwrap();
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();

@@ -67,9 +67,13 @@ fn several_files_and_json() {
 }
 
 #[test]
-fn a_missing_file_is_an_io_failure() {
+fn a_missing_file_is_a_rejection_alone_or_beside_a_good_one() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&["verify", s(&dir.path().join("missing"))]);
-    r.expect_code(1);
+    let missing = dir.path().join("missing");
+    let r = run(&["verify", s(&missing)]);
+    r.expect_code(3);
     assert!(r.stderr.starts_with("error: cannot read "), "{}", r.stderr);
+    let r = run(&["verify", s(&packed().bundle), s(&missing)]);
+    r.expect_code(3);
+    assert!(r.stderr.contains("cannot read "), "{}", r.stderr);
 }

@@ -1,0 +1,228 @@
+//! Packing inside multi-package workspaces: which package pack picks (as cargo does), path
+//! dependencies in the freshness check, and which package a prebuilt executable belongs to.
+
+use std::fs;
+use std::path::Path;
+
+use crate::record::Mini;
+use crate::support::{chmod, packed, run, run_in, s};
+
+/// Turns the Mini fixture into the member `mini` of a workspace rooted one level up, whose root
+/// `Cargo.toml` is `root_toml`. Returns the workspace directory.
+fn as_member(m: &Mini, root_toml: &str) -> std::path::PathBuf {
+    let ws = m.dir.join("ws");
+    let member = ws.join("mini");
+    fs::create_dir_all(&ws).unwrap();
+    for entry in ["Cargo.toml", "build.rs", "src", "queries"] {
+        let from = m.dir.join(entry);
+        if from.is_dir() {
+            crate::record::copy_dir(&from, &member.join(entry));
+        } else {
+            fs::create_dir_all(&member).unwrap();
+            fs::copy(&from, member.join(entry)).unwrap();
+        }
+    }
+    let toml = fs::read_to_string(member.join("Cargo.toml"))
+        .unwrap()
+        .replace("\n[workspace]\n", "\n");
+    fs::write(member.join("Cargo.toml"), toml).unwrap();
+    fs::copy(m.dir.join("Cargo.lock"), ws.join("Cargo.lock")).unwrap();
+    fs::write(ws.join("Cargo.toml"), root_toml).unwrap();
+    fs::write(ws.join("lib.rs"), "//! The root package.\n").unwrap();
+    ws
+}
+
+fn pack_args<'a>(m: &'a Mini, out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "pack",
+        "--target-dir",
+        s(&m.target_dir),
+        "--profile",
+        "dev",
+        "--message-format",
+        "json",
+        "-o",
+        s(out),
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn pack_in_a_member_directory_or_with_its_manifest_packs_that_member() {
+    let m = Mini::new("member");
+    // A root package without bins: cargo builds the member when run in its directory.
+    let ws = as_member(
+        &m,
+        "[package]\nname = \"root-lib\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\
+         [lib]\npath = \"lib.rs\"\n[workspace]\nmembers = [\"mini\"]\n",
+    );
+    let out = ws.join("out-cwd");
+    let r = run_in(Some(&ws.join("mini")), &pack_args(&m, &out, &[]));
+    r.expect_code(0);
+    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+    run(&["verify", s(&out)]).expect_code(0);
+
+    let out = ws.join("out-manifest");
+    let manifest = ws.join("mini").join("Cargo.toml");
+    let r = run_in(
+        Some(&ws),
+        &pack_args(&m, &out, &["--manifest-path", s(&manifest)]),
+    );
+    r.expect_code(0);
+    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+
+    // A virtual workspace: the member directory decides too.
+    fs::write(
+        ws.join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\"mini\"]\n",
+    )
+    .unwrap();
+    let out = ws.join("out-virtual");
+    let r = run_in(
+        Some(&ws.join("mini").join("src")),
+        &pack_args(&m, &out, &[]),
+    );
+    r.expect_code(0);
+    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+}
+
+#[test]
+fn a_changed_path_dependency_makes_the_executable_stale() {
+    let m = Mini::new("pathdep");
+    fs::create_dir_all(m.dir.join("shared/src")).unwrap();
+    m.write(
+        "shared/Cargo.toml",
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    m.write(
+        "shared/src/lib.rs",
+        "//! Shared code.\npub const N: u32 = 1;\n",
+    );
+    let toml = fs::read_to_string(m.manifest()).unwrap().replace(
+        "[dependencies]\n",
+        "[dependencies]\nshared = { path = \"shared\" }\n",
+    );
+    fs::write(m.manifest(), toml).unwrap();
+
+    let r = m.pack(&["-o", s(&m.dir.join("first"))]);
+    r.expect_code(0);
+    let first = r.json();
+    let exe = m.dir.join("old-mini-bundle");
+    fs::copy(first["executable"].as_str().unwrap(), &exe).unwrap();
+    chmod(&exe, 0o755);
+    let inputs = run(&["inspect", "--inputs", s(&exe)]);
+    inputs.expect_code(0);
+    assert!(
+        inputs
+            .stdout
+            .lines()
+            .any(|l| l.ends_with("  shared/src/lib.rs")),
+        "{}",
+        inputs.stdout
+    );
+
+    m.write(
+        "shared/src/lib.rs",
+        "//! Shared code.\npub const N: u32 = 2;\n",
+    );
+    let out = m.dir.join("second");
+    let r = run(&[
+        "pack",
+        "--manifest-path",
+        s(&m.manifest()),
+        "--executable",
+        s(&exe),
+        "-o",
+        s(&out),
+    ]);
+    r.expect_code(1);
+    for needle in [
+        "is stale",
+        "modified: shared/src/lib.rs",
+        "--no-freshness-check",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert!(!out.exists());
+    // Build mode rebuilds: fresh again, with another digest.
+    let r = m.pack(&["-o", s(&m.dir.join("third"))]);
+    r.expect_code(0);
+    assert_ne!(r.json()["source_digest"], first["source_digest"]);
+}
+
+#[test]
+fn a_prebuilt_executable_embeds_the_source_of_the_package_that_built_it() {
+    let p = packed();
+    let dir = tempfile::tempdir().unwrap();
+    // In another package's directory of the same workspace: the record's package is used.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = dir.path().join("bundle");
+    let r = run_in(
+        Some(here),
+        &[
+            "pack",
+            "--executable",
+            s(&p.executable),
+            "--no-freshness-check",
+            "-o",
+            s(&out),
+            "--message-format",
+            "json",
+        ],
+    );
+    r.expect_code(0);
+    assert_eq!(r.json()["package"], "example-bundle", "{}", r.stdout);
+    let source = run(&["inspect", "--source", s(&out)]);
+    let example = fs::read_to_string(crate::support::example_source()).unwrap();
+    assert!(source.stdout.contains(&example), "{}", source.stdout);
+
+    // Another package named with -p: refused, naming the record's package.
+    let r = run_in(
+        Some(here),
+        &[
+            "pack",
+            "--executable",
+            s(&p.executable),
+            "--no-freshness-check",
+            "-p",
+            "cargo-airflow",
+            "-o",
+            s(&dir.path().join("x")),
+        ],
+    );
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("built from package `example-bundle`"),
+        "{}",
+        r.stderr
+    );
+
+    // Another workspace that lacks the package: refused, never another crate's source.
+    let other = dir.path().join("other");
+    fs::create_dir_all(other.join("src")).unwrap();
+    fs::write(
+        other.join("Cargo.toml"),
+        "[package]\nname = \"other\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .unwrap();
+    fs::write(other.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let out = dir.path().join("y");
+    let r = run_in(
+        Some(&other),
+        &[
+            "pack",
+            "--executable",
+            s(&p.executable),
+            "--no-freshness-check",
+            "-o",
+            s(&out),
+        ],
+    );
+    r.expect_code(1);
+    for needle in ["built from package `example-bundle`", "--source PATH"] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(!out.exists());
+}
