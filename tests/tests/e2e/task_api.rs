@@ -290,7 +290,9 @@ fn scenarios(dep: &Deployment) -> Result<()> {
         }
         // A Variable whose key is not sensitive is shown as it is.
         ensure!(
-            log.expect("plain value is")?.message().contains(PLAIN_VALUE),
+            log.expect("plain value is")?
+                .message()
+                .contains(PLAIN_VALUE),
             "the plain Variable was masked:\n{log}"
         );
         Ok(())
