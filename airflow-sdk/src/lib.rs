@@ -95,12 +95,15 @@
 mod bundle;
 mod cli;
 mod context;
+mod declare;
 mod error;
 mod runtime;
 
+pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use context::{CancelToken, Connection, RequestError, TaskContext};
+pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
 

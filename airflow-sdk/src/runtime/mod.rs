@@ -13,6 +13,7 @@ pub(crate) mod comms;
 pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
+pub(crate) mod native;
 #[cfg(test)]
 mod schema_check;
 pub(crate) mod signals;
@@ -28,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use comms::{CommError, Comms, FirstMessage};
 use messages::{
-    DagFileParseRequest, DagFileParsingResult, Reply, StartupDetails, Terminal, ToSupervisor,
+    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, StartupDetails, Terminal,
+    ToSupervisor,
 };
 
 use crate::error::TaskOutcome;
@@ -181,7 +183,9 @@ fn run_with(
     };
     let details = match comms.read_first(timeout) {
         Ok(FirstMessage::Startup(d)) => *d,
-        Ok(FirstMessage::Parse(request)) => return answer_parse(&mut comms, request, timeout),
+        Ok(FirstMessage::Parse(request)) => {
+            return answer_parse(bundle, &mut comms, request, timeout);
+        }
         Err(e @ CommError::UnknownFirstMessage(_)) => {
             return fatal_with(EXIT_UNKNOWN_FIRST_MESSAGE, format!("cannot start: {e}"));
         }
@@ -209,24 +213,57 @@ fn run_with(
             log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
                 try_number = details.ti.try_number; "running task");
             let f = Arc::clone(&task.run);
-            let outcome = run_task(details, &comms, &signal, f);
+            let params = bundle
+                .find_dag(&dag_id)
+                .map(|d| d.param_defaults())
+                .unwrap_or_default();
+            let outcome = run_task(details, &comms, &signal, f, params);
             decide(outcome, should_retry)
         }
     };
     report(&comms, &signal, terminal, timeout)
 }
 
+/// The parse result for `request`: the bundle's native dags ([`crate::Dag::native`]) serialized,
+/// in dag id order. Dags that are not native are declared by Python stub dag files and are left
+/// out.
+pub(crate) fn parse_result(bundle: &Bundle, request: &DagFileParseRequest) -> DagFileParsingResult {
+    let relative = native::relative_fileloc(&request.file, &request.bundle_path);
+    let mut serialized_dags = Vec::new();
+    let mut import_errors = Vec::new();
+    match bundle.metadata() {
+        Ok(m) => {
+            for (dag_id, entry) in &m.dags {
+                if let Some(decl) = entry.declared.as_ref().filter(|d| d.native) {
+                    serialized_dags.push(SerializedDag {
+                        data: native::serialize(dag_id, decl, &request.file, &relative),
+                    });
+                }
+            }
+        }
+        // `serve` validates before running, so this is only reached through other callers.
+        Err(e) => import_errors.push(e.to_string()),
+    }
+    DagFileParsingResult {
+        fileloc: request.file.clone(),
+        serialized_dags,
+        import_errors: (!import_errors.is_empty())
+            .then(|| [(relative, import_errors.join("\n"))].into_iter().collect()),
+    }
+}
+
 /// Answers the Dag processor's `DagFileParseRequest` (Airflow 3.4 runs every bundle file of a Dag
-/// bundle to parse it): a result with no serialized Dags, since the dags of a Rust bundle are
-/// declared by Python stub dag files, and no import error. Then waits for the acknowledgement.
-fn answer_parse(comms: &mut Comms, request: DagFileParseRequest, timeout: Duration) -> u8 {
-    log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str();
-        "answering the Dag processor: no native dags in this file");
-    let result = ToSupervisor::DagFileParsingResult(DagFileParsingResult {
-        fileloc: request.file,
-        serialized_dags: Vec::new(),
-        import_errors: None,
-    });
+/// bundle to parse it) with the native dags, then waits for the acknowledgement.
+fn answer_parse(
+    bundle: &Bundle,
+    comms: &mut Comms,
+    request: DagFileParseRequest,
+    timeout: Duration,
+) -> u8 {
+    let parsed = parse_result(bundle, &request);
+    log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str(),
+        dags = parsed.serialized_dags.len(); "answering the Dag processor");
+    let result = ToSupervisor::DagFileParsingResult(parsed);
     match comms.request(result, timeout, false) {
         Ok(Reply::Ack) => {
             log::logger().flush();
@@ -279,9 +316,11 @@ fn run_task(
     comms: &Arc<Mutex<Comms>>,
     signal: &Arc<AtomicUsize>,
     f: crate::bundle::TaskFn,
+    params: std::collections::BTreeMap<String, serde_json::Value>,
 ) -> Outcome {
     install_panic_hook();
-    let mut ctx = TaskContext::new(details, Arc::clone(comms), Arc::clone(signal));
+    let mut ctx =
+        TaskContext::new(details, Arc::clone(comms), Arc::clone(signal)).with_params(params);
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("task".into())
