@@ -260,7 +260,7 @@ pub fn find_in_file(path: &std::path::Path) -> Result<Option<Record>, RecordErro
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = crate::read::open_regular(path).map_err(io)?;
     let cache = object::ReadCache::new(file);
     find_in_object(&cache)
 }

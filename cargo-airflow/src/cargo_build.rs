@@ -280,6 +280,7 @@ pub struct Built {
 pub struct BuildChild {
     child: Child,
     display: String,
+    _registered: crate::signals::ChildGuard,
 }
 
 /// Starts `cargo <argv>`.
@@ -295,7 +296,12 @@ pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
             command: display.clone(),
             source,
         })?;
-    Ok(BuildChild { child, display })
+    let _registered = crate::signals::ChildGuard::new(child.id());
+    Ok(BuildChild {
+        child,
+        display,
+        _registered,
+    })
 }
 
 impl BuildChild {

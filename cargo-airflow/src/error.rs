@@ -125,6 +125,16 @@ pub enum Error {
         /// The input it aliases.
         input: PathBuf,
     },
+    /// Something other than a regular file is at the output path.
+    #[error(
+        "refusing to write the bundle to {output}: it is {what}; only a regular file is ever replaced, so pass another path to -o/--output"
+    )]
+    OutputNotRegular {
+        /// The requested output.
+        output: PathBuf,
+        /// What is there.
+        what: &'static str,
+    },
     /// The output path is a directory.
     #[error(
         "refusing to write the bundle to {0}: it is a directory; pass a file path to -o/--output"

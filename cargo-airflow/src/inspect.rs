@@ -28,20 +28,23 @@ pub fn human(path: &Path, source: bool, out: &mut impl Write) -> Result<()> {
         let name = Manifest::from_yaml(&String::from_utf8_lossy(&manifest))
             .map(|m| m.source)
             .unwrap_or_else(|_| "?".into());
-        writeln!(out, "# --- source ({name}) ---").map_err(write_err)?;
+        writeln!(out, "# --- source ({}) ---", crate::escape::line(&name)).map_err(write_err)?;
         let mut tracked = LastByte {
             inner: &mut *out,
             last: None,
         };
+        let mut escaped = crate::escape::BlockWriter::new(&mut tracked);
         reader
-            .copy_source(&mut tracked)
+            .copy_source(&mut escaped)
             .map_err(|e| not_a_bundle(path, e.to_string()))?;
+        escaped.finish().map_err(write_err)?;
         if tracked.last.is_some_and(|b| b != b'\n') {
             writeln!(out).map_err(write_err)?;
         }
         writeln!(out, "# --- manifest ---").map_err(write_err)?;
     }
-    out.write_all(&manifest).map_err(write_err)?;
+    // The manifest is untrusted: control characters are escaped, not sent to the terminal.
+    crate::escape::write_block(out, &manifest).map_err(write_err)?;
     out.flush().map_err(write_err)
 }
 
@@ -75,15 +78,19 @@ pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
     let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
     let mut text = format!(
         "# package {} {}, target {} ({})\n# source digest {}\n# env signature {}\n",
-        record.package,
-        record.version,
-        record.target,
-        record.profile,
+        crate::escape::line(&record.package),
+        crate::escape::line(&record.version),
+        crate::escape::line(&record.target),
+        crate::escape::line(&record.profile),
         record.inputs.source,
         record.env_signature
     );
     for f in &record.files {
-        text.push_str(&format!("{}  {}\n", f.sha256, f.path));
+        text.push_str(&format!(
+            "{}  {}\n",
+            crate::escape::line(&f.sha256),
+            crate::escape::line(&f.path)
+        ));
     }
     out.write_all(text.as_bytes()).map_err(write_err)?;
     out.flush().map_err(write_err)
@@ -137,7 +144,8 @@ pub fn json(path: &Path) -> Result<serde_json::Value> {
 }
 
 fn open(path: &Path) -> Result<BundleReader<File>> {
-    let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+    let file =
+        airflow_bundle::read::open_regular(path).map_err(|e| Error::io("cannot read", path, e))?;
     BundleReader::new(file).map_err(|e| not_a_bundle(path, e.to_string()))
 }
 

@@ -5,7 +5,6 @@
 //! ([`crate::embedded`] packs it from its embedded record instead). [`run`] has stdin closed, a
 //! timeout (the child is killed on expiry) and bounded stdout and stderr.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,7 +37,8 @@ pub struct Platform {
 impl Platform {
     /// Reads the format and architecture of the file at `path` without running it.
     pub fn of_file(path: &Path) -> Result<Platform> {
-        let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+        let file = airflow_bundle::read::open_regular(path)
+            .map_err(|e| Error::io("cannot open", path, e))?;
         let cache = ReadCache::new(file);
         let obj = object::File::parse(&cache).map_err(|e| Error::NotRunnable {
             path: path.to_owned(),
@@ -171,6 +171,7 @@ fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
             other => break other.map_err(|e| fail(format!("cannot start it: {e}")))?,
         }
     };
+    let _registered = crate::signals::ChildGuard::new(child.id());
     let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT);
     let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR);
     let started = Instant::now();

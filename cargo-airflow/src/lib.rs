@@ -27,10 +27,12 @@ pub mod cargo_build;
 pub mod cli;
 pub mod embedded;
 pub mod error;
+pub mod escape;
 pub mod inspect;
 pub mod introspect;
 pub mod output;
 pub mod pack;
+pub mod signals;
 pub mod stubs;
 pub mod summary;
 pub mod verify;
@@ -91,12 +93,9 @@ fn run_stubs(args: &StubsArgs) -> Exit {
 
 fn run_pack(args: &PackArgs) -> Exit {
     let mut shell = Shell::new(args.color, args.quiet);
-    // On Ctrl-C or SIGTERM, remove a half-written temp file before exiting (130, as a shell
-    // reports SIGINT). The output path itself is only ever replaced by a complete bundle.
-    let _ = ctrlc::set_handler(|| {
-        output::remove_pending_temp_files();
-        std::process::exit(130);
-    });
+    // On SIGINT/SIGTERM/SIGHUP: stop cargo or the introspected binary, remove a half-written
+    // temp file, exit 128 + signal. The output is only ever replaced by a complete bundle.
+    signals::install();
     match pack::run(args, &mut shell) {
         Ok(s) => {
             match args.message_format {

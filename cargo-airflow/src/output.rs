@@ -60,6 +60,35 @@ pub fn remove_pending_temp_files() {
     }
 }
 
+const TEMP_PREFIX: &str = ".cargo-airflow-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes `.cargo-airflow-*.tmp` files in `dir` whose writer is gone: each writer holds an
+/// exclusive lock on its temp file, so a file whose lock can be taken was abandoned (SIGKILL,
+/// power loss). Errors are ignored: this is housekeeping.
+pub fn remove_abandoned_temp_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(file) = fs::OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 /// The default output: `<target-dir>/airflow/<triple>/<bin>`, with `.exe` for Windows targets.
 pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
     let name = if triple.contains("-windows") {
@@ -77,6 +106,22 @@ pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
 pub fn check_output(output: &Path, inputs: &[(&'static str, &Path)]) -> Result<()> {
     if output.is_dir() {
         return Err(Error::OutputIsDirectory(output.to_owned()));
+    }
+    // Only a regular file is ever replaced: renaming over a symlink, FIFO or device node (say
+    // `/dev/null`, as root) would destroy it.
+    if let Ok(meta) = fs::symlink_metadata(output) {
+        let ft = meta.file_type();
+        if !ft.is_file() {
+            let what = if ft.is_symlink() {
+                "a symbolic link (pass the path it points to, if that is what you mean)"
+            } else {
+                "not a regular file (a FIFO, socket or device node)"
+            };
+            return Err(Error::OutputNotRegular {
+                output: output.to_owned(),
+                what,
+            });
+        }
     }
     let out_canon = canonical_maybe_missing(output);
     let out_id = file_id(output);
@@ -166,7 +211,8 @@ fn stamp(meta: &fs::Metadata) -> Option<Stamp> {
 impl OpenedExecutable {
     /// Opens the executable at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io("cannot read", path, e))?;
+        let file = airflow_bundle::read::open_regular(path)
+            .map_err(|e| Error::io("cannot read", path, e))?;
         let meta = file
             .metadata()
             .map_err(|e| Error::io("cannot read", path, e))?;
@@ -248,12 +294,16 @@ pub fn write_atomically(
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create the directory", &dir, e))?;
+    remove_abandoned_temp_files(&dir);
     let tmp = tempfile::Builder::new()
-        .prefix(".cargo-airflow-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
     let _pending = PendingGuard::new(tmp.path());
+    // Held until the temp file is renamed or removed: a later pack that can take this lock
+    // knows the writer is gone (killed with SIGKILL, say) and removes the file.
+    let _ = tmp.as_file().try_lock();
     let mut exe_file = exe
         .rewound()
         .map_err(|e| Error::io("cannot read", executable, e))?;
@@ -431,6 +481,56 @@ mod tests {
             check_output(dir.path(), &inputs),
             Err(Error::OutputIsDirectory(_))
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = fake_exe(dir.path());
+        let inputs = [("executable", exe.as_path())];
+        let target = dir.path().join("target");
+        fs::write(&target, b"precious").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = check_output(&link, &inputs).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = check_output(&fifo, &inputs).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = check_output(Path::new("/dev/null"), &inputs)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // A dangling symlink is not replaced either.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(check_output(&dangling, &inputs).is_err());
+        check_output(&target, &inputs).unwrap();
+    }
+
+    #[test]
+    fn abandoned_temp_files_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".cargo-airflow-dead.tmp");
+        fs::write(&dead, b"partial").unwrap();
+        let live = dir.path().join(".cargo-airflow-live.tmp");
+        fs::write(&live, b"partial").unwrap();
+        let holder = fs::OpenOptions::new().write(true).open(&live).unwrap();
+        holder.try_lock().unwrap();
+        let other = dir.path().join("other.tmp");
+        fs::write(&other, b"not ours").unwrap();
+        remove_abandoned_temp_files(dir.path());
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(other.exists());
     }
 
     #[test]

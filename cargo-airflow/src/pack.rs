@@ -1,7 +1,7 @@
 //! `cargo airflow pack`: resolve the inputs, build (or take) the executable, introspect it,
 //! validate its metadata, and hand the bundle to [`crate::output`] for the atomic write.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -34,7 +34,8 @@ pub trait Progress {
 
 /// Reads the root source file, refusing absurd sizes.
 pub fn read_source(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io("cannot read the source file", path, e))?;
+    let file = airflow_bundle::read::open_regular(path)
+        .map_err(|e| Error::io("cannot read the source file", path, e))?;
     let mut data = Vec::new();
     file.take(MAX_SOURCE_LEN + 1)
         .read_to_end(&mut data)
@@ -149,13 +150,22 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
             default_output(&dir, &triple, &inputs.bin_name)
         }
     };
-    check_output(
-        &output,
-        &[
-            ("source file", inputs.source_path.as_path()),
-            ("executable", inputs.executable.as_path()),
-        ],
-    )?;
+    // Every input the build read (the record lists them) is protected, not only the two the
+    // pack itself reads: `-o Cargo.toml` must not overwrite the crate.
+    let krate = record
+        .as_ref()
+        .and_then(|r| crate_at_hand(args, &inputs, r));
+    let build_inputs = build_inputs(&inputs, krate.as_ref(), record.as_ref());
+    let mut protected: Vec<(&'static str, &Path)> = vec![
+        ("source file", inputs.source_path.as_path()),
+        ("executable", inputs.executable.as_path()),
+    ];
+    protected.extend(
+        build_inputs
+            .iter()
+            .map(|p| ("input of the build", p.as_path())),
+    );
+    check_output(&output, &protected)?;
 
     // Introspect (or read the embedded metadata), check freshness, validate.
     let executable = &inputs.executable;
@@ -185,7 +195,6 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
                 executable.display()
             ));
         } else {
-            let krate = crate_at_hand(args, &inputs, r);
             embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?;
         }
     }
@@ -268,6 +277,35 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         warnings,
         stubs,
     })
+}
+
+/// The files a build of the package read: every file of the airflow-build record (relative to
+/// the package directory; the workspace lock file where the workspace says it is), and the
+/// package's `Cargo.toml` when nothing better is known.
+fn build_inputs(
+    inputs: &Inputs,
+    krate: Option<&CrateAtHand>,
+    record: Option<&airflow_bundle::record::Record>,
+) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let dir = krate
+        .map(|k| k.manifest_dir.clone())
+        .or_else(|| inputs.selection.as_ref().map(|s| s.manifest_dir.clone()));
+    if let Some(dir) = &dir {
+        out.push(dir.join("Cargo.toml"));
+        if let Some(r) = record {
+            for f in &r.files {
+                if f.path == airflow_bundle::record::WORKSPACE_LOCK_PATH {
+                    if let Some(ws) = &inputs.workspace {
+                        out.push(ws.workspace_root.join("Cargo.lock").into_std_path_buf());
+                    }
+                } else {
+                    out.push(dir.join(&f.path));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The workspace package the record names, to recompute its digests. In build mode this is the

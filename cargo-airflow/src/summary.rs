@@ -53,12 +53,20 @@ impl PackSummary {
 
     /// The human summary: a status line and indented facts, relative to `cwd` where possible.
     pub fn to_human(&self, cwd: &Path) -> (String, Vec<String>) {
-        let dags = self
+        // A few dags inline; a bundle with hundreds gets a count, not a megabyte line.
+        let mut dags = self
             .dags
             .iter()
+            .take(INLINE_DAGS)
             .map(|(id, tasks)| format!("{id}: {} task{}", tasks.len(), plural(tasks.len())))
             .collect::<Vec<_>>()
             .join(", ");
+        if self.dags.len() > INLINE_DAGS {
+            dags.push_str(&format!(
+                ", and {} more dags (see `cargo airflow inspect`)",
+                self.dags.len() - INLINE_DAGS
+            ));
+        }
         let name = self.package.clone().unwrap_or_else(|| self.bin.clone());
         let line = format!(
             "{name} ({dags}) -> {}{}",
@@ -77,6 +85,9 @@ impl PackSummary {
         (line, facts)
     }
 }
+
+/// How many dags the `Packed` line names.
+pub const INLINE_DAGS: usize = 3;
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
@@ -121,6 +132,7 @@ impl Shell {
 
     /// An indented fact under a status line.
     pub fn note(&mut self, text: &str) {
+        let text = crate::escape::line(text);
         if !self.quiet {
             self.line(&format!("{:>12} {text}", ""));
         }
@@ -128,6 +140,7 @@ impl Shell {
 
     /// `error: ...`, always printed.
     pub fn error(&mut self, text: &str) {
+        let text = crate::escape::line(text);
         let head = self.paint("1;31", "error");
         self.line(&format!("{head}: {text}"));
     }
@@ -135,6 +148,8 @@ impl Shell {
 
 impl Progress for Shell {
     fn status(&mut self, verb: &str, message: &str) {
+        // Ids and paths come from the bundle's own metadata: untrusted.
+        let message = crate::escape::line(message);
         if !self.quiet {
             let verb = self.paint("1;32", &format!("{verb:>12}"));
             self.line(&format!("{verb} {message}"));
@@ -142,6 +157,7 @@ impl Progress for Shell {
     }
 
     fn warning(&mut self, message: &str) {
+        let message = crate::escape::line(message);
         let head = self.paint("1;33", "warning");
         self.line(&format!("{head}: {message}"));
     }
@@ -209,6 +225,13 @@ mod tests {
         );
         assert!(facts.iter().any(|f| f.contains("x86_64-unknown-linux-gnu")));
         assert!(facts.iter().any(|f| f.contains(&"ab".repeat(32))));
+        let mut many = summary();
+        many.dags = (0..200_000)
+            .map(|i| (format!("dag_{i:06}"), vec!["t".to_owned()]))
+            .collect();
+        let (line, _) = many.to_human(Path::new("/w"));
+        assert!(line.len() < 200, "{line}");
+        assert!(line.contains("and 199997 more dags"), "{line}");
         let mut fresh = summary();
         fresh.fresh = true;
         assert!(fresh.to_human(Path::new("/")).0.ends_with("(fresh)"));

@@ -31,6 +31,14 @@ pub fn verify_all(files: &[PathBuf]) -> Vec<(PathBuf, Verdict)> {
 
 /// Human lines: `ok: PATH (dags: a, b)`, or `FAIL: PATH` followed by each failed check.
 pub fn human_lines(path: &Path, verdict: &Verdict) -> Vec<String> {
+    // Paths, dag ids and reasons quote the file: escape them for the terminal.
+    human_lines_raw(path, verdict)
+        .into_iter()
+        .map(|l| crate::escape::line(&l).into_owned())
+        .collect()
+}
+
+fn human_lines_raw(path: &Path, verdict: &Verdict) -> Vec<String> {
     match verdict {
         Verdict::Unreadable(e) => vec![format!(
             "error: cannot read {}: {e}; check the path",

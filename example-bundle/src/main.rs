@@ -125,6 +125,7 @@ fn bundle() -> Bundle {
         .dag(native::dag())
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
+        .dag(testing::bench_dag())
 }
 
 airflow_sdk::main!(bundle());

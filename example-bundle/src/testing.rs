@@ -129,6 +129,11 @@ pub fn missing_task_dag() -> Dag {
         .task("after", succeed)
 }
 
+/// The `bench` dag: one task that does nothing, to measure what running a task costs.
+pub fn bench_dag() -> Dag {
+    Dag::new("bench").task("noop", succeed)
+}
+
 /// The `testing` dag.
 pub fn dag() -> Dag {
     Dag::new("testing")

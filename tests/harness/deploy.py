@@ -120,8 +120,6 @@ class Deployment:
             "simple_auth_manager_passwords_file": str(self.home / "passwords.json"),
         }
         cfg["database"] = {"sql_alchemy_conn": db}
-        if db.startswith("sqlite"):
-            cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
         cfg["api"] = {
             "host": "127.0.0.1",
             "port": str(self.api_port),
@@ -153,7 +151,12 @@ class Deployment:
         sdk.optionxform = str
         sdk.read_string(Path(a.sdk_config).read_text())
         for section in sdk.sections():
-            cfg[section] = dict(sdk[section])
+            if not cfg.has_section(section):
+                cfg.add_section(section)
+            for key, value in sdk[section].items():
+                cfg[section][key] = value
+        if cfg["database"]["sql_alchemy_conn"].startswith("sqlite"):
+            cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
         with open(self.home / "airflow.cfg", "w") as f:
             cfg.write(f)
         (self.home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
@@ -401,7 +404,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", required=True)
     ap.add_argument("--dags", required=True)
-    ap.add_argument("--sdk-config", required=True, help="an ini file with the [sdk] block")
+    ap.add_argument("--sdk-config", required=True,
+                    help="an ini file with the [sdk] block (and any other settings to add)")
     ap.add_argument("--executor", choices=["local", "celery"], default="local")
     ap.add_argument("--api-port", type=int, default=0)
     ap.add_argument("--sql-alchemy-conn")

@@ -1,4 +1,10 @@
-"""Run ONE task of an executable bundle under the released Airflow task supervisor.
+"""Run ONE task of an executable bundle under the released Airflow task supervisor, against a
+MOCKED Task Execution API, to inject faults a real API server cannot be made to produce.
+
+Only for faults: whatever a real deployment can show (states, XComs, logs, retries, SIGTERM) is
+asserted in a real deployment (tests/src/deploy.rs, tests/tests/e2e/deployment.rs). A mock is no
+proof of what the real server accepts: this one once accepted a SucceedTask body the 3.3.2 API
+server refuses.
 
 The bundle is found and launched by the real ``ExecutableCoordinator`` (or, with
 ``--via supervise_task``, by the worker entry point ``supervise_task`` routed to that coordinator
@@ -46,6 +52,8 @@ def parse_args(argv):
     p.add_argument("--connection", action="append", default=[], metavar="ID=JSON")
     p.add_argument("--xcom", action="append", default=[], metavar="DAG/RUN/TASK/KEY=JSON")
     p.add_argument("--via", choices=["coordinator", "supervise_task"], default="coordinator")
+    p.add_argument("--api-fault", action="append", default=[], metavar="METHOD:PATH_PART=STATUS",
+                   help="answer matching API calls with this HTTP status (e.g. GET:/variables/=403)")
     p.add_argument("--timeout", type=float, default=60.0, help="kill the bundle after this many s")
     p.add_argument("--startup-timeout", type=float, default=10.0)
     p.add_argument("--sigterm-after", type=float, default=None, metavar="SECONDS")
@@ -146,9 +154,22 @@ def main(argv=None) -> int:
     def not_found(detail):
         return httpx.Response(404, json={"detail": detail})
 
+    faults = []
+    for spec in args.api_fault:
+        what, status = spec.rsplit("=", 1)
+        fmethod, fpath = what.split(":", 1)
+        faults.append((fmethod, fpath, int(status)))
+
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
         method = request.method
+        for fmethod, fpath, status in faults:
+            if method == fmethod and fpath in path:
+                with lock:
+                    calls.append({"method": method, "path": path, "query": dict(request.url.params),
+                                  "body": None, "fault": status})
+                return httpx.Response(status, json={"detail": {"reason": "injected",
+                                                               "message": f"injected {status}"}})
         body = None
         if request.content:
             try:

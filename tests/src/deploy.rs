@@ -2,7 +2,7 @@
 //!
 //! [`Deployment::start`] runs `tests/harness/deploy.py` with the interpreter of a pinned release
 //! ([`Release`]): it writes an `AIRFLOW_HOME` (its `[sdk]` block taken from the README, see
-//! [`readme_sdk_config`]), migrates the metadata database, and starts the api-server, scheduler
+//! [`readme_config`]), migrates the metadata database, and starts the api-server, scheduler
 //! and dag-processor (and, for [`Executor::Celery`], a private PostgreSQL, Redis and Celery
 //! workers) on free loopback ports. Everything is then driven through Airflow's public REST API
 //! ([`Api`]), and judged by what Airflow's own database says through it.
@@ -12,20 +12,20 @@
 //! instead, the pipe closes all the same. Its directory (service logs, task logs, `airflow.cfg`)
 //! stays in `<target>/airflow-deployments/<name>` until the next run of the same deployment.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use wait_timeout::ChildExt;
 
+pub use crate::harness::LogRecord;
 use crate::venv::{self, Release};
 
 /// How long `deploy.py` may take to migrate the database and bring every service up.
@@ -35,10 +35,16 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Between two looks at a dag run or task instance.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The marker in `README.md` that precedes the `[sdk]` configuration the tests deploy with.
-pub const README_SDK_MARKER: &str = "<!-- tested: [sdk] configuration for Airflow 3.3 -->";
-/// The bundle directory the README's configuration names; the tests substitute their own.
-pub const README_EXECUTABLES_ROOT: &str = "/opt/airflow/bundles";
+/// The marker in `README.md` that precedes the configuration the tests deploy `release` with.
+pub fn readme_marker(release: Release) -> String {
+    format!(
+        "<!-- tested: airflow.cfg for Airflow {} -->",
+        release.name()
+    )
+}
+
+/// The bundle directory the README's configurations name; the tests substitute their own.
+pub const README_BUNDLES_DIR: &str = "/opt/airflow/bundles";
 
 /// Which executor the deployment runs tasks with.
 #[derive(Debug, Clone)]
@@ -62,6 +68,7 @@ pub struct DeployOptions {
     bundles: Vec<PathBuf>,
     dag_files: Vec<PathBuf>,
     sdk_config: Option<String>,
+    api_port: Option<u16>,
 }
 
 impl DeployOptions {
@@ -74,6 +81,7 @@ impl DeployOptions {
             bundles: Vec::new(),
             dag_files: Vec::new(),
             sdk_config: None,
+            api_port: None,
         }
     }
 
@@ -95,42 +103,47 @@ impl DeployOptions {
         self
     }
 
-    /// Uses this `[sdk]` block (with `{executables_root}` standing for the bundle directory)
-    /// instead of the README's.
+    /// Serves the API on this loopback port instead of a free one.
+    pub fn api_port(mut self, port: u16) -> Self {
+        self.api_port = Some(port);
+        self
+    }
+
+    /// Uses this configuration (an `[sdk]` block and any other sections to add, with
+    /// `{bundles_dir}` standing for the bundle directory) instead of the README's.
     pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
         self.sdk_config = Some(ini.into());
         self
     }
 }
 
-/// The `[sdk]` block the README documents for Airflow 3.3: the ```ini fence after
-/// [`README_SDK_MARKER`], with the bundle directory it names replaced by `executables_root`.
+/// The configuration the README documents for `release`: the ```ini fence after
+/// [`readme_marker`], with the bundle directory it names replaced by `bundles_dir`.
 ///
 /// Taking the configuration from the README keeps the documentation and the tested deployment
 /// the same text.
-pub fn readme_sdk_config(executables_root: &Path) -> Result<String> {
+pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
+    let marker = readme_marker(release);
     let readme_path = crate::workspace_root().join("README.md");
     let readme = fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
     let after = readme
-        .split_once(README_SDK_MARKER)
-        .with_context(|| format!("README.md has no {README_SDK_MARKER:?} marker"))?
+        .split_once(&marker)
+        .with_context(|| format!("README.md has no {marker:?} marker"))?
         .1;
     let body = after
         .trim_start()
         .strip_prefix("```ini\n")
-        .context("the README's tested [sdk] marker is not followed by a ```ini fence")?;
+        .with_context(|| format!("the README's {marker:?} is not followed by a ```ini fence"))?;
     let block = body
         .split_once("\n```")
-        .context("the README's tested ```ini fence is not closed")?
+        .with_context(|| format!("the ```ini fence after {marker:?} is not closed"))?
         .0;
-    if !block.contains(README_EXECUTABLES_ROOT) {
-        bail!("the README's tested [sdk] block does not name {README_EXECUTABLES_ROOT}");
+    if !block.contains(README_BUNDLES_DIR) {
+        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
     }
-    let root = executables_root
-        .to_str()
-        .context("a non-UTF-8 bundle path")?;
-    Ok(block.replace(README_EXECUTABLES_ROOT, root) + "\n")
+    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
+    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
 }
 
 /// A running deployment. Dropping it stops every process it started.
@@ -139,6 +152,8 @@ pub struct Deployment {
     stdin: Option<ChildStdin>,
     events: Receiver<Value>,
     dir: PathBuf,
+    /// Set once deploy.py reported the deployment ready; before that, its exit is expected.
+    ready: bool,
     /// The REST API client, logged in as the deployment's admin.
     pub api: Api,
     /// `AIRFLOW_HOME`.
@@ -194,10 +209,10 @@ impl Deployment {
         }
         let sdk = match &opts.sdk_config {
             Some(ini) => ini.replace(
-                "{executables_root}",
+                "{bundles_dir}",
                 bundles_dir.to_str().context("a non-UTF-8 path")?,
             ),
-            None => readme_sdk_config(&bundles_dir)?,
+            None => readme_config(opts.release, &bundles_dir)?,
         };
         let sdk_file = dir.join("sdk.ini");
         fs::write(&sdk_file, sdk).with_context(|| format!("writing {}", sdk_file.display()))?;
@@ -210,6 +225,9 @@ impl Deployment {
             .arg(&dags_dir)
             .arg("--sdk-config")
             .arg(&sdk_file);
+        if let Some(port) = opts.api_port {
+            cmd.arg(format!("--api-port={port}"));
+        }
         if let Executor::Celery { workers } = opts.executor {
             cmd.args(["--executor", "celery", "--private-services"])
                 .arg(format!("--celery-workers={workers}"));
@@ -237,6 +255,7 @@ impl Deployment {
             stdin,
             events,
             dir,
+            ready: false,
             api: Api::unauthenticated(""),
             home,
             bundles_dir,
@@ -248,6 +267,7 @@ impl Deployment {
             .as_str()
             .context("deploy.py's ready event has no api")?;
         dep.api = Api::login(base, "admin", "admin")?;
+        dep.ready = true;
         Ok(dep)
     }
 
@@ -308,7 +328,7 @@ impl Deployment {
         };
         drop(stdin);
         match self.child.wait_timeout(STOP_TIMEOUT)? {
-            Some(status) if status.success() => Ok(()),
+            Some(status) if status.success() || !self.ready => Ok(()),
             Some(status) => Err(anyhow!("deploy.py exited with {status} while stopping")),
             None => {
                 let _ = self.child.kill();
@@ -420,41 +440,6 @@ impl TaskInstance {
     }
 }
 
-/// One record of a task log, as `GET .../logs/{try}` returns it with `Accept: application/json`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct LogRecord {
-    /// The message.
-    pub event: String,
-    /// The level (`info`, `error`, ...); `None` for the log's own framing lines.
-    #[serde(default)]
-    pub level: Option<String>,
-    /// The logger name.
-    #[serde(default)]
-    pub logger: Option<String>,
-    /// When it was logged.
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    /// Every other key: the record's structured fields.
-    #[serde(flatten)]
-    pub fields: BTreeMap<String, Value>,
-}
-
-impl std::fmt::Display for LogRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "[{}] {}: {}",
-            self.level.as_deref().unwrap_or("-"),
-            self.logger.as_deref().unwrap_or("-"),
-            self.event
-        )?;
-        for (k, v) in &self.fields {
-            write!(f, " {k}={v}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A task log: every record of one try.
 #[derive(Debug, Clone)]
 pub struct TaskLog(pub Vec<LogRecord>);
@@ -462,7 +447,7 @@ pub struct TaskLog(pub Vec<LogRecord>);
 impl TaskLog {
     /// The first record whose message contains `text`.
     pub fn find(&self, text: &str) -> Option<&LogRecord> {
-        self.0.iter().find(|r| r.event.contains(text))
+        self.0.iter().find(|r| r.message().contains(text))
     }
 
     /// The first record whose message contains `text`, or an error showing the whole log.
@@ -882,9 +867,4 @@ impl Checks {
             self.failures.join("\n\n")
         )
     }
-}
-
-/// Flushes stdout/stderr (the checks print as they go).
-pub fn flush() {
-    let _ = std::io::stderr().flush();
 }

@@ -3,6 +3,9 @@
 //! * [`reader`]: what the released reader and bundle lookup make of the files under some roots.
 //! * [`run_task`] / [`RunOptions::run`]: one task of a bundle run under the released supervisor
 //!   against a mocked Task Execution API; the [`TaskRun`] says what the API server was told.
+//!   Only for faults a real API server cannot be made to produce ([`RunOptions::api_fault`], a
+//!   silent or vanishing supervisor): everything else is judged by a real deployment
+//!   ([`crate::deploy`]).
 //!
 //! Each call starts one Python process (about 1.5 to 2 s, most of it importing Airflow).
 
@@ -257,6 +260,7 @@ pub struct RunOptions {
     sigterm_after: Option<Duration>,
     sigterm_when_logged: Option<String>,
     env: Vec<(OsString, OsString)>,
+    api_faults: Vec<String>,
 }
 
 /// The run id used unless [`RunOptions::run_id`] sets another.
@@ -283,6 +287,7 @@ impl RunOptions {
             startup_timeout: Duration::from_secs(10),
             sigterm_after: None,
             sigterm_when_logged: None,
+            api_faults: Vec::new(),
             env: Vec::new(),
         }
     }
@@ -397,6 +402,14 @@ impl RunOptions {
         run_task(self)
     }
 
+    /// Answers the API calls with `method` whose path contains `path_part` with HTTP `status`
+    /// (a fault a real API server cannot be made to produce on demand).
+    pub fn api_fault(mut self, method: &str, path_part: &str, status: u16) -> Self {
+        self.api_faults
+            .push(format!("{method}:{path_part}={status}"));
+        self
+    }
+
     fn to_args(&self) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |k: &str, v: OsString| {
@@ -446,6 +459,10 @@ impl RunOptions {
         }
         if self.should_retry {
             a.push("--should-retry".into());
+        }
+        for fault in &self.api_faults {
+            a.push("--api-fault".into());
+            a.push(fault.into());
         }
         a
     }
@@ -518,6 +535,22 @@ impl LogRecord {
     /// Another field of the record.
     pub fn field(&self, name: &str) -> Option<&Value> {
         self.fields.get(name)
+    }
+}
+
+impl std::fmt::Display for LogRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] {}: {}",
+            self.level.as_deref().unwrap_or("-"),
+            self.logger.as_deref().unwrap_or("-"),
+            self.message()
+        )?;
+        for (k, v) in &self.fields {
+            write!(f, " {k}={v}")?;
+        }
+        Ok(())
     }
 }
 

@@ -3,12 +3,14 @@
 //! from the installed package. The schema catches names and types; what the real server accepts
 //! is judged by the deployment tests.
 //!
-//! The packages are the test venvs under the workspace's `target/` (`airflow-venv-3.3`,
-//! `airflow-venv-3.4`; the e2e tests create them, `tests/src/venv.rs`). A missing venv fails the
-//! test: it never passes without having checked.
+//! The packages are the end-to-end tests' venvs (`airflow_e2e::venv`, created on first use);
+//! the schema file is located by asking that venv's Python where the package is. A missing venv
+//! fails the test: it never passes without having checked.
 
 use std::path::PathBuf;
+use std::process::Command;
 
+use airflow_e2e::venv::Release;
 use serde_json::{Value, json};
 
 use super::messages::*;
@@ -16,26 +18,28 @@ use super::versions::SchemaVersion;
 
 /// The installed `schema.json` of the task SDK release that speaks `version`.
 fn schema(version: SchemaVersion) -> Value {
-    let venv = match version {
-        SchemaVersion::V2026_06_16 => "airflow-venv-3.3",
-        SchemaVersion::V2026_10_30 => "airflow-venv-3.4",
+    let release = match version {
+        SchemaVersion::V2026_06_16 => Release::V3_3,
+        SchemaVersion::V2026_10_30 => Release::V3_4,
     };
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "target",
-        venv,
-        "lib/python3.11/site-packages/airflow/sdk/execution_time/schema/schema.json",
-    ]
-    .iter()
-    .collect();
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {} ({e}): create the venv first (cargo nextest run -p airflow-e2e, \
-             or tests/src/venv.rs `python_for`)",
-            path.display()
-        )
-    });
+    let python = airflow_e2e::venv::python_for(release)
+        .unwrap_or_else(|e| panic!("no Airflow {} venv: {e:#}", release.airflow_version()));
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import os, airflow.sdk.execution_time as m; \
+             print(os.path.join(os.path.dirname(m.__file__), 'schema', 'schema.json'))",
+        ])
+        .output()
+        .expect("running the venv's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {} ({e})", path.display()));
     let schema: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         schema["api_version"],

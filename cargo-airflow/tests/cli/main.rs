@@ -6,6 +6,7 @@
 
 mod errors;
 mod help;
+mod hostile;
 mod inspect;
 mod metadata;
 mod pack;

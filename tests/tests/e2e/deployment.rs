@@ -662,19 +662,197 @@ fn dags_test_with_executor(dep: &Deployment) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn example_dags_run_in_a_real_airflow_3_3() -> Result<()> {
+/// The example in a deployment of `release` configured as the README says: scenarios (a)-(f),
+/// and on 3.4 the Dag processor's run of the bundle file in the Dag bundle `rust-bundles`.
+fn example_deployment(name: &str, release: Release) -> Result<()> {
     let dep = Deployment::start(
-        DeployOptions::new("local-3.3", Release::V3_3)
+        DeployOptions::new(name, release)
             .bundle(example_bundle()?)
             .dag_file(stub_dags()),
     )?;
     let mut checks = Checks::default();
     checks.check("scenarios (a)-(e)", || example_scenarios(&dep));
+    if release == Release::V3_4 {
+        checks.check(
+            "the Dag processor ran the bundle file without an import error",
+            || bundle_file_was_parsed(&dep, "rust-bundles"),
+        );
+    }
     checks.check("(f) airflow dags test --use-executor", || {
         define_inputs(&dep.api)?;
         dags_test_with_executor(&dep)
     });
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+#[test]
+fn example_dags_run_in_a_real_airflow_3_3() -> Result<()> {
+    example_deployment("local-3.3", Release::V3_3)
+}
+
+#[test]
+fn example_dags_run_in_a_real_airflow_3_4() -> Result<()> {
+    // The README's 3.4 configuration: the bundle in a Dag bundle of its own, named by the
+    // coordinator's task_handler_bundle_name.
+    example_deployment("local-3.4", Release::V3_4)
+}
+
+#[test]
+fn bundle_inside_the_stub_dags_bundle_on_airflow_3_4() -> Result<()> {
+    // No task_handler_bundle_name: the coordinator looks in the task's own Dag bundle, where the
+    // bundle file sits beside the stub dags.
+    let dep = Deployment::start(
+        DeployOptions::new("dags-folder-3.4", Release::V3_4)
+            .sdk_config(
+                r#"[sdk]
+coordinators = {"rust": {"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {}}}
+queue_to_coordinator = {"rust": "rust"}
+"#,
+            )
+            .dag_file(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check("example_etl succeeds", || {
+        api.wait_for_dags(&["example_etl"], DAGS_TIMEOUT)?;
+        define_inputs(api)?;
+        api.trigger("example_etl", "happy", json!({}))?;
+        let run = api.wait_run("example_etl", "happy", RUN_TIMEOUT)?;
+        ensure!(
+            run.state == "success",
+            "run ended {}: {}",
+            run.state,
+            states(&api.task_instances("example_etl", "happy")?)
+        );
+        let rows = xcom(api, "example_etl", "happy", "load", "loaded_rows")?;
+        ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
+        Ok(())
+    });
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed(&dep, "dags-folder"),
+    );
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+/// The Dag processor of 3.4 runs every bundle file it finds: its stats table must show a
+/// finished run of ours with no error, and the API no import error for any file.
+fn bundle_file_was_parsed(dep: &Deployment, dag_bundle: &str) -> Result<()> {
+    bundle_file_was_parsed_named(dep, dag_bundle, "example-bundle")
+}
+
+fn bundle_file_was_parsed_named(dep: &Deployment, dag_bundle: &str, file: &str) -> Result<()> {
+    let deadline = Instant::now() + DAGS_TIMEOUT;
+    loop {
+        // A row: bundle, file, [pid, current duration], # dags, # errors, last duration, last run.
+        let log = dep.service_log("dag-processor", 100_000);
+        let finished = log.lines().find_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let done = cols.len() >= 6
+                && cols[0] == dag_bundle
+                && cols[1] == file
+                && cols[cols.len() - 1].contains('T');
+            done.then(|| cols[cols.len() - 3].to_owned())
+        });
+        let errors = dep.api.import_errors()?;
+        ensure!(errors.is_empty(), "import errors: {errors:#?}");
+        if let Some(errors) = finished {
+            ensure!(
+                errors == "0",
+                "the Dag processor counted {errors} errors for the bundle file"
+            );
+            return Ok(());
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the Dag processor never finished {file} in Dag bundle {dag_bundle}:\n{}",
+            dep.service_log("dag-processor", 40)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn typed_arguments_bound_by_the_stub_on_airflow_3_4() -> Result<()> {
+    let out = tempfile::tempdir()?;
+    let bundle = out.path().join("example-typed");
+    airflow_e2e::pack::pack_json([
+        "-p",
+        "example-typed",
+        "-o",
+        bundle.to_str().context("a non-UTF-8 path")?,
+    ])?;
+    let dep = Deployment::start(
+        DeployOptions::new("typed-3.4", Release::V3_4)
+            .bundle(&bundle)
+            .dag_file(
+                airflow_e2e::harness_dir()
+                    .join("dags")
+                    .join("typed_stubs.py"),
+            ),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check(
+        "load gets transform's output and the literal, typed",
+        || {
+            api.wait_for_dags(&["example_typed", "example_typed_wrong_type"], DAGS_TIMEOUT)?;
+            api.trigger("example_typed", "typed", json!({}))?;
+            api.trigger("example_typed_wrong_type", "wrong", json!({}))?;
+            let run = api.wait_run("example_typed", "typed", RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                states(&api.task_instances("example_typed", "typed")?)
+            );
+            let v = xcom(api, "example_typed", "typed", "load", "return_value")?;
+            ensure!(
+                v == json!("2 rows of 3 orders into t1"),
+                "load returned {v}"
+            );
+            let log = api.wait_log("example_typed", "typed", "load", 1, &["loading totals"])?;
+            expect_record(
+                &log,
+                "info",
+                "loading totals",
+                &[("table", json!("t1")), ("rows", json!(2))],
+            )
+        },
+    );
+    checks.check(
+        "a value of the wrong type fails the task, naming the parameter",
+        || {
+            let run = api.wait_run("example_typed_wrong_type", "wrong", RUN_TIMEOUT)?;
+            ensure!(run.state == "failed", "run ended {}", run.state);
+            expect_states(
+                api,
+                "example_typed_wrong_type",
+                "wrong",
+                &[("transform", "success"), ("load", "failed")],
+            )?;
+            let log = api.wait_log("example_typed_wrong_type", "wrong", "load", 1, &["table"])?;
+            let r = log
+                .0
+                .iter()
+                .find(|r| r.level.as_deref() == Some("error") && r.message().contains("`table`"))
+                .with_context(|| format!("no error record names the parameter `table`:\n{log}"))?;
+            ensure!(
+                r.message().contains('7') && r.message().contains("String"),
+                "{r}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed_named(&dep, "rust-bundles", "example-typed"),
+    );
     let result = checks.finish();
     dep.stop()?;
     result
@@ -721,4 +899,61 @@ fn celery_workers_run_ten_concurrent_runs() -> Result<()> {
         "the 30 task instances ran on {hosts:?}, not on both workers"
     );
     dep.stop()
+}
+
+/// Processes whose environment names `home` as their `AIRFLOW_HOME`.
+fn processes_of(home: &std::path::Path) -> Vec<String> {
+    let want = format!("AIRFLOW_HOME={}", home.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        if let Ok(env) = std::fs::read(entry.path().join("environ"))
+            && env.split(|&b| b == 0).any(|kv| kv == want.as_bytes())
+        {
+            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            found.push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_deployment_that_cannot_start_says_why_and_leaves_nothing_behind() -> Result<()> {
+    // The API port is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = taken.local_addr()?.port();
+    let err = Deployment::start(
+        DeployOptions::new("fault-port-3.3", Release::V3_3)
+            .api_port(port)
+            .dag_file(stub_dags()),
+    )
+    .expect_err("started on a taken port");
+    let text = format!("{err:#}");
+    ensure!(
+        text.contains(&format!("port {port} on 127.0.0.1 is already taken")),
+        "{text}"
+    );
+
+    // The metadata database cannot be reached: one error, with the failing step's log tail.
+    let err = Deployment::start(
+        DeployOptions::new("fault-db-3.3", Release::V3_3)
+            .sdk_config(
+                "[database]\nsql_alchemy_conn = postgresql+psycopg2://airflow@127.0.0.1:1/airflow\n",
+            )
+            .dag_file(stub_dags()),
+    )
+    .expect_err("started without a database");
+    let text = format!("{err:#}");
+    ensure!(text.contains("`db migrate` exited with"), "{text}");
+    ensure!(text.contains("--- db-migrate (last lines) ---"), "{text}");
+    ensure!(
+        text.contains("127.0.0.1") && text.contains("port 1"),
+        "no log tail naming the database: {text}"
+    );
+    let home = airflow_e2e::target_dir()
+        .join("airflow-deployments")
+        .join("fault-db-3.3")
+        .join("home");
+    let left = processes_of(&home);
+    ensure!(left.is_empty(), "processes left behind: {left:#?}");
+    Ok(())
 }

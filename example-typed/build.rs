@@ -1,0 +1,3 @@
+fn main() {
+    airflow_build::build();
+}

@@ -1,0 +1,58 @@
+//! An Airflow 3.4 bundle whose tasks take typed arguments, TaskFlow style.
+//!
+//! The Python stub dag calls `load(transform(), table="t1")`; Airflow 3.4 binds those arguments
+//! (an upstream XCom and a literal) and hands them over with the task, and the runtime converts
+//! each to the Rust parameter's type. Needs supervisor schema `2026-10-30`, so this bundle runs on
+//! Airflow 3.4 only: bundles that must also run on 3.3 keep the default schema and pull XComs by
+//! hand (see `example-bundle`).
+
+use std::collections::BTreeMap;
+
+use airflow_sdk::log::info;
+use airflow_sdk::{Bundle, Dag, SchemaVersion, TaskContext, TaskResult};
+use serde::{Deserialize, Serialize};
+
+/// What `transform` hands to `load`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Totals {
+    per_customer: BTreeMap<String, u64>,
+    orders: usize,
+}
+
+/// Totals a fixed batch of orders per customer.
+fn transform(_ctx: &mut TaskContext) -> TaskResult<Totals> {
+    let mut per_customer = BTreeMap::new();
+    for (customer, cents) in [("ada", 1250), ("brian", 300), ("ada", 999)] {
+        *per_customer.entry(customer.to_owned()).or_insert(0) += cents;
+    }
+    Ok(Totals {
+        per_customer,
+        orders: 3,
+    })
+}
+
+/// "Loads" the totals into `table`: both arrive as typed arguments.
+fn load(_ctx: &mut TaskContext, totals: Totals, table: String) -> TaskResult<String> {
+    let rows = totals.per_customer.len();
+    info!(table = table.as_str(), rows = rows; "loading totals");
+    Ok(format!(
+        "{rows} rows of {} orders into {table}",
+        totals.orders
+    ))
+}
+
+/// The same pipeline, once as intended and once with a stub that passes a wrong type.
+fn dag(id: &str) -> Dag {
+    Dag::new(id)
+        .task("transform", transform)
+        .task_with_args("load", ["totals", "table"], load)
+}
+
+fn bundle() -> Bundle {
+    Bundle::new()
+        .supervisor_schema(SchemaVersion::V2026_10_30)
+        .dag(dag("example_typed"))
+        .dag(dag("example_typed_wrong_type"))
+}
+
+airflow_sdk::main!(bundle());

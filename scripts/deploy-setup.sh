@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install what the real-Airflow deployment tests need besides Python: PostgreSQL and Redis for the
+# Celery deployment (the tests start private, throw-away instances of both on free ports; the
+# system services are not used). Debian 12. Idempotent.
+set -euo pipefail
+pkgs=(postgresql redis-server)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null
+command -v redis-server >/dev/null
+echo "deploy-setup: postgresql and redis-server are installed"

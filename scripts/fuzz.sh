@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Fuzz the bundle reader with cargo-fuzz (libFuzzer).
+#
+#   scripts/fuzz.sh [RUNS_PER_TARGET] [TARGET...]
+#
+# RUNS_PER_TARGET defaults to 1000000; CI runs a smoke test with `scripts/fuzz.sh 20000`.
+# Targets: trailer (trailer + streaming reader), manifest_yaml (the YAML 1.1 typing behind
+# `verify`), record (the airflow-build record decoder). Each run prints libFuzzer's final
+# `Done N runs` line; a crash leaves its input under fuzz/artifacts/<target>/ and fails the
+# script. The corpus grows under fuzz/corpus/<target>/ (not committed).
+#
+# Needs `cargo install cargo-fuzz`. cargo-fuzz passes nightly-only flags to rustc
+# (-Zsanitizer=address); on a stable toolchain RUSTC_BOOTSTRAP=1 allows them.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+runs="${1:-1000000}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record)
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
+    echo "== fuzz $t: $runs runs" >&2
+    # -rss_limit_mb: a leak or an allocation sized by untrusted input fails the run.
+    cargo fuzz run "$t" "corpus/$t" -- -runs="$runs" -rss_limit_mb=512 -max_len=65536 \
+        -timeout=10 -print_final_stats=1 2>&1 | grep -E "Done [0-9]+ runs|stat::number_of_executed_units|ERROR|panicked|SUMMARY" >&2
+    status=${PIPESTATUS[0]}
+    [ "$status" -eq 0 ] || { echo "fuzz $t failed (status $status); see fuzz/artifacts/$t" >&2; exit 1; }
+done

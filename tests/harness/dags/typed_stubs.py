@@ -1,0 +1,33 @@
+"""Python stubs for example-typed (Airflow 3.4, schema 2026-10-30): the stub's call binds the Rust
+task's typed arguments. `example_typed_wrong_type` passes an int where Rust takes a String."""
+
+from airflow.sdk import dag, task
+
+
+@task.stub(queue="rust")
+def transform() -> dict: ...
+
+
+@task.stub(queue="rust")
+def load(totals: dict, table: str) -> str: ...
+
+
+@dag(dag_id="example_typed", schedule=None, catchup=False)
+def example_typed():
+    load(transform(), table="t1")
+
+
+example_typed()
+
+
+# Unannotated, so that Airflow hands the int over and the Rust side is what refuses it.
+@task.stub(queue="rust", task_id="load")
+def load_untyped(totals, table): ...
+
+
+@dag(dag_id="example_typed_wrong_type", schedule=None, catchup=False)
+def example_typed_wrong_type():
+    load_untyped(transform(), table=7)
+
+
+example_typed_wrong_type()
