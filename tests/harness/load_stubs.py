@@ -27,8 +27,8 @@ dags = {}
 for dag_id, dag in sorted(bag.dags.items()):
     dags[dag_id] = {
         "timetable": type(dag.timetable).__name__,
-        "timetable_summary": getattr(dag.timetable, "_expression", None),
-        "timezone": str(getattr(dag.timetable, "_timezone", "")),
+        "timetable_summary": getattr(dag.timetable, "expression", None),
+        "timezone": str(getattr(dag.timetable, "timezone", "")),
         "start_date": dag.start_date.isoformat() if dag.start_date else None,
         "catchup": dag.catchup,
         "tags": sorted(dag.tags),
