@@ -715,6 +715,14 @@ impl Bundle {
             .find(|t| t.id == task_id)
     }
 
+    /// Each dag's declarations by id, sorted, without checking them first (the caller has).
+    pub(crate) fn declarations_unchecked(&self) -> impl Iterator<Item = (String, DagDeclaration)> {
+        let mut dags: Vec<&Dag> = self.dags.iter().collect();
+        dags.sort_by(|a, b| a.id.cmp(&b.id));
+        dags.into_iter()
+            .map(|d| (d.id.clone(), d.declaration(&self.queues).0))
+    }
+
     /// The dag `dag_id`, if declared.
     pub(crate) fn find_dag(&self, dag_id: &str) -> Option<&Dag> {
         self.dags.iter().find(|d| d.id == dag_id)

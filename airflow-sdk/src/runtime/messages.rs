@@ -488,7 +488,7 @@ pub(crate) struct GetConnection {
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct SerializedDag {
-    pub(crate) data: serde_json::Value,
+    pub(crate) data: super::native::NativeDag,
 }
 
 /// `DagFileParsingResult`: the answer to a `DagFileParseRequest`.

@@ -230,25 +230,23 @@ fn run_with(
 pub(crate) fn parse_result(bundle: &Bundle, request: &DagFileParseRequest) -> DagFileParsingResult {
     let relative = native::relative_fileloc(&request.file, &request.bundle_path);
     let mut serialized_dags = Vec::new();
-    let mut import_errors = Vec::new();
-    match bundle.metadata() {
-        Ok(m) => {
-            for (dag_id, entry) in &m.dags {
-                if let Some(decl) = entry.declared.as_ref().filter(|d| d.native) {
-                    serialized_dags.push(SerializedDag {
-                        data: native::serialize(dag_id, decl, &request.file, &relative),
-                    });
-                }
-            }
+    // `serve` validated the declarations before the runtime started.
+    for (dag_id, decl) in bundle.declarations_unchecked() {
+        if decl.native {
+            serialized_dags.push(SerializedDag {
+                data: native::NativeDag {
+                    dag_id,
+                    decl,
+                    fileloc: request.file.clone(),
+                    relative_fileloc: relative.clone(),
+                },
+            });
         }
-        // `serve` validates before running, so this is only reached through other callers.
-        Err(e) => import_errors.push(e.to_string()),
     }
     DagFileParsingResult {
         fileloc: request.file.clone(),
         serialized_dags,
-        import_errors: (!import_errors.is_empty())
-            .then(|| [(relative, import_errors.join("\n"))].into_iter().collect()),
+        import_errors: None,
     }
 }
 

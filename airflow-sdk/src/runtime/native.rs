@@ -9,8 +9,11 @@
 
 use std::path::Path;
 
-use airflow_bundle::declare::{DagDeclaration, Schedule, TaskSettings, parse_utc};
-use serde_json::{Map, Value, json};
+use airflow_bundle::declare::{
+    DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
+};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 /// The module name Airflow shows for these tasks; Airflow never imports it.
 const TASK_MODULE: &str = "airflow.sdk.coordinators.executable";
@@ -26,167 +29,276 @@ pub(crate) fn relative_fileloc(file: &str, bundle_path: &str) -> String {
 }
 
 /// A JSON value encoded as Airflow's `BaseSerialization` encodes it (dicts are wrapped).
-fn encode(value: &Value) -> Value {
-    match value {
-        Value::Object(m) => json!({
-            "__type": "dict",
-            "__var": m.iter().map(|(k, v)| (k.clone(), encode(v))).collect::<Map<_, _>>(),
-        }),
-        Value::Array(items) => Value::Array(items.iter().map(encode).collect()),
-        other => other.clone(),
+struct Encoded<'a>(&'a Value);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let mut out = s.serialize_map(Some(2))?;
+                out.serialize_entry("__type", "dict")?;
+                out.serialize_entry("__var", &EncodedMap(m))?;
+                out.end()
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(Encoded)),
+            other => other.serialize(s),
+        }
     }
 }
 
-fn timetable(schedule: &Schedule) -> Value {
-    match schedule {
-        Schedule::None => json!({"__type": "airflow.timetables.simple.NullTimetable", "__var": {}}),
-        Schedule::Once => json!({"__type": "airflow.timetables.simple.OnceTimetable", "__var": {}}),
-        Schedule::Continuous => {
-            json!({"__type": "airflow.timetables.simple.ContinuousTimetable", "__var": {}})
-        }
-        Schedule::Cron { timezone, .. } => json!({
-            "__type": "airflow.timetables.trigger.CronTriggerTimetable",
-            "__var": {
-                "expression": schedule.cron_expression().unwrap_or_default(),
-                "timezone": timezone,
-                "interval": 0.0,
-                "run_immediately": false,
+struct EncodedMap<'a>(&'a serde_json::Map<String, Value>);
+
+impl Serialize for EncodedMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, Encoded(v))))
+    }
+}
+
+/// `{"__type": ty, "__var": var}`, Airflow's encoding of a typed value.
+struct Typed<'a, T: Serialize>(&'a str, T);
+
+impl<T: Serialize> Serialize for Typed<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("__type", self.0)?;
+        out.serialize_entry("__var", &self.1)?;
+        out.end()
+    }
+}
+
+/// An empty map (`{}`).
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+struct Timetable<'a>(&'a Schedule);
+
+impl Serialize for Timetable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Schedule::None => Typed("airflow.timetables.simple.NullTimetable", Empty).serialize(s),
+            Schedule::Once => Typed("airflow.timetables.simple.OnceTimetable", Empty).serialize(s),
+            Schedule::Continuous => {
+                Typed("airflow.timetables.simple.ContinuousTimetable", Empty).serialize(s)
             }
-        }),
+            Schedule::Cron { timezone, .. } => Typed(
+                "airflow.timetables.trigger.CronTriggerTimetable",
+                CronVar(self.0.cron_expression().unwrap_or_default(), timezone),
+            )
+            .serialize(s),
+        }
+    }
+}
+
+struct CronVar<'a>(&'a str, &'a str);
+
+impl Serialize for CronVar<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // All four keys are needed: without `interval` Airflow fails with KeyError.
+        let mut out = s.serialize_map(Some(4))?;
+        out.serialize_entry("expression", self.0)?;
+        out.serialize_entry("timezone", self.1)?;
+        out.serialize_entry("interval", &0.0)?;
+        out.serialize_entry("run_immediately", &false)?;
+        out.end()
     }
 }
 
 /// Epoch seconds as the float Airflow's schema wants (dates were checked when declared).
-fn epoch(date: &Option<String>) -> Option<Value> {
-    date.as_deref()
-        .and_then(parse_utc)
-        .map(|s| Value::from(s as f64))
+fn epoch(date: &Option<String>) -> Option<f64> {
+    date.as_deref().and_then(parse_utc).map(|s| s as f64)
 }
 
-/// The settings as task keys; values equal to Airflow's defaults are written too (harmless, and
-/// what was declared is what is seen).
-fn put_settings(out: &mut Map<String, Value>, s: &TaskSettings) {
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            out.insert(k.to_owned(), v);
-        }
+/// Writes the set settings as task keys. `timedelta` wraps durations (for `default_args`, which
+/// is `BaseSerialization`-encoded; task keys take plain seconds).
+fn put_settings<M: SerializeMap>(
+    out: &mut M,
+    s: &TaskSettings,
+    timedelta: bool,
+) -> Result<(), M::Error> {
+    let duration = |out: &mut M, key: &str, v: Option<f64>| match (v, timedelta) {
+        (Some(v), true) => out.serialize_entry(key, &Typed("timedelta", v)),
+        (Some(v), false) => out.serialize_entry(key, &v),
+        (None, _) => Ok(()),
     };
-    put("retries", s.retries.map(Value::from));
-    put("retry_delay", s.retry_delay.map(Value::from));
-    put(
-        "retry_exponential_backoff",
-        s.retry_exponential_backoff.map(Value::from),
-    );
-    put("max_retry_delay", s.max_retry_delay.map(Value::from));
-    put("execution_timeout", s.execution_timeout.map(Value::from));
-    put(
-        "trigger_rule",
-        s.trigger_rule.map(|r| Value::from(r.as_str())),
-    );
-    put("pool", s.pool.clone().map(Value::from));
-    put("priority_weight", s.priority_weight.map(Value::from));
-    put("queue", s.queue.clone().map(Value::from));
-    put("owner", s.owner.clone().map(Value::from));
-    put("doc_md", s.doc_md.clone().map(Value::from));
-}
-
-/// `default_args` for display: `BaseSerialization`-encoded, durations as `timedelta`.
-fn default_args(s: &TaskSettings) -> Value {
-    let mut plain = Map::new();
-    put_settings(&mut plain, s);
-    let var: Map<String, Value> = plain
-        .into_iter()
-        .map(|(k, v)| {
-            let v = match k.as_str() {
-                "retry_delay" | "max_retry_delay" | "execution_timeout" => {
-                    json!({"__type": "timedelta", "__var": v})
-                }
-                _ => v,
-            };
-            (k, v)
-        })
-        .collect();
-    json!({"__type": "dict", "__var": var})
-}
-
-/// The serialized Dag (`{"__version": 3, "dag": {...}}`) of `dag_id`.
-pub(crate) fn serialize(
-    dag_id: &str,
-    decl: &DagDeclaration,
-    fileloc: &str,
-    relative_fileloc: &str,
-) -> Value {
-    let tasks: Vec<Value> = decl
-        .tasks
-        .iter()
-        .map(|t| {
-            let mut v = Map::new();
-            v.insert("task_id".into(), Value::from(t.id.as_str()));
-            v.insert("task_type".into(), Value::from(TASK_TYPE));
-            v.insert("_task_module".into(), Value::from(TASK_MODULE));
-            v.insert("language".into(), Value::from("rust"));
-            v.insert("template_fields".into(), json!([]));
-            v.insert("is_stub".into(), Value::from(true));
-            put_settings(&mut v, &t.settings);
-            if !t.downstream.is_empty() {
-                v.insert("downstream_task_ids".into(), json!(t.downstream));
-            }
-            json!({"__type": "operator", "__var": v})
-        })
-        .collect();
-    let params: Vec<Value> = decl
-        .params
-        .iter()
-        .map(|p| {
-            json!([p.name, {
-                "__class": "airflow.sdk.definitions.param.Param",
-                "default": encode(&p.default),
-                "description": p.description,
-                "schema": {"__type": "dict", "__var": {}},
-            }])
-        })
-        .collect();
-    let mut dag = Map::new();
-    dag.insert("dag_id".into(), Value::from(dag_id));
-    dag.insert("fileloc".into(), Value::from(fileloc));
-    dag.insert("relative_fileloc".into(), Value::from(relative_fileloc));
-    dag.insert("timezone".into(), Value::from("UTC"));
-    dag.insert("timetable".into(), timetable(&decl.schedule));
-    let mut put = |k: &str, v: Option<Value>| {
+    if let Some(v) = s.retries {
+        out.serialize_entry("retries", &v)?;
+    }
+    duration(out, "retry_delay", s.retry_delay)?;
+    if let Some(v) = s.retry_exponential_backoff {
+        out.serialize_entry("retry_exponential_backoff", &v)?;
+    }
+    duration(out, "max_retry_delay", s.max_retry_delay)?;
+    duration(out, "execution_timeout", s.execution_timeout)?;
+    if let Some(v) = s.trigger_rule {
+        out.serialize_entry("trigger_rule", v.as_str())?;
+    }
+    for (key, v) in [
+        ("pool", &s.pool),
+        ("queue", &s.queue),
+        ("owner", &s.owner),
+        ("doc_md", &s.doc_md),
+    ] {
         if let Some(v) = v {
-            dag.insert(k.to_owned(), v);
+            out.serialize_entry(key, v)?;
         }
-    };
-    put("start_date", epoch(&decl.start_date));
-    put("end_date", epoch(&decl.end_date));
-    put("catchup", decl.catchup.map(Value::from));
-    put("description", decl.description.clone().map(Value::from));
-    put("max_active_runs", decl.max_active_runs.map(Value::from));
-    put("max_active_tasks", decl.max_active_tasks.map(Value::from));
-    put("dagrun_timeout", decl.dagrun_timeout.map(Value::from));
-    if !decl.tags.is_empty() {
-        // Airflow keeps tags as a set: sorted here so the output never depends on order.
-        let mut tags = decl.tags.clone();
-        tags.sort();
-        put("tags", Some(json!(tags)));
     }
-    if !decl.default_task.is_empty() {
-        put("default_args", Some(default_args(&decl.default_task)));
+    if let Some(v) = s.priority_weight {
+        out.serialize_entry("priority_weight", &v)?;
     }
-    put("params", Some(Value::Array(params)));
-    put("tasks", Some(Value::Array(tasks)));
-    put("dag_dependencies", Some(json!([])));
-    put("edge_info", Some(json!({})));
-    put("deadline", Some(Value::Null));
-    put("allowed_run_types", Some(Value::Null));
-    json!({"__version": 3, "dag": dag})
+    Ok(())
+}
+
+struct DefaultArgs<'a>(&'a TaskSettings);
+
+impl Serialize for DefaultArgs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        put_settings(&mut out, self.0, true)?;
+        out.end()
+    }
+}
+
+struct TaskVar<'a>(&'a TaskDeclaration);
+
+impl Serialize for TaskVar<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("task_id", &t.id)?;
+        out.serialize_entry("task_type", TASK_TYPE)?;
+        out.serialize_entry("_task_module", TASK_MODULE)?;
+        out.serialize_entry("language", "rust")?;
+        out.serialize_entry("template_fields", &[(); 0])?;
+        out.serialize_entry("is_stub", &true)?;
+        put_settings(&mut out, &t.settings, false)?;
+        if !t.downstream.is_empty() {
+            out.serialize_entry("downstream_task_ids", &t.downstream)?;
+        }
+        out.end()
+    }
+}
+
+struct Param<'a>(&'a ParamDeclaration);
+
+impl Serialize for Param<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(4))?;
+        out.serialize_entry("__class", "airflow.sdk.definitions.param.Param")?;
+        out.serialize_entry("default", &Encoded(&self.0.default))?;
+        out.serialize_entry("description", &self.0.description)?;
+        out.serialize_entry("schema", &Typed("dict", Empty))?;
+        out.end()
+    }
+}
+
+/// One native dag as Airflow's `DagSerialization` (`__version` 3) reads it. Serialized straight
+/// into the outgoing frame: building it as a JSON tree first cost most of the parse time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NativeDag {
+    pub(crate) dag_id: String,
+    pub(crate) decl: DagDeclaration,
+    /// The request's `file`.
+    pub(crate) fileloc: String,
+    /// `file` relative to the Dag bundle's root ([`relative_fileloc`]).
+    pub(crate) relative_fileloc: String,
+}
+
+struct DagBody<'a>(&'a NativeDag);
+
+impl Serialize for DagBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let NativeDag {
+            dag_id,
+            decl,
+            fileloc,
+            relative_fileloc,
+        } = self.0;
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("dag_id", dag_id)?;
+        out.serialize_entry("fileloc", fileloc)?;
+        out.serialize_entry("relative_fileloc", relative_fileloc)?;
+        out.serialize_entry("timezone", "UTC")?;
+        out.serialize_entry("timetable", &Timetable(&decl.schedule))?;
+        if let Some(v) = epoch(&decl.start_date) {
+            out.serialize_entry("start_date", &v)?;
+        }
+        if let Some(v) = epoch(&decl.end_date) {
+            out.serialize_entry("end_date", &v)?;
+        }
+        if let Some(v) = decl.catchup {
+            out.serialize_entry("catchup", &v)?;
+        }
+        if let Some(v) = &decl.description {
+            out.serialize_entry("description", v)?;
+        }
+        if let Some(v) = decl.max_active_runs {
+            out.serialize_entry("max_active_runs", &v)?;
+        }
+        if let Some(v) = decl.max_active_tasks {
+            out.serialize_entry("max_active_tasks", &v)?;
+        }
+        if let Some(v) = decl.dagrun_timeout {
+            out.serialize_entry("dagrun_timeout", &v)?;
+        }
+        if !decl.tags.is_empty() {
+            // Airflow keeps tags as a set: sorted here so the output never depends on order.
+            let mut tags: Vec<&String> = decl.tags.iter().collect();
+            tags.sort();
+            out.serialize_entry("tags", &tags)?;
+        }
+        if !decl.default_task.is_empty() {
+            out.serialize_entry(
+                "default_args",
+                &Typed("dict", DefaultArgs(&decl.default_task)),
+            )?;
+        }
+        let params: Vec<(&String, Param)> =
+            decl.params.iter().map(|p| (&p.name, Param(p))).collect();
+        out.serialize_entry("params", &params)?;
+        let tasks: Vec<Typed<TaskVar>> = decl
+            .tasks
+            .iter()
+            .map(|t| Typed("operator", TaskVar(t)))
+            .collect();
+        out.serialize_entry("tasks", &tasks)?;
+        out.serialize_entry("dag_dependencies", &[(); 0])?;
+        out.serialize_entry("edge_info", &Empty)?;
+        out.serialize_entry("deadline", &())?;
+        out.serialize_entry("allowed_run_types", &())?;
+        out.end()
+    }
+}
+
+impl Serialize for NativeDag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("__version", &3)?;
+        out.serialize_entry("dag", &DagBody(self))?;
+        out.end()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings};
+    use serde_json::json;
     use std::time::Duration;
+
+    fn serialize(dag_id: &str, decl: &DagDeclaration, fileloc: &str, relative: &str) -> Value {
+        serde_json::to_value(NativeDag {
+            dag_id: dag_id.into(),
+            decl: decl.clone(),
+            fileloc: fileloc.into(),
+            relative_fileloc: relative.into(),
+        })
+        .unwrap()
+    }
 
     fn noop(_: &mut TaskContext) -> TaskResult {
         Ok(())
