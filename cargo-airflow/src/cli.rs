@@ -101,7 +101,11 @@ impl Color {
     long_about = "Build a bundle crate with cargo (release profile unless told otherwise), run the \
 executable once with `--airflow-metadata --format json` to read its dags and tasks, and write \
 the bundle atomically (mode 0755). Cargo's own artifact is never modified.\n\n\
-The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows targets)."
+The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows targets).\n\n\
+The dags' declarations (schedule, settings, dependencies) are checked first; a dag, task or \
+cron expression Airflow would refuse stops the pack, naming it. Unless --no-stubs is given, \
+the Python stub dag file of the dags that are not native is written next to the bundle as \
+<bin>_dags.py (generated, deterministic, public airflow.sdk API only)."
 )]
 pub struct PackArgs {
     /// Path to Cargo.toml

@@ -4,8 +4,9 @@
 //! Sequence: install the logger (buffering) and the signal handlers, connect `--logs` and
 //! `--comm`, read the first frame. `StartupDetails`: run the task on its own thread, send exactly
 //! one terminal message, wait for its acknowledgement, exit 0. `DagFileParseRequest` (Airflow 3.4
-//! parses every bundle file in a Dag bundle): answer with a parse result that holds no Dags (the
-//! dags are declared by Python stub dag files), wait for the acknowledgement, exit 0. Exit 1 means
+//! parses every bundle file in a Dag bundle): answer with the native dags serialized
+//! ([`native`]; the other dags are declared by Python stub dag files), wait for the
+//! acknowledgement, exit 0. Exit 1 means
 //! the runtime could not report (no connection, broken protocol, no acknowledgement); exit 3 that
 //! the first frame is a message it does not know. A message on stderr says why.
 
