@@ -13,6 +13,8 @@
 //! * [`manifest`]: what a bundle binary says about itself ([`Metadata`]) and the manifest a
 //!   packer embeds ([`Manifest`]), emitted as YAML that PyYAML's YAML 1.1 loader reads back to the
 //!   same strings.
+//! * [`declare`]: the shape of a dag as a bundle declares it (schedule, settings, dependencies),
+//!   carried in the metadata for the packer's checks, the Python stubs and native Dags.
 //! * [`ids`]: Airflow's rules for dag and task ids.
 //! * `read`, `write` and `verify` (feature `io`, on by default): stream a bundle from or to a file
 //!   without holding the executable in memory, and check a file the way the released
@@ -20,6 +22,7 @@
 //!   is checked against the file size before anything is allocated or read.
 #![forbid(unsafe_code)]
 
+pub mod declare;
 pub mod footer;
 pub mod ids;
 pub mod manifest;
@@ -34,7 +37,7 @@ pub mod write;
 mod yaml11;
 
 pub use footer::{FOOTER_VERSION, FooterError, MAGIC, TRAILER_LEN, Trailer};
-pub use manifest::{BuildInfo, DagEntry, Manifest, Metadata, Sdk};
+pub use manifest::{BuildInfo, DagEntry, Manifest, Metadata, Sdk, SourceEntry};
 
 /// The `airflow_bundle_metadata_version` values this crate understands.
 pub const KNOWN_METADATA_VERSIONS: &[&str] = &["1.0"];

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::declare::DagDeclaration;
 use crate::ids::{IdWarning, check_id};
 use crate::{KNOWN_METADATA_VERSIONS, KNOWN_SUPERVISOR_SCHEMA_VERSIONS};
 
@@ -29,17 +30,36 @@ pub struct Sdk {
     pub supervisor_schema_versions: Vec<String>,
 }
 
-/// One dag: its task ids, in registration order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One dag: its task ids, in registration order, and what the bundle declares about its shape.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DagEntry {
     /// Task ids, in the order they were declared.
     pub tasks: Vec<String>,
+    /// Schedule, settings and dependencies (written by airflow-sdk; absent from other SDKs'
+    /// metadata). Airflow's readers ignore the key; the packer checks it and generates the Python
+    /// stub from it, and Airflow 3.4 gets native Dags built from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<DagDeclaration>,
+}
+
+/// One file of the source region (Airflow 3.4's optional `sources` index), so the Dag code view
+/// can show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    /// The file's display path.
+    pub path: String,
+    /// Where it starts, counted from the start of the source region.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub length: u64,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
 }
 
 /// What a bundle binary prints for `--airflow-metadata`: the manifest without `source`.
 ///
 /// Unknown keys are ignored when reading, as the bundle spec requires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
     /// Version of the manifest format (`"1.0"`).
     pub airflow_bundle_metadata_version: String,
@@ -67,7 +87,7 @@ pub struct BuildInfo {
 }
 
 /// The manifest embedded in a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Version of the manifest format (`"1.0"`).
     pub airflow_bundle_metadata_version: String,
@@ -78,6 +98,13 @@ pub struct Manifest {
     /// How the bundle was built; readers that do not know the key ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildInfo>,
+    /// The files of the source region (Airflow 3.4 shows them in the Dag code view; 3.3 ignores
+    /// the key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceEntry>,
+    /// Which of [`sources`](Self::sources) is the entry point, shown for the bundle's dags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint_path: Option<String>,
     /// Dags by id, sorted.
     pub dags: BTreeMap<String, DagEntry>,
 }
@@ -296,6 +323,8 @@ impl Manifest {
             sdk: metadata.sdk,
             source,
             build,
+            sources: Vec::new(),
+            entrypoint_path: None,
             dags: metadata.dags,
         }
     }
@@ -345,6 +374,7 @@ mod tests {
                         d.to_string(),
                         DagEntry {
                             tasks: ts.iter().map(|t| t.to_string()).collect(),
+                            declared: None,
                         },
                     )
                 })

@@ -16,6 +16,13 @@
 //!    compared with the budget. The baseline program's `VmRSS` while it sleeps is printed for
 //!    context.
 //!
+//! 4. **native parse**: answering Airflow 3.4's `DagFileParseRequest` for a bundle of 100 native
+//!    dags of 20 tasks each (`runtime-fixtures/native.rs`) takes under 50 ms of the bundle's own
+//!    time and under 16 MiB of resident memory. Measured as the median time from spawning the
+//!    bundle to receiving its `DagFileParsingResult` (the request is sent as soon as it connects),
+//!    minus the median `--version` run as for (1); memory is the process's `VmHWM` (peak RSS)
+//!    read while it waits for the acknowledgement, after the result was built and sent.
+//!
 //! Run with `cargo bench -p airflow-sdk --bench runtime`. `RUNTIME_BENCH_RUNS=N` sets the number
 //! of startup runs of each kind (default 200); `CARGO_BUILD_JOBS` limits the fixture build. Linux
 //! only (`/proc`). Under `cargo test --benches` it runs 5 startup runs of each kind, as a smoke
@@ -50,8 +57,14 @@ const SIZE_BUDGET: u64 = 3 * 1024 * 1024 / 2;
 /// Budget 3: resident memory of a bundle waiting on a task that allocates nothing (8 MiB).
 const MEMORY_BUDGET_KIB: u64 = 8 * 1024;
 
+/// Budget 4: the bundle's own time to answer the parse request of 100 dags x 20 tasks.
+const PARSE_BUDGET: Duration = Duration::from_millis(50);
+/// Budget 4: peak resident memory while answering it (16 MiB).
+const PARSE_MEMORY_BUDGET_KIB: u64 = 16 * 1024;
+
 /// The fixture binaries (see `benches/runtime-fixtures/`).
 const BUNDLE: &str = "runtime-bench-bundle";
+const NATIVE: &str = "runtime-bench-native";
 const MINIMAL: &str = "runtime-bench-minimal";
 const BASELINE: &str = "runtime-bench-baseline";
 
@@ -84,6 +97,7 @@ fn main() {
     startup(&fixtures.bundle, runs);
     size(&fixtures);
     memory(&fixtures);
+    native_parse(&fixtures.native, runs.min(50));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,6 +105,7 @@ fn main() {
 
 struct Fixtures {
     bundle: PathBuf,
+    native: PathBuf,
     minimal: PathBuf,
     baseline: PathBuf,
 }
@@ -143,10 +158,11 @@ fn build_fixtures() -> Fixtures {
     write_if_changed(
         &root.join("bundle").join("Cargo.toml"),
         format!(
-            "{}{}{}[dependencies]\nairflow-sdk = {{ path = {} }}\n{serde_deps}",
+            "{}{}{}{}[dependencies]\nairflow-sdk = {{ path = {} }}\n{serde_deps}",
             package(BUNDLE),
             bin(BUNDLE, "bundle.rs"),
             bin(MINIMAL, "minimal.rs"),
+            bin(NATIVE, "native.rs"),
             toml_str(sdk)
         )
         .as_bytes(),
@@ -187,6 +203,7 @@ fn build_fixtures() -> Fixtures {
     };
     Fixtures {
         bundle: take(BUNDLE),
+        native: take(NATIVE),
         minimal: take(MINIMAL),
         baseline: take(BASELINE),
     }
@@ -622,5 +639,105 @@ fn memory(f: &Fixtures) {
         "  bundle: max(VmRSS, VmHWM) = {worst} KiB = {:.2} MiB (budget < 8 MiB: {})",
         worst as f64 / 1024.0,
         verdict(worst < MEMORY_BUDGET_KIB)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Native parse.
+
+/// The `DagFileParseRequest` Airflow 3.4's Dag processor sends first.
+fn parse_request(file: &Path) -> Value {
+    let root = file.parent().unwrap().to_str().unwrap();
+    Value::Array(vec![
+        Value::from(0),
+        map(vec![
+            ("type", Value::from("DagFileParseRequest")),
+            ("file", Value::from(file.to_str().unwrap())),
+            ("bundle_path", Value::from(root)),
+            ("bundle_name", Value::from("bench")),
+            ("callback_requests", Value::Array(vec![])),
+        ]),
+        Value::Nil,
+    ])
+}
+
+/// One parse: time from spawn to the result frame, and the peak RSS (KiB) once it was sent.
+fn parse_run(bundle: &Path) -> (Duration, u64) {
+    let comm = TcpListener::bind("127.0.0.1:0").unwrap();
+    let logs = TcpListener::bind("127.0.0.1:0").unwrap();
+    let request = encode_frame(&parse_request(bundle));
+    let start = Instant::now();
+    let mut child = Command::new(bundle)
+        .arg(format!("--comm={}", comm.local_addr().unwrap()))
+        .arg(format!("--logs={}", logs.local_addr().unwrap()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning the bundle");
+    let (_logs_stream, _) = logs.accept().unwrap();
+    let (mut s, _) = comm.accept().unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    s.write_all(&request).unwrap();
+    let (id, body) = recv(&mut s);
+    let answered = start.elapsed();
+    // The bundle now waits for the acknowledgement: its peak so far includes the whole result.
+    let hwm = mem_of(child.id()).hwm;
+    assert_eq!(body_type(&body), "DagFileParsingResult");
+    let dags = match &body {
+        Value::Map(m) => m
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("serialized_dags"))
+            .and_then(|(_, v)| v.as_array().map(Vec::len)),
+        _ => None,
+    };
+    assert_eq!(dags, Some(100), "the bundle must serve its 100 native dags");
+    s.write_all(&encode_frame(&Value::Array(vec![
+        Value::from(id),
+        Value::Nil,
+        Value::Nil,
+    ])))
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {}", stderr_of(&mut child));
+    PROGRESS.fetch_add(1, Ordering::SeqCst);
+    (answered, hwm)
+}
+
+fn native_parse(bundle: &Path, runs: usize) {
+    for _ in 0..3 {
+        version_run(bundle);
+        parse_run(bundle);
+    }
+    let (mut parses, mut versions, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        versions.push(version_run(bundle));
+        let (t, hwm) = parse_run(bundle);
+        parses.push(t);
+        peaks.push(hwm);
+    }
+    let (parse, p10, p90) = stats(parses);
+    let (version, _, _) = stats(versions);
+    let own = parse.saturating_sub(version);
+    let peak = peaks.iter().copied().max().unwrap_or(0);
+    println!("4. native parse: 100 dags x 20 tasks, {runs} runs");
+    println!(
+        "  spawn to DagFileParsingResult: median {:.2} ms (p10 {:.2}, p90 {:.2}); --version run: median {:.2} ms",
+        ms(parse),
+        ms(p10),
+        ms(p90),
+        ms(version)
+    );
+    println!(
+        "  the bundle's own time: {:.2} ms (budget < {} ms: {})",
+        ms(own),
+        PARSE_BUDGET.as_millis(),
+        verdict(own < PARSE_BUDGET)
+    );
+    println!(
+        "  peak RSS (VmHWM): {peak} KiB = {:.2} MiB (budget < 16 MiB: {})",
+        peak as f64 / 1024.0,
+        verdict(peak < PARSE_MEMORY_BUDGET_KIB)
     );
 }

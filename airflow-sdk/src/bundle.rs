@@ -1,13 +1,18 @@
 //! Declaring a bundle: its dags and their tasks.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
+use airflow_bundle::declare::{
+    self, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
+};
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::declare::{Flow, IntoUtc, Task};
 use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
 
 /// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
@@ -16,8 +21,10 @@ pub(crate) type TaskFn =
 
 /// One declared task.
 #[derive(Clone)]
-pub(crate) struct Task {
+pub(crate) struct TaskEntry {
     pub(crate) id: String,
+    /// Its own settings (the dag's defaults are applied in [`Bundle::metadata`]).
+    pub(crate) settings: TaskSettings,
     pub(crate) run: TaskFn,
     /// For a task with typed arguments: the parameter names given, and how many the function
     /// takes.
@@ -86,32 +93,203 @@ fn to_return_value<T: Serialize>(value: T) -> Result<serde_json::Value, TaskErro
     })
 }
 
-/// A dag: an id and its tasks, in declaration order.
+/// A dag: an id, its tasks in declaration order, and what Airflow needs to know about its shape
+/// (schedule, dates, params, task settings, dependencies).
+///
+/// ```
+/// use std::time::Duration;
+/// use airflow_sdk::{flow, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings};
+/// # fn step(_: &mut TaskContext) -> TaskResult { Ok(()) }
+///
+/// let dag = Dag::new("etl")
+///     .schedule(Schedule::cron("0 3 * * *").timezone("Europe/Paris"))
+///     .start_date("2026-01-01")
+///     .catchup(false)
+///     .tags(["rust", "etl"])
+///     .param("region", "eu")
+///     .default_task(TaskSettings::new().retries(2).retry_delay(Duration::from_secs(30)))
+///     .task("extract", step)
+///     .task(Task::new("transform").retries(5).pool("db"), step)
+///     .task("load_a", step)
+///     .task("load_b", step)
+///     .flow(flow("extract") >> "transform" >> ["load_a", "load_b"]);
+/// assert_eq!(dag.task_ids().count(), 4);
+/// ```
 #[derive(Clone)]
+#[must_use]
 pub struct Dag {
     id: String,
-    pub(crate) tasks: Vec<Task>,
+    pub(crate) tasks: Vec<TaskEntry>,
+    native: bool,
+    schedule: Schedule,
+    /// Each date as given, or why it cannot be read.
+    start_date: Option<Result<String, String>>,
+    end_date: Option<Result<String, String>>,
+    catchup: Option<bool>,
+    description: Option<String>,
+    tags: Vec<String>,
+    params: Vec<ParamDeclaration>,
+    max_active_runs: Option<u32>,
+    max_active_tasks: Option<u32>,
+    dagrun_timeout: Option<f64>,
+    default_task: TaskSettings,
+    /// Dependencies `(upstream, downstream)`, in declaration order.
+    edges: Vec<(String, String)>,
 }
 
 impl Dag {
-    /// A dag with no tasks yet.
+    /// A dag with no tasks yet, never scheduled on its own (`schedule=None`).
     pub fn new(id: impl Into<String>) -> Self {
         Dag {
             id: id.into(),
             tasks: Vec::new(),
+            native: false,
+            schedule: Schedule::None,
+            start_date: None,
+            end_date: None,
+            catchup: None,
+            description: None,
+            tags: Vec::new(),
+            params: Vec::new(),
+            max_active_runs: None,
+            max_active_tasks: None,
+            dagrun_timeout: None,
+            default_task: TaskSettings::default(),
+            edges: Vec::new(),
         }
     }
 
-    /// Adds a task. Its return value (any `serde` type) becomes the task's `return_value` XCom;
-    /// `()` pushes nothing.
-    pub fn task<T, F>(mut self, id: impl Into<String>, f: F) -> Self
+    /// Serves the dag natively to Airflow 3.4: when the Dag processor parses the bundle file, the
+    /// bundle answers with this dag serialized, and no Python stub dag file is needed (nor
+    /// generated). Every task must run on one of the bundle's coordinator queues
+    /// ([`Bundle::queue`]). Airflow 3.3 cannot see a native dag.
+    pub fn native(mut self) -> Self {
+        self.native = true;
+        self
+    }
+
+    /// When Airflow creates runs (default: never on its own; see [`Schedule`]).
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// The first logical date: `"2026-01-01"`, an RFC 3339 date-time with an offset
+    /// (`"2026-01-01T06:00:00+02:00"`), a [`time::Date`] or a [`time::OffsetDateTime`]. Kept in
+    /// UTC, to the second.
+    pub fn start_date(mut self, date: impl IntoUtc) -> Self {
+        self.start_date = Some(date.into_utc());
+        self
+    }
+
+    /// The last logical date (same forms as [`start_date`](Self::start_date)).
+    pub fn end_date(mut self, date: impl IntoUtc) -> Self {
+        self.end_date = Some(date.into_utc());
+        self
+    }
+
+    /// Whether missed runs since the start date are created (needs a start date when `true`).
+    pub fn catchup(mut self, catchup: bool) -> Self {
+        self.catchup = Some(catchup);
+        self
+    }
+
+    /// A description shown in the UI.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// Adds tags (repeats are dropped).
+    pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
+        for t in tags {
+            let t = t.into();
+            if !self.tags.contains(&t) {
+                self.tags.push(t);
+            }
+        }
+        self
+    }
+
+    /// Declares a parameter with its default (any JSON value). A task reads it with
+    /// [`TaskContext::param`]; a run's conf overrides it.
+    pub fn param(mut self, name: impl Into<String>, default: impl Into<serde_json::Value>) -> Self {
+        self.params.push(ParamDeclaration {
+            name: name.into(),
+            default: default.into(),
+            description: None,
+        });
+        self
+    }
+
+    /// Like [`param`](Self::param), with a description for the trigger form.
+    pub fn param_described(
+        mut self,
+        name: impl Into<String>,
+        default: impl Into<serde_json::Value>,
+        description: impl Into<String>,
+    ) -> Self {
+        self.params.push(ParamDeclaration {
+            name: name.into(),
+            default: default.into(),
+            description: Some(description.into()),
+        });
+        self
+    }
+
+    /// How many runs may be active at once.
+    pub fn max_active_runs(mut self, n: u32) -> Self {
+        self.max_active_runs = Some(n);
+        self
+    }
+
+    /// How many of the dag's task instances may run at once.
+    pub fn max_active_tasks(mut self, n: u32) -> Self {
+        self.max_active_tasks = Some(n);
+        self
+    }
+
+    /// A run that takes longer fails.
+    pub fn dagrun_timeout(mut self, timeout: Duration) -> Self {
+        self.dagrun_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Settings every task gets unless it sets its own. They are copied onto each task (Airflow
+    /// does not apply a serialized dag's `default_args` itself).
+    pub fn default_task(mut self, settings: TaskSettings) -> Self {
+        self.default_task = settings;
+        self
+    }
+
+    /// Adds dependencies, written as the pipeline reads: `flow("a") >> "b" >> ["c", "d"]` (fan-out),
+    /// `flow(["c", "d"]) >> "e"` (fan-in). See [`Flow`].
+    pub fn flow(mut self, flow: impl Into<Flow>) -> Self {
+        self.edges.extend(flow.into().edges);
+        self
+    }
+
+    /// Runs the tasks one after the other: `chain(["extract", "transform", "load"])`.
+    pub fn chain<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        let ids: Vec<String> = ids.into_iter().map(Into::into).collect();
+        for pair in ids.windows(2) {
+            self.edges.push((pair[0].clone(), pair[1].clone()));
+        }
+        self
+    }
+
+    /// Adds a task: an id (`"extract"`) or a [`Task`] with settings, and its function. Its return
+    /// value (any `serde` type) becomes the task's `return_value` XCom; `()` pushes nothing.
+    pub fn task<T, F>(mut self, task: impl Into<Task>, f: F) -> Self
     where
         T: Serialize,
         F: Fn(&mut TaskContext) -> TaskResult<T> + Send + Sync + 'static,
     {
         let run: TaskFn = Arc::new(move |ctx| to_return_value(f(ctx)?));
-        self.tasks.push(Task {
-            id: id.into(),
+        let task = task.into();
+        self.tasks.push(TaskEntry {
+            id: task.id,
+            settings: task.settings,
             run,
             params: None,
         });
@@ -157,7 +335,7 @@ impl Dag {
     /// Airflow refuses those.
     pub fn task_with_args<A, F, P>(
         mut self,
-        id: impl Into<String>,
+        task: impl Into<Task>,
         params: impl IntoIterator<Item = P>,
         f: F,
     ) -> Self
@@ -165,7 +343,8 @@ impl Dag {
         F: TaskWithArgs<A>,
         P: Into<String>,
     {
-        let id = id.into();
+        let task = task.into();
+        let id = task.id;
         let names: Vec<String> = params.into_iter().map(Into::into).collect();
         let bound_names = names.clone();
         let task_id = id.clone();
@@ -173,8 +352,9 @@ impl Dag {
             let args = ctx.bind_arguments(&task_id, &bound_names)?;
             to_return_value(f.call(ctx, args)?)
         });
-        self.tasks.push(Task {
+        self.tasks.push(TaskEntry {
             id,
+            settings: task.settings,
             run,
             params: Some((names, F::ARITY)),
         });
@@ -190,6 +370,106 @@ impl Dag {
     pub fn task_ids(&self) -> impl Iterator<Item = &str> {
         self.tasks.iter().map(|t| t.id.as_str())
     }
+
+    /// Whether the dag is served natively to Airflow 3.4 ([`native`](Self::native)).
+    pub fn is_native(&self) -> bool {
+        self.native
+    }
+
+    /// The declarations as the metadata carries them (each task's settings resolved over the
+    /// dag's defaults and the bundle's first coordinator queue), and what is wrong with them.
+    fn declaration(&self, queues: &[String]) -> (DagDeclaration, Vec<declare::DeclarationProblem>) {
+        let mut problems = Vec::new();
+        let known: HashSet<&str> = self.task_ids().collect();
+        let mut downstream: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (up, down) in &self.edges {
+            for id in [up, down] {
+                if !known.contains(id.as_str()) {
+                    problems.push(declare::DeclarationProblem::UnknownTask {
+                        dag_id: self.id.clone(),
+                        upstream: up.clone(),
+                        downstream: down.clone(),
+                        unknown: id.clone(),
+                    });
+                }
+            }
+            downstream.entry(up).or_default().insert(down);
+        }
+        let mut date = |value: &Option<Result<String, String>>, name: &str| match value {
+            None => None,
+            Some(Ok(v)) => Some(v.clone()),
+            Some(Err(e)) => {
+                problems.push(declare::DeclarationProblem::BadDate {
+                    dag_id: self.id.clone(),
+                    detail: format!("{name}: {e}"),
+                });
+                None
+            }
+        };
+        let (start_date, end_date) = (
+            date(&self.start_date, "start_date"),
+            date(&self.end_date, "end_date"),
+        );
+        let queue_default = match queues.first() {
+            Some(q) => TaskSettings::new().queue(q),
+            None => TaskSettings::new(),
+        };
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| TaskDeclaration {
+                id: t.id.clone(),
+                settings: t.settings.clone().or(&self.default_task).or(&queue_default),
+                downstream: downstream
+                    .get(t.id.as_str())
+                    .map(|d| {
+                        d.iter()
+                            .filter(|d| known.contains(**d))
+                            .map(|d| (*d).to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                args: t
+                    .params
+                    .as_ref()
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        // `@continuous` allows one active run; Airflow's default (16) would be refused.
+        let max_active_runs = match (&self.schedule, self.max_active_runs) {
+            (Schedule::Continuous, None) => Some(1),
+            (_, n) => n,
+        };
+        let mut decl = DagDeclaration::default();
+        decl.native = self.native;
+        decl.coordinator_queues = queues.to_vec();
+        decl.schedule = self.schedule.clone();
+        decl.start_date = start_date;
+        decl.end_date = end_date;
+        decl.catchup = self.catchup;
+        decl.description = self.description.clone();
+        decl.tags = self.tags.clone();
+        decl.params = self.params.clone();
+        decl.max_active_runs = max_active_runs;
+        decl.max_active_tasks = self.max_active_tasks;
+        decl.dagrun_timeout = self.dagrun_timeout;
+        decl.default_task = self.default_task.clone();
+        decl.tasks = tasks;
+        problems.extend(decl.problems(&self.id));
+        if self.native {
+            problems.extend(decl.routing_problems(&self.id));
+        }
+        (decl, problems)
+    }
+
+    /// The declared params and their defaults.
+    pub(crate) fn param_defaults(&self) -> BTreeMap<String, serde_json::Value> {
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.default.clone()))
+            .collect()
+    }
 }
 
 impl fmt::Debug for Dag {
@@ -197,15 +477,21 @@ impl fmt::Debug for Dag {
         f.debug_struct("Dag")
             .field("id", &self.id)
             .field("tasks", &self.task_ids().collect::<Vec<_>>())
-            .finish()
+            .field("native", &self.native)
+            .field("schedule", &self.schedule)
+            .field("edges", &self.edges)
+            .finish_non_exhaustive()
     }
 }
 
 /// Everything a bundle binary holds: its dags, and the supervisor schema version it declares.
 #[derive(Clone, Debug, Default)]
+#[must_use]
 pub struct Bundle {
     pub(crate) dags: Vec<Dag>,
     pub(crate) schema: SchemaVersion,
+    /// Queues routed to the executable coordinator; the first is every task's default.
+    pub(crate) queues: Vec<String>,
 }
 
 /// One thing wrong with a bundle's declarations.
@@ -241,6 +527,9 @@ pub enum DeclarationProblem {
         /// The version the bundle declares.
         declared: SchemaVersion,
     },
+    /// A dag's schedule, dates, settings or dependencies are wrong (the problem names the dag
+    /// and task).
+    Dag(declare::DeclarationProblem),
 }
 
 /// The bundle's declarations are inconsistent; every problem is listed.
@@ -282,6 +571,7 @@ impl DeclarationError {
                      add .supervisor_schema(SchemaVersion::V2026_10_30) to the Bundle",
                     SchemaVersion::V2026_10_30
                 ),
+                DeclarationProblem::Dag(p) => p.to_string(),
             })
             .collect();
         parts.join("; ")
@@ -306,6 +596,23 @@ impl Bundle {
     /// The supervisor schema version the bundle declares.
     pub fn schema_version(&self) -> SchemaVersion {
         self.schema
+    }
+
+    /// Declares a queue that Airflow routes to the executable coordinator (`[sdk]
+    /// queue_to_coordinator`). The first one is the queue of every task that names none; a task
+    /// may name another declared one ([`Task::queue`]). The Python stubs and native dags put
+    /// tasks on these queues, and the packer refuses a native dag task on any other.
+    ///
+    /// ```
+    /// use airflow_sdk::{Bundle, Dag};
+    /// let b = Bundle::new().queue("rust").dag(Dag::new("etl"));
+    /// ```
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        let q = queue.into();
+        if !self.queues.contains(&q) {
+            self.queues.push(q);
+        }
+        self
     }
 
     /// Adds a dag.
@@ -357,6 +664,8 @@ impl Bundle {
                     }
                 }
             }
+            let (_, found) = dag.declaration(&self.queues);
+            problems.extend(found.into_iter().map(DeclarationProblem::Dag));
         }
         if problems.is_empty() {
             Ok(())
@@ -376,6 +685,7 @@ impl Bundle {
                     d.id.clone(),
                     DagEntry {
                         tasks: d.task_ids().map(str::to_owned).collect(),
+                        declared: Some(d.declaration(&self.queues).0),
                     },
                 )
             })
@@ -396,13 +706,26 @@ impl Bundle {
     }
 
     /// The task `task_id` of dag `dag_id`, if declared.
-    pub(crate) fn find_task(&self, dag_id: &str, task_id: &str) -> Option<&Task> {
+    pub(crate) fn find_task(&self, dag_id: &str, task_id: &str) -> Option<&TaskEntry> {
         self.dags
             .iter()
             .find(|d| d.id == dag_id)?
             .tasks
             .iter()
             .find(|t| t.id == task_id)
+    }
+
+    /// Each dag's declarations by id, sorted, without checking them first (the caller has).
+    pub(crate) fn declarations_unchecked(&self) -> impl Iterator<Item = (String, DagDeclaration)> {
+        let mut dags: Vec<&Dag> = self.dags.iter().collect();
+        dags.sort_by(|a, b| a.id.cmp(&b.id));
+        dags.into_iter()
+            .map(|d| (d.id.clone(), d.declaration(&self.queues).0))
+    }
+
+    /// The dag `dag_id`, if declared.
+    pub(crate) fn find_dag(&self, dag_id: &str) -> Option<&Dag> {
+        self.dags.iter().find(|d| d.id == dag_id)
     }
 
     /// The task ids of dag `dag_id`, in registration order; `None` when there is no such dag.

@@ -100,6 +100,8 @@ pub struct TaskContext {
     pub(crate) emitted: Mutex<Vec<(crate::task_api::Asset, serde_json::Value)>>,
     /// The label of `set_rendered_map_index`, repeated in `SucceedTask`.
     pub(crate) rendered_map_index: Mutex<Option<String>>,
+    /// The dag's declared params and their defaults.
+    params: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl fmt::Debug for TaskContext {
@@ -126,7 +128,48 @@ impl TaskContext {
             signal,
             emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
+            params: Default::default(),
         }
+    }
+
+    /// Sets the dag's declared params (their defaults), for [`param`](Self::param).
+    pub(crate) fn with_params(
+        mut self,
+        params: std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// The dag param `name` ([`Dag::param`](crate::Dag::param)) as type `T`: the run's conf value
+    /// when the conf has the key (as Airflow lets conf override params), else the declared
+    /// default. `Ok(None)` when the dag declares no such param and the conf lacks it; an error
+    /// names the param when the value does not fit `T`.
+    ///
+    /// ```no_run
+    /// # use airflow_sdk::{TaskContext, TaskResult};
+    /// fn extract(ctx: &mut TaskContext) -> TaskResult {
+    ///     let region: String = ctx.param("region")?.unwrap_or_default();
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn param<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, RequestError> {
+        let value = match self.conf().get(name) {
+            Some(v) => v,
+            None => match self.params.get(name) {
+                Some(v) => v,
+                None => return Ok(None),
+            },
+        };
+        serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|e| {
+                RequestError::Value(format!(
+                    "param {name:?} of dag {:?} does not fit the type {}: {e} (value: {value})",
+                    self.details.ti.dag_id,
+                    std::any::type_name::<T>()
+                ))
+            })
     }
 
     /// The task instance id (a UUID).

@@ -73,6 +73,18 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Declaring a dag's shape
+//!
+//! A [`Dag`] also declares what Airflow needs to schedule it: [`Schedule`] (none, `@once`,
+//! `@continuous`, cron or a preset, with a time zone), start and end dates, catchup, description,
+//! tags, params ([`TaskContext::param`]), run limits and timeout, default task settings, and
+//! dependencies written as the pipeline reads ([`flow`]`("extract") >> "transform" >> "load"`,
+//! fan-out with arrays, or [`Dag::chain`]). A [`Task`] carries its own settings (retries, delay,
+//! backoff, timeout, [`TriggerRule`], pool, priority, queue, owner, docs). [`Bundle::queue`]
+//! names the queue Airflow routes to the executable coordinator. These declarations travel in
+//! `--airflow-metadata`; from them `cargo airflow pack` writes the Python stub dag file, and on
+//! Airflow 3.4 a [`Dag::native`] dag needs no Python file at all.
+//!
 //! # Logging
 //!
 //! The logging facade is the [`log`] crate (re-exported as `airflow_sdk::log`, with its `kv`
@@ -94,8 +106,9 @@
 //! supervisor schema version the bundle declares ([`SchemaVersion`]; by default
 //! [`SUPERVISOR_SCHEMA_VERSION`]). Airflow 3.4's Dag processor also runs every bundle file it
 //! finds in a Dag bundle, with a `DagFileParseRequest` as the first message: the runtime answers
-//! with a parse result holding no Dags (a Rust bundle's dags are declared by Python stub dag
-//! files) and exits 0, so a bundle file never becomes an import error. For a task, it always
+//! with its native dags ([`Dag::native`]) serialized as Airflow's `DagSerialization` reads them
+//! (the other dags are declared by Python stub dag files, which `cargo airflow pack` generates
+//! from the same declarations) and exits 0. For a task, it always
 //! sends exactly one terminal message (success,
 //! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
 //! the dag's task ids), waits for its
@@ -115,14 +128,17 @@ mod bundle;
 mod cli;
 mod connection;
 mod context;
+mod declare;
 mod error;
 mod runtime;
 mod task_api;
 
+pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{CancelToken, RequestError, TaskContext};
+pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
 pub use task_api::{

@@ -47,6 +47,20 @@ pub enum Command {
     /// Check bundles exactly as Airflow's 1.3.2 reader does, without running them
     #[command(after_long_help = EXIT_CODES_HELP)]
     Verify(VerifyArgs),
+    /// Write the Python stub dag file of a packed bundle, from its manifest (never executed)
+    #[command(after_long_help = EXIT_CODES_HELP)]
+    Stubs(StubsArgs),
+}
+
+/// Arguments of `cargo airflow stubs`.
+#[derive(Debug, Clone, Args)]
+pub struct StubsArgs {
+    /// The bundle whose declarations the stubs are generated from (never executed)
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: PathBuf,
+    /// Where to write the file [default: <bundle dir>/<bundle name>_dags.py]
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// How results are reported.
@@ -87,7 +101,11 @@ impl Color {
     long_about = "Build a bundle crate with cargo (release profile unless told otherwise), run the \
 executable once with `--airflow-metadata --format json` to read its dags and tasks, and write \
 the bundle atomically (mode 0755). Cargo's own artifact is never modified.\n\n\
-The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows targets)."
+The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows targets).\n\n\
+The dags' declarations (schedule, settings, dependencies) are checked first; a dag, task or \
+cron expression Airflow would refuse stops the pack, naming it. Unless --no-stubs is given, \
+the Python stub dag file of the dags that are not native is written next to the bundle as \
+<bin>_dags.py (generated, deterministic, public airflow.sdk API only)."
 )]
 pub struct PackArgs {
     /// Path to Cargo.toml
@@ -166,6 +184,9 @@ pub struct PackArgs {
     /// Output format: human status lines on stderr, or one JSON object on stdout
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
+    /// Do not write the Python stub dag file next to the bundle
+    #[arg(long)]
+    pub no_stubs: bool,
 
     /// Extra arguments passed verbatim to `cargo build`
     #[arg(last = true, value_name = "CARGO-ARGS")]

@@ -121,6 +121,22 @@ pub enum Error {
         #[source]
         source: airflow_bundle::manifest::MetadataError,
     },
+    /// The dags' declarations are wrong in ways Airflow would refuse.
+    #[error("the dag declarations of {path} are invalid:\n  - {}\nfix them in the bundle's Rust code and build again", problems.join("\n  - "))]
+    Declarations {
+        /// The binary or bundle.
+        path: PathBuf,
+        /// Each problem, naming its dag and task.
+        problems: Vec<String>,
+    },
+    /// The Python stubs of a bundle cannot be generated.
+    #[error("cannot generate the Python stubs of {bundle}: {reason}")]
+    Stubs {
+        /// The bundle.
+        bundle: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The output path is one of the inputs.
     #[error(
         "refusing to write the bundle to {output}: it is the same file as the {role} {input}; choose another path with -o/--output"

@@ -5,6 +5,7 @@
 //! cargo airflow pack -p example-bundle            # build (release), introspect, write the bundle
 //! cargo airflow inspect target/airflow/<triple>/example-bundle [--source] [--json]
 //! cargo airflow verify target/airflow/<triple>/example-bundle [more files...]
+//! cargo airflow stubs target/airflow/<triple>/example-bundle [-o dags/example.py]
 //! ```
 //!
 //! The pipeline has one module per step: [`cli`] (arguments), [`cargo_build`] (`cargo metadata`
@@ -32,14 +33,16 @@ pub mod introspect;
 pub mod output;
 pub mod pack;
 pub mod signals;
+pub mod stubs;
 pub mod summary;
 pub mod verify;
 
 use std::ffi::OsString;
 use std::io::Write;
 
-use cli::{Command, InspectArgs, MessageFormat, PackArgs, VerifyArgs};
+use cli::{Command, InspectArgs, MessageFormat, PackArgs, StubsArgs, VerifyArgs};
 use error::{Error, Exit};
+use pack::Progress;
 use summary::Shell;
 
 /// Runs `cargo airflow` with the given arguments (including the program name) and returns the
@@ -64,6 +67,27 @@ where
         Command::Pack(a) => run_pack(&a),
         Command::Inspect(a) => run_inspect(&a),
         Command::Verify(a) => run_verify(&a),
+        Command::Stubs(a) => run_stubs(&a),
+    }
+}
+
+fn run_stubs(args: &StubsArgs) -> Exit {
+    let mut shell = Shell::new(None, false);
+    match stubs::write_for(&args.bundle, args.output.as_deref()) {
+        Ok((path, rendered)) => {
+            for w in &rendered.skipped {
+                shell.warning(w);
+            }
+            match path {
+                Some(p) => shell.status(
+                    "Wrote",
+                    &format!("{} ({})", p.display(), rendered.dags.join(", ")),
+                ),
+                None => shell.status("Skipped", "no stubs: every dag of the bundle is native"),
+            }
+            Exit::Success
+        }
+        Err(e) => report(&mut shell, &e),
     }
 }
 

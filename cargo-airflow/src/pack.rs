@@ -6,7 +6,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::manifest::MetadataWarning;
-use airflow_bundle::{BuildInfo, Manifest, Metadata};
+use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
+use sha2::Digest;
 
 use crate::cargo_build::{self, Selection};
 use crate::cli::PackArgs;
@@ -58,9 +59,25 @@ pub fn source_basename(path: &Path) -> String {
         .unwrap_or_else(|| "main.rs".to_owned())
 }
 
-/// The manifest bytes for `metadata`, or an error naming the binary.
-pub fn manifest_for(metadata: Metadata, source_name: String, build: BuildInfo) -> String {
-    Manifest::new(metadata, source_name, Some(build)).to_yaml()
+/// The manifest bytes for `metadata`. The source region holds one file, `source`: it is indexed
+/// under `sources` / `entrypoint_path` (Airflow 3.4's Dag code view shows it for native dags).
+pub fn manifest_for(
+    metadata: Metadata,
+    source_name: String,
+    source: &[u8],
+    build: BuildInfo,
+) -> String {
+    let mut manifest = Manifest::new(metadata, source_name.clone(), Some(build));
+    if !source.is_empty() {
+        manifest.sources = vec![SourceEntry {
+            path: source_name.clone(),
+            offset: 0,
+            length: source.len() as u64,
+            sha256: airflow_bundle::footer::hex(sha2::Sha256::digest(source).as_slice()),
+        }];
+        manifest.entrypoint_path = Some(source_name);
+    }
+    manifest.to_yaml()
 }
 
 /// Formats a metadata warning as the CLI prints it (after `warning: `).
@@ -217,6 +234,13 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
     for w in &warnings {
         progress.warning(w);
     }
+    let problems = crate::stubs::check(&metadata);
+    if !problems.is_empty() {
+        return Err(Error::Declarations {
+            path: executable.clone(),
+            problems,
+        });
+    }
 
     // Write.
     let source = read_source(&inputs.source_path)?;
@@ -241,8 +265,25 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         .map(|(id, d)| (id.clone(), d.tasks.clone()))
         .collect();
     let tasks = metadata.task_count();
-    let manifest = manifest_for(metadata, source_basename(&inputs.source_path), build);
+    let manifest = manifest_for(
+        metadata,
+        source_basename(&inputs.source_path),
+        &source,
+        build,
+    );
     let written = write_atomically(&output, &opened, &source, manifest.as_bytes())?;
+    let stubs = if args.no_stubs {
+        None
+    } else {
+        let (path, rendered) = crate::stubs::write_for(&output, None)?;
+        for w in &rendered.skipped {
+            progress.warning(w);
+        }
+        if let Some(p) = &path {
+            progress.status("Wrote", &format!("python stubs {}", p.display()));
+        }
+        path.map(|p| absolute(&cwd, &p))
+    };
     Ok(PackSummary {
         bundle: absolute(&cwd, &output),
         package: inputs.selection.as_ref().map(|s| s.package_name.clone()),
@@ -258,6 +299,7 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         metadata_source,
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
+        stubs,
     })
 }
 

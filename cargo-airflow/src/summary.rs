@@ -40,6 +40,9 @@ pub struct PackSummary {
     pub source_digest: Option<String>,
     /// Warnings about the metadata (ids Airflow's server would refuse, empty dags).
     pub warnings: Vec<String>,
+    /// The Python stub dag file written next to the bundle (none with `--no-stubs`, or when
+    /// every dag is native).
+    pub stubs: Option<PathBuf>,
 }
 
 impl PackSummary {
@@ -70,12 +73,15 @@ impl PackSummary {
             relative(&self.bundle, cwd).display(),
             if self.fresh { " (fresh)" } else { "" }
         );
-        let facts = vec![
+        let mut facts = vec![
             format!("target: {} ({} profile)", self.target, self.profile),
             format!("dags: {}, tasks: {}", self.dags.len(), self.tasks),
             format!("size: {} bytes", self.size),
             format!("binary sha256: {}", self.binary_sha256),
         ];
+        if let Some(s) = &self.stubs {
+            facts.push(format!("python stubs: {}", relative(s, cwd).display()));
+        }
         (line, facts)
     }
 }
@@ -180,6 +186,7 @@ mod tests {
             metadata_source: crate::embedded::MetadataSource::Sidecar,
             source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
+            stubs: None,
         }
     }
 

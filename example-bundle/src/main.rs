@@ -4,15 +4,19 @@
 //! and totals them per customer, `load` reads a Connection and "writes" the totals. Trigger the
 //! dag with conf `{"fail": true}` to make `transform` fail on purpose and watch Airflow retry it.
 //!
-//! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
+//! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
+//! 3.4. The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests.
 
 use std::collections::BTreeMap;
 
 use airflow_sdk::log::{info, warn};
-use airflow_sdk::{Bundle, Dag, TaskContext, TaskError, TaskResult};
+use std::time::Duration;
+
+use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
+mod native;
 mod task_api;
 mod testing;
 
@@ -102,13 +106,25 @@ fn load(ctx: &mut TaskContext) -> TaskResult {
 
 fn bundle() -> Bundle {
     Bundle::new()
+        // Airflow routes this queue to the executable coordinator (`[sdk] queue_to_coordinator`);
+        // every task runs on it.
+        .queue("rust")
         .dag(
             Dag::new("example_etl")
+                .catchup(false)
+                .tags(["rust"])
                 .task("extract", extract)
-                .task("transform", transform)
-                .task("load", load),
+                .task(
+                    Task::new("transform")
+                        .retries(1)
+                        .retry_delay(Duration::from_secs(1)),
+                    transform,
+                )
+                .task("load", load)
+                .chain(["extract", "transform", "load"]),
         )
         .dag(task_api::dag())
+        .dag(native::dag())
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())

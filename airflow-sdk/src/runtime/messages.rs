@@ -816,7 +816,7 @@ pub(crate) struct MaskSecret {
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub(crate) struct SerializedDag {
-    pub(crate) data: serde_json::Value,
+    pub(crate) data: super::native::NativeDag,
 }
 
 /// `DagFileParsingResult`: the answer to a `DagFileParseRequest`.

@@ -4,8 +4,9 @@
 //! Sequence: install the logger (buffering) and the signal handlers, connect `--logs` and
 //! `--comm`, read the first frame. `StartupDetails`: run the task on its own thread, send exactly
 //! one terminal message, wait for its acknowledgement, exit 0. `DagFileParseRequest` (Airflow 3.4
-//! parses every bundle file in a Dag bundle): answer with a parse result that holds no Dags (the
-//! dags are declared by Python stub dag files), wait for the acknowledgement, exit 0. Exit 1 means
+//! parses every bundle file in a Dag bundle): answer with the native dags serialized
+//! ([`native`]; the other dags are declared by Python stub dag files), wait for the
+//! acknowledgement, exit 0. Exit 1 means
 //! the runtime could not report (no connection, broken protocol, no acknowledgement); exit 3 that
 //! the first frame is a message it does not know. A message on stderr says why.
 
@@ -13,6 +14,7 @@ pub(crate) mod comms;
 pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
+pub(crate) mod native;
 #[cfg(test)]
 mod schema_check;
 pub(crate) mod signals;
@@ -28,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use comms::{CommError, Comms, FirstMessage};
 use messages::{
-    DagFileParseRequest, DagFileParsingResult, Reply, StartupDetails, Terminal, ToSupervisor,
+    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, StartupDetails, Terminal,
+    ToSupervisor,
 };
 
 use crate::error::TaskOutcome;
@@ -181,7 +184,7 @@ fn run_with(
     };
     let details = match comms.read_first(timeout) {
         Ok(FirstMessage::Startup(d)) => *d,
-        Ok(FirstMessage::Parse(request)) => return answer_parse(&comms, request, timeout),
+        Ok(FirstMessage::Parse(request)) => return answer_parse(bundle, &comms, request, timeout),
         Err(e @ CommError::UnknownFirstMessage(_)) => {
             return fatal_with(EXIT_UNKNOWN_FIRST_MESSAGE, format!("cannot start: {e}"));
         }
@@ -210,24 +213,55 @@ fn run_with(
             log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
                 try_number = details.ti.try_number; "running task");
             let f = Arc::clone(&task.run);
-            let outcome = run_task(details, &comms, &signal, f);
+            let params = bundle
+                .find_dag(&dag_id)
+                .map(|d| d.param_defaults())
+                .unwrap_or_default();
+            let outcome = run_task(details, &comms, &signal, f, params);
             decide(outcome, should_retry, &mut produced)
         }
     };
     report(&comms, &signal, terminal, produced, timeout)
 }
 
-/// Answers the Dag processor's `DagFileParseRequest` (Airflow 3.4 runs every bundle file of a Dag
-/// bundle to parse it): a result with no serialized Dags, since the dags of a Rust bundle are
-/// declared by Python stub dag files, and no import error. Then waits for the acknowledgement.
-fn answer_parse(comms: &Comms, request: DagFileParseRequest, timeout: Duration) -> u8 {
-    log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str();
-        "answering the Dag processor: no native dags in this file");
-    let result = ToSupervisor::DagFileParsingResult(DagFileParsingResult {
-        fileloc: request.file,
-        serialized_dags: Vec::new(),
+/// The parse result for `request`: the bundle's native dags ([`crate::Dag::native`]) serialized,
+/// in dag id order. Dags that are not native are declared by Python stub dag files and are left
+/// out.
+pub(crate) fn parse_result(bundle: &Bundle, request: &DagFileParseRequest) -> DagFileParsingResult {
+    let relative = native::relative_fileloc(&request.file, &request.bundle_path);
+    let mut serialized_dags = Vec::new();
+    // `serve` validated the declarations before the runtime started.
+    for (dag_id, decl) in bundle.declarations_unchecked() {
+        if decl.native {
+            serialized_dags.push(SerializedDag {
+                data: native::NativeDag {
+                    dag_id,
+                    decl,
+                    fileloc: request.file.clone(),
+                    relative_fileloc: relative.clone(),
+                },
+            });
+        }
+    }
+    DagFileParsingResult {
+        fileloc: request.file.clone(),
+        serialized_dags,
         import_errors: None,
-    });
+    }
+}
+
+/// Answers the Dag processor's `DagFileParseRequest` (Airflow 3.4 runs every bundle file of a Dag
+/// bundle to parse it) with the native dags, then waits for the acknowledgement.
+fn answer_parse(
+    bundle: &Bundle,
+    comms: &Comms,
+    request: DagFileParseRequest,
+    timeout: Duration,
+) -> u8 {
+    let parsed = parse_result(bundle, &request);
+    log::debug!(target: LOGGER, file = request.file.as_str(), bundle = request.bundle_name.as_str(),
+        dags = parsed.serialized_dags.len(); "answering the Dag processor");
+    let result = ToSupervisor::DagFileParsingResult(parsed);
     match comms.request(result, timeout, false) {
         Ok(Reply::Ack) => {
             log::logger().flush();
@@ -289,9 +323,11 @@ fn run_task(
     comms: &Arc<Comms>,
     signal: &Arc<AtomicUsize>,
     f: crate::bundle::TaskFn,
+    params: std::collections::BTreeMap<String, serde_json::Value>,
 ) -> Outcome {
     install_panic_hook();
-    let mut ctx = TaskContext::new(details, Arc::clone(comms), Arc::clone(signal));
+    let mut ctx =
+        TaskContext::new(details, Arc::clone(comms), Arc::clone(signal)).with_params(params);
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("task".into())

@@ -198,7 +198,12 @@ fn sent() -> Vec<ToSupervisor> {
         ToSupervisor::DagFileParsingResult(DagFileParsingResult {
             fileloc: "/bundles/etl".into(),
             serialized_dags: vec![SerializedDag {
-                data: json!({"__version": 3, "dag": {}}),
+                data: super::native::NativeDag {
+                    dag_id: "etl".into(),
+                    decl: Default::default(),
+                    fileloc: "/bundles/etl".into(),
+                    relative_fileloc: "etl".into(),
+                },
             }],
             import_errors: Some(import_errors),
         }),

@@ -957,3 +957,140 @@ fn a_deployment_that_cannot_start_says_why_and_leaves_nothing_behind() -> Result
     ensure!(left.is_empty(), "processes left behind: {left:#?}");
     Ok(())
 }
+
+/// The Python stub file `cargo airflow pack` generated from the Rust declarations, next to the
+/// packed example bundle.
+fn generated_stubs() -> Result<PathBuf> {
+    let file = airflow_e2e::pack::example_bundle_dir()?.join("example_bundle_dags.py");
+    ensure!(file.is_file(), "pack wrote no stub file {}", file.display());
+    Ok(file)
+}
+
+#[test]
+fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
+    // Only the generated file: dag ids, task ids, dependencies, queue and retries come from the
+    // Rust declarations, so they cannot drift from the bundle.
+    let dep = Deployment::start(
+        DeployOptions::new("generated-stubs-3.3", Release::V3_3)
+            .bundle(example_bundle()?)
+            .dag_file(generated_stubs()?),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check("example_etl from the generated stubs succeeds", || {
+        api.wait_for_dags(&["example_etl", "testing"], DAGS_TIMEOUT)?;
+        ensure!(
+            api.import_errors()?.is_empty(),
+            "import errors: {:#?}",
+            api.import_errors()?
+        );
+        define_inputs(api)?;
+        api.trigger("example_etl", "generated", json!({}))?;
+        let run = api.wait_run("example_etl", "generated", RUN_TIMEOUT)?;
+        ensure!(
+            run.state == "success",
+            "run ended {}: {}",
+            run.state,
+            states(&api.task_instances("example_etl", "generated")?)
+        );
+        let rows = xcom(api, "example_etl", "generated", "load", "loaded_rows")?;
+        ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
+        Ok(())
+    });
+    checks.check(
+        "the declared retry reaches Airflow (transform retried once)",
+        || {
+            api.trigger("example_etl", "retried", json!({"fail": true}))?;
+            let run = api.wait_run("example_etl", "retried", RUN_TIMEOUT)?;
+            ensure!(run.state == "failed", "run ended {}", run.state);
+            let tries = api.tries("example_etl", "retried", "transform")?;
+            ensure!(tries.len() == 2, "transform ran {} tries", tries.len());
+            Ok(())
+        },
+    );
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+#[test]
+fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Result<()> {
+    // The bundle alone, in the README's Dag bundle: no Python dag file anywhere.
+    let dep = Deployment::start(
+        DeployOptions::new("native-3.4", Release::V3_4).bundle(example_bundle()?),
+    )?;
+    let api = &dep.api;
+    let mut checks = Checks::default();
+    checks.check("example_native is listed with its declarations", || {
+        api.wait_for_dags(&["example_native"], DAGS_TIMEOUT)?;
+        let d: Value = api.get("/api/v2/dags/example_native/details")?;
+        ensure!(d["relative_fileloc"] == "example-bundle", "{d}");
+        ensure!(d["bundle_name"] == "rust-bundles", "{d}");
+        ensure!(d["owners"] == json!(["data-team"]), "{d}");
+        ensure!(d["max_active_runs"] == 2, "{d}");
+        ensure!(
+            d["description"] == "A pipeline declared in Rust, served natively to Airflow 3.4",
+            "{d}"
+        );
+        let mut tags: Vec<String> = d["tags"]
+            .as_array()
+            .context("no tags")?
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        tags.sort();
+        ensure!(tags == ["native", "rust"], "{d}");
+        let errors = api.import_errors()?;
+        ensure!(errors.is_empty(), "import errors: {errors:#?}");
+        Ok(())
+    });
+    checks.check("a run uses the param default, another the conf", || {
+        api.trigger("example_native", "defaults", json!({}))?;
+        api.trigger(
+            "example_native",
+            "conf",
+            json!({"region": "us", "threshold": 10}),
+        )?;
+        for run_id in ["defaults", "conf"] {
+            let run = api.wait_run("example_native", run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run {run_id} ended {}: {}",
+                run.state,
+                states(&api.task_instances("example_native", run_id)?)
+            );
+        }
+        let region = xcom(api, "example_native", "defaults", "extract", "region")?;
+        ensure!(region == json!("eu"), "default region: {region}");
+        let region = xcom(api, "example_native", "conf", "extract", "region")?;
+        ensure!(region == json!("us"), "conf region: {region}");
+        // Fan-out then fan-in: report sums both halves, whatever the threshold.
+        for run_id in ["defaults", "conf"] {
+            let total = xcom(api, "example_native", run_id, "report", "return_value")?;
+            ensure!(total == json!(189), "{run_id}: report returned {total}");
+        }
+        let high = xcom(api, "example_native", "conf", "clean_high", "return_value")?;
+        ensure!(
+            high == json!([14, 15, 92, 65]),
+            "threshold 10 from conf: {high}"
+        );
+        Ok(())
+    });
+    checks.check("the Dag code view shows the Rust source", || {
+        let s: Value = api.get("/api/v2/dagSources/example_native")?;
+        let content = s["content"].as_str().unwrap_or_default();
+        ensure!(
+            content.contains("airflow_sdk::main!(bundle());"),
+            "the code view shows: {}",
+            &content[..content.len().min(300)]
+        );
+        Ok(())
+    });
+    checks.check(
+        "the Dag processor ran the bundle file without an import error",
+        || bundle_file_was_parsed(&dep, "rust-bundles"),
+    );
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}

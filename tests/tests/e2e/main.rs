@@ -5,6 +5,7 @@
 //! skips, when it cannot be made.
 
 mod cross;
+mod declared;
 mod deployment;
 mod harness_selftest;
 mod reader;

@@ -285,7 +285,13 @@ fn hostile_manifest() -> Result<Manifest> {
             // Each dag gets every hostile id as a task, in a rotated order (order must be kept).
             let mut tasks: Vec<String> = HOSTILE_IDS.iter().map(|t| (*t).to_owned()).collect();
             tasks.rotate_left(i);
-            ((*id).to_owned(), DagEntry { tasks })
+            (
+                (*id).to_owned(),
+                DagEntry {
+                    tasks,
+                    declared: None,
+                },
+            )
         })
         .collect();
     Ok(manifest)

@@ -1,0 +1,916 @@
+//! The shape of a dag as a bundle declares it: schedule, dates, params, task settings and
+//! dependencies.
+//!
+//! One declaration, two outputs. A bundle binary prints these types under each dag's
+//! `declared` key of its `--airflow-metadata` (and airflow-build embeds the same text for a
+//! foreign target), the packer copies them into the manifest, and then
+//!
+//! * `cargo airflow pack` checks them ([`DagDeclaration::problems`]) and writes the Python stub
+//!   dag file from them, and
+//! * on Airflow 3.4 the bundle's runtime turns the dags that opt in ([`DagDeclaration::native`])
+//!   into serialized Dags when the Dag processor parses the bundle file.
+//!
+//! Airflow's own readers ignore the extra key. Every value here is already resolved: a task's
+//! [`TaskSettings`] are its own settings over the dag's defaults over the bundle's coordinator
+//! queue, because Airflow does not apply `default_args` to a serialized task.
+//!
+//! ```
+//! use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+//! use std::time::Duration;
+//!
+//! let nightly = Schedule::cron("0 3 * * *").timezone("Europe/Paris");
+//! assert_eq!(nightly.cron_expression(), Some("0 3 * * *"));
+//!
+//! let settings = TaskSettings::new()
+//!     .retries(2)
+//!     .retry_delay(Duration::from_secs(30))
+//!     .trigger_rule(TriggerRule::AllDone);
+//! assert_eq!(settings.retries, Some(2));
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// When Airflow creates runs of a dag.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// Never on its own: only triggered runs (Python `schedule=None`).
+    #[default]
+    None,
+    /// Once, as soon as possible (`"@once"`).
+    Once,
+    /// A new run as soon as the previous one ends (`"@continuous"`; at most one active run).
+    Continuous,
+    /// A cron expression (5 fields, or a preset such as `@daily`), evaluated in `timezone`.
+    Cron {
+        /// The expression as declared.
+        expression: String,
+        /// An IANA time zone name, `UTC` by default.
+        timezone: String,
+    },
+}
+
+/// Cron presets Airflow knows, and the expression each stands for.
+pub const CRON_PRESETS: &[(&str, &str)] = &[
+    ("@hourly", "0 * * * *"),
+    ("@daily", "0 0 * * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@monthly", "0 0 1 * *"),
+    ("@quarterly", "0 0 1 */3 *"),
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+];
+
+impl Schedule {
+    /// A cron schedule in UTC. `expression` is five fields (`"0 3 * * *"`) or a preset
+    /// (`"@daily"`; see [`CRON_PRESETS`]); `"@once"` and `"@continuous"` give [`Schedule::Once`]
+    /// and [`Schedule::Continuous`]. The packer checks the expression.
+    #[must_use]
+    pub fn cron(expression: impl Into<String>) -> Self {
+        let expression = expression.into();
+        match expression.trim() {
+            "@once" => Schedule::Once,
+            "@continuous" => Schedule::Continuous,
+            _ => Schedule::Cron {
+                expression,
+                timezone: "UTC".to_owned(),
+            },
+        }
+    }
+
+    /// Sets the time zone a cron schedule is evaluated in (an IANA name such as
+    /// `"Europe/Paris"`); other schedules have none and are returned unchanged.
+    #[must_use]
+    pub fn timezone(self, tz: impl Into<String>) -> Self {
+        match self {
+            Schedule::Cron { expression, .. } => Schedule::Cron {
+                expression,
+                timezone: tz.into(),
+            },
+            other => other,
+        }
+    }
+
+    /// The five-field cron expression (presets expanded), for a cron schedule.
+    pub fn cron_expression(&self) -> Option<&str> {
+        let Schedule::Cron { expression, .. } = self else {
+            return None;
+        };
+        let e = expression.trim();
+        Some(
+            CRON_PRESETS
+                .iter()
+                .find(|(p, _)| *p == e)
+                .map_or(e, |(_, x)| x),
+        )
+    }
+
+    /// Whether Airflow would create runs on its own (everything but [`Schedule::None`]).
+    pub fn can_be_scheduled(&self) -> bool {
+        !matches!(self, Schedule::None)
+    }
+}
+
+/// When a task runs, given the states of its upstream tasks (Airflow's `trigger_rule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // The names are Airflow's; see its documentation of trigger rules.
+pub enum TriggerRule {
+    AllSuccess,
+    AllFailed,
+    AllDone,
+    AllDoneMinOneSuccess,
+    AllDoneSetupSuccess,
+    AllSkipped,
+    OneSuccess,
+    OneFailed,
+    OneDone,
+    NoneFailed,
+    NoneFailedMinOneSuccess,
+    NoneSkipped,
+    Always,
+}
+
+impl TriggerRule {
+    /// Airflow's name for the rule (`"all_success"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerRule::AllSuccess => "all_success",
+            TriggerRule::AllFailed => "all_failed",
+            TriggerRule::AllDone => "all_done",
+            TriggerRule::AllDoneMinOneSuccess => "all_done_min_one_success",
+            TriggerRule::AllDoneSetupSuccess => "all_done_setup_success",
+            TriggerRule::AllSkipped => "all_skipped",
+            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::OneFailed => "one_failed",
+            TriggerRule::OneDone => "one_done",
+            TriggerRule::NoneFailed => "none_failed",
+            TriggerRule::NoneFailedMinOneSuccess => "none_failed_min_one_success",
+            TriggerRule::NoneSkipped => "none_skipped",
+            TriggerRule::Always => "always",
+        }
+    }
+}
+
+/// Settings of one task, or a dag's defaults for its tasks. Unset (`None`) means Airflow's
+/// default. Durations are seconds.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TaskSettings {
+    /// How many times a failed try is retried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Seconds between tries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_delay: Option<f64>,
+    /// Multiplier of exponential backoff between retries (`0` or unset: a fixed delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_exponential_backoff: Option<f64>,
+    /// Upper bound of the delay with backoff, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retry_delay: Option<f64>,
+    /// A try running longer than this many seconds fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_timeout: Option<f64>,
+    /// When the task runs, given its upstream tasks' states.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_rule: Option<TriggerRule>,
+    /// The pool the task takes a slot of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Scheduling priority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_weight: Option<i32>,
+    /// The queue; it must be routed to the executable coordinator (`[sdk] queue_to_coordinator`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// The owner shown in the UI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Documentation (Markdown) shown in the UI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc_md: Option<String>,
+}
+
+impl TaskSettings {
+    /// No settings: Airflow's defaults.
+    #[must_use]
+    pub fn new() -> Self {
+        TaskSettings::default()
+    }
+
+    /// Retries a failed try `n` times.
+    #[must_use]
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
+    /// Waits `delay` between tries.
+    #[must_use]
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = Some(delay.as_secs_f64());
+        self
+    }
+
+    /// Grows the delay between retries by `multiplier` each time (Airflow's
+    /// `retry_exponential_backoff`; 2.0 doubles it), up to `max_delay` when given.
+    #[must_use]
+    pub fn exponential_backoff(mut self, multiplier: f64, max_delay: Option<Duration>) -> Self {
+        self.retry_exponential_backoff = Some(multiplier);
+        self.max_retry_delay = max_delay.map(|d| d.as_secs_f64());
+        self
+    }
+
+    /// Fails a try that runs longer than `timeout`.
+    #[must_use]
+    pub fn execution_timeout(mut self, timeout: Duration) -> Self {
+        self.execution_timeout = Some(timeout.as_secs_f64());
+        self
+    }
+
+    /// Runs the task when `rule` holds for its upstream tasks.
+    #[must_use]
+    pub fn trigger_rule(mut self, rule: TriggerRule) -> Self {
+        self.trigger_rule = Some(rule);
+        self
+    }
+
+    /// Takes a slot of `pool`.
+    #[must_use]
+    pub fn pool(mut self, pool: impl Into<String>) -> Self {
+        self.pool = Some(pool.into());
+        self
+    }
+
+    /// Sets the scheduling priority.
+    #[must_use]
+    pub fn priority_weight(mut self, weight: i32) -> Self {
+        self.priority_weight = Some(weight);
+        self
+    }
+
+    /// Runs on `queue`, which must be one of the bundle's coordinator queues.
+    #[must_use]
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// Sets the owner shown in the UI.
+    #[must_use]
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// Sets the documentation (Markdown) shown in the UI.
+    #[must_use]
+    pub fn doc_md(mut self, doc: impl Into<String>) -> Self {
+        self.doc_md = Some(doc.into());
+        self
+    }
+
+    /// `self` with every setting it leaves unset taken from `defaults`.
+    #[must_use]
+    pub fn or(self, defaults: &TaskSettings) -> TaskSettings {
+        let d = defaults.clone();
+        TaskSettings {
+            retries: self.retries.or(d.retries),
+            retry_delay: self.retry_delay.or(d.retry_delay),
+            retry_exponential_backoff: self
+                .retry_exponential_backoff
+                .or(d.retry_exponential_backoff),
+            max_retry_delay: self.max_retry_delay.or(d.max_retry_delay),
+            execution_timeout: self.execution_timeout.or(d.execution_timeout),
+            trigger_rule: self.trigger_rule.or(d.trigger_rule),
+            pool: self.pool.or(d.pool),
+            priority_weight: self.priority_weight.or(d.priority_weight),
+            queue: self.queue.or(d.queue),
+            owner: self.owner.or(d.owner),
+            doc_md: self.doc_md.or(d.doc_md),
+        }
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == TaskSettings::default()
+    }
+}
+
+/// A dag parameter: its default (any JSON value) and an optional description. Tasks read it with
+/// the run's conf taking precedence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamDeclaration {
+    /// The parameter's name.
+    pub name: String,
+    /// Its default value.
+    pub default: serde_json::Value,
+    /// What it is for, shown in the trigger form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// One task of a declared dag, its settings resolved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskDeclaration {
+    /// The task id.
+    pub id: String,
+    /// Its settings over the dag's defaults over the bundle's coordinator queue.
+    #[serde(default, skip_serializing_if = "TaskSettings::is_empty")]
+    pub settings: TaskSettings,
+    /// The ids of the tasks that run after it, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downstream: Vec<String>,
+    /// For a task with typed arguments, the stub parameter names it binds (in order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+}
+
+/// Everything a bundle declares about one dag beyond its task ids.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct DagDeclaration {
+    /// Served natively to Airflow 3.4's Dag processor (no Python stub). Other dags are declared
+    /// to Airflow by a Python stub dag file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub native: bool,
+    /// The queues routed to the executable coordinator, as the bundle declares them. Every task's
+    /// queue must be one of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coordinator_queues: Vec<String>,
+    /// When runs are created.
+    pub schedule: Schedule,
+    /// First logical date, RFC 3339 in UTC (`2026-01-01T00:00:00Z`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    /// Last logical date, RFC 3339 in UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// Whether missed intervals since `start_date` are run (unset: `[scheduler]
+    /// catchup_by_default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catchup: Option<bool>,
+    /// Shown in the UI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Tags, in declaration order, without repeats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Parameters with defaults, in declaration order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<ParamDeclaration>,
+    /// How many runs may be active at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_active_runs: Option<u32>,
+    /// How many task instances of the dag may run at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_active_tasks: Option<u32>,
+    /// A run still going after this many seconds fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dagrun_timeout: Option<f64>,
+    /// The defaults the dag declared for its tasks (already copied into each task; kept for
+    /// display as Airflow's `default_args`).
+    #[serde(skip_serializing_if = "TaskSettings::is_empty")]
+    pub default_task: TaskSettings,
+    /// The tasks, in declaration order.
+    pub tasks: Vec<TaskDeclaration>,
+}
+
+/// One thing wrong with a dag's declarations; each names the dag and, where there is one, the
+/// task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeclarationProblem {
+    /// A dependency names a task the dag does not have.
+    UnknownTask {
+        /// The dag.
+        dag_id: String,
+        /// The task the dependency starts from.
+        upstream: String,
+        /// The task it leads to.
+        downstream: String,
+        /// Which of the two is unknown.
+        unknown: String,
+    },
+    /// The dependencies form a cycle.
+    Cycle {
+        /// The dag.
+        dag_id: String,
+        /// The tasks of the cycle, in order, the first repeated at the end.
+        path: Vec<String>,
+    },
+    /// `catchup` is on for a schedule that creates runs, but there is no start date.
+    CatchupWithoutStartDate {
+        /// The dag.
+        dag_id: String,
+    },
+    /// A task's queue is not routed to the executable coordinator (or it has none).
+    UnroutedQueue {
+        /// The dag.
+        dag_id: String,
+        /// The task.
+        task_id: String,
+        /// Its queue, if any.
+        queue: Option<String>,
+        /// The routed queues.
+        routed: Vec<String>,
+    },
+    /// A date is not RFC 3339 in UTC (`YYYY-MM-DDTHH:MM:SSZ`), or the end is before the start.
+    BadDate {
+        /// The dag.
+        dag_id: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// `@continuous` allows one active run; the dag allows more.
+    ContinuousRuns {
+        /// The dag.
+        dag_id: String,
+        /// What it declares.
+        max_active_runs: u32,
+    },
+    /// A number that must be finite and not negative is not.
+    BadNumber {
+        /// The dag.
+        dag_id: String,
+        /// The task, when it is a task setting.
+        task_id: Option<String>,
+        /// The setting.
+        setting: &'static str,
+    },
+    /// Two parameters share a name.
+    DuplicateParam {
+        /// The dag.
+        dag_id: String,
+        /// The name.
+        name: String,
+    },
+}
+
+impl fmt::Display for DeclarationProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeclarationProblem::UnknownTask {
+                dag_id,
+                upstream,
+                downstream,
+                unknown,
+            } => write!(
+                f,
+                "dag {dag_id:?}: the dependency {upstream:?} >> {downstream:?} names task \
+                 {unknown:?}, which the dag does not declare; add the task or fix the id"
+            ),
+            DeclarationProblem::Cycle { dag_id, path } => write!(
+                f,
+                "dag {dag_id:?}: its dependencies form a cycle through task {:?} ({}); remove \
+                 one of these dependencies",
+                path[0],
+                path.join(" >> ")
+            ),
+            DeclarationProblem::CatchupWithoutStartDate { dag_id } => write!(
+                f,
+                "dag {dag_id:?} sets catchup but no start date: add .start_date(...) or drop \
+                 .catchup(true)"
+            ),
+            DeclarationProblem::UnroutedQueue {
+                dag_id,
+                task_id,
+                queue,
+                routed,
+            } => match (queue, routed.is_empty()) {
+                (_, true) => write!(
+                    f,
+                    "task {task_id:?} of dag {dag_id:?} has no queue routed to the executable \
+                     coordinator: declare one with Bundle::queue(\"rust\") and route it in \
+                     [sdk] queue_to_coordinator"
+                ),
+                (Some(q), false) => write!(
+                    f,
+                    "task {task_id:?} of dag {dag_id:?} runs on queue {q:?}, which the bundle \
+                     does not route to the executable coordinator (routed: {routed:?}); use one \
+                     of them or add it with Bundle::queue"
+                ),
+                (None, false) => write!(
+                    f,
+                    "task {task_id:?} of dag {dag_id:?} has no queue; give it one of {routed:?}"
+                ),
+            },
+            DeclarationProblem::BadDate { dag_id, detail } => {
+                write!(f, "dag {dag_id:?}: {detail}")
+            }
+            DeclarationProblem::ContinuousRuns {
+                dag_id,
+                max_active_runs,
+            } => write!(
+                f,
+                "dag {dag_id:?} is @continuous, which allows one active run, but sets \
+                 max_active_runs {max_active_runs}: set it to 1 or leave it unset"
+            ),
+            DeclarationProblem::BadNumber {
+                dag_id,
+                task_id: Some(t),
+                setting,
+            } => write!(
+                f,
+                "task {t:?} of dag {dag_id:?}: {setting} must be a finite, non-negative number"
+            ),
+            DeclarationProblem::BadNumber {
+                dag_id,
+                task_id: None,
+                setting,
+            } => write!(
+                f,
+                "dag {dag_id:?}: {setting} must be a finite, non-negative number"
+            ),
+            DeclarationProblem::DuplicateParam { dag_id, name } => {
+                write!(f, "dag {dag_id:?} declares param {name:?} more than once")
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch of `YYYY-MM-DDTHH:MM:SSZ`, the one date form declarations use.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in[(mo - 1) as usize] || h > 23 || mi > 59 {
+        return None;
+    }
+    if s > 59 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's well-known algorithm.
+    let (y2, m2) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+impl DagDeclaration {
+    /// Everything wrong with the declarations of dag `dag_id`. Cron expressions and time zone
+    /// names are not checked here (the packer checks cron; Airflow checks zones).
+    pub fn problems(&self, dag_id: &str) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
+        let index: HashMap<&str, usize> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        for t in &self.tasks {
+            for d in &t.downstream {
+                if !index.contains_key(d.as_str()) {
+                    out.push(DeclarationProblem::UnknownTask {
+                        dag_id: dag_id.to_owned(),
+                        upstream: t.id.clone(),
+                        downstream: d.clone(),
+                        unknown: d.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(path) = find_cycle(&self.tasks, &index) {
+            out.push(DeclarationProblem::Cycle {
+                dag_id: dag_id.to_owned(),
+                path,
+            });
+        }
+        let bad_date = |detail: String| DeclarationProblem::BadDate {
+            dag_id: dag_id.to_owned(),
+            detail,
+        };
+        let mut dates = [None, None];
+        for (i, (name, value)) in [
+            ("start_date", &self.start_date),
+            ("end_date", &self.end_date),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = value {
+                dates[i] = parse_utc(v);
+                if dates[i].is_none() {
+                    out.push(bad_date(format!(
+                        "{name} {v:?} is not a UTC date-time like 2026-01-01T00:00:00Z"
+                    )));
+                }
+            }
+        }
+        if let [Some(s), Some(e)] = dates
+            && e < s
+        {
+            out.push(bad_date("end_date is before start_date".into()));
+        }
+        if self.catchup == Some(true)
+            && self.schedule.can_be_scheduled()
+            && self.start_date.is_none()
+        {
+            out.push(DeclarationProblem::CatchupWithoutStartDate {
+                dag_id: dag_id.to_owned(),
+            });
+        }
+        if let (Schedule::Continuous, Some(n)) = (&self.schedule, self.max_active_runs)
+            && n > 1
+        {
+            out.push(DeclarationProblem::ContinuousRuns {
+                dag_id: dag_id.to_owned(),
+                max_active_runs: n,
+            });
+        }
+        if self.dagrun_timeout.is_some_and(|v| !good_number(v)) {
+            out.push(DeclarationProblem::BadNumber {
+                dag_id: dag_id.to_owned(),
+                task_id: None,
+                setting: "dagrun_timeout",
+            });
+        }
+        let mut names = BTreeSet::new();
+        for p in &self.params {
+            if !names.insert(p.name.as_str()) {
+                out.push(DeclarationProblem::DuplicateParam {
+                    dag_id: dag_id.to_owned(),
+                    name: p.name.clone(),
+                });
+            }
+        }
+        for t in &self.tasks {
+            let s = &t.settings;
+            for (setting, v) in [
+                ("retry_delay", s.retry_delay),
+                ("retry_exponential_backoff", s.retry_exponential_backoff),
+                ("max_retry_delay", s.max_retry_delay),
+                ("execution_timeout", s.execution_timeout),
+            ] {
+                if v.is_some_and(|v| !good_number(v)) {
+                    out.push(DeclarationProblem::BadNumber {
+                        dag_id: dag_id.to_owned(),
+                        task_id: Some(t.id.clone()),
+                        setting,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The problems that matter only when tasks must reach the executable coordinator through
+    /// their queue: each task's queue must be one of [`coordinator_queues`](Self::coordinator_queues).
+    pub fn routing_problems(&self, dag_id: &str) -> Vec<DeclarationProblem> {
+        self.tasks
+            .iter()
+            .filter(|t| {
+                t.settings
+                    .queue
+                    .as_ref()
+                    .is_none_or(|q| !self.coordinator_queues.contains(q))
+            })
+            .map(|t| DeclarationProblem::UnroutedQueue {
+                dag_id: dag_id.to_owned(),
+                task_id: t.id.clone(),
+                queue: t.settings.queue.clone(),
+                routed: self.coordinator_queues.clone(),
+            })
+            .collect()
+    }
+
+    /// Every dependency edge `(upstream, downstream)`, in task order.
+    pub fn edges(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.tasks
+            .iter()
+            .flat_map(|t| t.downstream.iter().map(|d| (t.id.as_str(), d.as_str())))
+    }
+}
+
+fn good_number(v: f64) -> bool {
+    v.is_finite() && v >= 0.0
+}
+
+/// A cycle among the known tasks, as a path whose first task is repeated at its end. Depth-first
+/// in declaration order, without recursion, so the same declarations name the same cycle.
+fn find_cycle(tasks: &[TaskDeclaration], index: &HashMap<&str, usize>) -> Option<Vec<String>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let next: Vec<Vec<usize>> = tasks
+        .iter()
+        .map(|t| {
+            t.downstream
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let mut mark = vec![Mark::New; tasks.len()];
+    for root in 0..tasks.len() {
+        if mark[root] != Mark::New {
+            continue;
+        }
+        // (node, position in its successor list)
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        mark[root] = Mark::Open;
+        while let Some(&mut (node, ref mut pos)) = stack.last_mut() {
+            if let Some(&succ) = next[node].get(*pos) {
+                *pos += 1;
+                match mark[succ] {
+                    Mark::New => {
+                        mark[succ] = Mark::Open;
+                        stack.push((succ, 0));
+                    }
+                    Mark::Open => {
+                        let start = stack.iter().position(|(n, _)| *n == succ)?;
+                        let mut path: Vec<String> = stack[start..]
+                            .iter()
+                            .map(|(n, _)| tasks[*n].id.clone())
+                            .collect();
+                        path.push(tasks[succ].id.clone());
+                        return Some(path);
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    None
+}
+
+/// The declarations of every dag, by id (what [`crate::DagEntry::declared`] holds per dag).
+pub type Declarations = BTreeMap<String, DagDeclaration>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, down: &[&str]) -> TaskDeclaration {
+        TaskDeclaration {
+            id: id.into(),
+            settings: TaskSettings::new().queue("rust"),
+            downstream: down.iter().map(|d| d.to_string()).collect(),
+            args: vec![],
+        }
+    }
+
+    fn dag(tasks: Vec<TaskDeclaration>) -> DagDeclaration {
+        DagDeclaration {
+            coordinator_queues: vec!["rust".into()],
+            tasks,
+            ..DagDeclaration::default()
+        }
+    }
+
+    #[test]
+    fn cycles_and_unknown_tasks_are_named() {
+        let d = dag(vec![
+            task("a", &["b"]),
+            task("b", &["c", "zz"]),
+            task("c", &["a"]),
+        ]);
+        let p = d.problems("etl");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(
+            p[0].to_string(),
+            "dag \"etl\": the dependency \"b\" >> \"zz\" names task \"zz\", which the dag does \
+             not declare; add the task or fix the id"
+        );
+        assert_eq!(
+            p[1],
+            DeclarationProblem::Cycle {
+                dag_id: "etl".into(),
+                path: vec!["a".into(), "b".into(), "c".into(), "a".into()]
+            }
+        );
+        assert!(p[1].to_string().contains("a >> b >> c >> a"), "{}", p[1]);
+        // A diamond is not a cycle.
+        let ok = dag(vec![
+            task("a", &["b", "c"]),
+            task("b", &["d"]),
+            task("c", &["d"]),
+            task("d", &[]),
+        ]);
+        assert_eq!(ok.problems("etl"), vec![]);
+        // A self-loop is.
+        let selfloop = dag(vec![task("a", &["a"])]);
+        assert!(matches!(
+            &selfloop.problems("x")[..],
+            [DeclarationProblem::Cycle { path, .. }] if path == &["a", "a"]
+        ));
+    }
+
+    #[test]
+    fn catchup_dates_and_queues_are_checked() {
+        let mut d = dag(vec![task("a", &[])]);
+        d.schedule = Schedule::cron("@daily");
+        d.catchup = Some(true);
+        assert_eq!(
+            d.problems("etl"),
+            vec![DeclarationProblem::CatchupWithoutStartDate {
+                dag_id: "etl".into()
+            }]
+        );
+        d.start_date = Some("2026-01-01T00:00:00Z".into());
+        assert_eq!(d.problems("etl"), vec![]);
+        d.end_date = Some("2025-12-31T00:00:00Z".into());
+        assert!(d.problems("etl")[0].to_string().contains("before"));
+        d.end_date = Some("2026-02-30T00:00:00Z".into());
+        assert!(d.problems("etl")[0].to_string().contains("2026-02-30"));
+
+        let mut d = dag(vec![task("a", &[])]);
+        assert!(d.routing_problems("etl").is_empty());
+        d.tasks[0].settings.queue = Some("default".into());
+        let p = d.routing_problems("etl");
+        assert!(
+            p[0].to_string()
+                .starts_with("task \"a\" of dag \"etl\" runs on queue \"default\""),
+            "{}",
+            p[0]
+        );
+        d.coordinator_queues.clear();
+        d.tasks[0].settings.queue = None;
+        assert!(
+            d.routing_problems("etl")[0]
+                .to_string()
+                .contains("Bundle::queue")
+        );
+    }
+
+    #[test]
+    fn dates_convert_to_epoch_seconds() {
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_utc("2026-01-01T00:00:00Z"), Some(1_767_225_600));
+        assert_eq!(parse_utc("2024-02-29T12:30:15Z"), Some(1_709_209_815));
+        for bad in [
+            "2026-01-01",
+            "2026-01-01T00:00:00+01:00",
+            "2025-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "+026-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn presets_expand_and_settings_merge() {
+        assert_eq!(
+            Schedule::cron("@daily").cron_expression(),
+            Some("0 0 * * *")
+        );
+        assert_eq!(Schedule::cron("@once"), Schedule::Once);
+        assert_eq!(Schedule::Once.timezone("UTC"), Schedule::Once);
+        let own = TaskSettings::new().retries(5);
+        let merged = own.or(&TaskSettings::new().retries(1).pool("db"));
+        assert_eq!(merged.retries, Some(5));
+        assert_eq!(merged.pool.as_deref(), Some("db"));
+    }
+}

@@ -1,0 +1,305 @@
+//! The pieces of a dag's declarations: [`Task`] (an id with settings), [`Flow`] (dependencies
+//! written as `a >> b`) and the date forms [`IntoUtc`] accepts.
+
+use std::ops::Shr;
+use std::time::Duration;
+
+use airflow_bundle::declare::{TaskSettings, TriggerRule};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime, UtcOffset};
+
+/// A task id with its settings, for [`Dag::task`](crate::Dag::task). A plain `"id"` is a task
+/// with no settings of its own (it still gets the dag's [defaults](crate::Dag::default_task)).
+///
+/// ```
+/// use std::time::Duration;
+/// use airflow_sdk::{Task, TriggerRule};
+///
+/// let t = Task::new("load")
+///     .retries(3)
+///     .retry_delay(Duration::from_secs(10))
+///     .exponential_backoff(2.0, Some(Duration::from_secs(600)))
+///     .execution_timeout(Duration::from_secs(3600))
+///     .trigger_rule(TriggerRule::AllDone)
+///     .pool("warehouse")
+///     .priority_weight(10)
+///     .owner("data-team")
+///     .doc_md("Loads the totals.");
+/// assert_eq!(t.id(), "load");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Task {
+    pub(crate) id: String,
+    pub(crate) settings: TaskSettings,
+}
+
+/// Forwards a [`TaskSettings`] builder method to [`Task`].
+macro_rules! forward {
+    ($(#[$doc:meta] $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(#[$doc] pub fn $name(mut self, $($arg: $ty),*) -> Self {
+            self.settings = self.settings.$name($($arg),*);
+            self
+        })*
+    };
+}
+
+impl Task {
+    /// A task with no settings of its own.
+    pub fn new(id: impl Into<String>) -> Self {
+        Task {
+            id: id.into(),
+            settings: TaskSettings::default(),
+        }
+    }
+
+    /// The task id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Replaces all of the task's own settings.
+    pub fn settings(mut self, settings: TaskSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    forward! {
+        /// Retries a failed try `n` times.
+        retries(n: u32);
+        /// Waits `delay` between tries.
+        retry_delay(delay: Duration);
+        /// Grows the delay by `multiplier` at each retry, up to `max_delay` when given.
+        exponential_backoff(multiplier: f64, max_delay: Option<Duration>);
+        /// Fails a try that runs longer than `timeout`.
+        execution_timeout(timeout: Duration);
+        /// Runs the task when `rule` holds for its upstream tasks.
+        trigger_rule(rule: TriggerRule);
+        /// Takes a slot of `pool`.
+        pool(pool: impl Into<String>);
+        /// Sets the scheduling priority.
+        priority_weight(weight: i32);
+        /// Runs on `queue`, one of the bundle's coordinator queues ([`Bundle::queue`](crate::Bundle::queue)).
+        queue(queue: impl Into<String>);
+        /// Sets the owner shown in the UI.
+        owner(owner: impl Into<String>);
+        /// Sets the documentation (Markdown) shown in the UI.
+        doc_md(doc: impl Into<String>);
+    }
+}
+
+impl From<&str> for Task {
+    fn from(id: &str) -> Self {
+        Task::new(id)
+    }
+}
+
+impl From<String> for Task {
+    fn from(id: String) -> Self {
+        Task::new(id)
+    }
+}
+
+impl From<&String> for Task {
+    fn from(id: &String) -> Self {
+        Task::new(id.clone())
+    }
+}
+
+/// Dependencies between tasks, written as the pipeline reads.
+///
+/// `a >> b` runs `b` after `a`; a list runs its items side by side, so `a >> [b, c]` fans out and
+/// `[b, c] >> d` fans in. Start a flow with [`flow`]; after the first `>>`, plain ids and arrays of
+/// ids work.
+///
+/// ```
+/// use airflow_sdk::{flow, Flow};
+///
+/// let f: Flow = flow("extract") >> ["clean_a", "clean_b"] >> "load";
+/// assert_eq!(
+///     f.edges(),
+///     [
+///         ("extract".into(), "clean_a".into()),
+///         ("extract".into(), "clean_b".into()),
+///         ("clean_a".into(), "load".into()),
+///         ("clean_b".into(), "load".into()),
+///     ]
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Flow {
+    /// The tasks an upstream flow leads into.
+    heads: Vec<String>,
+    /// The tasks a downstream flow follows.
+    tails: Vec<String>,
+    pub(crate) edges: Vec<(String, String)>,
+}
+
+/// Starts a [`Flow`] at one task (`flow("a")`) or at tasks side by side (`flow(["a", "b"])`).
+pub fn flow(start: impl Into<Flow>) -> Flow {
+    start.into()
+}
+
+impl Flow {
+    /// The dependencies, `(upstream, downstream)`, in the order written.
+    pub fn edges(&self) -> &[(String, String)] {
+        &self.edges
+    }
+
+    fn single(id: String) -> Flow {
+        Flow {
+            heads: vec![id.clone()],
+            tails: vec![id],
+            edges: Vec::new(),
+        }
+    }
+}
+
+impl From<&str> for Flow {
+    fn from(id: &str) -> Self {
+        Flow::single(id.to_owned())
+    }
+}
+
+impl From<String> for Flow {
+    fn from(id: String) -> Self {
+        Flow::single(id)
+    }
+}
+
+impl<T: Into<Flow>, const N: usize> From<[T; N]> for Flow {
+    fn from(items: [T; N]) -> Self {
+        Flow::from_iter(items)
+    }
+}
+
+impl<T: Into<Flow>> From<Vec<T>> for Flow {
+    fn from(items: Vec<T>) -> Self {
+        Flow::from_iter(items)
+    }
+}
+
+impl<T: Into<Flow>> FromIterator<T> for Flow {
+    /// The flows side by side.
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
+        let mut out = Flow::default();
+        for f in items {
+            let f = f.into();
+            out.heads.extend(f.heads);
+            out.tails.extend(f.tails);
+            out.edges.extend(f.edges);
+        }
+        out
+    }
+}
+
+impl<R: Into<Flow>> Shr<R> for Flow {
+    type Output = Flow;
+
+    /// Runs `next` after `self`: every last task of `self` before every first task of `next`.
+    fn shr(mut self, next: R) -> Flow {
+        let next = next.into();
+        for up in &self.tails {
+            for down in &next.heads {
+                self.edges.push((up.clone(), down.clone()));
+            }
+        }
+        self.edges.extend(next.edges);
+        Flow {
+            heads: self.heads,
+            tails: next.tails,
+            edges: self.edges,
+        }
+    }
+}
+
+/// A date or date-time the declarations accept, kept in UTC to the second.
+pub trait IntoUtc {
+    /// `YYYY-MM-DDTHH:MM:SSZ`, or why the value is not a date.
+    fn into_utc(self) -> Result<String, String>;
+}
+
+fn format_utc(t: OffsetDateTime) -> Result<String, String> {
+    let t = t
+        .to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .expect("0 is valid");
+    let s = t.format(&Rfc3339).map_err(|e| e.to_string())?;
+    // `time` writes `Z` for UTC; the check keeps the one form the packer and stubs read.
+    if airflow_bundle::declare::parse_utc(&s).is_some() {
+        Ok(s)
+    } else {
+        Err(format!("{s} is outside the years 0000 to 9999"))
+    }
+}
+
+impl IntoUtc for OffsetDateTime {
+    fn into_utc(self) -> Result<String, String> {
+        format_utc(self)
+    }
+}
+
+impl IntoUtc for Date {
+    fn into_utc(self) -> Result<String, String> {
+        format_utc(self.midnight().assume_utc())
+    }
+}
+
+impl IntoUtc for &str {
+    fn into_utc(self) -> Result<String, String> {
+        let t = self.trim();
+        if let Ok(dt) = OffsetDateTime::parse(t, &Rfc3339) {
+            return format_utc(dt);
+        }
+        // A bare date is midnight UTC.
+        match OffsetDateTime::parse(&format!("{t}T00:00:00Z"), &Rfc3339) {
+            Ok(dt) if t.len() == 10 => format_utc(dt),
+            _ => Err(format!(
+                "{self:?} is neither a date (2026-01-01) nor an RFC 3339 date-time with an \
+                 offset (2026-01-01T06:00:00Z)"
+            )),
+        }
+    }
+}
+
+impl IntoUtc for String {
+    fn into_utc(self) -> Result<String, String> {
+        self.as_str().into_utc()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(f: &Flow) -> Vec<(&str, &str)> {
+        f.edges
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn flows_chain_fan_out_and_fan_in() {
+        let f = flow("a") >> "b" >> "c";
+        assert_eq!(pairs(&f), [("a", "b"), ("b", "c")]);
+        let f = flow(["a", "b"]) >> "c" >> ["d", "e"];
+        assert_eq!(pairs(&f), [("a", "c"), ("b", "c"), ("c", "d"), ("c", "e")]);
+        // A nested flow joins at its first tasks and continues from its last ones.
+        let f = flow("a") >> (flow("b") >> "c") >> "d";
+        assert_eq!(pairs(&f), [("a", "b"), ("b", "c"), ("c", "d")]);
+    }
+
+    #[test]
+    fn dates_are_kept_in_utc() {
+        assert_eq!("2026-01-01".into_utc().unwrap(), "2026-01-01T00:00:00Z");
+        assert_eq!(
+            "2026-01-01T06:00:00.5+02:00".into_utc().unwrap(),
+            "2026-01-01T04:00:00Z"
+        );
+        let err = "01/02/2026".into_utc().unwrap_err();
+        assert!(err.contains("\"01/02/2026\""), "{err}");
+        assert!("2026-02-30".into_utc().is_err());
+    }
+}

@@ -1,0 +1,379 @@
+//! Native dags for Airflow 3.4: the declarations of each dag that opts in
+//! ([`Dag::native`](crate::Dag::native)), serialized as Airflow's `DagSerialization` (schema
+//! `__version` 3) expects them from a Lang-SDK runtime.
+//!
+//! Airflow fills in only a few Dag keys from its config and applies no `default_args` to tasks,
+//! so every task carries its resolved settings and its queue (the worker picks the executable
+//! coordinator by queue alone). `relative_fileloc` must be set: without it the Dag is accepted
+//! but none of its tasks can start.
+
+use std::path::Path;
+
+use airflow_bundle::declare::{
+    DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
+};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
+
+/// The module name Airflow shows for these tasks; Airflow never imports it.
+const TASK_MODULE: &str = "airflow.sdk.coordinators.executable";
+/// The operator name the UI and REST API show.
+const TASK_TYPE: &str = "RustTask";
+
+/// `file` relative to `bundle_path`, or `file` unchanged when it is not inside it.
+pub(crate) fn relative_fileloc(file: &str, bundle_path: &str) -> String {
+    match Path::new(file).strip_prefix(bundle_path) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+        _ => file.to_owned(),
+    }
+}
+
+/// A JSON value encoded as Airflow's `BaseSerialization` encodes it (dicts are wrapped).
+struct Encoded<'a>(&'a Value);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let mut out = s.serialize_map(Some(2))?;
+                out.serialize_entry("__type", "dict")?;
+                out.serialize_entry("__var", &EncodedMap(m))?;
+                out.end()
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(Encoded)),
+            other => other.serialize(s),
+        }
+    }
+}
+
+struct EncodedMap<'a>(&'a serde_json::Map<String, Value>);
+
+impl Serialize for EncodedMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, Encoded(v))))
+    }
+}
+
+/// `{"__type": ty, "__var": var}`, Airflow's encoding of a typed value.
+struct Typed<'a, T: Serialize>(&'a str, T);
+
+impl<T: Serialize> Serialize for Typed<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("__type", self.0)?;
+        out.serialize_entry("__var", &self.1)?;
+        out.end()
+    }
+}
+
+/// An empty map (`{}`).
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+struct Timetable<'a>(&'a Schedule);
+
+impl Serialize for Timetable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Schedule::None => Typed("airflow.timetables.simple.NullTimetable", Empty).serialize(s),
+            Schedule::Once => Typed("airflow.timetables.simple.OnceTimetable", Empty).serialize(s),
+            Schedule::Continuous => {
+                Typed("airflow.timetables.simple.ContinuousTimetable", Empty).serialize(s)
+            }
+            Schedule::Cron { timezone, .. } => Typed(
+                "airflow.timetables.trigger.CronTriggerTimetable",
+                CronVar(self.0.cron_expression().unwrap_or_default(), timezone),
+            )
+            .serialize(s),
+        }
+    }
+}
+
+struct CronVar<'a>(&'a str, &'a str);
+
+impl Serialize for CronVar<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // All four keys are needed: without `interval` Airflow fails with KeyError.
+        let mut out = s.serialize_map(Some(4))?;
+        out.serialize_entry("expression", self.0)?;
+        out.serialize_entry("timezone", self.1)?;
+        out.serialize_entry("interval", &0.0)?;
+        out.serialize_entry("run_immediately", &false)?;
+        out.end()
+    }
+}
+
+/// Epoch seconds as the float Airflow's schema wants (dates were checked when declared).
+fn epoch(date: &Option<String>) -> Option<f64> {
+    date.as_deref().and_then(parse_utc).map(|s| s as f64)
+}
+
+/// Writes the set settings as task keys. `timedelta` wraps durations (for `default_args`, which
+/// is `BaseSerialization`-encoded; task keys take plain seconds).
+fn put_settings<M: SerializeMap>(
+    out: &mut M,
+    s: &TaskSettings,
+    timedelta: bool,
+) -> Result<(), M::Error> {
+    let duration = |out: &mut M, key: &str, v: Option<f64>| match (v, timedelta) {
+        (Some(v), true) => out.serialize_entry(key, &Typed("timedelta", v)),
+        (Some(v), false) => out.serialize_entry(key, &v),
+        (None, _) => Ok(()),
+    };
+    if let Some(v) = s.retries {
+        out.serialize_entry("retries", &v)?;
+    }
+    duration(out, "retry_delay", s.retry_delay)?;
+    if let Some(v) = s.retry_exponential_backoff {
+        out.serialize_entry("retry_exponential_backoff", &v)?;
+    }
+    duration(out, "max_retry_delay", s.max_retry_delay)?;
+    duration(out, "execution_timeout", s.execution_timeout)?;
+    if let Some(v) = s.trigger_rule {
+        out.serialize_entry("trigger_rule", v.as_str())?;
+    }
+    for (key, v) in [
+        ("pool", &s.pool),
+        ("queue", &s.queue),
+        ("owner", &s.owner),
+        ("doc_md", &s.doc_md),
+    ] {
+        if let Some(v) = v {
+            out.serialize_entry(key, v)?;
+        }
+    }
+    if let Some(v) = s.priority_weight {
+        out.serialize_entry("priority_weight", &v)?;
+    }
+    Ok(())
+}
+
+struct DefaultArgs<'a>(&'a TaskSettings);
+
+impl Serialize for DefaultArgs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        put_settings(&mut out, self.0, true)?;
+        out.end()
+    }
+}
+
+struct TaskVar<'a>(&'a TaskDeclaration);
+
+impl Serialize for TaskVar<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.0;
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("task_id", &t.id)?;
+        out.serialize_entry("task_type", TASK_TYPE)?;
+        out.serialize_entry("_task_module", TASK_MODULE)?;
+        out.serialize_entry("language", "rust")?;
+        out.serialize_entry("template_fields", &[(); 0])?;
+        out.serialize_entry("is_stub", &true)?;
+        put_settings(&mut out, &t.settings, false)?;
+        if !t.downstream.is_empty() {
+            out.serialize_entry("downstream_task_ids", &t.downstream)?;
+        }
+        out.end()
+    }
+}
+
+struct Param<'a>(&'a ParamDeclaration);
+
+impl Serialize for Param<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(4))?;
+        out.serialize_entry("__class", "airflow.sdk.definitions.param.Param")?;
+        out.serialize_entry("default", &Encoded(&self.0.default))?;
+        out.serialize_entry("description", &self.0.description)?;
+        out.serialize_entry("schema", &Typed("dict", Empty))?;
+        out.end()
+    }
+}
+
+/// One native dag as Airflow's `DagSerialization` (`__version` 3) reads it. Serialized straight
+/// into the outgoing frame: building it as a JSON tree first cost most of the parse time.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NativeDag {
+    pub(crate) dag_id: String,
+    pub(crate) decl: DagDeclaration,
+    /// The request's `file`.
+    pub(crate) fileloc: String,
+    /// `file` relative to the Dag bundle's root ([`relative_fileloc`]).
+    pub(crate) relative_fileloc: String,
+}
+
+struct DagBody<'a>(&'a NativeDag);
+
+impl Serialize for DagBody<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let NativeDag {
+            dag_id,
+            decl,
+            fileloc,
+            relative_fileloc,
+        } = self.0;
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("dag_id", dag_id)?;
+        out.serialize_entry("fileloc", fileloc)?;
+        out.serialize_entry("relative_fileloc", relative_fileloc)?;
+        out.serialize_entry("timezone", "UTC")?;
+        out.serialize_entry("timetable", &Timetable(&decl.schedule))?;
+        if let Some(v) = epoch(&decl.start_date) {
+            out.serialize_entry("start_date", &v)?;
+        }
+        if let Some(v) = epoch(&decl.end_date) {
+            out.serialize_entry("end_date", &v)?;
+        }
+        if let Some(v) = decl.catchup {
+            out.serialize_entry("catchup", &v)?;
+        }
+        if let Some(v) = &decl.description {
+            out.serialize_entry("description", v)?;
+        }
+        if let Some(v) = decl.max_active_runs {
+            out.serialize_entry("max_active_runs", &v)?;
+        }
+        if let Some(v) = decl.max_active_tasks {
+            out.serialize_entry("max_active_tasks", &v)?;
+        }
+        if let Some(v) = decl.dagrun_timeout {
+            out.serialize_entry("dagrun_timeout", &v)?;
+        }
+        if !decl.tags.is_empty() {
+            // Airflow keeps tags as a set: sorted here so the output never depends on order.
+            let mut tags: Vec<&String> = decl.tags.iter().collect();
+            tags.sort();
+            out.serialize_entry("tags", &tags)?;
+        }
+        if !decl.default_task.is_empty() {
+            out.serialize_entry(
+                "default_args",
+                &Typed("dict", DefaultArgs(&decl.default_task)),
+            )?;
+        }
+        let params: Vec<(&String, Param)> =
+            decl.params.iter().map(|p| (&p.name, Param(p))).collect();
+        out.serialize_entry("params", &params)?;
+        let tasks: Vec<Typed<TaskVar>> = decl
+            .tasks
+            .iter()
+            .map(|t| Typed("operator", TaskVar(t)))
+            .collect();
+        out.serialize_entry("tasks", &tasks)?;
+        out.serialize_entry("dag_dependencies", &[(); 0])?;
+        out.serialize_entry("edge_info", &Empty)?;
+        out.serialize_entry("deadline", &())?;
+        out.serialize_entry("allowed_run_types", &())?;
+        out.end()
+    }
+}
+
+impl Serialize for NativeDag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("__version", &3)?;
+        out.serialize_entry("dag", &DagBody(self))?;
+        out.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings};
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn serialize(dag_id: &str, decl: &DagDeclaration, fileloc: &str, relative: &str) -> Value {
+        serde_json::to_value(NativeDag {
+            dag_id: dag_id.into(),
+            decl: decl.clone(),
+            fileloc: fileloc.into(),
+            relative_fileloc: relative.into(),
+        })
+        .unwrap()
+    }
+
+    fn noop(_: &mut TaskContext) -> TaskResult {
+        Ok(())
+    }
+
+    #[test]
+    fn relative_fileloc_is_relative_to_the_bundle_root() {
+        assert_eq!(relative_fileloc("/b/etl", "/b"), "etl");
+        assert_eq!(relative_fileloc("/b/sub/etl", "/b/"), "sub/etl");
+        assert_eq!(relative_fileloc("/elsewhere/etl", "/b"), "/elsewhere/etl");
+    }
+
+    #[test]
+    fn defaults_are_copied_onto_each_task_and_the_queue_is_routed() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .schedule(Schedule::cron("@daily").timezone("Europe/Paris"))
+                .start_date("2026-01-01")
+                .catchup(true)
+                .tags(["z", "a", "z"])
+                .param("region", serde_json::json!({"name": "eu"}))
+                .default_task(
+                    TaskSettings::new()
+                        .retries(2)
+                        .retry_delay(Duration::from_secs(5)),
+                )
+                .task("a", noop)
+                .task(Task::new("b").retries(0), noop)
+                .chain(["a", "b"]),
+        );
+        let m = b.metadata().unwrap();
+        let decl = m.dags["etl"].declared.as_ref().unwrap();
+        let v = serialize("etl", decl, "/b/etl", "etl");
+        let dag = &v["dag"];
+        assert_eq!(v["__version"], 3);
+        assert_eq!(dag["relative_fileloc"], "etl");
+        assert_eq!(dag["start_date"], 1_767_225_600.0);
+        assert_eq!(dag["tags"], json!(["a", "z"]));
+        assert_eq!(dag["timetable"]["__var"]["expression"], "0 0 * * *");
+        assert_eq!(dag["timetable"]["__var"]["timezone"], "Europe/Paris");
+        let a = &dag["tasks"][0]["__var"];
+        let b = &dag["tasks"][1]["__var"];
+        assert_eq!((&a["retries"], &a["retry_delay"]), (&json!(2), &json!(5.0)));
+        assert_eq!(
+            b["retries"], 0,
+            "a task's own setting wins over the default"
+        );
+        assert_eq!((&a["queue"], &b["queue"]), (&json!("rust"), &json!("rust")));
+        assert_eq!(a["downstream_task_ids"], json!(["b"]));
+        assert!(b.get("downstream_task_ids").is_none());
+        assert_eq!(
+            dag["params"][0][1]["default"],
+            json!({"__type": "dict", "__var": {"name": "eu"}})
+        );
+        assert_eq!(
+            dag["default_args"]["__var"]["retry_delay"],
+            json!({"__type": "timedelta", "__var": 5.0})
+        );
+    }
+
+    #[test]
+    fn a_native_dag_needs_a_routed_queue() {
+        let b = Bundle::new().dag(Dag::new("etl").native().task("a", noop));
+        let err = b.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("task \"a\" of dag \"etl\" has no queue routed"),
+            "{err}"
+        );
+        // Not native: Python stubs may route it themselves.
+        assert!(
+            Bundle::new()
+                .dag(Dag::new("etl").task("a", noop))
+                .validate()
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,667 @@
+//! The Rust declarations checked before Airflow sees them, and the Python stub dag file generated
+//! from them.
+//!
+//! A bundle's `--airflow-metadata` (or, for a foreign target, the sidecar record) carries each
+//! dag's declarations ([`airflow_bundle::declare`]). `cargo airflow pack` refuses declarations
+//! Airflow would refuse ([`check`]), and writes one Python file with a stub dag for every dag that
+//! is not native ([`render`]), so dag ids, task ids, dependencies, schedule and task settings
+//! can never drift from the Rust side. `cargo airflow stubs BUNDLE` writes the same file from a
+//! bundle packed elsewhere, without running it.
+//!
+//! The file uses only public `airflow.sdk` API (`DAG`, `task.stub`, `Param`,
+//! `CronTriggerTimetable`) and is a pure function of the manifest and the bundle's digest.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use airflow_bundle::Manifest;
+use airflow_bundle::declare::{CRON_PRESETS, DagDeclaration, Schedule, TaskSettings, parse_utc};
+use airflow_bundle::manifest::Metadata;
+use airflow_bundle::read::{BundleReader, open_regular};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Everything wrong with the declarations in `metadata`, each naming the dag and task: cycles,
+/// unknown task ids, catchup without a start date, bad dates and numbers, invalid cron
+/// expressions, and for native dags a task whose queue is not routed to the coordinator.
+pub fn check(metadata: &Metadata) -> Vec<String> {
+    let mut out = Vec::new();
+    for (dag_id, entry) in &metadata.dags {
+        let Some(decl) = &entry.declared else {
+            continue;
+        };
+        let ids: Vec<&str> = decl.tasks.iter().map(|t| t.id.as_str()).collect();
+        if ids != entry.tasks.iter().map(String::as_str).collect::<Vec<_>>() {
+            out.push(format!(
+                "dag {dag_id:?}: the declared tasks {ids:?} differ from the task list {:?}; \
+                 rebuild the bundle with one airflow-sdk",
+                entry.tasks
+            ));
+        }
+        out.extend(decl.problems(dag_id).iter().map(ToString::to_string));
+        if decl.native {
+            out.extend(
+                decl.routing_problems(dag_id)
+                    .iter()
+                    .map(ToString::to_string),
+            );
+            for t in decl.tasks.iter().filter(|t| !t.args.is_empty()) {
+                out.push(format!(
+                    "task {:?} of dag {dag_id:?} takes typed arguments, which only a Python stub \
+                     can bind: declare it with Dag::task, or make the dag not native",
+                    t.id
+                ));
+            }
+        }
+        if let Schedule::Cron { expression, .. } = &decl.schedule
+            && let Err(e) = check_cron(expression)
+        {
+            out.push(format!(
+                "dag {dag_id:?}: the cron expression {expression:?} is invalid: {e}"
+            ));
+        }
+    }
+    out
+}
+
+/// Checks a cron expression as Airflow's cron timetables read it: five fields (minute, hour,
+/// day of month, month, day of week) or a preset. Lists, ranges, steps, month and day names,
+/// `?`, `L` and `#` are accepted.
+pub fn check_cron(expression: &str) -> std::result::Result<(), String> {
+    let e = expression.trim();
+    if e.starts_with('@') {
+        return if CRON_PRESETS.iter().any(|(p, _)| *p == e) {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown preset; known: {}",
+                CRON_PRESETS
+                    .iter()
+                    .map(|(p, _)| *p)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+    }
+    let fields: Vec<&str> = e.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "it has {} field(s); a cron expression has 5: minute hour day-of-month month \
+             day-of-week",
+            fields.len()
+        ));
+    }
+    const MONTHS: &[&str] = &[
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let spec: [(&str, u32, u32, &[&str], u32); 5] = [
+        ("minute", 0, 59, &[], 0),
+        ("hour", 0, 23, &[], 0),
+        ("day of month", 1, 31, &[], 0),
+        ("month", 1, 12, MONTHS, 1),
+        ("day of week", 0, 7, DAYS, 0),
+    ];
+    for (field, (name, lo, hi, names, base)) in fields.iter().zip(spec) {
+        let value = |s: &str| -> std::result::Result<u32, String> {
+            let lower = s.to_ascii_lowercase();
+            if let Some(i) = names.iter().position(|n| *n == lower) {
+                return Ok(i as u32 + base);
+            }
+            let v: u32 = s
+                .parse()
+                .map_err(|_| format!("{name}: {s:?} is not a number"))?;
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(format!("{name}: {v} is outside {lo}-{hi}"))
+            }
+        };
+        for item in field.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (item, None),
+            };
+            if let Some(s) = step
+                && !s.parse::<u32>().is_ok_and(|n| n > 0)
+            {
+                return Err(format!("{name}: the step {s:?} is not a positive number"));
+            }
+            match range {
+                "*" => {}
+                "?" if name.starts_with("day") => {}
+                "L" if name == "day of month" => {}
+                r if name == "day of week" && r.contains('#') => {
+                    let (d, n) = r.split_once('#').unwrap_or_default();
+                    value(d)?;
+                    if !n.parse::<u32>().is_ok_and(|n| (1..=5).contains(&n)) {
+                        return Err(format!("{name}: {r:?} needs a week number 1-5 after #"));
+                    }
+                }
+                r if name == "day of week" && r.len() > 1 && r.ends_with('L') => {
+                    value(&r[..r.len() - 1])?;
+                }
+                r => match r.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b) = (value(a)?, value(b)?);
+                        if a > b {
+                            return Err(format!("{name}: the range {r:?} runs backwards"));
+                        }
+                    }
+                    None if r.is_empty() => return Err(format!("{name}: an empty item")),
+                    None => {
+                        value(r)?;
+                    }
+                },
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Python string literal (JSON's escapes are all valid Python).
+fn py_str(s: &str) -> String {
+    serde_json::to_string(s).expect("strings always serialize")
+}
+
+/// A JSON value as a Python literal.
+fn py_value(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_str(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_value).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_str(k), py_value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn py_seconds(s: f64) -> String {
+    format!("datetime.timedelta(seconds={s:?})")
+}
+
+/// A declared UTC date as a Python `datetime` (the declarations were checked before).
+fn py_date(text: &str) -> String {
+    match parse_utc(text) {
+        Some(_) => {
+            let n = |r: std::ops::Range<usize>| text[r].trim_start_matches('0').to_owned();
+            let n = |r| match n(r) {
+                s if s.is_empty() => "0".to_owned(),
+                s => s,
+            };
+            format!(
+                "datetime.datetime({}, {}, {}, {}, {}, {}, tzinfo=datetime.timezone.utc)",
+                n(0..4),
+                n(5..7),
+                n(8..10),
+                n(11..13),
+                n(14..16),
+                n(17..19)
+            )
+        }
+        None => format!("datetime.datetime.fromisoformat({})", py_str(text)),
+    }
+}
+
+fn task_kwargs(s: &TaskSettings) -> Vec<String> {
+    let mut k = Vec::new();
+    if let Some(q) = &s.queue {
+        k.push(format!("queue={}", py_str(q)));
+    }
+    if let Some(v) = s.retries {
+        k.push(format!("retries={v}"));
+    }
+    if let Some(v) = s.retry_delay {
+        k.push(format!("retry_delay={}", py_seconds(v)));
+    }
+    if let Some(v) = s.retry_exponential_backoff {
+        k.push(format!("retry_exponential_backoff={v:?}"));
+    }
+    if let Some(v) = s.max_retry_delay {
+        k.push(format!("max_retry_delay={}", py_seconds(v)));
+    }
+    if let Some(v) = s.execution_timeout {
+        k.push(format!("execution_timeout={}", py_seconds(v)));
+    }
+    if let Some(v) = s.trigger_rule {
+        k.push(format!("trigger_rule={}", py_str(v.as_str())));
+    }
+    if let Some(v) = &s.pool {
+        k.push(format!("pool={}", py_str(v)));
+    }
+    if let Some(v) = s.priority_weight {
+        k.push(format!("priority_weight={v}"));
+    }
+    if let Some(v) = &s.owner {
+        k.push(format!("owner={}", py_str(v)));
+    }
+    if let Some(v) = &s.doc_md {
+        k.push(format!("doc_md={}", py_str(v)));
+    }
+    k
+}
+
+/// Why a dag gets no stub (the dag is named).
+fn unstubbable(dag_id: &str, decl: &DagDeclaration) -> Option<String> {
+    if let Some(t) = decl.tasks.iter().find(|t| !t.args.is_empty()) {
+        return Some(format!(
+            "dag {dag_id:?}: task {:?} takes typed arguments, whose bindings only a hand-written \
+             stub can declare; write this dag's stub by hand",
+            t.id
+        ));
+    }
+    decl.routing_problems(dag_id)
+        .first()
+        .map(|p| format!("no stub for dag {dag_id:?}: {p}"))
+}
+
+/// What [`render`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The Python file, when at least one dag got a stub.
+    pub text: Option<String>,
+    /// The dags that got a stub.
+    pub dags: Vec<String>,
+    /// Why some dags got none (dags that are native need none and are not listed).
+    pub skipped: Vec<String>,
+}
+
+/// The Python stub dag file for the dags of `manifest` that are not native. `bundle_name` and
+/// `digest` (SHA-256 of the bundle file) go into the header.
+pub fn render(manifest: &Manifest, bundle_name: &str, digest: &str) -> Rendered {
+    let mut body = String::new();
+    let (mut dags, mut skipped) = (Vec::new(), Vec::new());
+    let mut uses_cron = false;
+    let mut uses_param = false;
+    for (dag_id, entry) in &manifest.dags {
+        let Some(decl) = &entry.declared else {
+            skipped.push(format!(
+                "dag {dag_id:?} has no declarations (a bundle built with another SDK); write \
+                 its stub by hand"
+            ));
+            continue;
+        };
+        if decl.native {
+            continue;
+        }
+        if let Some(why) = unstubbable(dag_id, decl) {
+            skipped.push(why);
+            continue;
+        }
+        dags.push(dag_id.clone());
+        let mut kw = vec![format!("dag_id={}", py_str(dag_id))];
+        kw.push(match &decl.schedule {
+            Schedule::None => "schedule=None".into(),
+            Schedule::Once => "schedule=\"@once\"".into(),
+            Schedule::Continuous => "schedule=\"@continuous\"".into(),
+            Schedule::Cron { timezone, .. } => {
+                uses_cron = true;
+                format!(
+                    "schedule=CronTriggerTimetable({}, timezone={})",
+                    py_str(decl.schedule.cron_expression().unwrap_or_default()),
+                    py_str(timezone)
+                )
+            }
+        });
+        if let Some(d) = &decl.start_date {
+            kw.push(format!("start_date={}", py_date(d)));
+        }
+        if let Some(d) = &decl.end_date {
+            kw.push(format!("end_date={}", py_date(d)));
+        }
+        if let Some(c) = decl.catchup {
+            kw.push(format!("catchup={}", if c { "True" } else { "False" }));
+        }
+        if let Some(d) = &decl.description {
+            kw.push(format!("description={}", py_str(d)));
+        }
+        if !decl.tags.is_empty() {
+            let tags: Vec<String> = decl.tags.iter().map(|t| py_str(t)).collect();
+            kw.push(format!("tags=[{}]", tags.join(", ")));
+        }
+        if !decl.params.is_empty() {
+            uses_param = true;
+            let params: Vec<String> = decl
+                .params
+                .iter()
+                .map(|p| {
+                    let desc = p
+                        .description
+                        .as_ref()
+                        .map(|d| format!(", description={}", py_str(d)))
+                        .unwrap_or_default();
+                    format!("{}: Param({}{desc})", py_str(&p.name), py_value(&p.default))
+                })
+                .collect();
+            kw.push(format!("params={{{}}}", params.join(", ")));
+        }
+        if let Some(n) = decl.max_active_runs {
+            kw.push(format!("max_active_runs={n}"));
+        }
+        if let Some(n) = decl.max_active_tasks {
+            kw.push(format!("max_active_tasks={n}"));
+        }
+        if let Some(s) = decl.dagrun_timeout {
+            kw.push(format!("dagrun_timeout={}", py_seconds(s)));
+        }
+        let _ = writeln!(body, "\n\nwith DAG(");
+        for k in kw {
+            let _ = writeln!(body, "    {k},");
+        }
+        let _ = writeln!(body, "):");
+        let _ = writeln!(body, "    t = {{}}");
+        for t in &decl.tasks {
+            let mut args = vec![
+                "_rust_task".to_owned(),
+                format!("task_id={}", py_str(&t.id)),
+            ];
+            args.extend(task_kwargs(&t.settings));
+            let _ = writeln!(
+                body,
+                "    t[{}] = task.stub({})()",
+                py_str(&t.id),
+                args.join(", ")
+            );
+        }
+        for t in decl.tasks.iter().filter(|t| !t.downstream.is_empty()) {
+            let down: Vec<String> = t
+                .downstream
+                .iter()
+                .map(|d| format!("t[{}]", py_str(d)))
+                .collect();
+            let _ = writeln!(body, "    t[{}] >> [{}]", py_str(&t.id), down.join(", "));
+        }
+    }
+    if dags.is_empty() {
+        return Rendered {
+            text: None,
+            dags,
+            skipped,
+        };
+    }
+    let mut imports = vec!["DAG"];
+    if uses_cron {
+        imports.push("CronTriggerTimetable");
+    }
+    if uses_param {
+        imports.push("Param");
+    }
+    imports.push("task");
+    let text = format!(
+        "# Generated by cargo-airflow from the bundle {bundle} (sha256 {digest}).\n\
+         # Do not edit: change the dags in Rust and run `cargo airflow pack` again, or\n\
+         # `cargo airflow stubs BUNDLE` for a bundle packed elsewhere.\n\
+         # Each task is a stub: the executable coordinator runs it in the bundle.\n\
+         from __future__ import annotations\n\n\
+         import datetime  # noqa: F401  (used by dates and durations, when declared)\n\n\
+         from airflow.sdk import {imports}\n\n\n\
+         def _rust_task(): ...\n{body}",
+        bundle = py_str(bundle_name),
+        imports = imports.join(", "),
+    );
+    Rendered {
+        text: Some(text),
+        dags,
+        skipped,
+    }
+}
+
+/// Where the stub file of the bundle at `bundle` goes by default: next to it, named
+/// `<bundle name>_dags.py` (without `.exe`).
+pub fn default_path(bundle: &Path) -> PathBuf {
+    let stem = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bundle".into());
+    let stem = stem.strip_suffix(".exe").unwrap_or(&stem).to_owned();
+    bundle.with_file_name(format!("{}_dags.py", stem.replace(['-', '.'], "_")))
+}
+
+/// The manifest and the SHA-256 (hex) of the bundle file at `path`, read without running it.
+pub fn read_bundle(path: &Path) -> Result<(Manifest, String)> {
+    let mut file = open_regular(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| Error::io("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let digest = airflow_bundle::footer::hex(hasher.finalize().as_slice());
+    let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let bad = |reason: String| Error::Stubs {
+        bundle: path.to_owned(),
+        reason,
+    };
+    let mut reader = BundleReader::new(file).map_err(|e| bad(e.to_string()))?;
+    let bytes = reader.manifest_bytes().map_err(|e| bad(e.to_string()))?;
+    let manifest = Manifest::from_yaml(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| bad(format!("its manifest cannot be read: {e}")))?;
+    Ok((manifest, digest))
+}
+
+/// Writes the stub file of the bundle at `bundle` to `out` (default: [`default_path`]), or
+/// nothing when every dag is native. An unchanged file is not rewritten.
+pub fn write_for(bundle: &Path, out: Option<&Path>) -> Result<(Option<PathBuf>, Rendered)> {
+    let (manifest, digest) = read_bundle(bundle)?;
+    let problems = check(&manifest.metadata());
+    if !problems.is_empty() {
+        return Err(Error::Declarations {
+            path: bundle.to_owned(),
+            problems,
+        });
+    }
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rendered = render(&manifest, &name, &digest);
+    let Some(text) = &rendered.text else {
+        return Ok((None, rendered));
+    };
+    let path = out.map_or_else(|| default_path(bundle), Path::to_path_buf);
+    if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| Error::io("cannot create a temporary file in", dir, e))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes())
+            .map_err(|e| Error::io("cannot write", tmp.path().to_owned(), e))?;
+        // Readable by the Dag processor's user, like any dag file (temp files start as 0600).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| Error::io("cannot set the mode of", tmp.path().to_owned(), e))?;
+        }
+        tmp.persist(&path)
+            .map_err(|e| Error::io("cannot write", &path, e.error))?;
+    }
+    Ok((Some(path), rendered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_expressions_are_checked_field_by_field() {
+        for ok in [
+            "0 3 * * *",
+            "*/15 0-6,22 1,15 jan-mar mon-fri",
+            "0 0 L * ?",
+            "0 0 * * 5#3",
+            "0 0 * * 5L",
+            "@daily",
+            "0 0 * * 7",
+        ] {
+            assert_eq!(check_cron(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("0 3 * *", "4 field(s)"),
+            ("60 * * * *", "minute: 60 is outside 0-59"),
+            ("0 24 * * *", "hour: 24"),
+            ("0 0 0 * *", "day of month: 0"),
+            ("0 0 * 13 *", "month: 13"),
+            ("0 0 * * mon-xyz", "\"xyz\" is not a number"),
+            ("*/0 * * * *", "step \"0\""),
+            ("5-1 * * * *", "runs backwards"),
+            ("@sometimes", "unknown preset"),
+            ("0 0 * * 1#9", "week number"),
+        ] {
+            let err = check_cron(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    fn manifest(decl: DagDeclaration) -> Manifest {
+        let tasks = decl.tasks.iter().map(|t| t.id.clone()).collect();
+        let mut m = Manifest::new(
+            Metadata {
+                airflow_bundle_metadata_version: "1.0".into(),
+                sdk: airflow_bundle::Sdk {
+                    language: "rust".into(),
+                    version: "0.1.0".into(),
+                    supervisor_schema_version: "2026-06-16".into(),
+                    supervisor_schema_versions: vec![],
+                },
+                dags: Default::default(),
+            },
+            "main.rs".into(),
+            None,
+        );
+        m.dags.insert(
+            "etl".into(),
+            airflow_bundle::DagEntry {
+                tasks,
+                declared: Some(decl),
+            },
+        );
+        m
+    }
+
+    fn task(
+        id: &str,
+        down: &[&str],
+        settings: TaskSettings,
+    ) -> airflow_bundle::declare::TaskDeclaration {
+        airflow_bundle::declare::TaskDeclaration {
+            id: id.into(),
+            settings,
+            downstream: down.iter().map(|d| d.to_string()).collect(),
+            args: vec![],
+        }
+    }
+
+    #[test]
+    fn check_names_the_dag_and_task_of_each_problem() {
+        let mut d = DagDeclaration::default();
+        d.native = true;
+        d.coordinator_queues = vec!["rust".into()];
+        d.schedule = Schedule::cron("0 25 * * *");
+        d.catchup = Some(true);
+        d.tasks = vec![
+            task("a", &["b"], TaskSettings::new().queue("rust")),
+            task("b", &["a", "zz"], TaskSettings::new().queue("default")),
+        ];
+        let problems = check(&manifest(d).metadata());
+        let text = problems.join("\n");
+        for needle in [
+            "names task \"zz\"",
+            "cycle through task \"a\"",
+            "dag \"etl\" sets catchup but no start date",
+            "task \"b\" of dag \"etl\" runs on queue \"default\"",
+            "the cron expression \"0 25 * * *\" is invalid: hour: 25 is outside 0-23",
+        ] {
+            assert!(text.contains(needle), "{needle} not in:\n{text}");
+        }
+        assert_eq!(problems.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn stubs_carry_every_setting_and_only_non_native_dags() {
+        let mut d = DagDeclaration::default();
+        d.coordinator_queues = vec!["rust".into()];
+        d.schedule = Schedule::cron("@daily").timezone("Europe/Paris");
+        d.start_date = Some("2026-01-01T00:00:00Z".into());
+        d.params = vec![airflow_bundle::declare::ParamDeclaration {
+            name: "region".into(),
+            default: serde_json::json!("eu"),
+            description: Some("where".into()),
+        }];
+        d.tasks = vec![
+            task(
+                "extract",
+                &["load"],
+                TaskSettings::new()
+                    .queue("rust")
+                    .retries(2)
+                    .trigger_rule(airflow_bundle::declare::TriggerRule::AllDone),
+            ),
+            task("load", &[], TaskSettings::new().queue("rust")),
+        ];
+        let r = render(&manifest(d.clone()), "b", "00");
+        let text = r.text.unwrap();
+        for needle in [
+            "sha256 00",
+            "from airflow.sdk import DAG, CronTriggerTimetable, Param, task",
+            "schedule=CronTriggerTimetable(\"0 0 * * *\", timezone=\"Europe/Paris\")",
+            "start_date=datetime.datetime(2026, 1, 1, 0, 0, 0, tzinfo=datetime.timezone.utc)",
+            "params={\"region\": Param(\"eu\", description=\"where\")}",
+            "task_id=\"extract\", queue=\"rust\", retries=2, trigger_rule=\"all_done\"",
+            "t[\"extract\"] >> [t[\"load\"]]",
+        ] {
+            assert!(text.contains(needle), "{needle} not in:\n{text}");
+        }
+        d.native = true;
+        assert_eq!(render(&manifest(d.clone()), "b", "00").text, None);
+        // A task off the routed queues gets no stub, and says why.
+        d.native = false;
+        d.tasks[1].settings.queue = None;
+        let r = render(&manifest(d), "b", "00");
+        assert_eq!(r.text, None);
+        assert!(
+            r.skipped[0].contains("task \"load\" of dag \"etl\""),
+            "{:?}",
+            r.skipped
+        );
+    }
+
+    #[test]
+    fn python_literals() {
+        assert_eq!(
+            py_value(&serde_json::json!({"a": [true, null, 1.5, "x\"y"]})),
+            r#"{"a": [True, None, 1.5, "x\"y"]}"#
+        );
+        assert_eq!(
+            py_date("2026-01-02T03:04:05Z"),
+            "datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)"
+        );
+        assert_eq!(py_seconds(30.0), "datetime.timedelta(seconds=30.0)");
+        assert_eq!(
+            default_path(Path::new("/o/example-bundle")),
+            Path::new("/o/example_bundle_dags.py")
+        );
+    }
+}

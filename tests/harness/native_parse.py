@@ -1,0 +1,124 @@
+"""Parse one bundle file as Airflow 3.4's Dag processor does, without services.
+
+Usage: native_parse.py BUNDLE_ROOT BUNDLE_FILE
+
+Runs BUNDLE_FILE with --comm/--logs on loopback sockets, sends the DagFileParseRequest the Dag
+processor sends, reads the DagFileParsingResult (decoded with Airflow's own pydantic model), acks
+it, and then, as `_handle_parsing_result` does, runs `DagSerialization.fill_config_defaults` and
+`DagSerialization.validate_serialized_dag` on every serialized Dag. Prints one JSON object:
+{"rc", "fileloc", "import_errors", "dags": {dag_id: {"error" | "tasks", "timetable", ...}}}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import claim_stdout, isolate_airflow_home  # noqa: E402
+
+isolate_airflow_home()
+out = claim_stdout()
+
+import msgspec  # noqa: E402
+from airflow.dag_processing.processor import DagFileParsingResult  # noqa: E402
+from airflow.serialization.serialized_objects import DagSerialization  # noqa: E402
+
+
+def recv_exact(conn, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("the bundle closed the comm socket")
+        buf += chunk
+    return buf
+
+
+def main():
+    root, bundle = sys.argv[1], sys.argv[2]
+    comm, logs = socket.socket(), socket.socket()
+    for s in (comm, logs):
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        s.settimeout(30)
+    cport, lport = comm.getsockname()[1], logs.getsockname()[1]
+    started = time.monotonic()
+    proc = subprocess.Popen([bundle, f"--comm=127.0.0.1:{cport}", f"--logs=127.0.0.1:{lport}"])
+    log_conn, _ = logs.accept()
+    conn, _ = comm.accept()
+    request = {
+        "type": "DagFileParseRequest",
+        "file": bundle,
+        "bundle_path": root,
+        "bundle_name": "native-bundle",
+        "callback_requests": [],
+    }
+    frame = msgspec.msgpack.encode([0, request, None])
+    conn.sendall(struct.pack(">I", len(frame)) + frame)
+    (length,) = struct.unpack(">I", recv_exact(conn, 4))
+    req_id, body = msgspec.msgpack.decode(recv_exact(conn, length))[:2]
+    answered = time.monotonic() - started
+    ack = msgspec.msgpack.encode([req_id, None, None])
+    conn.sendall(struct.pack(">I", len(ack)) + ack)
+    rc = proc.wait(timeout=10)
+    log_conn.close()
+    result = DagFileParsingResult.model_validate(body)
+    dags = {}
+    for dag in result.serialized_dags:
+        data = dag.data
+        dag_id = data["dag"]["dag_id"]
+        DagSerialization.fill_config_defaults(data)
+        try:
+            d = DagSerialization.validate_serialized_dag(data)
+        except Exception as e:  # noqa: BLE001 - reported to the Rust side verbatim
+            dags[dag_id] = {"error": f"{type(e).__name__}: {e}"}
+            continue
+        dags[dag_id] = {
+            "relative_fileloc": data["dag"].get("relative_fileloc"),
+            "timetable": type(d.timetable).__name__,
+            "timetable_summary": d.timetable.summary,
+            "timetable_timezone": str(getattr(d.timetable, "_timezone", "")),
+            "start_date": d.start_date.isoformat() if d.start_date else None,
+            "catchup": d.catchup,
+            "tags": sorted(d.tags),
+            "params": {k: d.params[k] for k in d.params},
+            "max_active_runs": d.max_active_runs,
+            "dagrun_timeout": d.dagrun_timeout.total_seconds() if d.dagrun_timeout else None,
+            "description": d.description,
+            "tasks": {
+                t.task_id: {
+                    "queue": t.queue,
+                    "retries": t.retries,
+                    "retry_delay": t.retry_delay.total_seconds(),
+                    "owner": t.owner,
+                    "trigger_rule": str(t.trigger_rule.value if hasattr(t.trigger_rule, "value") else t.trigger_rule),
+                    "execution_timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+                    "downstream": sorted(t.downstream_task_ids),
+                    "upstream": sorted(t.upstream_task_ids),
+                }
+                for t in d.tasks
+            },
+            "task_order": [t["__var"]["task_id"] for t in data["dag"]["tasks"]],
+        }
+    out.write(
+        json.dumps(
+            {
+                "rc": rc,
+                "answered_s": answered,
+                "fileloc": result.fileloc,
+                "import_errors": result.import_errors,
+                "dags": dags,
+            },
+            default=str,
+        )
+    )
+    out.flush()
+
+
+main()

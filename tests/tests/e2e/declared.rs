@@ -1,0 +1,239 @@
+//! One declaration, two outputs: the dag shapes the example declares in Rust, judged by the
+//! installed Airflow packages (no services).
+//!
+//! * Native dags: the example bundle answers a `DagFileParseRequest` and every serialized Dag it
+//!   emits passes `DagSerialization.validate_serialized_dag` of Airflow 3.4.0b2, after
+//!   `fill_config_defaults`, exactly as the Dag processor runs them (`harness/native_parse.py`).
+//! * Python stubs: the file `cargo airflow pack` writes loads in Airflow 3.3.2's `DagBag`, with
+//!   the dag ids, task ids, dependencies, queues and settings of the Rust declarations
+//!   (`harness/load_stubs.py`); `cargo airflow stubs` writes the same bytes from the bundle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use airflow_bundle::declare::DagDeclaration;
+use airflow_e2e::venv::{Release, python_for};
+use airflow_e2e::{fixture, harness_dir, pack};
+use anyhow::{Context, Result, ensure};
+use serde_json::{Value, json};
+
+/// Runs a harness script with the venv of `release` and parses its one JSON object.
+fn harness(release: Release, script: &str, args: &[&Path]) -> Result<Value> {
+    let python = python_for(release)?;
+    let out = Command::new(&python)
+        .arg(harness_dir().join(script))
+        .args(args)
+        .output()
+        .with_context(|| format!("running {script}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "{script} failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).with_context(|| format!("{script} printed: {stdout}"))
+}
+
+/// The declarations of the example's dags, from its own `--airflow-metadata`.
+fn declarations() -> Result<BTreeMap<String, DagDeclaration>> {
+    let m = fixture::metadata_of(&fixture::example_executable()?)?;
+    Ok(m.dags
+        .into_iter()
+        .filter_map(|(id, e)| e.declared.map(|d| (id, d)))
+        .collect())
+}
+
+/// What each declared task should look like once Airflow has read it.
+fn expected_tasks(decl: &DagDeclaration) -> Vec<(String, Value)> {
+    decl.tasks
+        .iter()
+        .map(|t| {
+            (
+                t.id.clone(),
+                json!({
+                    "queue": t.settings.queue.clone().unwrap_or_else(|| "default".into()),
+                    "retries": t.settings.retries.unwrap_or(0),
+                    "retry_delay": t.settings.retry_delay.unwrap_or(300.0),
+                    "downstream": t.downstream,
+                }),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn native_dags_pass_airflow_3_4s_own_validation_with_the_declared_shape() -> Result<()> {
+    let exe = fixture::example_executable()?;
+    let root = tempfile::tempdir()?;
+    let bundle = root.path().join("example-bundle");
+    fixture::copy(&exe, &bundle)?;
+    let first = harness(
+        Release::V3_4,
+        "native_parse.py",
+        &[root.path(), bundle.as_path()],
+    )?;
+    assert_eq!(first["rc"], 0, "{first}");
+    assert_eq!(first["import_errors"], Value::Null, "{first}");
+    assert_eq!(first["fileloc"], bundle.to_string_lossy().as_ref());
+
+    let decls = declarations()?;
+    let native: Vec<&String> = decls
+        .iter()
+        .filter(|(_, d)| d.native)
+        .map(|(id, _)| id)
+        .collect();
+    let served: Vec<&String> = first["dags"].as_object().unwrap().keys().collect();
+    assert_eq!(served, native, "exactly the native dags are served");
+    assert!(!native.is_empty());
+    for id in native {
+        let dag = &first["dags"][id.as_str()];
+        assert!(dag.get("error").is_none(), "{id}: {dag}");
+        // Without relative_fileloc no task could start.
+        assert_eq!(dag["relative_fileloc"], "example-bundle");
+        let decl = &decls[id];
+        let order: Vec<&str> = decl.tasks.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(dag["task_order"], json!(order), "{id}: stable task order");
+        for (task_id, want) in expected_tasks(decl) {
+            let got = &dag["tasks"][task_id.as_str()];
+            for key in ["queue", "retries", "retry_delay", "downstream"] {
+                assert_eq!(got[key], want[key], "{id}.{task_id}.{key}");
+            }
+        }
+    }
+    // What the example declares for example_native, as Airflow sees it.
+    let n = &first["dags"]["example_native"];
+    assert_eq!(n["timetable"], "CronTriggerTimetable");
+    assert_eq!(n["timetable_summary"], "0 3 * * *");
+    assert_eq!(n["timetable_timezone"], "Europe/Paris");
+    assert_eq!(n["start_date"], "2026-01-01T00:00:00+00:00");
+    assert_eq!(n["catchup"], false);
+    assert_eq!(n["tags"], json!(["native", "rust"]));
+    assert_eq!(n["params"], json!({"region": "eu", "threshold": 50}));
+    assert_eq!(n["max_active_runs"], 2);
+    assert_eq!(n["dagrun_timeout"], 3600.0);
+    assert_eq!(
+        n["tasks"]["report"]["upstream"],
+        json!(["clean_high", "clean_low"])
+    );
+    assert_eq!(n["tasks"]["report"]["execution_timeout"], 600.0);
+    // Defaults are copied onto every task (Airflow does not apply default_args).
+    assert_eq!(n["tasks"]["clean_low"]["owner"], "data-team");
+    assert_eq!(n["tasks"]["clean_low"]["retries"], 1);
+
+    // Deterministic: a second parse gives the same Dags.
+    let second = harness(
+        Release::V3_4,
+        "native_parse.py",
+        &[root.path(), bundle.as_path()],
+    )?;
+    assert_eq!(first["dags"], second["dags"]);
+    Ok(())
+}
+
+/// Loads `file` in Airflow 3.3's DagBag and checks each dag against its declarations.
+fn check_stub_file(file: &Path, decls: &BTreeMap<String, DagDeclaration>) -> Result<Value> {
+    let loaded = harness(Release::V3_3, "load_stubs.py", &[file])?;
+    assert_eq!(loaded["import_errors"], json!({}), "{loaded}");
+    let want: Vec<&String> = decls
+        .iter()
+        .filter(|(_, d)| !d.native)
+        .map(|(id, _)| id)
+        .collect();
+    let got: Vec<&String> = loaded["dags"].as_object().unwrap().keys().collect();
+    assert_eq!(got, want, "one stub dag per dag that is not native");
+    for id in want {
+        let tasks = loaded["dags"][id.as_str()]["tasks"].as_array().unwrap();
+        let expected = expected_tasks(&decls[id]);
+        assert_eq!(tasks.len(), expected.len(), "{id}");
+        for (task, (task_id, want)) in tasks.iter().zip(expected) {
+            assert_eq!(task["task_id"], task_id.as_str(), "{id}: task order");
+            for key in ["queue", "retries", "retry_delay", "downstream"] {
+                assert_eq!(task[key], want[key], "{id}.{task_id}.{key}");
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+#[test]
+fn pack_writes_stubs_that_airflow_3_3_loads_and_stubs_rewrites_them_identically() -> Result<()> {
+    let dir = pack::example_bundle_dir()?;
+    let bundle = dir.join("example-bundle");
+    let stub = dir.join("example_bundle_dags.py");
+    let text = std::fs::read_to_string(&stub)
+        .with_context(|| format!("pack wrote no stub file {}", stub.display()))?;
+    assert!(
+        text.starts_with(
+            "# Generated by cargo-airflow from the bundle \"example-bundle\" (sha256 "
+        )
+    );
+    let digest = harness_sha256(&bundle)?;
+    assert!(text.contains(&format!("(sha256 {digest})")), "{text}");
+    check_stub_file(&stub, &declarations()?)?;
+
+    // `cargo airflow stubs` on the packed bundle: the same bytes, without running it.
+    let out_dir = tempfile::tempdir()?;
+    let again = out_dir.path().join("again.py");
+    let status = pack::cargo_airflow_command()?
+        .arg("stubs")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&again)
+        .status()?;
+    assert!(status.success());
+    assert_eq!(std::fs::read_to_string(&again)?, text);
+    Ok(())
+}
+
+#[test]
+fn every_declared_setting_reaches_a_python_stub() -> Result<()> {
+    // The native example dag, declared as a stub dag instead: cron with a time zone, dates,
+    // params, defaults copied onto tasks, trigger rules, fan-out and fan-in.
+    let mut manifest = fixture::example_manifest()?;
+    for entry in manifest.dags.values_mut() {
+        if let Some(d) = &mut entry.declared {
+            d.native = false;
+        }
+    }
+    let decls: BTreeMap<String, DagDeclaration> = manifest
+        .dags
+        .iter()
+        .filter_map(|(id, e)| e.declared.clone().map(|d| (id.clone(), d)))
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let bundle = dir.path().join("all-stubs");
+    fixture::write_bundle(&fixture::example_executable()?, b"", &manifest, &bundle)?;
+    let status = pack::cargo_airflow_command()?
+        .arg("stubs")
+        .arg(&bundle)
+        .status()?;
+    assert!(status.success());
+    let loaded = check_stub_file(&dir.path().join("all_stubs_dags.py"), &decls)?;
+    let n = &loaded["dags"]["example_native"];
+    assert_eq!(n["timetable"], "CronTriggerTimetable");
+    assert_eq!(n["timetable_summary"], "0 3 * * *");
+    assert_eq!(n["timezone"], "Europe/Paris");
+    assert_eq!(n["start_date"], "2026-01-01T00:00:00+00:00");
+    assert_eq!(n["params"], json!({"region": "eu", "threshold": 50}));
+    assert_eq!(n["max_active_runs"], 2);
+    let report = &n["tasks"][3];
+    assert_eq!(report["task_id"], "report");
+    assert_eq!(report["owner"], "data-team");
+    Ok(())
+}
+
+/// SHA-256 of a file, by Python's hashlib (the tests crate has no hashing dependency).
+fn harness_sha256(path: &Path) -> Result<String> {
+    let python = python_for(Release::V3_3)?;
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())",
+        ])
+        .arg(path)
+        .output()?;
+    ensure!(out.status.success());
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
