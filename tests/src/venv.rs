@@ -297,7 +297,10 @@ mod tests {
         )
         .unwrap_err();
         let text = format!("{err:#}");
-        assert!(text.contains("could not create the Airflow venv"), "{text}");
+        assert!(
+            text.contains("could not create the Airflow 3.3.2 venv"),
+            "{text}"
+        );
         assert!(text.contains(PYTHON_ENV), "{text}");
         assert!(text.contains(BASE_PYTHON_ENV), "{text}");
         assert!(text.contains("airflow-3.3.txt"), "{text}");
