@@ -163,7 +163,15 @@ fn pack_shared_example() -> Result<PathBuf> {
         File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
     lock.lock()
         .with_context(|| format!("locking {}", lock_path.display()))?;
-    let report = pack_example(&dir.join(crate::fixture::EXAMPLE_PACKAGE))?;
+    // Only the bundle: this directory is an executables_root, and the generated stub dag file
+    // belongs in a dags folder.
+    let report = pack_json([
+        OsStr::new("-p"),
+        OsStr::new("example-bundle"),
+        OsStr::new("--no-stubs"),
+        OsStr::new("-o"),
+        dir.join(crate::fixture::EXAMPLE_PACKAGE).as_os_str(),
+    ])?;
     drop(lock);
     Ok(report.bundle.parent().map(Path::to_owned).unwrap_or(dir))
 }
