@@ -556,22 +556,12 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in[(mo - 1) as usize] || h > 23 || mi > 59 {
+    if !(1..=12).contains(&mo)
+        || d < 1
+        || d > i64::from(crate::yaml11::days_in_month(y, mo as u32))
+        || h > 23
+        || mi > 59
+    {
         return None;
     }
     if s > 59 {
