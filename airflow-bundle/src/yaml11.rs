@@ -808,6 +808,16 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
     Ok(root)
 }
 
+/// The number of days in `month` (1 to 12) of `year`, in the proleptic Gregorian calendar.
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1006,15 +1016,5 @@ mod tests {
         }
         doc.push_str("a: *l10\n");
         assert_eq!(kind_of(&doc).unwrap(), "list");
-    }
-}
-
-/// The number of days in `month` (1 to 12) of `year`, in the proleptic Gregorian calendar.
-pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
