@@ -558,7 +558,7 @@ pub fn parse_utc(text: &str) -> Option<i64> {
     let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if !(1..=12).contains(&mo)
         || d < 1
-        || d > i64::from(crate::yaml11::days_in_month(y, mo as u32))
+        || d > i64::from(days_in_month(y, mo as u32))
         || h > 23
         || mi > 59
     {
@@ -776,6 +776,16 @@ fn find_cycle(tasks: &[TaskDeclaration], index: &HashMap<&str, usize>) -> Option
 
 /// The declarations of every dag, by id (what [`crate::DagEntry::declared`] holds per dag).
 pub type Declarations = BTreeMap<String, DagDeclaration>;
+
+/// The number of days in `month` (1 to 12) of `year`, in the proleptic Gregorian calendar.
+pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
 
 #[cfg(test)]
 mod tests {

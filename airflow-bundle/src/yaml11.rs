@@ -259,7 +259,7 @@ fn timestamp_fails(text: &str) -> Option<String> {
     if !(1..=12).contains(&month) {
         return Some(format!("month must be in 1..12 (got {month})"));
     }
-    if day == 0 || day > days_in_month(i64::from(year), month) {
+    if day == 0 || day > crate::declare::days_in_month(i64::from(year), month) {
         return Some(format!("day {day} is out of range for {year}-{month:02}"));
     }
     if let (Some(h), Some(m), Some(s)) = (num(4), num(5), num(6)) {
@@ -806,16 +806,6 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
         }
     }
     Ok(root)
-}
-
-/// The number of days in `month` (1 to 12) of `year`, in the proleptic Gregorian calendar.
-pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
 }
 
 #[cfg(test)]
