@@ -1,8 +1,11 @@
-//! Resolving the package and binary with `cargo metadata`, and building it with `cargo build`.
+//! Building the package with `cargo build`, and choosing the package and binary to pack.
 //!
-//! The executable is found from cargo's `compiler-artifact` message for the chosen bin target,
-//! never by guessing paths. Cargo's stderr is inherited, so its progress and diagnostics stream
-//! to the user; its stdout carries the JSON messages this module reads.
+//! The executable is found from cargo's `compiler-artifact` messages, never by guessing paths.
+//! When the build names exactly one bin target, that message says everything a pack needs
+//! (package, bin, root source file, executable), so no `cargo metadata` runs. `cargo metadata`
+//! is only asked when the messages leave a choice (several bins), when the package must be
+//! known before building, or to explain a failed build. Cargo's stderr is inherited, so its
+//! progress and diagnostics stream to the user; its stdout carries the JSON messages.
 
 use std::ffi::{OsStr, OsString};
 use std::io::BufReader;
@@ -13,13 +16,6 @@ use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId, Tar
 
 use crate::cli::PackArgs;
 use crate::error::{Error, Result};
-
-/// The cargo program: `$CARGO` (set by cargo for its subcommands), else `cargo`.
-pub fn cargo_program() -> OsString {
-    std::env::var_os("CARGO")
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(|| "cargo".into())
-}
 
 /// The package and bin target chosen for packing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,8 +28,8 @@ pub struct Selection {
     pub bin_name: String,
     /// The bin target's root source file.
     pub src_path: PathBuf,
-    /// The workspace's target directory, as cargo metadata reports it.
-    pub target_directory: PathBuf,
+    /// The workspace's target directory, when cargo metadata was asked.
+    pub target_directory: Option<PathBuf>,
     /// The directory holding the package's `Cargo.toml` (its inputs are digested from here).
     pub manifest_dir: PathBuf,
 }
@@ -41,7 +37,7 @@ pub struct Selection {
 /// Runs `cargo metadata --no-deps` for the workspace the pack flags point at.
 pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
     let mut cmd = MetadataCommand::new();
-    cmd.cargo_path(cargo_program()).no_deps();
+    cmd.cargo_path(crate::toolchain::cargo()).no_deps();
     if let Some(path) = &args.manifest_path {
         cmd.manifest_path(path);
     }
@@ -56,21 +52,13 @@ pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
         }
     }
     cmd.other_options(other);
-    cmd.exec().map_err(|e| {
-        let (what, hint) = match &args.manifest_path {
-            Some(p) => (
-                format!("`cargo metadata --manifest-path {}`", p.display()),
-                "fix that Cargo.toml, or point --manifest-path at another",
-            ),
-            None => (
-                "`cargo metadata` in the current directory".to_owned(),
-                "run it inside a cargo project or pass --manifest-path",
-            ),
-        };
-        Error::Metadata {
-            message: format!("{what} failed: {}", cargo_error(&e.to_string())),
-            hint,
-        }
+    cmd.exec().map_err(|e| Error::Metadata {
+        command: match &args.manifest_path {
+            Some(p) => format!("cargo metadata --manifest-path {}", p.display()),
+            None => "cargo metadata".to_owned(),
+        },
+        reason: cargo_error(&e.to_string()),
+        manifest_path: args.manifest_path.clone(),
     })
 }
 
@@ -116,16 +104,16 @@ pub fn select(
             match found.as_slice() {
                 [one] => one,
                 [] => {
-                    return Err(Error::Selection(format!(
-                        "package `{spec}` is not a member of the workspace at {}; members: {}",
-                        meta.workspace_root,
-                        names(&members)
-                    )));
+                    return Err(Error::UnknownPackage {
+                        spec: spec.to_owned(),
+                        workspace: meta.workspace_root.clone().into_std_path_buf(),
+                        members: names(&members),
+                    });
                 }
                 _ => {
-                    return Err(Error::Selection(format!(
-                        "package spec `{spec}` matches several packages; use name@version"
-                    )));
+                    return Err(Error::AmbiguousPackage {
+                        spec: spec.to_owned(),
+                    });
                 }
             }
         }
@@ -148,11 +136,10 @@ pub fn select(
                             .copied()
                             .filter(|p| p.targets.iter().any(Target::is_bin))
                             .collect();
-                        return Err(Error::Selection(format!(
-                            "{} is a virtual workspace; choose the package to pack with -p (packages with binaries: {})",
-                            meta.workspace_root,
-                            names(&bins)
-                        )));
+                        return Err(Error::VirtualWorkspace {
+                            workspace: meta.workspace_root.clone().into_std_path_buf(),
+                            with_bins: names(&bins),
+                        });
                     }
                 }
             }
@@ -164,7 +151,7 @@ pub fn select(
         package_name: pkg.name.to_string(),
         bin_name: target.name.clone(),
         src_path: target.src_path.clone().into_std_path_buf(),
-        target_directory: meta.target_directory.clone().into_std_path_buf(),
+        target_directory: Some(meta.target_directory.clone().into_std_path_buf()),
         manifest_dir: pkg
             .manifest_path
             .parent()
@@ -175,27 +162,16 @@ pub fn select(
 
 fn select_bin<'a>(pkg: &'a Package, bin: Option<&str>) -> Result<&'a Target> {
     let bins: Vec<&Target> = pkg.targets.iter().filter(|t| t.is_bin()).collect();
-    let list = || {
-        bins.iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = || bins.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
     if let Some(name) = bin {
         return bins
             .iter()
             .copied()
             .find(|t| t.name == name)
-            .ok_or_else(|| {
-                Error::Selection(format!(
-                    "package `{}` has no bin target named `{name}`; its bins: {}",
-                    pkg.name,
-                    if bins.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        list()
-                    }
-                ))
+            .ok_or_else(|| Error::NoSuchBin {
+                package: pkg.name.to_string(),
+                bin: name.to_owned(),
+                bins: list(),
             });
     }
     if let Some(default) = &pkg.default_run
@@ -205,15 +181,13 @@ fn select_bin<'a>(pkg: &'a Package, bin: Option<&str>) -> Result<&'a Target> {
     }
     match bins.as_slice() {
         [one] => Ok(one),
-        [] => Err(Error::Selection(format!(
-            "package `{}` has no bin target; a bundle is an executable (add src/main.rs)",
-            pkg.name
-        ))),
-        _ => Err(Error::Selection(format!(
-            "package `{}` has several bin targets ({}); choose one with --bin",
-            pkg.name,
-            list()
-        ))),
+        [] => Err(Error::NoBin {
+            package: pkg.name.to_string(),
+        }),
+        _ => Err(Error::SeveralBins {
+            package: pkg.name.to_string(),
+            bins: list(),
+        }),
     }
 }
 
@@ -224,14 +198,8 @@ fn matches_spec(p: &Package, spec: &str) -> bool {
     }
 }
 
-fn names(pkgs: &[&Package]) -> String {
-    if pkgs.is_empty() {
-        return "none".to_owned();
-    }
-    pkgs.iter()
-        .map(|p| p.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+fn names(pkgs: &[&Package]) -> Vec<String> {
+    pkgs.iter().map(|p| p.name.to_string()).collect()
 }
 
 /// The arguments after the cargo program for the pack flags: cargo's own flags with cargo's
@@ -298,13 +266,49 @@ pub fn build_argv(args: &PackArgs, profile: &str) -> Vec<OsString> {
     v
 }
 
-/// What a successful build produced.
+/// A bin target cargo built, from its `compiler-artifact` message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Built {
-    /// The executable cargo reported for the bin target.
+pub struct BinArtifact {
+    /// Cargo's id of its package.
+    pub package_id: PackageId,
+    /// Its package's `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// The bin target's name.
+    pub bin: String,
+    /// Its root source file.
+    pub src_path: PathBuf,
+    /// The executable.
     pub executable: PathBuf,
     /// Whether cargo reused it without rebuilding.
     pub fresh: bool,
+}
+
+impl BinArtifact {
+    /// The package and bin this artifact is, as a [`Selection`].
+    pub fn selection(&self, target_directory: Option<PathBuf>) -> Option<Selection> {
+        Some(Selection {
+            package_id: self.package_id.clone(),
+            package_name: package_name(&self.package_id.repr)?,
+            bin_name: self.bin.clone(),
+            src_path: self.src_path.clone(),
+            target_directory,
+            manifest_dir: self.manifest_path.parent()?.to_path_buf(),
+        })
+    }
+}
+
+/// The package name in a cargo package id: `path+file:///w/dir#name@1.0`, or
+/// `path+file:///w/name#1.0` when the name is the last path segment (cargo's package id spec),
+/// or `name 1.0 (source)` from cargo before 1.77.
+pub fn package_name(id: &str) -> Option<String> {
+    let name = match id.rsplit_once('#') {
+        Some((url, fragment)) => match fragment.split_once('@') {
+            Some((name, _version)) => name,
+            None => url.trim_end_matches('/').rsplit('/').next()?,
+        },
+        None => id.split(' ').next()?,
+    };
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// A running `cargo build` whose stdout (cargo's JSON messages) has not been read yet.
@@ -338,30 +342,38 @@ pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
     })
 }
 
+/// How a build ended.
+#[derive(Debug)]
+pub enum BuildOutcome {
+    /// Cargo succeeded; the bin targets it built (of the packages it was asked to build: a
+    /// dependency's bins are never built), in message order.
+    Built(Vec<BinArtifact>),
+    /// Cargo failed with this error (it has printed its diagnostics).
+    Failed(Error),
+}
+
 impl BuildChild {
-    /// Stops the build (used when the package selection fails while cargo runs).
-    pub fn abort(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The command line, for messages.
+    pub fn display(&self) -> &str {
+        &self.display
     }
 
-    /// Reads cargo's messages to the end, waits for it, and returns the executable of `sel`'s
-    /// bin target from its `compiler-artifact` message.
-    pub fn finish(mut self, sel: &Selection) -> Result<Built> {
+    /// Reads cargo's messages to the end and waits for it.
+    pub fn finish(mut self) -> Result<BuildOutcome> {
         let display = self.display;
-        let mut found: Option<Built> = None;
+        let mut bins = Vec::new();
         let mut read_error = None;
         if let Some(stdout) = self.child.stdout.take() {
             let mut reader = BufReader::new(stdout);
             for message in Message::parse_stream(&mut reader) {
                 match message {
-                    Ok(Message::CompilerArtifact(a)) => {
-                        if a.package_id == sel.package_id
-                            && a.target.is_bin()
-                            && a.target.name == sel.bin_name
-                            && let Some(exe) = a.executable
-                        {
-                            found = Some(Built {
+                    Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
+                        if let Some(exe) = a.executable {
+                            bins.push(BinArtifact {
+                                package_id: a.package_id,
+                                manifest_path: a.manifest_path.into_std_path_buf(),
+                                bin: a.target.name,
+                                src_path: a.target.src_path.into_std_path_buf(),
                                 executable: exe.into_std_path_buf(),
                                 fresh: a.fresh,
                             });
@@ -382,24 +394,35 @@ impl BuildChild {
             source,
         })?;
         if !status.success() {
-            return Err(Error::Build {
+            return Ok(BuildOutcome::Failed(Error::Build {
                 command: display,
                 status: status.to_string(),
+            }));
+        }
+        if let Some(source) = read_error {
+            return Err(Error::Messages {
+                command: display,
+                source,
             });
         }
-        if let Some(e) = read_error {
-            return Err(Error::NoArtifact(format!(
-                "cannot read cargo's JSON messages from `{display}`: {e}"
-            )));
-        }
-        found.ok_or_else(|| {
-            Error::NoArtifact(format!(
-                "`{display}` succeeded but reported no executable for bin `{}` of package `{}`; \
-                 check the extra cargo arguments, or pack a prebuilt binary with --executable",
-                sel.bin_name, sel.package_name
-            ))
-        })
+        Ok(BuildOutcome::Built(bins))
     }
+}
+
+/// The artifact of `sel`'s bin target among `bins`.
+pub fn artifact_of<'a>(
+    bins: &'a [BinArtifact],
+    sel: &Selection,
+    command: &str,
+) -> Result<&'a BinArtifact> {
+    bins.iter()
+        .rev()
+        .find(|a| a.package_id == sel.package_id && a.bin == sel.bin_name)
+        .ok_or_else(|| Error::NoArtifact {
+            command: command.to_owned(),
+            bin: sel.bin_name.clone(),
+            package: sel.package_name.clone(),
+        })
 }
 
 /// A command line for messages.
@@ -412,35 +435,36 @@ pub fn display_command(program: &OsStr, argv: &[OsString]) -> String {
     s
 }
 
-/// The host triple from `$RUSTC -vV` (or `rustc -vV`).
-pub fn host_triple() -> Result<String> {
-    let rustc = std::env::var_os("RUSTC")
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "rustc".into());
-    let display = format!("{} -vV", rustc.to_string_lossy());
-    let out = Command::new(&rustc)
-        .arg("-vV")
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|source| Error::Spawn {
-            command: display.clone(),
-            source,
-        })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_host(&text).ok_or_else(|| {
-        Error::HostTriple(format!(
-            "`{display}` printed no `host:` line; pass --target explicitly"
-        ))
-    })
+/// Whether the `Cargo.toml` at `path` declares a package (a virtual workspace's does not).
+pub fn declares_package(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("package"))
 }
 
-/// The `host:` line of `rustc -vV` output.
-pub fn parse_host(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
+/// The target directory and target triple of an executable cargo built with `profile`, read
+/// from its path: `<target-dir>/<profile-dir>/<bin>` for the host, or
+/// `<target-dir>/<triple>/<profile-dir>/<bin>` for an explicit (or configured) target.
+///
+/// `triple` is the target the executable is known to be built for (`--target`, or what its
+/// airflow-build record says): the directory above the profile's is that triple's only when it
+/// has the name and sits in a cargo target directory (cargo tags each with `CACHEDIR.TAG`, the
+/// triple directories too, which is why the triple must be known). `None` when the path does not
+/// have cargo's layout (then ask `cargo metadata`).
+pub fn layout_of(executable: &Path, triple: &str) -> Option<(PathBuf, Option<String>)> {
+    let above_profile = executable.parent()?.parent()?;
+    let is_target_dir = |d: &Path| d.join("CACHEDIR.TAG").is_file();
+    if above_profile.file_name().is_some_and(|n| n == triple)
+        && let Some(root) = above_profile.parent()
+        && is_target_dir(root)
+    {
+        return Some((root.to_owned(), Some(triple.to_owned())));
+    }
+    if is_target_dir(above_profile) {
+        return Some((above_profile.to_owned(), None));
+    }
+    None
 }
 
 /// The name cargo uses for `--target`'s directory: the triple, or a JSON spec's file stem.
@@ -567,10 +591,43 @@ mod tests {
     }
 
     #[test]
-    fn host_line_is_parsed() {
-        let out = "rustc 1.91.0 (f8297e351 2025-10-28)\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.91.0\n";
-        assert_eq!(parse_host(out).as_deref(), Some("x86_64-unknown-linux-gnu"));
-        assert_eq!(parse_host("nothing"), None);
+    fn package_names_come_from_package_ids() {
+        for (id, name) in [
+            ("path+file:///w/example-bundle#0.1.0", "example-bundle"),
+            ("path+file:///w/dir#mini-bundle@0.2.0", "mini-bundle"),
+            (
+                "registry+https://github.com/rust-lang/crates.io-index#serde@1.0.0",
+                "serde",
+            ),
+            ("example 0.1.0 (path+file:///w/example)", "example"),
+        ] {
+            assert_eq!(package_name(id).as_deref(), Some(name), "{id}");
+        }
+    }
+
+    #[test]
+    fn the_layout_names_the_target_dir_and_triple() {
+        let dir = tempfile::tempdir().unwrap();
+        let td = dir.path().join("x86_64-unknown-linux-gnu");
+        for d in [
+            td.join("release"),
+            td.join("x86_64-unknown-linux-gnu/release"),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(td.join("CACHEDIR.TAG"), "").unwrap();
+        let host = td.join("release/ex");
+        let cross = td.join("x86_64-unknown-linux-gnu/release/ex");
+        // A target dir named like the triple is still the host layout.
+        assert_eq!(
+            layout_of(&host, "x86_64-unknown-linux-gnu"),
+            Some((td.clone(), None))
+        );
+        assert_eq!(
+            layout_of(&cross, "x86_64-unknown-linux-gnu"),
+            Some((td.clone(), Some("x86_64-unknown-linux-gnu".into())))
+        );
+        assert_eq!(layout_of(&dir.path().join("a/b/ex"), "x"), None);
     }
 
     #[test]

@@ -6,7 +6,11 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use clap::builder::Styles;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::shell::{ColorWhen, Verbosity, style};
 
 /// Exit-code section shared by every `--help`.
 pub const EXIT_CODES_HELP: &str = "\
@@ -16,12 +20,25 @@ Exit codes:
   2  usage error: unknown or conflicting flags
   3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
 
+/// Help and usage errors in cargo's colours.
+fn styles() -> Styles {
+    Styles::styled()
+        .header(style::HEADER)
+        .usage(style::USAGE)
+        .literal(style::LITERAL)
+        .placeholder(style::PLACEHOLDER)
+        .error(style::ERROR)
+        .valid(style::VALID)
+        .invalid(style::INVALID)
+}
+
 /// `cargo airflow`: build, pack, inspect and verify Apache Airflow executable bundles.
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo-airflow",
     bin_name = "cargo airflow",
     version,
+    styles = styles(),
     about = "Build, pack, inspect and verify Apache Airflow executable bundles written in Rust",
     long_about = "Build, pack, inspect and verify Apache Airflow executable bundles written in Rust.\n\n\
 An executable bundle is the crate's normal executable with its root source file, a YAML \
@@ -69,7 +86,8 @@ pub enum MessageFormat {
     /// Cargo-style status lines on stderr.
     #[default]
     Human,
-    /// One JSON object on stdout.
+    /// One JSON object on one line of stdout, in the versioned schema of the
+    /// `cargo-airflow-report` crate.
     Json,
 }
 
@@ -85,6 +103,15 @@ pub enum Color {
 }
 
 impl Color {
+    /// The shell's colour choice for this flag.
+    pub fn when(color: Option<Color>) -> ColorWhen {
+        match color {
+            Some(Color::Always) => ColorWhen::Always,
+            Some(Color::Never) => ColorWhen::Never,
+            Some(Color::Auto) | None => ColorWhen::Auto,
+        }
+    }
+
     /// The value cargo understands.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -150,7 +177,7 @@ pub struct PackArgs {
     /// Use verbose output (-vv very verbose); passed to cargo
     #[arg(short = 'v', long, action = ArgAction::Count, help_heading = "Cargo options")]
     pub verbose: u8,
-    /// Do not print cargo or cargo-airflow status messages
+    /// Do not print cargo's or cargo-airflow's status messages and warnings
     #[arg(
         short = 'q',
         long,
@@ -181,7 +208,7 @@ pub struct PackArgs {
     /// differs from them. Path dependencies of the crate count as its sources
     #[arg(long)]
     pub no_freshness_check: bool,
-    /// Output format: human status lines on stderr, or one JSON object on stdout
+    /// Output format: human status lines on stderr, or one JSON report on stdout
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
     /// Do not write the Python stub dag file next to the bundle
@@ -194,15 +221,23 @@ pub struct PackArgs {
 }
 
 impl PackArgs {
+    /// How much the pack prints (`-q`, `-v`).
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, 0) => Verbosity::Normal,
+            (false, _) => Verbosity::Verbose,
+        }
+    }
+
     /// The cargo profile to build with: `--profile`, else `release`.
     ///
     /// `--release` together with a `--profile` other than `release` is refused, as cargo does.
-    pub fn profile(&self) -> Result<String, String> {
+    pub fn profile(&self) -> Result<String, Error> {
         match (&self.profile, self.release) {
-            (Some(p), true) if p != "release" => Err(format!(
-                "conflicting usage of --profile={p} and --release: `--release` is the same as \
-                 `--profile=release`; remove one flag or the other"
-            )),
+            (Some(p), true) if p != "release" => {
+                Err(Error::ConflictingProfile { profile: p.clone() })
+            }
             (Some(p), _) => Ok(p.clone()),
             (None, _) => Ok("release".to_owned()),
         }
@@ -218,14 +253,25 @@ pub struct InspectArgs {
     /// Also print the embedded source region
     #[arg(long)]
     pub source: bool,
-    /// Print one JSON object: manifest text, parsed manifest, source, trailer facts and the
-    /// airflow-build record
+    /// Print one JSON report: manifest text, parsed manifest, source, trailer facts and the
+    /// airflow-build record (the same as --message-format json)
     #[arg(long)]
     pub json: bool,
+    /// Output format: the manifest as text, or one JSON report on stdout
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
+    pub message_format: MessageFormat,
     /// List the input files and digests from the airflow-build record (`sha256  path`, as
-    /// sha256sum prints); works on a bundle or on a plain executable
+    /// sha256sum prints); works on a bundle or on a plain executable. The JSON report holds
+    /// the whole record
     #[arg(long, conflicts_with = "source")]
     pub inputs: bool,
+}
+
+impl InspectArgs {
+    /// `--json` or `--message-format json`.
+    pub fn json(&self) -> bool {
+        self.json || self.message_format == MessageFormat::Json
+    }
 }
 
 /// Arguments of `cargo airflow verify`.
@@ -234,7 +280,7 @@ pub struct VerifyArgs {
     /// The bundles to check (never executed)
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
-    /// Output format: human lines, or one JSON object on stdout
+    /// Output format: human lines, or one JSON report on stdout
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
 }
@@ -309,7 +355,7 @@ mod tests {
         let err = pack(&["--release", "--profile", "dev"])
             .profile()
             .unwrap_err();
-        assert!(err.contains("conflicting usage of --profile=dev and --release"));
+        assert!(matches!(err, Error::ConflictingProfile { profile } if profile == "dev"));
     }
 
     #[test]

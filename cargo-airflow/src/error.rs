@@ -1,10 +1,14 @@
 //! Errors and exit codes.
 //!
-//! Every failure is reported as one line, `error: <what failed>: <cause>`, naming the file or
-//! command involved and, where there is one, what to do next.
+//! An error's `Display` says what failed and names the file, command or id involved; it never
+//! repeats its cause, which is its `source`. [`render`] makes the one line the user sees:
+//! `<what failed>: <cause>: <cause's cause>; <what to do>`, each part once.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use crate::child::RunError;
 
 /// The documented exit codes of `cargo airflow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,39 +45,131 @@ impl From<Exit> for ExitCode {
 /// Everything that can make a command fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The command line is inconsistent in a way clap cannot express.
-    #[error("{0}")]
-    Usage(String),
-    /// `cargo metadata` failed.
-    #[error("cannot read the cargo workspace: {message}; {hint}")]
-    Metadata {
-        /// What failed, without advice (callers that nest it add their own).
-        message: String,
-        /// What to do.
-        hint: &'static str,
+    /// `--release` together with a `--profile` other than `release`.
+    #[error("conflicting usage of --profile={profile} and --release")]
+    ConflictingProfile {
+        /// The `--profile` given.
+        profile: String,
     },
-    /// The executable to pack is already a bundle.
-    #[error(
-        "{0} is already a bundle (it ends with an AFBNDL01 trailer); pack the executable cargo built (target/<profile>/<bin>), or deploy this bundle as it is"
-    )]
-    AlreadyBundle(PathBuf),
+    /// Arguments for `cargo build` after `--` while nothing is built.
+    #[error("extra cargo arguments after `--` have no effect with --executable (nothing is built)")]
+    CargoArgsWithExecutable,
     /// `--manifest-path` names no file.
-    #[error("--manifest-path {0} is not a file; give the path of the package's Cargo.toml")]
-    ManifestPath(PathBuf),
-    /// The package or binary to pack could not be chosen.
-    #[error("{0}")]
-    Selection(String),
+    #[error("--manifest-path {path} is not a file")]
+    ManifestPath {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// `cargo metadata` failed.
+    #[error("cannot read the cargo workspace: `{command}` failed: {reason}")]
+    Metadata {
+        /// The command, for display.
+        command: String,
+        /// Cargo's own error, on one line.
+        reason: String,
+        /// The `--manifest-path` given, if any (the advice depends on it).
+        manifest_path: Option<PathBuf>,
+    },
+    /// `-p` names no workspace member.
+    #[error(
+        "package `{spec}` is not a member of the workspace at {workspace}; members: {}",
+        list(members)
+    )]
+    UnknownPackage {
+        /// The `-p` given.
+        spec: String,
+        /// The workspace root.
+        workspace: PathBuf,
+        /// The members' names.
+        members: Vec<String>,
+    },
+    /// `-p` names several workspace members.
+    #[error("package spec `{spec}` matches several packages")]
+    AmbiguousPackage {
+        /// The `-p` given.
+        spec: String,
+    },
+    /// No `-p` in a virtual workspace.
+    #[error(
+        "{workspace} is a virtual workspace; choose the package to pack with -p (packages with binaries: {})",
+        list(with_bins)
+    )]
+    VirtualWorkspace {
+        /// The workspace root.
+        workspace: PathBuf,
+        /// The members that have bin targets.
+        with_bins: Vec<String>,
+    },
+    /// `--bin` names no bin target of the package.
+    #[error(
+        "package `{package}` has no bin target named `{bin}`; its bins: {}",
+        list(bins)
+    )]
+    NoSuchBin {
+        /// The package.
+        package: String,
+        /// The `--bin` given.
+        bin: String,
+        /// Its bin targets.
+        bins: Vec<String>,
+    },
+    /// The package has no bin target.
+    #[error("package `{package}` has no bin target")]
+    NoBin {
+        /// The package.
+        package: String,
+    },
+    /// The package has several bin targets and none was chosen.
+    #[error("package `{package}` has several bin targets ({})", list(bins))]
+    SeveralBins {
+        /// The package.
+        package: String,
+        /// Its bin targets.
+        bins: Vec<String>,
+    },
+    /// `-p` names another package than the one an `--executable` was built from.
+    #[error(
+        "{executable} was built from package `{built_by}` (its airflow-build record says so), not `{spec}`"
+    )]
+    PackageMismatch {
+        /// The executable.
+        executable: PathBuf,
+        /// The package its record names.
+        built_by: String,
+        /// The `-p` given.
+        spec: String,
+    },
+    /// The root source file of an `--executable` cannot be found.
+    #[error("cannot infer the root source file of {executable}{}", built_by.as_ref().map(|p| format!(" (built from package `{p}`, as its airflow-build record says)")).unwrap_or_default())]
+    NoSource {
+        /// The executable.
+        executable: PathBuf,
+        /// The package its record names, if it has a record.
+        built_by: Option<String>,
+        /// Why the package could not be looked up, if it was looked up.
+        #[source]
+        source: Option<Box<Error>>,
+    },
+    /// No `-o` and no target directory to put the bundle in.
+    #[error("cannot choose a default output path outside a cargo project")]
+    NoDefaultOutput,
+    /// The executable to pack is already a bundle.
+    #[error("{path} is already a bundle (it ends with an AFBNDL01 trailer)")]
+    AlreadyBundle {
+        /// The file.
+        path: PathBuf,
+    },
     /// `--executable` names a binary without an airflow-build record, so its freshness cannot
     /// be checked.
     #[error(
-        "cannot check that {path} is fresh: it carries no airflow-build record, so nothing says which sources built it; add `airflow-build` to the crate's [build-dependencies], call `airflow_build::build()` from build.rs and rebuild, or pass --no-freshness-check to pack it as it is"
+        "cannot check that {path} is fresh: it carries no airflow-build record, so nothing says which sources built it"
     )]
     NoRecord {
         /// The executable.
         path: PathBuf,
     },
-    /// A command could not be started.
-    #[error("cannot run `{command}`: {source}")]
+    /// A command could not be started or waited for.
+    #[error("cannot run `{command}`")]
     Spawn {
         /// The command line, for display.
         command: String,
@@ -83,19 +179,49 @@ pub enum Error {
     },
     /// `cargo build` failed. The command line is not repeated: cargo has printed the errors,
     /// and `-v` shows the command.
-    #[error("cargo build failed ({status}); fix the errors cargo printed above and run again")]
+    #[error("cargo build failed ({status})")]
     Build {
         /// The command line (shown with `-v` before it runs).
         command: String,
         /// Its exit status.
         status: String,
     },
+    /// Cargo's JSON messages could not be read.
+    #[error("cannot read cargo's JSON messages from `{command}`")]
+    Messages {
+        /// The command line.
+        command: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Cargo's JSON messages did not name the executable.
-    #[error("{0}")]
-    NoArtifact(String),
-    /// The host triple could not be determined.
-    #[error("{0}")]
-    HostTriple(String),
+    #[error(
+        "`{command}` succeeded but reported no executable for bin `{bin}` of package `{package}`"
+    )]
+    NoArtifact {
+        /// The command line.
+        command: String,
+        /// The bin target.
+        bin: String,
+        /// The package.
+        package: String,
+    },
+    /// A toolchain command (`rustc -vV`) failed.
+    #[error("`{command}` failed")]
+    Toolchain {
+        /// The command line.
+        command: String,
+        /// Why.
+        #[source]
+        source: RunError,
+    },
+    /// `rustc -vV` printed no host triple.
+    #[error("`{command}` printed no `host:` line")]
+    HostTriple {
+        /// The command line.
+        command: String,
+    },
     /// The binary cannot be run on this host, or is not a native executable.
     #[error("cannot introspect {path}: {reason}")]
     NotRunnable {
@@ -104,16 +230,25 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    /// Running the binary for its metadata failed.
+    /// The binary answered `--airflow-metadata` with something that is not metadata.
     #[error("introspection of {path} failed: {reason}")]
     Introspection {
         /// The binary.
         path: PathBuf,
-        /// Why.
+        /// What it did.
         reason: String,
     },
+    /// Running the binary for its metadata failed (start, timeout, output).
+    #[error("introspection of {path} failed")]
+    IntrospectionRun {
+        /// The binary.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: RunError,
+    },
     /// The metadata the binary printed cannot go into a bundle.
-    #[error("bad metadata from {path}: {source}")]
+    #[error("bad metadata from {path}")]
     BadMetadata {
         /// The binary.
         path: PathBuf,
@@ -122,7 +257,7 @@ pub enum Error {
         source: airflow_bundle::manifest::MetadataError,
     },
     /// The dags' declarations are wrong in ways Airflow would refuse.
-    #[error("the dag declarations of {path} are invalid:\n  - {}\nfix them in the bundle's Rust code and build again", problems.join("\n  - "))]
+    #[error("the dag declarations of {path} are invalid: {}", problems.join("; "))]
     Declarations {
         /// The binary or bundle.
         path: PathBuf,
@@ -138,21 +273,17 @@ pub enum Error {
         reason: String,
     },
     /// The output path is one of the inputs.
-    #[error(
-        "refusing to write the bundle to {output}: it is the same file as the {role} {input}; choose another path with -o/--output"
-    )]
+    #[error("refusing to write the bundle to {output}: it is the same file as the {role} {input}")]
     OutputAliasesInput {
         /// The requested output.
         output: PathBuf,
-        /// `executable` or `source file`.
+        /// `executable`, `source file` or `input of the build`.
         role: &'static str,
         /// The input it aliases.
         input: PathBuf,
     },
     /// Something other than a regular file is at the output path.
-    #[error(
-        "refusing to write the bundle to {output}: it is {what}; only a regular file is ever replaced, so pass another path to -o/--output"
-    )]
+    #[error("refusing to write the bundle to {output}: it is {what}")]
     OutputNotRegular {
         /// The requested output.
         output: PathBuf,
@@ -160,12 +291,13 @@ pub enum Error {
         what: &'static str,
     },
     /// The output path is a directory.
-    #[error(
-        "refusing to write the bundle to {0}: it is a directory; pass a file path to -o/--output"
-    )]
-    OutputIsDirectory(PathBuf),
+    #[error("refusing to write the bundle to {path}: it is a directory")]
+    OutputIsDirectory {
+        /// The requested output.
+        path: PathBuf,
+    },
     /// An I/O operation on a named file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done, e.g. "cannot read".
         action: &'static str,
@@ -175,8 +307,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The root source file is too large to be one.
+    #[error("cannot embed the source file {path}: it is over {limit} bytes")]
+    SourceTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+    /// The executable was replaced or modified while it was packed.
+    #[error("the executable {path} changed while it was being packed")]
+    ExecutableChanged {
+        /// The executable.
+        path: PathBuf,
+    },
     /// Writing the bundle failed.
-    #[error("cannot write the bundle {path}: {source}")]
+    #[error("cannot write the bundle {path}")]
     Write {
         /// The output path.
         path: PathBuf,
@@ -185,10 +331,7 @@ pub enum Error {
         source: airflow_bundle::write::WriteError,
     },
     /// The executable's airflow-build record is present but cannot be decoded.
-    #[error(
-        "cannot read the airflow-build record embedded in {path}: {source}{}",
-        record_hint(source)
-    )]
+    #[error("cannot read the airflow-build record embedded in {path}")]
     Record {
         /// The executable.
         path: PathBuf,
@@ -241,7 +384,7 @@ pub enum Error {
         reason: String,
     },
     /// Recomputing the crate's input digests failed.
-    #[error("cannot digest the inputs of package `{package}` to check {path} is fresh: {source}")]
+    #[error("cannot digest the inputs of package `{package}` to check {path} is fresh")]
     Digest {
         /// The executable.
         path: PathBuf,
@@ -252,17 +395,13 @@ pub enum Error {
         source: Box<airflow_build::Error>,
     },
     /// `inspect --inputs` of a file without an airflow-build record.
-    #[error(
-        "{path} carries no airflow-build record, so it lists no inputs; only an executable built with `airflow_build::build()` in its build.rs (or a bundle packed from one) has them"
-    )]
+    #[error("{path} carries no airflow-build record, so it lists no inputs")]
     NoInputs {
         /// The file.
         path: PathBuf,
     },
     /// A file given to `inspect` is not a readable bundle.
-    #[error(
-        "{path} is not a readable bundle: {reason}; run `cargo airflow verify {path}` for every check"
-    )]
+    #[error("{path} is not a readable bundle: {reason}")]
     NotABundle {
         /// The file.
         path: PathBuf,
@@ -271,13 +410,11 @@ pub enum Error {
     },
 }
 
-/// What to do about a record that cannot be read: only a damaged or foreign-version record is
-/// fixed by rebuilding; an I/O error names its own cause.
-fn record_hint(e: &airflow_bundle::record::RecordError) -> &'static str {
-    use airflow_bundle::record::RecordError as R;
-    match e {
-        R::UnknownVersion(_) | R::Io { .. } => "",
-        _ => "; the record is damaged or from another airflow-build: rebuild the executable",
+fn list(names: &[String]) -> Cow<'_, str> {
+    if names.is_empty() {
+        Cow::Borrowed("none")
+    } else {
+        Cow::Owned(names.join(", "))
     }
 }
 
@@ -285,7 +422,7 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Usage(_) => Exit::Usage,
+            Error::ConflictingProfile { .. } | Error::CargoArgsWithExecutable => Exit::Usage,
             _ => Exit::Failure,
         }
     }
@@ -298,6 +435,117 @@ impl Error {
             source,
         }
     }
+
+    /// What to do about it, when there is something to say. Only the outermost error's advice
+    /// is printed: a wrapped error's advice may not fit the wrapper's situation.
+    pub fn hint(&self) -> Option<Cow<'static, str>> {
+        use airflow_bundle::record::RecordError as R;
+        let s: Cow<'static, str> = match self {
+            Error::ConflictingProfile { .. } => {
+                "`--release` is the same as `--profile=release`; remove one flag or the other"
+                    .into()
+            }
+            Error::CargoArgsWithExecutable => "remove them, or build with pack".into(),
+            Error::ManifestPath { .. } => "give the path of the package's Cargo.toml".into(),
+            Error::Metadata {
+                manifest_path: Some(_),
+                ..
+            } => "fix that Cargo.toml, or point --manifest-path at another".into(),
+            Error::Metadata { .. } => {
+                "run it inside a cargo project or pass --manifest-path".into()
+            }
+            Error::AmbiguousPackage { .. } => "use name@version".into(),
+            Error::NoBin { .. } => "a bundle is an executable (add src/main.rs)".into(),
+            Error::SeveralBins { .. } => "choose one with --bin".into(),
+            Error::PackageMismatch { built_by, .. } => {
+                format!("pass `-p {built_by}` or leave -p out").into()
+            }
+            Error::NoSource {
+                built_by: Some(_), ..
+            } => "run pack in that package's workspace, pass --manifest-path with its \
+                  Cargo.toml, or pass --source PATH"
+                .into(),
+            Error::NoSource { .. } => "pass --source PATH".into(),
+            Error::NoDefaultOutput => "pass -o/--output".into(),
+            Error::AlreadyBundle { .. } => "pack the executable cargo built \
+                 (target/<profile>/<bin>), or deploy this bundle as it is"
+                .into(),
+            Error::NoRecord { .. } => "add `airflow-build` to the crate's [build-dependencies], \
+                 call `airflow_build::build()` from build.rs and rebuild, or pass \
+                 --no-freshness-check to pack it as it is"
+                .into(),
+            Error::Build { .. } => "fix the errors cargo printed above and run again".into(),
+            Error::NoArtifact { .. } => "check the extra cargo arguments, or pack a prebuilt \
+                 binary with --executable"
+                .into(),
+            Error::Toolchain { .. } | Error::HostTriple { .. } => "pass --target".into(),
+            Error::IntrospectionRun {
+                source: RunError::TimedOut { .. },
+                ..
+            } => "a bundle binary must answer `--airflow-metadata` without doing work (is main \
+                  handing control to airflow_sdk?)"
+                .into(),
+            Error::IntrospectionRun {
+                source: RunError::StdoutOverflow { .. },
+                ..
+            } => "is it a bundle built with airflow-sdk?".into(),
+            Error::Declarations { .. } => {
+                "fix them in the bundle's Rust code and build again".into()
+            }
+            Error::OutputAliasesInput { .. } => "choose another path with -o/--output".into(),
+            Error::OutputNotRegular { .. } => {
+                "only a regular file is ever replaced, so pass another path to -o/--output".into()
+            }
+            Error::OutputIsDirectory { .. } => "pass a file path to -o/--output".into(),
+            Error::SourceTooLarge { .. } => {
+                "no root source file is that large; check the path (the bundle's main.rs)".into()
+            }
+            Error::ExecutableChanged { .. } => {
+                "is another build running? run the pack again".into()
+            }
+            Error::Record {
+                source: R::UnknownVersion(_) | R::Io { .. },
+                ..
+            } => return None,
+            Error::Record { .. } => {
+                "the record is damaged or from another airflow-build: rebuild the executable".into()
+            }
+            Error::NoInputs { .. } => "only an executable built with `airflow_build::build()` \
+                 in its build.rs (or a bundle packed from one) has them"
+                .into(),
+            Error::NotABundle { path, .. } => format!(
+                "run `cargo airflow verify {}` for every check",
+                path.display()
+            )
+            .into(),
+            _ => return None,
+        };
+        Some(s)
+    }
+}
+
+/// The line printed after `error: `: the error, each of its causes once, and its advice.
+///
+/// A cause whose text is already part of the previous one (some errors of other crates repeat
+/// their source in their own message) is not printed again.
+pub fn render(e: &Error) -> String {
+    let mut line = e.to_string();
+    let mut previous = line.clone();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !previous.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        previous = text;
+        cause = c.source();
+    }
+    if let Some(hint) = e.hint() {
+        line.push_str("; ");
+        line.push_str(&hint);
+    }
+    line
 }
 
 /// Result alias for this crate.
@@ -313,18 +561,158 @@ mod tests {
         assert_eq!(Exit::Failure.code(), 1);
         assert_eq!(Exit::Usage.code(), 2);
         assert_eq!(Exit::Rejected.code(), 3);
-        assert_eq!(Error::Usage("x".into()).exit(), Exit::Usage);
-        assert_eq!(Error::OutputIsDirectory("d".into()).exit(), Exit::Failure);
+        assert_eq!(
+            Error::ConflictingProfile {
+                profile: "dev".into()
+            }
+            .exit(),
+            Exit::Usage
+        );
+        assert_eq!(Error::CargoArgsWithExecutable.exit(), Exit::Usage);
+        assert_eq!(Error::NoDefaultOutput.exit(), Exit::Failure);
     }
 
     #[test]
-    fn alias_error_names_both_paths_and_the_fix() {
-        let e = Error::OutputAliasesInput {
-            output: "out".into(),
-            role: "executable",
-            input: "in".into(),
+    fn a_cause_is_printed_once() {
+        let e = Error::io(
+            "cannot read",
+            "/x/main.rs",
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+        );
+        assert_eq!(render(&e), "cannot read /x/main.rs: not found");
+        let nested = Error::NoSource {
+            executable: "/x/exe".into(),
+            built_by: Some("p".into()),
+            source: Some(Box::new(Error::Metadata {
+                command: "cargo metadata".into(),
+                reason: "no Cargo.toml".into(),
+                manifest_path: None,
+            })),
         };
-        let s = e.to_string();
-        assert!(s.contains("out") && s.contains("executable in") && s.contains("-o/--output"));
+        let line = render(&nested);
+        // The inner error's own advice does not contradict the outer one's.
+        assert_eq!(
+            line,
+            "cannot infer the root source file of /x/exe (built from package `p`, as its \
+             airflow-build record says): cannot read the cargo workspace: `cargo metadata` \
+             failed: no Cargo.toml; run pack in that package's workspace, pass --manifest-path \
+             with its Cargo.toml, or pass --source PATH"
+        );
+    }
+
+    /// Every error of a class of failure, as the user reads it (after `error: `).
+    #[test]
+    fn each_error_reads_as_one_line() {
+        use airflow_bundle::record::RecordError;
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let p = || PathBuf::from("/w/x");
+        let all = [
+            Error::ConflictingProfile {
+                profile: "dev".into(),
+            },
+            Error::CargoArgsWithExecutable,
+            Error::ManifestPath { path: p() },
+            Error::Metadata {
+                command: "cargo metadata --manifest-path /w/Cargo.toml".into(),
+                reason: "failed to parse manifest".into(),
+                manifest_path: Some(p()),
+            },
+            Error::UnknownPackage {
+                spec: "nope".into(),
+                workspace: "/w".into(),
+                members: vec!["a".into(), "b".into()],
+            },
+            Error::AmbiguousPackage { spec: "a".into() },
+            Error::VirtualWorkspace {
+                workspace: "/w".into(),
+                with_bins: vec![],
+            },
+            Error::NoSuchBin {
+                package: "a".into(),
+                bin: "z".into(),
+                bins: vec!["x".into(), "y".into()],
+            },
+            Error::NoBin {
+                package: "a".into(),
+            },
+            Error::SeveralBins {
+                package: "a".into(),
+                bins: vec!["x".into(), "y".into()],
+            },
+            Error::PackageMismatch {
+                executable: p(),
+                built_by: "a".into(),
+                spec: "b".into(),
+            },
+            Error::NoSource {
+                executable: p(),
+                built_by: None,
+                source: None,
+            },
+            Error::NoDefaultOutput,
+            Error::AlreadyBundle { path: p() },
+            Error::NoRecord { path: p() },
+            Error::Spawn {
+                command: "cargo build".into(),
+                source: io(),
+            },
+            Error::Build {
+                command: "cargo build".into(),
+                status: "exit status: 101".into(),
+            },
+            Error::Messages {
+                command: "cargo build".into(),
+                source: std::io::Error::other("expected value at line 1 column 1"),
+            },
+            Error::NoArtifact {
+                command: "cargo build".into(),
+                bin: "x".into(),
+                package: "a".into(),
+            },
+            Error::Toolchain {
+                command: "rustc -vV".into(),
+                source: RunError::Spawn { source: io() },
+            },
+            Error::HostTriple {
+                command: "rustc -vV".into(),
+            },
+            Error::IntrospectionRun {
+                path: p(),
+                source: RunError::TimedOut {
+                    after: std::time::Duration::from_secs(30),
+                },
+            },
+            Error::Declarations {
+                path: p(),
+                problems: vec!["dag \"d\": a cycle".into(), "dag \"e\": another".into()],
+            },
+            Error::OutputAliasesInput {
+                output: "out".into(),
+                role: "executable",
+                input: "in".into(),
+            },
+            Error::OutputNotRegular {
+                output: p(),
+                what: "a symbolic link",
+            },
+            Error::OutputIsDirectory { path: p() },
+            Error::SourceTooLarge {
+                path: p(),
+                limit: 64,
+            },
+            Error::ExecutableChanged { path: p() },
+            Error::Record {
+                path: p(),
+                source: RecordError::BadMagic,
+            },
+            Error::NoInputs { path: p() },
+            Error::NotABundle {
+                path: p(),
+                reason: "no trailer".into(),
+            },
+        ];
+        let text: String = all.iter().map(|e| format!("{}\n", render(e))).collect();
+        snapbox::assert_data_eq!(text, snapbox::file!["snapshots/errors.txt"]);
+        assert!(all.iter().all(|e| !render(e).contains('\n')));
     }
 }

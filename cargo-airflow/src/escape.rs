@@ -37,11 +37,6 @@ pub fn line(s: &str) -> Cow<'_, str> {
     escape_with(s, false)
 }
 
-/// A path for display, escaped like [`line`] (file names may hold anything but `/` and NUL).
-pub fn path(p: &std::path::Path) -> String {
-    line(&p.display().to_string()).into_owned()
-}
-
 /// Writes untrusted bytes as text: invalid UTF-8 as U+FFFD, controls escaped, newlines and tabs
 /// kept so a manifest or source still reads as itself.
 pub fn write_block(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {

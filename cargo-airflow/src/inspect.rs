@@ -7,7 +7,7 @@ use std::path::Path;
 use airflow_bundle::Manifest;
 use airflow_bundle::footer::hex;
 use airflow_bundle::read::BundleReader;
-use serde_json::json;
+use cargo_airflow_report::{InspectReport, Layout, Region, TrailerFields};
 
 use crate::error::{Error, Result};
 
@@ -95,18 +95,15 @@ pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
     out.flush().map_err(write_err)
 }
 
-/// One JSON object: manifest text, parsed manifest, source and trailer facts, and the
-/// airflow-build record when the executable region carries one.
-pub fn json(path: &Path) -> Result<serde_json::Value> {
+/// The machine-readable report: manifest text, parsed manifest, source and trailer facts, and
+/// the airflow-build record when the executable region carries one.
+pub fn report(path: &Path) -> Result<InspectReport> {
     let mut reader = open(path)?;
     let manifest = reader
         .manifest_bytes()
         .map_err(|e| not_a_bundle(path, e.to_string()))?;
     let manifest_text = String::from_utf8_lossy(&manifest).into_owned();
-    let parsed = match Manifest::from_yaml(&manifest_text) {
-        Ok(m) => serde_json::to_value(&m).unwrap_or(serde_json::Value::Null),
-        Err(_) => serde_json::Value::Null,
-    };
+    let parsed = Manifest::from_yaml(&manifest_text).ok();
     let t = *reader.trailer();
     let l = *reader.layout();
     let source = if u64::from(t.source_len) <= MAX_JSON_SOURCE {
@@ -114,32 +111,37 @@ pub fn json(path: &Path) -> Result<serde_json::Value> {
         reader
             .copy_source(&mut buf)
             .map_err(|e| not_a_bundle(path, e.to_string()))?;
-        serde_json::Value::String(String::from_utf8_lossy(&buf).into_owned())
+        Some(String::from_utf8_lossy(&buf).into_owned())
     } else {
-        serde_json::Value::Null
+        None
     };
     let record = crate::embedded::read_record(path)?;
-    Ok(json!({
-        "path": path,
-        "record": record,
-        "manifest_text": manifest_text,
-        "manifest": parsed,
-        "source": source,
-        "trailer": {
-            "source_len": t.source_len,
-            "metadata_len": t.metadata_len,
-            "footer_ver": t.footer_ver,
-            "binary_sha256": hex(&t.binary_sha256),
-            "reserved_zero": t.reserved.iter().all(|b| *b == 0),
+    let region = |offset: u64, end: u64| Region {
+        offset,
+        len: end - offset,
+    };
+    Ok(InspectReport {
+        format_version: cargo_airflow_report::FORMAT_VERSION,
+        path: path.to_owned(),
+        record,
+        manifest_text,
+        manifest: parsed,
+        source,
+        trailer: TrailerFields {
+            source_len: t.source_len,
+            metadata_len: t.metadata_len,
+            footer_ver: t.footer_ver,
+            binary_sha256: hex(&t.binary_sha256),
+            reserved_zero: t.reserved.iter().all(|b| *b == 0),
         },
-        "layout": {
-            "file_size": l.file_size,
-            "executable": {"offset": 0, "len": l.source_start},
-            "source": {"offset": l.source_start, "len": l.metadata_start - l.source_start},
-            "manifest": {"offset": l.metadata_start, "len": l.trailer_start - l.metadata_start},
-            "trailer": {"offset": l.trailer_start, "len": l.file_size - l.trailer_start},
+        layout: Layout {
+            file_size: l.file_size,
+            executable: region(0, l.source_start),
+            source: region(l.source_start, l.metadata_start),
+            manifest: region(l.metadata_start, l.trailer_start),
+            trailer: region(l.trailer_start, l.file_size),
         },
-    }))
+    })
 }
 
 fn open(path: &Path) -> Result<BundleReader<File>> {
@@ -190,15 +192,16 @@ mod tests {
     }
 
     #[test]
-    fn json_has_trailer_facts() {
+    fn the_report_has_trailer_facts() {
         let dir = tempfile::tempdir().unwrap();
         let p = bundle(dir.path());
-        let v = json(&p).unwrap();
-        assert_eq!(v["trailer"]["source_len"], 12);
-        assert_eq!(v["trailer"]["footer_ver"], 1);
-        assert_eq!(v["layout"]["source"]["offset"], 3);
-        assert_eq!(v["source"], "fn main() {}");
-        assert_eq!(v["manifest"]["dags"]["d"]["tasks"][0], "t");
+        let r = report(&p).unwrap();
+        assert_eq!(r.trailer.source_len, 12);
+        assert_eq!(r.trailer.footer_ver, 1);
+        assert_eq!(r.layout.source, Region { offset: 3, len: 12 });
+        assert_eq!(r.source.as_deref(), Some("fn main() {}"));
+        assert_eq!(r.manifest.unwrap().dags["d"].tasks, ["t"]);
+        assert_eq!(r.record, None);
     }
 
     #[test]

@@ -5,17 +5,14 @@
 //! ([`crate::embedded`] packs it from its embedded record instead). [`run`] has stdin closed, a
 //! timeout (the child is killed on expiry) and bounded stdout and stderr.
 
-use std::io::{self, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use airflow_bundle::Metadata;
 use object::{Architecture, BinaryFormat, Object, ReadCache};
-use wait_timeout::ChildExt;
 
+use crate::child::{self, Limits};
 use crate::error::{Error, Result};
 
 /// How long the binary may take to print its metadata.
@@ -128,34 +125,11 @@ pub fn check_runnable(path: &Path, platform: Platform) -> Result<()> {
 /// Runs `path` with `--airflow-metadata --format json` and parses what it prints. The caller
 /// has checked with [`check_runnable`] that this host can run it.
 pub fn run(path: &Path) -> Result<Metadata> {
-    let stdout = run_bounded(path, TIMEOUT)?;
-    let text = String::from_utf8(stdout).map_err(|_| Error::Introspection {
-        path: path.to_owned(),
-        reason: "`--airflow-metadata --format json` printed bytes that are not UTF-8".into(),
-    })?;
-    // A program without `airflow_sdk::main!` ignores the flag: it prints nothing, or its own
-    // output, rather than a JSON object.
-    if !text.trim_start().starts_with('{') {
-        let printed = match text.trim() {
-            "" => "nothing".to_owned(),
-            t => format!("{:?}", last_lines(t, 1)),
-        };
-        return Err(Error::Introspection {
-            path: path.to_owned(),
-            reason: format!(
-                "`--airflow-metadata --format json` printed {printed}, not the bundle's metadata; a bundle's main.rs must end with `airflow_sdk::main!(...)`"
-            ),
-        });
-    }
-    Metadata::from_json(&text).map_err(|source| Error::BadMetadata {
-        path: path.to_owned(),
-        source,
-    })
+    run_with(path, TIMEOUT)
 }
 
-/// Runs `path --airflow-metadata --format json` with stdin closed and returns its stdout.
-fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
-    let fail = |reason: String| Error::Introspection {
+fn run_with(path: &Path, timeout: Duration) -> Result<Metadata> {
+    let failed = |reason: String| Error::Introspection {
         path: path.to_owned(),
         reason,
     };
@@ -165,192 +139,53 @@ fn run_bounded(path: &Path, timeout: Duration) -> Result<Vec<u8>> {
     } else {
         path.to_owned()
     };
-    let spawn = || {
-        Command::new(&program)
-            .args(["--airflow-metadata", "--format", "json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+    let limits = Limits {
+        timeout,
+        max_stdout: MAX_STDOUT,
+        stderr_tail: MAX_STDERR,
     };
-    // "Text file busy": another thread of this process may briefly hold a just-written file
-    // open across a fork; retry a few times before giving up.
-    let mut attempt = 0;
-    let mut child = loop {
-        match spawn() {
-            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
-                attempt += 1;
-                thread::sleep(Duration::from_millis(50 * attempt));
-            }
-            other => break other.map_err(|e| fail(format!("cannot start it: {e}")))?,
-        }
-    };
-    let _registered = crate::signals::ChildGuard::new(child.id());
-    let out_rx = spawn_reader(child.stdout.take(), MAX_STDOUT, read_limited);
-    let err_rx = spawn_reader(child.stderr.take(), MAX_STDERR, read_tail);
-    let started = Instant::now();
-    let status = match child.wait_timeout(timeout) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(fail(format!(
-                "it did not finish within {} s and was killed; a bundle binary must answer `--airflow-metadata` without doing work (is main handing control to airflow_sdk?)",
-                timeout.as_secs()
-            )));
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(fail(format!("cannot wait for it: {e}")));
-        }
-    };
-    // The pipes close when the child exits, unless it left a grandchild holding them.
-    let remaining = timeout.saturating_sub(started.elapsed()) + Duration::from_secs(1);
-    let stdout = recv(out_rx, remaining);
-    let stderr = recv(err_rx, Duration::from_secs(1));
-    let stderr_text = stderr
-        .as_ref()
-        .map(|c| String::from_utf8_lossy(&c.data).trim().to_owned())
-        .unwrap_or_default();
-    if !status.success() {
-        let detail = if stderr_text.is_empty() {
+    let mut cmd = Command::new(&program);
+    cmd.args(["--airflow-metadata", "--format", "json"]);
+    let finished = child::run(&mut cmd, limits).map_err(|source| Error::IntrospectionRun {
+        path: path.to_owned(),
+        source,
+    })?;
+    if !finished.status.success() {
+        let stderr = finished.stderr_summary(5);
+        let detail = if stderr.is_empty() {
             String::new()
         } else {
-            format!(": {}", last_lines(&stderr_text, 5))
+            format!(": {stderr}")
         };
-        return Err(fail(format!(
-            "`{} --airflow-metadata --format json` exited with {status}{detail}; is it a bundle built with airflow-sdk?",
-            path.display()
+        return Err(failed(format!(
+            "`{} --airflow-metadata --format json` exited with {}{detail}; is it a bundle built with airflow-sdk?",
+            path.display(),
+            finished.status
         )));
     }
-    let stdout = stdout.ok_or_else(|| fail("its stdout was not closed after it exited".into()))?;
-    if let Some(e) = stdout.error {
-        return Err(fail(format!("cannot read its output: {e}")));
-    }
-    if stdout.overflow {
-        return Err(fail(format!(
-            "it printed more than {MAX_STDOUT} bytes of metadata; is it a bundle built with airflow-sdk?"
+    let text = String::from_utf8(finished.stdout).map_err(|_| {
+        failed("`--airflow-metadata --format json` printed bytes that are not UTF-8".into())
+    })?;
+    // A program without `airflow_sdk::main!` ignores the flag: it prints nothing, or its own
+    // output, rather than a JSON object.
+    if !text.trim_start().starts_with('{') {
+        let printed = match text.trim() {
+            "" => "nothing".to_owned(),
+            t => format!("{:?}", child::last_lines(t, 1)),
+        };
+        return Err(failed(format!(
+            "`--airflow-metadata --format json` printed {printed}, not the bundle's metadata; a bundle's main.rs must end with `airflow_sdk::main!(...)`"
         )));
     }
-    Ok(stdout.data)
-}
-
-struct Captured {
-    data: Vec<u8>,
-    overflow: bool,
-    error: Option<io::Error>,
-}
-
-fn spawn_reader<R: Read + Send + 'static>(
-    pipe: Option<R>,
-    limit: u64,
-    read: fn(R, u64) -> Captured,
-) -> mpsc::Receiver<Captured> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let captured = match pipe {
-            Some(p) => read(p, limit),
-            None => Captured {
-                data: Vec::new(),
-                overflow: false,
-                error: None,
-            },
-        };
-        let _ = tx.send(captured);
-    });
-    rx
-}
-
-/// Reads at most `limit` bytes, then drains (and discards) the rest so the writer never blocks.
-fn read_limited(mut r: impl Read, limit: u64) -> Captured {
-    let mut data = Vec::new();
-    let mut error = None;
-    if let Err(e) = (&mut r).take(limit).read_to_end(&mut data) {
-        error = Some(e);
-    }
-    let overflow = match io::copy(&mut r, &mut io::sink()) {
-        Ok(n) => n > 0,
-        Err(e) => {
-            error.get_or_insert(e);
-            false
-        }
-    };
-    Captured {
-        data,
-        overflow,
-        error,
-    }
-}
-
-/// Reads to the end, keeping only the last `limit` bytes (at most twice that in memory).
-fn read_tail(mut r: impl Read, limit: u64) -> Captured {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let mut overflow = false;
-    let mut error = None;
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                data.extend_from_slice(&buf[..n]);
-                if data.len() > limit.saturating_mul(2) {
-                    data.drain(..data.len() - limit);
-                    overflow = true;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    if data.len() > limit {
-        data.drain(..data.len() - limit);
-        overflow = true;
-    }
-    Captured {
-        data,
-        overflow,
-        error,
-    }
-}
-
-fn recv(rx: mpsc::Receiver<Captured>, wait: Duration) -> Option<Captured> {
-    rx.recv_timeout(wait).ok()
-}
-
-/// The most characters of the child's stderr quoted in an error line.
-const MAX_QUOTED: usize = 300;
-
-/// The last `n` non-empty lines, joined with ` | ` and cut to their last [`MAX_QUOTED`]
-/// characters, so that a chatty child cannot turn the error into a wall of text.
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let joined = lines[lines.len().saturating_sub(n)..].join(" | ");
-    let count = joined.chars().count();
-    if count <= MAX_QUOTED {
-        return joined;
-    }
-    let tail: String = joined.chars().skip(count - MAX_QUOTED).collect();
-    format!("...{tail}")
+    Metadata::from_json(&text).map_err(|source| Error::BadMetadata {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoted_stderr_is_one_short_line() {
-        let huge = format!("{}\nlast words\n\n", "x".repeat(100_000));
-        let q = last_lines(&huge, 5);
-        assert!(q.chars().count() <= MAX_QUOTED + 3, "{}", q.len());
-        assert!(q.ends_with("| last words"), "{q}");
-        assert!(!q.contains('\n'));
-        assert_eq!(last_lines("a\nb\n", 5), "a | b");
-    }
 
     #[test]
     fn the_running_test_binary_is_runnable_here() {
@@ -389,15 +224,6 @@ mod tests {
         assert!(e.contains("not an executable"), "{e}");
     }
 
-    #[test]
-    fn output_is_bounded_and_drained() {
-        let c = read_limited(&[7u8; 100][..], 10);
-        assert_eq!(c.data.len(), 10);
-        assert!(c.overflow);
-        let c = read_limited(&[7u8; 10][..], 10);
-        assert!(!c.overflow);
-    }
-
     #[cfg(unix)]
     #[test]
     fn a_hanging_binary_is_killed_at_the_timeout() {
@@ -406,11 +232,12 @@ mod tests {
         std::fs::write(&f, "#!/bin/sh\nsleep 30\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let t = Instant::now();
-        let e = run_bounded(&f, Duration::from_millis(300))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("did not finish within"), "{e}");
+        let t = std::time::Instant::now();
+        let e = run_with(&f, Duration::from_millis(300)).unwrap_err();
+        assert!(
+            crate::error::render(&e).contains("did not finish within 0.3 s"),
+            "{e}"
+        );
         assert!(t.elapsed() < Duration::from_secs(10));
     }
 
@@ -422,7 +249,7 @@ mod tests {
         std::fs::write(&f, "#!/bin/sh\necho boom >&2\nexit 4\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let e = run_bounded(&f, TIMEOUT).unwrap_err().to_string();
+        let e = run(&f).unwrap_err().to_string();
         assert!(e.contains("exit status: 4") && e.contains("boom"), "{e}");
     }
 }

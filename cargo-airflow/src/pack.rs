@@ -1,22 +1,24 @@
 //! `cargo airflow pack`: resolve the inputs, build (or take) the executable, introspect it,
-//! validate its metadata, and hand the bundle to [`crate::output`] for the atomic write.
+//! validate its metadata, and hand the bundle to [`crate::bundle_file`] for the atomic write.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use airflow_bundle::manifest::MetadataWarning;
+use airflow_bundle::record::Record;
 use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
+use cargo_airflow_report::PackReport;
 use sha2::Digest;
 
-use crate::cargo_build::{self, Selection};
+use crate::bundle_file::{
+    OpenedExecutable, check_output, default_output, looks_like_bundle, write_atomically,
+};
+use crate::cargo_build::{self, BuildOutcome, Selection};
 use crate::cli::PackArgs;
 use crate::embedded::{self, CrateAtHand, MetadataSource};
 use crate::error::{Error, Result};
-use crate::output::{
-    OpenedExecutable, check_output, default_output, looks_like_bundle, write_atomically,
-};
-use crate::summary::PackSummary;
+use crate::shell::Shell;
+use crate::timings::mark;
 
 /// The packer's name and version, recorded in the manifest's `build.packer`.
 pub const PACKER: &str = concat!("cargo-airflow ", env!("CARGO_PKG_VERSION"));
@@ -24,16 +26,11 @@ pub const PACKER: &str = concat!("cargo-airflow ", env!("CARGO_PKG_VERSION"));
 /// The largest root source file embedded (a guard against pointing `--source` at a huge file).
 pub const MAX_SOURCE_LEN: u64 = 64 * 1024 * 1024;
 
-/// Status lines while packing go through this; the CLI prints them cargo-style to stderr.
-pub trait Progress {
-    /// A status line such as `Building example-bundle`.
-    fn status(&mut self, verb: &str, message: &str);
-    /// A warning about the metadata.
-    fn warning(&mut self, message: &str);
-}
+/// How many dags the `Packed` line names.
+const INLINE_DAGS: usize = 3;
 
 /// Reads the root source file, refusing absurd sizes.
-pub fn read_source(path: &Path) -> Result<Vec<u8>> {
+fn read_source(path: &Path) -> Result<Vec<u8>> {
     let file = airflow_bundle::read::open_regular(path)
         .map_err(|e| Error::io("cannot read the source file", path, e))?;
     let mut data = Vec::new();
@@ -41,32 +38,29 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>> {
         .read_to_end(&mut data)
         .map_err(|e| Error::io("cannot read the source file", path, e))?;
     if data.len() as u64 > MAX_SOURCE_LEN {
-        return Err(Error::io(
-            "cannot embed the source file",
-            path,
-            io::Error::other(format!(
-                "it is over {MAX_SOURCE_LEN} bytes, which no root source file is; check the path (the bundle's main.rs)"
-            )),
-        ));
+        return Err(Error::SourceTooLarge {
+            path: path.to_owned(),
+            limit: MAX_SOURCE_LEN,
+        });
     }
     Ok(data)
 }
 
 /// The display name recorded in the manifest's `source`: the file's base name.
-pub fn source_basename(path: &Path) -> String {
+fn source_basename(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "main.rs".to_owned())
 }
 
-/// The manifest bytes for `metadata`. The source region holds one file, `source`: it is indexed
+/// The manifest for `metadata`. The source region holds one file, `source`: it is indexed
 /// under `sources` / `entrypoint_path` (Airflow 3.4's Dag code view shows it for native dags).
-pub fn manifest_for(
+fn manifest_for(
     metadata: Metadata,
     source_name: String,
     source: &[u8],
     build: BuildInfo,
-) -> String {
+) -> Manifest {
     let mut manifest = Manifest::new(metadata, source_name.clone(), Some(build));
     if !source.is_empty() {
         manifest.sources = vec![SourceEntry {
@@ -77,12 +71,7 @@ pub fn manifest_for(
         }];
         manifest.entrypoint_path = Some(source_name);
     }
-    manifest.to_yaml()
-}
-
-/// Formats a metadata warning as the CLI prints it (after `warning: `).
-pub fn warning_text(w: &MetadataWarning) -> String {
-    w.to_string()
+    manifest
 }
 
 /// The inputs of a pack, once resolved (and built).
@@ -92,71 +81,67 @@ struct Inputs {
     selection: Option<Selection>,
     /// The executable to pack.
     executable: PathBuf,
+    /// Its airflow-build record, when it was read already (`Some(None)`: it has none).
+    record: Option<Option<Record>>,
     /// The root source file to embed.
     source_path: PathBuf,
     /// The bin name (for the default output path).
     bin_name: String,
     /// The target directory (for the default output path), when known.
     target_dir: Option<PathBuf>,
-    /// The triple the executable was built for, when the build said so.
+    /// The triple the executable was built for, when its path says so.
     triple: Option<String>,
-    /// The workspace, when `--executable` needed `cargo metadata` (kept to find the crate of the
-    /// executable's record without running it again).
+    /// The executable's path has to be read for the target directory and triple (a build
+    /// whose package was not looked up with `cargo metadata`).
+    layout_pending: bool,
+    /// The workspace, when `cargo metadata` ran (kept to find the crate of the executable's
+    /// record without running it again).
     workspace: Option<cargo_metadata::Metadata>,
 }
 
 /// Runs `cargo airflow pack`.
-pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> {
-    let profile = args.profile().map_err(Error::Usage)?;
+pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
+    let profile = args.profile()?;
     let cwd = std::env::current_dir().map_err(|e| Error::io("cannot read", ".", e))?;
     // Checked before cargo runs, so that cargo and cargo metadata do not both report it.
     if let Some(m) = &args.manifest_path
         && !cwd.join(m).is_file()
     {
-        return Err(Error::ManifestPath(m.clone()));
+        return Err(Error::ManifestPath { path: m.clone() });
     }
-    // `rustc -vV` runs alongside cargo; its answer is only needed without --target.
-    let host = args
-        .target
-        .is_none()
-        .then(|| std::thread::spawn(cargo_build::host_triple));
 
-    let inputs = match &args.executable {
+    let mut inputs = match &args.executable {
         Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
-        None => build(args, &profile, &cwd, progress)?,
+        None => build(args, &profile, &cwd, shell)?,
     };
+    mark("executable ready");
     // Appending to a bundle would nest its trailer inside the new binary region.
     if looks_like_bundle(&inputs.executable) {
-        return Err(Error::AlreadyBundle(inputs.executable.clone()));
+        return Err(Error::AlreadyBundle {
+            path: inputs.executable.clone(),
+        });
     }
     // Opened before anything reads or runs it: the bytes packed are the bytes that answered.
     let opened = OpenedExecutable::open(&inputs.executable)?;
-    let record = embedded::read_record(&inputs.executable)?;
-    let triple = match (&args.target, inputs.triple.clone(), host) {
+    let record = match inputs.record.take() {
+        Some(r) => r,
+        None => embedded::read_record(&inputs.executable)?,
+    };
+    mark("record read");
+    if inputs.layout_pending {
+        resolve_layout(args, &mut inputs, record.as_ref(), &cwd)?;
+    }
+    let triple = match (&args.target, inputs.triple.clone(), &record) {
         (Some(t), _, _) => cargo_build::target_dir_name(t),
         (None, Some(t), _) => t,
-        // A prebuilt executable knows its own target when airflow-build recorded it.
-        (None, None, _) if record.is_some() => record
-            .as_ref()
-            .map(|r| r.target.clone())
-            .unwrap_or_default(),
-        (None, None, Some(h)) => h.join().unwrap_or_else(|_| {
-            Err(Error::HostTriple(
-                "cannot determine the host triple (the rustc -vV thread failed); pass --target"
-                    .into(),
-            ))
-        })?,
-        (None, None, None) => cargo_build::host_triple()?,
+        // airflow-build recorded the target the code was compiled for.
+        (None, None, Some(r)) => r.target.clone(),
+        (None, None, None) => crate::toolchain::host_triple()?,
     };
     let output = match &args.output {
         Some(o) => o.clone(),
         None => {
-            let dir = inputs.target_dir.clone().ok_or_else(|| {
-                Error::Selection(
-                    "cannot choose a default output path outside a cargo project; pass -o/--output"
-                        .into(),
-                )
-            })?;
+            let dir = inputs.target_dir.clone().ok_or(Error::NoDefaultOutput)?;
             default_output(&dir, &triple, &inputs.bin_name)
         }
     };
@@ -176,30 +161,30 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
             .map(|p| ("input of the build", p.as_path())),
     );
     check_output(&output, &protected)?;
+    mark("output checked");
 
     // Introspect (or read the embedded metadata), check freshness, validate.
     let executable = &inputs.executable;
-    if args.verbose > 0 {
-        progress.status(
-            "Reading",
-            &format!("the dags of `{}`", executable.display()),
-        );
-    }
+    shell.verbose_status("Reading", format!("the dags of `{}`", executable.display()));
     let (metadata, metadata_source) =
         embedded::metadata(executable, &inputs.bin_name, record.as_ref())?;
     opened.check_unchanged()?;
-    if args.verbose > 0 {
-        let how = match metadata_source {
-            MetadataSource::Binary => "by running it with `--airflow-metadata`",
-            MetadataSource::Sidecar => "from the sidecar metadata embedded at build time",
-            MetadataSource::BinaryAndSidecar => {
-                "by running it; it agrees with the embedded sidecar metadata"
+    mark("metadata read");
+    shell.verbose_status(
+        "Read",
+        format!(
+            "metadata {}",
+            match metadata_source {
+                MetadataSource::Binary => "by running it with `--airflow-metadata`",
+                MetadataSource::Sidecar => "from the sidecar metadata embedded at build time",
+                MetadataSource::BinaryAndSidecar => {
+                    "by running it; it agrees with the embedded sidecar metadata"
+                }
             }
-        };
-        progress.status("Read", &format!("metadata {how}"));
-    }
+        ),
+    );
     match (&record, args.no_freshness_check) {
-        (Some(_), true) => progress.warning(&format!(
+        (Some(_), true) => shell.warning(format!(
             "not checking that {} is fresh (--no-freshness-check)",
             executable.display()
         )),
@@ -215,13 +200,14 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
             });
         }
         // Cargo has just built it, so it is fresh; but the bundle records no source digest.
-        (None, false) => progress.warning(&format!(
+        (None, false) => shell.warning(format!(
             "{} carries no airflow-build record: the bundle records no source digest, and \
              `pack --executable` cannot check its freshness later; add `airflow-build` to \
              [build-dependencies] and call `airflow_build::build()` from build.rs",
             executable.display()
         )),
     }
+    mark("freshness checked");
     let warnings: Vec<String> = metadata
         .validate()
         .map_err(|source| Error::BadMetadata {
@@ -229,10 +215,10 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
             source,
         })?
         .iter()
-        .map(warning_text)
+        .map(ToString::to_string)
         .collect();
     for w in &warnings {
-        progress.warning(w);
+        shell.warning(w);
     }
     let problems = crate::stubs::check(&metadata);
     if !problems.is_empty() {
@@ -270,21 +256,32 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         source_basename(&inputs.source_path),
         &source,
         build,
-    );
+    )
+    .to_yaml();
     let written = write_atomically(&output, &opened, &source, manifest.as_bytes())?;
+    mark("bundle written");
     let stubs = if args.no_stubs {
         None
     } else {
-        let (path, rendered) = crate::stubs::write_for(&output, None)?;
+        // The manifest as the stubs command reads it back from the bundle.
+        let parsed = Manifest::from_yaml(&manifest).map_err(|e| Error::Stubs {
+            bundle: output.clone(),
+            reason: format!("its manifest cannot be read: {e}"),
+        })?;
+        let digest = airflow_bundle::footer::hex(&written.file_sha256);
+        let (path, rendered) = crate::stubs::write_checked(&output, &parsed, &digest, None)?;
         for w in &rendered.skipped {
-            progress.warning(w);
+            shell.warning(w);
         }
-        if let Some(p) = &path {
-            progress.status("Wrote", &format!("python stubs {}", p.display()));
+        match &path {
+            Some(p) => shell.status("Wrote", format!("python stubs {}", p.display())),
+            None => shell.note("no Python stub dag file: every dag of the bundle is native"),
         }
         path.map(|p| absolute(&cwd, &p))
     };
-    Ok(PackSummary {
+    mark("stubs written");
+    Ok(PackReport {
+        format_version: cargo_airflow_report::FORMAT_VERSION,
         bundle: absolute(&cwd, &output),
         package: inputs.selection.as_ref().map(|s| s.package_name.clone()),
         bin: inputs.bin_name.clone(),
@@ -296,11 +293,109 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
         size: written.size,
         binary_sha256: airflow_bundle::footer::hex(&written.trailer.binary_sha256),
         fresh: written.fresh,
-        metadata_source,
+        metadata_source: match metadata_source {
+            MetadataSource::Binary => cargo_airflow_report::MetadataSource::Binary,
+            MetadataSource::Sidecar => cargo_airflow_report::MetadataSource::Sidecar,
+            MetadataSource::BinaryAndSidecar => {
+                cargo_airflow_report::MetadataSource::BinaryAndSidecar
+            }
+        },
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
     })
+}
+
+/// Prints the human summary of a pack: a `Packed` status line and the facts under it, with
+/// paths relative to `cwd` where possible.
+pub fn print_summary(report: &PackReport, cwd: &Path, shell: &mut Shell) {
+    // A few dags inline; a bundle with hundreds gets a count, not a megabyte line.
+    let mut dags = report
+        .dags
+        .iter()
+        .take(INLINE_DAGS)
+        .map(|(id, tasks)| format!("{id}: {} task{}", tasks.len(), plural(tasks.len())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if report.dags.len() > INLINE_DAGS {
+        dags.push_str(&format!(
+            ", and {} more dags (see `cargo airflow inspect`)",
+            report.dags.len() - INLINE_DAGS
+        ));
+    }
+    let name = report.package.as_deref().unwrap_or(&report.bin);
+    shell.status(
+        "Packed",
+        format!(
+            "{name} ({dags}) -> {}{}",
+            relative(&report.bundle, cwd).display(),
+            if report.fresh { " (fresh)" } else { "" }
+        ),
+    );
+    shell.detail(format!(
+        "target: {} ({} profile)",
+        report.target, report.profile
+    ));
+    shell.detail(format!(
+        "dags: {}, tasks: {}",
+        report.dags.len(),
+        report.tasks
+    ));
+    shell.detail(format!("size: {} bytes", report.size));
+    shell.detail(format!("binary sha256: {}", report.binary_sha256));
+    if let Some(s) = &report.stubs {
+        shell.detail(format!("python stubs: {}", relative(s, cwd).display()));
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// `path` relative to `cwd` when it is inside it.
+fn relative(path: &Path, cwd: &Path) -> PathBuf {
+    path.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The target directory and triple of a build whose package was not looked up: from the
+/// executable's path when the triple is known (`--target`, or the record), else from
+/// `cargo metadata`.
+fn resolve_layout(
+    args: &PackArgs,
+    inputs: &mut Inputs,
+    record: Option<&Record>,
+    cwd: &Path,
+) -> Result<()> {
+    let known = args
+        .target
+        .as_deref()
+        .map(cargo_build::target_dir_name)
+        .or_else(|| record.map(|r| r.target.clone()));
+    let from_path = known
+        .as_deref()
+        .and_then(|t| cargo_build::layout_of(&inputs.executable, t));
+    let (target_dir, triple) = match from_path {
+        Some(layout) => layout,
+        None => {
+            let meta = cargo_build::load_metadata(args)?;
+            let dir = meta.target_directory.clone().into_std_path_buf();
+            let triple = cargo_build::triple_from_artifact(&dir, &inputs.executable);
+            inputs.workspace = Some(meta);
+            (dir, triple)
+        }
+    };
+    inputs.target_dir = Some(match &args.target_dir {
+        Some(d) => cwd.join(d),
+        None => target_dir,
+    });
+    inputs.triple = triple;
+    if let Some(sel) = &mut inputs.selection {
+        sel.target_directory = inputs.target_dir.clone();
+    }
+    inputs.layout_pending = false;
+    Ok(())
 }
 
 /// The files a build of the package read: every file of the airflow-build record (relative to
@@ -309,7 +404,7 @@ pub fn run(args: &PackArgs, progress: &mut dyn Progress) -> Result<PackSummary> 
 fn build_inputs(
     inputs: &Inputs,
     krate: Option<&CrateAtHand>,
-    record: Option<&airflow_bundle::record::Record>,
+    record: Option<&Record>,
 ) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let dir = krate
@@ -320,9 +415,11 @@ fn build_inputs(
         if let Some(r) = record {
             for f in &r.files {
                 if f.path == airflow_bundle::record::WORKSPACE_LOCK_PATH {
-                    if let Some(ws) = &inputs.workspace {
-                        out.push(ws.workspace_root.join("Cargo.lock").into_std_path_buf());
-                    }
+                    let lock = match &inputs.workspace {
+                        Some(ws) => Some(ws.workspace_root.join("Cargo.lock").into_std_path_buf()),
+                        None => airflow_build::digest::find_workspace_lock(dir),
+                    };
+                    out.extend(lock);
                 } else {
                     out.push(dir.join(&f.path));
                 }
@@ -334,11 +431,7 @@ fn build_inputs(
 
 /// The workspace package the record names, to recompute its digests. In build mode this is the
 /// package just built; with `--executable` it is looked up by name in the workspace.
-fn crate_at_hand(
-    args: &PackArgs,
-    inputs: &Inputs,
-    record: &airflow_bundle::record::Record,
-) -> Option<CrateAtHand> {
+fn crate_at_hand(args: &PackArgs, inputs: &Inputs, record: &Record) -> Option<CrateAtHand> {
     let from_selection = inputs.selection.as_ref().map(|s| CrateAtHand {
         package: s.package_name.clone(),
         manifest_dir: s.manifest_dir.clone(),
@@ -372,10 +465,7 @@ fn crate_at_hand(
 /// `--executable`: no build; the source comes from `--source` or the package's bin target.
 fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     if !args.cargo_args.is_empty() {
-        return Err(Error::Usage(
-            "extra cargo arguments after `--` have no effect with --executable (nothing is built)"
-                .into(),
-        ));
+        return Err(Error::CargoArgsWithExecutable);
     }
     fs::metadata(exe).map_err(|e| Error::io("cannot read --executable", exe, e))?;
     let explicit_target_dir = args.target_dir.as_ref().map(|d| cwd.join(d));
@@ -383,15 +473,16 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         args.source.is_none() || (args.output.is_none() && explicit_target_dir.is_none());
     // The record names the package that built the executable: that package's source is the one
     // to embed, whatever directory pack runs in.
-    let built_by = embedded::read_record(exe)?.map(|r| r.package);
+    let record = embedded::read_record(exe)?;
+    let built_by = record.as_ref().map(|r| r.package.clone());
     if let (Some(p), Some(spec)) = (&built_by, &args.package)
         && spec.split('@').next() != Some(p.as_str())
     {
-        return Err(Error::Selection(format!(
-            "{} was built from package `{p}` (its airflow-build record says so), not `{spec}`; \
-             pass `-p {p}` or leave -p out",
-            exe.display()
-        )));
+        return Err(Error::PackageMismatch {
+            executable: exe.to_owned(),
+            built_by: p.clone(),
+            spec: spec.clone(),
+        });
     }
     let package = built_by.as_deref().or(args.package.as_deref());
     let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
@@ -414,19 +505,11 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         match selected {
             Ok(s) => Some(s),
             Err(e) if args.source.is_none() => {
-                let why = match &built_by {
-                    Some(p) => format!(
-                        "it was built from package `{p}` (its airflow-build record says so), and {}; \
-                         run pack in that package's workspace, pass --manifest-path with its \
-                         Cargo.toml, or pass --source PATH",
-                        nested(&e)
-                    ),
-                    None => format!("{}; pass --source PATH", nested(&e)),
-                };
-                return Err(Error::Selection(format!(
-                    "cannot infer the root source file of {}: {why}",
-                    exe.display()
-                )));
+                return Err(Error::NoSource {
+                    executable: exe.to_owned(),
+                    built_by,
+                    source: Some(Box::new(e)),
+                });
             }
             Err(_) => None,
         }
@@ -437,10 +520,11 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         (Some(s), _) => s.clone(),
         (None, Some(sel)) => sel.src_path.clone(),
         (None, None) => {
-            return Err(Error::Selection(format!(
-                "cannot infer the root source file of {}; pass --source PATH",
-                exe.display()
-            )));
+            return Err(Error::NoSource {
+                executable: exe.to_owned(),
+                built_by,
+                source: None,
+            });
         }
     };
     fs::metadata(&source_path)
@@ -463,107 +547,130 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     Ok(Inputs {
         selection,
         executable: exe.to_owned(),
+        record: Some(record),
         source_path,
         bin_name,
         target_dir,
         triple: None,
+        layout_pending: false,
         workspace,
     })
 }
 
-/// Build mode: `cargo metadata` to select the package and bin, `cargo build` for the executable.
+/// Build mode: `cargo build`, and the package and bin from its messages.
 ///
-/// `cargo metadata` normally runs alongside the build, so a no-op pack costs little more than a
-/// no-op `cargo build`; the build is stopped if the selection fails. When `-o` names an existing
-/// file that is not a bundle (it could be an input, such as the source file), the selection is
-/// resolved and the output checked *before* cargo starts. Either way the output is checked
-/// against every input again before anything is written.
-fn build(
-    args: &PackArgs,
-    profile: &str,
-    cwd: &Path,
-    progress: &mut dyn Progress,
-) -> Result<Inputs> {
-    let cargo = cargo_build::cargo_program();
+/// When cargo's messages name exactly one bin target, that is the one packed and no
+/// `cargo metadata` runs: a no-op pack costs little more than a no-op `cargo build`. The
+/// package is looked up with `cargo metadata` first when it must be known before building: in a
+/// virtual workspace without `-p` (cargo would build every member), or when `-o` names an
+/// existing file that is not a bundle (it could be an input, such as the source file, so the
+/// output is checked before cargo starts). After the build, `cargo metadata` chooses among
+/// several bins, and explains a failed build whose cause is the selection (an unknown `-p` or
+/// `--bin`). Either way the output is checked against every input again before anything is
+/// written.
+fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Result<Inputs> {
+    let cargo = crate::toolchain::cargo();
     let argv = cargo_build::build_argv(args, profile);
-    if args.verbose > 0 {
-        progress.status(
-            "Running",
-            &format!("`{}`", cargo_build::display_command(&cargo, &argv)),
-        );
-    }
+    shell.verbose_status(
+        "Running",
+        format!("`{}`", cargo_build::display_command(&cargo, &argv)),
+    );
     let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
-    let select = |m: Result<cargo_metadata::Metadata>| {
-        m.and_then(|m| {
-            cargo_build::select(
-                &m,
-                args.package.as_deref(),
-                args.bin.as_deref(),
-                current.as_deref(),
-            )
-        })
+    let select = |m: &cargo_metadata::Metadata| {
+        cargo_build::select(
+            m,
+            args.package.as_deref(),
+            args.bin.as_deref(),
+            current.as_deref(),
+        )
     };
     let check_first = args
         .output
         .as_deref()
         .filter(|o| o.exists() && !looks_like_bundle(o));
-    let (sel, child) = match check_first {
-        Some(out) => {
-            let sel = select(cargo_build::load_metadata(args))?;
+    let virtual_without_p = args.package.is_none()
+        && current
+            .as_deref()
+            .is_none_or(|m| !cargo_build::declares_package(m));
+    let mut workspace = None;
+    let mut selection = None;
+    if check_first.is_some() || virtual_without_p {
+        let meta = cargo_build::load_metadata(args)?;
+        let sel = select(&meta)?;
+        if let Some(out) = check_first {
             let source = args.source.as_deref().unwrap_or(&sel.src_path);
             check_output(out, &[("source file", source)])?;
-            (sel, cargo_build::spawn_build(&cargo, &argv)?)
         }
-        None => std::thread::scope(|scope| {
-            let meta = scope.spawn(|| cargo_build::load_metadata(args));
-            let child = cargo_build::spawn_build(&cargo, &argv)?;
-            let meta = meta.join().unwrap_or_else(|_| {
-                Err(Error::Metadata {
-                    message: "the cargo metadata thread failed".into(),
-                    hint: "run pack again",
-                })
-            });
-            match select(meta) {
-                Ok(sel) => Ok((sel, child)),
-                Err(e) => {
-                    child.abort();
-                    Err(e)
-                }
+        selection = Some(sel);
+        workspace = Some(meta);
+    }
+    mark("selection before the build");
+    let child = cargo_build::spawn_build(&cargo, &argv)?;
+    let command = child.display().to_owned();
+    let bins = match child.finish()? {
+        BuildOutcome::Built(bins) => bins,
+        BuildOutcome::Failed(build_error) => {
+            // An unknown package or bin makes cargo fail before building: say which members or
+            // bins there are, as cargo does not.
+            if selection.is_none()
+                && let Ok(meta) = cargo_build::load_metadata(args)
+                && let Err(e) = select(&meta)
+            {
+                return Err(e);
             }
-        })?,
+            return Err(build_error);
+        }
     };
-    let built = child.finish(&sel)?;
-    let target_dir = args
-        .target_dir
-        .as_ref()
-        .map(|d| cwd.join(d))
-        .unwrap_or_else(|| sel.target_directory.clone());
-    let triple = cargo_build::triple_from_artifact(&target_dir, &built.executable);
+    mark("cargo build");
+    // The usual case: the one bin cargo built says what it is.
+    let from_artifact = match (&selection, bins.as_slice()) {
+        (None, [one]) => one.selection(None).map(|sel| (sel, one.clone())),
+        _ => None,
+    };
+    let (sel, artifact) = match (selection, from_artifact) {
+        (Some(sel), _) => {
+            let a = cargo_build::artifact_of(&bins, &sel, &command)?.clone();
+            (sel, a)
+        }
+        (None, Some(found)) => found,
+        (None, None) => {
+            let meta = cargo_build::load_metadata(args)?;
+            let sel = select(&meta)?;
+            let a = cargo_build::artifact_of(&bins, &sel, &command)?.clone();
+            workspace = Some(meta);
+            (sel, a)
+        }
+    };
     let source_path = args.source.clone().unwrap_or_else(|| sel.src_path.clone());
     fs::metadata(&source_path)
         .map_err(|e| Error::io("cannot read the source file", &source_path, e))?;
+    let (target_dir, triple, layout_pending) = match &sel.target_directory {
+        Some(dir) => {
+            let dir = args
+                .target_dir
+                .as_ref()
+                .map(|d| cwd.join(d))
+                .unwrap_or_else(|| dir.clone());
+            let triple = cargo_build::triple_from_artifact(&dir, &artifact.executable);
+            (Some(dir), triple, false)
+        }
+        None => (None, None, true),
+    };
     Ok(Inputs {
         bin_name: sel.bin_name.clone(),
         selection: Some(sel),
-        executable: built.executable,
+        executable: artifact.executable,
+        record: None,
         source_path,
-        target_dir: Some(target_dir),
+        target_dir,
         triple,
-        workspace: None,
+        layout_pending,
+        workspace,
     })
 }
 
-/// An error's text for nesting in another that gives its own advice (no second, contradicting
-/// hint).
-fn nested(e: &Error) -> String {
-    match e {
-        Error::Metadata { message, .. } => format!("cannot read the cargo workspace: {message}"),
-        other => other.to_string(),
-    }
-}
-
 /// The bin name an executable's file name implies (`foo` or `foo.exe` → `foo`).
-pub fn bin_name_of(exe: &Path) -> Option<String> {
+fn bin_name_of(exe: &Path) -> Option<String> {
     let name = exe.file_name()?.to_string_lossy().into_owned();
     Some(name.strip_suffix(".exe").map(str::to_owned).unwrap_or(name))
 }
@@ -578,7 +685,10 @@ fn absolute(cwd: &Path, p: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::shell::Verbosity;
 
     #[test]
     fn default_output_paths() {
@@ -606,5 +716,71 @@ mod tests {
             format!("cargo-airflow {}", env!("CARGO_PKG_VERSION"))
         );
         assert_eq!(source_basename(Path::new("/a/src/main.rs")), "main.rs");
+    }
+
+    fn report() -> PackReport {
+        PackReport {
+            format_version: cargo_airflow_report::FORMAT_VERSION,
+            bundle: "/w/target/airflow/x86_64-unknown-linux-gnu/ex".into(),
+            package: Some("example".into()),
+            bin: "ex".into(),
+            executable: "/w/target/release/ex".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            profile: "release".into(),
+            dags: BTreeMap::from([(
+                "etl".to_owned(),
+                vec!["extract".to_owned(), "load".to_owned()],
+            )]),
+            tasks: 2,
+            size: 1234,
+            binary_sha256: "ab".repeat(32),
+            fresh: false,
+            metadata_source: cargo_airflow_report::MetadataSource::Sidecar,
+            source_digest: Some("cd".repeat(32)),
+            warnings: vec!["w".into()],
+            stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
+        }
+    }
+
+    fn summary_of(report: &PackReport, verbosity: Verbosity) -> String {
+        let (mut shell, captured) = Shell::captured(verbosity);
+        print_summary(report, Path::new("/w"), &mut shell);
+        assert_eq!(captured.stdout(), "");
+        captured.stderr()
+    }
+
+    #[test]
+    fn the_summary_is_relative_and_names_dags() {
+        snapbox::assert_data_eq!(
+            summary_of(&report(), Verbosity::Normal),
+            snapbox::str![[r#"
+      Packed example (etl: 2 tasks) -> target/airflow/x86_64-unknown-linux-gnu/ex
+             target: x86_64-unknown-linux-gnu (release profile)
+             dags: 1, tasks: 2
+             size: 1234 bytes
+             binary sha256: abababababababababababababababababababababababababababababababab
+             python stubs: target/airflow/x86_64-unknown-linux-gnu/ex_dags.py
+
+"#]]
+        );
+        assert_eq!(summary_of(&report(), Verbosity::Quiet), "");
+    }
+
+    #[test]
+    fn a_fresh_bundle_with_many_dags_gets_a_short_line() {
+        let mut many = report();
+        many.fresh = true;
+        many.package = None;
+        many.dags = (0..200_000)
+            .map(|i| (format!("dag_{i:06}"), vec!["t".to_owned()]))
+            .collect();
+        let text = summary_of(&many, Verbosity::Normal);
+        let line = text.lines().next().unwrap();
+        snapbox::assert_data_eq!(
+            line,
+            snapbox::str![
+                "      Packed ex (dag_000000: 1 task, dag_000001: 1 task, dag_000002: 1 task, and 199997 more dags (see `cargo airflow inspect`)) -> target/airflow/x86_64-unknown-linux-gnu/ex (fresh)"
+            ]
+        );
     }
 }

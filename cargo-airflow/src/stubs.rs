@@ -469,11 +469,22 @@ pub fn write_for(bundle: &Path, out: Option<&Path>) -> Result<(Option<PathBuf>, 
             problems,
         });
     }
+    write_checked(bundle, &manifest, &digest, out)
+}
+
+/// [`write_for`] when the caller has the bundle's manifest and digest (hex SHA-256 of the whole
+/// file) at hand and has [`check`]ed its declarations: `pack`, which has just written it.
+pub fn write_checked(
+    bundle: &Path,
+    manifest: &Manifest,
+    digest: &str,
+    out: Option<&Path>,
+) -> Result<(Option<PathBuf>, Rendered)> {
     let name = bundle
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let rendered = render(&manifest, &name, &digest);
+    let rendered = render(manifest, &name, digest);
     let Some(text) = &rendered.text else {
         return Ok((None, rendered));
     };

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use airflow_bundle::footer::hex;
 use airflow_bundle::verify::{Outcome, Report, verify_path};
-use serde_json::json;
+use cargo_airflow_report::{CheckResult, VerifiedFile, VerifyReport};
+
+use crate::shell::Shell;
 
 /// The verdict on one file.
 #[derive(Debug)]
@@ -13,6 +15,13 @@ pub enum Verdict {
     Checked(Report),
     /// The file could not be opened or is not a regular file.
     Unreadable(std::io::Error),
+}
+
+impl Verdict {
+    /// Whether Airflow would load the file.
+    pub fn accepted(&self) -> bool {
+        matches!(self, Verdict::Checked(r) if r.accepted())
+    }
 }
 
 /// Verifies each file.
@@ -29,16 +38,26 @@ pub fn verify_all(files: &[PathBuf]) -> Vec<(PathBuf, Verdict)> {
         .collect()
 }
 
-/// Human lines: `ok: PATH (dags: a, b)`, or `FAIL: PATH` followed by each failed check.
-pub fn human_lines(path: &Path, verdict: &Verdict) -> Vec<String> {
-    // Paths, dag ids and reasons quote the file: escape them for the terminal.
-    human_lines_raw(path, verdict)
-        .into_iter()
-        .map(|l| crate::escape::line(&l).into_owned())
-        .collect()
+/// Prints the verdicts for people: `ok: PATH (dags: a, b)` on stdout, or on stderr
+/// `FAIL: PATH` followed by each failed check (`error:` for a file that cannot be read).
+pub fn print_human(results: &[(PathBuf, Verdict)], shell: &mut Shell) {
+    for (path, verdict) in results {
+        // Paths, dag ids and reasons quote the file: escaped for the terminal.
+        let lines = human_lines(path, verdict)
+            .into_iter()
+            .map(|l| crate::escape::line(&l).into_owned());
+        let out = if verdict.accepted() {
+            shell.out()
+        } else {
+            shell.err()
+        };
+        for l in lines {
+            let _ = writeln!(out, "{l}");
+        }
+    }
 }
 
-fn human_lines_raw(path: &Path, verdict: &Verdict) -> Vec<String> {
+fn human_lines(path: &Path, verdict: &Verdict) -> Vec<String> {
     match verdict {
         Verdict::Unreadable(e) => vec![format!(
             "error: cannot read {}: {e}; check the path",
@@ -67,56 +86,90 @@ fn human_lines_raw(path: &Path, verdict: &Verdict) -> Vec<String> {
     }
 }
 
-/// The JSON object for one file.
-pub fn json_entry(path: &Path, verdict: &Verdict) -> serde_json::Value {
+/// The machine-readable report of the verdicts.
+pub fn report(results: &[(PathBuf, Verdict)]) -> VerifyReport {
+    VerifyReport {
+        format_version: cargo_airflow_report::FORMAT_VERSION,
+        ok: results.iter().all(|(_, v)| v.accepted()),
+        files: results.iter().map(|(p, v)| file_report(p, v)).collect(),
+    }
+}
+
+fn file_report(path: &Path, verdict: &Verdict) -> VerifiedFile {
     match verdict {
-        Verdict::Unreadable(e) => json!({
-            "path": path,
-            "accepted": false,
-            "error": e.to_string(),
-        }),
-        Verdict::Checked(r) => {
-            let checks: Vec<serde_json::Value> = r
+        Verdict::Unreadable(e) => VerifiedFile {
+            path: path.to_owned(),
+            accepted: false,
+            error: Some(e.to_string()),
+            dag_ids: Vec::new(),
+            warnings: Vec::new(),
+            binary_sha256: None,
+            checks: Vec::new(),
+        },
+        Verdict::Checked(r) => VerifiedFile {
+            path: path.to_owned(),
+            accepted: r.accepted(),
+            error: None,
+            dag_ids: r.dag_ids.clone(),
+            warnings: r.warnings.clone(),
+            binary_sha256: r.trailer.map(|t| hex(&t.binary_sha256)),
+            checks: r
                 .outcomes
                 .iter()
-                .map(|(c, o)| match o {
-                    Outcome::Pass => json!({"check": c.name(), "outcome": "pass"}),
-                    Outcome::Fail(why) => {
-                        json!({"check": c.name(), "outcome": "fail", "reason": why})
+                .map(|(c, o)| {
+                    let (outcome, reason) = match o {
+                        Outcome::Pass => (cargo_airflow_report::Outcome::Pass, None),
+                        Outcome::Fail(why) => {
+                            (cargo_airflow_report::Outcome::Fail, Some(why.clone()))
+                        }
+                        Outcome::NotReached => (cargo_airflow_report::Outcome::NotReached, None),
+                    };
+                    CheckResult {
+                        check: c.name().to_owned(),
+                        outcome,
+                        reason,
                     }
-                    Outcome::NotReached => json!({"check": c.name(), "outcome": "not_reached"}),
                 })
-                .collect();
-            json!({
-                "path": path,
-                "accepted": r.accepted(),
-                "dag_ids": r.dag_ids,
-                "warnings": r.warnings,
-                "binary_sha256": r.trailer.map(|t| hex(&t.binary_sha256)),
-                "checks": checks,
-            })
-        }
+                .collect(),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::Verbosity;
 
+    #[cfg(unix)]
     #[test]
     fn missing_and_non_bundle_files_are_reported() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk");
         std::fs::write(&junk, vec![0u8; 100]).unwrap();
+        std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o644)).unwrap();
         let missing = dir.path().join("missing");
         let results = verify_all(&[junk.clone(), missing.clone()]);
-        let lines = human_lines(&results[0].0, &results[0].1);
-        assert!(lines[0].starts_with("FAIL: "), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("trailer")), "{lines:?}");
-        let lines = human_lines(&results[1].0, &results[1].1);
-        assert!(lines[0].starts_with("error: cannot read"), "{lines:?}");
-        let v = json_entry(&results[0].0, &results[0].1);
-        assert_eq!(v["accepted"], false);
-        assert!(v["checks"].as_array().unwrap().len() >= 2);
+        let (mut shell, captured) = Shell::captured(Verbosity::Normal);
+        print_human(&results, &mut shell);
+        assert_eq!(captured.stdout(), "");
+        let text = captured
+            .stderr()
+            .replace(dir.path().to_str().unwrap(), "[ROOT]");
+        snapbox::assert_data_eq!(
+            text,
+            snapbox::str![[r#"
+FAIL: [ROOT]/junk: Airflow would not load this bundle
+  executable: mode is 0644: no execute bit, so Airflow's scan skips the file (chmod 0755 it)
+  trailer: the last 8 bytes are not the AFBNDL01 magic: not a bundle
+error: cannot read [ROOT]/missing: No such file or directory (os error 2); check the path
+
+"#]]
+        );
+        let r = report(&results);
+        assert!(!r.ok);
+        assert!(!r.files[0].accepted);
+        assert!(r.files[0].checks.len() >= 2);
+        assert!(r.files[1].error.is_some());
     }
 }

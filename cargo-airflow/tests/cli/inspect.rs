@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::support::{example_source, packed, run, s};
+use crate::support::{InspectReport, example_source, packed, run, s};
 
 #[test]
 fn prints_the_manifest() {
@@ -49,26 +49,33 @@ fn json_has_manifest_source_and_trailer() {
     let p = packed();
     let r = run(&["inspect", "--json", s(&p.bundle)]);
     r.expect_code(0);
-    let v = r.json();
+    let v: InspectReport = r.report();
     let source = fs::read_to_string(example_source()).unwrap();
-    assert_eq!(v["source"].as_str().unwrap(), source);
-    assert_eq!(v["trailer"]["footer_ver"], 1);
-    assert_eq!(v["trailer"]["source_len"], source.len());
-    assert_eq!(v["trailer"]["binary_sha256"], p.summary["binary_sha256"]);
-    assert_eq!(v["manifest"]["source"], "main.rs");
+    assert_eq!(v.source.as_deref(), Some(source.as_str()));
+    assert_eq!(v.trailer.footer_ver, 1);
+    assert_eq!(v.trailer.source_len as usize, source.len());
+    assert_eq!(v.trailer.binary_sha256, p.summary.binary_sha256);
+    let manifest = v.manifest.expect("the manifest parses");
+    assert_eq!(manifest.source, "main.rs");
     assert_eq!(
-        v["manifest"]["dags"].as_object().unwrap().len(),
-        p.summary["dags"].as_object().unwrap().len()
+        manifest.dags.keys().collect::<Vec<_>>(),
+        p.summary.dags.keys().collect::<Vec<_>>()
     );
     assert!(
-        v["manifest_text"]
-            .as_str()
-            .unwrap()
+        v.manifest_text
             .starts_with("airflow_bundle_metadata_version")
     );
     let size = fs::metadata(&p.bundle).unwrap().len();
-    assert_eq!(v["layout"]["file_size"], size);
-    assert_eq!(v["layout"]["trailer"]["offset"], size - 64);
+    assert_eq!(v.layout.file_size, size);
+    assert_eq!(v.layout.trailer.offset, size - 64);
+    assert_eq!(
+        v.record.expect("the example has a record").package,
+        "example-bundle"
+    );
+    // `--message-format json` is the same report.
+    let again = run(&["inspect", "--message-format", "json", s(&p.bundle)]);
+    again.expect_code(0);
+    assert_eq!(again.stdout, r.stdout);
 }
 
 #[test]

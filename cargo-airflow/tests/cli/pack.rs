@@ -11,17 +11,23 @@ use crate::support::{
 fn pack_then_verify_ok() {
     let p = packed();
     let v = &p.summary;
-    assert_eq!(v["bundle"].as_str().unwrap(), s(&p.bundle));
-    assert_eq!(v["profile"], "release");
-    assert_eq!(v["target"], host_triple());
-    assert_eq!(v["fresh"], false);
-    let dags = v["dags"].as_object().unwrap();
+    assert_eq!(v.bundle, p.bundle);
+    assert_eq!(v.package.as_deref(), Some("example-bundle"));
+    assert_eq!(v.bin, "example-bundle");
+    assert_eq!(v.profile, "release");
+    assert_eq!(v.target, host_triple());
+    assert!(!v.fresh);
+    let dags = &v.dags;
     assert!(!dags.is_empty());
-    let tasks: usize = dags.values().map(|t| t.as_array().unwrap().len()).sum();
-    assert_eq!(v["tasks"], tasks);
-    assert_eq!(v["size"], fs::metadata(&p.bundle).unwrap().len());
-    assert_eq!(v["binary_sha256"].as_str().unwrap().len(), 64);
-    assert!(v["warnings"].as_array().unwrap().is_empty());
+    let tasks: usize = dags.values().map(Vec::len).sum();
+    assert_eq!(v.tasks, tasks);
+    assert_eq!(v.size, fs::metadata(&p.bundle).unwrap().len());
+    assert_eq!(v.binary_sha256.len(), 64);
+    assert!(v.warnings.is_empty());
+    assert_eq!(
+        v.stubs.as_deref(),
+        Some(p.bundle.with_file_name("example_bundle_dags.py").as_path())
+    );
     // The executable region is cargo's artifact, byte for byte; the artifact is untouched.
     let exe = fs::read(&p.executable).unwrap();
     let bundle = fs::read(&p.bundle).unwrap();
@@ -80,9 +86,9 @@ fn explicit_host_target_packs_from_the_triple_directory() {
     let out = dir.path().join("bundle");
     let r = pack_example(&["--target", &triple, "-o", s(&out)]);
     r.expect_code(0);
-    let v = r.json();
-    assert_eq!(v["target"], triple.as_str());
-    let exe = v["executable"].as_str().unwrap();
+    let v = r.pack_report();
+    assert_eq!(v.target, triple);
+    let exe = v.executable.to_str().unwrap();
     assert!(
         exe.contains(&format!("/{triple}/release/")),
         "cargo puts an explicit target under target/<triple>/: {exe}"
@@ -140,9 +146,9 @@ fn executable_mode_outside_a_project_with_explicit_source() {
         ],
     );
     r.expect_code(0);
-    let v = r.json();
+    let v = r.pack_report();
     // The embedded record says how the code was built.
-    assert_eq!(v["profile"], "release");
+    assert_eq!(v.profile, "release");
     run(&["verify", s(&out)]).expect_code(0);
     let r = run(&["inspect", "--source", s(&out)]);
     r.expect_code(0);
@@ -177,7 +183,7 @@ fn executable_mode_default_output_is_under_the_target_dir() {
         .join(host_triple())
         .join("example-bundle");
     assert!(expected.is_file(), "{}", r.stdout);
-    assert_eq!(r.json()["bundle"].as_str().unwrap(), s(&expected));
+    assert_eq!(r.pack_report().bundle, expected);
 }
 
 #[test]
@@ -202,12 +208,12 @@ fn repacking_unchanged_keeps_inode_and_mtime_and_says_fresh() {
     let out = dir.path().join("bundle");
     let first = pack_example(&["-o", s(&out)]);
     first.expect_code(0);
-    assert_eq!(first.json()["fresh"], false);
+    assert!(!first.pack_report().fresh);
     let before = fs::metadata(&out).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
     let second = pack_example(&["-o", s(&out)]);
     second.expect_code(0);
-    assert_eq!(second.json()["fresh"], true);
+    assert!(second.pack_report().fresh);
     let after = fs::metadata(&out).unwrap();
     assert_eq!(before.ino(), after.ino());
     assert_eq!(before.mtime_nsec(), after.mtime_nsec());

@@ -4,7 +4,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{as_foreign_elf, chmod, packed, run, run_in, s, workspace_manifest};
+use cargo_airflow_report::MetadataSource;
+
+use crate::support::{
+    InspectReport, as_foreign_elf, chmod, packed, run, run_in, s, workspace_manifest,
+};
 
 /// A copy of airflow-build's `mini-bundle` fixture in its own directory, building into a target
 /// directory that only one test uses at a time (an advisory file lock, held across processes).
@@ -81,19 +85,18 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn the_manifest_carries_the_record_digests() {
     let p = packed();
-    let digest = p.summary["source_digest"].as_str().expect("source_digest");
+    let digest = p.summary.source_digest.as_deref().expect("source_digest");
     assert_eq!(digest.len(), 64, "{digest}");
-    assert_eq!(p.summary["metadata_source"], "binary");
+    assert_eq!(p.summary.metadata_source, MetadataSource::Binary);
     let r = run(&["inspect", "--json", s(&p.bundle)]);
     r.expect_code(0);
-    let v = r.json();
-    let build = &v["manifest"]["build"];
-    assert_eq!(build["source_digest"], digest, "{v}");
-    assert_eq!(
-        build["env_signature"].as_str().map(str::len),
-        Some(64),
-        "{v}"
-    );
+    let v: InspectReport = r.report();
+    let build = v
+        .manifest
+        .and_then(|m| m.build)
+        .expect("the manifest has a build section");
+    assert_eq!(build.source_digest.as_deref(), Some(digest));
+    assert_eq!(build.env_signature.as_deref().map(str::len), Some(64));
 }
 
 #[test]
@@ -115,7 +118,7 @@ fn inspect_inputs_lists_the_recorded_files() {
             r.stdout
         );
     }
-    let digest = p.summary["source_digest"].as_str().unwrap();
+    let digest = p.summary.source_digest.as_deref().unwrap();
     assert!(r.stdout.contains(digest), "{}", r.stdout);
     // The executable itself carries the same record.
     let r2 = run(&["inspect", "--inputs", s(&p.executable)]);
@@ -128,9 +131,9 @@ fn a_stale_executable_is_refused_naming_the_changed_files() {
     let m = Mini::new("stale");
     let r = m.pack(&["-o", s(&m.dir.join("first"))]);
     r.expect_code(0);
-    let first = r.json();
+    let first = r.pack_report();
     let exe = m.dir.join("old-mini-bundle");
-    fs::copy(first["executable"].as_str().unwrap(), &exe).unwrap();
+    fs::copy(&first.executable, &exe).unwrap();
     chmod(&exe, 0o755);
 
     m.write(
@@ -168,12 +171,12 @@ fn a_stale_executable_is_refused_naming_the_changed_files() {
     let r = prebuilt(&["--no-freshness-check", "--message-format", "json"]);
     r.expect_code(0);
     assert!(r.stderr.contains("not checking"), "{}", r.stderr);
-    assert_eq!(r.json()["source_digest"], first["source_digest"]);
+    assert_eq!(r.pack_report().source_digest, first.source_digest);
 
     // Build mode rebuilds, so the new binary is fresh and its digest moved.
     let r = m.pack(&["-o", s(&m.dir.join("third"))]);
     r.expect_code(0);
-    assert_ne!(r.json()["source_digest"], first["source_digest"]);
+    assert_ne!(r.pack_report().source_digest, first.source_digest);
 }
 
 #[test]
@@ -235,12 +238,16 @@ fn sidecar_on_the_host_agrees_and_packs_a_binary_that_cannot_run_here() {
         &[("AIRFLOW_BUILD_SIDECAR", "always")],
     );
     r.expect_code(0);
-    let native = r.json();
-    assert_eq!(native["metadata_source"], "binary_and_sidecar", "{native}");
+    let native = r.pack_report();
+    assert_eq!(
+        native.metadata_source,
+        MetadataSource::BinaryAndSidecar,
+        "{native:?}"
+    );
 
     // The same binary, claiming another architecture: packed from its record, never run.
     let foreign = m.dir.join("foreign-mini-bundle");
-    as_foreign_elf(Path::new(native["executable"].as_str().unwrap()), &foreign);
+    as_foreign_elf(&native.executable, &foreign);
     let out = m.dir.join("foreign-bundle");
     let r = run(&[
         "pack",
@@ -254,10 +261,10 @@ fn sidecar_on_the_host_agrees_and_packs_a_binary_that_cannot_run_here() {
         "json",
     ]);
     r.expect_code(0);
-    let v = r.json();
-    assert_eq!(v["metadata_source"], "sidecar", "{v}");
-    assert_eq!(v["dags"], native["dags"]);
-    assert_eq!(v["target"], native["target"], "the record names the target");
+    let v = r.pack_report();
+    assert_eq!(v.metadata_source, MetadataSource::Sidecar, "{v:?}");
+    assert_eq!(v.dags, native.dags);
+    assert_eq!(v.target, native.target, "the record names the target");
     run(&["verify", s(&out)]).expect_code(0);
 }
 

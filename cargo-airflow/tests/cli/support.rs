@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+pub use cargo_airflow_report::{InspectReport, PackReport, VerifyReport};
+
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cargo-airflow")
@@ -56,17 +58,31 @@ impl Run {
         self
     }
 
-    /// The single JSON object on stdout.
+    /// The one report on stdout (`--message-format json`), of the current format version.
     #[track_caller]
-    pub fn json(&self) -> serde_json::Value {
+    pub fn report<T: serde::de::DeserializeOwned>(&self) -> T {
         let lines: Vec<&str> = self.stdout.lines().collect();
         assert_eq!(
             lines.len(),
             1,
-            "expected one JSON line, got {:?}",
-            self.stdout
+            "expected one JSON line, got {:?}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
         );
-        serde_json::from_str(lines[0]).expect("stdout is JSON")
+        let version: serde_json::Value = serde_json::from_str(lines[0]).expect("stdout is JSON");
+        assert_eq!(
+            version["format_version"],
+            cargo_airflow_report::FORMAT_VERSION,
+            "{}",
+            lines[0]
+        );
+        serde_json::from_str(lines[0]).expect("stdout is the report")
+    }
+
+    /// The report of `pack --message-format json`.
+    #[track_caller]
+    pub fn pack_report(&self) -> PackReport {
+        self.report()
     }
 }
 
@@ -91,6 +107,10 @@ fn command(cwd: Option<&Path>, args: &[&str], envs: &[(&str, &str)]) -> Run {
             cmd.env_remove(k);
         }
     }
+    // Help is wrapped to this width when no terminal is attached: the snapshots' width.
+    cmd.env("COLUMNS", "100");
+    // Colour never reaches a pipe; NO_COLOR makes sure of it whatever the caller sets.
+    cmd.env("NO_COLOR", "1").env_remove("CLICOLOR_FORCE");
     cmd.envs(envs.iter().copied());
     Run::from(cmd.output().expect("runs cargo-airflow"))
 }
@@ -124,8 +144,8 @@ pub struct Packed {
     pub bundle: PathBuf,
     /// Cargo's executable that was packed.
     pub executable: PathBuf,
-    /// The JSON summary.
-    pub summary: serde_json::Value,
+    /// The pack's report.
+    pub summary: PackReport,
 }
 
 /// Packs the example bundle (release) once and shares the result.
@@ -136,8 +156,8 @@ pub fn packed() -> &'static Packed {
         let bundle = dir.path().join("bundle").join("example-bundle");
         let r = pack_example(&["-o", bundle.to_str().expect("utf-8")]);
         r.expect_code(0);
-        let summary = r.json();
-        let executable = PathBuf::from(summary["executable"].as_str().expect("executable"));
+        let summary = r.pack_report();
+        let executable = summary.executable.clone();
         Packed {
             _dir: dir,
             bundle,

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::support::{packed, run, s};
+use crate::support::{VerifyReport, packed, run, s};
 
 #[test]
 fn a_non_bundle_file_is_rejected_with_exit_3() {
@@ -55,15 +55,24 @@ fn several_files_and_json() {
     fs::write(&bad, b"nope").unwrap();
     let r = run(&["verify", "--message-format", "json", s(&p.bundle), s(&bad)]);
     r.expect_code(3);
-    let v = r.json();
-    assert_eq!(v["ok"], false);
-    assert_eq!(v["files"][0]["accepted"], true);
-    assert_eq!(v["files"][1]["accepted"], false);
-    assert_eq!(v["files"][0]["binary_sha256"], p.summary["binary_sha256"]);
+    let v: VerifyReport = r.report();
+    assert!(!v.ok);
+    assert!(v.files[0].accepted);
+    assert!(!v.files[1].accepted);
+    assert_eq!(
+        v.files[0].binary_sha256.as_deref(),
+        Some(p.summary.binary_sha256.as_str())
+    );
+    assert!(
+        v.files[1]
+            .checks
+            .iter()
+            .any(|c| c.check == "trailer" && c.outcome == cargo_airflow_report::Outcome::Fail)
+    );
     // A good file alone.
     let r = run(&["verify", "--message-format", "json", s(&p.bundle)]);
     r.expect_code(0);
-    assert_eq!(r.json()["ok"], true);
+    assert!(r.report::<VerifyReport>().ok);
 }
 
 #[test]

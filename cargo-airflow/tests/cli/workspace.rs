@@ -60,7 +60,12 @@ fn pack_in_a_member_directory_or_with_its_manifest_packs_that_member() {
     let out = ws.join("out-cwd");
     let r = run_in(Some(&ws.join("mini")), &pack_args(&m, &out, &[]));
     r.expect_code(0);
-    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+    assert_eq!(
+        r.pack_report().package.as_deref(),
+        Some("mini-bundle"),
+        "{}",
+        r.stdout
+    );
     run(&["verify", s(&out)]).expect_code(0);
 
     let out = ws.join("out-manifest");
@@ -70,7 +75,12 @@ fn pack_in_a_member_directory_or_with_its_manifest_packs_that_member() {
         &pack_args(&m, &out, &["--manifest-path", s(&manifest)]),
     );
     r.expect_code(0);
-    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+    assert_eq!(
+        r.pack_report().package.as_deref(),
+        Some("mini-bundle"),
+        "{}",
+        r.stdout
+    );
 
     // A virtual workspace: the member directory decides too.
     fs::write(
@@ -84,7 +94,12 @@ fn pack_in_a_member_directory_or_with_its_manifest_packs_that_member() {
         &pack_args(&m, &out, &[]),
     );
     r.expect_code(0);
-    assert_eq!(r.json()["package"], "mini-bundle", "{}", r.stdout);
+    assert_eq!(
+        r.pack_report().package.as_deref(),
+        Some("mini-bundle"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -107,9 +122,9 @@ fn a_changed_path_dependency_makes_the_executable_stale() {
 
     let r = m.pack(&["-o", s(&m.dir.join("first"))]);
     r.expect_code(0);
-    let first = r.json();
+    let first = r.pack_report();
     let exe = m.dir.join("old-mini-bundle");
-    fs::copy(first["executable"].as_str().unwrap(), &exe).unwrap();
+    fs::copy(&first.executable, &exe).unwrap();
     chmod(&exe, 0o755);
     let inputs = run(&["inspect", "--inputs", s(&exe)]);
     inputs.expect_code(0);
@@ -148,7 +163,7 @@ fn a_changed_path_dependency_makes_the_executable_stale() {
     // Build mode rebuilds: fresh again, with another digest.
     let r = m.pack(&["-o", s(&m.dir.join("third"))]);
     r.expect_code(0);
-    assert_ne!(r.json()["source_digest"], first["source_digest"]);
+    assert_ne!(r.pack_report().source_digest, first.source_digest);
 }
 
 #[test]
@@ -172,7 +187,12 @@ fn a_prebuilt_executable_embeds_the_source_of_the_package_that_built_it() {
         ],
     );
     r.expect_code(0);
-    assert_eq!(r.json()["package"], "example-bundle", "{}", r.stdout);
+    assert_eq!(
+        r.pack_report().package.as_deref(),
+        Some("example-bundle"),
+        "{}",
+        r.stdout
+    );
     let source = run(&["inspect", "--source", s(&out)]);
     let example = fs::read_to_string(crate::support::example_source()).unwrap();
     assert!(source.stdout.contains(&example), "{}", source.stdout);

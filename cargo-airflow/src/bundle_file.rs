@@ -1,5 +1,5 @@
-//! The output file: its default path, the guard against overwriting an input, and the atomic,
-//! streaming write.
+//! The bundle file being written: its default path, the guard against overwriting an input, and
+//! the atomic, streaming write.
 //!
 //! The bundle is written atomically: a temp file in the output's directory receives the
 //! executable (streamed through the hasher), the source, the manifest and the trailer; it is
@@ -105,7 +105,9 @@ pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
 /// files exist, by device and inode as well (which catches hard links).
 pub fn check_output(output: &Path, inputs: &[(&'static str, &Path)]) -> Result<()> {
     if output.is_dir() {
-        return Err(Error::OutputIsDirectory(output.to_owned()));
+        return Err(Error::OutputIsDirectory {
+            path: output.to_owned(),
+        });
     }
     // Only a regular file is ever replaced: renaming over a symlink, FIFO or device node (say
     // `/dev/null`, as root) would destroy it.
@@ -236,11 +238,9 @@ impl OpenedExecutable {
         if now.is_some() && now == self.stamp {
             return Ok(());
         }
-        Err(Error::io(
-            "the executable changed while it was being packed:",
-            &self.path,
-            io::Error::other("is another build running? run the pack again"),
-        ))
+        Err(Error::ExecutableChanged {
+            path: self.path.clone(),
+        })
     }
 
     /// The file, rewound to its start.
@@ -260,6 +260,8 @@ pub struct Written {
     pub size: u64,
     /// The output already held these exact bytes and was left untouched.
     pub fresh: bool,
+    /// SHA-256 of the whole bundle file.
+    pub file_sha256: [u8; 32],
 }
 
 /// Writes `executable` + `source` + `manifest` + trailer to `output` atomically, with mode 0755,
@@ -307,12 +309,18 @@ pub fn write_atomically(
     let mut exe_file = exe
         .rewound()
         .map_err(|e| Error::io("cannot read", executable, e))?;
-    let trailer = {
-        let mut out = BufWriter::new(tmp.as_file());
+    let (trailer, file_sha256) = {
+        let mut out = BufWriter::new(Hashing {
+            inner: tmp.as_file(),
+            hasher: Sha256::new(),
+        });
         let t = write_bundle(&mut exe_file, &mut out, source, manifest).map_err(write_err)?;
         out.flush()
             .map_err(|e| Error::io("cannot write", tmp.path(), e))?;
-        t
+        let hashing = out
+            .into_inner()
+            .map_err(|e| Error::io("cannot write", tmp.path(), e.into_error()))?;
+        (t, hashing.hasher.finalize().into())
     };
     let file = tmp.as_file();
     set_mode_0755(file).map_err(|e| Error::io("cannot chmod 0755", tmp.path(), e))?;
@@ -338,7 +346,26 @@ pub fn write_atomically(
         trailer,
         size,
         fresh: false,
+        file_sha256,
     })
+}
+
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(unix)]
@@ -386,22 +413,28 @@ fn already_holds(
     }
     let mut out = File::open(output).ok()?;
     let mut exe_file = exe.rewound().ok()?;
-    let mut hasher = Sha256::new();
+    // The executable region's digest goes into the trailer, the whole file's to the caller;
+    // both are computed in the one pass that compares.
+    let mut region = Sha256::new();
+    let mut file = Sha256::new();
     let same = same_content(&mut exe_file, &mut (&mut out).take(exe_len), |chunk| {
-        hasher.update(chunk)
+        region.update(chunk);
+        file.update(chunk);
     })
     .ok()?;
     if !same {
         return None;
     }
-    let trailer = Trailer::new(source_len, metadata_len, hasher.finalize().into());
+    let trailer = Trailer::new(source_len, metadata_len, region.finalize().into());
     let expected = [source, manifest, &trailer.to_bytes()[..]].concat();
     let mut tail = Vec::with_capacity(expected.len());
     out.read_to_end(&mut tail).ok()?;
-    (tail == expected).then_some(Written {
+    file.update(&tail);
+    (tail == expected).then(|| Written {
         trailer,
         size,
         fresh: true,
+        file_sha256: file.finalize().into(),
     })
 }
 
@@ -479,7 +512,7 @@ mod tests {
         check_output(&dir.path().join("nodir/new"), &inputs).unwrap();
         assert!(matches!(
             check_output(dir.path(), &inputs),
-            Err(Error::OutputIsDirectory(_))
+            Err(Error::OutputIsDirectory { .. })
         ));
     }
 
@@ -627,6 +660,11 @@ mod tests {
         )
         .unwrap();
         assert!(w.fresh);
+        let whole: [u8; 32] = Sha256::digest(fs::read(&out).unwrap()).into();
+        assert_eq!(
+            w.file_sha256, whole,
+            "the digest of a fresh output is the file's"
+        );
         let after = fs::metadata(&out).unwrap();
         assert_eq!(before.ino(), after.ino());
         assert_eq!(before.modified().unwrap(), after.modified().unwrap());
@@ -639,6 +677,11 @@ mod tests {
         )
         .unwrap();
         assert!(!w.fresh);
+        let whole: [u8; 32] = Sha256::digest(fs::read(&out).unwrap()).into();
+        assert_eq!(
+            w.file_sha256, whole,
+            "the digest of a written output is the file's"
+        );
         assert_ne!(fs::metadata(&out).unwrap().ino(), before.ino());
     }
 

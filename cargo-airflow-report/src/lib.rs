@@ -1,0 +1,234 @@
+//! The machine-readable reports of `cargo airflow`: what `--message-format json` prints, as
+//! types that serialize to exactly that and read it back.
+//!
+//! | command | report |
+//! |---|---|
+//! | `cargo airflow pack --message-format json` | [`PackReport`] |
+//! | `cargo airflow verify --message-format json FILE...` | [`VerifyReport`] |
+//! | `cargo airflow inspect --message-format json FILE` | [`InspectReport`] |
+//!
+//! Each command prints one report as one line of JSON on stdout.
+//!
+//! # Stability
+//!
+//! Every report starts with `format_version` ([`FORMAT_VERSION`]). Within one version, fields
+//! are only added, never removed, renamed or retyped, and readers ignore fields they do not know
+//! (these types do). An enumeration gains a value, or a field changes or goes, only with a new
+//! `format_version`.
+//!
+//! ```
+//! let line = r#"{"format_version":1,"ok":true,"files":[]}"#;
+//! let report: cargo_airflow_report::VerifyReport = serde_json::from_str(line).unwrap();
+//! assert!(report.ok);
+//! assert_eq!(report.format_version, cargo_airflow_report::FORMAT_VERSION);
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use airflow_bundle::Manifest;
+use airflow_bundle::record::Record;
+use serde::{Deserialize, Serialize};
+
+/// The `format_version` of the reports this crate describes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What `cargo airflow pack --message-format json` prints once the bundle is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The bundle written (absolute).
+    pub bundle: PathBuf,
+    /// The package it was built from, when a cargo package was involved.
+    pub package: Option<String>,
+    /// The bin target (or, for a prebuilt executable outside a package, the file's name).
+    pub bin: String,
+    /// The executable that was packed: cargo's artifact, or `--executable` (absolute).
+    pub executable: PathBuf,
+    /// The target triple.
+    pub target: String,
+    /// The cargo profile; `unknown` for a prebuilt executable that records none.
+    pub profile: String,
+    /// Dag ids (sorted) with their task ids (in registration order).
+    pub dags: BTreeMap<String, Vec<String>>,
+    /// The number of tasks over all dags.
+    pub tasks: usize,
+    /// The bundle's size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the executable region (the trailer's `binary_sha256`).
+    pub binary_sha256: String,
+    /// The output already held exactly these bytes and was left untouched.
+    pub fresh: bool,
+    /// Where the dags came from.
+    pub metadata_source: MetadataSource,
+    /// The combined input digest of the executable's airflow-build record, when it has one.
+    pub source_digest: Option<String>,
+    /// Warnings about the metadata (ids Airflow's server would refuse, empty dags, ...).
+    pub warnings: Vec<String>,
+    /// The Python stub dag file written next to the bundle; none with `--no-stubs` or when
+    /// every dag is native.
+    pub stubs: Option<PathBuf>,
+}
+
+/// Where the packed dags and tasks came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataSource {
+    /// Running the executable with `--airflow-metadata`.
+    Binary,
+    /// The metadata airflow-build's host sidecar embedded at build time (the executable cannot
+    /// run on this host).
+    Sidecar,
+    /// Running the executable, which agreed with the embedded sidecar metadata.
+    BinaryAndSidecar,
+}
+
+/// What `cargo airflow verify --message-format json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Every file was read and Airflow would load it.
+    pub ok: bool,
+    /// One entry per file, in the order given.
+    pub files: Vec<VerifiedFile>,
+}
+
+/// The verdict on one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifiedFile {
+    /// The file, as given on the command line.
+    pub path: PathBuf,
+    /// Airflow's reader would load it.
+    pub accepted: bool,
+    /// Why the file could not be read at all (then there are no checks).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The dag ids Airflow would match, sorted.
+    #[serde(default)]
+    pub dag_ids: Vec<String>,
+    /// Problems that do not stop Airflow from loading the file.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// The trailer's `binary_sha256`, when the trailer could be decoded.
+    #[serde(default)]
+    pub binary_sha256: Option<String>,
+    /// Every check of Airflow's reader, in the order it applies them.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+}
+
+/// One check of Airflow's reader and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The check's name (`executable`, `trailer`, `binary_sha256`, ...).
+    pub check: String,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// Why it failed (only for [`Outcome::Fail`]).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It passed.
+    Pass,
+    /// It failed; the reason is in [`CheckResult::reason`].
+    Fail,
+    /// An earlier check failed, so this one could not be evaluated.
+    NotReached,
+}
+
+/// What `cargo airflow inspect --message-format json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InspectReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The file, as given on the command line.
+    pub path: PathBuf,
+    /// The airflow-build record of the executable region, when it carries one.
+    pub record: Option<Record>,
+    /// The manifest as stored (invalid UTF-8 replaced by U+FFFD).
+    pub manifest_text: String,
+    /// The manifest parsed, when it parses.
+    pub manifest: Option<Manifest>,
+    /// The source region as text (invalid UTF-8 replaced by U+FFFD); none when it is over
+    /// 16 MiB.
+    pub source: Option<String>,
+    /// The trailer's fields.
+    pub trailer: TrailerFields,
+    /// Where each region lies in the file.
+    pub layout: Layout,
+}
+
+/// The 64-byte trailer's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailerFields {
+    /// Length of the source region.
+    pub source_len: u32,
+    /// Length of the manifest region.
+    pub metadata_len: u32,
+    /// The footer version.
+    pub footer_ver: u32,
+    /// Lower-case hex SHA-256 of the executable region, as recorded.
+    pub binary_sha256: String,
+    /// The reserved bytes are all zero.
+    pub reserved_zero: bool,
+}
+
+/// The regions of a bundle file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// The file's size in bytes.
+    pub file_size: u64,
+    /// The executable region (starts at 0).
+    pub executable: Region,
+    /// The source region.
+    pub source: Region,
+    /// The manifest region.
+    pub manifest: Region,
+    /// The trailer (64 bytes at the end).
+    pub trailer: Region,
+}
+
+/// A byte range of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    /// Its first byte.
+    pub offset: u64,
+    /// Its length.
+    pub len: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_ignored_and_missing_optional_ones_default() {
+        let v: VerifyReport = serde_json::from_str(
+            r#"{"format_version":1,"ok":false,"later":"x","files":[
+                {"path":"b","accepted":false,"error":"gone"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(v.files[0].error.as_deref(), Some("gone"));
+        assert!(v.files[0].checks.is_empty());
+    }
+
+    #[test]
+    fn enumerations_are_snake_case() {
+        assert_eq!(
+            serde_json::to_string(&MetadataSource::BinaryAndSidecar).unwrap(),
+            "\"binary_and_sidecar\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Outcome::NotReached).unwrap(),
+            "\"not_reached\""
+        );
+    }
+}
