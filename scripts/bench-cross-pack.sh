@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Budget from the airflow-build issue: after a one-line change, `cargo airflow pack --target
+# Budget: after a one-line change, `cargo airflow pack --target
 # aarch64-unknown-linux-gnu` takes at most 2.5x the time of the same incremental
 # `cargo build --target aarch64-unknown-linux-gnu` of the crate without airflow-build.
 #

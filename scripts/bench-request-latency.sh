@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Budget from the task API issue: one small request (GetVariable) through the real supervisor,
+# Budget: one small request (GetVariable) through the real supervisor,
 # median over 1,000 in one task, stays within 2x of a Python task's Variable.get in the same
 # deployment. Runs the task_api deployment test (tests/tests/e2e/task_api.rs), which times both
 # and writes <target>/task-api-latency.json, then checks the ratio.

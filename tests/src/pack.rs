@@ -1,6 +1,5 @@
 //! The workspace's `cargo-airflow` CLI, built once per test process with escargot.
 
-use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -8,8 +7,6 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
-use serde_json::Value;
 
 /// Builds the `cargo-airflow` binary of this workspace (same profile as the tests) and returns its
 /// path. Built once per process; cargo makes later builds in other processes no-ops.
@@ -62,32 +59,8 @@ where
     cmd.output().with_context(|| format!("running {cmd:?}"))
 }
 
-/// What `cargo airflow pack --message-format json` prints.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct PackReport {
-    /// The bundle written.
-    pub bundle: PathBuf,
-    /// The target triple.
-    pub target: String,
-    /// The cargo profile.
-    pub profile: String,
-    /// Dag ids and their task ids.
-    pub dags: BTreeMap<String, Vec<String>>,
-    /// Number of tasks.
-    pub tasks: usize,
-    /// Bundle size in bytes.
-    pub size: u64,
-    /// Hex SHA-256 of the executable region.
-    pub binary_sha256: String,
-    /// Whether the output already held exactly these bytes and was left untouched.
-    pub fresh: bool,
-    /// Where the dags came from: `binary`, `sidecar` or `binary_and_sidecar`.
-    #[serde(default)]
-    pub metadata_source: Option<String>,
-    /// Warnings (for example ids Airflow's server would refuse).
-    #[serde(default)]
-    pub warnings: Vec<Value>,
-}
+/// What `cargo airflow pack --message-format json` prints: the CLI's own report type.
+pub use cargo_airflow_report::PackReport;
 
 /// Runs `pack` with `--message-format json`, requires success, and parses the report.
 pub fn pack_json<I, S>(args: I) -> Result<PackReport>
@@ -107,12 +80,19 @@ where
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    serde_json::from_str(stdout.trim()).with_context(|| {
+    let report: PackReport = serde_json::from_str(stdout.trim()).with_context(|| {
         format!(
             "parsing `cargo airflow pack --message-format json` output: {stdout}\nstderr:\n{}",
             String::from_utf8_lossy(&out.stderr)
         )
-    })
+    })?;
+    anyhow::ensure!(
+        report.format_version == cargo_airflow_report::FORMAT_VERSION,
+        "`cargo airflow pack` printed a report of format version {}, not {}",
+        report.format_version,
+        cargo_airflow_report::FORMAT_VERSION
+    );
+    Ok(report)
 }
 
 /// Packs `example-bundle` (release) into `out` and returns the JSON report.

@@ -214,3 +214,30 @@ pub fn chmod(p: &Path, mode: u32) {
     #[cfg(not(unix))]
     let _ = (p, mode);
 }
+
+/// `text` with the machine-specific parts replaced, for snapshots: each `(path, name)` pair
+/// (longest first), the workspace root as `[WS]`, and the host triple as `[HOST]`.
+pub fn redact(text: &str, paths: &[(&Path, &str)]) -> String {
+    let ws = workspace_manifest()
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .expect("the workspace root");
+    let mut pairs: Vec<(String, &str)> = paths
+        .iter()
+        .map(|(p, name)| (p.to_string_lossy().into_owned(), *name))
+        .collect();
+    pairs.push((ws.to_string_lossy().into_owned(), "[WS]"));
+    pairs.push((
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .to_string_lossy()
+            .into_owned(),
+        "[WS]",
+    ));
+    pairs.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+    let mut out = text.to_owned();
+    for (p, name) in pairs {
+        out = out.replace(&p, name);
+    }
+    out.replace(&host_triple(), "[HOST]")
+}

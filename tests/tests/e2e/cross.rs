@@ -1,7 +1,7 @@
-//! Issue 3: the example bundle really cross-compiled by `cargo airflow pack --target`, accepted by
+//! The example bundle really cross-compiled by `cargo airflow pack --target`, accepted by
 //! the released 1.3.2 reader, and really run on the other architecture (qemu, wine).
 //!
-//! The recipe is the one in `shared/docs/cross-compile.md`: Debian's rustc (whose sysroot holds
+//! The recipe is the one `scripts/cross-setup.sh` installs: Debian's rustc (whose sysroot holds
 //! the std sources) with `-Zbuild-std` passed through `--`, and a GNU cross linker. The packer
 //! never runs the foreign binary: its dags come from the metadata airflow-build's host sidecar
 //! embedded at build time. Here the packed bundle is then run under the target's emulator and its
@@ -154,7 +154,10 @@ fn check_cross(c: &Cross) -> Result<()> {
     let report = pack_for(c, &bundle)?;
     assert_eq!(report.target, c.triple);
     assert_eq!(report.bundle, bundle);
-    assert_eq!(report.metadata_source.as_deref(), Some("sidecar"));
+    assert_eq!(
+        report.metadata_source,
+        cargo_airflow_report::MetadataSource::Sidecar
+    );
 
     // Really built for the other platform.
     let exe_region_len = {
@@ -168,27 +171,30 @@ fn check_cross(c: &Cross) -> Result<()> {
     assert_eq!(obj.architecture(), c.arch, "{}", bundle.display());
 
     // The manifest came from the embedded sidecar metadata, never from running the binary.
-    let raw: serde_json::Value = serde_json::from_str(&{
+    let inspected: cargo_airflow_report::InspectReport = serde_json::from_str(&{
         let out = pack::cargo_airflow_command()?
-            .args(["inspect", "--json"])
+            .args(["inspect", "--message-format", "json"])
             .arg(&bundle)
             .output()?;
         String::from_utf8(out.stdout)?
     })?;
-    let manifest = Manifest::from_yaml(raw["manifest_text"].as_str().context("manifest_text")?)?;
+    let manifest = Manifest::from_yaml(&inspected.manifest_text)?;
     let build = manifest.build.clone().context("build mapping")?;
     assert_eq!(build.target, c.triple);
     assert_eq!(build.source_digest.as_deref().map(str::len), Some(64));
-    let host = raw["record"]["sidecar"]["host"]
-        .as_str()
-        .unwrap_or_default();
+    let sidecar = inspected
+        .record
+        .and_then(|r| r.sidecar)
+        .context("the record holds sidecar metadata")?;
+    let host = sidecar.host.as_str();
     assert!(
         host.starts_with(std::env::consts::ARCH) && host != c.triple,
         "the sidecar ran for {host:?}, not for this host"
     );
     assert!(
-        raw["record"]["sidecar"]["metadata_json"][EXAMPLE_PACKAGE].is_string(),
-        "{raw}"
+        sidecar.metadata_json.contains_key(EXAMPLE_PACKAGE),
+        "{:?}",
+        sidecar.metadata_json.keys()
     );
 
     // The released reader accepts it and finds it for every dag id.

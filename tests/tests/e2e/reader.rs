@@ -1,4 +1,4 @@
-//! Issue 2: packed bundles, read by the released 1.3.2 reader and found by its bundle lookup.
+//! Packed bundles, read by the released 1.3.2 reader and found by its bundle lookup.
 //!
 //! Every verdict here comes from Airflow's own code (`_read_bundle_metadata`, `_Bundle.find`)
 //! through `tests/harness/reader.py`, and our Rust verifier is checked against it file by file.
@@ -662,7 +662,8 @@ fn with_dag_key(key: &str) -> String {
     format!("{HEAD}dags:\n  {key}:\n    tasks: [t]\n")
 }
 
-/// Hand-picked manifests: every item of the issue plus PyYAML quirks found while building it.
+/// Hand-picked manifests: each way the reader can refuse a file, plus PyYAML quirks found while
+/// building it.
 fn manifest_cases() -> Vec<(String, Vec<u8>)> {
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
     let mut add = |name: &str, text: String| cases.push((name.to_owned(), text.into_bytes()));
