@@ -498,9 +498,12 @@ fn one_line(s: &str) -> String {
 /// readable length.
 fn cargo_error(s: &str) -> String {
     let line = one_line(s);
+    // cargo_metadata's wrapper, then cargo's own `error: `.
     let line = line
-        .split_once("error: ")
-        .map_or(line.as_str(), |(_, rest)| rest);
+        .strip_prefix("`cargo metadata` exited with an error:")
+        .unwrap_or(&line)
+        .trim_start();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
     let mut out: String = line.chars().take(300).collect();
     if line.chars().count() > 300 {
         out.push_str("...");
@@ -588,6 +591,17 @@ mod tests {
     #[test]
     fn quiet_is_passed_on() {
         assert!(argv(&["-q"]).contains(&"--quiet".to_owned()));
+    }
+
+    #[test]
+    fn cargo_s_error_is_one_line_without_prefixes() {
+        assert_eq!(
+            cargo_error(
+                "`cargo metadata` exited with an error: error: could not find `Cargo.toml` in \
+                 `/x`\n\nCaused by: y"
+            ),
+            "could not find `Cargo.toml` in `/x` Caused by: y"
+        );
     }
 
     #[test]

@@ -83,11 +83,11 @@ pub struct StubsArgs {
 /// How results are reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum MessageFormat {
-    /// Cargo-style status lines on stderr.
+    /// Text for people.
     #[default]
     Human,
-    /// One JSON object on one line of stdout, in the versioned schema of the
-    /// `cargo-airflow-report` crate.
+    /// One JSON report on one line of stdout (its versioned schema: the `cargo-airflow-report`
+    /// crate).
     Json,
 }
 

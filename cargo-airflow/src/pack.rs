@@ -166,10 +166,24 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
     // Introspect (or read the embedded metadata), check freshness, validate.
     let executable = &inputs.executable;
     shell.verbose_status("Reading", format!("the dags of `{}`", executable.display()));
-    let (metadata, metadata_source) =
-        embedded::metadata(executable, &inputs.bin_name, record.as_ref())?;
+    // Hashing the crate's current inputs for the freshness check runs while the binary answers
+    // `--airflow-metadata`: neither waits for the other.
+    let (metadata, fresh) = std::thread::scope(|scope| {
+        let fresh = scope.spawn(|| match (&record, args.no_freshness_check) {
+            (Some(r), false) => {
+                embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())
+            }
+            _ => Ok(()),
+        });
+        let metadata = embedded::metadata(executable, &inputs.bin_name, record.as_ref());
+        let fresh = fresh
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (metadata, fresh)
+    });
+    let (metadata, metadata_source) = metadata?;
     opened.check_unchanged()?;
-    mark("metadata read");
+    mark("metadata read, freshness checked");
     shell.verbose_status(
         "Read",
         format!(
@@ -190,9 +204,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         )),
         // Nothing to check, and the user said so.
         (None, true) => {}
-        (Some(r), false) => {
-            embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())?
-        }
+        (Some(_), false) => fresh?,
         // A prebuilt binary without a record: nothing says which sources it was built from.
         (None, false) if args.executable.is_some() => {
             return Err(Error::NoRecord {
@@ -207,7 +219,6 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             executable.display()
         )),
     }
-    mark("freshness checked");
     let warnings: Vec<String> = metadata
         .validate()
         .map_err(|source| Error::BadMetadata {
@@ -275,7 +286,11 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         }
         match &path {
             Some(p) => shell.status("Wrote", format!("python stubs {}", p.display())),
-            None => shell.note("no Python stub dag file: every dag of the bundle is native"),
+            // Skipped dags were warned about; only a bundle of native dags needs no file.
+            None if rendered.skipped.is_empty() => {
+                shell.note("no Python stub dag file: every dag of the bundle is native")
+            }
+            None => {}
         }
         path.map(|p| absolute(&cwd, &p))
     };

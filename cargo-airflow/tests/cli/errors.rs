@@ -27,8 +27,11 @@ fn unknown_package_fails_with_the_members_before_cargo_builds() {
     assert_data_eq!(
         redact(&r.stderr, &[]),
         snapbox::str![[r#"
+error: package `no-such-package` is not a member of the workspace at [WS]; members: [..]
+
 "#]]
     );
+    assert!(r.stderr.contains("example-bundle"), "{}", r.stderr);
     assert_eq!(fs::read(&out).unwrap(), b"keep me");
 }
 
@@ -39,6 +42,14 @@ fn bad_flag_is_a_usage_error() {
     assert_data_eq!(
         r.stderr,
         snapbox::str![[r#"
+error: unexpected argument '--no-such-flag' found
+
+  tip: to pass '--no-such-flag' as a value, use '-- --no-such-flag'
+
+Usage: cargo airflow pack [OPTIONS] [-- <CARGO-ARGS>...]
+
+For more information, try '--help'.
+
 "#]]
     );
     let r = run(&["frobnicate"]);
@@ -46,6 +57,12 @@ fn bad_flag_is_a_usage_error() {
     assert_data_eq!(
         r.stderr,
         snapbox::str![[r#"
+error: unrecognized subcommand 'frobnicate'
+
+Usage: cargo airflow <COMMAND>
+
+For more information, try '--help'.
+
 "#]]
     );
     let r = run(&["verify"]);
@@ -53,6 +70,13 @@ fn bad_flag_is_a_usage_error() {
     assert_data_eq!(
         r.stderr,
         snapbox::str![[r#"
+error: the following required arguments were not provided:
+  <FILE>...
+
+Usage: cargo airflow verify <FILE>...
+
+For more information, try '--help'.
+
 "#]]
     );
 }
@@ -64,6 +88,8 @@ fn release_with_another_profile_is_a_usage_error() {
     assert_data_eq!(
         r.stderr,
         snapbox::str![[r#"
+error: conflicting usage of --profile=dev and --release; `--release` is the same as `--profile=release`; remove one flag or the other
+
 "#]]
     );
 }
@@ -86,6 +112,8 @@ fn missing_executable_is_named() {
     assert_data_eq!(
         redact(&r.stderr, &[(dir.path(), "[ROOT]")]),
         snapbox::str![[r#"
+error: cannot read --executable [ROOT]/nope: No such file or directory (os error 2)
+
 "#]]
     );
     assert!(!out.exists());
@@ -107,6 +135,8 @@ fn executable_mode_without_a_project_needs_source() {
             &[(dir.path(), "[ROOT]"), (&p.executable, "[EXECUTABLE]")]
         ),
         snapbox::str![[r#"
+error: cannot infer the root source file of [EXECUTABLE] (built from package `example-bundle`, as its airflow-build record says): cannot read the cargo workspace: `cargo metadata` failed: could not find `Cargo.toml` in `[ROOT]` or any parent directory; run pack in that package's workspace, pass --manifest-path with its Cargo.toml, or pass --source PATH
+
 "#]]
     );
     assert!(!out.exists());
@@ -133,6 +163,8 @@ fn a_foreign_architecture_is_refused_before_running_it() {
     assert_data_eq!(
         redact(&r.stderr, &[(dir.path(), "[ROOT]")]).replace(arch, "[ARCH]"),
         snapbox::str![[r#"
+error: cannot read the dags of [ROOT]/foreign: it is built for [ARCH] ELF, which this host cannot run, and its airflow-build record holds no sidecar metadata (it was built for [HOST] with the sidecar off: airflow-build runs it when the target is not the host, unless AIRFLOW_BUILD_SIDECAR=never); rebuild it with `--target` for the machine that will run it
+
 "#]]
     );
     // Running it would have failed with an exec error instead.
@@ -182,8 +214,9 @@ fn unknown_package_without_output_stops_the_build() {
     let last = r.stderr.lines().last().unwrap_or_default();
     assert_data_eq!(
         redact(last, &[]),
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![
+            "error: package `no-such-package` is not a member of the workspace at [WS]; members: [..]"
+        ]
     );
 }
 
@@ -196,8 +229,11 @@ fn a_virtual_workspace_needs_a_package() {
     assert_data_eq!(
         redact(&r.stderr, &[]),
         snapbox::str![[r#"
+error: [WS] is a virtual workspace; choose the package to pack with -p (packages with binaries: [..])
+
 "#]]
     );
+    assert!(r.stderr.contains("example-bundle"), "{}", r.stderr);
 }
 
 /// Compiles `main_rs` with rustc into `dir/name`; returns the executable.
@@ -272,8 +308,9 @@ fn a_binary_without_main_macro_is_told_to_add_it() {
     let line = error_line(&r);
     assert_data_eq!(
         redact(line, &[(dir.path(), "[ROOT]")]),
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![[
+            r#"error: introspection of [ROOT]/plain failed: `--airflow-metadata --format json` printed "hello", not the bundle's metadata; a bundle's main.rs must end with `airflow_sdk::main!(...)`"#
+        ]]
     );
 }
 
@@ -284,6 +321,8 @@ fn a_missing_manifest_path_is_reported_once_without_advice_to_pass_it() {
     assert_data_eq!(
         r.stderr,
         snapbox::str![[r#"
+error: --manifest-path /nonexistent/Cargo.toml is not a file; give the path of the package's Cargo.toml
+
 "#]]
     );
 }
@@ -297,8 +336,9 @@ fn inspect_inputs_of_a_non_bundle_does_not_blame_versions() {
     let line = error_line(&r);
     assert_data_eq!(
         redact(line, &[(dir.path(), "[ROOT]")]),
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![
+            "error: [ROOT]/notes.txt carries no airflow-build record, so it lists no inputs; only an executable built with `airflow_build::build()` in its build.rs (or a bundle packed from one) has them"
+        ]
     );
 }
 
@@ -320,8 +360,9 @@ fn a_device_as_source_is_named_not_answered_with_pass_source() {
     let line = error_line(&r);
     assert_data_eq!(
         line,
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![
+            "error: cannot read the source file /dev/zero: it is not a regular file (a FIFO, socket or device)"
+        ]
     );
 }
 
@@ -334,8 +375,9 @@ fn packing_a_bundle_again_is_refused() {
     let line = error_line(&r);
     assert_data_eq!(
         redact(line, &[(&p.bundle, "[BUNDLE]")]),
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![
+            "error: [BUNDLE] is already a bundle (it ends with an AFBNDL01 trailer); pack the executable cargo built (target/<profile>/<bin>), or deploy this bundle as it is"
+        ]
     );
     assert!(!out.exists());
 }
@@ -360,7 +402,8 @@ fn a_failed_build_does_not_repeat_internal_cargo_flags() {
     let line = r.stderr.lines().last().unwrap_or_default();
     assert_data_eq!(
         line,
-        snapbox::str![[r#"
-"#]]
+        snapbox::str![
+            "error: cargo build failed (exit status: 101); fix the errors cargo printed above and run again"
+        ]
     );
 }

@@ -14,27 +14,36 @@ use crate::support::{InspectReport, VerifyReport, redact, run, s};
 /// SHA-256 digests and the executable's size.
 fn stable(text: &str) -> String {
     let mut out = String::new();
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let bare = word.trim_end_matches(['\n', '"', ')', ',']);
-        if bare.len() >= 64 && bare.bytes().rev().take(64).all(|b| b.is_ascii_hexdigit()) {
-            out.push_str(&word.replace(&bare[bare.len() - 64..], "[SHA256]"));
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        let run = rest[start..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(rest.len(), |n| start + n);
+        let word = &rest[start..run];
+        let boundary = rest[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        out.push_str(&rest[..start]);
+        if boundary && word.len() == 64 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push_str("[SHA256]");
         } else {
             out.push_str(word);
         }
+        rest = &rest[run..];
     }
-    let mut lines = Vec::new();
-    for line in out.lines() {
-        lines.push(match line.trim_start().strip_prefix("size: ") {
-            Some(_) => {
-                line[..line.len() - line.trim_start().len()].to_owned() + "size: [SIZE] bytes"
-            }
+    out.push_str(rest);
+    out.lines()
+        .map(|line| match line.trim_start().strip_prefix("size: ") {
+            Some(_) => format!(
+                "{}size: [SIZE] bytes",
+                &line[..line.len() - line.trim_start().len()]
+            ),
             None => line.to_owned(),
-        });
-    }
-    lines.join("\n") + "\n"
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Compiles a program that prints `json` for `--airflow-metadata` into `dir`; returns the
@@ -111,6 +120,8 @@ fn a_prebuilt_binary_without_a_record_is_refused_naming_the_flag() {
     assert_data_eq!(
         redact(&r.stderr, &[(dir.path(), "[ROOT]")]),
         snapbox::str![[r#"
+error: cannot check that [ROOT]/fake is fresh: it carries no airflow-build record, so nothing says which sources built it; add `airflow-build` to the crate's [build-dependencies], call `airflow_build::build()` from build.rs and rebuild, or pass --no-freshness-check to pack it as it is
+
 "#]]
     );
     assert!(!out.exists());
@@ -261,6 +272,14 @@ fn the_pack_summary_and_inspect_output() {
     assert_data_eq!(
         stable(&redact(&r.stderr, &[(dir.path(), "[ROOT]")])),
         snapbox::str![[r#"
+warning: dag "etl" has no declarations (a bundle built with another SDK); write its stub by hand
+warning: dag "report" has no declarations (a bundle built with another SDK); write its stub by hand
+      Packed fake (etl: 2 tasks, report: 1 task) -> out/bundle
+             target: [HOST] (unknown profile)
+             dags: 2, tasks: 3
+             size: [SIZE] bytes
+             binary sha256: [SHA256]
+
 "#]]
     );
     // Packed again: the same bytes, left untouched; -q hides everything.
@@ -273,6 +292,31 @@ fn the_pack_summary_and_inspect_output() {
     assert_data_eq!(
         stable(&redact(&r.stdout, &[])),
         snapbox::str![[r#"
+airflow_bundle_metadata_version: "1.0"
+sdk:
+  language: rust
+  version: "0.1.0"
+  supervisor_schema_version: "2026-06-16"
+source: main.rs
+build:
+  target: [HOST]
+  profile: unknown
+  packer: cargo-airflow 0.1.0
+sources:
+- path: main.rs
+  offset: 0
+  length: 174
+  sha256: [SHA256]
+entrypoint_path: main.rs
+dags:
+  etl:
+    tasks:
+    - extract
+    - load
+  report:
+    tasks:
+    - send
+
 "#]]
     );
     let r = run(&["inspect", "--source", s(&out)]);
@@ -290,6 +334,8 @@ fn the_pack_summary_and_inspect_output() {
     assert_data_eq!(
         redact(&r.stdout, &[(dir.path(), "[ROOT]")]),
         snapbox::str![[r#"
+ok: [ROOT]/out/bundle (dags: etl, report)
+
 "#]]
     );
 }
