@@ -8,7 +8,7 @@
 //! progress and diagnostics stream to the user; its stdout carries the JSON messages.
 
 use std::ffi::{OsStr, OsString};
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -321,6 +321,10 @@ pub struct BuildChild {
     _registered: crate::signals::ChildGuard,
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Starts `cargo <argv>`.
 pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
     let display = display_command(cargo, argv);
@@ -365,8 +369,25 @@ impl BuildChild {
         let mut read_error = None;
         if let Some(stdout) = self.child.stdout.take() {
             let mut reader = BufReader::new(stdout);
-            for message in Message::parse_stream(&mut reader) {
-                match message {
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
+                }
+                // A no-op build reports every unit of the dependency graph; only the artifacts
+                // with an executable are worth parsing.
+                if !(contains(&line, b"\"reason\":\"compiler-artifact\"")
+                    && contains(&line, b"\"executable\":\""))
+                {
+                    continue;
+                }
+                match serde_json::from_slice::<Message>(&line) {
                     Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
                         if let Some(exe) = a.executable {
                             bins.push(BinArtifact {
@@ -381,7 +402,7 @@ impl BuildChild {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        read_error = Some(e);
+                        read_error = Some(std::io::Error::other(e));
                         break;
                     }
                 }
