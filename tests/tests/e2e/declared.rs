@@ -159,9 +159,11 @@ fn check_stub_file(file: &Path, decls: &BTreeMap<String, DagDeclaration>) -> Res
 
 #[test]
 fn pack_writes_stubs_that_airflow_3_3_loads_and_stubs_rewrites_them_identically() -> Result<()> {
-    let dir = pack::example_bundle_dir()?;
-    let bundle = dir.join("example-bundle");
-    let stub = dir.join("example_bundle_dags.py");
+    // Packed on its own: the shared executables root holds the bundle only (`--no-stubs`).
+    let packed = tempfile::tempdir()?;
+    let bundle = packed.path().join("example-bundle");
+    pack::pack_example(&bundle)?;
+    let stub = packed.path().join("example_bundle_dags.py");
     let text = std::fs::read_to_string(&stub)
         .with_context(|| format!("pack wrote no stub file {}", stub.display()))?;
     assert!(
