@@ -132,6 +132,8 @@ mod declare;
 mod error;
 mod runtime;
 mod task_api;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};

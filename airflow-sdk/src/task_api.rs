@@ -63,6 +63,18 @@ impl XComRef {
         self
     }
 
+    /// Dag, run, task, key and map index.
+    #[cfg(feature = "testing")]
+    pub(crate) fn parts(&self) -> (&str, &str, &str, &str, Option<i64>) {
+        (
+            &self.dag_id,
+            &self.run_id,
+            &self.task_id,
+            &self.key,
+            self.map_index,
+        )
+    }
+
     fn describe(&self) -> String {
         let mut s = format!(
             "{}/{}/{} {:?}",
