@@ -100,6 +100,14 @@
 //! wins, `a::b` and `a.b` are the same logger). `println!`/`eprintln!` still work: Airflow logs
 //! those lines as `task.stdout` / `task.stderr`.
 //!
+//! # Unit tests
+//!
+//! With the `testing` feature (enable it in `[dev-dependencies]` only), the `airflow_sdk::testing`
+//! module runs task functions inside `cargo test`: the test sets up the task instance and what
+//! Airflow holds, the task runs through this runtime's own code against an in-process
+//! supervisor, and the test sees the state it ends in, its return value, XComs, logs and
+//! requests, and can make chosen requests fail. No sockets, network, Python or Airflow.
+//!
 //! # Running under the supervisor
 //!
 //! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3 and 1.4, in the
