@@ -125,6 +125,7 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(native::dag())
+        .dag(native::catchup_dag())
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())

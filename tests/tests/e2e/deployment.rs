@@ -1076,6 +1076,72 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         );
         Ok(())
     });
+    checks.check(
+        "the declared retry (default task settings) repeats a failed first try",
+        || {
+            api.trigger("example_native", "retried", json!({"fail_first_try": true}))?;
+            let run = api.wait_run("example_native", "retried", RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                states(&api.task_instances("example_native", "retried")?)
+            );
+            let tries = api.tries("example_native", "retried", "extract")?;
+            let seen: Vec<_> = tries.iter().map(|t| (t.try_number, &t.state)).collect();
+            ensure!(
+                tries.len() == 2 && tries[1].state.as_deref() == Some("success"),
+                "extract's tries: {seen:?}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
+        "the scheduler creates the runs of a cron dag with catchup and a past start date",
+        || {
+            api.wait_for_dags(&["example_native_catchup"], DAGS_TIMEOUT)?;
+            // 06:00 UTC daily from 2026-01-01 to 2026-01-03: two trigger times in the window.
+            let want = ["2026-01-01T06:00:00", "2026-01-02T06:00:00"];
+            let deadline = Instant::now() + RUN_TIMEOUT;
+            let runs = loop {
+                let runs = api.dag_runs("example_native_catchup")?;
+                let ended = runs
+                    .iter()
+                    .filter(|r| r["state"] == "success" || r["state"] == "failed")
+                    .count();
+                if runs.len() >= want.len() && ended == runs.len() {
+                    break runs;
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "after {} s the catchup runs are: {runs:#?}",
+                    RUN_TIMEOUT.as_secs()
+                );
+                std::thread::sleep(Duration::from_secs(1));
+            };
+            let mut logical: Vec<String> = runs
+                .iter()
+                .map(|r| r["logical_date"].as_str().unwrap_or("?").chars().take(19).collect())
+                .collect();
+            logical.sort();
+            ensure!(logical == want, "runs at {logical:?}, expected {want:?}");
+            for run in &runs {
+                let run_id = run["dag_run_id"].as_str().context("a run without an id")?;
+                ensure!(
+                    run["run_type"] == "scheduled" && run["state"] == "success",
+                    "{run_id}: {run}"
+                );
+                // The task sees the interval the scheduler gave its run.
+                let at = &run["logical_date"].as_str().unwrap_or("?")[..19];
+                let interval = xcom(api, "example_native_catchup", run_id, "interval", "return_value")?;
+                ensure!(
+                    interval == json!(format!("{at}Z/{at}Z")),
+                    "{run_id}: the task saw the data interval {interval}"
+                );
+            }
+            Ok(())
+        },
+    );
     checks.check("the Dag code view shows the Rust source", || {
         let s: Value = api.get("/api/v2/dagSources/example_native")?;
         let content = s["content"].as_str().unwrap_or_default();
