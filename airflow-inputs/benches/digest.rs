@@ -50,7 +50,7 @@ fn main() {
     let mut last = None;
     for _ in 0..7 {
         let t = Instant::now();
-        let d = airflow_build::package_inputs(tmp.path(), None, &[]).unwrap();
+        let d = airflow_inputs::package_inputs(tmp.path(), None, &[]).unwrap();
         times.push(t.elapsed());
         last = Some(d);
     }
