@@ -122,6 +122,7 @@ impl SidecarMode {
 
 /// Options for the build-script helper.
 #[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until `run` or `build_or_exit` is called"]
 pub struct Builder {
     extra_inputs: Vec<String>,
     signature_var: Option<String>,
