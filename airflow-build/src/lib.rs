@@ -1,72 +1,10 @@
-//! The helper a bundle's `build.rs` calls.
+#![doc = include_str!("../README.md")]
 //!
-//! ```no_run
-//! // build.rs
-//! fn main() {
-//!     airflow_build::build();
-//! }
-//! ```
+//! # Where things are
 //!
-//! With `airflow_sdk::main!(...)` in the bundle (which it already has), the executable then
-//! carries an embedded [`Record`] in a link section (`.afmeta` on
-//! ELF and PE, `__DATA,__afmeta` on Mach-O): the SHA-256 digests of the crate's inputs (chosen
-//! and hashed by [`airflow_inputs`], whose documentation says which files count), a
-//! build-environment signature, and, when the build targets another platform than
-//! the host (or `AIRFLOW_BUILD_SIDECAR=always`), the metadata that a host-built copy of the same
-//! bins printed for `--airflow-metadata --format json` (see [`sidecar`]). `cargo airflow pack`
-//! reads it with `object`, without running a foreign binary.
-//!
-//! # What the build script does
-//!
-//! 1. Hashes the inputs, prints `cargo::rerun-if-changed` for every hashed file and for every
-//!    directory whose membership matters, and `cargo::rerun-if-env-changed` for every variable
-//!    it reads, so a no-op `cargo build` does not rerun it.
-//! 2. Computes the environment signature: target, profile, the enabled features (as cargo
-//!    reports them in `CARGO_CFG_FEATURE`), `rustc -vV`, the digest scheme, and the value of
-//!    `AIRFLOW_BUILD_ENV_SIGNATURE` (facts cargo cannot see).
-//! 3. Runs the sidecar if needed (`AIRFLOW_BUILD_SIDECAR=auto|always|never`, default `auto`:
-//!    only when `TARGET != HOST`).
-//! 4. Writes `$OUT_DIR/airflow-record.bin` (only when its content changed) and sets the
-//!    `airflow_build_record` cfg, which makes `airflow_sdk::main!` embed it.
-//!
-//! # Options in `Cargo.toml`
-//!
-//! ```toml
-//! [package.metadata.airflow]
-//! inputs = ["queries/**/*.sql", "templates/"]   # extra inputs, globs relative to the package
-//! bins = ["my-bundle"]                          # the bins the sidecar builds (default: all)
-//! ```
-//!
-//! # Which bin the sidecar runs
-//!
-//! A build script cannot know which bin target cargo is building (`CARGO_BIN_NAME` is only set
-//! when compiling a bin), and its one record is shared by every bin of the package. So the
-//! sidecar builds the bins listed in `[package.metadata.airflow] bins` (or
-//! [`Builder::sidecar_bins`]), by default every bin of the package (`--bins`), runs each with
-//! `--airflow-metadata --format json`, and the record keeps what each printed under its bin name
-//! ([`Record::sidecar_metadata`](airflow_bundle::record::Record::sidecar_metadata)). A bin that
-//! does not answer fails the build with a message that says to list the bundle bins.
-//!
-//! # Speed
-//!
-//! Cargo compiles build scripts and their dependencies without optimisation by default. SHA-256
-//! comes from `ring`, whose hashing core is assembly, so digesting stays fast (over 1 GiB/s
-//! with SHA extensions) in an unoptimised build script too; no profile settings are needed.
-//!
-//! # Limits
-//!
-//! * Directories are watched recursively by cargo, so a directory is only watched when nothing
-//!   under it is skipped (a hidden directory, a nested package, `target/`). A new file directly
-//!   in the package root, or in such a directory, is only noticed when the build script reruns
-//!   for another reason (the default selection, `src/**`, is not affected).
-//! * Path dependencies (a shared workspace library) are inputs: their files are hashed and
-//!   watched, so a change to one reruns the build script and `cargo airflow pack --executable`
-//!   of an older binary reports it as stale. With a sidecar, every source file of the host build
-//!   outside `CARGO_HOME` is watched too, so the embedded metadata follows the SDK it links.
-//! * `package.include`/`exclude` inherited from the workspace are refused with a clear error.
-//! * The build script speaks cargo's `cargo::` directive syntax (Rust 1.77), so a bundle crate
-//!   that declares a `rust-version` must declare 1.77 or newer (airflow-build itself needs the
-//!   workspace's `rust-version`).
+//! [`build`] is the one call most build scripts need; [`Builder`] takes the options;
+//! [`sidecar`] says how the nested host build is isolated from the outer one; the record is
+//! [`Record`], and which files are inputs is [`airflow_inputs`]' documentation.
 // The examples above are build scripts: their `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]
 
