@@ -5,7 +5,7 @@
 //! [`build`] is the one call most build scripts need; [`Builder`] takes the options;
 //! [`sidecar`] says how the nested host build is isolated from the outer one; the record is
 //! [`Record`], and which files are inputs is [`airflow_inputs`]' documentation.
-// The examples above are build scripts: their `fn main` is the point.
+// The README's example is a build script: its `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]
 
 use std::path::{Path, PathBuf};
