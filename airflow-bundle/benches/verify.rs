@@ -1,4 +1,4 @@
-//! Budget from the pack issue: `verify` of a 256 MiB bundle runs within 1.1x of
+//! Budget: `verify` of a 256 MiB bundle runs within 1.1x of
 //! `openssl dgst -sha256` on the same file, with flat memory (no copy of the executable).
 //!
 //! `cargo bench -p airflow-bundle --bench verify` writes a 256 MiB bundle to a temp dir, warms the

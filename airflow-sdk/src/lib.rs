@@ -1,28 +1,4 @@
-//! Write Apache Airflow tasks in Rust.
-//!
-//! A bundle is a binary crate whose `main` hands control to this SDK:
-//!
-//! ```no_run
-//! use airflow_sdk::{Bundle, Dag, TaskContext, TaskResult};
-//!
-//! fn extract(_ctx: &mut TaskContext) -> TaskResult<Vec<u32>> {
-//!     Ok(vec![1, 2, 3])
-//! }
-//!
-//! fn load(_ctx: &mut TaskContext) -> TaskResult {
-//!     Ok(())
-//! }
-//!
-//! fn bundle() -> Bundle {
-//!     Bundle::new().dag(Dag::new("etl_daily").task("extract", extract).task("load", load))
-//! }
-//!
-//! airflow_sdk::main!(bundle());
-//! ```
-//!
-//! The binary then answers `--airflow-metadata [--format yaml|json]` (what `cargo airflow pack`
-//! reads), `--help`, and `--comm=HOST:PORT --logs=HOST:PORT`, which is how Airflow's
-//! `ExecutableCoordinator` launches it to run one task.
+#![doc = include_str!("../README.md")]
 //!
 //! # What a task can do
 //!

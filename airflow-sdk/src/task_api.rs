@@ -31,6 +31,7 @@ use crate::runtime::messages::{
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
 pub struct XComRef {
     dag_id: String,
     run_id: String,
@@ -188,6 +189,7 @@ impl StateStore<'_> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct TriggerOptions {
     run_id: Option<String>,
     conf: Option<serde_json::Value>,
@@ -236,6 +238,7 @@ impl TriggerOptions {
 /// Which task instances a count or state query covers ([`TaskContext::ti_count`],
 /// [`TaskContext::task_states`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct TiQuery(TiFilter);
 
 impl TiQuery {
@@ -280,6 +283,7 @@ impl TiQuery {
 
 /// Which dag runs a count covers ([`TaskContext::dag_run_count`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct DagRunQuery(DrFilter);
 
 impl DagRunQuery {
