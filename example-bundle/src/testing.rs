@@ -49,6 +49,56 @@ fn ignore_sigterm(_: &mut TaskContext) -> TaskResult {
     Ok(())
 }
 
+/// An async task doing real async I/O: it reads the Variable `my_var` (a request from async
+/// code), starts a TCP echo server on loopback, sends it the value and returns what came back.
+async fn async_echo(ctx: &TaskContext) -> TaskResult<Value> {
+    let text = ctx
+        .variable("my_var")?
+        .ok_or("the Variable my_var is not set")?;
+    let echoed = tokio::time::timeout(Duration::from_secs(30), echo_over_loopback(&text)).await??;
+    info!(bytes = echoed.len(), echoed = echoed.as_str(); "echoed over loopback");
+    Ok(json!({"sent": text, "echoed": echoed}))
+}
+
+/// Serves one echo connection on `127.0.0.1` (a task spawned on the task's runtime) and sends
+/// it `text`; returns the echo.
+async fn echo_over_loopback(text: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let (mut r, mut w) = stream.split();
+        tokio::io::copy(&mut r, &mut w).await
+    });
+    let mut client = tokio::net::TcpStream::connect(addr).await?;
+    client.write_all(text.as_bytes()).await?;
+    // Half-closes: the server's copy ends, and it closes its side.
+    client.shutdown().await?;
+    let mut echoed = String::new();
+    client.read_to_string(&mut echoed).await?;
+    server.await??;
+    Ok(echoed)
+}
+
+/// Logs when dropped: shows that cancelling an async task drops its future.
+struct LogOnDrop;
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        info!("the async task's future was dropped");
+    }
+}
+
+/// Sleeps asynchronously until Airflow cancels it, up to 5 minutes: the runtime drops the
+/// future, whose destructors run.
+async fn async_sleep_until_cancelled(_: &TaskContext) -> TaskResult {
+    let _dropped = LogOnDrop;
+    info!("sleeping asynchronously until cancelled");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    Ok(())
+}
+
 fn return_complex(_: &mut TaskContext) -> TaskResult<Value> {
     Ok(
         json!({"answer": 42, "xs": [1, 2.5, -3], "nested": {"ok": true, "none": null}, "s": "héllo"}),
@@ -151,4 +201,6 @@ pub fn dag() -> Dag {
         .task("require_var", require_var)
         .task("log_levels", log_levels)
         .task("context_facts", context_facts)
+        .task_async("async_echo", async_echo)
+        .task_async("async_sleep_until_cancelled", async_sleep_until_cancelled)
 }
