@@ -204,3 +204,46 @@ pub fn dag() -> Dag {
         .task_async("async_echo", async_echo)
         .task_async("async_sleep_until_cancelled", async_sleep_until_cancelled)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The async tasks as the bundle declares them (`run_in` runs the registered function, which
+    //! builds the tokio runtime), with `airflow_sdk::testing`.
+
+    use airflow_sdk::testing::{TestRun, TestState};
+    use serde_json::json;
+
+    #[test]
+    fn async_echo_echoes_the_variable_through_a_loopback_server() {
+        let out = TestRun::new("testing", "async_echo")
+            .variable("my_var", "hello over loopback")
+            .run_in(&crate::bundle());
+        out.assert_success();
+        assert_eq!(
+            out.return_value,
+            Some(json!({"sent": "hello over loopback", "echoed": "hello over loopback"}))
+        );
+        let log = out.log_containing("echoed over loopback").unwrap();
+        assert_eq!(log.fields["bytes"], 19);
+        // Without the Variable the task fails, naming it.
+        let out = TestRun::new("testing", "async_echo").run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(out.error.as_deref(), Some("the Variable my_var is not set"));
+    }
+
+    #[test]
+    fn cancelling_an_async_task_drops_its_future() {
+        let out = TestRun::new("testing", "async_sleep_until_cancelled")
+            .cancel_after(std::time::Duration::from_millis(100))
+            .run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("the task was asked to stop (SIGTERM)")
+        );
+        assert!(
+            out.log_containing("the async task's future was dropped")
+                .is_some()
+        );
+    }
+}
