@@ -75,15 +75,15 @@
 //!
 //! # Async tasks
 //!
-//! With the cargo feature `tokio`, [`Dag::task_async`] registers an
+//! With the cargo feature `tokio`, `Dag::task_async` registers an
 //! `async fn(&TaskContext) -> TaskResult<T>` the same way (and
-//! [`Dag::task_async_with_args`] one with typed arguments). Its return value, errors and skips
+//! `Dag::task_async_with_args` one with typed arguments). Its return value, errors and skips
 //! mean what they mean for a sync task. A tokio current-thread runtime is built on the task's
 //! thread when the task starts, and only then: `--airflow-metadata`, the Dag processor's parse
 //! request and sync tasks never build one. The context's requests are the same blocking calls
 //! (no `.await`), which pause the task's other futures for one round trip to the supervisor. On
 //! SIGTERM or SIGINT the task's future is dropped, and the task ends as a sync task that stops
-//! when asked does (see [`Dag::task_async`]).
+//! when asked does (see `Dag::task_async`, documented with the feature on).
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")] {
@@ -101,7 +101,8 @@
 //! # }
 //! ```
 //!
-//! Without the feature, nothing of tokio is compiled in.
+//! Without the feature, nothing of tokio is compiled in. In unit tests, the `testing` feature's
+//! `TestRun::run_in` runs an async task as the bundle declares it (runtime, cancellation and all).
 //!
 //! # Declaring a dag's shape
 //!
