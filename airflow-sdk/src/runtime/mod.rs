@@ -496,6 +496,10 @@ mod tests {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
+    /// Async tasks against the same fake supervisor.
+    #[cfg(feature = "tokio")]
+    mod async_tasks;
+
     fn m(pairs: Vec<(&str, Value)>) -> Value {
         Value::Map(
             pairs

@@ -207,7 +207,7 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
 
     let mut checks = Checks::default();
     // Cancellation first: these tasks block until cancelled.
-    let mut cancelled_at = vec![0.0; 2];
+    let mut cancelled_at = vec![0.0; 3];
     checks.check(
         "(e) running tasks are marked failed through the REST API",
         || {
@@ -218,6 +218,10 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                 &[
                     ("sleep_until_cancelled", "sleeping until cancelled"),
                     ("ignore_sigterm", "sleeping, deaf to SIGTERM"),
+                    (
+                        "async_sleep_until_cancelled",
+                        "sleeping asynchronously until cancelled",
+                    ),
                 ],
             )?;
             Ok(())
@@ -388,6 +392,28 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                     ("context_facts", "success"),
                     ("sleep_until_cancelled", "failed"),
                     ("ignore_sigterm", "failed"),
+                    ("async_echo", "success"),
+                    ("async_sleep_until_cancelled", "failed"),
+                ],
+            )
+        },
+    );
+
+    checks.check(
+        "(e) an async task does async I/O and requests, and pushes its result",
+        || {
+            let v = xcom(api, "testing", "all", "async_echo", "return_value")?;
+            let want =
+                json!({"sent": "hello from the REST API", "echoed": "hello from the REST API"});
+            ensure!(v == want, "async_echo returned {v}, want {want}");
+            let log = api.wait_log("testing", "all", "async_echo", 1, &["echoed over loopback"])?;
+            expect_record(
+                &log,
+                "info",
+                "echoed over loopback",
+                &[
+                    ("bytes", json!(23)),
+                    ("echoed", json!("hello from the REST API")),
                 ],
             )
         },
@@ -551,6 +577,10 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
             "ignore_sigterm",
             "task failed: it did not stop within 2.0 s of SIGTERM",
         ),
+        (
+            "async_sleep_until_cancelled",
+            "task failed: the task was asked to stop (SIGTERM)",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -569,6 +599,18 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                     "{task} reported {took:.2} s after it was marked failed:\n{log}"
                 );
                 ensure!(reported.level.as_deref() == Some("error"), "{reported}");
+                if task == "async_sleep_until_cancelled" {
+                    // The future was dropped (its destructor logged) before the report.
+                    let dropped = log
+                        .0
+                        .iter()
+                        .position(|r| r.message().contains("the async task's future was dropped"));
+                    let failed = log.0.iter().position(|r| r.message().contains(record));
+                    ensure!(
+                        matches!((dropped, failed), (Some(d), Some(f)) if d < f),
+                        "the future was not dropped before the report:\n{log}"
+                    );
+                }
                 let ti = api.task_instance("testing", "all", task)?;
                 ensure!(
                     ti.state.as_deref() == Some("failed"),
