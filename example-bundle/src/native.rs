@@ -85,8 +85,12 @@ pub fn dag() -> Dag {
 /// Returns the data interval the scheduler gave the run, as `start/end` in RFC 3339.
 fn interval(ctx: &mut TaskContext) -> TaskResult<String> {
     let format = &airflow_sdk::time::format_description::well_known::Rfc3339;
-    let start = ctx.data_interval_start().ok_or("the run has no data interval")?;
-    let end = ctx.data_interval_end().ok_or("the run has no data interval")?;
+    let start = ctx
+        .data_interval_start()
+        .ok_or("the run has no data interval")?;
+    let end = ctx
+        .data_interval_end()
+        .ok_or("the run has no data interval")?;
     Ok(format!("{}/{}", start.format(format)?, end.format(format)?))
 }
 

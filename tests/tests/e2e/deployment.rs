@@ -1163,7 +1163,14 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             };
             let mut logical: Vec<String> = runs
                 .iter()
-                .map(|r| r["logical_date"].as_str().unwrap_or("?").chars().take(19).collect())
+                .map(|r| {
+                    r["logical_date"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .chars()
+                        .take(19)
+                        .collect()
+                })
                 .collect();
             logical.sort();
             ensure!(logical == want, "runs at {logical:?}, expected {want:?}");
@@ -1175,7 +1182,13 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
                 );
                 // The task sees the interval the scheduler gave its run.
                 let at = &run["logical_date"].as_str().unwrap_or("?")[..19];
-                let interval = xcom(api, "example_native_catchup", run_id, "interval", "return_value")?;
+                let interval = xcom(
+                    api,
+                    "example_native_catchup",
+                    run_id,
+                    "interval",
+                    "return_value",
+                )?;
                 ensure!(
                     interval == json!(format!("{at}Z/{at}Z")),
                     "{run_id}: the task saw the data interval {interval}"
