@@ -1,81 +1,22 @@
-//! The helper a bundle's `build.rs` calls.
+#![doc = include_str!("../README.md")]
 //!
-//! ```no_run
-//! // build.rs
-//! fn main() {
-//!     airflow_build::build();
-//! }
-//! ```
+//! # Where things are
 //!
-//! With `airflow_sdk::main!(...)` in the bundle (which it already has), the executable then
-//! carries an embedded [`Record`] in a link section (`.afmeta` on
-//! ELF and PE, `__DATA,__afmeta` on Mach-O): the SHA-256 digests of the crate's inputs (see
-//! [`digest`]), a build-environment signature, and, when the build targets another platform than
-//! the host (or `AIRFLOW_BUILD_SIDECAR=always`), the metadata that a host-built copy of the same
-//! bins printed for `--airflow-metadata --format json` (see [`sidecar`]). `cargo airflow pack`
-//! reads it with `object`, without running a foreign binary.
-//!
-//! # What the build script does
-//!
-//! 1. Hashes the inputs, prints `cargo:rerun-if-changed` for every hashed file and for every
-//!    directory whose membership matters, and `cargo:rerun-if-env-changed` for every variable it
-//!    reads, so a no-op `cargo build` does not rerun it.
-//! 2. Computes the environment signature: target, profile, features, `rustc -vV`, the digest
-//!    scheme, and the value of `AIRFLOW_BUILD_ENV_SIGNATURE` (facts cargo cannot see).
-//! 3. Runs the sidecar if needed (`AIRFLOW_BUILD_SIDECAR=auto|always|never`, default `auto`:
-//!    only when `TARGET != HOST`).
-//! 4. Writes `$OUT_DIR/airflow-record.bin` (only when its content changed) and sets the
-//!    `airflow_build_record` cfg, which makes `airflow_sdk::main!` embed it.
-//!
-//! # Options in `Cargo.toml`
-//!
-//! ```toml
-//! [package.metadata.airflow]
-//! inputs = ["queries/**/*.sql", "templates/"]   # extra inputs, globs relative to the package
-//! bins = ["my-bundle"]                          # the bins the sidecar builds (default: all)
-//! ```
-//!
-//! # Which bin the sidecar runs
-//!
-//! A build script cannot know which bin target cargo is building (`CARGO_BIN_NAME` is only set
-//! when compiling a bin), and its one record is shared by every bin of the package. So the
-//! sidecar builds the bins listed in `[package.metadata.airflow] bins` (or
-//! [`Builder::sidecar_bins`]), by default every bin of the package (`--bins`), runs each with
-//! `--airflow-metadata --format json`, and the record keeps what each printed under its bin name
-//! ([`Record::sidecar_metadata`](airflow_bundle::record::Record::sidecar_metadata)). A bin that
-//! does not answer fails the build with a message that says to list the bundle bins.
-//!
-//! # Speed
-//!
-//! Cargo compiles build scripts and their dependencies without optimisation by default. SHA-256
-//! comes from `ring`, whose hashing core is assembly, so digesting stays fast (over 1 GiB/s
-//! with SHA extensions) in an unoptimised build script too; no profile settings are needed.
-//!
-//! # Limits
-//!
-//! * Directories are watched recursively by cargo, so a directory is only watched when nothing
-//!   under it is skipped (a hidden directory, a nested package, `target/`). A new file directly
-//!   in the package root, or in such a directory, is only noticed when the build script reruns
-//!   for another reason (the default selection, `src/**`, is not affected).
-//! * Path dependencies (a shared workspace library) are inputs: their files are hashed and
-//!   watched, so a change to one reruns the build script and `cargo airflow pack --executable`
-//!   of an older binary reports it as stale. With a sidecar, every source file of the host build
-//!   outside `CARGO_HOME` is watched too, so the embedded metadata follows the SDK it links.
-//! * `package.include`/`exclude` inherited from the workspace are refused with a clear error.
-// The examples above are build scripts: their `fn main` is the point.
+//! [`build`] is the one call most build scripts need; [`Builder`] takes the options;
+//! [`sidecar`] says how the nested host build is isolated from the outer one; the record is
+//! [`Record`], and which files are inputs is [`airflow_inputs`]' documentation.
+// The README's example is a build script: its `fn main` is the point.
 #![allow(clippy::needless_doctest_main)]
 
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::record::{EnvSignature, RECORD_FILE_NAME, Record, SidecarOutput};
 
-pub mod digest;
-pub mod manifest;
+use airflow_inputs::manifest::PackageManifest;
+use airflow_inputs::{DIGEST_SCHEME, find_workspace_lock, package_inputs};
+
 pub mod sidecar;
 
-pub use digest::{
-    Change, DIGEST_SCHEME, Digests, PatternOrigin, diff, find_workspace_lock, package_inputs,
-};
 pub use sidecar::NESTED_GUARD_VAR;
 
 /// The default name of the variable whose value goes into the environment signature.
@@ -119,6 +60,7 @@ impl SidecarMode {
 
 /// Options for the build-script helper.
 #[derive(Debug, Default, Clone)]
+#[must_use = "a Builder does nothing until `run` or `build_or_exit` is called"]
 pub struct Builder {
     extra_inputs: Vec<String>,
     signature_var: Option<String>,
@@ -137,41 +79,9 @@ pub enum Error {
         /// What failed.
         source: std::io::Error,
     },
-    /// The package's `Cargo.toml` cannot be used.
-    #[error("{path}: {message}")]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A path that is not UTF-8 (digests use package-relative UTF-8 paths).
-    #[error("{0}: file names must be UTF-8 to be hashed as inputs")]
-    NonUtf8Path(PathBuf),
-    /// An extra input given as an absolute path, or a glob reaching outside the package.
-    #[error(
-        "extra input `{0}`: give a path relative to the package directory (globs may not contain `..`)"
-    )]
-    AbsoluteInput(String),
-    /// A `package.include`/`package.exclude` pattern or an extra input glob that is not a valid
-    /// gitignore-style pattern.
-    #[error("{manifest}: invalid pattern `{pattern}` in {origin}: {}", pattern_error_reason(.source))]
-    BadPattern {
-        /// The package's `Cargo.toml`.
-        manifest: PathBuf,
-        /// Which list the pattern is in.
-        origin: digest::PatternOrigin,
-        /// The pattern as written (all of the list's patterns, comma-separated, when the
-        /// matcher refused the list as a whole).
-        pattern: String,
-        /// Why the matcher refused it.
-        source: ignore::Error,
-    },
-    /// An extra input pattern that matched no file.
-    #[error(
-        "extra input `{0}` matches no file (check [package.metadata.airflow] inputs or the builder's extra inputs)"
-    )]
-    ExtraInputMatchedNothing(String),
+    /// Selecting or hashing the package's inputs failed.
+    #[error(transparent)]
+    Inputs(#[from] airflow_inputs::Error),
     /// A variable cargo always sets for build scripts is missing: not run by cargo.
     #[error(
         "environment variable {0} is not set: airflow-build must run from a build script (build.rs) under cargo"
@@ -233,14 +143,6 @@ pub enum Error {
     Record(#[from] airflow_bundle::record::RecordError),
 }
 
-/// The reason in a pattern error, without the pattern that [`Error::BadPattern`] already names.
-fn pattern_error_reason(e: &ignore::Error) -> String {
-    match e {
-        ignore::Error::Glob { err, .. } => err.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Reads a variable cargo sets for build scripts.
 fn cargo_var(name: &'static str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| Error::NotInBuildScript(name))
@@ -248,7 +150,7 @@ fn cargo_var(name: &'static str) -> Result<String, Error> {
 
 /// Reads a user variable, announcing it with `rerun-if-env-changed`.
 fn user_var(name: &str) -> Option<String> {
-    println!("cargo:rerun-if-env-changed={name}");
+    println!("cargo::rerun-if-env-changed={name}");
     std::env::var(name).ok()
 }
 
@@ -267,17 +169,20 @@ pub fn write_if_changed(path: &Path, content: &[u8]) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// The enabled features, named as in `Cargo.toml`, sorted.
-fn enabled_features(feature_names: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = feature_names
-        .iter()
-        .filter(|f| {
-            let var = format!("CARGO_FEATURE_{}", f.to_ascii_uppercase().replace('-', "_"));
-            std::env::var_os(var).is_some()
-        })
-        .cloned()
+/// The enabled features, named as in `Cargo.toml`, sorted: cargo's own list in
+/// `CARGO_CFG_FEATURE` (comma-separated, unset when none is enabled). Unlike the
+/// `CARGO_FEATURE_<NAME>` variables it keeps the exact names (`a-b` and `a_b` differ), names the
+/// implicit features of optional dependencies wherever they are declared (target-specific
+/// tables too), and no `dep:` name that is not a feature.
+fn enabled_features(cfg_feature: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = cfg_feature
+        .unwrap_or_default()
+        .split(',')
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
         .collect();
     out.sort();
+    out.dedup();
     out
 }
 
@@ -366,7 +271,7 @@ impl Builder {
         self
     }
 
-    /// Runs the helper, printing `cargo:` directives on stdout, and returns the record it wrote.
+    /// Runs the helper, printing `cargo::` directives on stdout, and returns the record it wrote.
     pub fn run(self) -> Result<Record, Error> {
         let manifest_dir = PathBuf::from(cargo_var("CARGO_MANIFEST_DIR")?);
         let out_dir = PathBuf::from(cargo_var("OUT_DIR")?);
@@ -377,19 +282,19 @@ impl Builder {
         let version = cargo_var("CARGO_PKG_VERSION")?;
 
         // 1. Inputs.
-        let manifest = manifest::PackageManifest::read(&manifest_dir)?;
+        let manifest = PackageManifest::read(&manifest_dir)?;
         let lock = find_workspace_lock(&manifest_dir);
         let digests = package_inputs(&manifest_dir, lock.as_deref(), &self.extra_inputs)?;
         for f in &digests.watched_files {
-            println!("cargo:rerun-if-changed={}", f.display());
+            println!("cargo::rerun-if-changed={}", f.display());
         }
         for d in &digests.watched_dirs {
-            println!("cargo:rerun-if-changed={}", d.display());
+            println!("cargo::rerun-if-changed={}", d.display());
         }
         if lock.is_none() {
             // A lock file appearing later must rerun us: watch where cargo will put it.
             println!(
-                "cargo:rerun-if-changed={}",
+                "cargo::rerun-if-changed={}",
                 manifest_dir.join("Cargo.lock").display()
             );
         }
@@ -403,7 +308,7 @@ impl Builder {
             digest_scheme: DIGEST_SCHEME,
             target: target.clone(),
             profile: profile.clone(),
-            features: enabled_features(&manifest.feature_names),
+            features: enabled_features(std::env::var("CARGO_CFG_FEATURE").ok().as_deref()),
             rustc_version: rustc_version()?,
             user: user_var(&sig_var),
             user_var: sig_var,
@@ -450,7 +355,7 @@ impl Builder {
             let result = sidecar::run(&spec)?;
             for src in &result.sources {
                 if !digests.watched_files.contains(src) {
-                    println!("cargo:rerun-if-changed={}", src.display());
+                    println!("cargo::rerun-if-changed={}", src.display());
                 }
             }
             Some(SidecarOutput {
@@ -494,4 +399,19 @@ impl Builder {
 /// Runs the helper with default options; the one line a bundle's `build.rs` needs.
 pub fn build() {
     Builder::new().build_or_exit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_come_from_cargo_cfg_feature() {
+        assert!(enabled_features(None).is_empty());
+        assert!(enabled_features(Some("")).is_empty());
+        assert_eq!(
+            enabled_features(Some("with-opt,default,a_b,a-b")),
+            ["a-b", "a_b", "default", "with-opt"]
+        );
+    }
 }

@@ -15,8 +15,9 @@
 //!   overridden with an empty `CARGO_BUILD_RUSTFLAGS`; `RUSTC` (the outer build's
 //!   compiler, e.g. Debian's rustc) and `RUSTC_BOOTSTRAP` are kept, so the nested host build uses
 //!   the same compiler, without `-Zbuild-std`;
-//! * the nested build's stdout (JSON messages) is parsed, never forwarded: cargo reads `cargo:`
-//!   lines from this build script's stdout. Its stderr (rendered diagnostics) is inherited.
+//! * the nested build's stdout (JSON messages) is parsed, never forwarded: cargo reads directives
+//!   (`cargo::`, and the older `cargo:`) from this build script's stdout. Its stderr (rendered
+//!   diagnostics) is inherited.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufReader, Read};

@@ -1,25 +1,9 @@
-//! The Apache Airflow *executable bundle* format, free of cargo and process concerns.
+#![doc = include_str!("../README.md")]
 //!
-//! An executable bundle is a runnable native executable with three regions appended:
+//! # Where things are
 //!
-//! ```text
-//! [0, source_start)                native executable (must be non-empty)
-//! [source_start, metadata_start)   the root source file, verbatim (may be empty)
-//! [metadata_start, size - 64)      the airflow-metadata manifest (YAML, UTF-8)
-//! [size - 64, size)                the 64-byte AFBNDL01 trailer (little-endian)
-//! ```
-//!
-//! * [`footer`]: the 64-byte trailer, encoded and decoded.
-//! * [`manifest`]: what a bundle binary says about itself ([`Metadata`]) and the manifest a
-//!   packer embeds ([`Manifest`]), emitted as YAML that PyYAML's YAML 1.1 loader reads back to the
-//!   same strings.
-//! * [`declare`]: the shape of a dag as a bundle declares it (schedule, settings, dependencies),
-//!   carried in the metadata for the packer's checks, the Python stubs and native Dags.
-//! * [`ids`]: Airflow's rules for dag and task ids.
-//! * `read`, `write` and `verify` (feature `io`, on by default): stream a bundle from or to a file
-//!   without holding the executable in memory, and check a file the way the released
-//!   `apache-airflow-task-sdk` 1.3.2 reader does. The reader is safe on hostile input: every length
-//!   is checked against the file size before anything is allocated or read.
+//! [`footer`] ([`Trailer`]), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
+//! [`record`], and with the `io` feature `read`, `write` and `verify`.
 #![forbid(unsafe_code)]
 
 pub mod declare;

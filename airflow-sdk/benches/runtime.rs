@@ -23,6 +23,13 @@
 //!    minus the median `--version` run as for (1); memory is the process's `VmHWM` (peak RSS)
 //!    read while it waits for the acknowledgement, after the result was built and sent.
 //!
+//! 5. **async tasks** (feature `tokio`), side by side with the sync figures, and with no budget
+//!    of their own (the budgets above are for bundles without the feature, which must not move):
+//!    the startup of an async no-op task (1), the bytes the feature adds to the minimal bundle
+//!    when its task is async, and when it is enabled but the task stays sync (2), and the resident
+//!    memory of a bundle awaiting a tokio timer (3). The async fixtures are built in a cargo
+//!    invocation of their own, so the feature does not leak into the sync ones.
+//!
 //! Run with `cargo bench -p airflow-sdk --bench runtime`. `RUNTIME_BENCH_RUNS=N` sets the number
 //! of startup runs of each kind (default 200); `CARGO_BUILD_JOBS` limits the fixture build. Linux
 //! only (`/proc`). Under `cargo test --benches` it runs 5 startup runs of each kind, as a smoke
@@ -30,8 +37,9 @@
 //!
 //! The bundles are real: the benchmark writes a small cargo workspace under
 //! `$CARGO_TARGET_TMPDIR/runtime-bench/` whose binaries are the sources in
-//! `benches/runtime-fixtures/` (`bundle.rs`, `minimal.rs`, `baseline.rs`), with this crate as a
-//! path dependency and a copy of the workspace's `Cargo.lock` (same dependency versions), and
+//! `benches/runtime-fixtures/` (`bundle.rs`, `minimal.rs`, `baseline.rs`, `native.rs`, and with
+//! the `tokio` feature `async_bundle.rs`, `minimal_async.rs` and `minimal.rs` again), with this
+//! crate as a path dependency and a copy of the workspace's `Cargo.lock` (same dependency versions), and
 //! builds it with `cargo build --release`. It then plays Airflow's supervisor over real TCP
 //! sockets: binds two listeners, launches the bundle with `--comm` and `--logs`, accepts both
 //! connections, sends a `StartupDetails` frame shaped like the one apache-airflow-task-sdk 1.3.2
@@ -67,6 +75,11 @@ const BUNDLE: &str = "runtime-bench-bundle";
 const NATIVE: &str = "runtime-bench-native";
 const MINIMAL: &str = "runtime-bench-minimal";
 const BASELINE: &str = "runtime-bench-baseline";
+/// The package of the fixtures built with the `tokio` feature, and its binaries.
+const ASYNC: &str = "runtime-bench-async";
+const MINIMAL_ASYNC: &str = "runtime-bench-minimal-async";
+/// `minimal.rs` (a sync task) built with the `tokio` feature.
+const MINIMAL_FEATURE: &str = "runtime-bench-minimal-feature";
 
 /// How long the `sleep` task sleeps in the memory run, and for how long it is sampled.
 const SLEEP_MS: u64 = 1500;
@@ -94,7 +107,7 @@ fn main() {
     }
     let fixtures = build_fixtures();
     start_watchdog();
-    startup(&fixtures.bundle, runs);
+    startup(&fixtures, runs);
     size(&fixtures);
     memory(&fixtures);
     native_parse(&fixtures.native, runs.min(50));
@@ -108,6 +121,10 @@ struct Fixtures {
     native: PathBuf,
     minimal: PathBuf,
     baseline: PathBuf,
+    /// Built with the `tokio` feature.
+    async_bundle: PathBuf,
+    minimal_async: PathBuf,
+    minimal_feature: PathBuf,
 }
 
 /// Writes `contents` to `path` unless it already holds exactly that (keeps cargo's freshness).
@@ -124,7 +141,7 @@ fn toml_str(path: &Path) -> String {
     serde_json::to_string(path.to_str().expect("a UTF-8 path")).unwrap()
 }
 
-/// Writes and builds the fixture workspace; returns the three executables.
+/// Writes and builds the fixture workspace; returns the executables.
 fn build_fixtures() -> Fixtures {
     let sdk = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sources = sdk.join("benches").join("runtime-fixtures");
@@ -143,7 +160,7 @@ fn build_fixtures() -> Fixtures {
     let serde_deps = "serde = { version = \"1\", features = [\"derive\"] }\nserde_json = \"1\"\n";
     write_if_changed(
         &root.join("Cargo.toml"),
-        b"# Written by airflow-sdk/benches/runtime.rs.\n[workspace]\nresolver = \"3\"\nmembers = [\"baseline\", \"bundle\"]\n\n\
+        b"# Written by airflow-sdk/benches/runtime.rs.\n[workspace]\nresolver = \"3\"\nmembers = [\"baseline\", \"bundle\", \"async\"]\n\n\
           # As in the cargo-airflow workspace's release profile.\n[profile.release]\nstrip = \"symbols\"\n",
     );
     write_if_changed(
@@ -167,13 +184,55 @@ fn build_fixtures() -> Fixtures {
         )
         .as_bytes(),
     );
+    write_if_changed(
+        &root.join("async").join("Cargo.toml"),
+        format!(
+            "{}{}{}{}[dependencies]\nairflow-sdk = {{ path = {}, features = [\"tokio\"] }}\n\
+             tokio = {{ version = \"1\", default-features = false, features = [\"rt\", \"time\"] }}\n{serde_deps}",
+            package(ASYNC),
+            bin(ASYNC, "async_bundle.rs"),
+            bin(MINIMAL_ASYNC, "minimal_async.rs"),
+            bin(MINIMAL_FEATURE, "minimal.rs"),
+            toml_str(sdk)
+        )
+        .as_bytes(),
+    );
     let lock = fs::read(sdk.join("..").join("Cargo.lock")).expect("the workspace's Cargo.lock");
     write_if_changed(&root.join("Cargo.lock"), &lock);
 
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("building the fixtures in {} ...", root.display());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "--workspace", "--bins"])
+    // Two invocations: cargo unifies a dependency's features across the packages of one build,
+    // and the sync fixtures must not get the `tokio` feature.
+    let mut found = std::collections::HashMap::new();
+    for packages in [&[BASELINE, BUNDLE][..], &[ASYNC]] {
+        found.extend(cargo_build(&root, packages));
+    }
+    let mut take = |name: &str| {
+        found
+            .remove(name)
+            .unwrap_or_else(|| panic!("cargo built no executable {name}"))
+    };
+    Fixtures {
+        bundle: take(BUNDLE),
+        native: take(NATIVE),
+        minimal: take(MINIMAL),
+        baseline: take(BASELINE),
+        async_bundle: take(ASYNC),
+        minimal_async: take(MINIMAL_ASYNC),
+        minimal_feature: take(MINIMAL_FEATURE),
+    }
+}
+
+/// Builds the binaries of `packages` of the fixture workspace at `root` (release); returns each
+/// executable by target name.
+fn cargo_build(root: &Path, packages: &[&str]) -> std::collections::HashMap<String, PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--bins"]);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    let out = cmd
         .arg("--message-format=json-render-diagnostics")
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
@@ -183,7 +242,10 @@ fn build_fixtures() -> Fixtures {
         .stderr(Stdio::inherit())
         .output()
         .expect("running cargo");
-    assert!(out.status.success(), "building the fixtures failed");
+    assert!(
+        out.status.success(),
+        "building the fixtures {packages:?} failed"
+    );
     let mut found = std::collections::HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
@@ -196,17 +258,7 @@ fn build_fixtures() -> Fixtures {
             found.insert(name.to_owned(), PathBuf::from(exe));
         }
     }
-    let mut take = |name: &str| {
-        found
-            .remove(name)
-            .unwrap_or_else(|| panic!("cargo built no executable {name}"))
-    };
-    Fixtures {
-        bundle: take(BUNDLE),
-        native: take(NATIVE),
-        minimal: take(MINIMAL),
-        baseline: take(BASELINE),
-    }
+    found
 }
 
 fn start_watchdog() {
@@ -471,14 +523,20 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
-fn startup(bundle: &Path, runs: usize) {
+fn startup(f: &Fixtures, runs: usize) {
+    let bundle = &f.bundle;
     let noop = || supervise(bundle, "noop", Value::Nil, &mut |_, _| {});
+    let noop_async = || supervise(&f.async_bundle, "noop_async", Value::Nil, &mut |_, _| {});
+    let noop_feature = || supervise(&f.async_bundle, "noop", Value::Nil, &mut |_, _| {});
     for _ in 0..5 {
         version_run(bundle);
         noop();
+        noop_async();
+        noop_feature();
     }
     let (mut version, mut to_terminal, mut to_connect, mut sent_to_terminal, mut to_exit) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut async_terminal, mut feature_terminal) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         version.push(version_run(bundle));
         let r = noop();
@@ -486,6 +544,8 @@ fn startup(bundle: &Path, runs: usize) {
         to_connect.push(r.connected);
         sent_to_terminal.push(r.terminal - r.sent);
         to_exit.push(r.exited);
+        async_terminal.push(noop_async().terminal);
+        feature_terminal.push(noop_feature().terminal);
     }
     let line = |what: &str, v: Vec<Duration>| {
         let (m, lo, hi) = stats(v);
@@ -516,6 +576,17 @@ fn startup(bundle: &Path, runs: usize) {
         ms(STARTUP_BUDGET),
         verdict(own < ms(STARTUP_BUDGET))
     );
+    println!("5a. async tasks (feature `tokio`), interleaved with the runs above");
+    let feature = line(
+        "spawn -> SucceedTask, sync no-op, feature on",
+        feature_terminal,
+    );
+    let term_async = line("spawn -> SucceedTask, async no-op task", async_terminal);
+    println!(
+        "  async no-op vs sync no-op: {:+.3} ms; the feature alone (sync task): {:+.3} ms",
+        ms(term_async) - ms(term),
+        ms(feature) - ms(term)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -539,6 +610,17 @@ fn size(f: &Fixtures) {
         "  added by the runtime: {added} bytes = {:.3} MiB (budget < 1.5 MiB: {})",
         mib(added),
         verdict(added < SIZE_BUDGET)
+    );
+    let (feature, with_async) = (len(&f.minimal_feature), len(&f.minimal_async));
+    println!("5b. size with the `tokio` feature");
+    println!(
+        "  minimal bundle, feature on, sync task:        {feature:>9} bytes ({:+} bytes)",
+        feature as i64 - bundle as i64
+    );
+    println!(
+        "  minimal bundle, feature on, async task:       {with_async:>9} bytes ({:+} bytes = {:+.3} MiB)",
+        with_async as i64 - bundle as i64,
+        (with_async as f64 - bundle as f64) / (1024.0 * 1024.0)
     );
 }
 
@@ -592,10 +674,12 @@ fn sample(pid: u32) -> Mem {
     worst
 }
 
-fn memory(f: &Fixtures) {
-    let mut bundle = Mem::default();
+/// Runs `task` of `bundle` (it logs "sleeping", then waits [`SLEEP_MS`]) and samples its memory
+/// while it waits.
+fn sleeping_memory(bundle: &Path, task: &str) -> Mem {
+    let mut mem = Mem::default();
     let conf = map(vec![("sleep_ms", Value::from(SLEEP_MS))]);
-    supervise(&f.bundle, "sleep", conf, &mut |pid, logs| {
+    supervise(bundle, task, conf, &mut |pid, logs| {
         // Wait for the task's own "sleeping" record: from then on the bundle only waits.
         let mut line = String::new();
         loop {
@@ -607,8 +691,14 @@ fn memory(f: &Fixtures) {
                 break;
             }
         }
-        bundle = sample(pid);
+        mem = sample(pid);
     });
+    mem
+}
+
+fn memory(f: &Fixtures) {
+    let bundle = sleeping_memory(&f.bundle, "sleep");
+    let async_bundle = sleeping_memory(&f.async_bundle, "sleep_async");
 
     let mut child = Command::new(&f.baseline)
         .arg(format!("{{\"sleep_ms\": {SLEEP_MS}}}"))
@@ -639,6 +729,18 @@ fn memory(f: &Fixtures) {
         "  bundle: max(VmRSS, VmHWM) = {worst} KiB = {:.2} MiB (budget < 8 MiB: {})",
         worst as f64 / 1024.0,
         verdict(worst < MEMORY_BUDGET_KIB)
+    );
+    let m = async_bundle;
+    let worst_async = m.rss.max(m.hwm);
+    println!("5c. memory of an async task awaiting a tokio timer (feature `tokio`)");
+    println!(
+        "  {:<37} VmRSS {:>6} KiB (anon {}, file {}), VmHWM {:>6} KiB",
+        "bundle waiting on its async task", m.rss, m.anon, m.file, m.hwm
+    );
+    println!(
+        "  async bundle: max(VmRSS, VmHWM) = {worst_async} KiB = {:.2} MiB ({:+} KiB vs the sync task)",
+        worst_async as f64 / 1024.0,
+        worst_async as i64 - worst as i64
     );
 }
 

@@ -87,7 +87,7 @@ task_with_args!(A1, A2, A3, A4, A5, A6, A7);
 task_with_args!(A1, A2, A3, A4, A5, A6, A7, A8);
 
 /// Erases a task's return value to JSON.
-fn to_return_value<T: Serialize>(value: T) -> Result<serde_json::Value, TaskError> {
+pub(crate) fn to_return_value<T: Serialize>(value: T) -> Result<serde_json::Value, TaskError> {
     serde_json::to_value(value).map_err(|e| {
         TaskError::fail_no_retry(format!("the task's return value cannot be serialized: {e}"))
     })
@@ -461,6 +461,14 @@ impl Dag {
             problems.extend(decl.routing_problems(&self.id));
         }
         (decl, problems)
+    }
+
+    /// The retries of task `task_id` (its own setting, else the dag's default), if either sets
+    /// them.
+    #[cfg(feature = "testing")]
+    pub(crate) fn task_retries(&self, task_id: &str) -> Option<u32> {
+        let task = self.tasks.iter().find(|t| t.id == task_id)?;
+        task.settings.retries.or(self.default_task.retries)
     }
 
     /// The declared params and their defaults.

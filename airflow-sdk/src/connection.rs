@@ -83,6 +83,20 @@ impl Connection {
         }
     }
 
+    /// `extra` as Airflow stores it (a JSON string): the text it was parsed from, or, when
+    /// `extra` was changed since, `extra` as Python's `json.dumps` writes it.
+    #[cfg(feature = "testing")]
+    pub(crate) fn stored_extra(&self) -> Option<String> {
+        let parsed = |t: &str| {
+            serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.to_owned()))
+        };
+        match &self.extra_text {
+            Some(t) if parsed(t) == self.extra => Some(t.clone()),
+            _ if self.extra.is_null() => None,
+            _ => Some(python_json_dumps(&self.extra)),
+        }
+    }
+
     /// The `extra` field as a typed value (any `serde` type).
     ///
     /// ```

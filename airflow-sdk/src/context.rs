@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::TaskError;
 pub use crate::connection::Connection;
-use crate::runtime::comms::{CommError, Comms};
+use crate::runtime::comms::{CommError, Comms, Transport};
 use crate::runtime::messages::{ArgBinding, Reply, StartupDetails, ToSupervisor, ToTask};
 
 /// Why a request to Airflow failed. Each names the request and its key (for example
@@ -94,7 +94,7 @@ impl CancelToken {
 /// to XComs, Variables and Connections through Airflow's supervisor.
 pub struct TaskContext {
     details: StartupDetails,
-    comms: Arc<Comms>,
+    transport: Transport,
     signal: Arc<AtomicUsize>,
     /// Assets the task produced, with their event's extra (sent with `SucceedTask`).
     pub(crate) emitted: Mutex<Vec<(crate::task_api::Asset, serde_json::Value)>>,
@@ -122,9 +122,18 @@ impl TaskContext {
         comms: Arc<Comms>,
         signal: Arc<AtomicUsize>,
     ) -> Self {
+        Self::with_transport(details, Transport::Socket(comms), signal)
+    }
+
+    /// A context whose requests go through `transport`.
+    pub(crate) fn with_transport(
+        details: StartupDetails,
+        transport: Transport,
+        signal: Arc<AtomicUsize>,
+    ) -> Self {
         TaskContext {
             details,
-            comms,
+            transport,
             signal,
             emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
@@ -286,8 +295,8 @@ impl TaskContext {
     /// Sends `message` and waits for its reply; `what` names it in errors (`GetVariable "k"`).
     /// Callable from several threads at once: requests are matched to replies by id.
     pub(crate) fn request(&self, what: &str, message: ToSupervisor) -> Result<Reply, RequestError> {
-        let timeout = self.comms.timeout();
-        self.comms
+        let timeout = self.transport.timeout();
+        self.transport
             .request(message, timeout, true)
             .map_err(|e| RequestError::from_comm(what, e))
     }

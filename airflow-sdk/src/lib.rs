@@ -1,28 +1,4 @@
-//! Write Apache Airflow tasks in Rust.
-//!
-//! A bundle is a binary crate whose `main` hands control to this SDK:
-//!
-//! ```no_run
-//! use airflow_sdk::{Bundle, Dag, TaskContext, TaskResult};
-//!
-//! fn extract(_ctx: &mut TaskContext) -> TaskResult<Vec<u32>> {
-//!     Ok(vec![1, 2, 3])
-//! }
-//!
-//! fn load(_ctx: &mut TaskContext) -> TaskResult {
-//!     Ok(())
-//! }
-//!
-//! fn bundle() -> Bundle {
-//!     Bundle::new().dag(Dag::new("etl_daily").task("extract", extract).task("load", load))
-//! }
-//!
-//! airflow_sdk::main!(bundle());
-//! ```
-//!
-//! The binary then answers `--airflow-metadata [--format yaml|json]` (what `cargo airflow pack`
-//! reads), `--help`, and `--comm=HOST:PORT --logs=HOST:PORT`, which is how Airflow's
-//! `ExecutableCoordinator` launches it to run one task.
+#![doc = include_str!("../README.md")]
 //!
 //! # What a task can do
 //!
@@ -73,6 +49,37 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Async tasks
+//!
+//! With the cargo feature `tokio`, `Dag::task_async` registers an
+//! `async fn(&TaskContext) -> TaskResult<T>` the same way (and
+//! `Dag::task_async_with_args` one with typed arguments). Its return value, errors and skips
+//! mean what they mean for a sync task. A tokio current-thread runtime is built on the task's
+//! thread when the task starts, and only then: `--airflow-metadata`, the Dag processor's parse
+//! request and sync tasks never build one. The context's requests are the same blocking calls
+//! (no `.await`), which pause the task's other futures for one round trip to the supervisor. On
+//! SIGTERM or SIGINT the task's future is dropped, and the task ends as a sync task that stops
+//! when asked does (see `Dag::task_async`, documented with the feature on).
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")] {
+//! use airflow_sdk::{Bundle, Dag, TaskContext, TaskResult};
+//!
+//! async fn ping(ctx: &TaskContext) -> TaskResult<String> {
+//!     let host = ctx.variable("ping_host")?.unwrap_or_else(|| "127.0.0.1:7".into());
+//!     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+//!     Ok(host)
+//! }
+//!
+//! fn bundle() -> Bundle {
+//!     Bundle::new().dag(Dag::new("net").task_async("ping", ping))
+//! }
+//! # }
+//! ```
+//!
+//! Without the feature, nothing of tokio is compiled in. In unit tests, the `testing` feature's
+//! `TestRun::run_in` runs an async task as the bundle declares it (runtime, cancellation and all).
+//!
 //! # Declaring a dag's shape
 //!
 //! A [`Dag`] also declares what Airflow needs to schedule it: [`Schedule`] (none, `@once`,
@@ -100,6 +107,14 @@
 //! wins, `a::b` and `a.b` are the same logger). `println!`/`eprintln!` still work: Airflow logs
 //! those lines as `task.stdout` / `task.stderr`.
 //!
+//! # Unit tests
+//!
+//! With the `testing` feature (enable it in `[dev-dependencies]` only), the `airflow_sdk::testing`
+//! module runs task functions inside `cargo test`: the test sets up the task instance and what
+//! Airflow holds, the task runs through this runtime's own code against an in-process
+//! supervisor, and the test sees the state it ends in, its return value, XComs, logs and
+//! requests, and can make chosen requests fail. No sockets, network, Python or Airflow.
+//!
 //! # Running under the supervisor
 //!
 //! The runtime speaks the coordinator protocol of apache-airflow-task-sdk 1.3 and 1.4, in the
@@ -124,6 +139,8 @@
 //! SDK does not do), it says so and exits 3.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+mod asyncs;
 mod bundle;
 mod cli;
 mod connection;
@@ -132,8 +149,12 @@ mod declare;
 mod error;
 mod runtime;
 mod task_api;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+#[cfg(feature = "tokio")]
+pub use asyncs::AsyncTaskWithArgs;
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};

@@ -31,6 +31,7 @@ use crate::runtime::messages::{
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
 pub struct XComRef {
     dag_id: String,
     run_id: String,
@@ -61,6 +62,18 @@ impl XComRef {
     pub fn map_index(mut self, map_index: i64) -> Self {
         self.map_index = Some(map_index);
         self
+    }
+
+    /// Dag, run, task, key and map index.
+    #[cfg(feature = "testing")]
+    pub(crate) fn parts(&self) -> (&str, &str, &str, &str, Option<i64>) {
+        (
+            &self.dag_id,
+            &self.run_id,
+            &self.task_id,
+            &self.key,
+            self.map_index,
+        )
     }
 
     fn describe(&self) -> String {
@@ -176,6 +189,7 @@ impl StateStore<'_> {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct TriggerOptions {
     run_id: Option<String>,
     conf: Option<serde_json::Value>,
@@ -224,6 +238,7 @@ impl TriggerOptions {
 /// Which task instances a count or state query covers ([`TaskContext::ti_count`],
 /// [`TaskContext::task_states`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct TiQuery(TiFilter);
 
 impl TiQuery {
@@ -268,6 +283,7 @@ impl TiQuery {
 
 /// Which dag runs a count covers ([`TaskContext::dag_run_count`]).
 #[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
 pub struct DagRunQuery(DrFilter);
 
 impl DagRunQuery {

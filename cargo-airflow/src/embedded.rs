@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use airflow_build::digest::{self, Change};
 use airflow_bundle::Metadata;
 use airflow_bundle::record::{self, Record};
+use airflow_inputs::Change;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -178,19 +178,18 @@ pub fn check_fresh(
             ),
         });
     }
-    let lock = digest::find_workspace_lock(&krate.manifest_dir);
-    let now =
-        digest::recompute(record, &krate.manifest_dir, lock.as_deref()).map_err(|source| {
-            Error::Digest {
-                path: path.to_owned(),
-                package: record.package.clone(),
-                source: Box::new(source),
-            }
-        })?;
+    let lock = airflow_inputs::find_workspace_lock(&krate.manifest_dir);
+    let now = airflow_inputs::recompute(record, &krate.manifest_dir, lock.as_deref()).map_err(
+        |source| Error::Digest {
+            path: path.to_owned(),
+            package: record.package.clone(),
+            source: Box::new(source),
+        },
+    )?;
     if now.inputs.source == record.inputs.source {
         return Ok(());
     }
-    let changes = digest::diff(&record.files, &now.files);
+    let changes = airflow_inputs::diff(&record.files, &now.files);
     Err(Error::Stale {
         path: path.to_owned(),
         package: record.package.clone(),

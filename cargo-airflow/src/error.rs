@@ -392,7 +392,7 @@ pub enum Error {
         package: String,
         /// Why.
         #[source]
-        source: Box<airflow_build::Error>,
+        source: Box<airflow_inputs::Error>,
     },
     /// `inspect --inputs` of a file without an airflow-build record.
     #[error("{path} carries no airflow-build record, so it lists no inputs")]

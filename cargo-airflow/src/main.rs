@@ -1,3 +1,5 @@
+#![doc = include_str!("../README.md")]
+//!
 //! `cargo airflow`: pack a Rust crate into an Apache Airflow 3 executable bundle, inspect one, and
 //! verify files exactly as Airflow's reader (apache-airflow-task-sdk 1.3.2) will.
 //!

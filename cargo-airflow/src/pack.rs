@@ -432,7 +432,7 @@ fn build_inputs(
                 if f.path == airflow_bundle::record::WORKSPACE_LOCK_PATH {
                     let lock = match &inputs.workspace {
                         Some(ws) => Some(ws.workspace_root.join("Cargo.lock").into_std_path_buf()),
-                        None => airflow_build::digest::find_workspace_lock(dir),
+                        None => airflow_inputs::find_workspace_lock(dir),
                     };
                     out.extend(lock);
                 } else {

@@ -125,9 +125,196 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(native::dag())
+        .dag(native::catchup_dag())
         .dag(testing::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())
 }
 
 airflow_sdk::main!(bundle());
+
+#[cfg(test)]
+mod tests {
+    //! Unit tests of the tasks with `airflow_sdk::testing`: no Airflow, no sockets.
+
+    use airflow_sdk::Connection;
+    use airflow_sdk::testing::{Failure, RequestKind, TestRun, TestState};
+    use serde_json::json;
+
+    use super::*;
+
+    /// What `extract` returns.
+    fn orders() -> serde_json::Value {
+        json!([
+            {"customer": "ada", "amount_cents": 1250},
+            {"customer": "brian", "amount_cents": 300},
+            {"customer": "ada", "amount_cents": 999},
+        ])
+    }
+
+    fn warehouse() -> Connection {
+        Connection::from_uri(
+            "example_warehouse",
+            "postgres://etl:s3cret-pw@dw.internal:5432/dw?table=daily_totals",
+        )
+        .expect("a valid connection URI")
+    }
+
+    #[test]
+    fn extract_tags_the_batch_with_the_region_variable() {
+        let out = TestRun::new("example_etl", "extract")
+            .variable("example_region", "us")
+            .run(extract);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(orders()));
+        let log = out.log_containing("extracted orders").expect("logged");
+        assert_eq!(log.fields["orders"], 3);
+        assert_eq!(log.fields["region"], "us");
+        // Without the Variable: `eu`.
+        let out = TestRun::new("example_etl", "extract").run(extract);
+        assert_eq!(
+            out.log_containing("extracted orders").unwrap().fields["region"],
+            "eu"
+        );
+    }
+
+    #[test]
+    fn extract_is_retried_when_airflow_cannot_read_the_variable() {
+        let out = TestRun::new("example_etl", "extract")
+            .max_tries(1)
+            .fail_request(
+                RequestKind::GetVariable,
+                Failure::api_server(503, "api-server restarting"),
+            )
+            .run(extract);
+        assert_eq!(out.state, TestState::UpForRetry);
+        let error = out.error.as_deref().unwrap();
+        assert!(error.contains("GetVariable \"example_region\""), "{error}");
+        assert!(error.contains("api-server restarting"), "{error}");
+        // Nothing was pushed: the try produced no orders.
+        assert!(out.xcoms_pushed.is_empty());
+    }
+
+    #[test]
+    fn transform_totals_the_orders_pulled_from_extract() {
+        let out = TestRun::new("example_etl", "transform")
+            .xcom("extract", "return_value", orders())
+            .run(transform);
+        out.assert_success();
+        assert_eq!(
+            out.return_value,
+            Some(json!({"per_customer": {"ada": 2249, "brian": 300}, "orders": 3}))
+        );
+        let log = out.log_containing("totalled orders").unwrap();
+        assert_eq!(log.fields["customers"], 2);
+    }
+
+    #[test]
+    fn transform_asked_to_fail_is_retried_then_fails_on_its_last_try() {
+        // As the bundle declares it: `transform` has 1 retry, so 2 tries.
+        let run = |try_number| {
+            TestRun::new("example_etl", "transform")
+                .conf(json!({"fail": true}))
+                .xcom("extract", "return_value", orders())
+                .try_number(try_number)
+                .run_in(&bundle())
+        };
+        let first = run(1);
+        assert_eq!(first.state, TestState::UpForRetry);
+        assert_eq!(
+            first.error.as_deref(),
+            Some("failing on purpose (conf fail=true), try 1 of 2")
+        );
+        let warning = first.log_containing("conf asks transform to fail").unwrap();
+        assert_eq!(warning.airflow_level(), "warning");
+        assert_eq!(warning.fields["try_number"], 1);
+        let last = run(2);
+        assert_eq!(last.state, TestState::Failed);
+        assert_eq!(last.terminal.body["state"], "failed");
+    }
+
+    #[test]
+    fn transform_without_orders_from_extract_fails() {
+        let out = TestRun::new("example_etl", "transform").run(transform);
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(out.error.as_deref(), Some("extract pushed no orders"));
+    }
+
+    #[test]
+    fn load_writes_to_the_warehouse_connections_table() {
+        let out = TestRun::new("example_etl", "load")
+            .xcom(
+                "transform",
+                "return_value",
+                json!({"per_customer": {"ada": 2249, "brian": 300}, "orders": 3}),
+            )
+            .connection(warehouse())
+            .run(load);
+        out.assert_success();
+        assert_eq!(out.xcom("loaded_rows"), Some(&json!(2)));
+        let log = out.log_containing("loading totals").unwrap();
+        assert_eq!(log.fields["host"], "dw.internal");
+        assert_eq!(log.fields["table"], "daily_totals");
+        // The password was registered with Airflow's secrets masker.
+        let masked = out.requests_of(RequestKind::MaskSecret).next().unwrap();
+        assert_eq!(masked.body["value"], "s3cret-pw");
+    }
+
+    #[test]
+    fn load_fails_without_the_connection_or_the_right_to_read_it() {
+        let totals = json!({"per_customer": {"ada": 1}, "orders": 1});
+        let out = TestRun::new("example_etl", "load")
+            .xcom("transform", "return_value", totals.clone())
+            .run(load);
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("the Connection example_warehouse is not defined")
+        );
+        let out = TestRun::new("example_etl", "load")
+            .xcom("transform", "return_value", totals)
+            .connection(warehouse())
+            .fail_request(RequestKind::GetConnection, Failure::permission_denied())
+            .run(load);
+        assert_eq!(out.state, TestState::Failed);
+        assert!(out.error.unwrap().contains("permission denied"));
+    }
+
+    #[test]
+    fn the_pipeline_hands_its_values_down_through_xcoms() {
+        let b = bundle();
+        let extracted = TestRun::new("example_etl", "extract").run_in(&b);
+        let totals = TestRun::new("example_etl", "transform")
+            .xcom("extract", "return_value", extracted.return_value.unwrap())
+            .run_in(&b);
+        let loaded = TestRun::new("example_etl", "load")
+            .xcom("transform", "return_value", totals.return_value.unwrap())
+            .connection(warehouse())
+            .run_in(&b);
+        loaded.assert_success();
+        assert_eq!(loaded.xcom("loaded_rows"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn the_readme_example_is_a_test_of_this_file() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## Unit-test a task")
+            .nth(1)
+            .expect("the README has a \"Unit-test a task\" section");
+        let block = section
+            .split("```rust")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("the section has a rust block");
+        // Every line of the README's block is a line of this file, in the same order.
+        let source = include_str!("main.rs");
+        let mut lines = source.lines().map(str::trim);
+        for want in block.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            assert!(
+                lines.any(|l| l == want),
+                "README line {want:?} is not in example-bundle/src/main.rs (in order)"
+            );
+        }
+    }
+}

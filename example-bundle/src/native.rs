@@ -2,14 +2,24 @@
 //! to the Dag processor itself (no Python file); on 3.3 it is not visible.
 //!
 //! `extract` reads the `region` param (the run's conf overrides it) and produces readings,
-//! `clean_low` and `clean_high` split them (fan-out), and `report` joins both (fan-in).
+//! `clean_low` and `clean_high` split them (fan-out), and `report` joins both (fan-in). A run
+//! with `{"fail_first_try": true}` in its conf fails `extract`'s first try, which the declared
+//! retry then repeats.
+//!
+//! `example_native_catchup` is a daily cron dag over a closed window in the past with catchup:
+//! the scheduler creates its runs on its own.
 
 use std::time::Duration;
 
 use airflow_sdk::log::info;
-use airflow_sdk::{Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings, TriggerRule, flow};
+use airflow_sdk::{
+    Dag, Schedule, Task, TaskContext, TaskError, TaskResult, TaskSettings, TriggerRule, flow,
+};
 
 fn extract(ctx: &mut TaskContext) -> TaskResult<Vec<u32>> {
+    if ctx.conf()["fail_first_try"] == true && ctx.try_number() == 1 {
+        return Err(TaskError::fail("failing the first try, as the conf asks"));
+    }
     let region: String = ctx.param("region")?.unwrap_or_default();
     let readings = vec![3, 14, 15, 92, 65];
     info!(region = region.as_str(), readings = readings.len(); "extracted readings");
@@ -70,4 +80,29 @@ pub fn dag() -> Dag {
             report,
         )
         .flow(flow("extract") >> ["clean_low", "clean_high"] >> "report")
+}
+
+/// Returns the data interval the scheduler gave the run, as `start/end` in RFC 3339.
+fn interval(ctx: &mut TaskContext) -> TaskResult<String> {
+    let format = &airflow_sdk::time::format_description::well_known::Rfc3339;
+    let start = ctx
+        .data_interval_start()
+        .ok_or("the run has no data interval")?;
+    let end = ctx
+        .data_interval_end()
+        .ok_or("the run has no data interval")?;
+    Ok(format!("{}/{}", start.format(format)?, end.format(format)?))
+}
+
+/// The `example_native_catchup` dag: 06:00 UTC daily from 2026-01-01 to 2026-01-03, caught up.
+pub fn catchup_dag() -> Dag {
+    Dag::new("example_native_catchup")
+        .native()
+        .description("Daily runs over a past window, created by the scheduler (catchup)")
+        .schedule(Schedule::cron("0 6 * * *"))
+        .start_date("2026-01-01")
+        .end_date("2026-01-03")
+        .catchup(true)
+        .tags(["rust", "native"])
+        .task("interval", interval)
 }

@@ -279,3 +279,65 @@ pub fn dag() -> Dag {
         .task("latency", latency)
         .task("errors", errors)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The tasks whose Airflow behaviour `tests/tests/e2e/task_api.rs` checks in a real
+    //! deployment, here as unit tests with `airflow_sdk::testing`.
+
+    use airflow_sdk::Connection;
+    use airflow_sdk::testing::{TestRun, TestState};
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_in_the_task_log_and_plain_values_are_not() {
+        let conn = Connection::from_json(
+            "ta_conn",
+            r#"{"conn_type": "http", "host": "api.example", "password": "hunter2-secret-pw",
+                "extra": "{\"timeout\": 5}"}"#,
+        )
+        .unwrap();
+        let out = TestRun::new("task_api", "secrets")
+            .connection(conn)
+            .variable("ta_api_key", "apikey-value-7c1d")
+            .variable("ta_plain", "plain-visible-value")
+            .run(secrets);
+        out.assert_success();
+        let message = |start: &str| &out.log_containing(start).unwrap().message;
+        assert_eq!(
+            message("connection password is"),
+            "connection password is ***"
+        );
+        assert_eq!(message("api key is"), "api key is ***");
+        assert_eq!(
+            message("plain value is"),
+            "plain value is plain-visible-value"
+        );
+        let own = out.log_containing("own secret is").unwrap();
+        assert_eq!(own.message, "own secret is ***");
+        assert_eq!(own.fields["token"], "***");
+    }
+
+    #[test]
+    fn resumable_resumes_from_the_state_store_on_its_second_try() {
+        let first = TestRun::new("task_api", "resumable")
+            .max_tries(1)
+            .run(resumable);
+        assert_eq!(first.state, TestState::UpForRetry);
+        assert_eq!(first.state_store["pages_done"], json!(3));
+        let second = TestRun::new("task_api", "resumable")
+            .try_number(2)
+            .max_tries(1)
+            .state_store("pages_done", first.state_store["pages_done"].clone())
+            .run(resumable);
+        second.assert_success();
+        assert_eq!(second.xcom("resumed_from"), Some(&json!(3)));
+        assert_eq!(
+            second.xcom("store"),
+            Some(&json!({"scratch": {"x": 1}, "after_delete": null, "after_clear": null}))
+        );
+        assert!(second.state_store.is_empty());
+    }
+}

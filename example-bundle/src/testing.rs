@@ -49,6 +49,56 @@ fn ignore_sigterm(_: &mut TaskContext) -> TaskResult {
     Ok(())
 }
 
+/// An async task doing real async I/O: it reads the Variable `my_var` (a request from async
+/// code), starts a TCP echo server on loopback, sends it the value and returns what came back.
+async fn async_echo(ctx: &TaskContext) -> TaskResult<Value> {
+    let text = ctx
+        .variable("my_var")?
+        .ok_or("the Variable my_var is not set")?;
+    let echoed = tokio::time::timeout(Duration::from_secs(30), echo_over_loopback(&text)).await??;
+    info!(bytes = echoed.len(), echoed = echoed.as_str(); "echoed over loopback");
+    Ok(json!({"sent": text, "echoed": echoed}))
+}
+
+/// Serves one echo connection on `127.0.0.1` (a task spawned on the task's runtime) and sends
+/// it `text`; returns the echo.
+async fn echo_over_loopback(text: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        let (mut r, mut w) = stream.split();
+        tokio::io::copy(&mut r, &mut w).await
+    });
+    let mut client = tokio::net::TcpStream::connect(addr).await?;
+    client.write_all(text.as_bytes()).await?;
+    // Half-closes: the server's copy ends, and it closes its side.
+    client.shutdown().await?;
+    let mut echoed = String::new();
+    client.read_to_string(&mut echoed).await?;
+    server.await??;
+    Ok(echoed)
+}
+
+/// Logs when dropped: shows that cancelling an async task drops its future.
+struct LogOnDrop;
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        info!("the async task's future was dropped");
+    }
+}
+
+/// Sleeps asynchronously until Airflow cancels it, up to 5 minutes: the runtime drops the
+/// future, whose destructors run.
+async fn async_sleep_until_cancelled(_: &TaskContext) -> TaskResult {
+    let _dropped = LogOnDrop;
+    info!("sleeping asynchronously until cancelled");
+    tokio::time::sleep(Duration::from_secs(300)).await;
+    Ok(())
+}
+
 fn return_complex(_: &mut TaskContext) -> TaskResult<Value> {
     Ok(
         json!({"answer": 42, "xs": [1, 2.5, -3], "nested": {"ok": true, "none": null}, "s": "héllo"}),
@@ -151,4 +201,49 @@ pub fn dag() -> Dag {
         .task("require_var", require_var)
         .task("log_levels", log_levels)
         .task("context_facts", context_facts)
+        .task_async("async_echo", async_echo)
+        .task_async("async_sleep_until_cancelled", async_sleep_until_cancelled)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The async tasks as the bundle declares them (`run_in` runs the registered function, which
+    //! builds the tokio runtime), with `airflow_sdk::testing`.
+
+    use airflow_sdk::testing::{TestRun, TestState};
+    use serde_json::json;
+
+    #[test]
+    fn async_echo_echoes_the_variable_through_a_loopback_server() {
+        let out = TestRun::new("testing", "async_echo")
+            .variable("my_var", "hello over loopback")
+            .run_in(&crate::bundle());
+        out.assert_success();
+        assert_eq!(
+            out.return_value,
+            Some(json!({"sent": "hello over loopback", "echoed": "hello over loopback"}))
+        );
+        let log = out.log_containing("echoed over loopback").unwrap();
+        assert_eq!(log.fields["bytes"], 19);
+        // Without the Variable the task fails, naming it.
+        let out = TestRun::new("testing", "async_echo").run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(out.error.as_deref(), Some("the Variable my_var is not set"));
+    }
+
+    #[test]
+    fn cancelling_an_async_task_drops_its_future() {
+        let out = TestRun::new("testing", "async_sleep_until_cancelled")
+            .cancel_after(std::time::Duration::from_millis(100))
+            .run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("the task was asked to stop (SIGTERM)")
+        );
+        assert!(
+            out.log_containing("the async task's future was dropped")
+                .is_some()
+        );
+    }
 }

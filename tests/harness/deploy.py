@@ -213,6 +213,17 @@ class Deployment:
         except (urllib.error.URLError, OSError, ValueError):
             return None
 
+    def wait_api_answers(self) -> None:
+        deadline = time.monotonic() + SERVICES_START_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            if self.health() is not None:
+                return
+            time.sleep(0.5)
+        raise StartError(
+            f"the api-server did not answer within {SERVICES_START_TIMEOUT:.0f} s", self.logs()
+        )
+
     def wait_healthy(self) -> None:
         want = ["metadatabase", "scheduler", "dag_processor"]
         deadline = time.monotonic() + SERVICES_START_TIMEOUT
@@ -344,8 +355,11 @@ class Deployment:
         self.write_config()
         self.run_checked("db-migrate", self.airflow("db", "migrate"), timeout=600)
         self.start("api-server", self.airflow("api-server", "--port", str(self.api_port)))
-        self.start("scheduler", self.airflow("scheduler"))
         self.start("dag-processor", self.airflow("dag-processor"))
+        # Tasks reach the Execution API of the api-server: a scheduler started before it answers
+        # can queue a task (a catchup run, say) that fails with "connection refused".
+        self.wait_api_answers()
+        self.start("scheduler", self.airflow("scheduler"))
         self.worker_names: list[str] = []
         if a.executor == "celery":
             log_dir = self.home / "logs"

@@ -93,8 +93,8 @@ fn each_change_moves_the_right_digest_and_noop_does_not_rerun() {
         }
     );
     assert_eq!(
-        airflow_build::diff(&r0.files, &r1.files),
-        [airflow_build::Change::Modified("src/tasks.rs".into())]
+        airflow_inputs::diff(&r0.files, &r1.files),
+        [airflow_inputs::Change::Modified("src/tasks.rs".into())]
     );
     assert!(!fx.cargo(&[], &[]).ran_build_script);
 
@@ -114,8 +114,8 @@ fn each_change_moves_the_right_digest_and_noop_does_not_rerun() {
         }
     );
     assert_eq!(
-        airflow_build::diff(&r1.files, &r2.files),
-        [airflow_build::Change::Added("src/unused.rs".into())]
+        airflow_inputs::diff(&r1.files, &r2.files),
+        [airflow_inputs::Change::Added("src/unused.rs".into())]
     );
     assert!(!fx.cargo(&[], &[]).ran_build_script);
 
@@ -206,15 +206,15 @@ fn packer_recompute_matches_build_script() {
     let fx = Fixture::new("recompute", "host");
     fx.cargo(&[], &[]);
     let r = fx.record();
-    let lock = airflow_build::find_workspace_lock(&fx.dir);
-    let d = airflow_build::digest::recompute(&r, &fx.dir, lock.as_deref()).unwrap();
+    let lock = airflow_inputs::find_workspace_lock(&fx.dir);
+    let d = airflow_inputs::recompute(&r, &fx.dir, lock.as_deref()).unwrap();
     assert_eq!(d.inputs, r.inputs);
     assert_eq!(d.files, r.files);
     fx.write("src/tasks.rs", "// changed after the build\n");
-    let d = airflow_build::digest::recompute(&r, &fx.dir, lock.as_deref()).unwrap();
+    let d = airflow_inputs::recompute(&r, &fx.dir, lock.as_deref()).unwrap();
     assert_ne!(d.inputs.source, r.inputs.source);
     assert_eq!(
-        airflow_build::diff(&r.files, &d.files),
-        [airflow_build::Change::Modified("src/tasks.rs".into())]
+        airflow_inputs::diff(&r.files, &d.files),
+        [airflow_inputs::Change::Modified("src/tasks.rs".into())]
     );
 }

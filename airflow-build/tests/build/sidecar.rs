@@ -42,7 +42,7 @@ fn sidecar_always_embeds_what_the_binary_prints() {
     let watched = std::fs::read_dir(fx.target_dir.join("debug/build"))
         .unwrap()
         .filter_map(|e| std::fs::read_to_string(e.unwrap().path().join("output")).ok())
-        .any(|out| out.contains(&format!("cargo:rerun-if-changed={}", sdk_lib.display())));
+        .any(|out| out.contains(&format!("cargo::rerun-if-changed={}", sdk_lib.display())));
     assert!(watched, "airflow-sdk's sources are not watched");
 
     // Features reach the sidecar.
@@ -58,6 +58,59 @@ fn sidecar_always_embeds_what_the_binary_prints() {
     // `never` turns it off.
     fx.cargo(&[], &[("AIRFLOW_BUILD_SIDECAR", "never")]);
     assert!(read_record(&exe).sidecar.is_none());
+}
+
+/// The features in the record are cargo's own list, and the sidecar builds with exactly those:
+/// a `dep:` feature (whose optional dependency is no feature of its own) and the implicit
+/// feature of an optional dependency declared in a target-specific table.
+#[test]
+fn dep_features_and_target_specific_optional_dependencies() {
+    let fx = Fixture::new("features", "host");
+    for dep in ["opt-dep", "tgt-dep"] {
+        fx.write(
+            &format!("{dep}/Cargo.toml"),
+            &format!("[package]\nname = \"{dep}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n"),
+        );
+        fx.write(
+            &format!("{dep}/src/lib.rs"),
+            &format!(
+                "//! A dag id.\n\n/// The id.\npub const DAG: &str = \"{}\";\n",
+                dep.replace('-', "_")
+            ),
+        );
+    }
+    let manifest = std::fs::read_to_string(fx.dir.join("Cargo.toml"))
+        .unwrap()
+        .replace(
+            "second-dag = []\n",
+            "second-dag = []\nwith-opt = [\"dep:opt-dep\"]\n",
+        )
+        .replace(
+            "[build-dependencies]",
+            "opt-dep = { path = \"opt-dep\", optional = true }\n\n[target.'cfg(any(unix, windows))'.dependencies]\ntgt-dep = { path = \"tgt-dep\", optional = true }\n\n[build-dependencies]",
+        );
+    fx.write("Cargo.toml", &manifest);
+    fx.write(
+        "src/main.rs",
+        "mod tasks;\n\nuse airflow_sdk::{Bundle, Dag};\n\nfn bundle() -> Bundle {\n    let b = Bundle::new().dag(Dag::new(\"mini\").task(\"hello\", tasks::hello));\n    #[cfg(feature = \"with-opt\")]\n    let b = b.dag(Dag::new(opt_dep::DAG).task(\"hello\", tasks::hello));\n    #[cfg(feature = \"tgt-dep\")]\n    let b = b.dag(Dag::new(tgt_dep::DAG).task(\"hello\", tasks::hello));\n    b\n}\n\nairflow_sdk::main!(bundle());\n",
+    );
+    fx.cargo(
+        &["--features", "with-opt,tgt-dep"],
+        &[("AIRFLOW_BUILD_SIDECAR", "always")],
+    );
+    let exe = fx.exe(None, "debug");
+    let r = read_record(&exe);
+    assert_eq!(r.env.features, ["default", "tgt-dep", "with-opt"]);
+    // The sidecar built the same bundle: both dags are in what it printed.
+    let embedded = r.sidecar_metadata("mini-bundle").expect("sidecar metadata");
+    assert_eq!(embedded, metadata_of(&[], &exe));
+    let v: serde_json::Value = serde_json::from_str(embedded).unwrap();
+    assert!(v["dags"]["opt_dep"].is_object(), "{embedded}");
+    assert!(v["dags"]["tgt_dep"].is_object(), "{embedded}");
+    // Both optional dependencies are path dependencies, hence inputs, enabled or not.
+    let paths: Vec<&str> = r.files.iter().map(|f| f.path.as_str()).collect();
+    assert!(paths.contains(&"opt-dep/src/lib.rs"), "{paths:?}");
+    assert!(paths.contains(&"tgt-dep/src/lib.rs"), "{paths:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use airflow_bundle::record::Record;
 
-/// The workspace root (wherever the repository is checked out).
+/// The workspace root (the directory of the repository).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -286,6 +286,43 @@ impl Comms {
     }
 }
 
+/// Where a task's requests go: the supervisor's comm socket, or (with the `testing` feature) the
+/// in-process supervisor of [`crate::testing`]. [`crate::TaskContext`] speaks only to this, so a
+/// task under test runs the same request and reply handling as under Airflow.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// The supervisor's comm socket.
+    Socket(Arc<Comms>),
+    /// A supervisor answering from state a test set up.
+    #[cfg(feature = "testing")]
+    InProcess(Arc<crate::testing::FakeSupervisor>),
+}
+
+impl Transport {
+    /// The default wait for a reply.
+    pub(crate) fn timeout(&self) -> Duration {
+        match self {
+            Transport::Socket(c) => c.timeout(),
+            #[cfg(feature = "testing")]
+            Transport::InProcess(s) => s.timeout(),
+        }
+    }
+
+    /// Sends one request and waits for its reply (see [`Comms::request`]).
+    pub(crate) fn request(
+        &self,
+        message: ToSupervisor,
+        timeout: Duration,
+        abortable: bool,
+    ) -> Result<Reply, CommError> {
+        match self {
+            Transport::Socket(c) => c.request(message, timeout, abortable),
+            #[cfg(feature = "testing")]
+            Transport::InProcess(s) => s.request(message, timeout),
+        }
+    }
+}
+
 /// The reader thread: hands each reply to the request of its id until the channel breaks.
 fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &AtomicI64) {
     // Waits are bounded by the requesters; this thread just blocks on the socket.

@@ -45,7 +45,8 @@ fn py_level(level: Level) -> PyLevel {
     }
 }
 
-fn level_name(level: Level) -> &'static str {
+/// The level name Airflow's task log shows for `level`.
+pub(crate) fn level_name(level: Level) -> &'static str {
     match level {
         Level::Error => "error",
         Level::Warn => "warning",
@@ -221,10 +222,17 @@ impl<'v> VisitValue<'v> for &mut JsonValue {
     }
 }
 
-/// Renders one record as a JSON line (with its trailing newline).
-pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
+/// A record's key-values as they reach the task log: JSON values, reserved names renamed
+/// `field.<name>`.
+pub(crate) fn fields(record: &Record<'_>) -> Vec<(String, serde_json::Value)> {
     let mut fields = Fields(Vec::new());
     let _ = record.key_values().visit(&mut fields);
+    fields.0
+}
+
+/// Renders one record as a JSON line (with its trailing newline).
+pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
+    let fields = fields(record);
     let q = |s: &str| serde_json::Value::from(s).to_string();
     let mut line = String::with_capacity(128);
     let _ = write!(
@@ -235,7 +243,7 @@ pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
         q(&record.args().to_string()),
         q(record.target()),
     );
-    for (k, v) in fields.0 {
+    for (k, v) in fields {
         let _ = write!(line, ",{}:{}", q(&k), v);
     }
     line.push_str("}\n");
@@ -244,15 +252,14 @@ pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
 
 /// Renders one record as a text line for stderr.
 fn text_line(timestamp: &str, record: &Record<'_>) -> String {
-    let mut fields = Fields(Vec::new());
-    let _ = record.key_values().visit(&mut fields);
+    let fields = fields(record);
     let mut line = format!(
         "{timestamp} {} {}: {}",
         level_name(record.level()).to_ascii_uppercase(),
         record.target(),
         record.args()
     );
-    for (k, v) in fields.0 {
+    for (k, v) in fields {
         let _ = write!(line, " {k}={v}");
     }
     line.push('\n');
@@ -368,6 +375,17 @@ impl Logger {
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
+/// Whether [`init`] installed the runtime's logger as the `log` crate's logger.
+#[cfg(feature = "testing")]
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the runtime's logger is the process's `log` logger (it then routes the records of
+/// harness runs to their capture too).
+#[cfg(feature = "testing")]
+pub(crate) fn installed() -> bool {
+    INSTALLED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Installs the logger (buffering until [`attach`]) with the filter from the environment.
 /// Returns `false` when another logger was already installed.
 pub(crate) fn init() -> bool {
@@ -388,6 +406,8 @@ pub(crate) fn init() -> bool {
     if log::set_logger(logger).is_err() {
         return false;
     }
+    #[cfg(feature = "testing")]
+    INSTALLED.store(true, std::sync::atomic::Ordering::SeqCst);
     log::set_max_level(max);
     for w in warnings {
         log::warn!(target: "airflow_sdk::logging", "{w}");
@@ -420,6 +440,11 @@ impl Log for Logger {
     }
 
     fn log(&self, record: &Record<'_>) {
+        // A record of a task run by the testing harness goes to that run's capture.
+        #[cfg(feature = "testing")]
+        if crate::testing::logs::route(record) {
+            return;
+        }
         if !self.enabled(record.metadata()) {
             return;
         }

@@ -46,7 +46,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// After SIGTERM, how long the task may take to return before the runtime reports anyway. The
 /// supervisor escalates to SIGKILL 5 s after SIGTERM.
-const TERM_GRACE: Duration = Duration::from_millis(2000);
+pub(crate) const TERM_GRACE: Duration = Duration::from_millis(2000);
 /// After SIGTERM, how long to wait for the terminal message's acknowledgement.
 const TERM_ACK_TIMEOUT: Duration = Duration::from_millis(2500);
 /// Stack size of the task thread (the size of a usual main thread).
@@ -195,20 +195,7 @@ fn run_with(
     let comms = Arc::new(comms);
     let mut produced = Outlets::default();
     let terminal = match bundle.find_task(&dag_id, &task_id) {
-        None => {
-            // Failed, not `removed`: Airflow runs the downstream of a removed task and lets the
-            // dag run succeed, so a misspelled stub task id would silently do nothing.
-            let known = bundle.task_ids(&dag_id).unwrap_or_default().join(", ");
-            let known = if known.is_empty() {
-                format!("it has no dag {dag_id:?}")
-            } else {
-                format!("the tasks of dag {dag_id:?} are: {known}")
-            };
-            log::error!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str();
-                "task failed (no retry): this bundle has no task {task_id:?} in dag {dag_id:?}; \
-                 {known}. Fix the task id in the stub dag or add the task to the bundle");
-            Terminal::Failed
-        }
+        None => unknown_task(bundle, &dag_id, &task_id).0,
         Some(task) => {
             log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
                 try_number = details.ti.try_number; "running task");
@@ -222,6 +209,26 @@ fn run_with(
         }
     };
     report(&comms, &signal, terminal, produced, timeout)
+}
+
+/// The terminal state for a task id the bundle does not have, logged with the ids it has, and
+/// the message logged.
+pub(crate) fn unknown_task(bundle: &Bundle, dag_id: &str, task_id: &str) -> (Terminal, String) {
+    // Failed, not `removed`: Airflow runs the downstream of a removed task and lets the dag run
+    // succeed, so a misspelled stub task id would silently do nothing.
+    let known = bundle.task_ids(dag_id).unwrap_or_default().join(", ");
+    let known = if known.is_empty() {
+        format!("it has no dag {dag_id:?}")
+    } else {
+        format!("the tasks of dag {dag_id:?} are: {known}")
+    };
+    let message = format!(
+        "this bundle has no task {task_id:?} in dag {dag_id:?}; {known}. Fix the task id in the \
+         stub dag or add the task to the bundle"
+    );
+    log::error!(target: LOGGER, dag_id = dag_id, task_id = task_id;
+        "task failed (no retry): {message}");
+    (Terminal::Failed, message)
 }
 
 /// The parse result for `request`: the bundle's native dags ([`crate::Dag::native`]) serialized,
@@ -278,14 +285,14 @@ fn answer_parse(
 
 /// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
 /// `rendered_map_index`.
-type Outlets = (
+pub(crate) type Outlets = (
     Vec<messages::AssetProfile>,
     Vec<serde_json::Value>,
     Option<String>,
 );
 
 /// How the task function ended.
-enum Outcome {
+pub(crate) enum Outcome {
     /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
     Returned(Outlets),
     Errored(TaskError),
@@ -318,6 +325,33 @@ fn install_panic_hook() {
     }));
 }
 
+/// Runs the task function `f` on the current thread, as a task runs: first, like Python's task
+/// runner, deletes the XComs a previous try left behind; then calls `f`, catching a panic; then
+/// pushes a returned value that is not null as the `return_value` XCom. The testing harness runs
+/// tasks through this too.
+pub(crate) fn execute(
+    ctx: &mut TaskContext,
+    f: &dyn Fn(&mut TaskContext) -> Result<serde_json::Value, TaskError>,
+) -> Outcome {
+    for key in ctx.xcom_keys_to_clear() {
+        log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
+        if let Err(e) = ctx.delete_xcom(&key) {
+            return Outcome::Errored(TaskError::fail(format!("cannot clear XCom {key:?}: {e}")));
+        }
+    }
+    match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+        Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
+        Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
+            Ok(()) => Outcome::Returned(ctx.outlets()),
+            Err(e) => Outcome::Errored(TaskError::fail(format!(
+                "cannot push the return value as XCom: {e}"
+            ))),
+        },
+        Ok(Err(e)) => Outcome::Errored(e),
+        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+    }
+}
+
 fn run_task(
     details: StartupDetails,
     comms: &Arc<Comms>,
@@ -333,28 +367,7 @@ fn run_task(
         .name("task".into())
         .stack_size(TASK_STACK)
         .spawn(move || {
-            // Like Python's task runner: first delete the XComs a previous try left behind.
-            for key in ctx.xcom_keys_to_clear() {
-                log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
-                if let Err(e) = ctx.delete_xcom(&key) {
-                    let error = TaskError::fail(format!("cannot clear XCom {key:?}: {e}"));
-                    let _ = tx.send(Outcome::Errored(error));
-                    return;
-                }
-            }
-            let result = panic::catch_unwind(AssertUnwindSafe(|| f(&mut ctx)));
-            let outcome = match result {
-                Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
-                Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
-                    Ok(()) => Outcome::Returned(ctx.outlets()),
-                    Err(e) => Outcome::Errored(TaskError::fail(format!(
-                        "cannot push the return value as XCom: {e}"
-                    ))),
-                },
-                Ok(Err(e)) => Outcome::Errored(e),
-                Err(payload) => Outcome::Panicked(panic_message(&*payload)),
-            };
-            let _ = tx.send(outcome);
+            let _ = tx.send(execute(&mut ctx, &*f));
         });
     if let Err(e) = spawned {
         return Outcome::Errored(TaskError::fail(format!(
@@ -385,7 +398,7 @@ fn run_task(
 }
 
 /// Maps how the task ended to the terminal message, logging it.
-fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
+pub(crate) fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
     let failed = |reason: String| {
         if should_retry {
             log::info!(target: LOGGER, "the task will be retried");
@@ -425,6 +438,15 @@ fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Termi
     }
 }
 
+/// The terminal message for `terminal`, ended now; a success carries what the task produced.
+pub(crate) fn terminal_message(terminal: &Terminal, produced: Outlets) -> ToSupervisor {
+    let mut message = terminal.message(messages::now());
+    if let ToSupervisor::SucceedTask(m) = &mut message {
+        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
+    }
+    message
+}
+
 /// Sends the terminal message and waits for its acknowledgement.
 fn report(
     comms: &Arc<Comms>,
@@ -440,10 +462,7 @@ fn report(
         timeout
     };
     let state = terminal.state();
-    let mut message = terminal.message(messages::now());
-    if let ToSupervisor::SucceedTask(m) = &mut message {
-        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
-    }
+    let message = terminal_message(&terminal, produced);
     log::debug!(target: LOGGER, state = state; "reporting the task's state");
     match comms.request(message, timeout, false) {
         Ok(Reply::Ack) => {
@@ -476,6 +495,10 @@ mod tests {
     use rmpv::Value;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
+
+    /// Async tasks against the same fake supervisor.
+    #[cfg(feature = "tokio")]
+    mod async_tasks;
 
     fn m(pairs: Vec<(&str, Value)>) -> Value {
         Value::Map(

@@ -40,7 +40,7 @@ def testing():
     # Independent tasks: each ends in its own state.
     for task_id in [
         "succeed", "fail_no_retry", "io_error", "panic", "skip", "return_complex",
-        "read_var_conn", "require_var", "log_levels", "context_facts",
+        "read_var_conn", "require_var", "log_levels", "context_facts", "async_echo",
     ]:
         rust(task_id)
     # A Python task hands an XCom to a Rust one.
@@ -54,6 +54,7 @@ def testing():
     # Cancelled by the tests (marked failed through the REST API while they run).
     rust("sleep_until_cancelled")
     rust("ignore_sigterm")
+    rust("async_sleep_until_cancelled")
 
 
 testing()

@@ -207,7 +207,7 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
 
     let mut checks = Checks::default();
     // Cancellation first: these tasks block until cancelled.
-    let mut cancelled_at = vec![0.0; 2];
+    let mut cancelled_at = vec![0.0; 3];
     checks.check(
         "(e) running tasks are marked failed through the REST API",
         || {
@@ -218,6 +218,10 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                 &[
                     ("sleep_until_cancelled", "sleeping until cancelled"),
                     ("ignore_sigterm", "sleeping, deaf to SIGTERM"),
+                    (
+                        "async_sleep_until_cancelled",
+                        "sleeping asynchronously until cancelled",
+                    ),
                 ],
             )?;
             Ok(())
@@ -388,6 +392,28 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                     ("context_facts", "success"),
                     ("sleep_until_cancelled", "failed"),
                     ("ignore_sigterm", "failed"),
+                    ("async_echo", "success"),
+                    ("async_sleep_until_cancelled", "failed"),
+                ],
+            )
+        },
+    );
+
+    checks.check(
+        "(e) an async task does async I/O and requests, and pushes its result",
+        || {
+            let v = xcom(api, "testing", "all", "async_echo", "return_value")?;
+            let want =
+                json!({"sent": "hello from the REST API", "echoed": "hello from the REST API"});
+            ensure!(v == want, "async_echo returned {v}, want {want}");
+            let log = api.wait_log("testing", "all", "async_echo", 1, &["echoed over loopback"])?;
+            expect_record(
+                &log,
+                "info",
+                "echoed over loopback",
+                &[
+                    ("bytes", json!(23)),
+                    ("echoed", json!("hello from the REST API")),
                 ],
             )
         },
@@ -551,6 +577,10 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
             "ignore_sigterm",
             "task failed: it did not stop within 2.0 s of SIGTERM",
         ),
+        (
+            "async_sleep_until_cancelled",
+            "task failed: the task was asked to stop (SIGTERM)",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -569,6 +599,18 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                     "{task} reported {took:.2} s after it was marked failed:\n{log}"
                 );
                 ensure!(reported.level.as_deref() == Some("error"), "{reported}");
+                if task == "async_sleep_until_cancelled" {
+                    // The future was dropped (its destructor logged) before the report.
+                    let dropped = log
+                        .0
+                        .iter()
+                        .position(|r| r.message().contains("the async task's future was dropped"));
+                    let failed = log.0.iter().position(|r| r.message().contains(record));
+                    ensure!(
+                        matches!((dropped, failed), (Some(d), Some(f)) if d < f),
+                        "the future was not dropped before the report:\n{log}"
+                    );
+                }
                 let ti = api.task_instance("testing", "all", task)?;
                 ensure!(
                     ti.state.as_deref() == Some("failed"),
@@ -1076,6 +1118,85 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         );
         Ok(())
     });
+    checks.check(
+        "the declared retry (default task settings) repeats a failed first try",
+        || {
+            api.trigger("example_native", "retried", json!({"fail_first_try": true}))?;
+            let run = api.wait_run("example_native", "retried", RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                states(&api.task_instances("example_native", "retried")?)
+            );
+            let tries = api.tries("example_native", "retried", "extract")?;
+            let seen: Vec<_> = tries.iter().map(|t| (t.try_number, &t.state)).collect();
+            ensure!(
+                tries.len() == 2 && tries[1].state.as_deref() == Some("success"),
+                "extract's tries: {seen:?}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
+        "the scheduler creates the runs of a cron dag with catchup and a past start date",
+        || {
+            api.wait_for_dags(&["example_native_catchup"], DAGS_TIMEOUT)?;
+            // 06:00 UTC daily from 2026-01-01 to 2026-01-03: two trigger times in the window.
+            let want = ["2026-01-01T06:00:00", "2026-01-02T06:00:00"];
+            let deadline = Instant::now() + RUN_TIMEOUT;
+            let runs = loop {
+                let runs = api.dag_runs("example_native_catchup")?;
+                let ended = runs
+                    .iter()
+                    .filter(|r| r["state"] == "success" || r["state"] == "failed")
+                    .count();
+                if runs.len() >= want.len() && ended == runs.len() {
+                    break runs;
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "after {} s the catchup runs are: {runs:#?}",
+                    RUN_TIMEOUT.as_secs()
+                );
+                std::thread::sleep(Duration::from_secs(1));
+            };
+            let mut logical: Vec<String> = runs
+                .iter()
+                .map(|r| {
+                    r["logical_date"]
+                        .as_str()
+                        .unwrap_or("?")
+                        .chars()
+                        .take(19)
+                        .collect()
+                })
+                .collect();
+            logical.sort();
+            ensure!(logical == want, "runs at {logical:?}, expected {want:?}");
+            for run in &runs {
+                let run_id = run["dag_run_id"].as_str().context("a run without an id")?;
+                ensure!(
+                    run["run_type"] == "scheduled" && run["state"] == "success",
+                    "{run_id}: {run}"
+                );
+                // The task sees the interval the scheduler gave its run.
+                let at = &run["logical_date"].as_str().unwrap_or("?")[..19];
+                let interval = xcom(
+                    api,
+                    "example_native_catchup",
+                    run_id,
+                    "interval",
+                    "return_value",
+                )?;
+                ensure!(
+                    interval == json!(format!("{at}Z/{at}Z")),
+                    "{run_id}: the task saw the data interval {interval}"
+                );
+            }
+            Ok(())
+        },
+    );
     checks.check("the Dag code view shows the Rust source", || {
         let s: Value = api.get("/api/v2/dagSources/example_native")?;
         let content = s["content"].as_str().unwrap_or_default();

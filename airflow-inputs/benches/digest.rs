@@ -1,7 +1,6 @@
-//! Benchmark for the budget: digesting a crate of 5,000 files / 100 MB in under 0.3 s
-//! in the build script.
+//! Budget: digesting a crate of 5,000 files / 100 MB takes under 0.3 s in a build script.
 //!
-//! `cargo bench -p airflow-build --bench digest --profile dev` measures what a build script gets
+//! `cargo bench -p airflow-inputs --bench digest --profile dev` measures what a build script gets
 //! with cargo's default build-override (opt-level 0 for build scripts and their dependencies);
 //! that is the figure the budget is about. Without `--profile dev` it runs optimised. The
 //! SHA-256 core is `ring`'s assembly, so the two differ little.
@@ -50,7 +49,7 @@ fn main() {
     let mut last = None;
     for _ in 0..7 {
         let t = Instant::now();
-        let d = airflow_build::package_inputs(tmp.path(), None, &[]).unwrap();
+        let d = airflow_inputs::package_inputs(tmp.path(), None, &[]).unwrap();
         times.push(t.elapsed());
         last = Some(d);
     }

@@ -1,10 +1,10 @@
-//! The parts of a package's `Cargo.toml` that airflow-build needs.
+//! Reading a package's `Cargo.toml`: what decides its inputs, and `[package.metadata.airflow]`.
 
 use std::path::{Path, PathBuf};
 
 use crate::Error;
 
-/// What airflow-build reads from a package's `Cargo.toml`.
+/// What the input selection (and airflow-build) reads from a package's `Cargo.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageManifest {
     /// `package.name`.
@@ -17,8 +17,6 @@ pub struct PackageManifest {
     pub build_script: Option<String>,
     /// Explicit target paths (`[lib] path`, `[[bin]] path`, ...), package-relative.
     pub target_paths: Vec<String>,
-    /// Names a feature can have: `[features]` keys and optional dependency names, sorted.
-    pub feature_names: Vec<String>,
     /// `[package.metadata.airflow] inputs`.
     pub airflow_inputs: Vec<String>,
     /// `[package.metadata.airflow] bins`: the bins the sidecar builds and runs (all when empty).
@@ -107,10 +105,7 @@ impl PackageManifest {
     /// Reads `<manifest_dir>/Cargo.toml`.
     pub fn read(manifest_dir: &Path) -> Result<PackageManifest, Error> {
         let path: PathBuf = manifest_dir.join("Cargo.toml");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
         Self::parse(&text, &path)
     }
 
@@ -137,7 +132,7 @@ impl PackageManifest {
                 return Err(Error::Manifest {
                     path: path.to_path_buf(),
                     message: format!(
-                        "`package.{key}` inherited from the workspace is not supported by airflow-build; list the patterns in the package"
+                        "`package.{key}` inherited from the workspace is not supported by airflow-build's input digests; list the patterns in the package"
                     ),
                 });
             }
@@ -170,20 +165,6 @@ impl PackageManifest {
         if let Some(arr) = doc.get("bin").and_then(toml::Value::as_array) {
             arr.iter().for_each(&mut push_path);
         }
-        let mut feature_names: Vec<String> = doc
-            .get("features")
-            .and_then(toml::Value::as_table)
-            .map(|t| t.keys().cloned().collect())
-            .unwrap_or_default();
-        if let Some(t) = doc.get("dependencies").and_then(toml::Value::as_table) {
-            for (k, v) in t {
-                if v.get("optional").and_then(toml::Value::as_bool) == Some(true) {
-                    feature_names.push(k.clone());
-                }
-            }
-        }
-        feature_names.sort();
-        feature_names.dedup();
         let airflow = package
             .get("metadata")
             .and_then(|m| m.get("airflow"))
@@ -210,7 +191,6 @@ impl PackageManifest {
             exclude,
             build_script,
             target_paths,
-            feature_names,
             airflow_inputs,
             airflow_bins,
         })
