@@ -1000,11 +1000,30 @@ fn a_deployment_that_cannot_start_says_why_and_leaves_nothing_behind() -> Result
     Ok(())
 }
 
-/// The Python stub file `cargo airflow pack` generated from the Rust declarations, next to the
-/// packed example bundle.
+/// The Python stub file `cargo airflow stubs` generates from the packed example's declarations
+/// (the shared executables root holds only the bundle, so the file goes beside it).
 fn generated_stubs() -> Result<PathBuf> {
-    let file = airflow_e2e::pack::example_bundle_dir()?.join("example_bundle_dags.py");
-    ensure!(file.is_file(), "pack wrote no stub file {}", file.display());
+    let bundle = example_bundle()?;
+    // Outside the executables root, which the coordinator scans.
+    let dir = airflow_e2e::pack::example_bundle_dir()?;
+    let file = dir
+        .parent()
+        .context("the executables root has no parent")?
+        .join("generated-stubs")
+        .join("example_bundle_dags.py");
+    std::fs::create_dir_all(file.parent().context("no parent")?)?;
+    let status = airflow_e2e::pack::cargo_airflow_command()?
+        .arg("stubs")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&file)
+        .status()?;
+    ensure!(status.success(), "cargo airflow stubs failed: {status}");
+    ensure!(
+        file.is_file(),
+        "cargo airflow stubs wrote no file {}",
+        file.display()
+    );
     Ok(file)
 }
 
