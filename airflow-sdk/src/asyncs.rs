@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::bundle::{TaskEntry, TaskFn, to_return_value};
+use crate::bundle::{TaskFn, to_return_value};
 use crate::context::BoundArg;
 use crate::declare::Task;
 use crate::{Dag, TaskContext, TaskError, TaskResult};
@@ -199,7 +199,7 @@ impl Dag {
     /// dropped: 2 s after the signal the runtime reports the task failed on its own, as for a
     /// sync task that ignores the signal. Use `tokio::time::sleep`, not
     /// [`TaskContext::sleep`], which blocks the thread.
-    pub fn task_async<T, F>(mut self, task: impl Into<Task>, f: F) -> Self
+    pub fn task_async<T, F>(self, task: impl Into<Task>, f: F) -> Self
     where
         T: Serialize,
         F: AsyncFn(&TaskContext) -> TaskResult<T> + Send + Sync + 'static,
@@ -208,14 +208,7 @@ impl Dag {
             let ctx: &TaskContext = ctx;
             to_return_value(block_on(ctx, f(ctx))?)
         });
-        let task = task.into();
-        self.tasks.push(TaskEntry {
-            id: task.id,
-            settings: task.settings,
-            run,
-            params: None,
-        });
-        self
+        self.push_task(task.into(), run, None)
     }
 
     /// Like [`task_with_args`](Self::task_with_args) for an async function:
@@ -238,7 +231,7 @@ impl Dag {
     /// }
     /// ```
     pub fn task_async_with_args<A, F, P>(
-        mut self,
+        self,
         task: impl Into<Task>,
         params: impl IntoIterator<Item = P>,
         f: F,
@@ -247,24 +240,11 @@ impl Dag {
         F: AsyncTaskWithArgs<A>,
         P: Into<String>,
     {
-        let task = task.into();
-        let id = task.id;
-        let names: Vec<String> = params.into_iter().map(Into::into).collect();
-        let bound_names = names.clone();
-        let task_id = id.clone();
-        let run: TaskFn = Arc::new(move |ctx| {
+        // Bound (and upstream outputs pulled) before the runtime starts, as for sync tasks.
+        self.push_bound_task(task.into(), params, F::ARITY, move |ctx, args| {
             let ctx: &TaskContext = ctx;
-            // Bound (and upstream outputs pulled) before the runtime starts, as for sync tasks.
-            let args = ctx.bind_arguments(&task_id, &bound_names)?;
             to_return_value(block_on(ctx, f.call(ctx, args))?)
-        });
-        self.tasks.push(TaskEntry {
-            id,
-            settings: task.settings,
-            run,
-            params: Some((names, F::ARITY)),
-        });
-        self
+        })
     }
 }
 

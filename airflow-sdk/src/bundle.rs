@@ -280,20 +280,16 @@ impl Dag {
 
     /// Adds a task: an id (`"extract"`) or a [`Task`] with settings, and its function. Its return
     /// value (any `serde` type) becomes the task's `return_value` XCom; `()` pushes nothing.
-    pub fn task<T, F>(mut self, task: impl Into<Task>, f: F) -> Self
+    pub fn task<T, F>(self, task: impl Into<Task>, f: F) -> Self
     where
         T: Serialize,
         F: Fn(&mut TaskContext) -> TaskResult<T> + Send + Sync + 'static,
     {
-        let run: TaskFn = Arc::new(move |ctx| to_return_value(f(ctx)?));
-        let task = task.into();
-        self.tasks.push(TaskEntry {
-            id: task.id,
-            settings: task.settings,
-            run,
-            params: None,
-        });
-        self
+        self.push_task(
+            task.into(),
+            Arc::new(move |ctx| to_return_value(f(ctx)?)),
+            None,
+        )
     }
 
     /// Adds a task whose function takes typed arguments after its context, TaskFlow style
@@ -334,7 +330,7 @@ impl Dag {
     /// A stub parameter must not be named like an Airflow context key (`ti`, `params`, ...):
     /// Airflow refuses those.
     pub fn task_with_args<A, F, P>(
-        mut self,
+        self,
         task: impl Into<Task>,
         params: impl IntoIterator<Item = P>,
         f: F,
@@ -343,22 +339,51 @@ impl Dag {
         F: TaskWithArgs<A>,
         P: Into<String>,
     {
-        let task = task.into();
-        let id = task.id;
-        let names: Vec<String> = params.into_iter().map(Into::into).collect();
-        let bound_names = names.clone();
-        let task_id = id.clone();
-        let run: TaskFn = Arc::new(move |ctx| {
-            let args = ctx.bind_arguments(&task_id, &bound_names)?;
+        self.push_bound_task(task.into(), params, F::ARITY, move |ctx, args| {
             to_return_value(f.call(ctx, args)?)
-        });
+        })
+    }
+
+    /// Declares `task` with its run function; `params` are a typed-argument task's parameter
+    /// names and its function's arity.
+    pub(crate) fn push_task(
+        mut self,
+        task: Task,
+        run: TaskFn,
+        params: Option<(Vec<String>, usize)>,
+    ) -> Self {
         self.tasks.push(TaskEntry {
-            id,
+            id: task.id,
             settings: task.settings,
             run,
-            params: Some((names, F::ARITY)),
+            params,
         });
         self
+    }
+
+    /// Declares a typed-argument task: each run binds the parameters named `params` (pulling
+    /// upstream outputs) and hands the bound values to `call`.
+    pub(crate) fn push_bound_task<P: Into<String>>(
+        self,
+        task: Task,
+        params: impl IntoIterator<Item = P>,
+        arity: usize,
+        call: impl Fn(
+            &mut TaskContext,
+            Vec<crate::context::BoundArg>,
+        ) -> Result<serde_json::Value, TaskError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        let names: Vec<String> = params.into_iter().map(Into::into).collect();
+        let bound_names = names.clone();
+        let task_id = task.id.clone();
+        let run: TaskFn = Arc::new(move |ctx| {
+            let args = ctx.bind_arguments(&task_id, &bound_names)?;
+            call(ctx, args)
+        });
+        self.push_task(task, run, Some((names, arity)))
     }
 
     /// The dag id.
