@@ -349,8 +349,12 @@ class Deployment:
             raise StartError(f"port {a.api_port} on 127.0.0.1 is already taken", {})
         self.home.mkdir(parents=True, exist_ok=True)
         self.services_dir.mkdir(exist_ok=True)
-        if a.private_services:
+        # PostgreSQL, as production deployments run: SQLite takes one writer at a time, and on a
+        # loaded machine its lock waits outlast API calls (a 500 "Database error" on a trigger,
+        # a task failed because the supervisor's state update timed out).
+        if a.sql_alchemy_conn is None and (a.database == "postgres" or a.private_services):
             a.sql_alchemy_conn = self.start_postgres()
+        if a.private_services:
             a.broker_url = self.start_redis()
         self.write_config()
         self.run_checked("db-migrate", self.airflow("db", "migrate"), timeout=600)
@@ -434,6 +438,9 @@ def main() -> int:
     ap.add_argument("--api-port", type=int, default=0)
     ap.add_argument("--sql-alchemy-conn")
     ap.add_argument("--broker-url")
+    ap.add_argument("--database", choices=["postgres", "sqlite"], default="postgres",
+                    help="without --sql-alchemy-conn: a private PostgreSQL cluster (the default) "
+                         "or SQLite in AIRFLOW_HOME")
     ap.add_argument("--private-services", action="store_true",
                     help="start a private PostgreSQL and Redis for the Celery executor")
     ap.add_argument("--celery-workers", type=int, default=2)

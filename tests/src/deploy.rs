@@ -2,9 +2,11 @@
 //!
 //! [`Deployment::start`] runs `tests/harness/deploy.py` with the interpreter of a pinned release
 //! ([`Release`]): it writes an `AIRFLOW_HOME` (its `[sdk]` block taken from the README, see
-//! [`readme_config`]), migrates the metadata database, and starts the api-server, scheduler
-//! and dag-processor (and, for [`Executor::Celery`], a private PostgreSQL, Redis and Celery
-//! workers) on free loopback ports. Everything is then driven through Airflow's public REST API
+//! [`readme_config`]), starts a private PostgreSQL cluster and migrates the metadata database
+//! there, and starts the api-server, scheduler and dag-processor (and, for
+//! [`Executor::Celery`], a private Redis and Celery workers) on free loopback ports. PostgreSQL,
+//! not SQLite: SQLite takes one writer at a time, and on a loaded CI machine its lock waits
+//! outlast API calls. Everything is then driven through Airflow's public REST API
 //! ([`Api`]), and judged by what Airflow's own database says through it.
 //!
 //! The deployment lives while `deploy.py`'s stdin is open. Dropping the [`Deployment`] closes it
@@ -49,10 +51,10 @@ pub const README_BUNDLES_DIR: &str = "/opt/airflow/bundles";
 /// Which executor the deployment runs tasks with.
 #[derive(Debug, Clone)]
 pub enum Executor {
-    /// `LocalExecutor` on a sqlite database: the smallest real deployment.
+    /// `LocalExecutor`: the smallest real deployment.
     Local,
-    /// `CeleryExecutor` on a private PostgreSQL database, with a private Redis broker and this
-    /// many Celery workers on the queues `default,rust`.
+    /// `CeleryExecutor` with a private Redis broker and this many Celery workers on the queues
+    /// `default,rust`.
     Celery {
         /// How many `airflow celery worker` processes.
         workers: u32,
@@ -278,6 +280,7 @@ impl Deployment {
             .as_str()
             .context("deploy.py's ready event has no api")?;
         dep.api = Api::login(base, "admin", "admin")?;
+        dep.api.server_log = Some(dep.home.join("services").join("api-server.log"));
         dep.ready = true;
         Ok(dep)
     }
@@ -401,6 +404,8 @@ pub struct Api {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
+    /// The api-server's log, quoted when it answers 5xx: its body only names an error id.
+    server_log: Option<PathBuf>,
 }
 
 /// A dag run, as `GET /api/v2/dags/{dag_id}/dagRuns/{run_id}` returns it.
@@ -512,6 +517,7 @@ impl Api {
             base: base.trim_end_matches('/').to_owned(),
             token: None,
             agent,
+            server_log: None,
         }
     }
 
@@ -542,7 +548,15 @@ impl Api {
     ) -> Result<T> {
         let (status, text) = self.raw(method, path, body)?;
         if !(200..300).contains(&status) {
-            bail!("{method} {path} answered {status}: {text}");
+            let server = match (&self.server_log, status >= 500) {
+                (Some(log), true) => format!(
+                    "\n--- {} after the error ---\n{}",
+                    log.display(),
+                    server_error_excerpt(log, &text)
+                ),
+                _ => String::new(),
+            };
+            bail!("{method} {path} answered {status}: {text}{server}");
         }
         let text = if text.is_empty() { "null" } else { &text };
         serde_json::from_str(text)
@@ -772,8 +786,8 @@ impl Api {
 
     /// Sets a task instance's state, as "mark failed/success" in the UI does.
     ///
-    /// Retried a few times on a 5xx: on sqlite, a write can meet "database is locked" while
-    /// the scheduler writes, as it would for a user clicking in the UI.
+    /// Retried a few times on a 5xx: the write can meet a lock the scheduler holds, as it would
+    /// for a user clicking in the UI.
     pub fn set_task_state(
         &self,
         dag_id: &str,
@@ -841,6 +855,36 @@ impl Api {
         }
     }
 
+    /// Why a run did not succeed, for a failure message: the state of every task instance and
+    /// the end of the last try's log of each one that did not succeed.
+    pub fn explain_run(&self, dag_id: &str, run_id: &str) -> String {
+        let tis = match self.task_instances(dag_id, run_id) {
+            Ok(tis) => tis,
+            Err(e) => return format!("<no task instances: {e:#}>"),
+        };
+        let mut text = states(&tis);
+        for ti in &tis {
+            let ok = matches!(ti.state.as_deref(), Some("success" | "skipped") | None);
+            if ok || ti.try_number == 0 {
+                continue;
+            }
+            let tail = match self.log(dag_id, run_id, &ti.task_id, ti.try_number) {
+                Ok(log) => {
+                    let shown = log.0.len().saturating_sub(25);
+                    TaskLog(log.0[shown..].to_vec()).to_string()
+                }
+                Err(e) => format!("<no log: {e:#}>"),
+            };
+            text.push_str(&format!(
+                "\n--- {} try {} ({}), end of its log ---\n{tail}",
+                ti.task_id,
+                ti.try_number,
+                ti.state.as_deref().unwrap_or("none")
+            ));
+        }
+        text
+    }
+
     /// The task log of one try, as it is now.
     pub fn log(
         &self,
@@ -858,6 +902,27 @@ impl Api {
         ))?;
         Ok(TaskLog(c.content))
     }
+}
+
+/// The api-server log from the line naming the error id of a 5xx answer ("... look for ID
+/// KgPTg5O6"): the traceback that explains it, which CI shows where no log file survives.
+fn server_error_excerpt(log: &Path, answer: &str) -> String {
+    const LINES: usize = 60;
+    let text = match fs::read(log) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => return format!("<cannot read {}: {e}>", log.display()),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let id = answer.split("look for ID ").nth(1).map(|rest| {
+        rest.chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    });
+    let start = id
+        .filter(|id| !id.is_empty())
+        .and_then(|id| lines.iter().position(|l| l.contains(&id)))
+        .unwrap_or(lines.len().saturating_sub(LINES));
+    lines[start..lines.len().min(start + LINES)].join("\n")
 }
 
 /// `task=state` pairs, for messages.

@@ -779,7 +779,7 @@ queue_to_coordinator = {"rust": "rust"}
             run.state == "success",
             "run ended {}: {}",
             run.state,
-            states(&api.task_instances("example_etl", "happy")?)
+            api.explain_run("example_etl", "happy")
         );
         let rows = xcom(api, "example_etl", "happy", "load", "loaded_rows")?;
         ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
@@ -846,7 +846,7 @@ fn typed_argument_checks(dep: &Deployment, checks: &mut Checks) {
                 run.state == "success",
                 "run ended {}: {}",
                 run.state,
-                states(&api.task_instances("example_typed", "typed")?)
+                api.explain_run("example_typed", "typed")
             );
             let v = xcom(api, "example_typed", "typed", "load", "return_value")?;
             ensure!(
@@ -1052,7 +1052,7 @@ fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
             run.state == "success",
             "run ended {}: {}",
             run.state,
-            states(&api.task_instances("example_etl", "generated")?)
+            api.explain_run("example_etl", "generated")
         );
         let rows = xcom(api, "example_etl", "generated", "load", "loaded_rows")?;
         ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
@@ -1118,7 +1118,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
                 run.state == "success",
                 "run {run_id} ended {}: {}",
                 run.state,
-                states(&api.task_instances("example_native", run_id)?)
+                api.explain_run("example_native", run_id)
             );
         }
         let region = xcom(api, "example_native", "defaults", "extract", "region")?;
@@ -1146,7 +1146,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
                 run.state == "success",
                 "run ended {}: {}",
                 run.state,
-                states(&api.task_instances("example_native", "retried")?)
+                api.explain_run("example_native", "retried")
             );
             let tries = api.tries("example_native", "retried", "extract")?;
             let seen: Vec<_> = tries.iter().map(|t| (t.try_number, &t.state)).collect();
@@ -1197,7 +1197,8 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
                 let run_id = run["dag_run_id"].as_str().context("a run without an id")?;
                 ensure!(
                     run["run_type"] == "scheduled" && run["state"] == "success",
-                    "{run_id}: {run}"
+                    "{run_id}: {run}\n{}",
+                    api.explain_run("example_native_catchup", run_id)
                 );
                 // The task sees the interval the scheduler gave its run.
                 let at = &run["logical_date"].as_str().unwrap_or("?")[..19];

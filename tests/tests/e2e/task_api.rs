@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, states};
+use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -41,7 +41,7 @@ fn expect_success(api: &Api, tasks: &[&str]) -> Result<()> {
         ensure!(
             s.as_deref() == Some("success"),
             "{DAG}/{RUN}/{t} is {s:?}; all: {}",
-            states(&api.task_instances(DAG, RUN)?)
+            api.explain_run(DAG, RUN)
         );
     }
     Ok(())
@@ -75,7 +75,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     eprintln!(
         "{DAG}/{RUN} ended {}: {}",
         run.state,
-        states(&api.task_instances(DAG, RUN)?)
+        api.explain_run(DAG, RUN)
     );
 
     let mut checks = Checks::default();
