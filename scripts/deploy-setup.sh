@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install what the real-Airflow deployment tests need besides Python: PostgreSQL and Redis for the
-# Celery deployment (the tests start private, throw-away instances of both on free ports; the
-# system services are not used). Debian 12. Idempotent.
+# Install what the real-Airflow deployment tests need besides Python: PostgreSQL for every
+# deployment's metadata database and Redis for the Celery deployment (the tests start private,
+# throw-away instances of both on free ports; the system services are not used). Debian 12.
+# Idempotent.
 set -euo pipefail
 pkgs=(postgresql redis-server)
 missing=()
