@@ -121,8 +121,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Stack of the reader thread: it only decodes frames (whose nesting depth is bounded).
-const READER_STACK: usize = 256 * 1024;
+/// Stack of the reader thread, which decodes replies recursively. Frames nest at most
+/// [`frame::MAX_NESTING`] levels; decoding the deepest ones needed under 256 KiB in a release
+/// build and 640-768 KiB in a debug build (measured by the test below), so 2 MiB (std's default,
+/// reserved rather than committed) leaves a wide margin.
+const READER_STACK: usize = 2 * 1024 * 1024;
 
 impl Comms {
     /// Wraps a connected comm socket. `timeout` bounds every wait for a reply.
@@ -366,7 +369,6 @@ fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
     use std::net::TcpListener;
 
     fn pair() -> (Comms, TcpStream, Arc<AtomicUsize>) {
@@ -389,11 +391,7 @@ mod tests {
     }
 
     fn read_request(s: &mut TcpStream) -> Value {
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len).unwrap();
-        let mut buf = vec![0; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut buf).unwrap();
-        frame::decode_payload(&buf).unwrap()
+        frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap()
     }
 
     #[test]
@@ -519,5 +517,54 @@ mod tests {
             }
         });
         assert_eq!(server.join().unwrap(), N);
+    }
+
+    /// The deepest nesting `frame::decode_payload` accepts of `open` (one level) around nil,
+    /// inside `[1, <head>..., <nested>]`.
+    fn deepest(head: &[u8], open: &[u8]) -> Vec<u8> {
+        (1..=frame::MAX_NESTING + 8)
+            .rev()
+            .map(|depth| {
+                let mut p = head.to_vec();
+                for _ in 0..depth {
+                    p.extend_from_slice(open);
+                }
+                p.push(0xc0);
+                p
+            })
+            .find(|p| frame::decode_payload(p).is_ok())
+            .expect("some depth decodes")
+    }
+
+    #[test]
+    fn deepest_frames_decode_on_the_reader_stack() {
+        // A hostile supervisor nests values as deep as the msgpack decoder allows; decoding the
+        // reply, converting it to JSON and dropping it all happen on the reader thread's small
+        // stack, which must hold.
+        let xcom = b"\x92\x01\x83\xa4type\xaaXComResult\xa3key\xa1k\xa5value";
+        let error = b"\x93\x01\xc0\x82\xa5error\xa1e\xa6detail";
+        let bare_error = b"\x93\x01\xc0";
+        let mut payloads = Vec::new();
+        for head in [&xcom[..], &error[..], &bare_error[..]] {
+            for open in [&[0x91][..], &[0x81, 0xa1, b'a'][..], &[0x81, 0xc0][..]] {
+                payloads.push(deepest(head, open));
+            }
+        }
+        let decoded = std::thread::Builder::new()
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                payloads
+                    .into_iter()
+                    .map(|p| {
+                        let v = frame::decode_payload(&p).unwrap();
+                        let r = messages::decode_response(v);
+                        format!("{:?}", r.as_ref().map(|(id, _)| id))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+            .join()
+            .expect("the reader stack overflowed");
+        assert_eq!(decoded.len(), 9);
     }
 }
