@@ -177,39 +177,10 @@ impl Comms {
             Err(FrameError::Cancelled) => return Err(CommError::Cancelled),
             Err(other) => return Err(self.fail(other.to_string())),
         };
-        let mut items = match frame {
-            Value::Array(items) => items,
-            _ => unreachable!("frames are arrays"),
-        };
-        if items.len() < 2 {
-            return Err(self.fail(format!(
-                "the first frame has {} elements, expected [id, body, error]",
-                items.len()
-            )));
-        }
-        if items.len() > 2 && !items[2].is_nil() {
-            let err = messages::to_json(&items[2]);
-            return Err(self.fail(format!("the first frame carries an error: {err}")));
-        }
-        let body = std::mem::replace(&mut items[1], Value::Nil);
-        match messages::type_of(&body) {
-            Some("StartupDetails" | "DagFileParseRequest") => {}
-            Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
-            None => {
-                return Err(self.fail(format!(
-                    "the first frame's body is {} without a string \"type\"",
-                    messages::kind(&body)
-                )));
-            }
-        }
-        match messages::decode_body(body) {
-            Ok(ToTask::StartupDetails(d)) => {
-                Ok(FirstMessage::Startup(Box::new(self.version.incoming(*d))))
-            }
-            Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
-            Ok(other) => unreachable!("type checked above, decoded as {}", other.kind()),
-            Err(e) => Err(self.fail(e)),
-        }
+        decode_first(frame, self.version).map_err(|e| match e {
+            CommError::Broken(m) => self.fail(m),
+            other => other,
+        })
     }
 
     /// Starts the reader thread, once.
@@ -286,6 +257,53 @@ impl Comms {
                 return Err(e);
             }
         }
+    }
+}
+
+/// Decodes the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest, nil]`, into
+/// the shape of `version`. A frame that cannot be read is [`CommError::Broken`].
+pub(crate) fn decode_first(
+    frame: Value,
+    version: SchemaVersion,
+) -> Result<FirstMessage, CommError> {
+    let Value::Array(mut items) = frame else {
+        return Err(CommError::Broken(format!(
+            "the first frame is {}, not an array",
+            messages::kind(&frame)
+        )));
+    };
+    if items.len() < 2 {
+        return Err(CommError::Broken(format!(
+            "the first frame has {} elements, expected [id, body, error]",
+            items.len()
+        )));
+    }
+    if items.len() > 2 && !items[2].is_nil() {
+        let err = messages::to_json(&items[2]);
+        return Err(CommError::Broken(format!(
+            "the first frame carries an error: {err}"
+        )));
+    }
+    let body = std::mem::replace(&mut items[1], Value::Nil);
+    match messages::type_of(&body) {
+        Some("StartupDetails" | "DagFileParseRequest") => {}
+        Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
+        None => {
+            return Err(CommError::Broken(format!(
+                "the first frame's body is {} without a string \"type\"",
+                messages::kind(&body)
+            )));
+        }
+    }
+    match messages::decode_body(body) {
+        Ok(ToTask::StartupDetails(d)) => Ok(FirstMessage::Startup(Box::new(version.incoming(*d)))),
+        Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
+        // Not expected (the type was checked above), but a protocol error, never a panic.
+        Ok(other) => Err(CommError::Broken(format!(
+            "the first frame's body decoded as {}, not StartupDetails or DagFileParseRequest",
+            other.kind()
+        ))),
+        Err(e) => Err(CommError::Broken(e)),
     }
 }
 
