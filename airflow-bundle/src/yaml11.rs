@@ -58,7 +58,9 @@ pub(crate) struct Mapping {
     /// `dict`, or `set` for a `!!set`.
     kind: &'static str,
     entries: Vec<(Value, Value)>,
-    /// The identity of each entry's key node, which merging compares (see [`Ident`]).
+    /// The identity of each entry's key node, which merging compares (see [`Ident`]); only for
+    /// a mapping that can be merged (a merge source, or an anchored one or inside one), not for
+    /// the millions of keys a `dags` may have.
     idents: Vec<Ident>,
 }
 
@@ -796,6 +798,8 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
         error: Option<(LoadError, bool)>,
         /// Whether every item so far is a mapping node (sequences).
         of_mappings: bool,
+        /// Whether the mapping keeps its keys' identities (see [`Mapping::idents`]).
+        keeps_idents: bool,
         /// The first construction error within this node so far.
         inner: Option<(Rank, LoadError)>,
         /// The node's place from the root, for an anchored constructed node.
@@ -1107,6 +1111,8 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                         flatten,
                         error,
                         of_mappings: true,
+                        keeps_idents: role == Role::MergeSource
+                            || matches!(want, Want::Any | Want::AnyItem | Want::All),
                         inner: None,
                         path: (anchor > 0 && role == Role::Constructed)
                             .then(|| rank(parent_body.as_ref(), at).1),
@@ -1165,10 +1171,14 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                         merge_budget = merge_budget.checked_sub(e.len()).ok_or_else(|| {
                                             rejected(format!("expands merge keys (<<) to more than {MERGE_BUDGET} entries; PyYAML copies them too and would take exponential time"))
                                         })?;
-                                        for (pair, ident) in e.entries.iter().zip(&e.idents) {
+                                        for (i, pair) in e.entries.iter().enumerate() {
+                                            // Every merge source keeps its identities.
+                                            let ident = e.idents.get(i).unwrap_or(&Ident::Node(0));
                                             if seen.insert(ident) {
                                                 m.entries.push(pair.clone());
-                                                m.idents.push(ident.clone());
+                                                if frame.keeps_idents {
+                                                    m.idents.push(ident.clone());
+                                                }
                                             }
                                         }
                                     }
@@ -1335,7 +1345,9 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             }
                             if parent.want.keeps_all_keys() || parent.want.value(&k) != Want::None {
                                 own.push((k, v));
-                                idents.push(kid);
+                                if parent.keeps_idents {
+                                    idents.push(kid);
+                                }
                             }
                         }
                     }
