@@ -55,13 +55,13 @@ pub(crate) enum Value {
 /// the node's own, duplicates kept; a later duplicate key wins on lookup, as in a Python dict.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Mapping {
-    /// `dict`, or `set` for a `!!set`.
-    kind: &'static str,
+    /// A `set` (tagged `!!set`), not a `dict`.
+    set: bool,
     entries: Vec<(Value, Value)>,
     /// The identity of each entry's key node, which merging compares (see [`Ident`]); only for
     /// a mapping that can be merged (a merge source, or an anchored one or inside one), not for
     /// the millions of keys a `dags` may have.
-    idents: Vec<Ident>,
+    idents: Box<[Ident]>,
 }
 
 impl std::ops::Deref for Mapping {
@@ -94,16 +94,16 @@ pub(crate) enum Shape {
 enum Ident {
     /// One node.
     Node(usize),
-    /// A text CPython caches as a single object.
-    Cached(String),
+    /// A text CPython caches as a single object: empty, or this character.
+    Cached(Option<char>),
 }
 
 impl Ident {
     fn of_scalar(text: &str, node: usize) -> Ident {
         let mut chars = text.chars();
         match (chars.next(), chars.next()) {
-            (None, _) => Ident::Cached(String::new()),
-            (Some(c), None) if u32::from(c) < 0x100 => Ident::Cached(c.to_string()),
+            (None, _) => Ident::Cached(None),
+            (Some(c), None) if u32::from(c) < 0x100 => Ident::Cached(Some(c)),
             _ => Ident::Node(node),
         }
     }
@@ -125,7 +125,7 @@ impl Value {
     /// The pairs of a `dict` (not of a `set`).
     pub(crate) fn as_dict(&self) -> Option<&Mapping> {
         match self {
-            Value::Map(m) if m.kind == "dict" => Some(m),
+            Value::Map(m) if !m.set => Some(m),
             _ => None,
         }
     }
@@ -136,7 +136,8 @@ impl Value {
             Value::Str(_) => "str",
             Value::Other(kind, _) => kind,
             Value::Seq(_) => "list",
-            Value::Map(m) => m.kind,
+            Value::Map(m) if m.set => "set",
+            Value::Map(_) => "dict",
             Value::Pruned(kind, _) => kind,
         }
     }
@@ -668,7 +669,10 @@ struct Path {
 /// where they stand), each round in the order its collections were built; so a shorter
 /// [`Path`] comes first, then the lexically smaller. (The composer's errors, syntax, aliases
 /// and anchors, come before all of these.)
-type Rank = (usize, Vec<(u8, usize)>);
+type Rank = (usize, Chain);
+
+/// The places of a [`Rank`], from the root down.
+type Chain = Vec<(u8, usize)>;
 
 fn rank(body: Option<&Rc<Path>>, at: (u8, usize)) -> Rank {
     let mut chain = vec![at];
@@ -689,10 +693,10 @@ struct Anchored {
     /// alias in a constructed place raises too: first there, when PyYAML gets there first, and
     /// only there when the anchor is a merge source or pair item, never constructed itself.
     /// Whether it comes only when the node's contents are built (a round later).
-    error: Option<(LoadError, bool)>,
+    error: Option<Box<(LoadError, bool)>>,
     /// The first error building the node's contents raises, and where, relative to the node:
     /// an alias PyYAML meets first raises it from there.
-    inner: Option<(Vec<(u8, usize)>, LoadError)>,
+    inner: Option<Box<(Chain, LoadError)>>,
 }
 
 /// Anchor and alias names as PyYAML's scanner reads them: only ASCII letters, digits, `-` and
@@ -803,7 +807,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
         /// The first construction error within this node so far.
         inner: Option<(Rank, LoadError)>,
         /// The node's place from the root, for an anchored constructed node.
-        path: Option<Vec<(u8, usize)>>,
+        path: Option<Chain>,
     }
     /// Where a node starting now (at event `ev`) sits: its role, the parts wanted, the place
     /// that builds it and its place there.
@@ -960,7 +964,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             Anchored {
                                 value: v.clone(),
                                 ident: ident.clone(),
-                                error,
+                                error: error.map(Box::new),
                                 inner: None,
                             },
                         );
@@ -972,7 +976,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     let (role, _, body, at) = position(&stack, 0, root_want, ev);
                     if let Some(a) = anchors.get(&id) {
                         if role == Role::Constructed
-                            && let Some((e, later)) = &a.error
+                            && let Some((e, later)) = a.error.as_deref()
                         {
                             let r = if *later {
                                 rank(
@@ -988,7 +992,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             construct_error(&mut event_error, r, e.clone());
                         }
                         if role == Role::Constructed
-                            && let Some((suffix, e)) = &a.inner
+                            && let Some((suffix, e)) = a.inner.as_deref()
                         {
                             let mut chain = rank(body.as_ref(), at).1;
                             chain.extend_from_slice(suffix);
@@ -1156,11 +1160,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                 // flatten_mapping (PyYAML 6.0.3+): the merged pairs in order, the
                                 // first of each key identity only, then the mapping's own pairs.
                                 let mut seen = std::collections::HashSet::new();
-                                let mut m = Mapping {
-                                    kind,
-                                    entries: Vec::new(),
-                                    idents: Vec::new(),
-                                };
+                                let (mut entries, mut merged_idents) = (Vec::new(), Vec::new());
                                 for source in &merges {
                                     let sources: Vec<&Value> = match source {
                                         Value::Seq(items) => items.iter().collect(),
@@ -1175,17 +1175,21 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                             // Every merge source keeps its identities.
                                             let ident = e.idents.get(i).unwrap_or(&Ident::Node(0));
                                             if seen.insert(ident) {
-                                                m.entries.push(pair.clone());
+                                                entries.push(pair.clone());
                                                 if frame.keeps_idents {
-                                                    m.idents.push(ident.clone());
+                                                    merged_idents.push(ident.clone());
                                                 }
                                             }
                                         }
                                     }
                                 }
-                                m.entries.extend(own);
-                                m.idents.extend(idents);
-                                Value::Map(Rc::new(m))
+                                entries.extend(own);
+                                merged_idents.extend(idents);
+                                Value::Map(Rc::new(Mapping {
+                                    set: frame.tag == Some("set"),
+                                    entries,
+                                    idents: merged_idents.into_boxed_slice(),
+                                }))
                             } else {
                                 Value::Pruned(kind, Shape::Mapping)
                             }
@@ -1212,8 +1216,8 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             Anchored {
                                 value: v.clone(),
                                 ident: Ident::Node(frame.node),
-                                error: frame.error,
-                                inner,
+                                error: frame.error.map(Box::new),
+                                inner: inner.map(Box::new),
                             },
                         );
                     }
@@ -1244,7 +1248,9 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                 root = Some(v);
                 break 'event;
             };
-            let here = rank(Some(&parent.body), at);
+            // Built only for an error (a chain from the root).
+            let body = parent.body.clone();
+            let here = || rank(Some(&body), at);
             match &mut parent.kind {
                 Kind::Seq(items) => {
                     let mapping = v.shape() == Shape::Mapping;
@@ -1258,7 +1264,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                         if !mapping || pairs != 1 {
                             construct_error(
                                 &mut event_error,
-                                here,
+                                here(),
                                 rejected(
                                     "has an !!omap or !!pairs item that is not a one-pair mapping"
                                         .into(),
@@ -1270,7 +1276,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     {
                         construct_error(
                             &mut event_error,
-                            here,
+                            here(),
                             no_constructor_for(&v, "in a list"),
                         );
                     }
@@ -1293,7 +1299,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             if matches!(v, Value::Other("value" | "merge", _)) {
                                 construct_error(
                                     &mut event_error,
-                                    here,
+                                    here(),
                                     no_constructor_for(&v, "as an !!omap key"),
                                 );
                             }
@@ -1302,7 +1308,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             if !v.hashable() {
                                 construct_error(
                                     &mut event_error,
-                                    here,
+                                    here(),
                                     rejected(format!(
                                         "has a mapping key that is a {}, which yaml.safe_load cannot hash",
                                         v.kind()
@@ -1339,7 +1345,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             if matches!(v, Value::Other("value" | "merge", _)) {
                                 construct_error(
                                     &mut event_error,
-                                    here,
+                                    here(),
                                     no_constructor_for(&v, "as a value"),
                                 );
                             }
