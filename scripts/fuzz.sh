@@ -8,9 +8,11 @@
 # capped at 120 s, starting from a fresh temporary corpus (so it does not depend on, or grow, the
 # local one); it still fails on any crash, leak or timeout.
 # Targets: trailer (trailer + streaming reader), manifest_yaml (the YAML 1.1 typing behind
-# `verify`), record (the airflow-build record decoder). Each run prints libFuzzer's final
-# `Done N runs` line; a crash leaves its input under fuzz/artifacts/<target>/ and fails the
-# script. The corpus grows under fuzz/corpus/<target>/ (not committed).
+# `verify`), record (the airflow-build record decoder), comm_frames (the SDK runtime's frame and
+# protocol message decoding, through airflow-sdk's internal `fuzzing` feature). Each run prints
+# libFuzzer's final `Done N runs` line; a crash leaves its input under fuzz/artifacts/<target>/
+# and fails the script. The corpus grows under fuzz/corpus/<target>/ (not committed); committed
+# seeds under fuzz/seeds/<target>/ (if any) are read too, never written.
 #
 # Needs `cargo install cargo-fuzz`. cargo-fuzz passes nightly-only flags to rustc
 # (-Zsanitizer=address); on a stable toolchain RUSTC_BOOTSTRAP=1 allows them.
@@ -27,14 +29,16 @@ if [ "$runs" = smoke ]; then
     trap 'rm -rf "$corpus_root"' EXIT
 fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record)
+[ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record comm_frames)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
 for t in "${targets[@]}"; do
     mkdir -p "$corpus_root/$t"
+    seeds=()
+    [ -d "seeds/$t" ] && seeds=("seeds/$t")
     echo "== fuzz $t: $runs runs" >&2
     # -rss_limit_mb: a leak or an allocation sized by untrusted input fails the run.
-    cargo fuzz run "$t" "$corpus_root/$t" -- -runs="$runs" -rss_limit_mb=512 -max_len=65536 \
+    cargo fuzz run "$t" "$corpus_root/$t" "${seeds[@]}" -- -runs="$runs" -rss_limit_mb=512 -max_len=65536 \
         -timeout=10 -print_final_stats=1 "${extra[@]}" 2>&1 | grep -E "Done [0-9]+ runs|stat::number_of_executed_units|ERROR|panicked|SUMMARY" >&2
     status=${PIPESTATUS[0]}
     [ "$status" -eq 0 ] || { echo "fuzz $t failed (status $status); see fuzz/artifacts/$t" >&2; exit 1; }

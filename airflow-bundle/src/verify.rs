@@ -236,7 +236,7 @@ fn check_manifest(bytes: &[u8], report: &mut Report) {
     };
     report.set(Check::ManifestUtf8, Outcome::Pass);
     let root = match yaml11::load(text) {
-        Ok(Some(v @ Value::Map(_))) => v,
+        Ok(Some(v)) if v.as_dict().is_some() => v,
         Ok(Some(v)) => {
             let why = format!("the manifest loads as a {}, not a mapping", v.kind());
             report.set(Check::ManifestMapping, Outcome::Fail(why));
@@ -275,7 +275,7 @@ fn check_dags(root: &Value, ids: &mut Vec<String>, warnings: &mut Vec<String>) -
     let Some(dags) = root.get("dags") else {
         return Outcome::Fail("the manifest has no `dags` key, so no dag id can match".into());
     };
-    let Value::Map(entries) = dags else {
+    let Some(entries) = dags.as_dict() else {
         return Outcome::Fail(format!(
             "`dags` is a {}, not a mapping of dag ids",
             dags.kind()
@@ -313,7 +313,7 @@ fn check_schema(root: &Value) -> Outcome {
     let Some(sdk) = root.get("sdk") else {
         return Outcome::Fail("the manifest has no `sdk` mapping".into());
     };
-    if !matches!(sdk, Value::Map(_)) {
+    if sdk.as_dict().is_none() {
         return Outcome::Fail(format!("`sdk` is a {}, not a mapping", sdk.kind()));
     }
     match sdk.get("supervisor_schema_version") {

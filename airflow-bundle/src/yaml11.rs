@@ -12,6 +12,20 @@
 //! copying it, and only what a verdict can look at is kept (see [`Want`]): the `dags` keys,
 //! `sdk.supervisor_schema_version`, and what merge keys and anchors can bring there. Everything
 //! else is still checked for what makes `safe_load` raise, then dropped to its Python type.
+//!
+//! Merge keys (`<<`) follow PyYAML 6.0.4 (Airflow 3.3.2's pin), checked against it by the
+//! differential corpus: a merge source may be any mapping node, or a sequence of mapping nodes,
+//! whatever its tag (it is never constructed itself); merged pairs come before the mapping's own
+//! (which win), and of merged pairs with the same key *identity* only the first is kept (see
+//! [`Ident`]: PyYAML 6.0.3 compares `id()` of the key's text, so a later source wins for most
+//! keys, the first one for one-character keys and aliased key nodes).
+//!
+//! When a document has several faults, the verdict is the one PyYAML meets first: composer
+//! errors (syntax, aliases, anchors) before any construction error, then construction errors
+//! breadth first (see [`Rank`]). Known gaps, all in documents with two faults or more: an error
+//! in a merged pair that a later identical key drops (PyYAML never builds it), and the order of
+//! an error in pairs merged through an alias; and a merge of an enclosing collection into one
+//! the verdict reads is refused with a message saying this verifier cannot follow it.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -29,23 +43,89 @@ pub(crate) enum Value {
     Other(&'static str, String),
     /// A sequence (shared when aliased).
     Seq(Rc<Vec<Value>>),
-    /// A mapping after merge keys are applied, in document order; a later duplicate key wins on
-    /// lookup, as in a Python dict.
-    Map(Rc<Vec<(Value, Value)>>),
+    /// A `dict` (or, tagged `!!set`, a `set`) after merge keys are applied (see [`Mapping`]).
+    Map(Rc<Mapping>),
     /// A collection too deep below the root and below any anchor for a verdict to look at: its
-    /// Python type only. (It was still checked for everything that makes `safe_load` fail.)
-    Pruned(&'static str),
+    /// Python type and node shape only. (It was still checked for everything that makes
+    /// `safe_load` fail.)
+    Pruned(&'static str, Shape),
+}
+
+/// A mapping node's pairs as PyYAML's `flatten_mapping` leaves them: merged pairs first, then
+/// the node's own, duplicates kept; a later duplicate key wins on lookup, as in a Python dict.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Mapping {
+    /// A `set` (tagged `!!set`), not a `dict`.
+    set: bool,
+    entries: Vec<(Value, Value)>,
+    /// The identity of each entry's key node, which merging compares (see [`Ident`]); only for
+    /// a mapping that can be merged (a merge source, or an anchored one or inside one), not for
+    /// the millions of keys a `dags` may have.
+    idents: Box<[Ident]>,
+}
+
+impl std::ops::Deref for Mapping {
+    type Target = [(Value, Value)];
+
+    fn deref(&self) -> &Self::Target {
+        &self.entries
+    }
+}
+
+/// What a merge key (`<<`) looks at: PyYAML merges by the kind of node, whatever its tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// A scalar (never merged).
+    Scalar,
+    /// A mapping node (merged pair by pair).
+    Mapping,
+    /// A sequence node (a list of merge sources when every item is a mapping node).
+    Sequence {
+        /// Whether every item is a mapping node.
+        of_mappings: bool,
+    },
+}
+
+/// How PyYAML 6.0.3+ tells merged keys apart: `id(key_node.value)`, the identity of the key's
+/// source text as a Python object. The same node (an alias) is the same object, and so is
+/// every empty or one-character (below U+0100) text, which CPython caches; any other text is a
+/// new object per node. The first merged pair of an identity is kept, later ones dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Ident {
+    /// One node.
+    Node(usize),
+    /// A text CPython caches as a single object: empty, or this character.
+    Cached(Option<char>),
+}
+
+impl Ident {
+    fn of_scalar(text: &str, node: usize) -> Ident {
+        let mut chars = text.chars();
+        match (chars.next(), chars.next()) {
+            (None, _) => Ident::Cached(None),
+            (Some(c), None) if u32::from(c) < 0x100 => Ident::Cached(Some(c)),
+            _ => Ident::Node(node),
+        }
+    }
 }
 
 impl Value {
     /// The value under a string key of a mapping.
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Map(entries) => entries
+            Value::Map(m) => m
                 .iter()
                 .rev()
                 .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
                 .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The pairs of a `dict` (not of a `set`).
+    pub(crate) fn as_dict(&self) -> Option<&Mapping> {
+        match self {
+            Value::Map(m) if !m.set => Some(m),
             _ => None,
         }
     }
@@ -56,8 +136,21 @@ impl Value {
             Value::Str(_) => "str",
             Value::Other(kind, _) => kind,
             Value::Seq(_) => "list",
+            Value::Map(m) if m.set => "set",
             Value::Map(_) => "dict",
-            Value::Pruned(kind) => kind,
+            Value::Pruned(kind, _) => kind,
+        }
+    }
+
+    /// The kind of node the value was loaded from.
+    fn shape(&self) -> Shape {
+        match self {
+            Value::Str(_) | Value::Other(..) => Shape::Scalar,
+            Value::Seq(items) => Shape::Sequence {
+                of_mappings: items.iter().all(|i| i.shape() == Shape::Mapping),
+            },
+            Value::Map(_) => Shape::Mapping,
+            Value::Pruned(_, shape) => *shape,
         }
     }
 
@@ -549,263 +642,741 @@ fn load_wanting(text: &str, root: Want) -> Result<Option<Value>, LoadError> {
     }
 }
 
+/// How PyYAML uses a node where it sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Constructed as a Python value, by its tag.
+    Constructed,
+    /// A merge source (the value of `<<`, or an item of a `<<` list): `flatten_mapping` copies
+    /// its pairs into the merging mapping, which constructs them; the node itself and its tag
+    /// are never constructed.
+    MergeSource,
+    /// An item of a constructed `!!omap` or `!!pairs`: its single pair is constructed as is,
+    /// without `flatten_mapping`; its own tag is never looked at.
+    PairItem,
+}
+
+/// Where PyYAML's constructor stands: the chain of places from the document root down, each a
+/// node's place among the pairs or items of the collection being built (`(0, event)` for a
+/// merged pair, which comes before the mapping's own `(1, event)` ones).
+struct Path {
+    up: Option<Rc<Path>>,
+    at: (u8, usize),
+}
+
+/// When PyYAML raises a construction error. Its constructor builds breadth first: a
+/// collection's pairs or items in the round after the one that built the collection (scalars
+/// where they stand), each round in the order its collections were built; so a shorter
+/// [`Path`] comes first, then the lexically smaller. (The composer's errors, syntax, aliases
+/// and anchors, come before all of these.)
+type Rank = (usize, Chain);
+
+/// The places of a [`Rank`], from the root down.
+type Chain = Vec<(u8, usize)>;
+
+fn rank(body: Option<&Rc<Path>>, at: (u8, usize)) -> Rank {
+    let mut chain = vec![at];
+    let mut p = body;
+    while let Some(node) = p {
+        chain.push(node.at);
+        p = node.up.as_ref();
+    }
+    chain.reverse();
+    (chain.len(), chain)
+}
+
+/// An anchored node, for its aliases.
+struct Anchored {
+    value: Value,
+    ident: Ident,
+    /// The error constructing the node itself raises (its tag, or a scalar's value), which an
+    /// alias in a constructed place raises too: first there, when PyYAML gets there first, and
+    /// only there when the anchor is a merge source or pair item, never constructed itself.
+    /// Whether it comes only when the node's contents are built (a round later).
+    error: Option<Box<(LoadError, bool)>>,
+    /// The first error building the node's contents raises, and where, relative to the node:
+    /// an alias PyYAML meets first raises it from there.
+    inner: Option<Box<(Chain, LoadError)>>,
+}
+
+/// Anchor and alias names as PyYAML's scanner reads them: only ASCII letters, digits, `-` and
+/// `_`, and an anchor defined once per document (the Rust parser allows more, and a redefined
+/// anchor).
+struct Names<'t> {
+    text: &'t str,
+    /// A character index already mapped to its byte offset.
+    at: (usize, usize),
+    anchors: std::collections::HashSet<&'t str>,
+}
+
+impl<'t> Names<'t> {
+    /// The text from character `index` on (the parser's markers count characters).
+    fn text_at(&mut self, index: usize) -> &'t str {
+        if index < self.at.0 {
+            self.at = (0, 0);
+        }
+        let (chars, bytes) = self.at;
+        let rest = &self.text[bytes..];
+        let offset = rest
+            .char_indices()
+            .nth(index - chars)
+            .map_or(rest.len(), |(i, _)| i);
+        self.at = (index, bytes + offset);
+        &self.text[bytes + offset..]
+    }
+
+    /// Checks the name after `sigil` (`&` or `*`) at the node starting at character `index` (an
+    /// anchor may follow a tag). Says nothing when the text there is not what the parser
+    /// reported: this never guesses.
+    fn check(&mut self, index: usize, sigil: char) -> Result<(), LoadError> {
+        let mut rest = self.text_at(index);
+        if sigil == '&' && rest.starts_with('!') {
+            let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
+            rest = rest[tag_end..].trim_start_matches([' ', '\t']);
+        }
+        let Some(rest) = rest.strip_prefix(sigil) else {
+            return Ok(());
+        };
+        let end = rest
+            .find(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        let what = if sigil == '&' { "anchor" } else { "alias" };
+        let pyyaml_name = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        let scanned = name.bytes().take_while(|b| pyyaml_name(*b)).count();
+        if scanned == 0 || scanned < name.len() || rest[end..].starts_with(['[', '{']) {
+            // PyYAML ends a name at these and reads on; at anything else it raises.
+            let reads_on = scanned > 0 && name[scanned..].starts_with([':', '?', '%', '@', '`']);
+            return Err(LoadError::Rejected(format!(
+                "has the {what} {sigil}{1}, which PyYAML {0} (anchor and alias names are ASCII letters, digits, `-` and `_`; rename it)",
+                if reads_on {
+                    "reads differently, ending the name before the first other character"
+                } else {
+                    "cannot scan"
+                },
+                shorten(name)
+            )));
+        }
+        if sigil == '&' && !self.anchors.insert(name) {
+            return Err(LoadError::Rejected(format!(
+                "defines the anchor &{name} twice, which PyYAML refuses (rename one)"
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> {
     enum Kind {
         Seq(Vec<Value>),
-        Map(Vec<(Value, Value)>, Option<Value>),
+        Map {
+            /// The mapping's own pairs (kept ones) and their key identities.
+            own: Vec<(Value, Value)>,
+            idents: Vec<Ident>,
+            /// A key waiting for its value, and its place.
+            pending: Option<(Value, Ident, (u8, usize))>,
+            /// The merge sources (`<<` values), in order.
+            merges: Vec<Value>,
+            /// Every pair, kept or not.
+            pairs: usize,
+        },
     }
     struct Frame {
         kind: Kind,
         anchor: usize,
+        node: usize,
         /// What the verdict needs from this collection.
         want: Want,
-        /// `omap`/`pairs`: a list of one-entry mappings; `set`: a mapping.
+        /// `omap`/`pairs` (a list of one-pair mappings) or `set`, when constructed as one.
         tag: Option<&'static str>,
-        /// The merge sources of this mapping (`<<` values), in order.
-        merges: Vec<Value>,
+        role: Role,
+        /// The node's place in the collection that builds it.
+        at: (u8, usize),
+        /// Where this node's pairs or items are built (a merge source's and a pair item's are
+        /// built by the collection they belong to).
+        body: Rc<Path>,
+        /// Where `flatten_mapping` checks this mapping's merge keys, before any of its pairs
+        /// (a merge source is flattened with the mapping it is merged into).
+        flatten: Rc<Path>,
+        /// See [`Anchored::error`].
+        error: Option<(LoadError, bool)>,
+        /// Whether every item so far is a mapping node (sequences).
+        of_mappings: bool,
+        /// Whether the mapping keeps its keys' identities (see [`Mapping::idents`]).
+        keeps_idents: bool,
+        /// The first construction error within this node so far.
+        inner: Option<(Rank, LoadError)>,
+        /// The node's place from the root, for an anchored constructed node.
+        path: Option<Chain>,
     }
+    /// Where a node starting now (at event `ev`) sits: its role, the parts wanted, the place
+    /// that builds it and its place there.
+    fn position(
+        stack: &[Frame],
+        anchor: usize,
+        root_want: Want,
+        ev: usize,
+    ) -> (Role, Want, Option<Rc<Path>>, (u8, usize)) {
+        let Some(f) = stack.last() else {
+            let want = if anchor > 0 && root_want != Want::All {
+                Want::Any
+            } else {
+                root_want
+            };
+            return (Role::Constructed, want, None, (1, ev));
+        };
+        let role = match &f.kind {
+            Kind::Seq(_) if f.role == Role::MergeSource => Role::MergeSource,
+            Kind::Seq(_) if matches!(f.tag, Some("omap" | "pairs")) => Role::PairItem,
+            Kind::Map {
+                pending: Some((Value::Other("merge", _), ..)),
+                ..
+            } if f.role != Role::PairItem => Role::MergeSource,
+            _ => Role::Constructed,
+        };
+        let want = if anchor > 0 && f.want != Want::All {
+            Want::Any
+        } else {
+            match &f.kind {
+                Kind::Seq(_) => f.want.item(),
+                // A key: its text, when the mapping is kept at all.
+                Kind::Map { pending: None, .. } if f.want == Want::All => Want::All,
+                Kind::Map { pending: None, .. } if f.want.keeps() => Want::Scalar,
+                Kind::Map { pending: None, .. } => Want::None,
+                Kind::Map {
+                    pending: Some((k, ..)),
+                    ..
+                } => f.want.value(k),
+            }
+        };
+        // A merge source's pairs are built among the merging mapping's, before its own.
+        let section = if f.role == Role::MergeSource { 0 } else { 1 };
+        (role, want, Some(f.body.clone()), (section, ev))
+    }
+    /// Keeps the construction error PyYAML raises first.
+    fn construct_error(slot: &mut Option<(Rank, LoadError)>, rank: Rank, e: LoadError) {
+        if slot.as_ref().is_none_or(|(r, _)| rank < *r) {
+            *slot = Some((rank, e));
+        }
+    }
+    let cannot_follow = |what: &str| {
+        LoadError::Rejected(format!(
+            "merges {what} into itself (`<<: *x` inside x); this verifier cannot follow that (PyYAML may accept it: remove the merge)"
+        ))
+    };
+    // Tags whose constructor is a generator: it fails on the wrong kind of node only when it
+    // builds the node's contents, a round later.
+    let generator_mismatch = |kind: &str, tag: &str| {
+        LoadError::Rejected(format!(
+            "has a {kind} tagged !!{tag}, which yaml.safe_load cannot construct"
+        ))
+    };
+
+    let merge_not_mappings = |what: &str| {
+        LoadError::Rejected(format!(
+            "has a merge key (<<) whose value is a {what}, not a mapping or a list of mappings"
+        ))
+    };
     let rejected = |why: String| LoadError::Rejected(why);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Value> = HashMap::new();
+    let mut anchors: HashMap<usize, Anchored> = HashMap::new();
+    let mut names = Names {
+        text,
+        at: (0, 0),
+        anchors: Default::default(),
+    };
     let mut documents = 0usize;
     let mut root: Option<Value> = None;
     let mut merge_budget = MERGE_BUDGET;
+    let mut first_error: Option<(Rank, LoadError)> = None;
+    // A merge this verifier cannot follow: reported when nothing else fails.
+    let mut unfollowed: Option<LoadError> = None;
+    // Open lists merged from inside themselves, with the rank of the merge: every item must
+    // turn out to be a mapping.
+    let mut open_merges: Vec<(usize, Rank)> = Vec::new();
+    let mut nodes = 0usize;
 
-    for item in Parser::new_from_str(text) {
-        let (event, span) = item.map_err(|e| {
-            if e.info().contains("recursion limit") {
-                if flow_depth(text) > PYYAML_MAX_DEPTH {
-                    LoadError::Crashes(format!(
-                        "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
-                    ))
+    for (ev, item) in Parser::new_from_str(text).enumerate() {
+        // A construction error this event finds, kept for the whole document and for the
+        // collection it is in (an alias elsewhere may build that one first).
+        let mut event_error: Option<(Rank, LoadError)> = None;
+        let pushed = stack.len();
+        'event: {
+            let (event, span) = item.map_err(|e| {
+                if e.info().contains("recursion limit") {
+                    if flow_depth(text) > PYYAML_MAX_DEPTH {
+                        LoadError::Crashes(format!(
+                            "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
+                        ))
+                    } else {
+                        rejected(format!("nests flow collections ([...] or {{...}}) deeper than this verifier's parser allows (255 levels; PyYAML reads up to about {PYYAML_MAX_DEPTH}, so Airflow may accept this file): {e}"))
+                    }
                 } else {
-                    rejected(format!("nests flow collections ([...] or {{...}}) deeper than this verifier's parser allows (255 levels; PyYAML reads up to about {PYYAML_MAX_DEPTH}, so Airflow may accept this file): {e}"))
+                    rejected(format!("is not valid YAML: {e}"))
                 }
-            } else {
-                rejected(format!("is not valid YAML: {e}"))
-            }
-        })?;
-        let child_want = |stack: &[Frame], anchor: usize| -> Want {
-            if anchor > 0 {
-                return Want::Any;
-            }
-            match stack.last() {
-                None => root_want,
-                Some(f) => match &f.kind {
-                    Kind::Seq(_) => f.want.item(),
-                    // A key: its text, when the mapping is kept at all.
-                    Kind::Map(_, None) if f.want == Want::All => Want::All,
-                    Kind::Map(_, None) if f.want.keeps() => Want::Scalar,
-                    Kind::Map(_, None) => Want::None,
-                    Kind::Map(_, Some(k)) => f.want.value(k),
-                },
-            }
-        };
-        let done = match event {
-            Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return Err(rejected("holds more than one YAML document; yaml.safe_load expects a single document".into()));
-                }
-                None
-            }
-            Event::Scalar(s, style, anchor, tag) => {
-                let text = child_want(&stack, anchor).keeps_text();
-                let v = scalar(&s, style, tag.as_deref(), text)?;
-                if anchor > 0 {
-                    anchors.insert(anchor, v.clone());
-                }
-                Some(v)
-            }
-            Event::Alias(id) => Some(anchors.get(&id).cloned().ok_or_else(|| {
-                rejected(format!(
-                    "has an alias at line {} that names no anchor",
-                    span.start.line()
-                ))
-            })?),
-            Event::SequenceStart(anchor, tag) => {
-                if stack.len() >= PYYAML_MAX_DEPTH {
-                    return Err(LoadError::Crashes(format!(
-                        "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
-                    )));
-                }
-                let tag = match core_suffix(tag.as_deref()) {
-                    TagKind::Implicit | TagKind::Core("seq") => None,
-                    TagKind::Core("omap") => Some("omap"),
-                    TagKind::Core("pairs") => Some("pairs"),
-                    TagKind::Core(other) => {
-                        return Err(rejected(format!(
-                            "has a sequence tagged !!{other}, which yaml.safe_load cannot construct"
-                        )));
+            })?;
+            let done: Option<(Value, Ident, (u8, usize))> = match event {
+                Event::DocumentStart(_) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(rejected("holds more than one YAML document; yaml.safe_load expects a single document".into()));
                     }
-                    TagKind::Unknown(t) => return Err(no_constructor(&t)),
-                };
-                let want = child_want(&stack, anchor);
-                stack.push(Frame {
-                    kind: Kind::Seq(Vec::new()),
-                    anchor,
-                    want,
-                    tag,
-                    merges: Vec::new(),
-                });
-                None
-            }
-            Event::MappingStart(anchor, tag) => {
-                if stack.len() >= PYYAML_MAX_DEPTH {
-                    return Err(LoadError::Crashes(format!(
-                        "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
-                    )));
+                    None
                 }
-                let tag = match core_suffix(tag.as_deref()) {
-                    TagKind::Implicit | TagKind::Core("map") => None,
-                    TagKind::Core("set") => Some("set"),
-                    TagKind::Core(other) => {
-                        return Err(rejected(format!(
-                            "has a mapping tagged !!{other}, which yaml.safe_load cannot construct"
-                        )));
+                Event::Scalar(s, style, anchor, tag) => {
+                    if anchor > 0 {
+                        names.check(span.start.index(), '&')?;
                     }
-                    TagKind::Unknown(t) => return Err(no_constructor(&t)),
-                };
-                let want = child_want(&stack, anchor);
-                stack.push(Frame {
-                    kind: Kind::Map(Vec::new(), None),
-                    anchor,
-                    want,
-                    tag,
-                    merges: Vec::new(),
-                });
-                None
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let Some(frame) = stack.pop() else {
-                    return Err(rejected("has unbalanced collections".into()));
-                };
-                let v = match frame.kind {
-                    Kind::Seq(items) => match frame.tag {
-                        Some(t) => {
-                            if items.iter().any(|i| !matches!(i.kind(), "dict")) {
-                                return Err(rejected(format!(
-                                    "has a !!{t} whose items are not one-entry mappings"
-                                )));
-                            }
-                            Value::Pruned("list")
+                    let (role, want, body, at) = position(&stack, anchor, root_want, ev);
+                    nodes += 1;
+                    let ident = Ident::of_scalar(&s, nodes);
+                    let loaded = match core_suffix(tag.as_deref()) {
+                        TagKind::Core(t @ ("seq" | "map" | "set" | "omap" | "pairs")) => {
+                            Err((generator_mismatch("scalar", t), true))
                         }
-                        None if frame.want.keeps() => Value::Seq(Rc::new(items)),
-                        None => Value::Pruned("list"),
-                    },
-                    Kind::Map(own, _) => {
-                        if frame.tag == Some("set") {
-                            Value::Pruned("set")
-                        } else if frame.want.keeps() {
-                            let mut entries = Vec::new();
-                            for m in &frame.merges {
-                                let sources: Vec<&Value> = match m {
-                                    Value::Seq(items) => items.iter().rev().collect(),
-                                    one => vec![one],
-                                };
-                                for s in sources {
-                                    if let Value::Map(e) = s {
+                        _ => scalar(&s, style, tag.as_deref(), want.keeps_text())
+                            .map_err(|e| (e, false)),
+                    };
+                    let (v, error) = match loaded {
+                        Ok(v) => (v, None),
+                        // A merge source or pair item is never constructed: the merge or the
+                        // `!!omap` reports it.
+                        Err((e, later)) if role != Role::Constructed => (
+                            Value::Other("unconstructable", String::new()),
+                            Some((e, later)),
+                        ),
+                        Err((e, later)) => {
+                            let r = if later {
+                                rank(Some(&Rc::new(Path { up: body, at })), (0, 0))
+                            } else {
+                                rank(body.as_ref(), at)
+                            };
+                            construct_error(&mut event_error, r, e.clone());
+                            (
+                                Value::Other("unconstructable", String::new()),
+                                Some((e, later)),
+                            )
+                        }
+                    };
+                    if anchor > 0 {
+                        anchors.insert(
+                            anchor,
+                            Anchored {
+                                value: v.clone(),
+                                ident: ident.clone(),
+                                error: error.map(Box::new),
+                                inner: None,
+                            },
+                        );
+                    }
+                    Some((v, ident, at))
+                }
+                Event::Alias(id) => {
+                    names.check(span.start.index(), '*')?;
+                    let (role, _, body, at) = position(&stack, 0, root_want, ev);
+                    if let Some(a) = anchors.get(&id) {
+                        if role == Role::Constructed
+                            && let Some((e, later)) = a.error.as_deref()
+                        {
+                            let r = if *later {
+                                rank(
+                                    Some(&Rc::new(Path {
+                                        up: body.clone(),
+                                        at,
+                                    })),
+                                    (0, 0),
+                                )
+                            } else {
+                                rank(body.as_ref(), at)
+                            };
+                            construct_error(&mut event_error, r, e.clone());
+                        }
+                        if role == Role::Constructed
+                            && let Some((suffix, e)) = a.inner.as_deref()
+                        {
+                            let mut chain = rank(body.as_ref(), at).1;
+                            chain.extend_from_slice(suffix);
+                            construct_error(&mut event_error, (chain.len(), chain), e.clone());
+                        }
+                        Some((a.value.clone(), a.ident.clone(), at))
+                    } else if let Some(open) = stack.iter().position(|f| f.anchor == id) {
+                        // An alias inside its own anchor: PyYAML builds a recursive value.
+                        let f = &stack[open];
+                        let (kind, shape) = match &f.kind {
+                            // Its items are known when it ends: checked then, if merged.
+                            Kind::Seq(_) => ("list", Shape::Sequence { of_mappings: true }),
+                            Kind::Map { .. } => (
+                                if f.tag == Some("set") { "set" } else { "dict" },
+                                Shape::Mapping,
+                            ),
+                        };
+                        if role == Role::MergeSource {
+                            // The mapping this merges into: the innermost open one.
+                            let merging = stack
+                                .iter()
+                                .rposition(|f| matches!(f.kind, Kind::Map { .. }))
+                                .unwrap_or(open);
+                            if matches!(f.kind, Kind::Seq(_)) {
+                                open_merges.push((id, rank(Some(&stack[merging].flatten), (0, 0))));
+                            }
+                            // Merging a mapping into itself adds no key it does not have; what any
+                            // other open collection brings is unknown yet.
+                            if (merging != open || matches!(f.kind, Kind::Seq(_)))
+                                && stack[merging].want.keeps()
+                            {
+                                unfollowed.get_or_insert_with(|| cannot_follow("a collection"));
+                            }
+                        }
+                        Some((Value::Pruned(kind, shape), Ident::Node(f.node), at))
+                    } else {
+                        return Err(rejected(format!(
+                            "has an alias at line {} that names no anchor",
+                            span.start.line()
+                        )));
+                    }
+                }
+                Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                    if stack.len() >= PYYAML_MAX_DEPTH {
+                        return Err(LoadError::Crashes(format!(
+                            "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
+                        )));
+                    }
+                    if anchor > 0 {
+                        names.check(span.start.index(), '&')?;
+                    }
+                    let is_seq = matches!(event, Event::SequenceStart(..));
+                    let node_kind = if is_seq { "sequence" } else { "mapping" };
+                    let (role, want, parent_body, at) = position(&stack, anchor, root_want, ev);
+                    // Ok(tag), or the error and whether it comes when the contents are built.
+                    let tag = match (is_seq, core_suffix(tag.as_deref())) {
+                        (true, TagKind::Implicit | TagKind::Core("seq")) => Ok(None),
+                        (true, TagKind::Core("omap")) => Ok(Some("omap")),
+                        (true, TagKind::Core("pairs")) => Ok(Some("pairs")),
+                        (false, TagKind::Implicit | TagKind::Core("map")) => Ok(None),
+                        (false, TagKind::Core("set")) => Ok(Some("set")),
+                        (_, TagKind::Core(t @ ("seq" | "map" | "set" | "omap" | "pairs"))) => {
+                            Err((generator_mismatch(node_kind, t), true))
+                        }
+                        (_, TagKind::Core(other)) => Err((
+                            rejected(format!(
+                                "has a {node_kind} tagged !!{other}, which yaml.safe_load cannot construct"
+                            )),
+                            false,
+                        )),
+                        (_, TagKind::Unknown(t)) => Err((no_constructor(&t), false)),
+                    };
+                    let body = match (role, &parent_body) {
+                        (Role::Constructed, _) | (_, None) => Rc::new(Path {
+                            up: parent_body.clone(),
+                            at,
+                        }),
+                        (_, Some(b)) => b.clone(),
+                    };
+                    // Only a constructed node's tag matters; for the others, it matters where an
+                    // alias constructs them.
+                    let (tag, error) = match (role, tag) {
+                        (Role::Constructed, Ok(t)) => (t, None),
+                        (Role::Constructed, Err((e, later))) => {
+                            let r = if later {
+                                rank(Some(&body), (0, 0))
+                            } else {
+                                rank(parent_body.as_ref(), at)
+                            };
+                            construct_error(&mut event_error, r, e.clone());
+                            (None, Some((e, later)))
+                        }
+                        (_, Ok(_)) => (None, None),
+                        (_, Err(e)) => (None, Some(e)),
+                    };
+                    let flatten = match stack.last() {
+                        Some(p) if role == Role::MergeSource => p.flatten.clone(),
+                        _ => body.clone(),
+                    };
+                    nodes += 1;
+                    stack.push(Frame {
+                        kind: if is_seq {
+                            Kind::Seq(Vec::new())
+                        } else {
+                            Kind::Map {
+                                own: Vec::new(),
+                                idents: Vec::new(),
+                                pending: None,
+                                merges: Vec::new(),
+                                pairs: 0,
+                            }
+                        },
+                        anchor,
+                        node: nodes,
+                        want,
+                        tag,
+                        role,
+                        at,
+                        body,
+                        flatten,
+                        error,
+                        of_mappings: true,
+                        keeps_idents: role == Role::MergeSource
+                            || matches!(want, Want::Any | Want::AnyItem | Want::All),
+                        inner: None,
+                        path: (anchor > 0 && role == Role::Constructed)
+                            .then(|| rank(parent_body.as_ref(), at).1),
+                    });
+                    None
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let Some(frame) = stack.pop() else {
+                        return Err(rejected("has unbalanced collections".into()));
+                    };
+                    let v = match frame.kind {
+                        Kind::Seq(items) if frame.want.keeps() => Value::Seq(Rc::new(items)),
+                        Kind::Seq(_) => Value::Pruned(
+                            "list",
+                            Shape::Sequence {
+                                of_mappings: frame.of_mappings,
+                            },
+                        ),
+                        Kind::Map {
+                            own,
+                            idents,
+                            merges,
+                            pairs,
+                            ..
+                        } => {
+                            if frame.role == Role::PairItem && pairs != 1 {
+                                construct_error(
+                                    &mut event_error,
+                                    rank(Some(&frame.body), frame.at),
+                                    rejected(format!(
+                                        "has an !!omap or !!pairs item with {pairs} pairs, not one"
+                                    )),
+                                );
+                            }
+                            let kind = if frame.tag == Some("set") {
+                                "set"
+                            } else {
+                                "dict"
+                            };
+                            if frame.want.keeps() {
+                                // flatten_mapping (PyYAML 6.0.3+): the merged pairs in order, the
+                                // first of each key identity only, then the mapping's own pairs.
+                                let mut seen = std::collections::HashSet::new();
+                                let (mut entries, mut merged_idents) = (Vec::new(), Vec::new());
+                                for source in &merges {
+                                    let sources: Vec<&Value> = match source {
+                                        Value::Seq(items) => items.iter().collect(),
+                                        one => vec![one],
+                                    };
+                                    for s in sources {
+                                        let Value::Map(e) = s else { continue };
                                         merge_budget = merge_budget.checked_sub(e.len()).ok_or_else(|| {
                                             rejected(format!("expands merge keys (<<) to more than {MERGE_BUDGET} entries; PyYAML copies them too and would take exponential time"))
                                         })?;
-                                        entries.extend(e.iter().cloned());
+                                        for (i, pair) in e.entries.iter().enumerate() {
+                                            // Every merge source keeps its identities.
+                                            let ident = e.idents.get(i).unwrap_or(&Ident::Node(0));
+                                            if seen.insert(ident) {
+                                                entries.push(pair.clone());
+                                                if frame.keeps_idents {
+                                                    merged_idents.push(ident.clone());
+                                                }
+                                            }
+                                        }
                                     }
                                 }
+                                entries.extend(own);
+                                merged_idents.extend(idents);
+                                Value::Map(Rc::new(Mapping {
+                                    set: frame.tag == Some("set"),
+                                    entries,
+                                    idents: merged_idents.into_boxed_slice(),
+                                }))
+                            } else {
+                                Value::Pruned(kind, Shape::Mapping)
                             }
-                            entries.extend(own);
-                            Value::Map(Rc::new(entries))
-                        } else {
-                            Value::Pruned("dict")
                         }
-                    }
-                };
-                if frame.anchor > 0 {
-                    anchors.insert(frame.anchor, v.clone());
-                }
-                Some(v)
-            }
-            _ => None,
-        };
-        if let Some(v) = done {
-            match stack.last_mut() {
-                Some(Frame {
-                    kind: Kind::Seq(items),
-                    want,
-                    ..
-                }) => {
-                    if matches!(v, Value::Other("value" | "merge", _)) {
-                        return Err(no_constructor(&format!(
-                            "tag:yaml.org,2002:{} (a plain `=` or `<<` in a list)",
-                            v.kind()
-                        )));
-                    }
-                    if want.keeps() {
-                        items.push(v);
-                    } else if !matches!(v.kind(), "dict") {
-                        // Only `omap`/`pairs` items are checked without being kept.
-                        items.clear();
-                        items.push(Value::Pruned("other"));
-                    }
-                }
-                Some(Frame {
-                    kind: Kind::Map(entries, pending),
-                    want,
-                    merges,
-                    tag,
-                    ..
-                }) => match pending.take() {
-                    None => {
-                        if !v.hashable() {
-                            return Err(rejected(format!(
-                                "has a mapping key that is a {}, which yaml.safe_load cannot hash",
-                                v.kind()
-                            )));
+                    };
+                    if frame.anchor > 0 {
+                        for (_, r) in open_merges.extract_if(.., |(id, _)| *id == frame.anchor) {
+                            if !frame.of_mappings {
+                                construct_error(
+                                    &mut event_error,
+                                    r,
+                                    merge_not_mappings("list holding something else than mappings"),
+                                );
+                            }
                         }
-                        // PyYAML's flatten_mapping turns a `=` key into the string "=".
-                        let v = match v {
-                            Value::Other("value", t) => Value::Str(t),
-                            other => other,
+                        let inner = match (&frame.path, &frame.inner) {
+                            (Some(path), Some((r, e))) if r.1.starts_with(path) => {
+                                Some((r.1[path.len()..].to_vec(), e.clone()))
+                            }
+                            _ => None,
                         };
-                        *pending = Some(v);
+                        anchors.insert(
+                            frame.anchor,
+                            Anchored {
+                                value: v.clone(),
+                                ident: Ident::Node(frame.node),
+                                error: frame.error.map(Box::new),
+                                inner: inner.map(Box::new),
+                            },
+                        );
                     }
-                    Some(k) => {
-                        if matches!(v, Value::Other("value" | "merge", _)) {
-                            return Err(no_constructor(&format!(
-                                "tag:yaml.org,2002:{} (a plain `=` or `<<` as a value)",
-                                v.kind()
-                            )));
+                    if let (Some(parent), Some((r, e))) = (stack.last_mut(), frame.inner) {
+                        construct_error(&mut parent.inner, r, e);
+                    }
+                    Some((v, Ident::Node(frame.node), frame.at))
+                }
+                _ => None,
+            };
+            let Some((v, ident, at)) = done else {
+                break 'event;
+            };
+            let no_constructor_for = |v: &Value, place: &str| {
+                no_constructor(&format!(
+                    "tag:yaml.org,2002:{} (a plain `=` or `<<` {place})",
+                    v.kind()
+                ))
+            };
+            let Some(parent) = stack.last_mut() else {
+                if matches!(v, Value::Other("value" | "merge", _)) {
+                    construct_error(
+                        &mut event_error,
+                        rank(None, at),
+                        no_constructor_for(&v, "alone"),
+                    );
+                }
+                root = Some(v);
+                break 'event;
+            };
+            // Built only for an error (a chain from the root).
+            let body = parent.body.clone();
+            let here = || rank(Some(&body), at);
+            match &mut parent.kind {
+                Kind::Seq(items) => {
+                    let mapping = v.shape() == Shape::Mapping;
+                    parent.of_mappings &= mapping;
+                    if matches!(parent.tag, Some("omap" | "pairs")) {
+                        // An alias item was flattened where it was constructed.
+                        let pairs = match &v {
+                            Value::Map(m) => m.len(),
+                            _ => 1,
+                        };
+                        if !mapping || pairs != 1 {
+                            construct_error(
+                                &mut event_error,
+                                here(),
+                                rejected(
+                                    "has an !!omap or !!pairs item that is not a one-pair mapping"
+                                        .into(),
+                                ),
+                            );
                         }
-                        if matches!(k, Value::Other("merge", _)) && tag.is_none() {
-                            let ok = match &v {
-                                Value::Map(_) | Value::Pruned("dict") => true,
-                                Value::Seq(items) => items.iter().all(|i| i.kind() == "dict"),
-                                Value::Pruned("list") => true,
-                                _ => false,
-                            };
-                            if !ok {
-                                return Err(rejected(format!(
-                                    "has a merge key (<<) whose value is a {}, not a mapping or a list of mappings",
-                                    v.kind()
-                                )));
+                    } else if parent.role == Role::Constructed
+                        && matches!(v, Value::Other("value" | "merge", _))
+                    {
+                        construct_error(
+                            &mut event_error,
+                            here(),
+                            no_constructor_for(&v, "in a list"),
+                        );
+                    }
+                    if parent.want.keeps() {
+                        items.push(v);
+                    }
+                }
+                Kind::Map {
+                    own,
+                    idents,
+                    pending,
+                    merges,
+                    pairs,
+                } => match pending.take() {
+                    None => {
+                        *pairs += 1;
+                        let v = if parent.role == Role::PairItem {
+                            // Not flattened: `<<` and `=` keep their tags, which nothing
+                            // constructs; any key may be unhashable (it becomes a tuple item).
+                            if matches!(v, Value::Other("value" | "merge", _)) {
+                                construct_error(
+                                    &mut event_error,
+                                    here(),
+                                    no_constructor_for(&v, "as an !!omap key"),
+                                );
                             }
-                            if want.keeps() {
+                            v
+                        } else {
+                            if !v.hashable() {
+                                construct_error(
+                                    &mut event_error,
+                                    here(),
+                                    rejected(format!(
+                                        "has a mapping key that is a {}, which yaml.safe_load cannot hash",
+                                        v.kind()
+                                    )),
+                                );
+                            }
+                            // PyYAML's flatten_mapping turns a `=` key into the string "=".
+                            match v {
+                                Value::Other("value", t) => Value::Str(t),
+                                other => other,
+                            }
+                        };
+                        *pending = Some((v, ident, at));
+                    }
+                    Some((k, kid, _)) => {
+                        if matches!(k, Value::Other("merge", _)) && parent.role != Role::PairItem {
+                            if !matches!(
+                                v.shape(),
+                                Shape::Mapping | Shape::Sequence { of_mappings: true }
+                            ) {
+                                construct_error(
+                                    &mut event_error,
+                                    rank(Some(&parent.flatten), (0, 0)),
+                                    merge_not_mappings(match v.shape() {
+                                        Shape::Scalar => "scalar",
+                                        _ => "list holding something else than mappings",
+                                    }),
+                                );
+                            }
+                            if parent.want.keeps() {
                                 merges.push(v);
                             }
-                        } else if want.keeps_all_keys() || want.value(&k) != Want::None {
-                            entries.push((k, v));
+                        } else {
+                            if matches!(v, Value::Other("value" | "merge", _)) {
+                                construct_error(
+                                    &mut event_error,
+                                    here(),
+                                    no_constructor_for(&v, "as a value"),
+                                );
+                            }
+                            if parent.want.keeps_all_keys() || parent.want.value(&k) != Want::None {
+                                own.push((k, v));
+                                if parent.keeps_idents {
+                                    idents.push(kid);
+                                }
+                            }
                         }
                     }
                 },
-                None => {
-                    if matches!(v, Value::Other("value" | "merge", _)) {
-                        return Err(no_constructor("tag:yaml.org,2002:value"));
-                    }
-                    root = Some(v)
-                }
             }
         }
+        if let Some((r, e)) = event_error {
+            // Its collection: the parent of one that just started, else the innermost.
+            let owner = if stack.len() > pushed {
+                stack.len().checked_sub(2)
+            } else {
+                stack.len().checked_sub(1)
+            };
+            if let Some(f) = owner.and_then(|i| stack.get_mut(i)) {
+                construct_error(&mut f.inner, r.clone(), e.clone());
+            }
+            construct_error(&mut first_error, r, e);
+        }
     }
-    Ok(root)
+    match (first_error, unfollowed) {
+        (Some((_, e)), _) | (None, Some(e)) => Err(e),
+        (None, None) => Ok(root),
+    }
 }
 
 #[cfg(test)]
@@ -972,7 +1543,7 @@ mod tests {
         let keys: Vec<&Value> = dags.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, [&Value::Str("y".into()), &Value::Str("z".into())]);
         // Dag values are only their type.
-        assert!(matches!(dags[1].1, Value::Pruned("dict")), "{dags:?}");
+        assert!(matches!(dags[1].1, Value::Pruned("dict", _)), "{dags:?}");
         let sdk = v.get("sdk").unwrap();
         assert_eq!(
             sdk.get("supervisor_schema_version"),
@@ -1006,5 +1577,161 @@ mod tests {
         }
         doc.push_str("a: *l10\n");
         assert_eq!(kind_of(&doc).unwrap(), "list");
+    }
+
+    fn rejected(doc: &str) -> bool {
+        matches!(load_all(doc), Err(LoadError::Rejected(_)))
+    }
+
+    fn crashes(doc: &str) -> bool {
+        matches!(load_all(doc), Err(LoadError::Crashes(_)))
+    }
+
+    #[test]
+    fn merge_keys_follow_pyyaml_6_0_4() {
+        // Checked against PyYAML 6.0.4, whose flatten_mapping keeps the first merged pair of
+        // each key identity: different nodes with a text of two or more characters are
+        // different keys (the later source wins, as in a dict), while one-character texts and
+        // aliased key nodes are the same object (the first source wins).
+        let get = |doc: &str, key: &str| load_all(doc).unwrap().unwrap().get(key).cloned();
+        let int = |t: &str| Some(Value::Other("int", t.into()));
+        assert_eq!(get("<<: [{ab: 1}, {ab: 2}]\n", "ab"), int("2"));
+        assert_eq!(get("<<: [{a: 1}, {a: 2}]\n", "a"), int("1"));
+        assert_eq!(get("<<: {ab: 1}\n<<: {ab: 2}\n", "ab"), int("2"));
+        assert_eq!(get("<<: {a: 1}\n<<: {a: 2}\n", "a"), int("1"));
+        assert_eq!(get("k: &k ab\n<<: [{*k : 1}, {*k : 2}]\n", "ab"), int("1"));
+        assert_eq!(get("<<: [{é: 1}, {é: 2}]\n", "é"), int("1"));
+        assert_eq!(get("<<: [{ж: 1}, {ж: 2}]\n", "ж"), int("2"));
+        // Explicit keys win wherever they stand.
+        assert_eq!(get("ab: 3\n<<: [{ab: 1}, {ab: 2}]\n", "ab"), int("3"));
+        // A merge source is flattened first: its own pairs after its merged ones, and both
+        // are merged on (so a one-character key keeps the nested merged value).
+        let nested = "b: &b {<<: {ab: 1, c: 1}, ab: 2, c: 2}\n<<: *b\n";
+        assert_eq!(get(nested, "ab"), int("2"));
+        assert_eq!(get(nested, "c"), int("1"));
+        assert_eq!(get("<<: {<<: {<<: {ab: 1}}}\n", "ab"), int("1"));
+        // A `!!set` merges its keys; any tag on a merge source is ignored (never constructed).
+        assert_eq!(
+            get("<<: !!set {ab}\n", "ab").map(|v| v.kind()),
+            Some("NoneType")
+        );
+        for doc in [
+            "<<: !!omap [ab: 1]\n",
+            "<<: !!pairs [ab: 1]\n",
+            "<<: !foo {ab: 1}\n",
+            "<<: !!str {ab: 1}\n",
+            "<<: [!foo {ab: 1}]\n",
+            "<<: !!set [{ab: 1}]\n",
+            "<<: []\nab: 1\n",
+        ] {
+            assert_eq!(get(doc, "ab"), int("1"), "{doc:?}");
+        }
+        // A merge source's tag still fails where an alias constructs it.
+        assert!(rejected("a: {<<: &x !foo {ab: 1}}\nb: *x\n"));
+        // `<<` must hold a mapping or a list of mappings, wherever it is.
+        for doc in [
+            "<<: 1\n",
+            "<<: ~\n",
+            "x: {<<: [1]}\n",
+            "x: {y: {<<: [{a: 1}, [b]]}}\n",
+            "v: &v 1\nx: {<<: [*v]}\n",
+            "x: !!set {<<: 1}\n",
+            "x: {<<: {a: 1}, <<: 1}\n",
+        ] {
+            assert!(rejected(doc), "{doc:?}: {:?}", load_all(doc));
+        }
+        // PyYAML checks the merge before it builds the value: not a crash.
+        assert!(rejected("x: {<<: !!int abc}\n"));
+    }
+
+    #[test]
+    fn omap_items_are_single_unflattened_pairs() {
+        for doc in [
+            "x: !!omap [{a: 1, b: 2}]\n",
+            "x: !!pairs [{a: 1, b: 2}]\n",
+            "x: !!omap [<<: {a: 1}]\n",
+            "x: !!omap [=: 1]\n",
+            "x: !!omap [1]\n",
+            "x: !!omap [{}]\n",
+            "m: &m {a: 1, b: 2}\nx: !!omap [*m]\n",
+        ] {
+            assert!(rejected(doc), "{doc:?}: {:?}", load_all(doc));
+        }
+        for doc in [
+            "x: !!omap [? [a] : 1]\n",
+            "x: !!omap [!foo {a: 1}]\n",
+            "m: &m {<<: {a: 1}}\nx: !!omap [*m]\n",
+        ] {
+            assert_eq!(
+                kind_of(&doc.replace("x:", "a:")).unwrap(),
+                "list",
+                "{doc:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn recursive_aliases_load() {
+        // PyYAML registers an anchor before composing its node: an alias inside it makes a
+        // recursive value.
+        assert_eq!(kind_of("a: &a [*a]\n").unwrap(), "list");
+        assert_eq!(kind_of("a: &a {k: *a}\n").unwrap(), "dict");
+        assert_eq!(kind_of("a: &a {<<: *a, y: 1}\n").unwrap(), "dict");
+        assert!(rejected("a: &a {? *a : 1}\n"));
+        assert!(rejected("a: &l [{<<: *l}, 1]\n"));
+        // Merging an enclosing mapping into one that matters is beyond this verifier: it says
+        // so rather than guess.
+        let Err(LoadError::Rejected(why)) = load("--- &r\ndags: {<<: *r}\n") else {
+            panic!()
+        };
+        assert!(why.contains("cannot follow"), "{why}");
+    }
+
+    #[test]
+    fn anchors_are_named_and_defined_as_pyyaml_scans_them() {
+        for doc in [
+            "a: &x 1\nb: &x 2\n",
+            "a: [&x 1, &x 2]\n",
+            "a: !!str &x 1\nb: !!str &x 2\n",
+            "# é ж 𝄞 in a comment\nc: 'ééé 𝄞' # and ж\na: &x\n  k: 1\nb: &x\n  k: 2\n",
+            "a: &a.b 1\n",
+            "a: &é 1\n",
+            "a: &a 1\nb: *a.b\n",
+            "a: &x[1]\n",
+        ] {
+            let Err(LoadError::Rejected(why)) = load_all(doc) else {
+                panic!("{doc:?}: {:?}", load_all(doc))
+            };
+            assert!(
+                why.contains("anchor") || why.contains("alias"),
+                "{doc:?}: {why}"
+            );
+        }
+        assert_eq!(kind_of("x: &a-_9 1\na: *a-_9\n").unwrap(), "int");
+        assert_eq!(kind_of("c: 'é𝄞'\nx: &k 1\na: *k\n").unwrap(), "int");
+    }
+
+    #[test]
+    fn the_error_pyyaml_meets_first_decides() {
+        // The composer's errors come before any construction error.
+        assert!(rejected("a: 2026-13-45\nb: [\n"));
+        assert!(rejected("a: 2026-13-45\nb: &x 1\nc: &x 2\n"));
+        // Then breadth first: the root's scalars before what nested collections hold.
+        assert!(crashes("b: [!foo x]\na: 2026-13-45\n"));
+        assert!(crashes("a: 2026-13-45\nb: {c: [!foo x]}\n"));
+        assert!(crashes("b: {<<: 1}\na: 2026-13-45\n"));
+        // Each round in the order its collections were built: `a`'s pairs before `b`'s merge.
+        assert!(crashes("a: {x: 2026-13-45}\nb: {<<: 1}\n"));
+        assert!(rejected("a: {x: {y: 2026-13-45}}\nb: {<<: 1}\n"));
+        assert!(crashes(
+            "b: {? [a] : 1}\na: {x: 2026-13-45}\nc: 2026-13-45\n"
+        ));
+        // A tag whose constructor builds a collection fails a round later.
+        assert!(crashes("x: !!map []\na: 2026-13-45\n"));
+        assert!(rejected("x: !!str []\na: 2026-13-45\n"));
+        // Merged pairs are built before the mapping's own.
+        assert!(rejected("sdk: !!int abc\n<<: {x: !foo 1}\n"));
+        // An alias builds its anchor where PyYAML meets it first.
+        assert!(crashes("z: {y: {x: &a !!int abc}, b: *a, ? [a] : 1}\n"));
     }
 }

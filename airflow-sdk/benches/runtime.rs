@@ -377,8 +377,11 @@ fn encode_frame(v: &Value) -> Vec<u8> {
 fn recv(s: &mut TcpStream) -> (i64, Value) {
     let mut len = [0u8; 4];
     s.read_exact(&mut len).expect("reading a frame length");
-    let mut buf = vec![0; u32::from_be_bytes(len) as usize];
-    s.read_exact(&mut buf).expect("reading a frame");
+    // Read as it arrives rather than allocated from the prefix up front.
+    let len = u64::from(u32::from_be_bytes(len));
+    let mut buf = Vec::new();
+    s.take(len).read_to_end(&mut buf).expect("reading a frame");
+    assert_eq!(buf.len() as u64, len, "a truncated frame");
     let v = rmpv::decode::read_value(&mut &buf[..]).expect("a msgpack frame");
     match v {
         Value::Array(items) if items.len() == 2 => {

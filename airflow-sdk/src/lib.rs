@@ -231,3 +231,9 @@ macro_rules! main {
         }
     };
 }
+
+/// Entry points for the fuzz targets under `fuzz/` (internal feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzz;

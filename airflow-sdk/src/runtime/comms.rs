@@ -121,8 +121,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Stack of the reader thread: it only decodes frames (whose nesting depth is bounded).
-const READER_STACK: usize = 256 * 1024;
+/// Stack of the reader thread, which decodes replies recursively. Frames nest at most
+/// [`frame::MAX_NESTING`] levels; decoding the deepest ones needed under 256 KiB in a release
+/// build and 640-768 KiB in a debug build (measured by the test below), so 2 MiB (std's default,
+/// reserved rather than committed) leaves a wide margin.
+const READER_STACK: usize = 2 * 1024 * 1024;
 
 impl Comms {
     /// Wraps a connected comm socket. `timeout` bounds every wait for a reply.
@@ -174,39 +177,10 @@ impl Comms {
             Err(FrameError::Cancelled) => return Err(CommError::Cancelled),
             Err(other) => return Err(self.fail(other.to_string())),
         };
-        let mut items = match frame {
-            Value::Array(items) => items,
-            _ => unreachable!("frames are arrays"),
-        };
-        if items.len() < 2 {
-            return Err(self.fail(format!(
-                "the first frame has {} elements, expected [id, body, error]",
-                items.len()
-            )));
-        }
-        if items.len() > 2 && !items[2].is_nil() {
-            let err = messages::to_json(&items[2]);
-            return Err(self.fail(format!("the first frame carries an error: {err}")));
-        }
-        let body = std::mem::replace(&mut items[1], Value::Nil);
-        match messages::type_of(&body) {
-            Some("StartupDetails" | "DagFileParseRequest") => {}
-            Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
-            None => {
-                return Err(self.fail(format!(
-                    "the first frame's body is {} without a string \"type\"",
-                    messages::kind(&body)
-                )));
-            }
-        }
-        match messages::decode_body(body) {
-            Ok(ToTask::StartupDetails(d)) => {
-                Ok(FirstMessage::Startup(Box::new(self.version.incoming(*d))))
-            }
-            Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
-            Ok(other) => unreachable!("type checked above, decoded as {}", other.kind()),
-            Err(e) => Err(self.fail(e)),
-        }
+        decode_first(frame, self.version).map_err(|e| match e {
+            CommError::Broken(m) => self.fail(m),
+            other => other,
+        })
     }
 
     /// Starts the reader thread, once.
@@ -283,6 +257,53 @@ impl Comms {
                 return Err(e);
             }
         }
+    }
+}
+
+/// Decodes the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest, nil]`, into
+/// the shape of `version`. A frame that cannot be read is [`CommError::Broken`].
+pub(crate) fn decode_first(
+    frame: Value,
+    version: SchemaVersion,
+) -> Result<FirstMessage, CommError> {
+    let Value::Array(mut items) = frame else {
+        return Err(CommError::Broken(format!(
+            "the first frame is {}, not an array",
+            messages::kind(&frame)
+        )));
+    };
+    if items.len() < 2 {
+        return Err(CommError::Broken(format!(
+            "the first frame has {} elements, expected [id, body, error]",
+            items.len()
+        )));
+    }
+    if items.len() > 2 && !items[2].is_nil() {
+        let err = messages::to_json(&items[2]);
+        return Err(CommError::Broken(format!(
+            "the first frame carries an error: {err}"
+        )));
+    }
+    let body = std::mem::replace(&mut items[1], Value::Nil);
+    match messages::type_of(&body) {
+        Some("StartupDetails" | "DagFileParseRequest") => {}
+        Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
+        None => {
+            return Err(CommError::Broken(format!(
+                "the first frame's body is {} without a string \"type\"",
+                messages::kind(&body)
+            )));
+        }
+    }
+    match messages::decode_body(body) {
+        Ok(ToTask::StartupDetails(d)) => Ok(FirstMessage::Startup(Box::new(version.incoming(*d)))),
+        Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
+        // Not expected (the type was checked above), but a protocol error, never a panic.
+        Ok(other) => Err(CommError::Broken(format!(
+            "the first frame's body decoded as {}, not StartupDetails or DagFileParseRequest",
+            other.kind()
+        ))),
+        Err(e) => Err(CommError::Broken(e)),
     }
 }
 
@@ -366,7 +387,6 @@ fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
     use std::net::TcpListener;
 
     fn pair() -> (Comms, TcpStream, Arc<AtomicUsize>) {
@@ -389,11 +409,7 @@ mod tests {
     }
 
     fn read_request(s: &mut TcpStream) -> Value {
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len).unwrap();
-        let mut buf = vec![0; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut buf).unwrap();
-        frame::decode_payload(&buf).unwrap()
+        frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap()
     }
 
     #[test]
@@ -519,5 +535,54 @@ mod tests {
             }
         });
         assert_eq!(server.join().unwrap(), N);
+    }
+
+    /// The deepest nesting `frame::decode_payload` accepts of `open` (one level) around nil,
+    /// inside `[1, <head>..., <nested>]`.
+    fn deepest(head: &[u8], open: &[u8]) -> Vec<u8> {
+        (1..=frame::MAX_NESTING + 8)
+            .rev()
+            .map(|depth| {
+                let mut p = head.to_vec();
+                for _ in 0..depth {
+                    p.extend_from_slice(open);
+                }
+                p.push(0xc0);
+                p
+            })
+            .find(|p| frame::decode_payload(p).is_ok())
+            .expect("some depth decodes")
+    }
+
+    #[test]
+    fn deepest_frames_decode_on_the_reader_stack() {
+        // A hostile supervisor nests values as deep as the msgpack decoder allows; decoding the
+        // reply, converting it to JSON and dropping it all happen on the reader thread's small
+        // stack, which must hold.
+        let xcom = b"\x92\x01\x83\xa4type\xaaXComResult\xa3key\xa1k\xa5value";
+        let error = b"\x93\x01\xc0\x82\xa5error\xa1e\xa6detail";
+        let bare_error = b"\x93\x01\xc0";
+        let mut payloads = Vec::new();
+        for head in [&xcom[..], &error[..], &bare_error[..]] {
+            for open in [&[0x91][..], &[0x81, 0xa1, b'a'][..], &[0x81, 0xc0][..]] {
+                payloads.push(deepest(head, open));
+            }
+        }
+        let decoded = std::thread::Builder::new()
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                payloads
+                    .into_iter()
+                    .map(|p| {
+                        let v = frame::decode_payload(&p).unwrap();
+                        let r = messages::decode_response(v);
+                        format!("{:?}", r.as_ref().map(|(id, _)| id))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap()
+            .join()
+            .expect("the reader stack overflowed");
+        assert_eq!(decoded.len(), 9);
     }
 }

@@ -11,6 +11,12 @@ use rmpv::Value;
 /// rather than allocated.
 pub(crate) const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
 
+/// The deepest nesting of arrays and maps a frame may have, counting the frame's own array (as
+/// serde_json's default limit: a hostile peer must not exhaust the reader thread's stack in the
+/// recursive decoders). Airflow's own frames nest about ten levels; a dag run's `conf` or an
+/// XCom value gets the rest.
+pub(crate) const MAX_NESTING: usize = 128;
+
 /// Why a frame could not be read.
 #[derive(Debug)]
 pub(crate) enum FrameError {
@@ -72,8 +78,16 @@ pub(crate) fn prefix(payload: Vec<u8>) -> Vec<u8> {
 /// trailing bytes.
 pub(crate) fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
     let mut rest = payload;
-    let value = rmpv::decode::read_value(&mut rest)
-        .map_err(|e| FrameError::Malformed(format!("not msgpack: {e}")))?;
+    // rmpv counts two levels per array or map, three for a string, binary or extension leaf
+    // and one for any other: MAX_NESTING collections hold any value (one more, a bare scalar).
+    let value = rmpv::decode::read_value_with_max_depth(&mut rest, 2 * MAX_NESTING + 3).map_err(
+        |e| match e {
+            rmpv::decode::Error::DepthLimitExceeded => FrameError::Malformed(format!(
+                "nests arrays and maps deeper than {MAX_NESTING} levels"
+            )),
+            e => FrameError::Malformed(format!("not msgpack: {e}")),
+        },
+    )?;
     if !rest.is_empty() {
         return Err(FrameError::Malformed(format!(
             "{} trailing bytes after the msgpack value",
@@ -99,7 +113,7 @@ pub(crate) fn read_frame(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Value, FrameError> {
     let mut header = [0u8; 4];
-    read_full(r, &mut header, false, deadline, cancelled)?;
+    read_full(r, &mut header, deadline, cancelled)?;
     let len = u32::from_be_bytes(header) as usize;
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge(len));
@@ -107,15 +121,53 @@ pub(crate) fn read_frame(
     if len == 0 {
         return Err(FrameError::Malformed("empty frame".into()));
     }
-    let mut payload = vec![0u8; len];
-    read_full(r, &mut payload, true, deadline, cancelled)?;
+    let payload = read_payload(r, len, deadline, cancelled)?;
     decode_payload(&payload)
 }
 
+/// Reads exactly `len` payload bytes. The buffer grows with the bytes that actually arrive
+/// (`read_to_end` doubles it), never to the untrusted length up front: a peer that announces
+/// [`MAX_FRAME_LEN`] and then closes costs a few bytes, not 128 MiB.
+fn read_payload(
+    r: &mut impl Read,
+    len: usize,
+    deadline: Instant,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Vec<u8>, FrameError> {
+    let mut payload = Vec::new();
+    loop {
+        let remaining = (len - payload.len()) as u64;
+        // `read_to_end` keeps whatever it read before an error, so a `WouldBlock` (the socket's
+        // read timeout, used to poll `deadline` and `cancelled`) loses nothing.
+        match r.by_ref().take(remaining).read_to_end(&mut payload) {
+            // `Ok` means the limit or the end of the stream was reached.
+            Ok(_) if payload.len() == len => return Ok(payload),
+            Ok(_) => return Err(FrameError::Closed { partial: true }),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+        if payload.len() == len {
+            return Ok(payload);
+        }
+        if cancelled() {
+            return Err(FrameError::Cancelled);
+        }
+        if Instant::now() >= deadline {
+            return Err(FrameError::Timeout);
+        }
+    }
+}
+
+/// Fills the (small, fixed-size) `buf`: the length prefix.
 fn read_full(
     r: &mut impl Read,
     buf: &mut [u8],
-    mut started: bool,
     deadline: Instant,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<(), FrameError> {
@@ -124,13 +176,10 @@ fn read_full(
         match r.read(&mut buf[filled..]) {
             Ok(0) => {
                 return Err(FrameError::Closed {
-                    partial: started || filled > 0,
+                    partial: filled > 0,
                 });
             }
-            Ok(n) => {
-                filled += n;
-                started = true;
-            }
+            Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e)
                 if matches!(
@@ -192,6 +241,20 @@ mod tests {
             buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
             self.pos += n;
             Ok(n)
+        }
+    }
+
+    /// Wraps a reader and records the largest buffer a caller offered to `read`: the frame
+    /// reader's allocation, seen from outside (it reads into the buffer it allocated).
+    struct Widest<R> {
+        inner: R,
+        widest: usize,
+    }
+
+    impl<R: Read> Read for Widest<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.widest = self.widest.max(buf.len());
+            self.inner.read(buf)
         }
     }
 
@@ -296,5 +359,107 @@ mod tests {
                 "{payload:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn hostile_length_prefix_fails_fast_without_allocating_it() {
+        // 0xFFFFFFFF then EOF: refused on the prefix alone, nothing read past it.
+        let start = Instant::now();
+        let mut r = Widest {
+            inner: trickle(vec![0xff; 4], 100, true),
+            widest: 0,
+        };
+        let err = read_frame(&mut r, soon(), &|| false).unwrap_err();
+        assert!(
+            matches!(err, FrameError::TooLarge(n) if n == u32::MAX as usize),
+            "{err}"
+        );
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        assert!(r.widest <= 4, "offered a {}-byte buffer", r.widest);
+        // The largest accepted prefix, a few bytes, then EOF: the buffer follows what arrived.
+        let mut frame = (MAX_FRAME_LEN as u32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&[0x92, 0x01, 0x02]);
+        for eof in [true, false] {
+            let mut r = Widest {
+                inner: trickle(frame.clone(), 1, eof),
+                widest: 0,
+            };
+            let err = read_frame(&mut r, Instant::now() + Duration::from_millis(50), &|| {
+                false
+            })
+            .unwrap_err();
+            if eof {
+                assert!(matches!(err, FrameError::Closed { partial: true }), "{err}");
+            } else {
+                assert!(matches!(err, FrameError::Timeout), "{err}");
+            }
+            assert!(
+                r.widest <= 64 * 1024,
+                "offered a {}-byte buffer for 3 bytes",
+                r.widest
+            );
+        }
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn large_frame_arrives_in_pieces() {
+        // 1 MiB of binary in one frame, handed over 4000 bytes at a time with `WouldBlock`s
+        // between the pieces: the growing buffer keeps every byte.
+        let big = Value::Array(vec![Value::Binary(vec![7; 1 << 20])]);
+        let bytes = encode_frame(&big);
+        struct Stutter {
+            data: Vec<u8>,
+            pos: usize,
+            block: bool,
+        }
+        impl Read for Stutter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.block = !self.block;
+                if self.block {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                let n = buf.len().min(4000).min(self.data.len() - self.pos);
+                buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+                self.pos += n;
+                Ok(n)
+            }
+        }
+        let mut r = Stutter {
+            data: bytes,
+            pos: 0,
+            block: false,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        assert_eq!(read_frame(&mut r, deadline, &|| false).unwrap(), big);
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        // `depth` arrays (the frame's own included) around a leaf.
+        let nested = |depth: usize, leaf: &[u8]| {
+            let mut p = vec![0x91; depth];
+            p.extend_from_slice(leaf);
+            p
+        };
+        for (leaf, extra) in [
+            (&[0xa1, b'x'][..], 0),
+            (&[0xd4, 0x01, 0x00][..], 0),
+            (&[0xc4, 0x00][..], 0),
+            (&[0xc0][..], 1),
+            (&[0x07][..], 1),
+        ] {
+            let limit = MAX_NESTING + extra;
+            assert!(decode_payload(&nested(limit, leaf)).is_ok(), "{leaf:?}");
+            let err = decode_payload(&nested(limit + 1, leaf)).unwrap_err();
+            assert!(err.to_string().contains("deeper than 128 levels"), "{err}");
+        }
+        // Maps count like arrays.
+        let mut p = vec![0x91];
+        p.extend(std::iter::repeat_n([0x81, 0xc0], MAX_NESTING - 1).flatten());
+        p.extend_from_slice(&[0xa1, b'x']);
+        assert!(decode_payload(&p).is_ok());
+        p.splice(1..1, [0x81, 0xc0]);
+        assert!(decode_payload(&p).is_err());
     }
 }

@@ -553,7 +553,7 @@ pub(crate) fn type_of(body: &Value) -> Option<&str> {
 pub(crate) fn decode_body(body: Value) -> Result<ToTask, String> {
     let kind = match type_of(&body) {
         Some(k) => k.to_owned(),
-        None => return Err(format!("a {} body without a string \"type\"", kind(&body))),
+        None => return Err(format!("{} body without a string \"type\"", kind(&body))),
     };
     rmpv::ext::from_value(body).map_err(|e| format!("cannot decode {kind}: {e}"))
 }

@@ -555,12 +555,8 @@ mod tests {
 
     /// Reads one request: `(id, body)`, checking it is a 2-element array.
     fn recv(s: &mut TcpStream) -> (i64, Value) {
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut len = [0u8; 4];
-        s.read_exact(&mut len).unwrap();
-        let mut buf = vec![0; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut buf).unwrap();
-        let v = frame::decode_payload(&buf).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let v = frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap();
         let items = v.as_array().unwrap().clone();
         assert_eq!(items.len(), 2, "requests are [id, body]: {v}");
         (items[0].as_i64().unwrap(), items[1].clone())

@@ -792,6 +792,7 @@ fn manifest_cases() -> Vec<(String, Vec<u8>)> {
         format!("{HEAD}dags:\n  <<: [{{d: {{}}}}, {{e: {{}}}}]\n"),
     );
     add("merge_scalar", format!("{HEAD}dags:\n  <<: 1\n  d: {{}}\n"));
+    merge_cases(&mut add);
     add("bool_key_only", with_dag_key("yes"));
     add("int_key_only", with_dag_key("123"));
     add(
@@ -859,6 +860,191 @@ fn manifest_cases() -> Vec<(String, Vec<u8>)> {
     big.push_str("\"\n");
     add("manifest_17_mib", big);
     cases
+}
+
+/// Merge keys (`<<`) where the verdict reads them (`dags`, `sdk`, the root), as PyYAML 6.0.4
+/// flattens them: precedence by key identity, merge sources of any tag, refused non-mappings;
+/// then anchors, `!!omap` items and the order of faults, which the same loader decides.
+fn merge_cases(add: &mut impl FnMut(&str, String)) {
+    const GOOD: &str = "dags:\n  d: {}\n";
+    const V: &str = "\"2026-06-16\"";
+    const BAD_V: &str = "\"1999-01-01\"";
+    let sdk = |body: &str| format!("airflow_bundle_metadata_version: \"1.0\"\nsdk:\n{body}{GOOD}");
+    // In `dags`.
+    add(
+        "merge_alias_list",
+        format!("a: &a {{d: {{}}}}\nb: &b {{e: {{}}}}\n{HEAD}dags:\n  <<: [*a, *b]\n"),
+    );
+    add(
+        "merge_in_merged",
+        format!("a: &a {{d: {{}}}}\nb: &b {{<<: *a}}\n{HEAD}dags:\n  <<: *b\n"),
+    );
+    add(
+        "merge_inline_nested",
+        format!("{HEAD}dags:\n  <<: {{<<: {{<<: {{d: {{}}}}}}}}\n"),
+    );
+    add(
+        "merge_scalar_alias",
+        format!("v: &v x\n{HEAD}dags:\n  <<: *v\n  d: {{}}\n"),
+    );
+    add("merge_null", format!("{HEAD}dags:\n  <<: ~\n  d: {{}}\n"));
+    add(
+        "merge_list_with_scalar",
+        format!("{HEAD}dags:\n  <<: [{{d: {{}}}}, 1]\n"),
+    );
+    add(
+        "merge_empty_list",
+        format!("{HEAD}dags:\n  <<: []\n  d: {{}}\n"),
+    );
+    add(
+        "merge_unread_list_with_scalar",
+        format!("{HEAD}{GOOD}x: {{<<: [1]}}\n"),
+    );
+    add(
+        "merge_set_source",
+        format!("{HEAD}dags:\n  <<: !!set {{d}}\n"),
+    );
+    add(
+        "merge_omap_source",
+        format!("{HEAD}dags:\n  <<: !!omap [d: {{}}]\n"),
+    );
+    add(
+        "merge_unknown_tag_source",
+        format!("{HEAD}dags:\n  <<: !foo {{d: {{}}}}\n"),
+    );
+    add(
+        "merge_unknown_tag_source_aliased",
+        format!("{HEAD}dags:\n  <<: &x !foo {{d: {{}}}}\nz: *x\n"),
+    );
+    add(
+        "merge_in_set_scalar",
+        format!("{HEAD}{GOOD}x: !!set {{<<: 1}}\n"),
+    );
+    add(
+        "merge_tagged_key",
+        format!("{HEAD}dags:\n  !!merge x: {{d: {{}}}}\n"),
+    );
+    add(
+        "merge_quoted_key",
+        format!("{HEAD}dags:\n  '<<': {{d: {{}}}}\n"),
+    );
+    add(
+        "merge_short_keys_first_wins",
+        format!("{HEAD}dags:\n  <<: [{{d: []}}, {{d: {{}}}}]\n"),
+    );
+    add(
+        "merge_quoted_and_plain_one",
+        format!("{HEAD}dags:\n  <<: [{{1: {{}}}}, {{'1': {{}}}}]\n"),
+    );
+    add(
+        "merge_plain_and_quoted_one",
+        format!("{HEAD}dags:\n  <<: [{{'1': {{}}}}, {{1: {{}}}}]\n"),
+    );
+    // In `sdk`: which supervisor_schema_version wins.
+    add(
+        "merge_sdk",
+        sdk(&format!(
+            "  <<: {{supervisor_schema_version: {V}}}\n  language: rust\n"
+        )),
+    );
+    add(
+        "merge_sdk_explicit_after_wins",
+        format!(
+            "v: &v {{supervisor_schema_version: {V}}}\nsdk:\n  <<: *v\n  supervisor_schema_version: {BAD_V}\n{GOOD}"
+        ),
+    );
+    add(
+        "merge_sdk_explicit_before_wins",
+        format!(
+            "v: &v {{supervisor_schema_version: {BAD_V}}}\nsdk:\n  supervisor_schema_version: {V}\n  <<: *v\n{GOOD}"
+        ),
+    );
+    add(
+        "merge_sdk_list_later_wins",
+        sdk(&format!(
+            "  <<: [{{supervisor_schema_version: {BAD_V}}}, {{supervisor_schema_version: {V}}}]\n"
+        )),
+    );
+    add(
+        "merge_sdk_list_later_wins_bad",
+        sdk(&format!(
+            "  <<: [{{supervisor_schema_version: {V}}}, {{supervisor_schema_version: {BAD_V}}}]\n"
+        )),
+    );
+    add(
+        "merge_sdk_two_keys_later_wins",
+        sdk(&format!(
+            "  <<: {{supervisor_schema_version: {BAD_V}}}\n  <<: {{supervisor_schema_version: {V}}}\n"
+        )),
+    );
+    add(
+        "merge_sdk_aliased_key_first_wins",
+        format!(
+            "k: &k supervisor_schema_version\nsdk:\n  <<: [{{*k : {V}}}, {{*k : {BAD_V}}}]\n{GOOD}"
+        ),
+    );
+    add(
+        "merge_sdk_nested_override",
+        format!(
+            "a: &a {{supervisor_schema_version: {V}}}\nb: &b {{<<: *a, supervisor_schema_version: {BAD_V}}}\nsdk:\n  <<: *b\n{GOOD}"
+        ),
+    );
+    // At the root.
+    add(
+        "merge_root_dags",
+        format!("<<: {{dags: {{d: {{}}}}}}\n{HEAD}"),
+    );
+    add(
+        "merge_root_explicit_dags_wins",
+        format!("<<: {{dags: {{d: {{}}}}}}\n{HEAD}dags: []\n"),
+    );
+    add(
+        "merge_root_list_later_wins",
+        format!("<<: [{{dags: {{d: {{}}}}}}, {{dags: []}}]\n{HEAD}"),
+    );
+    add(
+        "merge_root_merged_sdk_merges",
+        format!("a: &a {{sdk: {{<<: {{supervisor_schema_version: {V}}}}}}}\n<<: *a\n{GOOD}"),
+    );
+    add(
+        "merge_root_seq_alias",
+        format!("l: &l [{{dags: {{d: {{}}}}}}]\n<<: *l\n{HEAD}"),
+    );
+    // Anchors, recursion, `!!omap` items, the order of faults.
+    add("recursive_list", format!("{HEAD}{GOOD}x: &a [*a]\n"));
+    add(
+        "recursive_self_merge",
+        format!("{HEAD}dags: &d {{<<: *d, e: {{}}}}\n"),
+    );
+    add(
+        "duplicate_anchor",
+        format!("a: &x 1\nb: &x 2\n{HEAD}{GOOD}"),
+    );
+    add("anchor_name_dot", format!("{HEAD}{GOOD}x: &a.b 1\n"));
+    add(
+        "anchor_after_utf8_comment",
+        format!("# é ж 𝄞\nc: 'é𝄞' # ж\n{HEAD}{GOOD}x: &a 1\ny: &a 2\n"),
+    );
+    add(
+        "omap_two_pairs",
+        format!("{HEAD}{GOOD}x: !!omap [{{a: 1, b: 2}}]\n"),
+    );
+    add(
+        "omap_list_key",
+        format!("{HEAD}{GOOD}x: !!omap [? [a] : 1]\n"),
+    );
+    add(
+        "fault_crash_then_syntax",
+        format!("a: 2026-13-45\n{HEAD}{GOOD}b: [\n"),
+    );
+    add(
+        "fault_nested_reject_then_crash",
+        format!("{HEAD}{GOOD}b: [!foo x]\na: 2026-13-45\n"),
+    );
+    add(
+        "fault_merged_pair_first",
+        format!("{HEAD}{GOOD}z: !!int abc\n<<: {{y: !foo 1}}\n"),
+    );
 }
 
 /// YAML-1.1-hazard spellings for generated dag keys and schema versions.
