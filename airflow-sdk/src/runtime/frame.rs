@@ -112,37 +112,42 @@ pub(crate) fn read_frame(
     deadline: Instant,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Value, FrameError> {
-    let mut header = [0u8; 4];
-    read_full(r, &mut header, deadline, cancelled)?;
-    let len = u32::from_be_bytes(header) as usize;
+    let header = read_exact(r, 4, false, deadline, cancelled)?;
+    let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
     if len > MAX_FRAME_LEN {
         return Err(FrameError::TooLarge(len));
     }
     if len == 0 {
         return Err(FrameError::Malformed("empty frame".into()));
     }
-    let payload = read_payload(r, len, deadline, cancelled)?;
+    let payload = read_exact(r, len, true, deadline, cancelled)?;
     decode_payload(&payload)
 }
 
-/// Reads exactly `len` payload bytes. The buffer grows with the bytes that actually arrive
-/// (`read_to_end` doubles it), never to the untrusted length up front: a peer that announces
+/// Reads exactly `len` bytes (`started`: part of the frame was read before, so an end of stream
+/// here cuts a frame). The buffer grows with the bytes that actually arrive (`read_to_end`
+/// doubles it), never to the untrusted length up front: a peer that announces
 /// [`MAX_FRAME_LEN`] and then closes costs a few bytes, not 128 MiB.
-fn read_payload(
+fn read_exact(
     r: &mut impl Read,
     len: usize,
+    started: bool,
     deadline: Instant,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Vec<u8>, FrameError> {
-    let mut payload = Vec::new();
+    let mut buf = Vec::new();
     loop {
-        let remaining = (len - payload.len()) as u64;
+        let remaining = (len - buf.len()) as u64;
         // `read_to_end` keeps whatever it read before an error, so a `WouldBlock` (the socket's
         // read timeout, used to poll `deadline` and `cancelled`) loses nothing.
-        match r.by_ref().take(remaining).read_to_end(&mut payload) {
+        match r.by_ref().take(remaining).read_to_end(&mut buf) {
             // `Ok` means the limit or the end of the stream was reached.
-            Ok(_) if payload.len() == len => return Ok(payload),
-            Ok(_) => return Err(FrameError::Closed { partial: true }),
+            Ok(_) if buf.len() == len => return Ok(buf),
+            Ok(_) => {
+                return Err(FrameError::Closed {
+                    partial: started || !buf.is_empty(),
+                });
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -152,8 +157,8 @@ fn read_payload(
                 ) => {}
             Err(e) => return Err(FrameError::Io(e)),
         }
-        if payload.len() == len {
-            return Ok(payload);
+        if buf.len() == len {
+            return Ok(buf);
         }
         if cancelled() {
             return Err(FrameError::Cancelled);
@@ -162,42 +167,6 @@ fn read_payload(
             return Err(FrameError::Timeout);
         }
     }
-}
-
-/// Fills the (small, fixed-size) `buf`: the length prefix.
-fn read_full(
-    r: &mut impl Read,
-    buf: &mut [u8],
-    deadline: Instant,
-    cancelled: &dyn Fn() -> bool,
-) -> Result<(), FrameError> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => {
-                return Err(FrameError::Closed {
-                    partial: filled > 0,
-                });
-            }
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => return Err(FrameError::Io(e)),
-        }
-        if filled < buf.len() {
-            if cancelled() {
-                return Err(FrameError::Cancelled);
-            }
-            if Instant::now() >= deadline {
-                return Err(FrameError::Timeout);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A short name for a msgpack value's kind, for error messages.
