@@ -72,9 +72,22 @@ fn path_deps(doc: &toml::Table) -> Vec<PathDep> {
     out
 }
 
+/// Parses the text of the `Cargo.toml` at `path` (named in the error).
+pub(crate) fn parse_table(text: &str, path: &Path) -> Result<toml::Table, Error> {
+    toml::from_str(text).map_err(|e| Error::Manifest {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
 /// The `path` of `[workspace.dependencies] <key>` in a workspace root manifest, if it has one.
 pub fn workspace_dependency_path(root_manifest: &str, key: &str) -> Option<String> {
     let doc: toml::Table = toml::from_str(root_manifest).ok()?;
+    dependency_path_in(&doc, key)
+}
+
+/// [`workspace_dependency_path`] of a parsed workspace root manifest.
+pub(crate) fn dependency_path_in(doc: &toml::Table, key: &str) -> Option<String> {
     doc.get("workspace")?
         .get("dependencies")?
         .get(key)?
@@ -85,8 +98,12 @@ pub fn workspace_dependency_path(root_manifest: &str, key: &str) -> Option<Strin
 
 /// Whether the text of a `Cargo.toml` has a `[workspace]` table (it is a workspace root).
 pub fn is_workspace_root(text: &str) -> bool {
-    toml::from_str::<toml::Table>(text)
-        .is_ok_and(|d| d.get("workspace").is_some_and(toml::Value::is_table))
+    toml::from_str::<toml::Table>(text).is_ok_and(|d| has_workspace_table(&d))
+}
+
+/// [`is_workspace_root`] of a parsed manifest.
+pub(crate) fn has_workspace_table(doc: &toml::Table) -> bool {
+    doc.get("workspace").is_some_and(toml::Value::is_table)
 }
 
 fn str_list(v: Option<&toml::Value>, what: &str, path: &Path) -> Result<Vec<String>, Error> {
@@ -111,10 +128,12 @@ impl PackageManifest {
 
     /// Parses the text of a `Cargo.toml`; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<PackageManifest, Error> {
-        let doc: toml::Table = toml::from_str(text).map_err(|e| Error::Manifest {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        Self::from_table(&parse_table(text, path)?, path)
+    }
+
+    /// Reads what decides the inputs from a parsed `Cargo.toml` at `path` (the build script's
+    /// default, `build.rs`, is looked up beside it).
+    pub(crate) fn from_table(doc: &toml::Table, path: &Path) -> Result<PackageManifest, Error> {
         let package = doc
             .get("package")
             .and_then(toml::Value::as_table)
@@ -184,7 +203,7 @@ impl PackageManifest {
             .and_then(toml::Value::as_str)
             .map(str::to_owned);
         Ok(PackageManifest {
-            path_deps: path_deps(&doc),
+            path_deps: path_deps(doc),
             workspace_dir,
             name,
             include,

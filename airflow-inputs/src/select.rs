@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use airflow_bundle::record::InputKind;
 
 use crate::Error;
-use crate::dependencies::{canonical, path_dependencies};
+use crate::dependencies::{Manifests, canonical, path_dependencies_in};
 use crate::manifest::PackageManifest;
 use crate::paths::{normalize, relative_to};
 use crate::patterns::{GLOB_CHARS, PatternOrigin, Patterns};
@@ -57,16 +57,17 @@ pub(crate) fn select_with_dependencies(
     root: &Path,
     builder_extras: &[String],
 ) -> Result<Selection, Error> {
-    let manifest = PackageManifest::read(root)?;
+    let mut manifests = Manifests::default();
+    let manifest = manifests.package(root)?;
     let mut sel = select(root, &manifest, builder_extras)?;
-    let deps = path_dependencies(root)?;
+    let deps = path_dependencies_in(root, &mut manifests)?;
     if deps.is_empty() {
         return Ok(sel);
     }
     let base = canonical(root)?;
     for dep in deps {
         let prefix = relative_to(&base, &dep)?;
-        let dep_sel = select(&dep, &PackageManifest::read(&dep)?, &[])?;
+        let dep_sel = select(&dep, &manifests.package(&dep)?, &[])?;
         for (rel, (abs, _)) in dep_sel.files {
             let rel = if prefix.is_empty() {
                 rel

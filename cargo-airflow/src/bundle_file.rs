@@ -414,17 +414,17 @@ fn already_holds(
     let mut out = File::open(output).ok()?;
     let mut exe_file = exe.rewound().ok()?;
     // The executable region's digest goes into the trailer, the whole file's to the caller;
-    // both are computed in the one pass that compares.
+    // both come from the one pass that compares: the whole file's hash goes on from the
+    // region's state.
     let mut region = Sha256::new();
-    let mut file = Sha256::new();
     let same = same_content(&mut exe_file, &mut (&mut out).take(exe_len), |chunk| {
         region.update(chunk);
-        file.update(chunk);
     })
     .ok()?;
     if !same {
         return None;
     }
+    let mut file = region.clone();
     let trailer = Trailer::new(source_len, metadata_len, region.finalize().into());
     let expected = [source, manifest, &trailer.to_bytes()[..]].concat();
     let mut tail = Vec::with_capacity(expected.len());
