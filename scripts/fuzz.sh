@@ -3,10 +3,12 @@
 #
 #   scripts/fuzz.sh [RUNS_PER_TARGET] [TARGET...]
 #   scripts/fuzz.sh smoke
+#   scripts/fuzz.sh build
 #
-# RUNS_PER_TARGET defaults to 1000000. `smoke` is the CI mode: 20000 runs per target, each
-# capped at 120 s, starting from a fresh temporary corpus (so it does not depend on, or grow, the
-# local one); it still fails on any crash, leak or timeout.
+# RUNS_PER_TARGET defaults to 1000000. `smoke` is the CI mode: 100000 runs per target, each
+# capped at 60 s, starting from a fresh temporary corpus (so it does not depend on, or grow, the
+# local one); it still fails on any crash, leak or timeout. `build` only builds the targets (CI
+# builds them while it installs other things, then runs `smoke`).
 # Targets: trailer (trailer + streaming reader), manifest_yaml (the YAML 1.1 typing behind
 # `verify`), record (the airflow-build record decoder), comm_frames (the SDK runtime's frame and
 # protocol message decoding, through airflow-sdk's internal `fuzzing` feature). Each run prints
@@ -23,8 +25,8 @@ shift || true
 extra=()
 corpus_root=corpus
 if [ "$runs" = smoke ]; then
-    runs=20000
-    extra=(-max_total_time=120)
+    runs=100000
+    extra=(-max_total_time=60)
     corpus_root="$(mktemp -d)"
     trap 'rm -rf "$corpus_root"' EXIT
 fi
@@ -32,6 +34,10 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record comm_frames)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
+if [ "$runs" = build ]; then
+    # The same profile and sanitizer as `cargo fuzz run`, which then finds them built.
+    exec cargo fuzz build
+fi
 for t in "${targets[@]}"; do
     mkdir -p "$corpus_root/$t"
     seeds=()
