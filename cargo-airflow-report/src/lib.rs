@@ -1,27 +1,4 @@
-//! The machine-readable reports of `cargo airflow`: what `--message-format json` prints, as
-//! types that serialize to exactly that and read it back.
-//!
-//! | command | report |
-//! |---|---|
-//! | `cargo airflow pack --message-format json` | [`PackReport`] |
-//! | `cargo airflow verify --message-format json FILE...` | [`VerifyReport`] |
-//! | `cargo airflow inspect --message-format json FILE` | [`InspectReport`] |
-//!
-//! Each command prints one report as one line of JSON on stdout.
-//!
-//! # Stability
-//!
-//! Every report starts with `format_version` ([`FORMAT_VERSION`]). Within one version, fields
-//! are only added, never removed, renamed or retyped, and readers ignore fields they do not know
-//! (these types do). An enumeration gains a value, or a field changes or goes, only with a new
-//! `format_version`.
-//!
-//! ```
-//! let line = r#"{"format_version":1,"ok":true,"files":[]}"#;
-//! let report: cargo_airflow_report::VerifyReport = serde_json::from_str(line).unwrap();
-//! assert!(report.ok);
-//! assert_eq!(report.format_version, cargo_airflow_report::FORMAT_VERSION);
-//! ```
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
