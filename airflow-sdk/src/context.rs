@@ -54,11 +54,21 @@ pub enum RequestError {
     #[error("cancelled: the task was asked to stop")]
     Cancelled,
     /// The supervisor's answer could not be understood, or the channel is closed.
-    #[error("protocol error talking to the Airflow supervisor: {0}")]
-    Protocol(String),
+    #[error("{request}: protocol error talking to the Airflow supervisor: {problem}")]
+    Protocol {
+        /// The request and its key.
+        request: String,
+        /// What was wrong with the exchange.
+        problem: String,
+    },
     /// A value could not be converted to or from the type the task asked for.
-    #[error("{0}")]
-    Value(String),
+    #[error("{what}: {problem}")]
+    Value {
+        /// The value: the request and its key, e.g. `XCom "rows"`.
+        what: String,
+        /// Why it does not convert.
+        problem: String,
+    },
 }
 
 impl RequestError {
@@ -70,10 +80,14 @@ impl RequestError {
                 after,
             },
             CommError::Cancelled => RequestError::Cancelled,
-            CommError::Broken(m) => RequestError::Protocol(format!("{request}: {m}")),
-            e @ CommError::UnknownFirstMessage(_) => {
-                RequestError::Protocol(format!("{request}: {e}"))
-            }
+            CommError::Broken(m) => RequestError::Protocol {
+                request: request.to_owned(),
+                problem: m,
+            },
+            e @ CommError::UnknownFirstMessage(_) => RequestError::Protocol {
+                request: request.to_owned(),
+                problem: e.to_string(),
+            },
         }
     }
 }
@@ -172,12 +186,12 @@ impl TaskContext {
         };
         serde_json::from_value(value.clone())
             .map(Some)
-            .map_err(|e| {
-                RequestError::Value(format!(
-                    "param {name:?} of dag {:?} does not fit the type {}: {e} (value: {value})",
-                    self.details.ti.dag_id,
+            .map_err(|e| RequestError::Value {
+                what: format!("param {name:?} of dag {:?}", self.details.ti.dag_id),
+                problem: format!(
+                    "does not fit the type {}: {e} (value: {value})",
                     std::any::type_name::<T>()
-                ))
+                ),
             })
     }
 
@@ -307,8 +321,10 @@ impl TaskContext {
         key: &str,
         value: &T,
     ) -> Result<(), RequestError> {
-        let json = serde_json::to_value(value)
-            .map_err(|e| RequestError::Value(format!("XCom {key:?} cannot be serialized: {e}")))?;
+        let json = serde_json::to_value(value).map_err(|e| RequestError::Value {
+            what: format!("XCom {key:?}"),
+            problem: format!("cannot be serialized: {e}"),
+        })?;
         self.push_json(key, &json)
     }
 
@@ -353,11 +369,12 @@ impl TaskContext {
     ) -> Result<Option<T>, RequestError> {
         match self.xcom_pull_json(task_id, key)? {
             serde_json::Value::Null => Ok(None),
-            v => serde_json::from_value(v).map(Some).map_err(|e| {
-                RequestError::Value(format!(
-                    "XCom {key:?} of task {task_id:?} does not have the expected type: {e}"
-                ))
-            }),
+            v => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|e| RequestError::Value {
+                    what: format!("XCom {key:?} of task {task_id:?}"),
+                    problem: format!("does not have the expected type: {e}"),
+                }),
         }
     }
 
@@ -426,11 +443,14 @@ impl TaskContext {
     pub fn connection(&self, conn_id: &str) -> Result<Option<Connection>, RequestError> {
         let env = format!("AIRFLOW_CONN_{}", conn_id.to_uppercase());
         let conn = match std::env::var(&env) {
-            Ok(text) => Some(Connection::from_env(conn_id, &text).map_err(|e| {
-                RequestError::Value(format!(
-                    "the environment variable {env} is not a connection: {e}"
-                ))
-            })?),
+            Ok(text) => {
+                Some(
+                    Connection::from_env(conn_id, &text).map_err(|e| RequestError::Value {
+                        what: format!("the environment variable {env}"),
+                        problem: format!("is not a connection: {e}"),
+                    })?,
+                )
+            }
             Err(_) => self.connection_from_airflow(conn_id)?,
         };
         if let Some(password) = conn.as_ref().and_then(|c| c.password.as_deref())
@@ -447,8 +467,9 @@ impl TaskContext {
             Reply::Body(ToTask::ConnectionResult(r)) => {
                 let port = match r.port {
                     None => None,
-                    Some(p) => Some(u16::try_from(p).map_err(|_| {
-                        RequestError::Protocol(format!("connection {conn_id:?} has port {p}"))
+                    Some(p) => Some(u16::try_from(p).map_err(|_| RequestError::Protocol {
+                        request: format!("GetConnection {conn_id:?}"),
+                        problem: format!("the connection has port {p}, not a port number"),
                     })?),
                 };
                 Ok(Some(Connection::new_parsed(
@@ -627,10 +648,14 @@ pub(crate) fn unexpected(request: &str, reply: Reply) -> RequestError {
             error: e.error,
             detail: e.detail.0,
         },
-        Reply::Ack => RequestError::Protocol(format!("{request} got an empty reply")),
-        Reply::Body(body) => {
-            RequestError::Protocol(format!("{request} got a {} reply", body.kind()))
-        }
+        Reply::Ack => RequestError::Protocol {
+            request: request.to_owned(),
+            problem: "got an empty reply".into(),
+        },
+        Reply::Body(body) => RequestError::Protocol {
+            request: request.to_owned(),
+            problem: format!("got a {} reply", body.kind()),
+        },
     }
 }
 

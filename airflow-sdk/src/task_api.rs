@@ -451,13 +451,17 @@ fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Vec<String> {
 }
 
 fn to_json<T: Serialize + ?Sized>(what: &str, v: &T) -> Result<serde_json::Value, RequestError> {
-    serde_json::to_value(v)
-        .map_err(|e| RequestError::Value(format!("{what}: the value cannot be serialized: {e}")))
+    serde_json::to_value(v).map_err(|e| RequestError::Value {
+        what: what.to_owned(),
+        problem: format!("the value cannot be serialized: {e}"),
+    })
 }
 
 fn from_json<T: DeserializeOwned>(what: &str, v: serde_json::Value) -> Result<T, RequestError> {
-    serde_json::from_value(v)
-        .map_err(|e| RequestError::Value(format!("{what}: the value has another type: {e}")))
+    serde_json::from_value(v).map_err(|e| RequestError::Value {
+        what: what.to_owned(),
+        problem: format!("the value has another type: {e}"),
+    })
 }
 
 /// Sends `message`, expecting an empty reply or `OKResponse`.
@@ -514,8 +518,10 @@ impl TaskContext {
         value: &T,
     ) -> Result<(), RequestError> {
         let what = format!("PutVariable {key:?}");
-        let text = serde_json::to_string(value)
-            .map_err(|e| RequestError::Value(format!("{what}: cannot serialize: {e}")))?;
+        let text = serde_json::to_string(value).map_err(|e| RequestError::Value {
+            what,
+            problem: format!("cannot serialize: {e}"),
+        })?;
         self.put_variable(key, &text, None)
     }
 
@@ -532,11 +538,12 @@ impl TaskContext {
     pub fn variable_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, RequestError> {
         match self.variable(key)? {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-                RequestError::Value(format!(
-                    "Variable {key:?} is not JSON of the expected type: {e}"
-                ))
-            }),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| RequestError::Value {
+                    what: format!("Variable {key:?}"),
+                    problem: format!("is not JSON of the expected type: {e}"),
+                }),
         }
     }
 
@@ -650,9 +657,10 @@ impl TaskContext {
         if let Some(c) = &options.conf
             && !c.is_object()
         {
-            return Err(RequestError::Value(format!(
-                "{what}: conf must be a JSON object, not {c}"
-            )));
+            return Err(RequestError::Value {
+                what,
+                problem: format!("conf must be a JSON object, not {c}"),
+            });
         }
         let message = ToSupervisor::TriggerDagRun(TriggerDagRun {
             dag_id: dag_id.to_owned(),
@@ -808,9 +816,10 @@ impl TaskContext {
     ) -> Result<(), RequestError> {
         let what = "SetRenderedFields";
         let serde_json::Value::Object(rendered_fields) = to_json(what, fields)? else {
-            return Err(RequestError::Value(format!(
-                "{what}: the rendered fields must be a JSON object"
-            )));
+            return Err(RequestError::Value {
+                what: what.to_owned(),
+                problem: "the rendered fields must be a JSON object".into(),
+            });
         };
         expect_ok(
             self,
