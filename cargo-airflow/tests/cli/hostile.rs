@@ -1,14 +1,13 @@
 //! Hostile files and conditions: FIFOs, special outputs, inputs as outputs, signals, escapes.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use airflow_bundle::write::write_bundle;
 use wait_timeout::ChildExt;
 
-use crate::support::{example_source, packed, s};
+use crate::support::{bundle_with_manifest, example_source, packed, s};
 
 /// Runs the binary with `args`, failing the test if it has not finished within 60 s (a hang).
 fn run_bounded(args: &[&str]) -> (i32, String, String) {
@@ -35,15 +34,6 @@ fn run_bounded(args: &[&str]) -> (i32, String, String) {
 
 fn mkfifo(p: &Path) {
     assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
-}
-
-fn bundle_with_manifest(dir: &Path, name: &str, manifest: &str) -> PathBuf {
-    let mut bytes = Vec::new();
-    write_bundle(&mut &b"EXE"[..], &mut bytes, b"src", manifest.as_bytes()).unwrap();
-    let p = dir.join(name);
-    fs::write(&p, bytes).unwrap();
-    crate::support::chmod(&p, 0o755);
-    p
 }
 
 const HEAD: &str = "sdk:\n  supervisor_schema_version: \"2026-06-16\"\n";

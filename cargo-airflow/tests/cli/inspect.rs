@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::support::{InspectReport, example_source, packed, run, s};
+use crate::support::{InspectReport, bundle_with_manifest, example_source, packed, run, s};
 
 #[test]
 fn prints_the_manifest() {
@@ -88,4 +88,34 @@ fn a_non_bundle_is_one_error_line() {
     assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
     assert!(r.stderr.contains("cargo airflow verify"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1);
+}
+
+/// What a person reads: the source region, then the manifest as it is in the file.
+#[test]
+fn human_output_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: rust\n  version: \"0.1.0\"\n  supervisor_schema_version: \"2026-06-16\"\nsource: src\ndags:\n  d:\n    tasks:\n    - t\n";
+    let b = bundle_with_manifest(dir.path(), "b", manifest);
+    let r = run(&["inspect", "--source", s(&b)]);
+    r.expect_code(0);
+    snapbox::assert_data_eq!(
+        r.stdout,
+        snapbox::str![[r##"
+# --- source (src) ---
+src
+# --- manifest ---
+airflow_bundle_metadata_version: "1.0"
+sdk:
+  language: rust
+  version: "0.1.0"
+  supervisor_schema_version: "2026-06-16"
+source: src
+dags:
+  d:
+    tasks:
+    - t
+
+"##]]
+    );
+    snapbox::assert_data_eq!(r.stderr, snapbox::str![]);
 }

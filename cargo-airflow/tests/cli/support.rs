@@ -241,3 +241,15 @@ pub fn redact(text: &str, paths: &[(&Path, &str)]) -> String {
     }
     out.replace(&host_triple(), "[HOST]")
 }
+
+/// Writes a bundle of the executable bytes `EXE`, the source `src` and `manifest` to
+/// `dir/name`, mode 0755: a bundle with exactly the manifest a test needs.
+pub fn bundle_with_manifest(dir: &Path, name: &str, manifest: &str) -> PathBuf {
+    let mut bytes = Vec::new();
+    airflow_bundle::write::write_bundle(&mut &b"EXE"[..], &mut bytes, b"src", manifest.as_bytes())
+        .expect("an in-memory bundle");
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).expect("write the bundle");
+    chmod(&p, 0o755);
+    p
+}
