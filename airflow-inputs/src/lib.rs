@@ -3,7 +3,7 @@
 //! # Where things are
 //!
 //! [`package_inputs`] selects and hashes (giving [`Digests`]), [`recompute`] does it again for a
-//! record, [`diff`] names what changed, [`path_dependencies`] lists the local packages a package
+//! record, [`diff()`] names what changed, [`path_dependencies`] lists the local packages a package
 //! builds from, [`manifest`] reads `Cargo.toml`, and every failure is an [`Error`].
 
 use std::path::{Path, PathBuf};

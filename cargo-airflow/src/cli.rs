@@ -75,8 +75,13 @@ pub struct StubsArgs {
     /// The bundle whose declarations the stubs are generated from (never executed)
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
-    /// Where to write the file [default: <bundle dir>/<bundle name>_dags.py]
-    #[arg(short = 'o', long, value_name = "PATH")]
+    /// Where to write the file; by default `<bundle name>_dags.py` beside the bundle.
+    #[arg(
+        short = 'o',
+        long,
+        value_name = "PATH",
+        help = "Where to write the file [default: <bundle dir>/<bundle name>_dags.py]"
+    )]
     pub output: Option<PathBuf>,
 }
 

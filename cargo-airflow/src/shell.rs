@@ -3,7 +3,7 @@
 //! terminal, `--color never` is given or `NO_COLOR` is set).
 //!
 //! Every message goes through a [`Shell`], so a test can capture what a command prints with
-//! [`Shell::captured`]. Text that comes from a file under inspection (dag ids, paths, reasons)
+//! `Shell::captured` (in unit tests). Text that comes from a file under inspection (dag ids, paths, reasons)
 //! is escaped on the way out: it could hold terminal control sequences.
 
 use std::fmt::Display;

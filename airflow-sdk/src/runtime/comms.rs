@@ -308,7 +308,7 @@ pub(crate) fn decode_first(
 }
 
 /// Where a task's requests go: the supervisor's comm socket, or (with the `testing` feature) the
-/// in-process supervisor of [`crate::testing`]. [`crate::TaskContext`] speaks only to this, so a
+/// in-process supervisor of `airflow_sdk::testing`. [`crate::TaskContext`] speaks only to this, so a
 /// task under test runs the same request and reply handling as under Airflow.
 #[derive(Clone)]
 pub(crate) enum Transport {
