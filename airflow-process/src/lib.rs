@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Where things are
+//!
+//! [`child::run`] runs a command under [`child::Limits`] ([`child::run_watched`] also tells the
+//! caller the child's pid), giving a [`child::Finished`] or a [`child::RunError`];
+//! [`toolchain::cargo`], [`toolchain::rustc`], [`toolchain::rustc_version`] and
+//! [`toolchain::host_triple`] find the toolchain, failing with a [`toolchain::ToolchainError`].
+#![forbid(unsafe_code)]
+
+pub mod child;
+pub mod toolchain;
