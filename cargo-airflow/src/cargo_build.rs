@@ -37,7 +37,8 @@ pub struct Selection {
 /// Runs `cargo metadata --no-deps` for the workspace the pack flags point at.
 pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
     let mut cmd = MetadataCommand::new();
-    cmd.cargo_path(crate::toolchain::cargo()).no_deps();
+    cmd.cargo_path(airflow_process::toolchain::cargo())
+        .no_deps();
     if let Some(path) = &args.manifest_path {
         cmd.manifest_path(path);
     }

@@ -8,6 +8,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use airflow_process::toolchain::ToolchainError;
+
 use crate::child::RunError;
 
 /// The documented exit codes of `cargo airflow`.
@@ -207,21 +209,10 @@ pub enum Error {
         /// The package.
         package: String,
     },
-    /// A toolchain command (`rustc -vV`) failed.
-    #[error("`{command}` failed")]
-    Toolchain {
-        /// The command line.
-        command: String,
-        /// Why.
-        #[source]
-        source: RunError,
-    },
-    /// `rustc -vV` printed no host triple.
-    #[error("`{command}` printed no `host:` line")]
-    HostTriple {
-        /// The command line.
-        command: String,
-    },
+    /// Asking the toolchain (`rustc -vV`, for the host triple) failed; the error names the
+    /// command.
+    #[error(transparent)]
+    Toolchain(#[from] ToolchainError),
     /// The binary cannot be run on this host, or is not a native executable.
     #[error("cannot introspect {path}: {reason}")]
     NotRunnable {
@@ -478,7 +469,7 @@ impl Error {
             Error::NoArtifact { .. } => "check the extra cargo arguments, or pack a prebuilt \
                  binary with --executable"
                 .into(),
-            Error::Toolchain { .. } | Error::HostTriple { .. } => "pass --target".into(),
+            Error::Toolchain(_) => "pass --target".into(),
             Error::IntrospectionRun {
                 source: RunError::TimedOut { .. },
                 ..
@@ -669,13 +660,13 @@ mod tests {
                 bin: "x".into(),
                 package: "a".into(),
             },
-            Error::Toolchain {
+            Error::Toolchain(ToolchainError::Run {
                 command: "rustc -vV".into(),
                 source: RunError::Spawn { source: io() },
-            },
-            Error::HostTriple {
+            }),
+            Error::Toolchain(ToolchainError::NoHost {
                 command: "rustc -vV".into(),
-            },
+            }),
             Error::IntrospectionRun {
                 path: p(),
                 source: RunError::TimedOut {

@@ -41,7 +41,6 @@ mod shell;
 mod signals;
 mod stubs;
 mod timings;
-mod toolchain;
 mod verify;
 
 use std::ffi::OsString;

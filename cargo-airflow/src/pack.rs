@@ -136,7 +136,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         (None, Some(t), _) => t,
         // airflow-build recorded the target the code was compiled for.
         (None, None, Some(r)) => r.target.clone(),
-        (None, None, None) => crate::toolchain::host_triple()?,
+        (None, None, None) => airflow_process::toolchain::host_triple()?,
     };
     let output = match &args.output {
         Some(o) => o.clone(),
@@ -584,7 +584,7 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
 /// `--bin`). Either way the output is checked against every input again before anything is
 /// written.
 fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Result<Inputs> {
-    let cargo = crate::toolchain::cargo();
+    let cargo = airflow_process::toolchain::cargo();
     let argv = cargo_build::build_argv(args, profile);
     shell.verbose_status(
         "Running",
