@@ -12,3 +12,35 @@ pub use airflow_process::child::{Finished, Limits, RunError, last_lines};
 pub fn run(cmd: &mut Command, limits: Limits) -> Result<Finished, RunError> {
     airflow_process::child::run_watched(cmd, limits, crate::signals::ChildGuard::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The signal handler's `terminate_children` reaches a child started through [`run`] (nextest
+    /// runs each test in a process of its own, so no other test's child is stopped).
+    #[cfg(unix)]
+    #[test]
+    fn a_running_child_is_stopped_with_this_process() {
+        let limits = Limits {
+            timeout: Duration::from_secs(60),
+            max_stdout: 1024,
+            stderr_tail: 1024,
+        };
+        let started = Instant::now();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(Command::new("sleep").arg("60"), limits));
+        });
+        // Until the child has started and been registered, there is nothing to stop: try again.
+        let finished = loop {
+            crate::signals::terminate_children();
+            if let Ok(result) = rx.recv_timeout(Duration::from_millis(100)) {
+                break result.unwrap();
+            }
+        };
+        assert!(!finished.status.success(), "{}", finished.status);
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+}
