@@ -97,13 +97,15 @@ pub enum Error {
         /// What is accepted.
         expected: &'static str,
     },
-    /// `rustc -vV` failed.
-    #[error("cannot get the compiler version with `{rustc} -vV`: {message}")]
+    /// `$RUSTC -vV` (the compiler's version, part of the environment signature) failed.
+    #[error(
+        "cannot get the compiler version for the environment signature: {}; check that RUSTC (or the `rustc` on PATH) is a Rust compiler that runs",
+        chain(.source)
+    )]
     Rustc {
-        /// The compiler.
-        rustc: String,
-        /// What failed.
-        message: String,
+        /// What failed; it names the command.
+        #[source]
+        source: airflow_process::toolchain::ToolchainError,
     },
     /// The nested cargo could not be started or read.
     #[error("sidecar: cannot run `{command}`: {source}")]
@@ -186,28 +188,17 @@ fn enabled_features(cfg_feature: Option<&str>) -> Vec<String> {
     out
 }
 
-/// Output of `$RUSTC -vV`.
-fn rustc_version() -> Result<String, Error> {
-    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let out = std::process::Command::new(&rustc)
-        .arg("-vV")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| Error::Rustc {
-            rustc: rustc.clone(),
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(Error::Rustc {
-            rustc,
-            message: format!(
-                "{}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
+/// An error and its causes on one line (`what: why: why`): the build script prints only this
+/// line, so the causes must be in it.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    line
 }
 
 /// SHA-256 of an environment signature: a domain prefix, then its canonical JSON.
@@ -309,7 +300,8 @@ impl Builder {
             target: target.clone(),
             profile: profile.clone(),
             features: enabled_features(std::env::var("CARGO_CFG_FEATURE").ok().as_deref()),
-            rustc_version: rustc_version()?,
+            rustc_version: airflow_process::toolchain::rustc_version()
+                .map_err(|source| Error::Rustc { source })?,
             user: user_var(&sig_var),
             user_var: sig_var,
         };
@@ -342,9 +334,8 @@ impl Builder {
                 self.bins.clone()
             };
             let spec = sidecar::SidecarSpec {
-                cargo: std::env::var_os("CARGO")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| "cargo".into()),
+                // The cargo running this build: the nested build is the same toolchain.
+                cargo: airflow_process::toolchain::cargo().into(),
                 manifest_path: manifest_dir.join("Cargo.toml"),
                 host: host.clone(),
                 features: env.features.clone(),
@@ -404,6 +395,25 @@ pub fn build() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compiler_that_cannot_run_is_named_with_its_cause_and_what_to_do() {
+        use airflow_process::{child::RunError, toolchain::ToolchainError};
+        let e = Error::Rustc {
+            source: ToolchainError::Run {
+                command: "/no/rustc -vV".into(),
+                source: RunError::Spawn {
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                },
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "cannot get the compiler version for the environment signature: `/no/rustc -vV` \
+             failed: cannot start it: entity not found; check that RUSTC (or the `rustc` on \
+             PATH) is a Rust compiler that runs"
+        );
+    }
 
     #[test]
     fn features_come_from_cargo_cfg_feature() {

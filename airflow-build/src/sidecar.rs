@@ -17,24 +17,34 @@
 //!   the same compiler, without `-Zbuild-std`;
 //! * the nested build's stdout (JSON messages) is parsed, never forwarded: cargo reads directives
 //!   (`cargo::`, and the older `cargo:`) from this build script's stdout. Its stderr (rendered
-//!   diagnostics) is inherited.
+//!   diagnostics) is inherited. It is the same cargo as the outer build's (`$CARGO`), trusted to
+//!   end, so its messages are read as they come, with no timeout;
+//! * each host-built bin then runs as `cargo airflow pack` runs a bundle binary, through
+//!   [`airflow_process::child`]: stdin closed, a timeout (it is killed when it expires), at most
+//!   16 MiB of stdout, and the end of its stderr quoted when it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use airflow_process::child::{self, Limits};
 use cargo_metadata::Message;
-use wait_timeout::ChildExt;
 
-use crate::Error;
+use crate::{Error, chain};
 
 /// Set in the nested build's environment; a build script that sees it does not start a sidecar.
 pub const NESTED_GUARD_VAR: &str = "AIRFLOW_BUILD_NESTED";
 
-/// How long one sidecar binary may take to print its metadata.
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// What one sidecar binary may take and print for `--airflow-metadata`: the output limits of
+/// cargo-airflow's introspection (`cargo_airflow::introspect`), with twice its 30 s, since the
+/// machine is busy building while it runs.
+const METADATA_LIMITS: Limits = Limits {
+    timeout: Duration::from_secs(60),
+    max_stdout: 16 * 1024 * 1024,
+    stderr_tail: 64 * 1024,
+};
 
 /// What the sidecar needs to know.
 #[derive(Debug, Clone)]
@@ -238,7 +248,7 @@ pub(crate) fn run(spec: &SidecarSpec) -> Result<SidecarResult, Error> {
                     && !p.components().any(|c| c.as_os_str() == "registry")
             }));
         }
-        out.insert(name.clone(), run_metadata(&name, &exe)?);
+        out.insert(name.clone(), run_metadata(&name, &exe, METADATA_LIMITS)?);
     }
     Ok(SidecarResult {
         metadata_json: out,
@@ -250,80 +260,106 @@ fn same_file(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// Runs `exe --airflow-metadata --format json` with a timeout and returns its stdout.
-fn run_metadata(name: &str, exe: &Path) -> Result<String, Error> {
-    let mut child = Command::new(exe)
-        .args(["--airflow-metadata", "--format", "json"])
-        .env(NESTED_GUARD_VAR, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::SidecarRun {
-            bin: name.to_owned(),
-            message: source.to_string(),
-        })?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(o) = stdout.as_mut() {
-            let _ = o.read_to_end(&mut s);
-        }
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        if let Some(e) = stderr.as_mut() {
-            let _ = e.take(64 * 1024).read_to_end(&mut s);
-        }
-        s
-    });
-    let status = match child.wait_timeout(RUN_TIMEOUT) {
-        Ok(Some(status)) => status,
-        Ok(None) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error::SidecarRun {
-                bin: name.to_owned(),
-                message: format!("no answer within {}s", RUN_TIMEOUT.as_secs()),
-            });
-        }
-        Err(e) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error::SidecarRun {
-                bin: name.to_owned(),
-                message: e.to_string(),
-            });
-        }
+/// Runs `exe --airflow-metadata --format json` under `limits` and returns its stdout.
+fn run_metadata(name: &str, exe: &Path, limits: Limits) -> Result<String, Error> {
+    let failed = |message: String| Error::SidecarRun {
+        bin: name.to_owned(),
+        message,
     };
-    let stdout = out_reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
-    if !status.success() {
-        return Err(Error::SidecarRun {
-            bin: name.to_owned(),
-            message: format!(
-                "`{} --airflow-metadata --format json` exited with {status}: {}",
-                exe.display(),
-                String::from_utf8_lossy(&stderr).trim()
-            ),
-        });
+    let command = format!("`{} --airflow-metadata --format json`", exe.display());
+    let mut cmd = Command::new(exe);
+    cmd.args(["--airflow-metadata", "--format", "json"])
+        .env(NESTED_GUARD_VAR, "1");
+    let finished = child::run(&mut cmd, limits)
+        .map_err(|e| failed(format!("{command} failed: {}", chain(&e))))?;
+    if !finished.status.success() {
+        let stderr = finished.stderr_summary(5);
+        let detail = if stderr.is_empty() {
+            String::new()
+        } else {
+            format!(": {stderr}")
+        };
+        return Err(failed(format!(
+            "{command} exited with {}{detail}",
+            finished.status
+        )));
     }
-    let text = String::from_utf8(stdout).map_err(|_| Error::SidecarRun {
-        bin: name.to_owned(),
-        message: "its metadata is not UTF-8".into(),
-    })?;
-    serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::SidecarRun {
-        bin: name.to_owned(),
-        message: format!("its metadata is not JSON ({e})"),
-    })?;
+    let text = String::from_utf8(finished.stdout)
+        .map_err(|_| failed("its metadata is not UTF-8".into()))?;
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| failed(format!("its metadata is not JSON ({e})")))?;
     Ok(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An executable shell script in a fresh directory.
+    #[cfg(unix)]
+    fn script(body: &str) -> (tempfile::TempDir, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("bin");
+        std::fs::write(&exe, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (dir, exe)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn metadata_is_read_from_a_bin_that_answers() {
+        let (_dir, exe) = script(r#"[ "$AIRFLOW_BUILD_NESTED" = 1 ] && echo '{"dags": {}}'"#);
+        let text = run_metadata("b", &exe, METADATA_LIMITS).unwrap();
+        assert_eq!(text.trim(), r#"{"dags": {}}"#);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_bin_is_named_with_its_last_stderr_lines() {
+        let (_dir, exe) = script("echo 'thread main panicked' >&2; echo boom >&2; exit 3");
+        let e = run_metadata("b", &exe, METADATA_LIMITS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("sidecar: bin `b` did not print its metadata: `"),
+            "{e}"
+        );
+        assert!(
+            e.contains("exited with exit status: 3: thread main panicked | boom."),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_bin_is_bounded_in_time_and_output() {
+        let (_dir, exe) = script("head -c 100000 /dev/zero");
+        let limits = Limits {
+            max_stdout: 1000,
+            ..METADATA_LIMITS
+        };
+        let e = run_metadata("b", &exe, limits).unwrap_err().to_string();
+        assert!(e.contains("failed: it printed more than 1000 bytes"), "{e}");
+        let (_dir, exe) = script("sleep 30");
+        let limits = Limits {
+            timeout: Duration::from_millis(300),
+            ..METADATA_LIMITS
+        };
+        let e = run_metadata("b", &exe, limits).unwrap_err().to_string();
+        assert!(e.contains("and was killed"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_bin_that_does_not_answer_with_json_is_refused() {
+        let (_dir, exe) = script("echo hello");
+        let e = run_metadata("b", &exe, METADATA_LIMITS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("its metadata is not JSON"), "{e}");
+    }
 
     #[test]
     fn dep_info() {
