@@ -242,7 +242,7 @@ fn read_tail(mut r: impl Read, limit: u64) -> Captured {
 }
 
 /// The most characters of a child's output quoted in an error line.
-const MAX_QUOTED: usize = 300;
+pub const MAX_QUOTED: usize = 300;
 
 /// The last `n` non-empty lines, joined with ` | ` and cut to their last [`MAX_QUOTED`]
 /// characters, so that a chatty child cannot turn an error into a wall of text.
