@@ -34,6 +34,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
 
+use crate::dag_ids::{DagIds, IdSet, TooLarge};
+
 /// A loaded YAML value, typed as YAML 1.1 would type it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {
@@ -62,6 +64,58 @@ pub(crate) struct Mapping {
     /// a mapping that can be merged (a merge source, or an anchored one or inside one), not for
     /// the millions of keys a `dags` may have.
     idents: Box<[Ident]>,
+}
+
+impl Mapping {
+    /// Whether it is a `set` (tagged `!!set`), not a `dict`.
+    pub(crate) fn is_set(&self) -> bool {
+        self.set
+    }
+}
+
+/// Keys of a mapping that do not load as strings: how many, and the first few.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct BadKeys {
+    /// How many there are.
+    pub(crate) count: u64,
+    /// The first [`BAD_KEY_EXAMPLES`], as `"123" loads as int`.
+    pub(crate) examples: Vec<String>,
+}
+
+/// Bad keys named in a message; the rest are counted.
+pub(crate) const BAD_KEY_EXAMPLES: usize = 10;
+
+impl BadKeys {
+    fn add(&mut self, kind: &str, text: Option<&str>) {
+        self.count += 1;
+        if self.examples.len() < BAD_KEY_EXAMPLES {
+            self.examples.push(match text {
+                Some(t) => format!("{:?} loads as {kind}", shorten(t)),
+                None => format!("a {kind} key"),
+            });
+        }
+    }
+}
+
+fn too_large(_: TooLarge) -> LoadError {
+    LoadError::Rejected(
+        "has more than 4 GiB of mapping keys, more than this verifier can hold".into(),
+    )
+}
+
+/// The keys of the mapping `m`, merge keys applied: those that load as strings (sorted, without
+/// repeats), and the others.
+pub(crate) fn keys(m: Rc<Mapping>) -> Result<(DagIds, BadKeys), LoadError> {
+    let mut ids = IdSet::default();
+    let mut bad = BadKeys::default();
+    for (k, _) in m.iter() {
+        match k {
+            Value::Str(s) => ids.insert(s).map_err(too_large)?,
+            Value::Other(kind, text) => bad.add(kind, Some(text)),
+            other => bad.add(other.kind(), None),
+        }
+    }
+    Ok((ids.finish(), bad))
 }
 
 impl std::ops::Deref for Mapping {

@@ -27,8 +27,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use airflow_bundle::Manifest;
 use airflow_bundle::record::Record;
+use airflow_bundle::{DagIds, Manifest};
 use serde::{Deserialize, Serialize};
 
 /// The `format_version` of the reports this crate describes.
@@ -106,9 +106,10 @@ pub struct VerifiedFile {
     /// Why the file could not be read at all (then there are no checks).
     #[serde(default)]
     pub error: Option<String>,
-    /// The dag ids Airflow would match, sorted.
+    /// The dag ids Airflow would match, sorted (a JSON list of strings; held in one buffer,
+    /// as a manifest can hold millions).
     #[serde(default)]
-    pub dag_ids: Vec<String>,
+    pub dag_ids: DagIds,
     /// Problems that do not stop Airflow from loading the file.
     #[serde(default)]
     pub warnings: Vec<String>,
