@@ -146,8 +146,12 @@ pub enum Outcome {
 }
 
 /// What `cargo airflow inspect --message-format json` prints.
+///
+/// `Text` is how the manifest and the source are held: a `String` for readers (the default);
+/// `cargo airflow` itself serializes them straight from the bytes it read, so that a big
+/// manifest is never copied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InspectReport {
+pub struct InspectReport<Text = String> {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
     /// The file, as given on the command line.
@@ -155,12 +159,12 @@ pub struct InspectReport {
     /// The airflow-build record of the executable region, when it carries one.
     pub record: Option<Record>,
     /// The manifest as stored (invalid UTF-8 replaced by U+FFFD).
-    pub manifest_text: String,
-    /// The manifest parsed, when it parses.
+    pub manifest_text: Text,
+    /// The manifest parsed, when it is UTF-8 and parses.
     pub manifest: Option<Manifest>,
     /// The source region as text (invalid UTF-8 replaced by U+FFFD); none when it is over
     /// 16 MiB.
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// The trailer's fields.
     pub trailer: TrailerFields,
     /// Where each region lies in the file.
