@@ -4,17 +4,18 @@
 #   scripts/bench-memory.sh [CARGO_AIRFLOW_BINARY]
 #
 # The bound to meet: peak RSS under 64 MiB plus the manifest's own size, on any input. Generates
-# manifests of about 0.1 MB, 7 MB and 16 MB in many shapes into a temp dir (see `SHAPES` below:
-# many dags, many tiny dag ids, one huge task list, huge unknown keys, aliases and anchors of big
-# nodes, billion laughs, merges, many anchors, one long scalar, deep nesting, long keys, many sdk keys, control
-# bytes), runs `inspect`, `inspect --json`, `verify` and `verify --message-format json` on each
-# under /usr/bin/time -v, and prints one line per run:
+# bundles with manifests of about 0.1 MB, 7 MB and 16 MB in many shapes into a temp dir (see
+# `all_shapes` and `shape()` below: many dags, many tiny dag ids, one huge task list, huge unknown
+# keys, aliases and anchors of big nodes, billion laughs, merges, many anchors, one long scalar,
+# deep nesting, long keys, many sdk keys, NEL line breaks, control bytes, and a hostile executable
+# region with a large record), runs `inspect`, `inspect --json`, `verify` and
+# `verify --message-format json` on each under /usr/bin/time -v, and prints one line per run:
 #
 #   shape-size  manifest-MiB  command  peak-RSS-MiB  bound-MiB  ok|OVER
 #
 # Exits 1 when a run is over the bound, takes longer than 10 minutes or crashes (its address
-# space is capped at 4 GiB). Needs python3 and GNU
-# time. Without an argument it builds cargo-airflow (release) and uses it.
+# space is capped at 4 GiB). Needs python3 and GNU time. Without an argument it builds
+# cargo-airflow (release) and uses it.
 #
 # To run a subset: SHAPES="tinyids laughs" SIZES="16" CMDS="verify" scripts/bench-memory.sh
 set -euo pipefail
@@ -25,7 +26,7 @@ if [ -z "$bin" ]; then
     bin="${CARGO_TARGET_DIR:-target}/release/cargo-airflow"
 fi
 all_shapes="dags tinykeys tinyids uniqids intkeys tasks tinytasks unknown aliases laughs anchormap
-    merges anchors emptymaps scalar ssv deep longkeys sdkkeys controls"
+    merges anchors emptymaps scalar ssv deep longkeys sdkkeys nelkeys controls elfexe"
 shapes="${SHAPES:-$all_shapes}"
 sizes="${SIZES:-0.1 7 16}"
 cmds="${CMDS:-inspect inspect-json verify verify-json}"
@@ -131,18 +132,52 @@ def shape(name, size):
         n = size // len("  k_00000000: v\n")
         return ('airflow_bundle_metadata_version: "1.0"\nsdk:\n  supervisor_schema_version: "2026-06-16"\n'
                 + "".join("  k_%08d: v\n" % i for i in range(n)) + one_dag)
+    if name == "nelkeys":    # tiny dag ids on lines broken by NEL, which PyYAML reads as line breaks
+        n = size // len("  k0000000: 0\x85")
+        return head + "dags:\x85" + "".join("  k%07d: 0\x85" % i for i in range(n))
+    if name == "elfexe":     # a small manifest after a hostile executable, see hostile_exe()
+        return head + one_dag
     if name == "controls":   # control characters and invalid UTF-8, for the escaping of inspect
         return head + one_dag + "# " + "\x1b" * (size // 2) + "\n" + "\udcff" * (size // 2)
     raise SystemExit("unknown shape " + name)
+
+def hostile_exe(size):
+    """An ELF executable region of 6 x `size` bytes whose symbol table claims all of it, and
+    whose airflow-build record holds `size` bytes (at most 16 MiB) of file digests: what
+    inspect --json reads from the executable is bounded by neither."""
+    files = []
+    n = 0
+    while n < min(size, 16 * 1024 * 1024 - 4096):
+        f = '{"path":"src/f%d.rs","len":1,"sha256":"%s"}' % (len(files), "ab" * 32)
+        files.append(f)
+        n += len(f) + 1
+    env = ('{"digest_scheme":1,"target":"x86_64-unknown-linux-gnu","profile":"release","features":[],'
+           '"rustc_version":"rustc","user":null,"user_var":"V"}')
+    payload = ('{"package":"p","version":"0.1.0","target":"x86_64-unknown-linux-gnu","profile":"release",'
+               '"inputs":{"digest_scheme":1,"source":"a","package":"b","lock":"c","extra":"d"},'
+               '"files":[' + ",".join(files) + '],"env":' + env + ',"env_signature":"e"}').encode()
+    record = b"AFRECORD" + struct.pack("<II", 1, len(payload)) + payload
+    total = max(6 * size, 4096)
+    names = b"\0.afmeta\0.symtab\0.shstrtab\0"
+    shoff = total - 4 * 64
+    names_at = shoff - len(names)
+    body = record + b"\0" * (names_at - 64 - len(record)) + names
+    def sh(name, kind, offset, length):
+        return struct.pack("<IIQQQQIIQQ", name, kind, 0, 0, offset, length, 0, 0, 1, 24 if kind == 2 else 0)
+    header = (b"\x7fELF\x02\x01\x01" + b"\0" * 9 + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 0, shoff, 0, 64, 56, 0, 64, 4, 3))
+    tables = (sh(0, 0, 0, 0) + sh(1, 1, 64, len(record)) + sh(9, 2, 0, total // 24 * 24)
+              + sh(17, 3, names_at, len(names)))
+    return header + body + tables
 
 for name in shapes:
     for mb in sizes:
         text = shape(name, int(float(mb) * 1000 * 1000))
         manifest = text.encode("utf-8", "surrogateescape")
-        trailer = struct.pack("<III", 0, len(manifest), 1) + hashlib.sha256(exe).digest() + b"\0" * 12 + b"AFBNDL01"
+        region = hostile_exe(int(float(mb) * 1000 * 1000)) if name == "elfexe" else exe
+        trailer = struct.pack("<III", 0, len(manifest), 1) + hashlib.sha256(region).digest() + b"\0" * 12 + b"AFBNDL01"
         path = os.path.join(out, "%s-%smb" % (name, mb))
         with open(path, "wb") as f:
-            f.write(exe + manifest + trailer)
+            f.write(region + manifest + trailer)
         os.chmod(path, 0o755)
         with open(path + ".len", "w") as f:
             f.write(str(len(manifest)))
