@@ -214,6 +214,7 @@ impl IdSet {
         if end > u64::from(u32::MAX) {
             return Err(TooLarge);
         }
+        reserve(&mut self.buf, 10 + id.len());
         write_len(&mut self.buf, id.len());
         self.buf.extend_from_slice(id.as_bytes());
         self.pending += 1;
@@ -262,6 +263,7 @@ impl IdSet {
     /// Sorts, drops repeats, and gives back the space they took once it is half the buffer.
     fn pass(&mut self) {
         // Offsets for the ids added since the last pass.
+        reserve(&mut self.offsets, self.pending);
         let mut at = self.mark;
         while at < self.buf.len() {
             let Ok(offset) = u32::try_from(at) else { break };
@@ -306,6 +308,36 @@ impl IdSet {
             buf: self.buf,
             offsets: self.offsets,
         }
+    }
+}
+
+/// Buffers past this size reserve [`BIG_RESERVE`] bytes of address space at once.
+const BIG: usize = 1 << 20;
+
+/// Address space reserved for a big buffer: more than glibc's largest mmap threshold (32 MiB), so
+/// the buffer is always mapped apart and grows in place. Grown by doubling on the heap instead,
+/// each step would leave the previous buffer behind as a hole, and the process would hold about
+/// twice what the set needs. Reserved space that is never written takes no memory.
+const BIG_RESERVE: usize = 64 << 20;
+
+/// Makes room for `additional` more items, reserving address space generously once the buffer is
+/// big (see [`BIG_RESERVE`]).
+fn reserve<T>(v: &mut Vec<T>, additional: usize) {
+    if v.capacity() - v.len() >= additional {
+        return;
+    }
+    let size = std::mem::size_of::<T>().max(1);
+    let needed = v.len().saturating_add(additional);
+    if needed.saturating_mul(size) < BIG {
+        v.reserve(additional);
+        return;
+    }
+    let target = needed
+        .max(v.capacity().saturating_mul(2))
+        .max(BIG_RESERVE / size);
+    // Address space can be short (a ulimit): then grow as any vector does.
+    if v.try_reserve_exact(target - v.len()).is_err() {
+        v.reserve(additional);
     }
 }
 

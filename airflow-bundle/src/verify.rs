@@ -221,23 +221,26 @@ pub fn verify<R: Read + Seek>(inner: R) -> Report {
             return report;
         }
     };
-    check_manifest(&bytes, &mut report);
+    check_manifest(bytes, &mut report);
     report
 }
 
-fn check_manifest(bytes: &[u8], report: &mut Report) {
-    let text = match std::str::from_utf8(bytes) {
+fn check_manifest(bytes: Vec<u8>, report: &mut Report) {
+    let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             report.set(
                 Check::ManifestUtf8,
-                Outcome::Fail(format!("the manifest is not UTF-8: {e}")),
+                Outcome::Fail(format!("the manifest is not UTF-8: {}", e.utf8_error())),
             );
             return;
         }
     };
     report.set(Check::ManifestUtf8, Outcome::Pass);
-    let root = match yaml11::load(text) {
+    let loaded = yaml11::load(&text);
+    // What was loaded owns what it keeps: the text goes before the keys of `dags` are united.
+    drop(text);
+    let root = match loaded {
         Ok(Some(v)) if v.as_dict().is_some() => v,
         Ok(Some(v)) => {
             let why = format!("the manifest loads as a {}, not a mapping", v.kind());
