@@ -9,9 +9,6 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Ids added between two sort-and-deduplicate passes, at least: fewer would sort too often.
-const MIN_PENDING_IDS: usize = 4096;
-
 /// Bytes added between two passes, at least.
 const MIN_PENDING_BYTES: usize = 1 << 20;
 
@@ -185,27 +182,26 @@ impl<'de> Deserialize<'de> for DagIds {
 #[error("the dag ids take more than 4 GiB")]
 pub(crate) struct TooLarge;
 
-/// A set being built: ids are appended as they come and sorted and deduplicated in passes, so
-/// memory follows the distinct ids rather than how often they repeat. Ids added since the last
-/// pass take only their bytes (no offset), so the many small sets of a manifest's mappings cost
-/// little more than their text.
+/// A set being built. Ids are appended as they come, each as its length and bytes, so the
+/// buffer never outgrows the text they came from; while repeats are common, passes sort the ids,
+/// drop the repeats and close the gaps, so memory follows the distinct ids. Offsets (4 bytes an
+/// id) exist only during a pass and in the finished [`DagIds`].
 #[derive(Debug, Default, Clone)]
 pub(crate) struct IdSet {
     buf: Vec<u8>,
-    /// Where the ids of `buf[..mark]` start, sorted by id and without repeats (`buf[..mark]`
-    /// may also hold repeats dropped by the last pass).
-    offsets: Vec<u32>,
-    /// `buf.len()` after the last pass; the ids after it follow one another as added.
+    /// How many ids `buf` holds (repeats counted until the next pass).
+    count: usize,
+    /// `buf.len()` after the last pass.
     mark: usize,
-    /// How many ids `buf[mark..]` holds.
-    pending: usize,
+    /// A pass dropped too few repeats to be worth another: the ids are mostly distinct.
+    distinct: bool,
 }
 
 impl IdSet {
     /// How many ids were added (repeats counted until the next pass).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.offsets.len() + self.pending
+        self.count
     }
 
     /// Adds one id.
@@ -217,11 +213,12 @@ impl IdSet {
         reserve(&mut self.buf, 10 + id.len());
         write_len(&mut self.buf, id.len());
         self.buf.extend_from_slice(id.as_bytes());
-        self.pending += 1;
-        if self.pending >= self.offsets.len().max(MIN_PENDING_IDS)
-            || self.buf.len() - self.mark >= self.mark.max(MIN_PENDING_BYTES)
-        {
+        self.count += 1;
+        if !self.distinct && self.buf.len() - self.mark >= self.mark.max(MIN_PENDING_BYTES) {
+            let before = self.count;
             self.pass();
+            // Fewer than a quarter repeats: sorting again would cost more than it saves.
+            self.distinct = self.count * 4 > before * 3;
         }
         Ok(())
     }
@@ -241,72 +238,76 @@ impl IdSet {
     /// The ids, in no particular order, with repeats since the last pass.
     #[cfg_attr(not(feature = "io"), allow(dead_code))]
     pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
-        let sorted = self.offsets.iter().map(|o| text(&self.buf, *o));
-        let mut at = self.mark;
-        let added = std::iter::from_fn(move || {
+        let mut at = 0usize;
+        std::iter::from_fn(move || {
             let from = extent(&self.buf, u32::try_from(at).ok()?);
             (from.end > at).then(|| {
                 at = from.end;
                 text(&self.buf, from.start as u32)
             })
-        });
-        sorted.chain(added)
+        })
     }
 
     /// Drops the unused capacity (for a set that is complete, kept for later).
     #[cfg_attr(not(feature = "io"), allow(dead_code))]
     pub(crate) fn shrink_to_fit(&mut self) {
         self.buf.shrink_to_fit();
-        self.offsets.shrink_to_fit();
     }
 
-    /// Sorts, drops repeats, and gives back the space they took once it is half the buffer.
-    fn pass(&mut self) {
-        // Offsets for the ids added since the last pass.
-        reserve(&mut self.offsets, self.pending);
-        let mut at = self.mark;
+    /// The offsets of every id, sorted by id, without repeats.
+    fn sorted(&self) -> Vec<u32> {
+        let mut offsets = Vec::new();
+        reserve(&mut offsets, self.count);
+        let mut at = 0usize;
         while at < self.buf.len() {
             let Ok(offset) = u32::try_from(at) else { break };
-            self.offsets.push(offset);
+            offsets.push(offset);
             at = extent(&self.buf, offset).end;
         }
         let buf = &self.buf;
-        self.offsets
-            .sort_unstable_by(|a, b| record(buf, *a).cmp(record(buf, *b)));
-        self.offsets
-            .dedup_by(|a, b| record(buf, *a) == record(buf, *b));
-        let live: usize = self.offsets.iter().map(|o| extent(buf, *o).len()).sum();
-        if live * 2 < self.buf.len() && self.buf.len() > MIN_PENDING_BYTES {
-            // In buffer order, each record moves down over the space of dropped ones.
-            self.offsets.sort_unstable();
-            let mut to = 0usize;
-            for o in &mut self.offsets {
-                let from = extent(&self.buf, *o);
-                let len = from.len();
-                self.buf.copy_within(from, to);
-                // `to` only shrinks from an offset that fit in a u32.
-                *o = u32::try_from(to).unwrap_or(u32::MAX);
-                to += len;
-            }
-            self.buf.truncate(to);
-            self.buf.shrink_to_fit();
-            let buf = &self.buf;
-            self.offsets
-                .sort_unstable_by(|a, b| record(buf, *a).cmp(record(buf, *b)));
+        offsets.sort_unstable_by(|a, b| record(buf, *a).cmp(record(buf, *b)));
+        offsets.dedup_by(|a, b| record(buf, *a) == record(buf, *b));
+        offsets
+    }
+
+    /// Moves the ids at `offsets` down over the space of the others, in buffer order, and
+    /// updates the offsets.
+    fn compact(&mut self, offsets: &mut [u32]) {
+        offsets.sort_unstable();
+        let mut to = 0usize;
+        for o in offsets.iter_mut() {
+            let from = extent(&self.buf, *o);
+            let len = from.len();
+            self.buf.copy_within(from, to);
+            // `to` only shrinks from an offset that fit in a u32.
+            *o = u32::try_from(to).unwrap_or(u32::MAX);
+            to += len;
         }
+        self.buf.truncate(to);
+        self.buf.shrink_to_fit();
+    }
+
+    /// Drops repeats and closes the gaps they leave.
+    fn pass(&mut self) {
+        let mut offsets = self.sorted();
+        self.count = offsets.len();
+        self.compact(&mut offsets);
         self.mark = self.buf.len();
-        self.pending = 0;
     }
 
     /// The sorted set.
     pub(crate) fn finish(mut self) -> DagIds {
-        if self.pending > 0 {
-            self.pass();
+        let mut offsets = self.sorted();
+        let live: usize = offsets.iter().map(|o| extent(&self.buf, *o).len()).sum();
+        if live * 2 < self.buf.len() {
+            self.compact(&mut offsets);
+            let buf = &self.buf;
+            offsets.sort_unstable_by(|a, b| record(buf, *a).cmp(record(buf, *b)));
         }
-        self.offsets.shrink_to_fit();
+        offsets.shrink_to_fit();
         DagIds {
             buf: self.buf,
-            offsets: self.offsets,
+            offsets,
         }
     }
 }
@@ -398,16 +399,17 @@ mod tests {
     #[test]
     fn sorts_and_drops_repeats_across_passes() {
         let mut set = IdSet::default();
-        // Enough repeats to go through several passes, and one long id.
+        // Enough repeats to go through several passes (a megabyte each), and one long id.
         let long = "x".repeat(300);
-        for round in 0..5 {
+        for round in 0..60 {
             for i in (0..3000).rev() {
                 set.insert(&format!("id{i}")).unwrap();
             }
             set.insert(&long).unwrap();
             set.insert(if round % 2 == 0 { "" } else { "é" }).unwrap();
         }
-        assert!(set.len() < 5 * 3002, "passes dropped repeats");
+        assert!(set.len() < 30 * 3002, "passes dropped repeats");
+        assert!(!set.distinct);
         let ids = set.finish();
         assert_eq!(ids.len(), 3000 + 3);
         let all: Vec<&str> = ids.iter().collect();
@@ -426,12 +428,25 @@ mod tests {
             set.insert("a").unwrap();
             set.insert("b").unwrap();
         }
-        assert!(
-            set.buf.capacity() < 4 * MIN_PENDING_BYTES,
-            "{}",
-            set.buf.capacity()
-        );
+        assert!(set.buf.len() < 2 * MIN_PENDING_BYTES, "{}", set.buf.len());
         assert_eq!(set.finish(), ["a", "b"]);
+    }
+
+    #[test]
+    fn distinct_ids_stop_the_passes() {
+        let mut set = IdSet::default();
+        for i in 0..400_000 {
+            set.insert(&format!("{i:x}")).unwrap();
+        }
+        assert!(set.distinct);
+        // Repeats after that are kept until the end, and never outgrow their text.
+        for _ in 0..100_000 {
+            set.insert("1").unwrap();
+        }
+        assert_eq!(set.len(), 500_000);
+        let ids = set.finish();
+        assert_eq!(ids.len(), 400_000);
+        assert_eq!(ids.first(), Some("0"));
     }
 
     #[test]
