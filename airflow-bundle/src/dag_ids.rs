@@ -204,6 +204,11 @@ impl IdSet {
         self.count
     }
 
+    /// Whether no id was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// Adds one id.
     pub(crate) fn insert(&mut self, id: &str) -> Result<(), TooLarge> {
         let end = self.buf.len() as u64 + 10 + id.len() as u64;

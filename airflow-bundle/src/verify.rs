@@ -336,9 +336,7 @@ fn check_schema(root: &Value) -> Outcome {
         Some(Value::Str(s)) if s.is_empty() => {
             Outcome::Fail("`sdk.supervisor_schema_version` is empty".into())
         }
-        Some(Value::Str(s)) if KNOWN_SUPERVISOR_SCHEMA_VERSIONS.contains(&&**s) => {
-            Outcome::Pass
-        }
+        Some(Value::Str(s)) if KNOWN_SUPERVISOR_SCHEMA_VERSIONS.contains(&&**s) => Outcome::Pass,
         Some(Value::Str(s)) => Outcome::Fail(format!(
             "supervisor_schema_version {} is not one the supervisor knows ({KNOWN_SUPERVISOR_SCHEMA_VERSIONS:?})",
             quote(s)
