@@ -111,6 +111,66 @@ struct Rest {
     refs: Vec<Rc<Mapping>>,
     /// The identities of the pairs.
     idents: Idents,
+    /// The mapping's own keys whose identity is a cached text (see [`CachedKey`]): they are
+    /// kept apart from `ids` and `bad` because what a merge keeps of them is decided by
+    /// identity, not by value (`1` and `'1'` are one identity).
+    own_cached_ids: IdSet,
+    own_cached_bad: BadKeys,
+}
+
+/// The Python types a key with a cached identity can load as, for [`CachedKey::kind`].
+const CACHED_KINDS: [&str; 10] = [
+    "str",
+    "int",
+    "float",
+    "bool",
+    "NoneType",
+    "timestamp",
+    "bytes",
+    "merge",
+    "value",
+    "unconstructable",
+];
+
+/// The key of the first pair with a cached identity ([`Ident::Cached`]): which text (the
+/// character, or 256 for the empty text), how it loads, and whether it was merged (else it is
+/// the mapping's own). Its text is the identity itself, so it takes four bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CachedKey {
+    text: u16,
+    /// An index in [`CACHED_KINDS`].
+    kind: u8,
+    merged: bool,
+}
+
+impl CachedKey {
+    fn of(c: Option<char>, key: &Value, merged: bool) -> CachedKey {
+        let kind = match key {
+            Value::Str(_) => "str",
+            other => other.kind(),
+        };
+        CachedKey {
+            text: c.map_or(256, |c| u16::try_from(u32::from(c)).unwrap_or(255)),
+            kind: CACHED_KINDS
+                .iter()
+                .position(|k| *k == kind)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(0),
+            merged,
+        }
+    }
+
+    /// The key as loaded.
+    fn key(self) -> Value {
+        let text: Rc<str> = match char::from_u32(u32::from(self.text)) {
+            Some(c) if self.text < 256 => Rc::from(c.to_string()),
+            _ => empty_text(),
+        };
+        match CACHED_KINDS.get(usize::from(self.kind)) {
+            Some(&"str") | None => Value::Str(text),
+            Some(kind) => Value::Other(kind, text),
+        }
+    }
 }
 
 /// A set of key identities (see [`Ident`]) in compact form: key nodes that are not anchored
@@ -123,22 +183,36 @@ struct Idents {
     groups: Vec<(u32, u32)>,
     /// Anchored key nodes (or their aliases), sorted.
     nodes: Vec<u32>,
-    /// Cached texts: bit `c` for the character `c` (below U+0100), bit 256 for the empty text.
-    cached: [u64; 5],
+    /// Cached texts, each with the first key that has it, in the order of the pairs.
+    cached: Vec<CachedKey>,
+    /// The texts in `cached`: bit `text`.
+    cached_seen: [u64; 5],
 }
 
 impl Idents {
-    fn add_cached(&mut self, c: Option<char>) {
-        let bit = c.map_or(256, |c| (u32::from(c) as usize).min(255));
-        self.cached[bit / 64] |= 1 << (bit % 64);
+    /// Adds a cached identity, unless it is there already (the first pair of an identity is
+    /// the one a merge keeps).
+    fn add_cached(&mut self, key: CachedKey) {
+        let bit = usize::from(key.text.min(256));
+        if self.cached_seen[bit / 64] & (1 << (bit % 64)) == 0 {
+            self.cached_seen[bit / 64] |= 1 << (bit % 64);
+            self.cached.push(key);
+        }
     }
 
-    /// Adds another set's identities (call [`Idents::finish`] before counting).
-    fn add(&mut self, other: &Idents) {
-        self.groups.extend_from_slice(&other.groups);
-        self.nodes.extend_from_slice(&other.nodes);
-        for (mine, theirs) in self.cached.iter_mut().zip(other.cached) {
-            *mine |= theirs;
+    /// Adds the identities of the pairs merged from a mapping with identities `other` (call
+    /// [`Idents::finish`] before counting); with `all` false, only the cached ones, which decide
+    /// keys.
+    fn add(&mut self, other: &Idents, all: bool) {
+        if all {
+            self.groups.extend_from_slice(&other.groups);
+            self.nodes.extend_from_slice(&other.nodes);
+        }
+        for key in &other.cached {
+            self.add_cached(CachedKey {
+                merged: true,
+                ..*key
+            });
         }
     }
 
@@ -155,8 +229,7 @@ impl Idents {
     /// How many identities there are (after [`Idents::finish`]).
     fn count(&self) -> usize {
         let groups: usize = self.groups.iter().map(|g| g.1 as usize).sum();
-        let cached: u32 = self.cached.iter().map(|w| w.count_ones()).sum();
-        groups + self.nodes.len() + cached as usize
+        groups + self.nodes.len() + self.cached.len()
     }
 }
 
@@ -267,7 +340,7 @@ impl Rest {
         let _ = self.ids.absorb(other.ids);
         self.bad.absorb(&other.bad);
         self.refs.extend(other.refs);
-        self.idents.add(&other.idents);
+        self.idents.add(&other.idents, true);
     }
 }
 
@@ -325,6 +398,20 @@ pub(crate) fn keys(m: Rc<Mapping>) -> Result<(DagIds, BadKeys), LoadError> {
     let mut ids = IdSet::default();
     let mut bad = BadKeys::default();
     let mut seen: std::collections::HashSet<*const Mapping> = Default::default();
+    // The mapping's own keys with a cached identity, and the first merged key of each such
+    // identity; a merged mapping's cached keys are among those already.
+    if let Some(rest) = &m.rest {
+        for id in rest.own_cached_ids.iter() {
+            ids.insert(id).map_err(too_large)?;
+        }
+        bad.absorb(&rest.own_cached_bad);
+        for key in rest.idents.cached.iter().filter(|k| k.merged) {
+            match key.key() {
+                Value::Str(s) => ids.insert(&s).map_err(too_large)?,
+                other => bad.add_key(&other),
+            }
+        }
+    }
     let mut todo = vec![m];
     while let Some(m) = todo.pop() {
         if !seen.insert(Rc::as_ptr(&m)) {
@@ -1583,10 +1670,8 @@ fn load_events<T: Input>(
                                 let mut merged = Idents::default();
                                 let weight = merges.weight;
                                 for e in merges.list {
-                                    if frame.keeps_idents
-                                        && let Some(r) = &e.rest
-                                    {
-                                        merged.add(&r.idents);
+                                    if let Some(r) = &e.rest {
+                                        merged.add(&r.idents, frame.keeps_idents);
                                     }
                                     if keep_keys {
                                         match Rc::try_unwrap(e) {
@@ -1608,12 +1693,19 @@ fn load_events<T: Input>(
                                     // Not exact, and never needed: nothing merges this mapping.
                                     weight
                                 };
+                                // The merged identities first: the first pair of a cached one
+                                // is a merged one if any is.
+                                let own = std::mem::replace(&mut rest.idents, merged);
+                                rest.idents.groups.extend(own.groups);
+                                rest.idents.nodes.extend(own.nodes);
                                 if fresh > 0 {
                                     rest.idents.groups.push((node_u32(frame.node), fresh));
                                 }
-                                rest.idents.add(&merged);
-                                drop(merged);
+                                for key in own.cached {
+                                    rest.idents.add_cached(key);
+                                }
                                 rest.idents.finish();
+                                rest.own_cached_ids.shrink_to_fit();
                                 rest.refs.sort_unstable_by_key(|r| Rc::as_ptr(r) as usize);
                                 rest.refs.dedup_by(|a, b| Rc::ptr_eq(a, b));
                                 rest.refs.shrink_to_fit();
@@ -1811,19 +1903,35 @@ fn load_events<T: Input>(
                                     // Millions of dag ids: kept compactly (see Rest).
                                     *rest_pairs += 1;
                                     let r = rest.get_or_insert_with(Box::default);
-                                    if parent.want.keeps_all_keys() {
-                                        match &k {
-                                            Value::Str(s) => r.ids.insert(s).map_err(too_large)?,
-                                            other => r.bad.add_key(other),
-                                        }
-                                    }
-                                    if parent.keeps_idents {
-                                        match kid {
-                                            Ident::Cached(c) => r.idents.add_cached(c),
-                                            Ident::Node(n) if k_shared => {
-                                                r.idents.nodes.push(node_u32(n));
+                                    let keys = parent.want.keeps_all_keys();
+                                    match kid {
+                                        Ident::Cached(c) => {
+                                            if keys {
+                                                match &k {
+                                                    Value::Str(s) => r
+                                                        .own_cached_ids
+                                                        .insert(s)
+                                                        .map_err(too_large)?,
+                                                    other => r.own_cached_bad.add_key(other),
+                                                }
                                             }
-                                            Ident::Node(_) => *fresh += 1,
+                                            r.idents.add_cached(CachedKey::of(c, &k, false));
+                                        }
+                                        Ident::Node(n) => {
+                                            if keys {
+                                                match &k {
+                                                    Value::Str(s) => {
+                                                        r.ids.insert(s).map_err(too_large)?
+                                                    }
+                                                    other => r.bad.add_key(other),
+                                                }
+                                            }
+                                            if !parent.keeps_idents {
+                                            } else if k_shared {
+                                                r.idents.nodes.push(node_u32(n));
+                                            } else {
+                                                *fresh += 1;
+                                            }
                                         }
                                     }
                                 } else {
@@ -2080,6 +2188,23 @@ mod tests {
             bad.examples,
             ["\"7\" loads as int", "\"~\" loads as NoneType"]
         );
+    }
+
+    #[test]
+    fn merged_keys_with_a_cached_identity_are_the_first_ones() {
+        // `1` and `'1'` are one identity (CPython caches one-character texts): PyYAML 6.0.4
+        // keeps the first merged one, whatever its type; the mapping's own keys all stay.
+        let (ids, bad) = dag_ids("dags: {<<: [{1: {}}, {'1': {}}]}\n");
+        assert!(ids.is_empty(), "{ids:?}");
+        assert_eq!(bad.examples, ["\"1\" loads as int"]);
+        let (ids, bad) = dag_ids("dags: {<<: [{'1': {}}, {1: {}}]}\n");
+        assert_eq!(ids, ["1"]);
+        assert_eq!(bad.count, 0);
+        let (ids, bad) = dag_ids("a: &a {1: x}\ndags: {<<: [*a, {'1': {}}], '1': 2, 1: 3}\n");
+        assert_eq!(ids, ["1"]);
+        assert_eq!(bad.count, 2);
+        let (ids, _) = dag_ids("a: &a {<<: {'': 1}, ab: 2}\ndags: {<<: [*a, {~: 1}]}\n");
+        assert_eq!(ids, ["", "ab"]);
     }
 
     #[test]
