@@ -114,8 +114,8 @@ struct Rest {
     /// The mapping's own keys whose identity is a cached text (see [`CachedKey`]): they are
     /// kept apart from `ids` and `bad` because what a merge keeps of them is decided by
     /// identity, not by value (`1` and `'1'` are one identity).
-    own_cached_ids: IdSet,
-    own_cached_bad: BadKeys,
+    /// (Boxed: most mappings have none, and a manifest may have 50 000 anchored ones.)
+    own_cached: Option<Box<(IdSet, BadKeys)>>,
 }
 
 /// The Python types a key with a cached identity can load as, for [`CachedKey::kind`].
@@ -184,9 +184,16 @@ struct Idents {
     /// Anchored key nodes (or their aliases), sorted.
     nodes: Vec<u32>,
     /// Cached texts, each with the first key that has it, in the order of the pairs.
-    cached: Vec<CachedKey>,
-    /// The texts in `cached`: bit `text`.
-    cached_seen: [u64; 5],
+    /// (Boxed: most mappings have none.)
+    cached: Option<Box<CachedKeys>>,
+}
+
+/// The first key of each cached identity (see [`Idents::cached`]).
+#[derive(Debug, Clone, Default)]
+struct CachedKeys {
+    keys: Vec<CachedKey>,
+    /// The texts in `keys`: bit `text`.
+    seen: [u64; 5],
 }
 
 impl Idents {
@@ -194,9 +201,10 @@ impl Idents {
     /// the one a merge keeps).
     fn add_cached(&mut self, key: CachedKey) {
         let bit = usize::from(key.text.min(256));
-        if self.cached_seen[bit / 64] & (1 << (bit % 64)) == 0 {
-            self.cached_seen[bit / 64] |= 1 << (bit % 64);
-            self.cached.push(key);
+        let cached = self.cached.get_or_insert_with(Box::default);
+        if cached.seen[bit / 64] & (1 << (bit % 64)) == 0 {
+            cached.seen[bit / 64] |= 1 << (bit % 64);
+            cached.keys.push(key);
         }
     }
 
@@ -208,12 +216,17 @@ impl Idents {
             self.groups.extend_from_slice(&other.groups);
             self.nodes.extend_from_slice(&other.nodes);
         }
-        for key in &other.cached {
+        for key in other.cached_keys() {
             self.add_cached(CachedKey {
                 merged: true,
                 ..*key
             });
         }
+    }
+
+    /// The first key of each cached identity.
+    fn cached_keys(&self) -> &[CachedKey] {
+        self.cached.as_ref().map_or(&[], |c| &c.keys)
     }
 
     /// Sorts and drops repeats.
@@ -229,7 +242,7 @@ impl Idents {
     /// How many identities there are (after [`Idents::finish`]).
     fn count(&self) -> usize {
         let groups: usize = self.groups.iter().map(|g| g.1 as usize).sum();
-        groups + self.nodes.len() + self.cached.len()
+        groups + self.nodes.len() + self.cached_keys().len()
     }
 }
 
@@ -401,11 +414,13 @@ pub(crate) fn keys(m: Rc<Mapping>) -> Result<(DagIds, BadKeys), LoadError> {
     // The mapping's own keys with a cached identity, and the first merged key of each such
     // identity; a merged mapping's cached keys are among those already.
     if let Some(rest) = &m.rest {
-        for id in rest.own_cached_ids.iter() {
-            ids.insert(id).map_err(too_large)?;
+        if let Some((own_ids, own_bad)) = rest.own_cached.as_deref() {
+            for id in own_ids.iter() {
+                ids.insert(id).map_err(too_large)?;
+            }
+            bad.absorb(own_bad);
         }
-        bad.absorb(&rest.own_cached_bad);
-        for key in rest.idents.cached.iter().filter(|k| k.merged) {
+        for key in rest.idents.cached_keys().iter().filter(|k| k.merged) {
             match key.key() {
                 Value::Str(s) => ids.insert(&s).map_err(too_large)?,
                 other => bad.add_key(&other),
@@ -1701,11 +1716,13 @@ fn load_events<T: Input>(
                                 if fresh > 0 {
                                     rest.idents.groups.push((node_u32(frame.node), fresh));
                                 }
-                                for key in own.cached {
-                                    rest.idents.add_cached(key);
+                                for key in own.cached.iter().flat_map(|c| &c.keys) {
+                                    rest.idents.add_cached(*key);
                                 }
                                 rest.idents.finish();
-                                rest.own_cached_ids.shrink_to_fit();
+                                if let Some(own) = rest.own_cached.as_mut() {
+                                    own.0.shrink_to_fit();
+                                }
                                 rest.refs.sort_unstable_by_key(|r| Rc::as_ptr(r) as usize);
                                 rest.refs.dedup_by(|a, b| Rc::ptr_eq(a, b));
                                 rest.refs.shrink_to_fit();
@@ -1907,12 +1924,14 @@ fn load_events<T: Input>(
                                     match kid {
                                         Ident::Cached(c) => {
                                             if keys {
+                                                let (own_ids, own_bad) = &mut **r
+                                                    .own_cached
+                                                    .get_or_insert_with(Box::default);
                                                 match &k {
-                                                    Value::Str(s) => r
-                                                        .own_cached_ids
-                                                        .insert(s)
-                                                        .map_err(too_large)?,
-                                                    other => r.own_cached_bad.add_key(other),
+                                                    Value::Str(s) => {
+                                                        own_ids.insert(s).map_err(too_large)?
+                                                    }
+                                                    other => own_bad.add_key(other),
                                                 }
                                             }
                                             r.idents.add_cached(CachedKey::of(c, &k, false));
