@@ -3,9 +3,10 @@
 //! # Where things are
 //!
 //! [`footer`] ([`Trailer`]), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
-//! [`record`], and with the `io` feature `read`, `write` and `verify`.
+//! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`.
 #![forbid(unsafe_code)]
 
+pub mod dag_ids;
 pub mod declare;
 pub mod footer;
 pub mod ids;
@@ -20,6 +21,7 @@ pub mod write;
 #[cfg(feature = "io")]
 mod yaml11;
 
+pub use dag_ids::DagIds;
 pub use footer::{FOOTER_VERSION, FooterError, MAGIC, TRAILER_LEN, Trailer};
 pub use manifest::{BuildInfo, DagEntry, Manifest, Metadata, Sdk, SourceEntry};
 

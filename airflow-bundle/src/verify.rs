@@ -10,6 +10,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 use crate::KNOWN_SUPERVISOR_SCHEMA_VERSIONS;
+use crate::dag_ids::DagIds;
 use crate::footer::{FooterError, Layout, Trailer};
 use crate::read::{BundleReader, ReadError};
 use crate::yaml11::{self, LoadError, Value};
@@ -97,8 +98,9 @@ pub struct Report {
     pub trailer: Option<Trailer>,
     /// The region layout, when the trailer fits the file.
     pub layout: Option<Layout>,
-    /// The dag ids Airflow would match (keys of `dags` that load as strings), sorted.
-    pub dag_ids: Vec<String>,
+    /// The dag ids Airflow would match (keys of `dags` that load as strings), sorted, in one
+    /// buffer however many there are.
+    pub dag_ids: DagIds,
     /// Problems that do not make Airflow skip the file but that a user should fix, such as dag
     /// keys that load as something other than a string (Airflow can never match those dags).
     pub warnings: Vec<String>,
@@ -168,7 +170,7 @@ pub fn verify<R: Read + Seek>(inner: R) -> Report {
             .collect(),
         trailer: None,
         layout: None,
-        dag_ids: Vec::new(),
+        dag_ids: DagIds::new(),
         warnings: Vec::new(),
         breaks_lookup: None,
     };
@@ -219,23 +221,26 @@ pub fn verify<R: Read + Seek>(inner: R) -> Report {
             return report;
         }
     };
-    check_manifest(&bytes, &mut report);
+    check_manifest(bytes, &mut report);
     report
 }
 
-fn check_manifest(bytes: &[u8], report: &mut Report) {
-    let text = match std::str::from_utf8(bytes) {
+fn check_manifest(bytes: Vec<u8>, report: &mut Report) {
+    let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             report.set(
                 Check::ManifestUtf8,
-                Outcome::Fail(format!("the manifest is not UTF-8: {e}")),
+                Outcome::Fail(format!("the manifest is not UTF-8: {}", e.utf8_error())),
             );
             return;
         }
     };
     report.set(Check::ManifestUtf8, Outcome::Pass);
-    let root = match yaml11::load(text) {
+    let loaded = yaml11::load(&text);
+    // What was loaded owns what it keeps: the text goes before the keys of `dags` are united.
+    drop(text);
+    let root = match loaded {
         Ok(Some(v)) if v.as_dict().is_some() => v,
         Ok(Some(v)) => {
             let why = format!("the manifest loads as a {}, not a mapping", v.kind());
@@ -266,37 +271,47 @@ fn check_manifest(bytes: &[u8], report: &mut Report) {
         }
     };
     report.set(Check::ManifestMapping, Outcome::Pass);
-    let dags = check_dags(&root, &mut report.dag_ids, &mut report.warnings);
-    report.set(Check::Dags, dags);
     report.set(Check::SupervisorSchemaVersion, check_schema(&root));
+    // Only `dags` is left to read: the rest of the document goes first, so that a `dags` mapping
+    // nothing else holds gives up its keys without a copy.
+    let dags = root.get("dags").cloned();
+    drop(root);
+    let outcome = check_dags(dags, &mut report.dag_ids, &mut report.warnings);
+    report.set(Check::Dags, outcome);
 }
 
-fn check_dags(root: &Value, ids: &mut Vec<String>, warnings: &mut Vec<String>) -> Outcome {
-    let Some(dags) = root.get("dags") else {
+fn check_dags(dags: Option<Value>, ids: &mut DagIds, warnings: &mut Vec<String>) -> Outcome {
+    let Some(dags) = dags else {
         return Outcome::Fail("the manifest has no `dags` key, so no dag id can match".into());
     };
-    let Some(entries) = dags.as_dict() else {
-        return Outcome::Fail(format!(
-            "`dags` is a {}, not a mapping of dag ids",
-            dags.kind()
-        ));
-    };
-    let mut bad = Vec::new();
-    for (k, _) in entries.iter() {
-        match k {
-            Value::Str(s) => ids.push(s.clone()),
-            Value::Other(kind, text) => bad.push(format!("{text:?} loads as {kind}")),
-            other => bad.push(format!("a {} key", other.kind())),
+    let node = match dags {
+        Value::Map(node) if !node.is_set() => node,
+        other => {
+            return Outcome::Fail(format!(
+                "`dags` is a {}, not a mapping of dag ids",
+                other.kind()
+            ));
         }
-    }
-    ids.sort();
-    ids.dedup();
+    };
+    let (found, bad) = match yaml11::keys(node) {
+        Ok(keys) => keys,
+        Err(LoadError::Rejected(why) | LoadError::Crashes(why)) => {
+            return Outcome::Fail(format!("the manifest {why}"));
+        }
+    };
+    *ids = found;
     // 1.3.2 looks each dag id up as a string key, so a non-string key only hides its own dag;
     // the file is still used for the others.
-    if !bad.is_empty() {
+    if bad.count > 0 {
+        let more = bad.count - bad.examples.len() as u64;
         let why = format!(
-            "dag ids that YAML 1.1 does not read as strings can never match: {} (quote them)",
-            bad.join(", ")
+            "dag ids that YAML 1.1 does not read as strings can never match: {}{} (quote them)",
+            bad.examples.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            }
         );
         if ids.is_empty() {
             return Outcome::Fail(why);
@@ -321,16 +336,28 @@ fn check_schema(root: &Value) -> Outcome {
         Some(Value::Str(s)) if s.is_empty() => {
             Outcome::Fail("`sdk.supervisor_schema_version` is empty".into())
         }
-        Some(Value::Str(s)) if KNOWN_SUPERVISOR_SCHEMA_VERSIONS.contains(&s.as_str()) => {
-            Outcome::Pass
-        }
+        Some(Value::Str(s)) if KNOWN_SUPERVISOR_SCHEMA_VERSIONS.contains(&&**s) => Outcome::Pass,
         Some(Value::Str(s)) => Outcome::Fail(format!(
-            "supervisor_schema_version {s:?} is not one the supervisor knows ({KNOWN_SUPERVISOR_SCHEMA_VERSIONS:?})"
+            "supervisor_schema_version {} is not one the supervisor knows ({KNOWN_SUPERVISOR_SCHEMA_VERSIONS:?})",
+            quote(s)
         )),
         Some(v) => Outcome::Fail(format!(
             "`sdk.supervisor_schema_version` loads as {} under YAML 1.1, not a string (quote it)",
             v.kind()
         )),
+    }
+}
+
+/// `text` quoted for a message, cut to its first 40 characters: it comes from the file and may
+/// be megabytes long.
+fn quote(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!(
+            "{:?}... ({} characters)",
+            &text[..cut],
+            text.chars().count()
+        ),
     }
 }
 
@@ -357,7 +384,7 @@ mod tests {
     fn accepts_a_good_bundle() {
         let r = verify(Cursor::new(bundle(GOOD)));
         assert!(r.accepted(), "{r:?}");
-        assert_eq!(r.dag_ids, vec!["123", "etl"]);
+        assert_eq!(r.dag_ids, ["123", "etl"]);
     }
 
     #[test]
@@ -365,7 +392,7 @@ mod tests {
         let man = "sdk:\n  supervisor_schema_version: \"2026-06-16\"\ndags:\n  d: {}\n  123: {}\n";
         let r = verify(Cursor::new(bundle(man)));
         assert!(r.accepted(), "{r:?}");
-        assert_eq!(r.dag_ids, vec!["d"]);
+        assert_eq!(r.dag_ids, ["d"]);
         assert_eq!(r.warnings.len(), 1);
         assert!(
             r.warnings[0].contains("\"123\" loads as int"),

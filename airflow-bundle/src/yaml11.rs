@@ -8,10 +8,15 @@
 //! from deep nesting, ...), which the reader does not catch: the exception escapes the dag
 //! lookup and breaks every bundle under the same `executables_root`.
 //!
-//! Memory stays bounded by the text: aliases share the anchored node (as PyYAML does) instead of
-//! copying it, and only what a verdict can look at is kept (see [`Want`]): the `dags` keys,
-//! `sdk.supervisor_schema_version`, and what merge keys and anchors can bring there. Everything
-//! else is still checked for what makes `safe_load` raise, then dropped to its Python type.
+//! Memory stays within a small multiple of the text, whatever its shape: aliases share the
+//! anchored node (as PyYAML does) instead of copying it, and only what a verdict can look at is
+//! kept (see [`Want`]): the `dags` keys, `sdk.supervisor_schema_version`, and what merge keys and
+//! anchors can bring there. Everything else is still checked for what makes `safe_load` raise,
+//! then dropped to its Python type. What is kept is kept compactly (see [`Mapping`]): only pairs
+//! under a key a verdict looks up are pairs; other keys go into one [`IdSet`] per mapping and
+//! their key identities are counted, not listed; merged mappings are referred to, not copied;
+//! a list of merge sources folds the mappings written in place into one another. The text is
+//! never copied (see [`Normalized`]), and a manifest may define at most [`MAX_ANCHORS`] anchors.
 //!
 //! Merge keys (`<<`) follow PyYAML 6.0.4 (Airflow 3.3.2's pin), checked against it by the
 //! differential corpus: a merge source may be any mapping node, or a sequence of mapping nodes,
@@ -32,17 +37,19 @@ use std::rc::Rc;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use saphyr_parser::{Event, Parser, ScalarStyle, Tag};
+use saphyr_parser::{Event, Input, Parser, ScalarStyle, Tag};
+
+use crate::dag_ids::{DagIds, IdSet, TooLarge};
 
 /// A loaded YAML value, typed as YAML 1.1 would type it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Value {
-    /// A string.
-    Str(String),
+    /// A string (its text shared, so aliases copy nothing).
+    Str(Rc<str>),
     /// A scalar of another type: the Python type name and the source text.
-    Other(&'static str, String),
-    /// A sequence (shared when aliased).
-    Seq(Rc<Vec<Value>>),
+    Other(&'static str, Rc<str>),
+    /// A sequence (shared when aliased): only ever read as a list of merge sources.
+    Seq(Rc<Sources>),
     /// A `dict` (or, tagged `!!set`, a `set`) after merge keys are applied (see [`Mapping`]).
     Map(Rc<Mapping>),
     /// A collection too deep below the root and below any anchor for a verdict to look at: its
@@ -51,25 +58,406 @@ pub(crate) enum Value {
     Pruned(&'static str, Shape),
 }
 
+impl PartialEq for Value {
+    /// Scalars by type and text, collections by identity.
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Other(k, a), Value::Other(l, b)) => k == l && a == b,
+            (Value::Seq(a), Value::Seq(b)) => Rc::ptr_eq(a, b),
+            (Value::Map(a), Value::Map(b)) => Rc::ptr_eq(a, b),
+            (Value::Pruned(k, a), Value::Pruned(l, b)) => k == l && a == b,
+            _ => false,
+        }
+    }
+}
+
+/// The keys a verdict looks up: the pairs under them are kept as [`Mapping::entries`], all
+/// others only as keys and identities (see [`Rest`]).
+const LOOKED_UP: [&str; 3] = ["dags", "sdk", "supervisor_schema_version"];
+
 /// A mapping node's pairs as PyYAML's `flatten_mapping` leaves them: merged pairs first, then
 /// the node's own, duplicates kept; a later duplicate key wins on lookup, as in a Python dict.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Only the pairs under a key a verdict looks up ([`LOOKED_UP`]) are kept as pairs (every pair
+/// with [`Want::All`]); the others, which can be millions of dag ids, are kept compactly in
+/// [`Rest`], and merged mappings are referred to, not copied.
+#[derive(Debug, Clone)]
 pub(crate) struct Mapping {
     /// A `set` (tagged `!!set`), not a `dict`.
     set: bool,
     entries: Vec<(Value, Value)>,
     /// The identity of each entry's key node, which merging compares (see [`Ident`]); only for
-    /// a mapping that can be merged (a merge source, or an anchored one or inside one), not for
-    /// the millions of keys a `dags` may have.
+    /// a mapping that can be merged (a merge source, or an anchored one or inside one).
     idents: Box<[Ident]>,
+    /// How many pairs the mapping has as this loader keeps them (entries and the rest): what
+    /// merging it copies in PyYAML, counted against [`MERGE_BUDGET`]. Exact for a mapping that
+    /// can be merged.
+    len: usize,
+    /// The pairs that are not entries, when there are any.
+    rest: Option<Box<Rest>>,
 }
 
-impl std::ops::Deref for Mapping {
-    type Target = [(Value, Value)];
+/// The pairs of a [`Mapping`] that are not entries: their keys (only where every key may
+/// matter: `dags`, anchors, merge sources), and the identities of their key nodes (only for a
+/// mapping that can be merged).
+#[derive(Debug, Clone, Default)]
+struct Rest {
+    /// Keys that load as strings.
+    ids: IdSet,
+    /// Keys that load as something else.
+    bad: BadKeys,
+    /// Anchored (shared) mappings merged into this one: their keys are this one's too.
+    refs: Vec<Rc<Mapping>>,
+    /// The identities of the pairs.
+    idents: Idents,
+    /// The mapping's own keys whose identity is a cached text (see [`CachedKey`]): they are
+    /// kept apart from `ids` and `bad` because what a merge keeps of them is decided by
+    /// identity, not by value (`1` and `'1'` are one identity).
+    /// (Boxed: most mappings have none, and a manifest may have 50 000 anchored ones.)
+    own_cached: Option<Box<(IdSet, BadKeys)>>,
+}
 
-    fn deref(&self) -> &Self::Target {
+/// The Python types a key with a cached identity can load as, for [`CachedKey::kind`].
+const CACHED_KINDS: [&str; 10] = [
+    "str",
+    "int",
+    "float",
+    "bool",
+    "NoneType",
+    "timestamp",
+    "bytes",
+    "merge",
+    "value",
+    "unconstructable",
+];
+
+/// The key of the first pair with a cached identity ([`Ident::Cached`]): which text (the
+/// character, or 256 for the empty text), how it loads, and whether it was merged (else it is
+/// the mapping's own). Its text is the identity itself, so it takes four bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CachedKey {
+    text: u16,
+    /// An index in [`CACHED_KINDS`].
+    kind: u8,
+    merged: bool,
+}
+
+impl CachedKey {
+    fn of(c: Option<char>, key: &Value, merged: bool) -> CachedKey {
+        let kind = match key {
+            Value::Str(_) => "str",
+            other => other.kind(),
+        };
+        CachedKey {
+            text: c.map_or(256, |c| u16::try_from(u32::from(c)).unwrap_or(255)),
+            kind: CACHED_KINDS
+                .iter()
+                .position(|k| *k == kind)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(0),
+            merged,
+        }
+    }
+
+    /// The key as loaded.
+    fn key(self) -> Value {
+        let text: Rc<str> = match char::from_u32(u32::from(self.text)) {
+            Some(c) if self.text < 256 => Rc::from(c.to_string()),
+            _ => empty_text(),
+        };
+        match CACHED_KINDS.get(usize::from(self.kind)) {
+            Some(&"str") | None => Value::Str(text),
+            Some(kind) => Value::Other(kind, text),
+        }
+    }
+}
+
+/// A set of key identities (see [`Ident`]) in compact form: key nodes that are not anchored
+/// belong to one mapping node each and are only ever merged all together, so they are counted
+/// by mapping node.
+#[derive(Debug, Clone, Default)]
+struct Idents {
+    /// A mapping node and how many of its own keys are not anchored nor aliases, sorted by node
+    /// (after [`Idents::finish`]).
+    groups: Vec<(u32, u32)>,
+    /// Anchored key nodes (or their aliases), sorted.
+    nodes: Vec<u32>,
+    /// Cached texts, each with the first key that has it, in the order of the pairs.
+    /// (Boxed: most mappings have none.)
+    cached: Option<Box<CachedKeys>>,
+}
+
+/// The first key of each cached identity (see [`Idents::cached`]).
+#[derive(Debug, Clone, Default)]
+struct CachedKeys {
+    keys: Vec<CachedKey>,
+    /// The texts in `keys`: bit `text`.
+    seen: [u64; 5],
+}
+
+impl Idents {
+    /// Adds a cached identity, unless it is there already (the first pair of an identity is
+    /// the one a merge keeps).
+    fn add_cached(&mut self, key: CachedKey) {
+        let bit = usize::from(key.text.min(256));
+        let cached = self.cached.get_or_insert_with(Box::default);
+        if cached.seen[bit / 64] & (1 << (bit % 64)) == 0 {
+            cached.seen[bit / 64] |= 1 << (bit % 64);
+            cached.keys.push(key);
+        }
+    }
+
+    /// Adds the identities of the pairs merged from a mapping with identities `other` (call
+    /// [`Idents::finish`] before counting); with `all` false, only the cached ones, which decide
+    /// keys.
+    fn add(&mut self, other: &Idents, all: bool) {
+        if all {
+            self.groups.extend_from_slice(&other.groups);
+            self.nodes.extend_from_slice(&other.nodes);
+        }
+        for key in other.cached_keys() {
+            self.add_cached(CachedKey {
+                merged: true,
+                ..*key
+            });
+        }
+    }
+
+    /// The first key of each cached identity.
+    fn cached_keys(&self) -> &[CachedKey] {
+        self.cached.as_ref().map_or(&[], |c| &c.keys)
+    }
+
+    /// Sorts and drops repeats.
+    fn finish(&mut self) {
+        self.groups.sort_unstable();
+        self.groups.dedup_by_key(|g| g.0);
+        self.groups.shrink_to_fit();
+        self.nodes.sort_unstable();
+        self.nodes.dedup();
+        self.nodes.shrink_to_fit();
+    }
+
+    /// How many identities there are (after [`Idents::finish`]).
+    fn count(&self) -> usize {
+        let groups: usize = self.groups.iter().map(|g| g.1 as usize).sum();
+        groups + self.nodes.len() + self.cached_keys().len()
+    }
+}
+
+/// A node number as stored in [`Idents`]: a manifest is less than 4 GiB, so it has fewer nodes.
+fn node_u32(node: usize) -> u32 {
+    u32::try_from(node).unwrap_or(u32::MAX)
+}
+
+impl Mapping {
+    /// Whether it is a `set` (tagged `!!set`), not a `dict`.
+    pub(crate) fn is_set(&self) -> bool {
+        self.set
+    }
+
+    /// The pairs kept as pairs (see [`Mapping`]).
+    fn entries(&self) -> &[(Value, Value)] {
         &self.entries
     }
+}
+
+/// The mapping items of a sequence, as merge sources (the only way a verdict reads a sequence),
+/// in order: the same anchored mapping only once, and mappings written in place folded into one
+/// another (their keys and identities united, their entries in order), so a list of millions of
+/// `{}` costs nothing per item.
+#[derive(Debug, Default)]
+pub(crate) struct Sources {
+    /// Whether every item is a mapping node.
+    of_mappings: bool,
+    list: Vec<Rc<Mapping>>,
+    /// What PyYAML copies merging them all: each one's pairs, repeats counted.
+    weight: usize,
+    /// The shared mappings already listed (while the list is built).
+    seen: std::collections::HashSet<*const Mapping>,
+}
+
+impl Sources {
+    /// Adds a merge source. A mapping nothing else holds is folded into the previous one when
+    /// that one is also held by nothing else.
+    fn push(&mut self, m: Rc<Mapping>) {
+        self.weight = self.weight.saturating_add(m.len);
+        self.list_one(m);
+    }
+
+    fn list_one(&mut self, m: Rc<Mapping>) {
+        if m.len == 0 {
+            // No pairs: nothing to merge, no key, no identity.
+            return;
+        }
+        match Rc::try_unwrap(m) {
+            Ok(m) => match self.list.last_mut().and_then(Rc::get_mut) {
+                Some(last) => last.fold(m),
+                None => self.list.push(Rc::new(m)),
+            },
+            Err(shared) => {
+                if self.seen.insert(Rc::as_ptr(&shared)) {
+                    self.list.push(shared);
+                }
+            }
+        }
+    }
+
+    /// Adds the sources of a merge list (`<<: [...]`, or an alias of one).
+    fn extend(&mut self, other: Rc<Sources>) {
+        self.weight = self.weight.saturating_add(other.weight);
+        match Rc::try_unwrap(other) {
+            Ok(other) => {
+                for m in other.list {
+                    self.list_one(m);
+                }
+            }
+            Err(shared) => {
+                for m in &shared.list {
+                    self.list_one(Rc::clone(m));
+                }
+            }
+        }
+    }
+
+    /// The list, complete.
+    fn finish(mut self) -> Sources {
+        self.seen = Default::default();
+        self.list.shrink_to_fit();
+        self
+    }
+}
+
+impl Mapping {
+    /// Folds `other` (a merge source after this one, held by nothing else) into this one, which
+    /// is then only a list of merge sources: entries in order, the rest united.
+    fn fold(&mut self, other: Mapping) {
+        let mut idents = std::mem::take(&mut self.idents).into_vec();
+        idents.extend(other.idents);
+        self.idents = idents.into_boxed_slice();
+        self.entries.extend(other.entries);
+        self.len = self.len.saturating_add(other.len);
+        if let Some(theirs) = other.rest {
+            self.rest.get_or_insert_with(Box::default).absorb(*theirs);
+        }
+    }
+}
+
+impl Rest {
+    /// Takes in the keys and identities of another mapping's rest (a merge source held by
+    /// nothing else); the identities are left unsorted (see [`Idents::finish`]).
+    fn absorb(&mut self, other: Rest) {
+        // Both sets are bounded by the text they came from; they cannot overflow together
+        // unless the text is over 4 GiB, which a manifest cannot be.
+        let _ = self.ids.absorb(other.ids);
+        self.bad.absorb(&other.bad);
+        self.refs.extend(other.refs);
+        self.idents.add(&other.idents, true);
+    }
+}
+
+/// Keys of a mapping that do not load as strings: how many, and the first few.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct BadKeys {
+    /// How many there are.
+    pub(crate) count: u64,
+    /// The first [`BAD_KEY_EXAMPLES`], as `"123" loads as int`.
+    pub(crate) examples: Vec<String>,
+}
+
+/// Bad keys named in a message; the rest are counted.
+pub(crate) const BAD_KEY_EXAMPLES: usize = 10;
+
+impl BadKeys {
+    fn add(&mut self, kind: &str, text: Option<&str>) {
+        self.count += 1;
+        if self.examples.len() < BAD_KEY_EXAMPLES {
+            self.examples.push(match text {
+                Some(t) => format!("{:?} loads as {kind}", shorten(t)),
+                None => format!("a {kind} key"),
+            });
+        }
+    }
+
+    fn absorb(&mut self, other: &BadKeys) {
+        self.count = self.count.saturating_add(other.count);
+        let room = BAD_KEY_EXAMPLES.saturating_sub(self.examples.len());
+        self.examples
+            .extend(other.examples.iter().take(room).cloned());
+    }
+
+    /// Counts the key `k`, which does not load as a string.
+    fn add_key(&mut self, k: &Value) {
+        match k {
+            Value::Other(kind, text) => self.add(kind, Some(text)),
+            other => self.add(other.kind(), None),
+        }
+    }
+}
+
+fn too_large(_: TooLarge) -> LoadError {
+    LoadError::Rejected(
+        "has more than 4 GiB of mapping keys, more than this verifier can hold".into(),
+    )
+}
+
+/// The keys of the mapping `m`, merge keys applied: those that load as strings (sorted, without
+/// repeats), and the others.
+///
+/// Each mapping reachable through merges is read once, however often it was merged; one that
+/// nothing else holds gives up its keys without a copy.
+pub(crate) fn keys(m: Rc<Mapping>) -> Result<(DagIds, BadKeys), LoadError> {
+    let mut ids = IdSet::default();
+    let mut bad = BadKeys::default();
+    let mut seen: std::collections::HashSet<*const Mapping> = Default::default();
+    // The mapping's own keys with a cached identity, and the first merged key of each such
+    // identity; a merged mapping's cached keys are among those already.
+    if let Some(rest) = &m.rest {
+        if let Some((own_ids, own_bad)) = rest.own_cached.as_deref() {
+            for id in own_ids.iter() {
+                ids.insert(id).map_err(too_large)?;
+            }
+            bad.absorb(own_bad);
+        }
+        for key in rest.idents.cached_keys().iter().filter(|k| k.merged) {
+            match key.key() {
+                Value::Str(s) => ids.insert(&s).map_err(too_large)?,
+                other => bad.add_key(&other),
+            }
+        }
+    }
+    let mut todo = vec![m];
+    while let Some(m) = todo.pop() {
+        if !seen.insert(Rc::as_ptr(&m)) {
+            continue;
+        }
+        for (k, _) in m.entries() {
+            match k {
+                Value::Str(s) => ids.insert(s).map_err(too_large)?,
+                other => bad.add_key(other),
+            }
+        }
+        match Rc::try_unwrap(m) {
+            Ok(m) => {
+                if let Some(rest) = m.rest {
+                    ids.absorb(rest.ids).map_err(too_large)?;
+                    bad.absorb(&rest.bad);
+                    todo.extend(rest.refs);
+                }
+            }
+            Err(m) => {
+                if let Some(rest) = &m.rest {
+                    for id in rest.ids.iter() {
+                        ids.insert(id).map_err(too_large)?;
+                    }
+                    bad.absorb(&rest.bad);
+                    todo.extend(rest.refs.iter().cloned());
+                }
+            }
+        }
+    }
+    Ok((ids.finish(), bad))
 }
 
 /// What a merge key (`<<`) looks at: PyYAML merges by the kind of node, whatever its tag.
@@ -114,9 +502,10 @@ impl Value {
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         match self {
             Value::Map(m) => m
+                .entries()
                 .iter()
                 .rev()
-                .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
+                .find(|(k, _)| matches!(k, Value::Str(s) if &**s == key))
                 .map(|(_, v)| v),
             _ => None,
         }
@@ -146,8 +535,8 @@ impl Value {
     fn shape(&self) -> Shape {
         match self {
             Value::Str(_) | Value::Other(..) => Shape::Scalar,
-            Value::Seq(items) => Shape::Sequence {
-                of_mappings: items.iter().all(|i| i.shape() == Shape::Mapping),
+            Value::Seq(s) => Shape::Sequence {
+                of_mappings: s.of_mappings,
             },
             Value::Map(_) => Shape::Mapping,
             Value::Pruned(_, shape) => *shape,
@@ -223,7 +612,7 @@ impl Want {
     fn value(self, key: &Value) -> Want {
         let merge = matches!(key, Value::Other("merge", _));
         let name = match key {
-            Value::Str(s) => s.as_str(),
+            Value::Str(s) => s,
             _ => "",
         };
         match self {
@@ -255,6 +644,12 @@ pub(crate) const PYYAML_MAX_DEPTH: usize = 480;
 
 /// Python 3.11+ refuses to convert decimal strings longer than this to `int` (`ValueError`).
 const PYTHON_INT_MAX_STR_DIGITS: usize = 4300;
+
+/// The most anchors (`&name`) a manifest may define. The YAML parser keeps every anchor's name
+/// and the loader its node, so without a limit a manifest of anchors would take many times its
+/// size; PyYAML keeps a node object for each too. serde-saphyr, which `cargo airflow` uses for
+/// its own reading of manifests, stops at the same number.
+pub(crate) const MAX_ANCHORS: usize = 50_000;
 
 /// Merged entries copied over the whole document before giving up: PyYAML copies merged
 /// entries too, so a document that needs more would take Airflow's reader exponential time.
@@ -301,36 +696,51 @@ pub(crate) fn resolve_plain(text: &str) -> &'static str {
 }
 
 /// Whether PyYAML's `construct_yaml_int` raises on `text` (which matched the int resolver, or
-/// was tagged `!!int`).
+/// was tagged `!!int`). PyYAML drops the underscores first; this walks the text without copying
+/// it, as the text may be the whole manifest.
 fn int_fails(text: &str) -> Option<String> {
-    let v: String = text.chars().filter(|c| *c != '_').collect();
-    let v = v.strip_prefix(['-', '+']).unwrap_or(&v);
-    if v == "0" {
+    let clean = || text.chars().filter(|c| *c != '_');
+    let signed = matches!(clean().next(), Some('-' | '+'));
+    let v = || clean().skip(usize::from(signed));
+    let mut head = v();
+    let (c0, c1) = (head.next(), head.next());
+    if c0 == Some('0') && c1.is_none() {
         return None;
     }
-    let (digits, radix) = if let Some(b) = v.strip_prefix("0b") {
-        (b, 2)
-    } else if let Some(x) = v.strip_prefix("0x") {
-        (x, 16)
-    } else if v.starts_with('0') {
-        (v, 8)
-    } else if v.contains(':') {
-        let first = v.split(':').next().unwrap_or("");
-        return (first.len() > PYTHON_INT_MAX_STR_DIGITS || first.is_empty())
-            .then(|| format!("int() of {} digits exceeds Python's limit", first.len()));
-    } else {
-        (v, 10)
+    let (skip, radix) = match (c0, c1) {
+        (Some('0'), Some('b')) => (2, 2),
+        (Some('0'), Some('x')) => (2, 16),
+        (Some('0'), _) => (0, 8),
+        _ if v().any(|c| c == ':') => {
+            let first: usize = v().take_while(|c| *c != ':').map(char::len_utf8).sum();
+            return (first > PYTHON_INT_MAX_STR_DIGITS || first == 0)
+                .then(|| format!("int() of {first} digits exceeds Python's limit"));
+        }
+        _ => (0, 10),
     };
-    let trimmed = digits.trim();
-    if trimmed.is_empty() || !trimmed.chars().all(|c| c.is_digit(radix)) {
+    let digits = || v().skip(skip);
+    // `int(digits.strip(), radix)`: surrounding whitespace is fine, anything else must be a
+    // digit of the radix.
+    let (mut started, mut gap, mut bad, mut len) = (false, false, false, 0usize);
+    for c in digits() {
+        if c.is_whitespace() {
+            gap |= started;
+            continue;
+        }
+        bad |= gap || !c.is_digit(radix);
+        started = true;
+        len += c.len_utf8();
+    }
+    if !started || bad {
+        let head: String = digits().take(41).collect();
         return Some(format!(
-            "invalid literal for int() with base {radix}: {digits:?}"
+            "invalid literal for int() with base {radix}: {:?}",
+            shorten(&head)
         ));
     }
-    if radix == 10 && trimmed.len() > PYTHON_INT_MAX_STR_DIGITS {
+    if radix == 10 && len > PYTHON_INT_MAX_STR_DIGITS {
         return Some(format!(
-            "a {}-digit integer exceeds Python's limit of {PYTHON_INT_MAX_STR_DIGITS} digits for int()",
-            trimmed.len()
+            "a {len}-digit integer exceeds Python's limit of {PYTHON_INT_MAX_STR_DIGITS} digits for int()"
         ));
     }
     None
@@ -379,12 +789,11 @@ fn timestamp_fails(text: &str) -> Option<String> {
 
 /// Whether Python's lenient `base64.decodebytes` raises on `text`.
 fn base64_fails(text: &str) -> bool {
-    let kept: Vec<u8> = text
+    let kept = text
         .bytes()
-        .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
-        .collect();
-    let data = kept.iter().take_while(|b| **b != b'=').count();
-    let pads = kept[data..].iter().filter(|b| **b == b'=').count();
+        .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    let data = kept.clone().take_while(|b| *b != b'=').count();
+    let pads = kept.skip(data).filter(|b| *b == b'=').count();
     match data % 4 {
         0 => false,
         1 => true,
@@ -430,6 +839,12 @@ fn core_suffix<'a>(tag: Option<&'a Tag>) -> TagKind<'a> {
 }
 
 fn no_constructor(tag: &str) -> LoadError {
+    // A tag from the file may be megabytes long; this loader's own descriptions are not.
+    let tag = if tag.chars().nth(200).is_none() {
+        tag.to_owned()
+    } else {
+        shorten(tag)
+    };
     LoadError::Rejected(format!(
         "has the tag {tag}, for which yaml.safe_load has no constructor (remove it)"
     ))
@@ -479,12 +894,15 @@ fn scalar(
             let v = v.strip_prefix(['-', '+']).unwrap_or(&v);
             let ok = matches!(v, ".inf" | ".nan") || v.split(':').all(|p| p.parse::<f64>().is_ok());
             if !ok {
-                return crash(format!("ValueError (could not convert {v:?} to float)"));
+                return crash(format!(
+                    "ValueError (could not convert {:?} to float)",
+                    shorten(v)
+                ));
             }
         }
         "bool" if tag.is_some() => {
             let known = ["yes", "no", "true", "false", "on", "off"];
-            if !known.contains(&text.to_ascii_lowercase().as_str()) {
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(text)) {
                 return crash(format!(
                     "KeyError ({:?} is not a YAML 1.1 bool)",
                     shorten(text)
@@ -504,15 +922,24 @@ fn scalar(
         }
         _ => {}
     }
-    let text = if keep { text.to_owned() } else { String::new() };
+    let text = if keep { Rc::from(text) } else { empty_text() };
     Ok(match kind {
         "str" => Value::Str(text),
         kind => Value::Other(kind, text),
     })
 }
 
+/// The text of a scalar whose text is not kept: one shared empty string.
+fn empty_text() -> Rc<str> {
+    thread_local! {
+        static EMPTY: Rc<str> = Rc::from("");
+    }
+    EMPTY.with(Rc::clone)
+}
+
+/// At most 40 characters of `text`, for messages: the text may be the whole manifest.
 fn shorten(text: &str) -> String {
-    if text.chars().count() <= 40 {
+    if text.chars().nth(40).is_none() {
         text.to_owned()
     } else {
         let head: String = text.chars().take(37).collect();
@@ -545,7 +972,8 @@ fn check_directives(text: &str) -> Result<(), LoadError> {
         let major = version.split('.').next().unwrap_or("");
         if major.parse::<u64>().ok() != Some(1) {
             return Err(LoadError::Rejected(format!(
-                "declares %YAML {version}; PyYAML only reads YAML 1.x documents (remove the directive)"
+                "declares %YAML {}; PyYAML only reads YAML 1.x documents (remove the directive)",
+                shorten(version)
             )));
         }
     }
@@ -553,23 +981,52 @@ fn check_directives(text: &str) -> Result<(), LoadError> {
 }
 
 /// PyYAML accepts `\uD800`-style escapes (a lone surrogate in a `str`); the Rust parser cannot
-/// hold one. Replaced by U+FFFD, which types the same way.
-fn replace_surrogate_escapes(text: &str) -> Option<String> {
-    static SURROGATE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\\(u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})")
-            .expect("valid pattern")
-    });
-    SURROGATE.is_match(text).then(|| {
-        SURROGATE
-            .replace_all(text, |c: &regex::Captures<'_>| {
-                if c[1].starts_with('u') {
-                    "\\uFFFD".to_owned()
-                } else {
-                    "\\U0000FFFD".to_owned()
+/// hold one.
+static SURROGATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\\(u[dD][89a-fA-F][0-9a-fA-F]{2}|U0000[dD][89a-fA-F][0-9a-fA-F]{2})")
+        .expect("valid pattern")
+});
+
+/// The text as the Rust parser must see it to read it as PyYAML does, made on the fly rather
+/// than copied (the text may be the whole manifest): NEL, LS and PS break lines (the parser
+/// only breaks at CR and LF), and with `surrogates`, each escape [`SURROGATE`] matches is
+/// replaced by the escape of U+FFFD, which types the same way. Every character stays one
+/// character, so the parser's character positions are those of the text.
+struct Normalized<'a> {
+    rest: std::str::Chars<'a>,
+    surrogates: bool,
+    /// The rest of a replacement escape, after its backslash.
+    queued: std::str::Chars<'static>,
+}
+
+impl Iterator for Normalized<'_> {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        if let Some(c) = self.queued.next() {
+            return Some(c);
+        }
+        let c = self.rest.next()?;
+        Some(match c {
+            '\u{85}' | '\u{2028}' | '\u{2029}' => '\n',
+            '\\' if self.surrogates => {
+                let rest = self.rest.as_str();
+                for (len, with) in [(5, "uFFFD"), (9, "U0000FFFD")] {
+                    let candidate = format!("\\{}", rest.get(..len).unwrap_or(""));
+                    if SURROGATE
+                        .find(&candidate)
+                        .is_some_and(|m| m.range() == (0..candidate.len()))
+                    {
+                        self.rest = rest.get(len..).unwrap_or("").chars();
+                        self.queued = with.chars();
+                        break;
+                    }
                 }
-            })
-            .into_owned()
-    })
+                '\\'
+            }
+            c => c,
+        })
+    }
 }
 
 /// The deepest nesting of flow brackets outside quotes and comments: an estimate used only
@@ -624,19 +1081,20 @@ fn load_wanting(text: &str, root: Want) -> Result<Option<Value>, LoadError> {
     }
     check_directives(text)?;
     // PyYAML breaks lines at NEL, LS and PS too; the Rust parser only at CR and LF.
-    let normalized;
-    let text = if text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
-        normalized = text.replace(['\u{85}', '\u{2028}', '\u{2029}'], "\n");
-        normalized.as_str()
-    } else {
-        text
+    let breaks = text.contains(['\u{85}', '\u{2028}', '\u{2029}']);
+    let normalized = |surrogates| Normalized {
+        rest: text.chars(),
+        surrogates,
+        queued: "".chars(),
     };
-    match load_events(text, root) {
-        Err(LoadError::Rejected(e)) if e.contains("escape code") => {
-            match replace_surrogate_escapes(text) {
-                Some(fixed) => load_events(&fixed, root),
-                None => Err(LoadError::Rejected(e)),
-            }
+    let first = if breaks {
+        load_events(Parser::new_from_iter(normalized(false)), text, root)
+    } else {
+        load_events(Parser::new_from_str(text), text, root)
+    };
+    match first {
+        Err(LoadError::Rejected(e)) if e.contains("escape code") && SURROGATE.is_match(text) => {
+            load_events(Parser::new_from_iter(normalized(true)), text, root)
         }
         other => other,
     }
@@ -766,19 +1224,32 @@ impl<'t> Names<'t> {
     }
 }
 
-fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> {
+/// Loads the events of `parser`, which reads `text` (or [`Normalized`] `text`).
+fn load_events<T: Input>(
+    parser: Parser<'_, T>,
+    text: &str,
+    root_want: Want,
+) -> Result<Option<Value>, LoadError> {
     enum Kind {
-        Seq(Vec<Value>),
+        /// The mapping items, as merge sources.
+        Seq(Sources),
         Map {
-            /// The mapping's own pairs (kept ones) and their key identities.
+            /// The mapping's own pairs kept as entries (see [`Mapping`]) and their key
+            /// identities.
             own: Vec<(Value, Value)>,
             idents: Vec<Ident>,
-            /// A key waiting for its value, and its place.
-            pending: Option<(Value, Ident, (u8, usize))>,
+            /// A key waiting for its value, its place, and whether its node is anchored (or an
+            /// alias).
+            pending: Option<(Value, Ident, (u8, usize), bool)>,
             /// The merge sources (`<<` values), in order.
-            merges: Vec<Value>,
+            merges: Sources,
             /// Every pair, kept or not.
             pairs: usize,
+            /// The mapping's own kept pairs that are not entries (see [`Rest`]), how many, and
+            /// how many of their key nodes are neither anchored nor aliases.
+            rest: Option<Box<Rest>>,
+            rest_pairs: usize,
+            fresh: u32,
         },
     }
     struct Frame {
@@ -896,7 +1367,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
     let mut open_merges: Vec<(usize, Rank)> = Vec::new();
     let mut nodes = 0usize;
 
-    for (ev, item) in Parser::new_from_str(text).enumerate() {
+    for (ev, item) in parser.enumerate() {
         // A construction error this event finds, kept for the whole document and for the
         // collection it is in (an alias elsewhere may build that one first).
         let mut event_error: Option<(Rank, LoadError)> = None;
@@ -915,6 +1386,19 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     rejected(format!("is not valid YAML: {e}"))
                 }
             })?;
+            // Whether the node is anchored or an alias: its identity may recur elsewhere.
+            let mut shared_ident = false;
+            let anchor = match &event {
+                Event::Scalar(_, _, a, _)
+                | Event::SequenceStart(a, _)
+                | Event::MappingStart(a, _) => *a,
+                _ => 0,
+            };
+            if anchor > MAX_ANCHORS {
+                return Err(rejected(format!(
+                    "defines more than {MAX_ANCHORS} anchors (&name); this verifier stops there to bound its memory, so it cannot tell whether Airflow would load the file (a manifest written by cargo airflow pack has none)"
+                )));
+            }
             let done: Option<(Value, Ident, (u8, usize))> = match event {
                 Event::DocumentStart(_) => {
                     documents += 1;
@@ -924,6 +1408,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     None
                 }
                 Event::Scalar(s, style, anchor, tag) => {
+                    shared_ident = anchor > 0;
                     if anchor > 0 {
                         names.check(span.start.index(), '&')?;
                     }
@@ -942,7 +1427,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                         // A merge source or pair item is never constructed: the merge or the
                         // `!!omap` reports it.
                         Err((e, later)) if role != Role::Constructed => (
-                            Value::Other("unconstructable", String::new()),
+                            Value::Other("unconstructable", empty_text()),
                             Some((e, later)),
                         ),
                         Err((e, later)) => {
@@ -953,7 +1438,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             };
                             construct_error(&mut event_error, r, e.clone());
                             (
-                                Value::Other("unconstructable", String::new()),
+                                Value::Other("unconstructable", empty_text()),
                                 Some((e, later)),
                             )
                         }
@@ -972,6 +1457,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     Some((v, ident, at))
                 }
                 Event::Alias(id) => {
+                    shared_ident = true;
                     names.check(span.start.index(), '*')?;
                     let (role, _, body, at) = position(&stack, 0, root_want, ev);
                     if let Some(a) = anchors.get(&id) {
@@ -1059,7 +1545,8 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                         }
                         (_, TagKind::Core(other)) => Err((
                             rejected(format!(
-                                "has a {node_kind} tagged !!{other}, which yaml.safe_load cannot construct"
+                                "has a {node_kind} tagged !!{}, which yaml.safe_load cannot construct",
+                                shorten(other)
                             )),
                             false,
                         )),
@@ -1095,14 +1582,17 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     nodes += 1;
                     stack.push(Frame {
                         kind: if is_seq {
-                            Kind::Seq(Vec::new())
+                            Kind::Seq(Sources::default())
                         } else {
                             Kind::Map {
                                 own: Vec::new(),
                                 idents: Vec::new(),
                                 pending: None,
-                                merges: Vec::new(),
+                                merges: Sources::default(),
                                 pairs: 0,
+                                rest: None,
+                                rest_pairs: 0,
+                                fresh: 0,
                             }
                         },
                         anchor,
@@ -1127,8 +1617,12 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     let Some(frame) = stack.pop() else {
                         return Err(rejected("has unbalanced collections".into()));
                     };
+                    shared_ident = frame.anchor > 0;
                     let v = match frame.kind {
-                        Kind::Seq(items) if frame.want.keeps() => Value::Seq(Rc::new(items)),
+                        Kind::Seq(items) if frame.want.keeps() => Value::Seq(Rc::new(Sources {
+                            of_mappings: frame.of_mappings,
+                            ..items.finish()
+                        })),
                         Kind::Seq(_) => Value::Pruned(
                             "list",
                             Shape::Sequence {
@@ -1140,6 +1634,9 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             idents,
                             merges,
                             pairs,
+                            rest,
+                            rest_pairs,
+                            fresh,
                             ..
                         } => {
                             if frame.role == Role::PairItem && pairs != 1 {
@@ -1157,38 +1654,91 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                 "dict"
                             };
                             if frame.want.keeps() {
+                                merge_budget = merge_budget.checked_sub(merges.weight).ok_or_else(|| {
+                                    rejected(format!("expands merge keys (<<) to more than {MERGE_BUDGET} entries; PyYAML copies them too and would take exponential time"))
+                                })?;
                                 // flatten_mapping (PyYAML 6.0.3+): the merged pairs in order, the
                                 // first of each key identity only, then the mapping's own pairs.
                                 let mut seen = std::collections::HashSet::new();
                                 let (mut entries, mut merged_idents) = (Vec::new(), Vec::new());
-                                for source in &merges {
-                                    let sources: Vec<&Value> = match source {
-                                        Value::Seq(items) => items.iter().collect(),
-                                        one => vec![one],
-                                    };
-                                    for s in sources {
-                                        let Value::Map(e) = s else { continue };
-                                        merge_budget = merge_budget.checked_sub(e.len()).ok_or_else(|| {
-                                            rejected(format!("expands merge keys (<<) to more than {MERGE_BUDGET} entries; PyYAML copies them too and would take exponential time"))
-                                        })?;
-                                        for (i, pair) in e.entries.iter().enumerate() {
-                                            // Every merge source keeps its identities.
-                                            let ident = e.idents.get(i).unwrap_or(&Ident::Node(0));
-                                            if seen.insert(ident) {
-                                                entries.push(pair.clone());
-                                                if frame.keeps_idents {
-                                                    merged_idents.push(ident.clone());
-                                                }
+                                for e in &merges.list {
+                                    for (i, pair) in e.entries.iter().enumerate() {
+                                        // Every merge source keeps its identities.
+                                        let ident = e.idents.get(i).unwrap_or(&Ident::Node(0));
+                                        if seen.insert(ident) {
+                                            entries.push(pair.clone());
+                                            if frame.keeps_idents {
+                                                merged_idents.push(ident.clone());
                                             }
                                         }
                                     }
                                 }
+                                drop(seen);
                                 entries.extend(own);
                                 merged_idents.extend(idents);
+                                // The merged pairs that are not entries: their identities
+                                // united (the pairs they stand for are distinct), their keys
+                                // taken over or referred to.
+                                let keep_keys =
+                                    frame.want.keeps_all_keys() && frame.want != Want::All;
+                                let mut rest = rest.map(|r| *r).unwrap_or_default();
+                                let mut merged = Idents::default();
+                                let weight = merges.weight;
+                                for e in merges.list {
+                                    if let Some(r) = &e.rest {
+                                        merged.add(&r.idents, frame.keeps_idents);
+                                    }
+                                    if keep_keys {
+                                        match Rc::try_unwrap(e) {
+                                            Ok(m) => {
+                                                if let Some(r) = m.rest {
+                                                    rest.ids.absorb(r.ids).map_err(too_large)?;
+                                                    rest.bad.absorb(&r.bad);
+                                                    rest.refs.extend(r.refs);
+                                                }
+                                            }
+                                            Err(shared) => rest.refs.push(shared),
+                                        }
+                                    }
+                                }
+                                let merged_pairs = if frame.keeps_idents {
+                                    merged.finish();
+                                    merged.count()
+                                } else {
+                                    // Not exact, and never needed: nothing merges this mapping.
+                                    weight
+                                };
+                                // The merged identities first: the first pair of a cached one
+                                // is a merged one if any is.
+                                let own = std::mem::replace(&mut rest.idents, merged);
+                                rest.idents.groups.extend(own.groups);
+                                rest.idents.nodes.extend(own.nodes);
+                                if fresh > 0 {
+                                    rest.idents.groups.push((node_u32(frame.node), fresh));
+                                }
+                                for key in own.cached.iter().flat_map(|c| &c.keys) {
+                                    rest.idents.add_cached(*key);
+                                }
+                                rest.idents.finish();
+                                if let Some(own) = rest.own_cached.as_mut() {
+                                    own.0.shrink_to_fit();
+                                }
+                                rest.refs.sort_unstable_by_key(|r| Rc::as_ptr(r) as usize);
+                                rest.refs.dedup_by(|a, b| Rc::ptr_eq(a, b));
+                                rest.refs.shrink_to_fit();
+                                rest.ids.shrink_to_fit();
+                                let len = entries.len() + rest_pairs + merged_pairs;
+                                let empty = rest_pairs == 0
+                                    && rest.refs.is_empty()
+                                    && rest.bad.count == 0
+                                    && rest.idents.count() == 0
+                                    && rest.ids.is_empty();
                                 Value::Map(Rc::new(Mapping {
                                     set: frame.tag == Some("set"),
                                     entries,
                                     idents: merged_idents.into_boxed_slice(),
+                                    len,
+                                    rest: (!empty).then(|| Box::new(rest)),
                                 }))
                             } else {
                                 Value::Pruned(kind, Shape::Mapping)
@@ -1258,7 +1808,7 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     if matches!(parent.tag, Some("omap" | "pairs")) {
                         // An alias item was flattened where it was constructed.
                         let pairs = match &v {
-                            Value::Map(m) => m.len(),
+                            Value::Map(m) => m.len,
                             _ => 1,
                         };
                         if !mapping || pairs != 1 {
@@ -1280,8 +1830,10 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                             no_constructor_for(&v, "in a list"),
                         );
                     }
-                    if parent.want.keeps() {
-                        items.push(v);
+                    if parent.want.keeps()
+                        && let Value::Map(m) = v
+                    {
+                        items.push(m);
                     }
                 }
                 Kind::Map {
@@ -1290,6 +1842,9 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                     pending,
                     merges,
                     pairs,
+                    rest,
+                    rest_pairs,
+                    fresh,
                 } => match pending.take() {
                     None => {
                         *pairs += 1;
@@ -1321,9 +1876,9 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                 other => other,
                             }
                         };
-                        *pending = Some((v, ident, at));
+                        *pending = Some((v, ident, at, shared_ident));
                     }
-                    Some((k, kid, _)) => {
+                    Some((k, kid, _, k_shared)) => {
                         if matches!(k, Value::Other("merge", _)) && parent.role != Role::PairItem {
                             if !matches!(
                                 v.shape(),
@@ -1339,7 +1894,11 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                 );
                             }
                             if parent.want.keeps() {
-                                merges.push(v);
+                                match v {
+                                    Value::Map(m) => merges.push(m),
+                                    Value::Seq(list) => merges.extend(list),
+                                    _ => {}
+                                }
                             }
                         } else {
                             if matches!(v, Value::Other("value" | "merge", _)) {
@@ -1350,9 +1909,52 @@ fn load_events(text: &str, root_want: Want) -> Result<Option<Value>, LoadError> 
                                 );
                             }
                             if parent.want.keeps_all_keys() || parent.want.value(&k) != Want::None {
-                                own.push((k, v));
-                                if parent.keeps_idents {
-                                    idents.push(kid);
+                                let looked_up =
+                                    matches!(&k, Value::Str(s) if LOOKED_UP.contains(&&**s));
+                                if parent.want == Want::All || looked_up {
+                                    own.push((k, v));
+                                    if parent.keeps_idents {
+                                        idents.push(kid);
+                                    }
+                                } else if parent.want.keeps_all_keys() || parent.keeps_idents {
+                                    // Millions of dag ids: kept compactly (see Rest).
+                                    *rest_pairs += 1;
+                                    let r = rest.get_or_insert_with(Box::default);
+                                    let keys = parent.want.keeps_all_keys();
+                                    match kid {
+                                        Ident::Cached(c) => {
+                                            if keys {
+                                                let (own_ids, own_bad) = &mut **r
+                                                    .own_cached
+                                                    .get_or_insert_with(Box::default);
+                                                match &k {
+                                                    Value::Str(s) => {
+                                                        own_ids.insert(s).map_err(too_large)?
+                                                    }
+                                                    other => own_bad.add_key(other),
+                                                }
+                                            }
+                                            r.idents.add_cached(CachedKey::of(c, &k, false));
+                                        }
+                                        Ident::Node(n) => {
+                                            if keys {
+                                                match &k {
+                                                    Value::Str(s) => {
+                                                        r.ids.insert(s).map_err(too_large)?
+                                                    }
+                                                    other => r.bad.add_key(other),
+                                                }
+                                            }
+                                            if !parent.keeps_idents {
+                                            } else if k_shared {
+                                                r.idents.nodes.push(node_u32(n));
+                                            } else {
+                                                *fresh += 1;
+                                            }
+                                        }
+                                    }
+                                } else {
+                                    *rest_pairs += 1;
                                 }
                             }
                         }
@@ -1540,10 +2142,11 @@ mod tests {
         let Some(Value::Map(dags)) = v.get("dags") else {
             panic!("{v:?}")
         };
-        let keys: Vec<&Value> = dags.iter().map(|(k, _)| k).collect();
-        assert_eq!(keys, [&Value::Str("y".into()), &Value::Str("z".into())]);
-        // Dag values are only their type.
-        assert!(matches!(dags[1].1, Value::Pruned("dict", _)), "{dags:?}");
+        // Dag ids are kept as keys only, values not at all.
+        assert!(dags.entries().is_empty(), "{dags:?}");
+        let (ids, bad) = keys(Rc::clone(dags)).unwrap();
+        assert_eq!(ids, ["y", "z"]);
+        assert_eq!(bad.count, 0);
         let sdk = v.get("sdk").unwrap();
         assert_eq!(
             sdk.get("supervisor_schema_version"),
@@ -1555,7 +2158,8 @@ mod tests {
         let Some(Value::Map(dags)) = v.get("dags") else {
             panic!("{v:?}")
         };
-        assert_eq!(dags.len(), 2);
+        assert_eq!(dags.len, 2);
+        assert_eq!(keys(Rc::clone(dags)).unwrap().0, ["a", "b"]);
         // What is dropped is still checked for what makes safe_load raise.
         assert!(matches!(
             load("extra: {k: 2026-13-45}\n"),
@@ -1577,6 +2181,166 @@ mod tests {
         }
         doc.push_str("a: *l10\n");
         assert_eq!(kind_of(&doc).unwrap(), "list");
+    }
+
+    fn dag_ids(doc: &str) -> (Vec<String>, BadKeys) {
+        let root = load(doc).unwrap().unwrap();
+        let Some(Value::Map(dags)) = root.get("dags").cloned() else {
+            panic!("{root:?}")
+        };
+        drop(root);
+        let (ids, bad) = keys(dags).unwrap();
+        (ids.iter().map(str::to_owned).collect(), bad)
+    }
+
+    #[test]
+    fn dag_keys_unite_merges_and_aliases() {
+        let doc = "a: &a {x: 1, y: 2}\n\
+                   b: &b [{y: 1, z: 2}, *a]\n\
+                   k: &k w\n\
+                   n: &n 7\n\
+                   dags: {<<: [*a, {q: 1}], <<: *b, <<: {v: 1}, *k : 1, *n : 2, u: 3, u: 4, ~: 5, dags: 6}\n";
+        let (ids, bad) = dag_ids(doc);
+        assert_eq!(ids, ["dags", "q", "u", "v", "w", "x", "y", "z"]);
+        assert_eq!(bad.count, 2);
+        assert_eq!(
+            bad.examples,
+            ["\"7\" loads as int", "\"~\" loads as NoneType"]
+        );
+    }
+
+    #[test]
+    fn merged_keys_with_a_cached_identity_are_the_first_ones() {
+        // `1` and `'1'` are one identity (CPython caches one-character texts): PyYAML 6.0.4
+        // keeps the first merged one, whatever its type; the mapping's own keys all stay.
+        let (ids, bad) = dag_ids("dags: {<<: [{1: {}}, {'1': {}}]}\n");
+        assert!(ids.is_empty(), "{ids:?}");
+        assert_eq!(bad.examples, ["\"1\" loads as int"]);
+        let (ids, bad) = dag_ids("dags: {<<: [{'1': {}}, {1: {}}]}\n");
+        assert_eq!(ids, ["1"]);
+        assert_eq!(bad.count, 0);
+        let (ids, bad) = dag_ids("a: &a {1: x}\ndags: {<<: [*a, {'1': {}}], '1': 2, 1: 3}\n");
+        assert_eq!(ids, ["1"]);
+        assert_eq!(bad.count, 2);
+        let (ids, _) = dag_ids("a: &a {<<: {'': 1}, ab: 2}\ndags: {<<: [*a, {~: 1}]}\n");
+        assert_eq!(ids, ["", "ab"]);
+    }
+
+    #[test]
+    fn merged_pairs_are_counted_by_identity_without_being_copied() {
+        // What a merge copies in PyYAML 6.0.4 (the first pair of each key identity), counted on
+        // the compact form: one-character keys are one identity, so ten levels of ten merges
+        // stay ten pairs; longer keys are one per node.
+        let mut doc =
+            String::from("m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10}\n");
+        for i in 1..=10 {
+            let refs = vec![format!("*m{}", i - 1); 10].join(", ");
+            doc.push_str(&format!("m{i}: &m{i} {{<<: [{refs}]}}\n"));
+        }
+        doc.push_str("dags: *m10\n");
+        let (ids, _) = dag_ids(&doc);
+        assert_eq!(ids.len(), 10);
+        let root = load(&doc).unwrap().unwrap();
+        let Some(Value::Map(m)) = root.get("dags") else {
+            panic!()
+        };
+        assert_eq!(m.len, 10);
+        let doc = "a: &a {ab: 1, cd: 2}\nb: &b {ab: 1}\nc: &c {<<: [*a, *b, *a]}\nd: !!omap [*c]\n";
+        let Err(LoadError::Rejected(why)) = load(doc) else {
+            panic!()
+        };
+        assert!(why.contains("one-pair"), "{why}");
+        // The budget counts what PyYAML copies, repeats counted: 4 000 001 pairs.
+        let mut doc = String::from("m0: &m0 {");
+        doc.push_str(
+            &(0..1000)
+                .map(|i| format!("k{i}: 1"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        doc.push_str("}\nm1: &m1 {<<: [");
+        doc.push_str(&vec!["*m0"; 2000].join(", "));
+        doc.push_str("]}\nm2: &m2 {<<: [");
+        doc.push_str(&vec!["*m0"; 2001].join(", "));
+        doc.push_str("]}\n");
+        let Err(LoadError::Rejected(why)) = load(&doc) else {
+            panic!()
+        };
+        assert!(why.contains("expands merge keys"), "{why}");
+    }
+
+    #[test]
+    fn repeated_keys_and_aliases_cost_nothing_per_repeat() {
+        // Repeated keys: the key set drops them in passes (see dag_ids), and the ids are right.
+        let (ids, _) = dag_ids(&format!("dags: {{{}}}\n", "a, b, ".repeat(50_000)));
+        assert_eq!(ids, ["a", "b"]);
+        // Merging the same anchor many times refers to it once.
+        let doc = format!(
+            "a: &a {{x: 1}}\ndags: {{<<: [{}]}}\n",
+            "*a, ".repeat(20_000)
+        );
+        let root = load(&doc).unwrap().unwrap();
+        let Some(Value::Map(dags)) = root.get("dags") else {
+            panic!()
+        };
+        assert_eq!(dags.rest.as_ref().unwrap().refs.len(), 1);
+        // A list of empty mappings holds nothing per item.
+        let doc = format!(
+            "e: &e [{}]\ndags: {{<<: *e, d: 1}}\n",
+            "{}, ".repeat(20_000)
+        );
+        let root = load(&doc).unwrap().unwrap();
+        let Some(Value::Map(dags)) = root.get("dags") else {
+            panic!()
+        };
+        assert_eq!(dags.rest.as_ref().unwrap().refs.len(), 0);
+        assert_eq!(dag_ids(&doc).0, ["d"]);
+    }
+
+    #[test]
+    fn anchors_are_limited() {
+        let mut doc = String::from("x: [");
+        for i in 0..=MAX_ANCHORS {
+            doc.push_str(&format!("&a{i} 1,"));
+        }
+        doc.push_str("]\n");
+        let e = load(&doc).unwrap_err();
+        assert!(
+            matches!(&e, LoadError::Rejected(why) if why.contains("more than 50000 anchors")),
+            "{e:?}"
+        );
+        // Up to the limit, they load.
+        let doc = doc.replacen(&format!("&a{MAX_ANCHORS} 1,"), "", 1);
+        assert!(load(&doc).is_ok());
+    }
+
+    #[test]
+    fn messages_quote_at_most_a_little_of_the_text() {
+        let long = "9".repeat(1_000_000);
+        for doc in [
+            format!("a: !!int x{long}\n"),
+            format!("a: !!float x{long}\n"),
+            format!("a: !!bool x{long}\n"),
+            format!("a: !{long} 1\n"),
+            format!("%YAML {long}\n---\na: 1\n"),
+        ] {
+            let e = load(&doc).unwrap_err();
+            let (LoadError::Rejected(why) | LoadError::Crashes(why)) = &e;
+            assert!(why.len() < 400, "{}", &why[..400]);
+        }
+    }
+
+    #[test]
+    fn line_breaks_and_surrogates_are_read_without_a_copy_of_the_text() {
+        let v = load_all("a: \"\\ud800\"\u{85}b: \"\\U0000DFFF\"\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.get("a"), Some(&Value::Str("\u{fffd}".into())));
+        assert_eq!(v.get("b"), Some(&Value::Str("\u{fffd}".into())));
+        // The replacement is textual, as it always was: a single-quoted `\ud800` reads as
+        // `\uFFFD` (a str either way).
+        let v = load_all("a: \"\\ud800\"\nb: '\\ud800'\n").unwrap().unwrap();
+        assert_eq!(v.get("b"), Some(&Value::Str("\\uFFFD".into())));
     }
 
     fn rejected(doc: &str) -> bool {

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use airflow_bundle::Manifest;
 use airflow_bundle::record::Record;
+use airflow_bundle::{DagIds, Manifest};
 use serde::{Deserialize, Serialize};
 
 /// The `format_version` of the reports this crate describes.
@@ -83,9 +83,10 @@ pub struct VerifiedFile {
     /// Why the file could not be read at all (then there are no checks).
     #[serde(default)]
     pub error: Option<String>,
-    /// The dag ids Airflow would match, sorted.
+    /// The dag ids Airflow would match, sorted (a JSON list of strings; held in one buffer,
+    /// as a manifest can hold millions).
     #[serde(default)]
-    pub dag_ids: Vec<String>,
+    pub dag_ids: DagIds,
     /// Problems that do not stop Airflow from loading the file.
     #[serde(default)]
     pub warnings: Vec<String>,
@@ -122,8 +123,12 @@ pub enum Outcome {
 }
 
 /// What `cargo airflow inspect --message-format json` prints.
+///
+/// `Text` is how the manifest and the source are held: a `String` for readers (the default);
+/// `cargo airflow` itself serializes them straight from the bytes it read, so that a big
+/// manifest is never copied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InspectReport {
+pub struct InspectReport<Text = String> {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
     /// The file, as given on the command line.
@@ -131,12 +136,12 @@ pub struct InspectReport {
     /// The airflow-build record of the executable region, when it carries one.
     pub record: Option<Record>,
     /// The manifest as stored (invalid UTF-8 replaced by U+FFFD).
-    pub manifest_text: String,
-    /// The manifest parsed, when it parses.
+    pub manifest_text: Text,
+    /// The manifest parsed, when it is UTF-8 and parses.
     pub manifest: Option<Manifest>,
     /// The source region as text (invalid UTF-8 replaced by U+FFFD); none when it is over
     /// 16 MiB.
-    pub source: Option<String>,
+    pub source: Option<Text>,
     /// The trailer's fields.
     pub trailer: TrailerFields,
     /// Where each region lies in the file.

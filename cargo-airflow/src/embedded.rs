@@ -32,8 +32,9 @@ pub enum MetadataSource {
 pub fn read_record(path: &Path) -> Result<Option<Record>> {
     match record::find_in_file(path) {
         Ok(r) => Ok(r),
-        // Not an object file at all: introspection reports that more usefully.
-        Err(record::RecordError::Object(_)) => Ok(None),
+        // Not an object file at all (or not a plausible one): introspection reports that more
+        // usefully.
+        Err(record::RecordError::Object(_) | record::RecordError::Layout(_)) => Ok(None),
         Err(source) => Err(Error::Record {
             path: path.to_owned(),
             source,

@@ -37,15 +37,10 @@ pub fn line(s: &str) -> Cow<'_, str> {
     escape_with(s, false)
 }
 
-/// Writes untrusted bytes as text: invalid UTF-8 as U+FFFD, controls escaped, newlines and tabs
-/// kept so a manifest or source still reads as itself.
-pub fn write_block(out: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
-    let text = String::from_utf8_lossy(bytes);
-    out.write_all(escape_with(&text, true).as_bytes())
-}
-
-/// A writer that escapes untrusted bytes like [`write_block`] as they stream through, holding
-/// at most the 3 bytes of a UTF-8 sequence split across writes. Call [`BlockWriter::finish`].
+/// A writer that turns untrusted bytes into text as they stream through: invalid UTF-8 as
+/// U+FFFD, controls escaped, newlines and tabs kept so a manifest or source still reads as
+/// itself. It holds at most the 3 bytes of a UTF-8 sequence split across writes (and one
+/// write's worth of escaped text). Call [`BlockWriter::finish`].
 pub struct BlockWriter<W: Write> {
     inner: W,
     pending: Vec<u8>,
@@ -116,10 +111,10 @@ mod tests {
         assert_eq!(line("a\rb\nc\0"), "a\\u{d}b\\u{a}c\\u{0}");
         assert_eq!(line("x\u{202e}y"), "x\\u{202e}y");
         assert_eq!(line("café"), "café");
-        let mut out = Vec::new();
-        write_block(&mut out, b"k: v\n\tx\x1b]0;title\x07\xff\n").unwrap();
+        let mut w = BlockWriter::new(Vec::new());
+        w.write_all(b"k: v\n\tx\x1b]0;title\x07\xff\n").unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(w.finish().unwrap()).unwrap(),
             "k: v\n\tx\\u{1b}]0;title\\u{7}\u{fffd}\n"
         );
         // Split anywhere, the streaming writer gives the same text.

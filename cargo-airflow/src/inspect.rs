@@ -1,13 +1,15 @@
 //! `cargo airflow inspect`: show a bundle's manifest, source and trailer without running it.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
 use airflow_bundle::Manifest;
 use airflow_bundle::footer::hex;
-use airflow_bundle::read::BundleReader;
+use airflow_bundle::read::{BundleReader, ReadError};
 use cargo_airflow_report::{InspectReport, Layout, Region, TrailerFields};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
@@ -17,35 +19,106 @@ pub const MAX_JSON_SOURCE: u64 = 16 * 1024 * 1024;
 /// Writes the manifest (and with `source`, the source region) of the bundle at `path` to `out`.
 ///
 /// With `source`, the output is `# --- source (<name>) ---`, the source, then
-/// `# --- manifest ---` and the manifest.
+/// `# --- manifest ---` and the manifest. Both are streamed from the file, escaped on the way
+/// (they are untrusted: control characters are escaped, not sent to the terminal), never held
+/// whole.
 pub fn human(path: &Path, source: bool, out: &mut impl Write) -> Result<()> {
     let mut reader = open(path)?;
-    let manifest = reader
-        .manifest_bytes()
-        .map_err(|e| not_a_bundle(path, e.to_string()))?;
     let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
     if source {
-        let name = Manifest::from_yaml(&String::from_utf8_lossy(&manifest))
-            .map(|m| m.source)
-            .unwrap_or_else(|_| "?".into());
+        let name = {
+            let manifest = reader
+                .manifest_bytes()
+                .map_err(|e| not_a_bundle(path, e.to_string()))?;
+            parse(&manifest).map_or_else(|| "?".into(), |m| m.source)
+        };
         writeln!(out, "# --- source ({}) ---", crate::escape::line(&name)).map_err(write_err)?;
         let mut tracked = LastByte {
             inner: &mut *out,
             last: None,
         };
-        let mut escaped = crate::escape::BlockWriter::new(&mut tracked);
-        reader
-            .copy_source(&mut escaped)
-            .map_err(|e| not_a_bundle(path, e.to_string()))?;
-        escaped.finish().map_err(write_err)?;
+        copy_escaped(path, &mut tracked, |mut w| reader.copy_source(&mut w))?;
         if tracked.last.is_some_and(|b| b != b'\n') {
             writeln!(out).map_err(write_err)?;
         }
         writeln!(out, "# --- manifest ---").map_err(write_err)?;
     }
-    // The manifest is untrusted: control characters are escaped, not sent to the terminal.
-    crate::escape::write_block(out, &manifest).map_err(write_err)?;
+    copy_escaped(path, &mut *out, |mut w| reader.copy_manifest(&mut w))?;
     out.flush().map_err(write_err)
+}
+
+/// Streams a region through the escaping writer into `out`, telling a failure to read the
+/// bundle from a failure to write the output (a closed pipe, say).
+fn copy_escaped<W: Write>(
+    path: &Path,
+    out: &mut W,
+    copy: impl FnOnce(&mut dyn Write) -> std::result::Result<u64, ReadError>,
+) -> Result<()> {
+    let mut sink = Sink {
+        inner: crate::escape::BlockWriter::new(out),
+        failed: None,
+    };
+    let copied = copy(&mut sink);
+    let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
+    if let Some(e) = sink.failed.take() {
+        return Err(write_err(e));
+    }
+    copied.map_err(|e| not_a_bundle(path, e.to_string()))?;
+    sink.inner.finish().map_err(write_err)?;
+    Ok(())
+}
+
+/// A writer that keeps the error of the writer it wraps, so it is not taken for a read error.
+struct Sink<W: Write> {
+    inner: W,
+    failed: Option<io::Error>,
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|e| {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|e| {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+}
+
+/// The manifest parsed, when it is UTF-8 and parses (Airflow's reader refuses any other).
+fn parse(manifest: &[u8]) -> Option<Manifest> {
+    std::str::from_utf8(manifest)
+        .ok()
+        .and_then(|text| Manifest::from_yaml(text).ok())
+}
+
+/// Bytes read from a bundle, serialized as text (invalid UTF-8 as U+FFFD) straight into the
+/// JSON being written: a copy as a `String` could take three times the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossyText(Vec<u8>);
+
+impl std::fmt::Display for LossyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_char('\u{fffd}')?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for LossyText {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// A writer that remembers the last byte written, to end the source block with a newline.
@@ -97,25 +170,25 @@ pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
 
 /// The machine-readable report: manifest text, parsed manifest, source and trailer facts, and
 /// the airflow-build record when the executable region carries one.
-pub fn report(path: &Path) -> Result<InspectReport> {
+pub fn report(path: &Path) -> Result<InspectReport<LossyText>> {
     let mut reader = open(path)?;
     let manifest = reader
         .manifest_bytes()
         .map_err(|e| not_a_bundle(path, e.to_string()))?;
-    let manifest_text = String::from_utf8_lossy(&manifest).into_owned();
-    let parsed = Manifest::from_yaml(&manifest_text).ok();
+    // Parsed before the source is read, so the parser's peak and the source do not add up.
+    let parsed = parse(&manifest);
     let t = *reader.trailer();
     let l = *reader.layout();
+    let record = crate::embedded::read_record(path)?;
     let source = if u64::from(t.source_len) <= MAX_JSON_SOURCE {
         let mut buf = Vec::new();
         reader
             .copy_source(&mut buf)
             .map_err(|e| not_a_bundle(path, e.to_string()))?;
-        Some(String::from_utf8_lossy(&buf).into_owned())
+        Some(LossyText(buf))
     } else {
         None
     };
-    let record = crate::embedded::read_record(path)?;
     let region = |offset: u64, end: u64| Region {
         offset,
         len: end - offset,
@@ -124,7 +197,7 @@ pub fn report(path: &Path) -> Result<InspectReport> {
         format_version: cargo_airflow_report::FORMAT_VERSION,
         path: path.to_owned(),
         record,
-        manifest_text,
+        manifest_text: LossyText(manifest),
         manifest: parsed,
         source,
         trailer: TrailerFields {
@@ -199,7 +272,7 @@ mod tests {
         assert_eq!(r.trailer.source_len, 12);
         assert_eq!(r.trailer.footer_ver, 1);
         assert_eq!(r.layout.source, Region { offset: 3, len: 12 });
-        assert_eq!(r.source.as_deref(), Some("fn main() {}"));
+        assert_eq!(r.source.unwrap().to_string(), "fn main() {}");
         assert_eq!(r.manifest.unwrap().dags["d"].tasks, ["t"]);
         assert_eq!(r.record, None);
     }

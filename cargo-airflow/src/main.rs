@@ -158,7 +158,7 @@ fn run_verify(args: &VerifyArgs) -> Exit {
     // A file that cannot be read is one Airflow cannot use either: the verdict is the same.
     let all_accepted = results.iter().all(|(_, v)| v.accepted());
     let printed = match args.message_format {
-        MessageFormat::Json => print_json(&mut shell, &verify::report(&results)),
+        MessageFormat::Json => print_json(&mut shell, &verify::report(results)),
         MessageFormat::Human => {
             verify::print_human(&results, &mut shell);
             Exit::Success

@@ -1,7 +1,9 @@
 //! `cargo airflow verify`: check files exactly as Airflow's 1.3.2 reader does, never running them.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use airflow_bundle::DagIds;
 use airflow_bundle::footer::hex;
 use airflow_bundle::verify::{Outcome, Report, verify_path};
 use cargo_airflow_report::{CheckResult, VerifiedFile, VerifyReport};
@@ -12,7 +14,7 @@ use crate::shell::Shell;
 #[derive(Debug)]
 pub enum Verdict {
     /// The file could be read; the report says whether Airflow accepts it.
-    Checked(Report),
+    Checked(Box<Report>),
     /// The file could not be opened or is not a regular file.
     Unreadable(std::io::Error),
 }
@@ -30,7 +32,7 @@ pub fn verify_all(files: &[PathBuf]) -> Vec<(PathBuf, Verdict)> {
         .iter()
         .map(|f| {
             let v = match verify_path(f) {
-                Ok(r) => Verdict::Checked(r),
+                Ok(r) => Verdict::Checked(Box::new(r)),
                 Err(e) => Verdict::Unreadable(e),
             };
             (f.clone(), v)
@@ -42,96 +44,114 @@ pub fn verify_all(files: &[PathBuf]) -> Vec<(PathBuf, Verdict)> {
 /// `FAIL: PATH` followed by each failed check (`error:` for a file that cannot be read).
 pub fn print_human(results: &[(PathBuf, Verdict)], shell: &mut Shell) {
     for (path, verdict) in results {
-        // Paths, dag ids and reasons quote the file: escaped for the terminal.
-        let lines = human_lines(path, verdict)
-            .into_iter()
-            .map(|l| crate::escape::line(&l).into_owned());
         let out = if verdict.accepted() {
             shell.out()
         } else {
             shell.err()
         };
-        for l in lines {
-            let _ = writeln!(out, "{l}");
-        }
+        let _ = write_human(path, verdict, out);
     }
 }
 
-fn human_lines(path: &Path, verdict: &Verdict) -> Vec<String> {
+/// Writes one verdict. Paths, dag ids and reasons quote the file: escaped for the terminal. The
+/// dag ids are written one by one, never joined: a manifest can hold millions.
+fn write_human(path: &Path, verdict: &Verdict, out: &mut dyn Write) -> io::Result<()> {
+    let line = |s: &str| crate::escape::line(s).into_owned();
     match verdict {
-        Verdict::Unreadable(e) => vec![format!(
-            "error: cannot read {}: {e}; check the path",
-            path.display()
-        )],
+        Verdict::Unreadable(e) => writeln!(
+            out,
+            "{}",
+            line(&format!(
+                "error: cannot read {}: {e}; check the path",
+                path.display()
+            ))
+        ),
         Verdict::Checked(r) if r.accepted() => {
-            let mut v = vec![format!(
-                "ok: {} (dags: {})",
-                path.display(),
-                r.dag_ids.join(", ")
-            )];
-            v.extend(r.warnings.iter().map(|w| format!("  warning: {w}")));
-            v
+            write!(out, "ok: {} (dags: ", line(&path.display().to_string()))?;
+            for (i, id) in r.dag_ids.iter().enumerate() {
+                if i > 0 {
+                    out.write_all(b", ")?;
+                }
+                out.write_all(crate::escape::line(id).as_bytes())?;
+            }
+            writeln!(out, ")")?;
+            for w in &r.warnings {
+                writeln!(out, "  warning: {}", line(w))?;
+            }
+            Ok(())
         }
         Verdict::Checked(r) => {
-            let mut v = vec![format!(
-                "FAIL: {}: Airflow would not load this bundle",
-                path.display()
-            )];
-            v.extend(
-                r.failures()
-                    .map(|(check, why)| format!("  {}: {why}", check.name())),
-            );
-            v
+            writeln!(
+                out,
+                "{}",
+                line(&format!(
+                    "FAIL: {}: Airflow would not load this bundle",
+                    path.display()
+                ))
+            )?;
+            for (check, why) in r.failures() {
+                writeln!(out, "  {}", line(&format!("{}: {why}", check.name())))?;
+            }
+            Ok(())
         }
     }
 }
 
-/// The machine-readable report of the verdicts.
-pub fn report(results: &[(PathBuf, Verdict)]) -> VerifyReport {
+/// The machine-readable report of the verdicts. It takes them over, so that the dag ids move
+/// into the report rather than being copied.
+pub fn report(results: Vec<(PathBuf, Verdict)>) -> VerifyReport {
     VerifyReport {
         format_version: cargo_airflow_report::FORMAT_VERSION,
         ok: results.iter().all(|(_, v)| v.accepted()),
-        files: results.iter().map(|(p, v)| file_report(p, v)).collect(),
+        files: results
+            .into_iter()
+            .map(|(p, v)| file_report(p, v))
+            .collect(),
     }
 }
 
-fn file_report(path: &Path, verdict: &Verdict) -> VerifiedFile {
+fn file_report(path: PathBuf, verdict: Verdict) -> VerifiedFile {
     match verdict {
         Verdict::Unreadable(e) => VerifiedFile {
-            path: path.to_owned(),
+            path,
             accepted: false,
             error: Some(e.to_string()),
-            dag_ids: Vec::new(),
+            dag_ids: DagIds::new(),
             warnings: Vec::new(),
             binary_sha256: None,
             checks: Vec::new(),
         },
-        Verdict::Checked(r) => VerifiedFile {
-            path: path.to_owned(),
-            accepted: r.accepted(),
-            error: None,
-            dag_ids: r.dag_ids.clone(),
-            warnings: r.warnings.clone(),
-            binary_sha256: r.trailer.map(|t| hex(&t.binary_sha256)),
-            checks: r
-                .outcomes
-                .iter()
-                .map(|(c, o)| {
-                    let (outcome, reason) = match o {
-                        Outcome::Pass => (cargo_airflow_report::Outcome::Pass, None),
-                        Outcome::Fail(why) => {
-                            (cargo_airflow_report::Outcome::Fail, Some(why.clone()))
+        Verdict::Checked(r) => {
+            let r = *r;
+            VerifiedFile {
+                path,
+                accepted: r.accepted(),
+                error: None,
+                binary_sha256: r.trailer.map(|t| hex(&t.binary_sha256)),
+                checks: r
+                    .outcomes
+                    .iter()
+                    .map(|(c, o)| {
+                        let (outcome, reason) = match o {
+                            Outcome::Pass => (cargo_airflow_report::Outcome::Pass, None),
+                            Outcome::Fail(why) => {
+                                (cargo_airflow_report::Outcome::Fail, Some(why.clone()))
+                            }
+                            Outcome::NotReached => {
+                                (cargo_airflow_report::Outcome::NotReached, None)
+                            }
+                        };
+                        CheckResult {
+                            check: c.name().to_owned(),
+                            outcome,
+                            reason,
                         }
-                        Outcome::NotReached => (cargo_airflow_report::Outcome::NotReached, None),
-                    };
-                    CheckResult {
-                        check: c.name().to_owned(),
-                        outcome,
-                        reason,
-                    }
-                })
-                .collect(),
-        },
+                    })
+                    .collect(),
+                dag_ids: r.dag_ids,
+                warnings: r.warnings,
+            }
+        }
     }
 }
 
@@ -166,7 +186,7 @@ error: cannot read [ROOT]/missing: No such file or directory (os error 2); check
 
 "#]]
         );
-        let r = report(&results);
+        let r = report(results);
         assert!(!r.ok);
         assert!(!r.files[0].accepted);
         assert!(r.files[0].checks.len() >= 2);
