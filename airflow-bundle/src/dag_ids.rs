@@ -205,6 +205,7 @@ impl IdSet {
     }
 
     /// Whether no id was added.
+    #[cfg(any(test, feature = "io"))]
     pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }
