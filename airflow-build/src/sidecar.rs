@@ -273,15 +273,9 @@ fn run_metadata(name: &str, exe: &Path, limits: Limits) -> Result<String, Error>
     let finished = child::run(&mut cmd, limits)
         .map_err(|e| failed(format!("{command} failed: {}", chain(&e))))?;
     if !finished.status.success() {
-        let stderr = finished.stderr_summary(5);
-        let detail = if stderr.is_empty() {
-            String::new()
-        } else {
-            format!(": {stderr}")
-        };
         return Err(failed(format!(
-            "{command} exited with {}{detail}",
-            finished.status
+            "{command} exited with {}",
+            finished.failure(5)
         )));
     }
     let text = String::from_utf8(finished.stdout)

@@ -40,6 +40,15 @@ impl Finished {
     pub fn stderr_summary(&self, lines: usize) -> String {
         last_lines(String::from_utf8_lossy(&self.stderr).trim(), lines)
     }
+
+    /// How a child that failed ended, on one line: its exit status, then `: ` and the last
+    /// `lines` lines of stderr when it printed any (`exit status: 1: error: boom`).
+    pub fn failure(&self, lines: usize) -> String {
+        match self.stderr_summary(lines) {
+            stderr if stderr.is_empty() => self.status.to_string(),
+            stderr => format!("{}: {stderr}", self.status),
+        }
+    }
 }
 
 /// Why a child could not be run to its end.
@@ -315,6 +324,9 @@ mod tests {
         assert_eq!(f.status.code(), Some(4));
         assert_eq!(f.stdout, b"out\n");
         assert_eq!(f.stderr_summary(5), "boom");
+        assert_eq!(f.failure(5), "exit status: 4: boom");
+        let quiet = run(&mut sh("exit 3"), LIMITS).unwrap();
+        assert_eq!(quiet.failure(5), "exit status: 3");
     }
 
     #[cfg(unix)]

@@ -151,16 +151,10 @@ fn run_with(path: &Path, timeout: Duration) -> Result<Metadata> {
         source,
     })?;
     if !finished.status.success() {
-        let stderr = finished.stderr_summary(5);
-        let detail = if stderr.is_empty() {
-            String::new()
-        } else {
-            format!(": {stderr}")
-        };
         return Err(failed(format!(
-            "`{} --airflow-metadata --format json` exited with {}{detail}; is it a bundle built with airflow-sdk?",
+            "`{} --airflow-metadata --format json` exited with {}; is it a bundle built with airflow-sdk?",
             path.display(),
-            finished.status
+            finished.failure(5)
         )));
     }
     let text = String::from_utf8(finished.stdout).map_err(|_| {
