@@ -44,10 +44,17 @@ impl Finished {
     /// How a child that failed ended, on one line: its exit status, then `: ` and the last
     /// `lines` lines of stderr when it printed any (`exit status: 1: error: boom`).
     pub fn failure(&self, lines: usize) -> String {
-        match self.stderr_summary(lines) {
-            stderr if stderr.is_empty() => self.status.to_string(),
-            stderr => format!("{}: {stderr}", self.status),
-        }
+        failure_line(self.status, &self.stderr_summary(lines))
+    }
+}
+
+/// `status`, then `: stderr` when `stderr` (a [`Finished::stderr_summary`]) is not empty: a
+/// failed child on one line.
+pub fn failure_line(status: ExitStatus, stderr: &str) -> String {
+    if stderr.is_empty() {
+        status.to_string()
+    } else {
+        format!("{status}: {stderr}")
     }
 }
 

@@ -46,7 +46,7 @@ pub enum ToolchainError {
         source: RunError,
     },
     /// The command exited unsuccessfully.
-    #[error("`{command}` exited with {status}{}", quoted(stderr))]
+    #[error("`{command}` exited with {}", child::failure_line(*status, stderr))]
     Exit {
         /// The command line.
         command: String,
@@ -61,14 +61,6 @@ pub enum ToolchainError {
         /// The command line.
         command: String,
     },
-}
-
-fn quoted(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
 }
 
 /// The output of `$RUSTC -vV` (see [`rustc`]), trimmed: the compiler's version, commit, host
