@@ -57,7 +57,7 @@ pub fn install() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 terminate_children();
-                crate::bundle_file::remove_pending_temp_files();
+                crate::output::remove_pending_temp_files();
                 std::process::exit(128 + sig);
             }
         });
