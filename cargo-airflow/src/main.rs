@@ -86,6 +86,9 @@ where
 
 /// Prints `error: ...` with the error's causes and advice, and returns its exit code.
 fn fail(shell: &mut Shell, e: &Error) -> Exit {
+    // A child that died of a signal sent to `cargo airflow` is no error to report: the signal
+    // handler is stopping the rest and exits with 128 + the signal.
+    signals::park_if_stopping();
     shell.error(error::render(e));
     e.exit()
 }
@@ -105,8 +108,8 @@ fn print_json(shell: &mut Shell, report: &impl Serialize) -> Exit {
 
 fn run_pack(args: &PackArgs) -> Exit {
     let mut shell = Shell::stdio(Color::when(args.color), args.verbosity());
-    // On SIGINT/SIGTERM/SIGHUP: stop cargo or the introspected binary, remove a half-written
-    // temp file, exit 128 + signal. The output is only ever replaced by a complete bundle.
+    // On SIGINT/SIGTERM/SIGHUP: stop cargo (with its build scripts) or the introspected binary,
+    // remove a half-written temp file, exit 128 + signal. The output is only ever replaced by a complete bundle.
     signals::install();
     match pack::run(args, &mut shell) {
         Ok(report) => match args.message_format {

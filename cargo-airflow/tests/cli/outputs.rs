@@ -1,6 +1,6 @@
 //! Every file cargo-airflow writes goes through one set of rules (`cargo-airflow/src/output.rs`,
 //! unit-tested rule by rule there): these tests check that the stub file gets them through the
-//! CLI.
+//! CLI, and that a signal stops everything `pack` started.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -267,4 +267,103 @@ fn a_stale_generated_stub_is_removed_when_every_dag_is_native() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(fs::read_to_string(&stub).unwrap(), "# my own dags\n");
     assert!(!err.contains("Removed"), "{err}");
+}
+
+/// The process ids of processes that are not zombies and whose command line mentions `needle`.
+#[cfg(target_os = "linux")]
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let (Ok(cmdline), Ok(stat)) = (
+            fs::read(entry.path().join("cmdline")),
+            fs::read_to_string(entry.path().join("stat")),
+        ) else {
+            continue;
+        };
+        // The state follows the parenthesised command name.
+        let zombie = stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// SIGTERM (or SIGINT, which a terminal's Ctrl-C sends to `pack` only, now that cargo runs in
+/// a process group of its own) to `pack` while a build script runs: the build script is stopped
+/// with cargo, nothing of the build is left running, and what the build script would have
+/// written after its sleep never appears.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_to_pack_stops_the_build_scripts_of_cargo_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let krate = dir.path().join("slow-build");
+    fs::create_dir_all(krate.join("src")).unwrap();
+    fs::write(
+        krate.join("Cargo.toml"),
+        "[package]\nname = \"slow-build\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+         [workspace]\n",
+    )
+    .unwrap();
+    fs::write(krate.join("src/main.rs"), "fn main() {}\n").unwrap();
+    fs::write(
+        krate.join("build.rs"),
+        r#"use std::time::Duration;
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let dir = std::path::PathBuf::from(std::env::var("SLOW_BUILD_MARKS").unwrap());
+    std::fs::write(dir.join("started"), std::process::id().to_string()).unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    std::fs::write(dir.join("finished"), "the build script outlived pack").unwrap();
+}
+"#,
+    )
+    .unwrap();
+    let manifest = krate.join("Cargo.toml");
+    let args = ["pack", "--manifest-path", s(&manifest), "--offline"];
+    for (signal, code) in [("-TERM", 143), ("-INT", 130)] {
+        let marks = dir.path().join(format!("marks{signal}"));
+        fs::create_dir(&marks).unwrap();
+        let mut child = spawn(&args, &[("SLOW_BUILD_MARKS", s(&marks))]);
+        let start = Instant::now();
+        while !marks.join("started").exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                let (_, _, err) = finish(child, &args);
+                panic!("pack ended ({status}) before the build script started: {err}");
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "no build script");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let started = Instant::now();
+        assert!(
+            Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child
+            .wait_timeout(Duration::from_secs(15))
+            .unwrap()
+            .expect("pack ended after the signal");
+        assert_eq!(status.code(), Some(code), "{signal}: {status}");
+        // Pack waited for its children's process groups: nothing of the build runs any more.
+        let left = processes_mentioning(s(dir.path()));
+        assert!(left.is_empty(), "{signal}: still running: {left:?}");
+        // Past the moment the build script would have written its mark.
+        std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
+        assert!(
+            !marks.join("finished").exists(),
+            "{signal}: the build script kept running"
+        );
+    }
 }
