@@ -276,8 +276,8 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
     .to_yaml();
     let written = write_atomically(&dest, &opened, &source, manifest.as_bytes())?;
     mark("bundle written");
-    let stubs = if args.no_stubs {
-        None
+    let (stubs, stubs_removed) = if args.no_stubs {
+        (None, None)
     } else {
         // The manifest as the stubs command reads it back from the bundle.
         let parsed = Manifest::from_yaml(&manifest).map_err(|e| Error::Stubs {
@@ -293,15 +293,6 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         for w in &rendered.skipped {
             shell.warning(w);
         }
-        if let Some(r) = &removed {
-            shell.status(
-                "Removed",
-                format!(
-                    "python stubs {}: generated earlier, no dag needs a stub any more",
-                    r.display()
-                ),
-            );
-        }
         match &path {
             Some(p) => shell.status("Wrote", format!("python stubs {}", p.display())),
             // Skipped dags were warned about; only a bundle of native dags needs no file.
@@ -310,7 +301,10 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             }
             None => {}
         }
-        path.map(|p| absolute(&cwd, &p))
+        (
+            path.map(|p| absolute(&cwd, &p)),
+            removed.map(|p| absolute(&cwd, &p)),
+        )
     };
     mark("stubs written");
     Ok(PackReport {
@@ -336,6 +330,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
+        stubs_removed,
     })
 }
 
@@ -378,6 +373,12 @@ pub fn print_summary(report: &PackReport, cwd: &Path, shell: &mut Shell) {
     shell.detail(format!("binary sha256: {}", report.binary_sha256));
     if let Some(s) = &report.stubs {
         shell.detail(format!("python stubs: {}", relative(s, cwd).display()));
+    }
+    if let Some(s) = &report.stubs_removed {
+        shell.detail(format!(
+            "removed python stubs: {} (generated earlier; every dag is native now)",
+            relative(s, cwd).display()
+        ));
     }
 }
 
@@ -773,6 +774,7 @@ mod tests {
             source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
+            stubs_removed: None,
         }
     }
 
@@ -798,6 +800,21 @@ mod tests {
 "#]]
         );
         assert_eq!(summary_of(&report(), Verbosity::Quiet), "");
+    }
+
+    #[test]
+    fn the_summary_says_which_stale_stub_file_was_removed() {
+        let mut native = report();
+        native.stubs = None;
+        native.stubs_removed = Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into());
+        let text = summary_of(&native, Verbosity::Normal);
+        assert!(
+            text.contains(
+                "removed python stubs: target/airflow/x86_64-unknown-linux-gnu/ex_dags.py \
+                 (generated earlier; every dag is native now)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
