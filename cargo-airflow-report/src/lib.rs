@@ -47,6 +47,10 @@ pub struct PackReport {
     /// The Python stub dag file written next to the bundle; none with `--no-stubs` or when
     /// every dag is native.
     pub stubs: Option<PathBuf>,
+    /// A stub file cargo-airflow generated earlier at the default path, removed because every
+    /// dag of the bundle is native now (it would still declare the old dags).
+    #[serde(default)]
+    pub stubs_removed: Option<PathBuf>,
 }
 
 /// Where the packed dags and tasks came from.

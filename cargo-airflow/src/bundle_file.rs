@@ -1,93 +1,21 @@
-//! The bundle file being written: its default path, the guard against overwriting an input, and
-//! the atomic, streaming write.
+//! The bundle file being written: its default path and the streaming write.
 //!
-//! The bundle is written atomically: a temp file in the output's directory receives the
-//! executable (streamed through the hasher), the source, the manifest and the trailer; it is
-//! fsynced, made 0755 and renamed over the output. A failure at any step removes the temp file
-//! (and so does Ctrl-C or SIGTERM, through [`remove_pending_temp_files`]), so the output path
-//! either keeps its old content or gets the complete new bundle. When the output already holds
-//! exactly the bytes that would be written, it is left untouched (same inode and mtime, so
-//! Airflow's hash cache stays valid) and the write is reported as fresh.
+//! The bundle goes through [`crate::output`] like every file cargo-airflow writes (regular file
+//! or absent, never an input, atomic, temp files cleaned up): its temp file receives the
+//! executable (streamed through the hasher), the source, the manifest and the trailer. When the
+//! output already holds exactly the bytes that would be written, it is left untouched (same
+//! inode and mtime, so Airflow's hash cache stays valid) and the write is reported as fresh.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::Duration;
 
 use airflow_bundle::Trailer;
 use airflow_bundle::write::write_bundle;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-
-/// Temp files being written right now, removed by [`remove_pending_temp_files`] when the process
-/// is interrupted (the normal path removes or renames them itself).
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Test-only hook: milliseconds to sleep after the temp file is complete and before it is
-/// renamed into place, so tests can interrupt a pack at its most delicate moment.
-pub const TEST_PAUSE_ENV: &str = "__CARGO_AIRFLOW_TEST_PAUSE_MS";
-
-/// Registers a temp file for cleanup on interruption while it is alive.
-struct PendingGuard(PathBuf);
-
-impl PendingGuard {
-    fn new(path: &Path) -> Self {
-        PENDING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(path.to_owned());
-        PendingGuard(path.to_owned())
-    }
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        PENDING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| *p != self.0);
-    }
-}
-
-/// Removes the temp files of packs in progress. Called from the SIGINT/SIGTERM handler, so an
-/// interrupted pack leaves neither a bundle nor a temp file behind.
-pub fn remove_pending_temp_files() {
-    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    for p in pending.iter() {
-        let _ = fs::remove_file(p);
-    }
-}
-
-const TEMP_PREFIX: &str = ".cargo-airflow-";
-const TEMP_SUFFIX: &str = ".tmp";
-
-/// Removes `.cargo-airflow-*.tmp` files in `dir` whose writer is gone: each writer holds an
-/// exclusive lock on its temp file, so a file whose lock can be taken was abandoned (SIGKILL,
-/// power loss). Errors are ignored: this is housekeeping.
-pub fn remove_abandoned_temp_files(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
-            continue;
-        }
-        let path = entry.path();
-        if !entry.file_type().is_ok_and(|t| t.is_file()) {
-            continue;
-        }
-        let Ok(file) = fs::OpenOptions::new().write(true).open(&path) else {
-            continue;
-        };
-        if file.try_lock().is_ok() {
-            let _ = fs::remove_file(&path);
-        }
-    }
-}
+use crate::output::Destination;
 
 /// The default output: `<target-dir>/airflow/<triple>/<bin>`, with `.exe` for Windows targets.
 pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
@@ -97,64 +25,6 @@ pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
         bin.to_owned()
     };
     target_dir.join("airflow").join(triple).join(name)
-}
-
-/// Refuses an output path that is a directory or the same file as one of the inputs.
-///
-/// On Unix an existing output is compared with each input by device and inode (which catches
-/// symlinks, `..` and hard links alike); elsewhere paths are compared after canonicalization.
-pub fn check_output(output: &Path, inputs: &[(&'static str, &Path)]) -> Result<()> {
-    if output.is_dir() {
-        return Err(Error::OutputIsDirectory {
-            path: output.to_owned(),
-        });
-    }
-    // Only a regular file is ever replaced: renaming over a symlink, FIFO or device node (say
-    // `/dev/null`, as root) would destroy it.
-    if let Ok(meta) = fs::symlink_metadata(output) {
-        let ft = meta.file_type();
-        if !ft.is_file() {
-            let what = if ft.is_symlink() {
-                "a symbolic link (pass the path it points to, if that is what you mean)"
-            } else {
-                "not a regular file (a FIFO, socket or device node)"
-            };
-            return Err(Error::OutputNotRegular {
-                output: output.to_owned(),
-                what,
-            });
-        }
-    }
-    let out_id = file_id(output);
-    // Where files have identities, an output that does not exist yet cannot be an input, and
-    // one that does is an input exactly when it is the same file (whatever the path, symlinks
-    // or hard links): no path needs resolving, which a no-op pack of many inputs would feel.
-    if cfg!(unix) && out_id.is_none() {
-        return Ok(());
-    }
-    let out_canon = if cfg!(unix) {
-        None
-    } else {
-        canonical_maybe_missing(output)
-    };
-    for (role, input) in inputs {
-        let same_path = match &out_canon {
-            Some(a) => fs::canonicalize(input).is_ok_and(|b| *a == b),
-            None => false,
-        };
-        let same_file = match (out_id, file_id(input)) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        };
-        if same_path || same_file {
-            return Err(Error::OutputAliasesInput {
-                output: output.to_owned(),
-                role,
-                input: input.to_path_buf(),
-            });
-        }
-    }
-    Ok(())
 }
 
 /// Whether the file at `path` ends with the bundle magic (a previous pack's output).
@@ -170,30 +40,6 @@ pub fn looks_like_bundle(path: &Path) -> bool {
     f.seek(SeekFrom::End(-8)).is_ok()
         && f.read_exact(&mut magic).is_ok()
         && magic == airflow_bundle::MAGIC
-}
-
-/// The canonical form of a path whose last component may not exist yet.
-fn canonical_maybe_missing(path: &Path) -> Option<PathBuf> {
-    if let Ok(c) = fs::canonicalize(path) {
-        return Some(c);
-    }
-    let name = path.file_name()?;
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    fs::canonicalize(parent).ok().map(|p| p.join(name))
-}
-
-#[cfg(unix)]
-fn file_id(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-#[cfg(not(unix))]
-fn file_id(_path: &Path) -> Option<(u64, u64)> {
-    None
 }
 
 /// The executable being packed, opened once: every pass (hash, comparison, copy) reads this same
@@ -277,11 +123,12 @@ pub struct Written {
 /// Writes `executable` + `source` + `manifest` + trailer to `output` atomically, with mode 0755,
 /// creating parent directories. Leaves an output that already holds the same bytes untouched.
 pub fn write_atomically(
-    output: &Path,
+    dest: &Destination,
     exe: &OpenedExecutable,
     source: &[u8],
     manifest: &[u8],
 ) -> Result<Written> {
+    let output = dest.requested();
     let executable = exe.path();
     let write_err = |source| Error::Write {
         path: output.to_owned(),
@@ -297,66 +144,33 @@ pub fn write_atomically(
             airflow_bundle::write::WriteError::EmptyExecutable,
         ));
     }
-    if let Some(fresh) = already_holds(output, exe, exe_len, source, manifest) {
+    if let Some(fresh) = already_holds(dest, exe, exe_len, source, manifest) {
         return Ok(fresh);
     }
-
-    let dir = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create the directory", &dir, e))?;
-    remove_abandoned_temp_files(&dir);
-    let tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .suffix(TEMP_SUFFIX)
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
-    let _pending = PendingGuard::new(tmp.path());
-    // Held until the temp file is renamed or removed: a later pack that can take this lock
-    // knows the writer is gone (killed with SIGKILL, say) and removes the file.
-    let _ = tmp.as_file().try_lock();
-    let mut exe_file = exe
-        .rewound()
-        .map_err(|e| Error::io("cannot read", executable, e))?;
-    let (trailer, file_sha256) = {
+    crate::output::write_with(dest, |tmp, tmp_path| {
+        let mut exe_file = exe
+            .rewound()
+            .map_err(|e| Error::io("cannot read", executable, e))?;
         let mut out = BufWriter::new(Hashing {
-            inner: tmp.as_file(),
+            inner: tmp,
             hasher: Sha256::new(),
         });
-        let t = write_bundle(&mut exe_file, &mut out, source, manifest).map_err(write_err)?;
+        let trailer = write_bundle(&mut exe_file, &mut out, source, manifest).map_err(write_err)?;
         out.flush()
-            .map_err(|e| Error::io("cannot write", tmp.path(), e))?;
+            .map_err(|e| Error::io("cannot write", tmp_path, e))?;
         let hashing = out
             .into_inner()
-            .map_err(|e| Error::io("cannot write", tmp.path(), e.into_error()))?;
-        (t, hashing.hasher.finalize().into())
-    };
-    let file = tmp.as_file();
-    set_mode_0755(file).map_err(|e| Error::io("cannot chmod 0755", tmp.path(), e))?;
-    file.sync_all()
-        .map_err(|e| Error::io("cannot fsync", tmp.path(), e))?;
-    let size = file
-        .metadata()
-        .map_err(|e| Error::io("cannot stat", tmp.path(), e))?
-        .len();
-    if let Some(ms) = std::env::var(TEST_PAUSE_ENV)
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        std::thread::sleep(Duration::from_millis(ms));
-    }
-    tmp.persist(output)
-        .map_err(|e| Error::io("cannot rename the bundle into place at", output, e.error))?;
-    // Make the rename durable; failure here is not worth failing the pack for.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(Written {
-        trailer,
-        size,
-        fresh: false,
-        file_sha256,
+            .map_err(|e| Error::io("cannot write", tmp_path, e.into_error()))?;
+        let size = tmp
+            .metadata()
+            .map_err(|e| Error::io("cannot stat", tmp_path, e))?
+            .len();
+        Ok(Written {
+            trailer,
+            size,
+            fresh: false,
+            file_sha256: hashing.hasher.finalize().into(),
+        })
     })
 }
 
@@ -378,34 +192,12 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-#[cfg(unix)]
-fn set_mode_0755(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn set_mode_0755(_file: &File) -> io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn mode_is_0755(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o7777 == 0o755
-}
-
-#[cfg(not(unix))]
-fn mode_is_0755(_meta: &fs::Metadata) -> bool {
-    true
-}
-
-/// When `output` is a regular 0755 file holding exactly the bundle of `exe` (`exe_len` bytes),
+/// When `dest` is a regular 0755 file holding exactly the bundle of `exe` (`exe_len` bytes),
 /// `source` and `manifest`, what was written; any error counts as "no". The executable is hashed
 /// while it is compared, so a fresh output costs one pass over each file, and a stale one of
 /// another size none.
 fn already_holds(
-    output: &Path,
+    dest: &Destination,
     exe: &OpenedExecutable,
     exe_len: u64,
     source: &[u8],
@@ -417,11 +209,10 @@ fn already_holds(
         return None;
     };
     let size = exe_len + source.len() as u64 + manifest.len() as u64 + 64;
-    let meta = fs::symlink_metadata(output).ok()?;
-    if !meta.is_file() || meta.len() != size || !mode_is_0755(&meta) {
+    let mut out = crate::output::open_current(dest)?;
+    if out.metadata().ok()?.len() != size {
         return None;
     }
-    let mut out = File::open(output).ok()?;
     let mut exe_file = exe.rewound().ok()?;
     // The executable region's digest goes into the trailer, the whole file's to the caller;
     // both come from the one pass that compares: the whole file's hash goes on from the
@@ -493,87 +284,9 @@ mod tests {
         p
     }
 
-    #[test]
-    fn alias_by_path_symlink_and_hard_link() {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = fake_exe(dir.path());
-        let inputs = [("executable", exe.as_path())];
-        // Same path, spelled differently.
-        let spelled = dir.path().join("sub/../exe");
-        fs::create_dir(dir.path().join("sub")).unwrap();
-        assert!(matches!(
-            check_output(&spelled, &inputs),
-            Err(Error::OutputAliasesInput {
-                role: "executable",
-                ..
-            })
-        ));
-        #[cfg(unix)]
-        {
-            let link = dir.path().join("link");
-            std::os::unix::fs::symlink(&exe, &link).unwrap();
-            assert!(check_output(&link, &inputs).is_err());
-            let hard = dir.path().join("hard");
-            fs::hard_link(&exe, &hard).unwrap();
-            assert!(check_output(&hard, &inputs).is_err());
-        }
-        // A new file next to it is fine; a directory is not.
-        check_output(&dir.path().join("new"), &inputs).unwrap();
-        check_output(&dir.path().join("nodir/new"), &inputs).unwrap();
-        assert!(matches!(
-            check_output(dir.path(), &inputs),
-            Err(Error::OutputIsDirectory { .. })
-        ));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn only_a_regular_file_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let exe = fake_exe(dir.path());
-        let inputs = [("executable", exe.as_path())];
-        let target = dir.path().join("target");
-        fs::write(&target, b"precious").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&target, &link).unwrap();
-        let e = check_output(&link, &inputs).unwrap_err().to_string();
-        assert!(e.contains("symbolic link"), "{e}");
-        let fifo = dir.path().join("fifo");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
-        let e = check_output(&fifo, &inputs).unwrap_err().to_string();
-        assert!(e.contains("not a regular file"), "{e}");
-        let e = check_output(Path::new("/dev/null"), &inputs)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not a regular file"), "{e}");
-        // A dangling symlink is not replaced either.
-        let dangling = dir.path().join("dangling");
-        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
-        assert!(check_output(&dangling, &inputs).is_err());
-        check_output(&target, &inputs).unwrap();
-    }
-
-    #[test]
-    fn abandoned_temp_files_are_removed_and_live_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let dead = dir.path().join(".cargo-airflow-dead.tmp");
-        fs::write(&dead, b"partial").unwrap();
-        let live = dir.path().join(".cargo-airflow-live.tmp");
-        fs::write(&live, b"partial").unwrap();
-        let holder = fs::OpenOptions::new().write(true).open(&live).unwrap();
-        holder.try_lock().unwrap();
-        let other = dir.path().join("other.tmp");
-        fs::write(&other, b"not ours").unwrap();
-        remove_abandoned_temp_files(dir.path());
-        assert!(!dead.exists());
-        assert!(live.exists());
-        assert!(other.exists());
+    /// `out` as a checked bundle destination with no inputs to protect.
+    fn dest(out: &Path) -> Destination {
+        crate::output::check(out, crate::output::Kind::Bundle, &[]).unwrap()
     }
 
     #[test]
@@ -582,7 +295,7 @@ mod tests {
         let exe = fake_exe(dir.path());
         let out = dir.path().join("a/b/bundle");
         let w = write_atomically(
-            &out,
+            &dest(&out),
             &OpenedExecutable::open(&exe).unwrap(),
             b"fn main() {}\n",
             b"k: v\n",
@@ -620,7 +333,13 @@ mod tests {
         fs::write(&empty, b"").unwrap();
         let out = dir.path().join("out/bundle");
         assert!(
-            write_atomically(&out, &OpenedExecutable::open(&empty).unwrap(), b"", b"m").is_err()
+            write_atomically(
+                &dest(&out),
+                &OpenedExecutable::open(&empty).unwrap(),
+                b"",
+                b"m"
+            )
+            .is_err()
         );
         assert!(!out.exists());
         let left = fs::read_dir(dir.path().join("out"))
@@ -640,7 +359,13 @@ mod tests {
         let empty = dir.path().join("empty");
         fs::write(&empty, b"").unwrap();
         assert!(
-            write_atomically(&out, &OpenedExecutable::open(&empty).unwrap(), b"", b"m").is_err()
+            write_atomically(
+                &dest(&out),
+                &OpenedExecutable::open(&empty).unwrap(),
+                b"",
+                b"m"
+            )
+            .is_err()
         );
         assert_eq!(fs::read(&out).unwrap(), b"old");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
@@ -654,16 +379,16 @@ mod tests {
         let exe = fake_exe(dir.path());
         let out = dir.path().join("bundle");
         write_atomically(
-            &out,
+            &dest(&out),
             &OpenedExecutable::open(&exe).unwrap(),
             b"src",
             b"m: 1\n",
         )
         .unwrap();
         let before = fs::metadata(&out).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(20));
         let w = write_atomically(
-            &out,
+            &dest(&out),
             &OpenedExecutable::open(&exe).unwrap(),
             b"src",
             b"m: 1\n",
@@ -680,7 +405,7 @@ mod tests {
         assert_eq!(before.modified().unwrap(), after.modified().unwrap());
         // Different content is rewritten (new inode via rename), not reported fresh.
         let w = write_atomically(
-            &out,
+            &dest(&out),
             &OpenedExecutable::open(&exe).unwrap(),
             b"src2",
             b"m: 1\n",
@@ -702,30 +427,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let exe = fake_exe(dir.path());
         let out = dir.path().join("bundle");
-        write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        write_atomically(
+            &dest(&out),
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"s",
+            b"m",
+        )
+        .unwrap();
         fs::set_permissions(&out, fs::Permissions::from_mode(0o644)).unwrap();
-        let w = write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        let w = write_atomically(
+            &dest(&out),
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"s",
+            b"m",
+        )
+        .unwrap();
         assert!(!w.fresh);
         assert_eq!(
             fs::metadata(&out).unwrap().permissions().mode() & 0o7777,
             0o755
-        );
-    }
-
-    #[test]
-    fn pending_temp_files_are_removed_on_interruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(".cargo-airflow-x.tmp");
-        fs::write(&p, b"partial").unwrap();
-        let guard = PendingGuard::new(&p);
-        remove_pending_temp_files();
-        assert!(!p.exists());
-        drop(guard);
-        assert!(
-            !PENDING
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&p)
         );
     }
 
@@ -743,7 +463,7 @@ mod tests {
         assert!(e.contains("changed while it was being packed"), "{e}");
         // The opened file still reads the original bytes.
         let out = dir.path().join("bundle");
-        write_atomically(&out, &opened, b"", b"m").unwrap();
+        write_atomically(&dest(&out), &opened, b"", b"m").unwrap();
         assert!(fs::read(&out).unwrap().starts_with(b"\x7fELF not really"));
     }
 
@@ -755,7 +475,13 @@ mod tests {
         assert!(!looks_like_bundle(&dir.path().join("missing")));
         assert!(!looks_like_bundle(dir.path()));
         let out = dir.path().join("bundle");
-        write_atomically(&out, &OpenedExecutable::open(&exe).unwrap(), b"s", b"m").unwrap();
+        write_atomically(
+            &dest(&out),
+            &OpenedExecutable::open(&exe).unwrap(),
+            b"s",
+            b"m",
+        )
+        .unwrap();
         assert!(looks_like_bundle(&out));
     }
 

@@ -329,7 +329,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// Starts `cargo <argv>`.
 pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
     let display = display_command(cargo, argv);
-    let child = Command::new(cargo)
+    // A group of its own: a signal to `pack` then reaches cargo's build scripts and rustc too.
+    let child = crate::signals::own_group(&mut Command::new(cargo))
         .args(argv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! Running a child process that must not hang this one or fill its memory: the bounded runner of
 //! [`airflow_process::child`] (stdin closed, a timeout, stdout read up to a limit, the end of
-//! stderr kept), with every child registered with [`crate::signals`] while it runs, so Ctrl-C
-//! stops it too.
+//! stderr kept), with every child started in a process group of its own and registered with
+//! [`crate::signals`] while it runs, so Ctrl-C stops it and whatever it started.
 
 use std::process::Command;
 
@@ -10,7 +10,11 @@ pub use airflow_process::child::{Finished, Limits, RunError, last_lines};
 /// Runs `cmd` under `limits` and returns what it printed, whatever its exit status; a signal
 /// that stops `cargo airflow` stops the child too.
 pub fn run(cmd: &mut Command, limits: Limits) -> Result<Finished, RunError> {
-    airflow_process::child::run_watched(cmd, limits, crate::signals::ChildGuard::new)
+    airflow_process::child::run_watched(
+        crate::signals::own_group(cmd),
+        limits,
+        crate::signals::ChildGuard::new,
+    )
 }
 
 #[cfg(test)]
@@ -18,7 +22,7 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    /// The signal handler's `terminate_children` reaches a child started through [`run`] (nextest
+    /// The signal handler's `signal_children` reaches a child started through [`run`] (nextest
     /// runs each test in a process of its own, so no other test's child is stopped).
     #[cfg(unix)]
     #[test]
@@ -35,7 +39,7 @@ mod tests {
         });
         // Until the child has started and been registered, there is nothing to stop: try again.
         let finished = loop {
-            crate::signals::terminate_children();
+            crate::signals::signal_children(nix::libc::SIGTERM);
             if let Ok(result) = rx.recv_timeout(Duration::from_millis(100)) {
                 break result.unwrap();
             }

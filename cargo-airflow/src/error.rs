@@ -264,8 +264,10 @@ pub enum Error {
         reason: String,
     },
     /// The output path is one of the inputs.
-    #[error("refusing to write the bundle to {output}: it is the same file as the {role} {input}")]
+    #[error("refusing to write {kind} to {output}: it is the same file as the {role} {input}")]
     OutputAliasesInput {
+        /// Which file was being written.
+        kind: crate::output::Kind,
         /// The requested output.
         output: PathBuf,
         /// `executable`, `source file` or `input of the build`.
@@ -273,17 +275,21 @@ pub enum Error {
         /// The input it aliases.
         input: PathBuf,
     },
-    /// Something other than a regular file is at the output path.
-    #[error("refusing to write the bundle to {output}: it is {what}")]
+    /// Something other than a regular file (or a symbolic link to one) is at the output path.
+    #[error("refusing to write {kind} to {output}: it is {what}")]
     OutputNotRegular {
+        /// Which file was being written.
+        kind: crate::output::Kind,
         /// The requested output.
         output: PathBuf,
         /// What is there.
         what: &'static str,
     },
     /// The output path is a directory.
-    #[error("refusing to write the bundle to {path}: it is a directory")]
+    #[error("refusing to write {kind} to {path}: it is a directory")]
     OutputIsDirectory {
+        /// Which file was being written.
+        kind: crate::output::Kind,
         /// The requested output.
         path: PathBuf,
     },
@@ -483,11 +489,13 @@ impl Error {
             Error::Declarations { .. } => {
                 "fix them in the bundle's Rust code and build again".into()
             }
-            Error::OutputAliasesInput { .. } => "choose another path with -o/--output".into(),
-            Error::OutputNotRegular { .. } => {
-                "only a regular file is ever replaced, so pass another path to -o/--output".into()
-            }
-            Error::OutputIsDirectory { .. } => "pass a file path to -o/--output".into(),
+            Error::OutputAliasesInput { kind, .. } => kind.elsewhere().into(),
+            Error::OutputNotRegular { kind, .. } => format!(
+                "only a regular file (or a symbolic link to one) is ever replaced: {}",
+                kind.elsewhere()
+            )
+            .into(),
+            Error::OutputIsDirectory { kind, .. } => kind.elsewhere().into(),
             Error::SourceTooLarge { .. } => {
                 "no root source file is that large; check the path (the bundle's main.rs)".into()
             }
@@ -678,15 +686,20 @@ mod tests {
                 problems: vec!["dag \"d\": a cycle".into(), "dag \"e\": another".into()],
             },
             Error::OutputAliasesInput {
+                kind: crate::output::Kind::Bundle,
                 output: "out".into(),
                 role: "executable",
                 input: "in".into(),
             },
             Error::OutputNotRegular {
+                kind: crate::output::Kind::Stubs,
                 output: p(),
-                what: "a symbolic link",
+                what: "a FIFO",
             },
-            Error::OutputIsDirectory { path: p() },
+            Error::OutputIsDirectory {
+                kind: crate::output::Kind::Bundle,
+                path: p(),
+            },
             Error::SourceTooLarge {
                 path: p(),
                 limit: 64,

@@ -13,8 +13,9 @@
 //! The pipeline has one module per step: [`cli`] (arguments), [`cargo_build`] (`cargo build`,
 //! and `cargo metadata` when the build leaves a choice), [`introspect`] (running the binary's
 //! `--airflow-metadata` through [`child`]), [`embedded`] (its airflow-build record), [`pack`]
-//! (orchestration, validation, manifest), [`bundle_file`] (default path, alias guard, atomic
-//! write), [`stubs`], [`inspect`], [`verify`], [`shell`] (everything printed) and [`error`].
+//! (orchestration, validation, manifest), [`bundle_file`] (default path, the bundle's streaming
+//! write), [`output`] (the rules and the atomic write every written file goes through),
+//! [`stubs`], [`inspect`], [`verify`], [`shell`] (everything printed) and [`error`].
 //! `--message-format json` prints the reports of the `cargo-airflow-report` crate.
 //!
 //! # Exit codes
@@ -36,6 +37,7 @@ mod error;
 mod escape;
 mod inspect;
 mod introspect;
+mod output;
 mod pack;
 mod shell;
 mod signals;
@@ -84,6 +86,9 @@ where
 
 /// Prints `error: ...` with the error's causes and advice, and returns its exit code.
 fn fail(shell: &mut Shell, e: &Error) -> Exit {
+    // A child that died of a signal sent to `cargo airflow` is no error to report: the signal
+    // handler is stopping the rest and exits with 128 + the signal.
+    signals::park_if_stopping();
     shell.error(error::render(e));
     e.exit()
 }
@@ -103,8 +108,8 @@ fn print_json(shell: &mut Shell, report: &impl Serialize) -> Exit {
 
 fn run_pack(args: &PackArgs) -> Exit {
     let mut shell = Shell::stdio(Color::when(args.color), args.verbosity());
-    // On SIGINT/SIGTERM/SIGHUP: stop cargo or the introspected binary, remove a half-written
-    // temp file, exit 128 + signal. The output is only ever replaced by a complete bundle.
+    // On SIGINT/SIGTERM/SIGHUP: stop cargo (with its build scripts) or the introspected binary,
+    // remove a half-written temp file, exit 128 + signal. The output is only ever replaced by a complete bundle.
     signals::install();
     match pack::run(args, &mut shell) {
         Ok(report) => match args.message_format {
@@ -121,10 +126,25 @@ fn run_pack(args: &PackArgs) -> Exit {
 
 fn run_stubs(args: &StubsArgs) -> Exit {
     let mut shell = Shell::stdio(ColorWhen::Auto, Verbosity::Normal);
+    // On SIGINT/SIGTERM/SIGHUP: remove a half-written temp file, exit 128 + signal.
+    signals::install();
     match stubs::write_for(&args.bundle, args.output.as_deref()) {
-        Ok((path, rendered)) => {
+        Ok(stubs::StubsWritten {
+            path,
+            removed,
+            rendered,
+        }) => {
             for w in &rendered.skipped {
                 shell.warning(w);
+            }
+            if let Some(r) = &removed {
+                shell.status(
+                    "Removed",
+                    format!(
+                        "{}: generated earlier, no dag needs a stub any more",
+                        r.display()
+                    ),
+                );
             }
             match path {
                 Some(p) => shell.status(

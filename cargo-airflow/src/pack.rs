@@ -10,13 +10,12 @@ use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
 use cargo_airflow_report::PackReport;
 use sha2::Digest;
 
-use crate::bundle_file::{
-    OpenedExecutable, check_output, default_output, looks_like_bundle, write_atomically,
-};
+use crate::bundle_file::{OpenedExecutable, default_output, looks_like_bundle, write_atomically};
 use crate::cargo_build::{self, BuildOutcome, Selection};
 use crate::cli::PackArgs;
 use crate::embedded::{self, CrateAtHand, MetadataSource};
 use crate::error::{Error, Result};
+use crate::output::{self, Kind};
 use crate::shell::Shell;
 use crate::timings::mark;
 
@@ -160,7 +159,13 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             .iter()
             .map(|p| ("input of the build", p.as_path())),
     );
-    check_output(&output, &protected)?;
+    let dest = output::check(&output, Kind::Bundle, &protected)?;
+    // The stub file is checked too before anything is written, so a FIFO or device node at its
+    // path fails the pack up front instead of after the bundle is in place.
+    let stub_path = crate::stubs::default_path(&output);
+    if !args.no_stubs {
+        output::check(&stub_path, Kind::Stubs, &protected)?;
+    }
     mark("output checked");
 
     // Introspect (or read the embedded metadata), check freshness, validate.
@@ -269,10 +274,10 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         build,
     )
     .to_yaml();
-    let written = write_atomically(&output, &opened, &source, manifest.as_bytes())?;
+    let written = write_atomically(&dest, &opened, &source, manifest.as_bytes())?;
     mark("bundle written");
-    let stubs = if args.no_stubs {
-        None
+    let (stubs, stubs_removed) = if args.no_stubs {
+        (None, None)
     } else {
         // The manifest as the stubs command reads it back from the bundle.
         let parsed = Manifest::from_yaml(&manifest).map_err(|e| Error::Stubs {
@@ -280,7 +285,11 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             reason: format!("its manifest cannot be read: {e}"),
         })?;
         let digest = airflow_bundle::footer::hex(&written.file_sha256);
-        let (path, rendered) = crate::stubs::write_checked(&output, &parsed, &digest, None)?;
+        let crate::stubs::StubsWritten {
+            path,
+            removed,
+            rendered,
+        } = crate::stubs::write_checked(&output, &parsed, &digest, None, &protected)?;
         for w in &rendered.skipped {
             shell.warning(w);
         }
@@ -292,7 +301,10 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             }
             None => {}
         }
-        path.map(|p| absolute(&cwd, &p))
+        (
+            path.map(|p| absolute(&cwd, &p)),
+            removed.map(|p| absolute(&cwd, &p)),
+        )
     };
     mark("stubs written");
     Ok(PackReport {
@@ -318,6 +330,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
+        stubs_removed,
     })
 }
 
@@ -360,6 +373,12 @@ pub fn print_summary(report: &PackReport, cwd: &Path, shell: &mut Shell) {
     shell.detail(format!("binary sha256: {}", report.binary_sha256));
     if let Some(s) = &report.stubs {
         shell.detail(format!("python stubs: {}", relative(s, cwd).display()));
+    }
+    if let Some(s) = &report.stubs_removed {
+        shell.detail(format!(
+            "removed python stubs: {} (generated earlier; every dag is native now)",
+            relative(s, cwd).display()
+        ));
     }
 }
 
@@ -545,8 +564,9 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     fs::metadata(&source_path)
         .map_err(|e| Error::io("cannot read the source file", &source_path, e))?;
     if let Some(out) = &args.output {
-        check_output(
+        output::check(
             out,
+            Kind::Bundle,
             &[("source file", source_path.as_path()), ("executable", exe)],
         )?;
     }
@@ -614,7 +634,7 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
         let sel = select(&meta)?;
         if let Some(out) = check_first {
             let source = args.source.as_deref().unwrap_or(&sel.src_path);
-            check_output(out, &[("source file", source)])?;
+            output::check(out, Kind::Bundle, &[("source file", source)])?;
         }
         selection = Some(sel);
         workspace = Some(meta);
@@ -754,6 +774,7 @@ mod tests {
             source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
+            stubs_removed: None,
         }
     }
 
@@ -779,6 +800,21 @@ mod tests {
 "#]]
         );
         assert_eq!(summary_of(&report(), Verbosity::Quiet), "");
+    }
+
+    #[test]
+    fn the_summary_says_which_stale_stub_file_was_removed() {
+        let mut native = report();
+        native.stubs = None;
+        native.stubs_removed = Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into());
+        let text = summary_of(&native, Verbosity::Normal);
+        assert!(
+            text.contains(
+                "removed python stubs: target/airflow/x86_64-unknown-linux-gnu/ex_dags.py \
+                 (generated earlier; every dag is native now)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod help;
 mod hostile;
 mod inspect;
 mod metadata;
+mod outputs;
 mod pack;
 mod record;
 mod support;
