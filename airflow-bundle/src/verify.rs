@@ -328,6 +328,12 @@ impl Findings {
         if let Some((exception, e)) = &self.crash {
             let why = if release.catches(*exception) {
                 format!("{e}; {release}'s reader catches the {exception} and skips this file")
+            } else if no_execute_bit.is_some() && release.needs_execute_bit() {
+                // The scan never opens the file, so nothing raises: yet.
+                format!(
+                    "{e}, an exception {release}'s reader does not catch: once the file is executable, the dag lookup of every bundle under {} fails",
+                    release.scan_root()
+                )
             } else {
                 let why = format!(
                     "{e}, an exception {release}'s reader does not catch: the dag lookup of every bundle under {} fails until this file is fixed or removed",
@@ -712,6 +718,18 @@ mod tests {
         assert_eq!(failed(&r, V3_3), vec![Check::ManifestUtf8]);
         let r = verify(Cursor::new(b"short".to_vec()), BOTH);
         assert_eq!(failed(&r, V3_4), vec![Check::Trailer]);
+    }
+
+    #[test]
+    fn the_releases_know_exactly_the_schema_versions_pack_accepts() {
+        let mut known: Vec<&str> = AirflowRelease::ALL
+            .iter()
+            .flat_map(|r| r.supervisor_schema_versions())
+            .copied()
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        assert_eq!(known, crate::KNOWN_SUPERVISOR_SCHEMA_VERSIONS);
     }
 
     #[test]
