@@ -360,7 +360,7 @@ impl Findings {
                     String::new()
                 } else {
                     format!(
-                        "; it is Airflow {}'s: build with an airflow-sdk that targets {release}",
+                        "; it is Airflow {}'s (airflow-sdk declares 2026-06-16 unless `Bundle::supervisor_schema` asks for another)",
                         later.join(", ")
                     )
                 };
@@ -372,13 +372,13 @@ impl Findings {
         };
         set(&mut verdict, Check::SupervisorSchemaVersion, schema);
         // Said only of a bundle the release would use: otherwise the mode is not what matters.
-        if let Some(mode) = no_execute_bit.filter(|_| !release.needs_execute_bit()) {
-            if verdict.accepted() {
-                verdict.warnings.push(format!(
-                    "mode is {:04o}: {release} sets the execute bit itself before running the bundle, which fails where the worker cannot chmod the file (chmod 0755 it)",
-                    mode & 0o7777
-                ));
-            }
+        if let Some(mode) = no_execute_bit.filter(|_| !release.needs_execute_bit())
+            && verdict.accepted()
+        {
+            verdict.warnings.push(format!(
+                "mode is {:04o}: {release} sets the execute bit itself before running the bundle, which fails where the worker cannot chmod the file (chmod 0755 it)",
+                mode & 0o7777
+            ));
         }
         verdict
     }

@@ -1448,12 +1448,12 @@ fn differential_corpus_agrees_with_both_airflow_releases() -> Result<()> {
                     theirs.verdict, theirs.detail
                 ));
             }
-            if let Some(their_ids) = &theirs.dag_ids {
-                if their_ids != ids {
-                    disagreements.push(format!(
-                        "{name} ({release}): Airflow's dag ids {their_ids:?}, verify's {ids:?}"
-                    ));
-                }
+            if let Some(their_ids) = &theirs.dag_ids
+                && their_ids != ids
+            {
+                disagreements.push(format!(
+                    "{name} ({release}): Airflow's dag ids {their_ids:?}, verify's {ids:?}"
+                ));
             }
         }
         // The corpus exercises all three outcomes on each release.
