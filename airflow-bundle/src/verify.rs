@@ -79,6 +79,16 @@ impl AirflowRelease {
         }
     }
 
+    /// Whether its Dag processor parses native dags only from files without an extension.
+    /// 1.4.0b2's `ExecutableDagImporter.can_handle` takes a file only when its `Path.suffix` is
+    /// empty (the lookup for stub dags reads no name); 1.3.2 has no native dags.
+    pub fn native_dags_need_no_extension(self) -> bool {
+        match self {
+            AirflowRelease::V3_3 => false,
+            AirflowRelease::V3_4 => true,
+        }
+    }
+
     /// What its coordinator scans for bundles, for messages.
     fn scan_root(self) -> &'static str {
         match self {
@@ -292,6 +302,8 @@ struct Findings {
     warnings: Vec<String>,
     /// The permission bits, when the file's metadata is known.
     mode: Option<u32>,
+    /// The file name's extension as Python's `Path.suffix` sees it, quoted, when it has one.
+    extension: Option<String>,
     /// What `safe_load` raises besides `yaml.YAMLError`, and the message.
     crash: Option<(PyException, String)>,
     schema: Schema,
@@ -380,8 +392,24 @@ impl Findings {
                 mode & 0o7777
             ));
         }
+        if let Some(ext) = &self.extension
+            && release.native_dags_need_no_extension()
+            && verdict.accepted()
+        {
+            verdict.warnings.push(format!(
+                "the name ends in {ext}, a file extension to {release}'s Dag processor, which parses native dags only from files without one: a native dag of this bundle would never appear (stub dags still find it; rename the file)"
+            ));
+        }
         verdict
     }
+}
+
+/// The extension of the file name as Python's `Path.suffix` has it (from the last dot, unless
+/// that dot starts or ends the name), quoted for messages.
+fn python_suffix(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy();
+    let dot = name.rfind('.')?;
+    (dot > 0 && dot + 1 < name.len()).then(|| quote(&name[dot..]))
 }
 
 /// Verifies the file at `path` for each of `releases`, including its execute bit. I/O errors
@@ -391,6 +419,7 @@ pub fn verify_path(path: &Path, releases: &[AirflowRelease]) -> std::io::Result<
     let meta = file.metadata()?;
     let mut findings = find(file);
     findings.mode = mode_of(&meta);
+    findings.extension = python_suffix(path);
     Ok(report(findings, releases))
 }
 
@@ -434,6 +463,7 @@ fn find<R: Read + Seek>(inner: R) -> Findings {
         dag_ids: DagIds::new(),
         warnings: Vec::new(),
         mode: None,
+        extension: None,
         crash: None,
         schema: Schema::NotReached,
     };
@@ -718,6 +748,16 @@ mod tests {
         assert_eq!(failed(&r, V3_3), vec![Check::ManifestUtf8]);
         let r = verify(Cursor::new(b"short".to_vec()), BOTH);
         assert_eq!(failed(&r, V3_4), vec![Check::Trailer]);
+    }
+
+    #[test]
+    fn extensions_are_what_python_calls_a_suffix() {
+        let ext = |name: &str| python_suffix(Path::new(name));
+        assert_eq!(ext("dir.d/bundle"), None);
+        assert_eq!(ext(".hidden"), None);
+        assert_eq!(ext("bundle."), None);
+        assert_eq!(ext("bundle-0.1.2").as_deref(), Some("\".2\""));
+        assert_eq!(ext("b.bin").as_deref(), Some("\".bin\""));
     }
 
     #[test]

@@ -5,7 +5,8 @@ Usage: reader.py --root DIR [--root DIR ...] [--dag-id ID ...]
 
 ``--corpus`` judges each regular file under the roots on its own, with the installed task SDK
 (1.3.2 or 1.4.0b2), and prints
-  {"package_version": "1.3.2", "files": [{"path", "verdict", "detail", "dag_ids", "mode_set"}]}
+  {"package_version": "1.3.2",
+   "files": [{"path", "verdict", "detail", "dag_ids", "mode_set", "native_parse"}]}
 where ``verdict`` is ``accepted`` (the coordinator's own scan yields the file and its lookup,
 ``_Bundle.find([path], dag_id)``, returns the file for its first ``str`` dag id), ``rejected`` (the reader skips it), or ``raises``
 (``_read_bundle_metadata`` or ``_Bundle.find`` lets an exception other than
@@ -13,7 +14,9 @@ where ``verdict`` is ``accepted`` (the coordinator's own scan yields the file an
 ``detail`` is the exception, if any; ``dag_ids`` the ``str`` keys of ``dags`` (lone surrogates
 as U+FFFD, so that the JSON is UTF-8) when the metadata reader returned a mapping, else null;
 ``mode_set`` whether the lookup gave the file an execute bit it lacked (1.4.0b2 does). A file
-the scan skips is ``rejected`` unread.
+the scan skips is ``rejected`` unread. ``native_parse`` (1.4.0b2; null with 1.3.2) whether the
+Dag processor's ``ExecutableDagImporter`` would run the file for native dags (no file extension,
+ends with the trailer magic).
 The lookup of 1.4.0b2 may chmod the files: judge them with it last.
 
 Uses the coordinator module's own functions, never a re-implementation:
@@ -139,6 +142,13 @@ def main() -> int:
 
 def corpus(out, coord, migrator, metadata_mod, roots) -> int:
     del migrator  # the lookup resolves the schema version itself
+    try:  # 1.4.0b2's Dag processor side; 1.3.2 has no native dags
+        from airflow.sdk.coordinators.executable._dag_importer import ExecutableDagImporter
+        from airflow.sdk.importers.base import FilesystemDagDefinition
+
+        importer = ExecutableDagImporter(bundle_name="corpus")
+    except ImportError:
+        importer = None
     files = []
     for root in roots:
         for dirpath, _dirs, names in os.walk(root):
@@ -146,7 +156,14 @@ def corpus(out, coord, migrator, metadata_mod, roots) -> int:
                 path = pathlib.Path(dirpath) / name
                 if not path.is_file():
                     continue
-                files.append(judge(coord, path))
+                entry = judge(coord, path)
+                entry["native_parse"] = (
+                    None
+                    if importer is None
+                    else importer.can_handle(path)
+                    and importer.might_contain_dag(FilesystemDagDefinition(path=path), True)
+                )
+                files.append(entry)
     out.write(json.dumps({"package_version": metadata_mod.version("apache-airflow-task-sdk"), "files": files}))
     out.write("\n")
     out.flush()

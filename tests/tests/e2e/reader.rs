@@ -1249,8 +1249,12 @@ fn release_cases(dir: &Path) -> Result<Vec<(PathBuf, [Verdict; 2])>> {
             0o755,
             [Raises, Raises],
         ),
-        // The lookup reads no file name: a bundle with an extension is found by both.
+        // The lookup reads no file name: a bundle with an extension is found by both (but 3.4's
+        // Dag processor runs only extension-less files for native dags: see `native_parse`).
         ("rel_name.bin", good.clone(), 0o755, [Accepted, Accepted]),
+        ("rel_name-0.1.2", good.clone(), 0o755, [Accepted, Accepted]),
+        ("rel_name.", good.clone(), 0o755, [Accepted, Accepted]),
+        (".rel_hidden", good.clone(), 0o755, [Accepted, Accepted]),
     ];
     let mut out = Vec::new();
     for (name, manifest, mode, expected) in cases {
@@ -1323,10 +1327,15 @@ fn trailer_cases(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-/// Our verdict for `release`: the verdict, why, and the dag ids.
-fn ours(path: &Path, release: AirflowRelease) -> Result<(Verdict, String, Vec<String>)> {
+/// Our verdict for `release`: the verdict, why, the dag ids, and whether it warns that the file
+/// name keeps the Dag processor from parsing native dags.
+fn ours(path: &Path, release: AirflowRelease) -> Result<(Verdict, String, Vec<String>, bool)> {
     let r = airflow_bundle::verify::verify_path(path, &[release])?;
     let v = &r.verdicts[0];
+    let no_native = v
+        .warnings
+        .iter()
+        .any(|w| w.contains("parses native dags only from files without one"));
     let why = v
         .failures()
         .map(|(c, w)| format!("{c}: {w}"))
@@ -1340,7 +1349,7 @@ fn ours(path: &Path, release: AirflowRelease) -> Result<(Verdict, String, Vec<St
         Verdict::Rejected
     };
     let ids = r.dag_ids.iter().map(str::to_owned).collect();
-    Ok((verdict, why.chars().take(300).collect(), ids))
+    Ok((verdict, why.chars().take(300).collect(), ids, no_native))
 }
 
 /// One released reader's verdict on one file.
@@ -1352,6 +1361,8 @@ struct Theirs {
     dag_ids: Option<Vec<String>>,
     /// The lookup gave the file an execute bit it lacked.
     mode_set: bool,
+    /// The Dag processor would run the file for native dags (1.4.0b2; `None` with 1.3.2).
+    native_parse: Option<bool>,
 }
 
 /// The test-venv release whose task SDK models `release`.
@@ -1402,6 +1413,7 @@ fn airflow_corpus(dir: &Path, release: AirflowRelease) -> Result<BTreeMap<PathBu
                 detail: f["detail"].as_str().unwrap_or("").to_owned(),
                 dag_ids,
                 mode_set: f["mode_set"].as_bool().expect("mode_set"),
+                native_parse: f["native_parse"].as_bool(),
             },
         );
     }
@@ -1440,7 +1452,18 @@ fn differential_corpus_agrees_with_both_airflow_releases() -> Result<()> {
             let theirs = airflow
                 .get(&canonical)
                 .unwrap_or_else(|| panic!("reader.py ({release}) did not judge {}", p.display()));
-            let (verdict, why, ids) = &mine[&(canonical.clone(), release)];
+            let (verdict, why, ids, no_native) = &mine[&(canonical.clone(), release)];
+            // An accepted bundle whose name the Dag processor passes over is warned about.
+            if *verdict == Verdict::Accepted
+                && theirs
+                    .native_parse
+                    .is_some_and(|parsed| parsed == *no_native)
+            {
+                disagreements.push(format!(
+                    "{name} ({release}): the Dag processor parses it for native dags: {:?}, verify warns it does not: {no_native}",
+                    theirs.native_parse
+                ));
+            }
             *counts.entry(format!("{:?}", theirs.verdict)).or_insert(0) += 1;
             if *verdict != theirs.verdict {
                 disagreements.push(format!(
@@ -1488,5 +1511,15 @@ fn differential_corpus_agrees_with_both_airflow_releases() -> Result<()> {
         differing >= 8,
         "only {differing} files separate the releases"
     );
+    // 3.4's Dag processor passes over exactly the names with an extension.
+    let passed_over: Vec<&str> = separating
+        .iter()
+        .filter(|(p, _)| {
+            theirs_by_release[&AirflowRelease::V3_4][&p.canonicalize().unwrap()].native_parse
+                == Some(false)
+        })
+        .map(|(p, _)| p.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(passed_over, ["rel_name.bin", "rel_name-0.1.2"]);
     Ok(())
 }
