@@ -31,5 +31,6 @@ pub const KNOWN_METADATA_VERSIONS: &[&str] = &["1.0"];
 /// The `sdk.supervisor_schema_version` values a released Airflow is known to accept.
 ///
 /// apache-airflow-task-sdk 1.3.2 accepts exactly one, `"2026-06-16"`; 1.4 (Airflow 3.4) accepts it
-/// and `"2026-10-30"`.
+/// and `"2026-10-30"`. Which release knows which is `verify::AirflowRelease`'s to say (with the
+/// `io` feature).
 pub const KNOWN_SUPERVISOR_SCHEMA_VERSIONS: &[&str] = &["2026-06-16", "2026-10-30"];

@@ -40,6 +40,7 @@ use regex::Regex;
 use saphyr_parser::{Event, Input, Parser, ScalarStyle, Tag};
 
 use crate::dag_ids::{DagIds, IdSet, TooLarge};
+use crate::verify::PyException;
 
 /// A loaded YAML value, typed as YAML 1.1 would type it.
 #[derive(Debug, Clone)]
@@ -553,9 +554,11 @@ impl Value {
 pub(crate) enum LoadError {
     /// `safe_load` raises a `yaml.YAMLError`: 1.3.2's reader skips the file.
     Rejected(String),
-    /// `safe_load` raises another exception, which 1.3.2's reader does not catch: the lookup of
-    /// every dag under the same root fails.
-    Crashes(String),
+    /// `safe_load` raises another exception: the reader skips the file or fails the lookup of
+    /// every dag under the same root, depending on the release ([`AirflowRelease::catches`]).
+    ///
+    /// [`AirflowRelease::catches`]: crate::verify::AirflowRelease::catches
+    Crashes(PyException, String),
 }
 
 /// What the verdict can need from a node, decided by where it sits. Collections wanted as
@@ -746,11 +749,20 @@ fn int_fails(text: &str) -> Option<String> {
     None
 }
 
-/// Whether PyYAML's `construct_yaml_timestamp` raises on `text`.
-fn timestamp_fails(text: &str) -> Option<String> {
+/// Whether PyYAML's `construct_yaml_timestamp` raises on `text`, and what: an `AttributeError`
+/// for text its regex does not match (only reached with an explicit tag), else a `ValueError`.
+fn timestamp_fails(text: &str) -> Option<(PyException, String)> {
     let Some(c) = TIMESTAMP.captures(text) else {
-        return Some(format!("{text:?} is not a timestamp (AttributeError)"));
+        return Some((
+            PyException::AttributeError,
+            format!("{:?} is not a timestamp", shorten(text)),
+        ));
     };
+    timestamp_value_fails(&c).map(|why| (PyException::ValueError, why))
+}
+
+/// The `ValueError` `datetime` raises for the fields of a matched timestamp.
+fn timestamp_value_fails(c: &regex::Captures<'_>) -> Option<String> {
     let num = |i: usize| {
         c.get(i)
             .map(|m| m.as_str().parse::<u32>().unwrap_or(u32::MAX))
@@ -873,45 +885,48 @@ fn scalar(
         TagKind::Core(other) => return Err(no_constructor(&format!("!!{other}"))),
         TagKind::Unknown(t) => return Err(no_constructor(&t)),
     };
-    let crash = |why: String| {
-        Err(LoadError::Crashes(format!(
-            "the scalar {:?} makes PyYAML raise {why}",
-            shorten(text)
-        )))
+    let crash = |exception: PyException, why: String| {
+        Err(LoadError::Crashes(
+            exception,
+            format!(
+                "the scalar {:?} makes PyYAML raise {exception} ({why})",
+                shorten(text)
+            ),
+        ))
     };
     match kind {
         "int" => {
             if let Some(why) = int_fails(text) {
-                return crash(format!("ValueError ({why})"));
+                return crash(PyException::ValueError, why);
             }
         }
         "float" if tag.is_some() => {
             let v: String = text.chars().filter(|c| *c != '_').collect();
             let v = v.trim().to_ascii_lowercase();
             if v.is_empty() {
-                return crash("IndexError (an empty !!float)".into());
+                return crash(PyException::IndexError, "an empty !!float".into());
             }
             let v = v.strip_prefix(['-', '+']).unwrap_or(&v);
             let ok = matches!(v, ".inf" | ".nan") || v.split(':').all(|p| p.parse::<f64>().is_ok());
             if !ok {
-                return crash(format!(
-                    "ValueError (could not convert {:?} to float)",
-                    shorten(v)
-                ));
+                return crash(
+                    PyException::ValueError,
+                    format!("could not convert {:?} to float", shorten(v)),
+                );
             }
         }
         "bool" if tag.is_some() => {
             let known = ["yes", "no", "true", "false", "on", "off"];
             if !known.iter().any(|k| k.eq_ignore_ascii_case(text)) {
-                return crash(format!(
-                    "KeyError ({:?} is not a YAML 1.1 bool)",
-                    shorten(text)
-                ));
+                return crash(
+                    PyException::KeyError,
+                    format!("{:?} is not a YAML 1.1 bool", shorten(text)),
+                );
             }
         }
         "timestamp" => {
-            if let Some(why) = timestamp_fails(text) {
-                return crash(format!("ValueError ({why})"));
+            if let Some((exception, why)) = timestamp_fails(text) {
+                return crash(exception, why);
             }
         }
         "bytes" if base64_fails(text) => {
@@ -1376,7 +1391,7 @@ fn load_events<T: Input>(
             let (event, span) = item.map_err(|e| {
                 if e.info().contains("recursion limit") {
                     if flow_depth(text) > PYYAML_MAX_DEPTH {
-                        LoadError::Crashes(format!(
+                        LoadError::Crashes(PyException::RecursionError, format!(
                             "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
                         ))
                     } else {
@@ -1523,9 +1538,12 @@ fn load_events<T: Input>(
                 }
                 Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                     if stack.len() >= PYYAML_MAX_DEPTH {
-                        return Err(LoadError::Crashes(format!(
-                            "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
-                        )));
+                        return Err(LoadError::Crashes(
+                            PyException::RecursionError,
+                            format!(
+                                "nests collections more than {PYYAML_MAX_DEPTH} deep; PyYAML's recursive composer raises RecursionError"
+                            ),
+                        ));
                     }
                     if anchor > 0 {
                         names.check(span.start.index(), '&')?;
@@ -2085,18 +2103,18 @@ mod tests {
             "a: !!float ''\n",
         ] {
             assert!(
-                matches!(load_all(doc), Err(LoadError::Crashes(_))),
+                matches!(load_all(doc), Err(LoadError::Crashes(..))),
                 "{doc:?}: {:?}",
                 load_all(doc)
             );
         }
         let long = format!("a: {}\n", "1".repeat(4301));
-        assert!(matches!(load_all(&long), Err(LoadError::Crashes(_))));
+        assert!(matches!(load_all(&long), Err(LoadError::Crashes(..))));
         let ok = format!("a: {}\n", "1".repeat(4300));
         assert_eq!(kind_of(&ok).unwrap(), "int");
         let deep = format!("a:\n{}x\n", "- ".repeat(1000));
         assert!(
-            matches!(load_all(&deep), Err(LoadError::Crashes(_))),
+            matches!(load_all(&deep), Err(LoadError::Crashes(..))),
             "{:?}",
             load_all(&deep)
         );
@@ -2163,7 +2181,7 @@ mod tests {
         // What is dropped is still checked for what makes safe_load raise.
         assert!(matches!(
             load("extra: {k: 2026-13-45}\n"),
-            Err(LoadError::Crashes(_))
+            Err(LoadError::Crashes(..))
         ));
         assert!(matches!(
             load("extra: [[[*nope]]]\n"),
@@ -2325,7 +2343,7 @@ mod tests {
             format!("%YAML {long}\n---\na: 1\n"),
         ] {
             let e = load(&doc).unwrap_err();
-            let (LoadError::Rejected(why) | LoadError::Crashes(why)) = &e;
+            let (LoadError::Rejected(why) | LoadError::Crashes(_, why)) = &e;
             assert!(why.len() < 400, "{}", &why[..400]);
         }
     }
@@ -2348,7 +2366,7 @@ mod tests {
     }
 
     fn crashes(doc: &str) -> bool {
-        matches!(load_all(doc), Err(LoadError::Crashes(_)))
+        matches!(load_all(doc), Err(LoadError::Crashes(..)))
     }
 
     #[test]

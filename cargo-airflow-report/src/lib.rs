@@ -9,7 +9,10 @@ use airflow_bundle::{DagIds, Manifest};
 use serde::{Deserialize, Serialize};
 
 /// The `format_version` of the reports this crate describes.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: a [`VerifiedFile`] holds one [`ReleaseVerdict`] per Airflow release judged, in place of
+/// version 1's single list of checks.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What `cargo airflow pack --message-format json` prints once the bundle is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,33 +74,54 @@ pub enum MetadataSource {
 pub struct VerifyReport {
     /// [`FORMAT_VERSION`].
     pub format_version: u32,
-    /// Every file was read and Airflow would load it.
+    /// Every file was read and every release judged would load it.
     pub ok: bool,
     /// One entry per file, in the order given.
     pub files: Vec<VerifiedFile>,
 }
 
-/// The verdict on one file.
+/// The verdicts on one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifiedFile {
     /// The file, as given on the command line.
     pub path: PathBuf,
-    /// Airflow's reader would load it.
+    /// The file was read and every release judged would load it.
     pub accepted: bool,
-    /// Why the file could not be read at all (then there are no checks).
+    /// Why the file could not be read at all (then there are no verdicts).
     #[serde(default)]
     pub error: Option<String>,
-    /// The dag ids Airflow would match, sorted (a JSON list of strings; held in one buffer,
-    /// as a manifest can hold millions).
+    /// The dag ids a reader matches once it accepts the file (the same for every release),
+    /// sorted (a JSON list of strings; held in one buffer, as a manifest can hold millions).
     #[serde(default)]
     pub dag_ids: DagIds,
-    /// Problems that do not stop Airflow from loading the file.
+    /// Problems that stop no release from loading the file.
     #[serde(default)]
     pub warnings: Vec<String>,
     /// The trailer's `binary_sha256`, when the trailer could be decoded.
     #[serde(default)]
     pub binary_sha256: Option<String>,
-    /// Every check of Airflow's reader, in the order it applies them.
+    /// One verdict per release judged (`--airflow`, or every release), oldest first.
+    #[serde(default)]
+    pub verdicts: Vec<ReleaseVerdict>,
+}
+
+/// What one Airflow release's bundle reader makes of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseVerdict {
+    /// The Airflow release: `"3.3"` or `"3.4"`.
+    pub airflow: String,
+    /// The `apache-airflow-task-sdk` version whose reader was modelled (`"1.3.2"`, `"1.4.0b2"`).
+    pub task_sdk: String,
+    /// This release would load the file.
+    pub accepted: bool,
+    /// Set when the manifest makes this release's reader raise past its own checks: the dag
+    /// lookup of every bundle under the same root fails, not just this file's.
+    #[serde(default)]
+    pub breaks_lookup: Option<String>,
+    /// Notes for this release only that do not stop it from loading the file.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Every check of the reader, in the order it applies them.
     #[serde(default)]
     pub checks: Vec<CheckResult>,
 }
@@ -198,12 +222,16 @@ mod tests {
     #[test]
     fn unknown_fields_are_ignored_and_missing_optional_ones_default() {
         let v: VerifyReport = serde_json::from_str(
-            r#"{"format_version":1,"ok":false,"later":"x","files":[
-                {"path":"b","accepted":false,"error":"gone"}]}"#,
+            r#"{"format_version":2,"ok":false,"later":"x","files":[
+                {"path":"b","accepted":false,"error":"gone"},
+                {"path":"c","accepted":true,"verdicts":[
+                    {"airflow":"3.4","task_sdk":"1.4.0b2","accepted":true}]}]}"#,
         )
         .unwrap();
         assert_eq!(v.files[0].error.as_deref(), Some("gone"));
-        assert!(v.files[0].checks.is_empty());
+        assert!(v.files[0].verdicts.is_empty());
+        assert!(v.files[1].verdicts[0].checks.is_empty());
+        assert_eq!(v.files[1].verdicts[0].breaks_lookup, None);
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use clap::builder::Styles;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+use airflow_bundle::verify::AirflowRelease;
+
 use crate::error::Error;
 use crate::shell::{ColorWhen, Verbosity, style};
 
@@ -18,7 +20,8 @@ Exit codes:
   0  success
   1  failure: the build failed, I/O error, introspection failed, bad metadata
   2  usage error: unknown or conflicting flags
-  3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
+  3  verify: a file is missing or unreadable, or a release judged (--airflow, else 3.3
+     and 3.4) would reject it";
 
 /// Help and usage errors in cargo's colours.
 fn styles() -> Styles {
@@ -61,8 +64,16 @@ pub enum Command {
     /// Show the manifest (and optionally the source) of a bundle, without running it
     #[command(after_long_help = EXIT_CODES_HELP)]
     Inspect(InspectArgs),
-    /// Check bundles exactly as Airflow's 1.3.2 reader does, without running them
-    #[command(after_long_help = EXIT_CODES_HELP)]
+    /// Check bundles exactly as the readers of Airflow 3.3 and 3.4 do, without running them
+    #[command(
+        after_long_help = EXIT_CODES_HELP,
+        long_about = "Check bundles exactly as the readers of Airflow 3.3 (task SDK 1.3.2) and 3.4 \
+(task SDK 1.4.0b2) do, without running them.\n\n\
+Each file gets one verdict per release judged: `ok (Airflow 3.3, 3.4): FILE (dags: ...)` on \
+stdout for the releases that would load it, and `FAIL (Airflow 3.3): FILE: ...` on stderr, \
+followed by each failed check, for those that would not. The exit code is 3 as soon as one \
+release judged rejects one file (or a file cannot be read)."
+    )]
     Verify(VerifyArgs),
     /// Write the Python stub dag file of a packed bundle, from its manifest (never executed)
     #[command(after_long_help = EXIT_CODES_HELP)]
@@ -288,6 +299,34 @@ pub struct VerifyArgs {
     /// Output format: human lines, or one JSON report on stdout
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
+    /// Judge for this Airflow release only; by default every release is judged and each
+    /// verdict names its release
+    #[arg(long, value_enum, value_name = "RELEASE")]
+    pub airflow: Option<Release>,
+}
+
+impl VerifyArgs {
+    /// The releases to judge, oldest first.
+    pub fn releases(&self) -> Vec<AirflowRelease> {
+        match self.airflow {
+            Some(Release::V3_3) => vec![AirflowRelease::V3_3],
+            Some(Release::V3_4) => vec![AirflowRelease::V3_4],
+            None => AirflowRelease::ALL.to_vec(),
+        }
+    }
+}
+
+/// An Airflow release `verify` can judge for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Release {
+    /// Airflow 3.3 (apache-airflow-task-sdk 1.3.2): needs the execute bit, knows supervisor
+    /// schema 2026-06-16, and a manifest PyYAML raises on breaks the lookup of the whole root
+    #[value(name = "3.3")]
+    V3_3,
+    /// Airflow 3.4 (apache-airflow-task-sdk 1.4.0b2): sets the execute bit itself, also knows
+    /// 2026-10-30, and skips a manifest that raises a ValueError (such as a `2026-13-45` date)
+    #[value(name = "3.4")]
+    V3_4,
 }
 
 /// Parses the process arguments, dropping the `airflow` that cargo inserts when the command is
@@ -374,6 +413,28 @@ mod tests {
     fn features_accumulate() {
         let p = pack(&["-F", "a", "--features", "b,c"]);
         assert_eq!(p.features, vec!["a", "b,c"]);
+    }
+
+    #[test]
+    fn verify_judges_both_releases_unless_told() {
+        let verify = |args: &[&str]| match parse(args.iter().copied()).unwrap().command {
+            Command::Verify(v) => v.releases(),
+            other => panic!("not verify: {other:?}"),
+        };
+        assert_eq!(
+            verify(&["cargo-airflow", "verify", "x"]),
+            AirflowRelease::ALL
+        );
+        assert_eq!(
+            verify(&["cargo-airflow", "verify", "--airflow", "3.4", "x"]),
+            [AirflowRelease::V3_4]
+        );
+        assert_eq!(
+            verify(&["cargo-airflow", "verify", "--airflow", "3.3", "x"]),
+            [AirflowRelease::V3_3]
+        );
+        let e = parse(["cargo-airflow", "verify", "--airflow", "3.5", "x"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

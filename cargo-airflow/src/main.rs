@@ -174,8 +174,9 @@ fn run_inspect(args: &InspectArgs) -> Exit {
 
 fn run_verify(args: &VerifyArgs) -> Exit {
     let mut shell = Shell::stdio(ColorWhen::Auto, Verbosity::Normal);
-    let results = verify::verify_all(&args.files);
-    // A file that cannot be read is one Airflow cannot use either: the verdict is the same.
+    let results = verify::verify_all(&args.files, &args.releases());
+    // A file that cannot be read is one Airflow cannot use either: the verdict is the same. One
+    // release that rejects a file is enough: the user asked about it (or about every release).
     let all_accepted = results.iter().all(|(_, v)| v.accepted());
     let printed = match args.message_format {
         MessageFormat::Json => print_json(&mut shell, &verify::report(results)),

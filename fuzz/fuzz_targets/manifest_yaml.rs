@@ -5,16 +5,16 @@
 
 use std::io::Cursor;
 
-use airflow_bundle::verify::verify;
+use airflow_bundle::verify::{AirflowRelease, verify};
 use airflow_bundle::write::write_bundle;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut bundle = Vec::with_capacity(data.len() + 80);
     write_bundle(&mut &b"EXE"[..], &mut bundle, b"", data).expect("in-memory write");
-    let report = verify(Cursor::new(bundle));
+    let report = verify(Cursor::new(bundle), &AirflowRelease::ALL);
     if report.accepted() {
         assert!(!report.dag_ids.is_empty());
-        assert!(report.breaks_lookup.is_none());
+        assert!(report.verdicts.iter().all(|v| v.breaks_lookup.is_none()));
     }
 });

@@ -5,11 +5,11 @@
 use std::io::Cursor;
 
 use airflow_bundle::read::BundleReader;
-use airflow_bundle::verify::verify;
+use airflow_bundle::verify::{AirflowRelease, verify};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let report = verify(Cursor::new(data));
+    let report = verify(Cursor::new(data), &AirflowRelease::ALL);
     if !data.ends_with(&airflow_bundle::MAGIC) {
         assert!(!report.accepted());
     }

@@ -3,12 +3,21 @@
 Usage: reader.py --root DIR [--root DIR ...] [--dag-id ID ...]
        reader.py --corpus --root DIR
 
-``--corpus`` judges each regular file under the roots on its own and prints
-  {"package_version": "1.3.2", "files": [{"path", "verdict", "detail"}]}
-where ``verdict`` is ``accepted`` (``_read_bundle_metadata`` returns a mapping whose ``dags`` has
-a ``str`` key and whose supervisor schema version resolves), ``rejected`` (the reader skips it),
-or ``raises`` (``_read_bundle_metadata`` lets an exception escape, which breaks ``_Bundle.find``
-for every bundle under the same root); ``detail`` is the exception, if any.
+``--corpus`` judges each regular file under the roots on its own, with the installed task SDK
+(1.3.2 or 1.4.0b2), and prints
+  {"package_version": "1.3.2",
+   "files": [{"path", "verdict", "detail", "dag_ids", "mode_set", "native_parse"}]}
+where ``verdict`` is ``accepted`` (the coordinator's own scan yields the file and its lookup,
+``_Bundle.find([path], dag_id)``, returns the file for its first ``str`` dag id), ``rejected`` (the reader skips it), or ``raises``
+(``_read_bundle_metadata`` or ``_Bundle.find`` lets an exception other than
+``FileNotFoundError`` escape, which breaks the lookup for every bundle under the same root);
+``detail`` is the exception, if any; ``dag_ids`` the ``str`` keys of ``dags`` (lone surrogates
+as U+FFFD, so that the JSON is UTF-8) when the metadata reader returned a mapping, else null;
+``mode_set`` whether the lookup gave the file an execute bit it lacked (1.4.0b2 does). A file
+the scan skips is ``rejected`` unread. ``native_parse`` (1.4.0b2; null with 1.3.2) whether the
+Dag processor's ``ExecutableDagImporter`` would run the file for native dags (no file extension,
+ends with the trailer magic).
+The lookup of 1.4.0b2 may chmod the files: judge them with it last.
 
 Uses the coordinator module's own functions, never a re-implementation:
   * ``_find_executables`` to list the files its scan considers (regular + executable);
@@ -132,6 +141,14 @@ def main() -> int:
 
 
 def corpus(out, coord, migrator, metadata_mod, roots) -> int:
+    del migrator  # the lookup resolves the schema version itself
+    try:  # 1.4.0b2's Dag processor side; 1.3.2 has no native dags
+        from airflow.sdk.coordinators.executable._dag_importer import ExecutableDagImporter
+        from airflow.sdk.importers.base import FilesystemDagDefinition
+
+        importer = ExecutableDagImporter(bundle_name="corpus")
+    except ImportError:
+        importer = None
     files = []
     for root in roots:
         for dirpath, _dirs, names in os.walk(root):
@@ -139,28 +156,50 @@ def corpus(out, coord, migrator, metadata_mod, roots) -> int:
                 path = pathlib.Path(dirpath) / name
                 if not path.is_file():
                     continue
-                verdict, detail = "rejected", None
-                try:
-                    metadata = coord._read_bundle_metadata(path)
-                except BaseException as exc:  # noqa: BLE001 -- exactly what escapes is the point
-                    metadata, verdict, detail = None, "raises", f"{type(exc).__name__}: {exc}"[:300]
-                if metadata is not None:
-                    dag_ids = coord._dag_ids(metadata)
-                    version = coord._supervisor_schema_version(metadata)
-                    resolved = False
-                    if version is not None:
-                        try:
-                            migrator().resolve_version(version)
-                            resolved = True
-                        except (TypeError, ValueError) as exc:
-                            detail = str(exc)
-                    if resolved and any(isinstance(d, str) for d in dag_ids):
-                        verdict = "accepted"
-                files.append({"path": str(path.resolve()), "verdict": verdict, "detail": detail})
+                entry = judge(coord, path)
+                entry["native_parse"] = (
+                    None
+                    if importer is None
+                    else importer.can_handle(path)
+                    and importer.might_contain_dag(FilesystemDagDefinition(path=path), True)
+                )
+                files.append(entry)
     out.write(json.dumps({"package_version": metadata_mod.version("apache-airflow-task-sdk"), "files": files}))
     out.write("\n")
     out.flush()
     return 0
+
+
+def judge(coord, path: pathlib.Path) -> dict:
+    """One file's verdict from the reader's own functions, as in the module docstring."""
+    entry = {"path": str(path.resolve()), "verdict": "rejected", "detail": None, "dag_ids": None, "mode_set": False}
+    # The lookup reads only what its scan yields (1.3.2: executable regular files; 1.4.0b2: every
+    # regular file), so a file the scan skips can make nothing raise.
+    scan = getattr(coord, "_find_executables", None) or coord._find_bundle_files
+    if path not in set(scan([path])):
+        entry["detail"] = "the scan skips it"
+        return entry
+    try:
+        metadata = coord._read_bundle_metadata(path)
+    except BaseException as exc:  # noqa: BLE001 -- exactly what escapes is the point
+        entry["verdict"], entry["detail"] = "raises", f"{type(exc).__name__}: {exc}"[:300]
+        return entry
+    if metadata is None:
+        return entry
+    ids = sorted(d for d in coord._dag_ids(metadata) if isinstance(d, str))
+    entry["dag_ids"] = [d.encode("utf-16", "surrogatepass").decode("utf-16", "replace") for d in ids]
+    if not ids:
+        return entry
+    executable_before = os.access(path, os.X_OK)
+    try:
+        found = coord._Bundle.find([path], ids[0])
+        entry["verdict"] = "accepted" if found.path == path.resolve() else "rejected"
+    except FileNotFoundError as exc:
+        entry["detail"] = str(exc)[:300]
+    except BaseException as exc:  # noqa: BLE001
+        entry["verdict"], entry["detail"] = "raises", f"{type(exc).__name__}: {exc}"[:300]
+    entry["mode_set"] = not executable_before and os.access(path, os.X_OK)
+    return entry
 
 
 if __name__ == "__main__":

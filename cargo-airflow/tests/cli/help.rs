@@ -9,7 +9,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  success
   1  failure: the build failed, I/O error, introspection failed, bad metadata
   2  usage error: unknown or conflicting flags
-  3  verify: at least one file is missing, unreadable, or a bundle Airflow would reject";
+  3  verify: a file is missing or unreadable, or a release judged (--airflow, else 3.3
+     and 3.4) would reject it";
 
 /// The help printed by `cargo-airflow ARGS`, which must succeed with nothing on stderr.
 #[track_caller]

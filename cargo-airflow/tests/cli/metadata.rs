@@ -334,7 +334,7 @@ dags:
     assert_data_eq!(
         redact(&r.stdout, &[(dir.path(), "[ROOT]")]),
         snapbox::str![[r#"
-ok: [ROOT]/out/bundle (dags: etl, report)
+ok (Airflow 3.3, 3.4): [ROOT]/out/bundle (dags: etl, report)
 
 "#]]
     );

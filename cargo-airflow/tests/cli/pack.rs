@@ -45,7 +45,11 @@ fn pack_then_verify_ok() {
 
     let r = run(&["verify", s(&p.bundle)]);
     r.expect_code(0);
-    assert!(r.stdout.starts_with("ok: "), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with("ok (Airflow 3.3, 3.4): "),
+        "{}",
+        r.stdout
+    );
     for dag in dags.keys() {
         assert!(r.stdout.contains(dag.as_str()), "{}", r.stdout);
     }

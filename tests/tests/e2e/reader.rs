@@ -1,19 +1,26 @@
-//! Packed bundles, read by the released 1.3.2 reader and found by its bundle lookup.
+//! Packed bundles, read by the released 1.3.2 reader and found by its bundle lookup; and a
+//! hostile corpus judged by both released readers (1.3.2 for Airflow 3.3, 1.4.0b2 for 3.4).
 //!
 //! Every verdict here comes from Airflow's own code (`_read_bundle_metadata`, `_Bundle.find`)
-//! through `tests/harness/reader.py`, and our Rust verifier is checked against it file by file.
+//! through `tests/harness/reader.py`, and our Rust verifier is checked against it file by file,
+//! each release against its own verdict.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use airflow_bundle::verify::{Check, verify_path};
+use airflow_bundle::verify::{AirflowRelease, Check, Report};
 use airflow_bundle::{DagEntry, Manifest, TRAILER_LEN};
 use airflow_e2e::fixture::{self, example_executable, example_manifest, write_bundle_raw};
 use airflow_e2e::harness::{self, PyValue, ReaderReport};
 use airflow_e2e::pack;
 use anyhow::Result;
+
+/// Our verdict for Airflow 3.3 alone, the release `harness::reader` runs.
+fn verify_path(path: &Path) -> std::io::Result<Report> {
+    airflow_bundle::verify::verify_path(path, &[AirflowRelease::V3_3])
+}
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -209,7 +216,10 @@ fn flipped_byte_in_the_executable_is_refused() -> Result<()> {
     let ours = verify_path(&bundle)?;
     assert!(!ours.accepted());
     assert_eq!(
-        ours.failures().map(|(c, _)| c).collect::<Vec<_>>(),
+        ours.verdicts[0]
+            .failures()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>(),
         [Check::BinarySha256]
     );
     Ok(())
@@ -234,7 +244,10 @@ fn bundle_without_execute_bit_is_refused() -> Result<()> {
 
     let ours = verify_path(&bundle)?;
     assert_eq!(
-        ours.failures().map(|(c, _)| c).collect::<Vec<_>>(),
+        ours.verdicts[0]
+            .failures()
+            .map(|(c, _)| c)
+            .collect::<Vec<_>>(),
         [Check::Executable]
     );
     Ok(())
@@ -600,7 +613,7 @@ fn rust_verifier_agrees_with_airflow_on_every_variant() -> Result<()> {
                 airflow.metadata_accepted,
                 airflow.schema_error,
                 ours.accepted(),
-                ours.failures().collect::<Vec<_>>()
+                ours.verdicts[0].failures().collect::<Vec<_>>()
             ));
         }
     }
@@ -608,15 +621,19 @@ fn rust_verifier_agrees_with_airflow_on_every_variant() -> Result<()> {
     Ok(())
 }
 
-/// `cargo airflow verify` exits 0 for a good bundle and 3 for each file Airflow refuses.
+/// `cargo airflow verify --airflow 3.3` exits 0 for a good bundle and 3 for each file Airflow
+/// 3.3 refuses.
 #[test]
 fn cli_verify_agrees_with_airflow() -> Result<()> {
     let dir = tempdir();
     let files = make_variants(dir.path())?;
     let report = harness::reader(&[dir.path()], &["d"])?;
+    fn for_3_3(p: &Path) -> [&OsStr; 3] {
+        [OsStr::new("--airflow"), OsStr::new("3.3"), p.as_os_str()]
+    }
     for (name, _, path) in &files {
         let airflow = report.file(path).accepted;
-        let out = pack::verify([path])?;
+        let out = pack::verify(for_3_3(path))?;
         let code = out.status.code();
         assert_eq!(
             code,
@@ -628,7 +645,7 @@ fn cli_verify_agrees_with_airflow() -> Result<()> {
         );
     }
     // Several files at once: one refused file makes the whole run exit 3.
-    let all: Vec<&PathBuf> = files.iter().map(|(_, _, p)| p).collect();
+    let all: Vec<&OsStr> = files.iter().map(|(_, _, p)| p.as_os_str()).collect();
     assert_eq!(pack::verify(&all)?.status.code(), Some(3));
     let good = &files.iter().find(|(n, _, _)| *n == "good").unwrap().2;
     let json = &files
@@ -641,8 +658,9 @@ fn cli_verify_agrees_with_airflow() -> Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Differential corpus: generated hostile bundles, each judged by our verifier and by 1.3.2's
-// reader on its own (`reader.py --corpus`); they must agree on every file.
+// Differential corpus: generated hostile bundles, each judged by our verifier and by each released
+// reader on its own (`reader.py --corpus` in the 3.3 and the 3.4 venv); for each release they must
+// agree on every file.
 
 /// What a reader makes of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1123,12 +1141,128 @@ fn generated_cases() -> Vec<(String, Vec<u8>)> {
     cases
 }
 
-/// Writes one corpus bundle over a tiny fake executable (the reader never runs it).
+/// Writes one corpus bundle over a tiny fake executable (the reader never runs it), mode 0755.
 fn write_raw(path: &Path, exe: &[u8], manifest: &[u8]) -> Result<()> {
+    write_raw_mode(path, exe, manifest, 0o755)
+}
+
+fn write_raw_mode(path: &Path, exe: &[u8], manifest: &[u8], mode: u32) -> Result<()> {
     let mut out = Vec::new();
     airflow_bundle::write::write_bundle(&mut &exe[..], &mut out, b"fn main() {}\n", manifest)?;
     fs::write(path, out)?;
-    fixture::set_mode(path, 0o755)
+    fixture::set_mode(path, mode)
+}
+
+/// Files on which the readers of 3.3 and 3.4 differ, or might: the execute bit, the schema
+/// versions each supervisor knows, and which exceptions of `yaml.safe_load` each catches. Each
+/// with the verdicts the released readers give, 3.3's first (checked against them too, so that
+/// the cases keep separating the releases).
+fn release_cases(dir: &Path) -> Result<Vec<(PathBuf, [Verdict; 2])>> {
+    use Verdict::{Accepted, Raises, Rejected};
+    const NEW: &str = "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: rust\n  supervisor_schema_version: \"2026-10-30\"\n";
+    let good = with_dag_key("d");
+    let cases: Vec<(&str, String, u32, [Verdict; 2])> = vec![
+        ("rel_mode_0644", good.clone(), 0o644, [Rejected, Accepted]),
+        ("rel_mode_0600", good.clone(), 0o600, [Rejected, Accepted]),
+        (
+            "rel_schema_2026_10_30",
+            format!("{NEW}dags:\n  d: {{}}\n"),
+            0o755,
+            [Rejected, Accepted],
+        ),
+        (
+            "rel_schema_2026_10_30_mode_0644",
+            format!("{NEW}dags:\n  d: {{}}\n"),
+            0o644,
+            [Rejected, Accepted],
+        ),
+        (
+            "rel_schema_2026_10_30_unquoted",
+            "sdk:\n  supervisor_schema_version: 2026-10-30\ndags:\n  d: {}\n".into(),
+            0o755,
+            [Rejected, Rejected],
+        ),
+        (
+            "rel_schema_2026_10_31",
+            "sdk:\n  supervisor_schema_version: \"2026-10-31\"\ndags:\n  d: {}\n".into(),
+            0o755,
+            [Rejected, Rejected],
+        ),
+        (
+            "rel_impossible_date_key",
+            format!("{good}  2026-13-45: {{}}\n"),
+            0o755,
+            [Raises, Rejected],
+        ),
+        (
+            "rel_impossible_date_key_mode_0644",
+            format!("{good}  2026-13-45: {{}}\n"),
+            0o644,
+            // 3.3's scan never opens a file without the execute bit.
+            [Rejected, Rejected],
+        ),
+        (
+            "rel_impossible_date_new_schema",
+            format!("{NEW}dags:\n  d: {{}}\n  2026-02-30: {{}}\n"),
+            0o755,
+            [Raises, Rejected],
+        ),
+        (
+            "rel_int_too_long",
+            format!("{good}x: {}\n", "7".repeat(4301)),
+            0o755,
+            [Raises, Rejected],
+        ),
+        (
+            "rel_tagged_int",
+            format!("{good}x: !!int twelve\n"),
+            0o755,
+            [Raises, Rejected],
+        ),
+        (
+            "rel_tagged_float",
+            format!("{good}x: !!float twelve\n"),
+            0o755,
+            [Raises, Rejected],
+        ),
+        (
+            "rel_tagged_bool_keyerror",
+            format!("{good}x: !!bool maybe\n"),
+            0o755,
+            [Raises, Raises],
+        ),
+        (
+            "rel_tagged_float_empty_indexerror",
+            format!("{good}x: !!float ''\n"),
+            0o755,
+            [Raises, Raises],
+        ),
+        (
+            "rel_tagged_timestamp_attributeerror",
+            format!("{good}x: !!timestamp soon\n"),
+            0o755,
+            [Raises, Raises],
+        ),
+        (
+            "rel_recursion",
+            format!("{good}x: {}{}\n", "[".repeat(1000), "]".repeat(1000)),
+            0o755,
+            [Raises, Raises],
+        ),
+        // The lookup reads no file name: a bundle with an extension is found by both (but 3.4's
+        // Dag processor runs only extension-less files for native dags: see `native_parse`).
+        ("rel_name.bin", good.clone(), 0o755, [Accepted, Accepted]),
+        ("rel_name-0.1.2", good.clone(), 0o755, [Accepted, Accepted]),
+        ("rel_name.", good.clone(), 0o755, [Accepted, Accepted]),
+        (".rel_hidden", good.clone(), 0o755, [Accepted, Accepted]),
+    ];
+    let mut out = Vec::new();
+    for (name, manifest, mode, expected) in cases {
+        let p = dir.join(name);
+        write_raw_mode(&p, b"EXE", manifest.as_bytes(), mode)?;
+        out.push((p, expected));
+    }
+    Ok(out)
 }
 
 /// Trailer and region mutations of a good bundle.
@@ -1193,26 +1327,56 @@ fn trailer_cases(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn ours(path: &Path) -> Result<(Verdict, String)> {
-    let r = verify_path(path)?;
-    let why = r
+/// Our verdict for `release`: the verdict, why, the dag ids, and whether it warns that the file
+/// name keeps the Dag processor from parsing native dags.
+fn ours(path: &Path, release: AirflowRelease) -> Result<(Verdict, String, Vec<String>, bool)> {
+    let r = airflow_bundle::verify::verify_path(path, &[release])?;
+    let v = &r.verdicts[0];
+    let no_native = v
+        .warnings
+        .iter()
+        .any(|w| w.contains("parses native dags only from files without one"));
+    let why = v
         .failures()
         .map(|(c, w)| format!("{c}: {w}"))
         .collect::<Vec<_>>()
         .join("; ");
-    let v = if r.breaks_lookup.is_some() {
+    let verdict = if v.breaks_lookup.is_some() {
         Verdict::Raises
-    } else if r.accepted() {
+    } else if v.accepted() {
         Verdict::Accepted
     } else {
         Verdict::Rejected
     };
-    Ok((v, why.chars().take(300).collect()))
+    let ids = r.dag_ids.iter().map(str::to_owned).collect();
+    Ok((verdict, why.chars().take(300).collect(), ids, no_native))
 }
 
-/// Runs `reader.py --corpus` over `dir`: 1.3.2's verdict on each file.
-fn airflow_corpus(dir: &Path) -> Result<BTreeMap<PathBuf, (Verdict, String)>> {
-    let python = airflow_e2e::venv::python()?;
+/// One released reader's verdict on one file.
+#[derive(Debug)]
+struct Theirs {
+    verdict: Verdict,
+    detail: String,
+    /// The `str` dag ids, when the metadata reader returned a mapping.
+    dag_ids: Option<Vec<String>>,
+    /// The lookup gave the file an execute bit it lacked.
+    mode_set: bool,
+    /// The Dag processor would run the file for native dags (1.4.0b2; `None` with 1.3.2).
+    native_parse: Option<bool>,
+}
+
+/// The test-venv release whose task SDK models `release`.
+fn venv_release(release: AirflowRelease) -> airflow_e2e::venv::Release {
+    match release {
+        AirflowRelease::V3_3 => airflow_e2e::venv::Release::V3_3,
+        AirflowRelease::V3_4 => airflow_e2e::venv::Release::V3_4,
+    }
+}
+
+/// Runs `reader.py --corpus` over `dir` with `release`'s task SDK: its verdict on each file.
+fn airflow_corpus(dir: &Path, release: AirflowRelease) -> Result<BTreeMap<PathBuf, Theirs>> {
+    let venv = venv_release(release);
+    let python = airflow_e2e::venv::python_for(venv)?;
     let out = std::process::Command::new(python)
         .arg(airflow_e2e::harness_dir().join("reader.py"))
         .args(["--corpus", "--root"])
@@ -1223,11 +1387,12 @@ fn airflow_corpus(dir: &Path) -> Result<BTreeMap<PathBuf, (Verdict, String)>> {
         .output()?;
     anyhow::ensure!(
         out.status.success(),
-        "reader.py --corpus failed: {}",
+        "reader.py --corpus ({release}) failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    assert_eq!(v["package_version"], "1.3.2");
+    assert_eq!(v["package_version"], venv.task_sdk_version());
+    assert_eq!(v["package_version"], release.task_sdk());
     let mut map = BTreeMap::new();
     for f in v["files"].as_array().expect("files") {
         let verdict = match f["verdict"].as_str() {
@@ -1236,19 +1401,30 @@ fn airflow_corpus(dir: &Path) -> Result<BTreeMap<PathBuf, (Verdict, String)>> {
             Some("raises") => Verdict::Raises,
             other => panic!("unknown verdict {other:?}"),
         };
-        let detail = f["detail"].as_str().unwrap_or("").to_owned();
+        let dag_ids = f["dag_ids"].as_array().map(|ids| {
+            ids.iter()
+                .map(|id| id.as_str().expect("a str dag id").to_owned())
+                .collect()
+        });
         map.insert(
             PathBuf::from(f["path"].as_str().expect("path")),
-            (verdict, detail),
+            Theirs {
+                verdict,
+                detail: f["detail"].as_str().unwrap_or("").to_owned(),
+                dag_ids,
+                mode_set: f["mode_set"].as_bool().expect("mode_set"),
+                native_parse: f["native_parse"].as_bool(),
+            },
         );
     }
     Ok(map)
 }
 
-/// Every corpus file gets the same verdict from `verify` as from Airflow's reader: accepted,
-/// skipped, or raising past the reader (which breaks the whole root).
+/// Every corpus file gets the same verdict from `verify --airflow R` as from release R's reader:
+/// accepted (with the same dag ids), skipped, or raising past the reader (which breaks the whole
+/// root); for both released readers, each against its own verdict.
 #[test]
-fn differential_corpus_agrees_with_airflow() -> Result<()> {
+fn differential_corpus_agrees_with_both_airflow_releases() -> Result<()> {
     let dir = tempdir();
     let mut paths = trailer_cases(dir.path())?;
     for (name, manifest) in manifest_cases().into_iter().chain(generated_cases()) {
@@ -1256,31 +1432,94 @@ fn differential_corpus_agrees_with_airflow() -> Result<()> {
         write_raw(&p, b"EXE", &manifest)?;
         paths.push(p);
     }
-    let airflow = airflow_corpus(dir.path())?;
-    let mut disagreements = Vec::new();
-    let mut counts = BTreeMap::new();
+    let separating = release_cases(dir.path())?;
+    paths.extend(separating.iter().map(|(p, _)| p.clone()));
+    // Ours first, for both releases: 1.4.0b2's lookup sets the execute bit of what it finds.
+    let mut mine = BTreeMap::new();
     for p in &paths {
-        let canonical = p.canonicalize()?;
-        let (theirs, detail) = airflow
-            .get(&canonical)
-            .unwrap_or_else(|| panic!("reader.py did not judge {}", p.display()));
-        let (mine, why) = ours(p)?;
-        *counts.entry(format!("{theirs:?}")).or_insert(0) += 1;
-        if mine != *theirs {
-            disagreements.push(format!(
-                "{}: Airflow {theirs:?} ({detail}), verify {mine:?} ({why})",
-                p.file_name().unwrap().to_string_lossy()
-            ));
+        for release in AirflowRelease::ALL {
+            mine.insert((p.canonicalize()?, release), ours(p, release)?);
         }
+    }
+    let mut disagreements = Vec::new();
+    let mut theirs_by_release = BTreeMap::new();
+    for release in AirflowRelease::ALL {
+        let airflow = airflow_corpus(dir.path(), release)?;
+        let mut counts = BTreeMap::new();
+        for p in &paths {
+            let canonical = p.canonicalize()?;
+            let name = p.file_name().unwrap().to_string_lossy();
+            let theirs = airflow
+                .get(&canonical)
+                .unwrap_or_else(|| panic!("reader.py ({release}) did not judge {}", p.display()));
+            let (verdict, why, ids, no_native) = &mine[&(canonical.clone(), release)];
+            // An accepted bundle whose name the Dag processor passes over is warned about.
+            if *verdict == Verdict::Accepted
+                && theirs
+                    .native_parse
+                    .is_some_and(|parsed| parsed == *no_native)
+            {
+                disagreements.push(format!(
+                    "{name} ({release}): the Dag processor parses it for native dags: {:?}, verify warns it does not: {no_native}",
+                    theirs.native_parse
+                ));
+            }
+            *counts.entry(format!("{:?}", theirs.verdict)).or_insert(0) += 1;
+            if *verdict != theirs.verdict {
+                disagreements.push(format!(
+                    "{name} ({release}): Airflow {:?} ({}), verify {verdict:?} ({why})",
+                    theirs.verdict, theirs.detail
+                ));
+            }
+            if let Some(their_ids) = &theirs.dag_ids
+                && their_ids != ids
+            {
+                disagreements.push(format!(
+                    "{name} ({release}): Airflow's dag ids {their_ids:?}, verify's {ids:?}"
+                ));
+            }
+        }
+        // The corpus exercises all three outcomes on each release.
+        assert_eq!(counts.len(), 3, "{release}: {counts:?}");
+        theirs_by_release.insert(release, airflow);
     }
     assert!(
         disagreements.is_empty(),
-        "{} of {} files disagree:\n{}",
+        "{} disagreements over {} files and 2 releases:\n{}",
         disagreements.len(),
         paths.len(),
         disagreements.join("\n")
     );
-    // The corpus exercises all three outcomes.
-    assert_eq!(counts.len(), 3, "{counts:?}");
+    // The separating files separate: each released reader gives the verdict they were made for,
+    // and 3.4 really set the execute bit of the 0644 files it accepted.
+    for (p, expected) in &separating {
+        let canonical = p.canonicalize()?;
+        for (release, want) in AirflowRelease::ALL.into_iter().zip(expected) {
+            let theirs = &theirs_by_release[&release][&canonical];
+            assert_eq!(
+                theirs.verdict,
+                *want,
+                "{} ({release}): {theirs:?}",
+                p.display()
+            );
+            let chmodded = p.to_string_lossy().contains("mode_06") && *want == Verdict::Accepted;
+            assert_eq!(theirs.mode_set, chmodded, "{} ({release})", p.display());
+        }
+    }
+    let differing = separating.iter().filter(|(_, [a, b])| a != b).count();
+    assert!(
+        differing >= 8,
+        "only {differing} files separate the releases"
+    );
+    // 3.4's Dag processor passes over exactly the names with an extension.
+    let passed_over: Vec<&str> = separating
+        .iter()
+        .filter(|(p, _)| {
+            theirs_by_release[&AirflowRelease::V3_4][&p.canonicalize().unwrap()].native_parse
+                == Some(false)
+        })
+        .map(|(p, _)| p.file_name().unwrap().to_str().unwrap())
+        .collect();
+    assert_eq!(passed_over, ["rel_name.bin", "rel_name-0.1.2"]);
     Ok(())
 }
