@@ -31,6 +31,7 @@ mod bundle_file;
 mod cargo_build;
 mod child;
 mod cli;
+mod depinfo;
 mod embedded;
 mod error;
 mod escape;

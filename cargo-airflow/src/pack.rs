@@ -173,7 +173,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             (Some(r), false) => {
                 embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())
             }
-            _ => Ok(()),
+            _ => Ok(embedded::ReadInputs::default()),
         });
         let metadata = embedded::metadata(executable, &inputs.bin_name, record.as_ref());
         let fresh = fresh
@@ -197,6 +197,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             }
         ),
     );
+    let mut read_inputs = Vec::new();
     match (&record, args.no_freshness_check) {
         (Some(_), true) => shell.warning(format!(
             "not checking that {} is fresh (--no-freshness-check)",
@@ -204,7 +205,17 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         )),
         // Nothing to check, and the user said so.
         (None, true) => {}
-        (Some(_), false) => fresh?,
+        (Some(_), false) => {
+            let read = fresh?;
+            if let Some(why) = read.unchecked {
+                shell.warning(format!(
+                    "{} is fresh as far as its airflow-build record goes, but {}",
+                    executable.display(),
+                    why.0
+                ));
+            }
+            read_inputs = read.files;
+        }
         // A prebuilt binary without a record: nothing says which sources it was built from.
         (None, false) if args.executable.is_some() => {
             return Err(Error::NoRecord {
@@ -255,6 +266,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         packer: PACKER.to_owned(),
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         env_signature: record.as_ref().map(|r| r.env_signature.clone()),
+        read_inputs,
     };
     let dags = metadata
         .dags
