@@ -47,6 +47,11 @@ pub struct PackReport {
     /// The Python stub dag file written next to the bundle; none with `--no-stubs` or when
     /// every dag is native.
     pub stubs: Option<PathBuf>,
+    /// Why the files the build read beyond the airflow-build record (`include_str!` data,
+    /// `#[path]` modules, files outside the package) could not be checked for freshness, when
+    /// they could not (no cargo dep-info beside the executable); the rest was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_inputs_unchecked: Option<String>,
 }
 
 /// Where the packed dags and tasks came from.

@@ -11,7 +11,7 @@
 //! digested (content, package-relative path) into the manifest's `build.read_inputs`, so the
 //! bundle says what it was built from.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -111,8 +111,14 @@ pub enum Outcome {
 
 /// Checks the files that built `executable` (of the package in `package_dir`) against cargo's
 /// dep-info beside it. `recorded` is the record's file list: those files are judged by content
-/// elsewhere and only digested here.
-pub fn check(executable: &Path, package_dir: &Path, recorded: &[FileDigest]) -> Result<Outcome> {
+/// elsewhere. `current` are digests already taken of the package's files now (same naming),
+/// reused instead of reading those files again.
+pub fn check(
+    executable: &Path,
+    package_dir: &Path,
+    recorded: &[FileDigest],
+    current: &[FileDigest],
+) -> Result<Outcome> {
     let dep_info = beside(executable);
     let unchecked = |why: String| {
         Ok(Outcome::Unchecked(Unchecked(format!(
@@ -132,7 +138,8 @@ pub fn check(executable: &Path, package_dir: &Path, recorded: &[FileDigest]) -> 
             ));
         }
     };
-    let Some(rule) = parse(&text) else {
+    // Cargo writes paths as UTF-8; anything else is not a dep-info it wrote.
+    let Some(rule) = std::str::from_utf8(&text).ok().and_then(parse) else {
         return unchecked(format!(
             "cargo's dep-info `{}` cannot be parsed",
             dep_info.display()
@@ -205,8 +212,14 @@ pub fn check(executable: &Path, package_dir: &Path, recorded: &[FileDigest]) -> 
         changes.sort();
         return Ok(Outcome::Stale(changes));
     }
+    let current: BTreeMap<&str, &FileDigest> =
+        current.iter().map(|f| (f.path.as_str(), f)).collect();
     let mut digests = Vec::with_capacity(read.len());
     for (rel, abs) in read {
+        if let Some(known) = current.get(rel.as_str()) {
+            digests.push((*known).clone());
+            continue;
+        }
         let (len, sha256) = digest(&abs)?;
         digests.push(FileDigest {
             path: rel,
@@ -244,7 +257,7 @@ fn skipped_roots(dep_info: &Path) -> Vec<PathBuf> {
 
 /// Reads a dep-info file (at most [`MAX_DEP_INFO_LEN`]) and its modification time; `None` when
 /// it does not exist.
-fn read_bounded(path: &Path) -> Result<Option<(String, SystemTime)>> {
+fn read_bounded(path: &Path) -> Result<Option<(Vec<u8>, SystemTime)>> {
     let file = match airflow_bundle::read::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -265,8 +278,7 @@ fn read_bounded(path: &Path) -> Result<Option<(String, SystemTime)>> {
             std::io::Error::other(format!("it is larger than {MAX_DEP_INFO_LEN} bytes")),
         ));
     }
-    // Cargo writes paths as UTF-8; anything else is not a dep-info it wrote.
-    Ok(String::from_utf8(bytes).ok().map(|t| (t, written)))
+    Ok(Some((bytes, written)))
 }
 
 fn canonical(p: &Path) -> Result<PathBuf> {

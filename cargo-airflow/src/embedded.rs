@@ -205,7 +205,7 @@ pub fn check_fresh(
         airflow_inputs::diff(&record.files, &now.files)
     };
     let mut read = ReadInputs::default();
-    match depinfo::check(path, &krate.manifest_dir, &record.files)? {
+    match depinfo::check(path, &krate.manifest_dir, &record.files, &now.files)? {
         depinfo::Outcome::Fresh(files) => read.files = files,
         depinfo::Outcome::Stale(more) => changes.extend(more),
         depinfo::Outcome::Unchecked(why) => read.unchecked = Some(why),

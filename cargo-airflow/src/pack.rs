@@ -198,6 +198,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         ),
     );
     let mut read_inputs = Vec::new();
+    let mut read_inputs_unchecked = None;
     match (&record, args.no_freshness_check) {
         (Some(_), true) => shell.warning(format!(
             "not checking that {} is fresh (--no-freshness-check)",
@@ -213,6 +214,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
                     executable.display(),
                     why.0
                 ));
+                read_inputs_unchecked = Some(why.0);
             }
             read_inputs = read.files;
         }
@@ -330,6 +332,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
+        read_inputs_unchecked,
     })
 }
 
@@ -766,6 +769,7 @@ mod tests {
             source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
+            read_inputs_unchecked: None,
         }
     }
 

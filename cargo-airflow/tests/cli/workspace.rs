@@ -317,6 +317,18 @@ fn files_the_build_read_outside_the_record_make_a_prebuilt_executable_stale() {
     let r = pack_prebuilt(&m, &exe, &m.dir.join("second"));
     r.expect_code(0);
     assert!(!r.stderr.contains("cannot be checked"), "{}", r.stderr);
+    let read = |bundle: &str| {
+        let r = run(&["inspect", "--json", s(&m.dir.join(bundle))]);
+        r.expect_code(0);
+        r.report::<crate::support::InspectReport>()
+            .manifest
+            .and_then(|m| m.build)
+            .map(|b| b.read_inputs)
+            .unwrap_or_default()
+    };
+    // Both packs say the same about what the build read: content and relative paths only.
+    assert!(read("first").len() > 2);
+    assert_eq!(read("first"), read("second"));
 
     // The path dependency's data file changed after the build.
     tick();
@@ -362,13 +374,25 @@ fn files_the_build_read_outside_the_record_make_a_prebuilt_executable_stale() {
     let copy = m.dir.join("copied-mini-bundle");
     fs::copy(&exe, &copy).unwrap();
     chmod(&copy, 0o755);
-    let r = pack_prebuilt(&m, &copy, &m.dir.join("seventh"));
+    let r = run(&[
+        "pack",
+        "--manifest-path",
+        s(&m.manifest()),
+        "--executable",
+        s(&copy),
+        "-o",
+        s(&m.dir.join("seventh")),
+        "--message-format",
+        "json",
+    ]);
     r.expect_code(0);
+    let unchecked = r.pack_report().read_inputs_unchecked.unwrap_or_default();
     for needle in [
         "no cargo dep-info",
         "copied-mini-bundle.d",
         "cannot be checked",
     ] {
         assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+        assert!(unchecked.contains(needle), "{needle}: {unchecked}");
     }
 }
