@@ -386,6 +386,148 @@ mod tests {
         );
     }
 
+    /// A package `w/app` reading `w/app/src/main.rs` (recorded), `w/shared/x y.txt` (not
+    /// recorded), a watched directory and a generated file, with its binary and dep-info in
+    /// `w/target/debug`, the dep-info written at `t0 + 10 s`.
+    struct Layout {
+        _dir: tempfile::TempDir,
+        app: PathBuf,
+        exe: PathBuf,
+        shared: PathBuf,
+        t0: SystemTime,
+    }
+
+    fn set_mtime(p: &Path, t: SystemTime) {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    }
+
+    fn layout() -> Layout {
+        let dir = tempfile::tempdir().unwrap();
+        let w = dir.path().canonicalize().unwrap();
+        let app = w.join("app");
+        let debug = w.join("target/debug");
+        for d in [app.join("src"), w.join("shared"), debug.join("build/out")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let t0 = SystemTime::now() - std::time::Duration::from_secs(100);
+        let files = [
+            app.join("src/main.rs"),
+            w.join("shared/x y.txt"),
+            debug.join("build/out/gen.rs"),
+        ];
+        for f in &files {
+            std::fs::write(f, "x").unwrap();
+            set_mtime(f, t0);
+        }
+        let exe = debug.join("app");
+        std::fs::write(&exe, "bin").unwrap();
+        set_mtime(&exe, t0 + std::time::Duration::from_secs(5));
+        let dep_info = debug.join("app.d");
+        std::fs::write(
+            &dep_info,
+            format!(
+                "{}: {} {} {} {}\n",
+                exe.display(),
+                app.join("src").display(),
+                app.join("src/../src/main.rs").display(),
+                w.join("shared/x\\ y.txt").display(),
+                debug.join("build/out/gen.rs").display()
+            ),
+        )
+        .unwrap();
+        set_mtime(&dep_info, t0 + std::time::Duration::from_secs(10));
+        Layout {
+            shared: w.join("shared/x y.txt"),
+            _dir: dir,
+            app,
+            exe,
+            t0,
+        }
+    }
+
+    fn recorded() -> Vec<FileDigest> {
+        vec![FileDigest {
+            path: "src/main.rs".into(),
+            len: 1,
+            sha256: "00".repeat(32),
+        }]
+    }
+
+    #[test]
+    fn unchanged_reads_are_digested_by_relative_path() {
+        let l = layout();
+        let Outcome::Fresh(files) = check(&l.exe, &l.app, &recorded(), &[]).unwrap() else {
+            panic!("not fresh")
+        };
+        let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        // The watched directory and the generated file are left out.
+        assert_eq!(names, ["../shared/x y.txt", "src/main.rs"]);
+        assert_eq!(files[0].len, 1);
+        // A digest already taken is reused, not recomputed.
+        let known = FileDigest {
+            path: "src/main.rs".into(),
+            len: 7,
+            sha256: "11".repeat(32),
+        };
+        let Outcome::Fresh(files) =
+            check(&l.exe, &l.app, &recorded(), std::slice::from_ref(&known)).unwrap()
+        else {
+            panic!("not fresh")
+        };
+        assert_eq!(files[1], known);
+    }
+
+    #[test]
+    fn a_read_file_changed_or_gone_after_the_dep_info_is_stale() {
+        let l = layout();
+        let later = l.t0 + std::time::Duration::from_secs(20);
+        set_mtime(&l.shared, later);
+        // A recorded file is judged by its digest elsewhere, not by its time.
+        set_mtime(&l.app.join("src/main.rs"), later);
+        let out = check(&l.exe, &l.app, &recorded(), &[]).unwrap();
+        assert!(
+            matches!(&out, Outcome::Stale(c) if c == &[Change::Modified("../shared/x y.txt".into())]),
+            "{out:?}"
+        );
+        std::fs::remove_file(&l.shared).unwrap();
+        let out = check(&l.exe, &l.app, &recorded(), &[]).unwrap();
+        assert!(
+            matches!(&out, Outcome::Stale(c) if c == &[Change::Removed("../shared/x y.txt".into())]),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_dep_info_that_does_not_vouch_for_the_binary_leaves_reads_unchecked() {
+        let l = layout();
+        let why = |out: Outcome| match out {
+            Outcome::Unchecked(Unchecked(why)) => why,
+            other => panic!("{other:?}"),
+        };
+        // A binary written after cargo's dep-info.
+        set_mtime(&l.exe, l.t0 + std::time::Duration::from_secs(30));
+        let w = why(check(&l.exe, &l.app, &recorded(), &[]).unwrap());
+        assert!(w.contains("is newer than cargo's dep-info"), "{w}");
+        // A copy elsewhere: no dep-info beside it.
+        let copy = l.app.join("app");
+        std::fs::copy(&l.exe, &copy).unwrap();
+        let w = why(check(&copy, &l.app, &recorded(), &[]).unwrap());
+        assert!(w.contains("there is no cargo dep-info"), "{w}");
+        assert!(w.contains("cannot be checked"), "{w}");
+        // A dep-info about another file, or not one at all.
+        std::fs::write(l.app.join("app.d"), "/elsewhere/app: /x\n").unwrap();
+        let w = why(check(&copy, &l.app, &recorded(), &[]).unwrap());
+        assert!(w.contains("describes /elsewhere/app"), "{w}");
+        std::fs::write(l.app.join("app.d"), b"\xff\xfe").unwrap();
+        let w = why(check(&copy, &l.app, &recorded(), &[]).unwrap());
+        assert!(w.contains("cannot be parsed"), "{w}");
+    }
+
     #[test]
     fn names_are_package_relative() {
         let r = |a: &str, b: &str| relative(Path::new(a), Path::new(b)).unwrap();
