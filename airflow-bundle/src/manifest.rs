@@ -84,6 +84,12 @@ pub struct BuildInfo {
     /// SHA-256 of the build environment signature, from the embedded build record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_signature: Option<String>,
+    /// Every file the build read, as cargo's dep-info lists them (sources, `include_str!` and
+    /// `include_bytes!` data, `#[path]` modules, path dependencies, files outside the package;
+    /// not the registry, the toolchain or generated files), by path relative to the package
+    /// directory, digested when the bundle was packed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_inputs: Vec<crate::record::FileDigest>,
 }
 
 /// The manifest embedded in a bundle.
@@ -442,6 +448,38 @@ mod tests {
         ];
         let dags: Vec<(&str, &[&str])> = ids.iter().map(|i| (*i, &ids[..])).collect();
         let m = Manifest::new(metadata(&dags), "main.rs".into(), None);
+        assert_eq!(Manifest::from_yaml(&m.to_yaml()).unwrap(), m);
+    }
+
+    #[test]
+    fn read_inputs_round_trip_and_are_left_out_when_empty() {
+        let build = |read_inputs| BuildInfo {
+            target: "x86_64-unknown-linux-gnu".into(),
+            profile: "release".into(),
+            packer: "cargo-airflow 0".into(),
+            source_digest: None,
+            env_signature: None,
+            read_inputs,
+        };
+        let m = Manifest::new(
+            metadata(&[("d", &["t"])]),
+            "main.rs".into(),
+            Some(build(vec![])),
+        );
+        assert!(!m.to_yaml().contains("read_inputs"), "{}", m.to_yaml());
+        // File names are the user's: YAML-1.1 hazards and spaces stay strings.
+        let files = ["2026-13-45:", "yes", "../shared/x y.txt", "a: b", "#c"]
+            .map(|path| crate::record::FileDigest {
+                path: path.into(),
+                len: 3,
+                sha256: "ab".repeat(32),
+            })
+            .to_vec();
+        let m = Manifest::new(
+            metadata(&[("d", &["t"])]),
+            "main.rs".into(),
+            Some(build(files)),
+        );
         assert_eq!(Manifest::from_yaml(&m.to_yaml()).unwrap(), m);
     }
 

@@ -54,6 +54,11 @@ pub struct PackReport {
     /// dag of the bundle is native now (it would still declare the old dags).
     #[serde(default)]
     pub stubs_removed: Option<PathBuf>,
+    /// Why the files the build read beyond the airflow-build record (`include_str!` data,
+    /// `#[path]` modules, files outside the package) could not be checked for freshness, when
+    /// they could not (no cargo dep-info beside the executable); the rest was checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_inputs_unchecked: Option<String>,
 }
 
 /// Where the packed dags and tasks came from.

@@ -221,7 +221,8 @@ pub struct PackArgs {
     pub output: Option<PathBuf>,
     /// Pack even if the executable's embedded input digest cannot be checked against the crate's
     /// current sources (its crate is not at hand, or it carries no airflow-build record), or
-    /// differs from them. Path dependencies of the crate count as its sources
+    /// differs from them. Path dependencies of the crate, and every file cargo's dep-info beside
+    /// the executable says its build read, count as its sources
     #[arg(long)]
     pub no_freshness_check: bool,
     /// Output format: human status lines on stderr, or one JSON report on stdout
@@ -277,8 +278,9 @@ pub struct InspectArgs {
     #[arg(long, value_enum, default_value_t = MessageFormat::Human, value_name = "FMT")]
     pub message_format: MessageFormat,
     /// List the input files and digests from the airflow-build record (`sha256  path`, as
-    /// sha256sum prints); works on a bundle or on a plain executable. The JSON report holds
-    /// the whole record
+    /// sha256sum prints); works on a bundle or on a plain executable. For a bundle, then every
+    /// file its build read (cargo's dep-info), digested when packed. The JSON report holds the
+    /// whole record
     #[arg(long, conflicts_with = "source")]
     pub inputs: bool,
 }

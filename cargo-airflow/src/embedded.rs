@@ -9,10 +9,11 @@
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::Metadata;
-use airflow_bundle::record::{self, Record};
+use airflow_bundle::record::{self, FileDigest, Record};
 use airflow_inputs::Change;
 use serde::Serialize;
 
+use crate::depinfo;
 use crate::error::{Error, Result};
 use crate::introspect::{self, Platform};
 
@@ -151,7 +152,18 @@ pub struct CrateAtHand {
     pub manifest_dir: PathBuf,
 }
 
-/// Refuses an executable whose embedded input digest differs from the crate's current inputs.
+/// What the freshness check saw of the files the build read (see [`crate::depinfo`]).
+#[derive(Debug, Default)]
+pub struct ReadInputs {
+    /// Every file the build read, by package-relative path, with its digest (for the manifest's
+    /// `build.read_inputs`); empty when cargo's dep-info is not at hand.
+    pub files: Vec<FileDigest>,
+    /// Why the files beyond the record could not be checked, when they could not.
+    pub unchecked: Option<depinfo::Unchecked>,
+}
+
+/// Refuses an executable whose embedded input digest differs from the crate's current inputs,
+/// or that one of the files cargo's dep-info says it was built from has changed since.
 ///
 /// `krate` is the crate found in the workspace for the record's package (`None` when it is not
 /// at hand); `prebuilt` says the executable came from `--executable` (for the hint).
@@ -160,7 +172,7 @@ pub fn check_fresh(
     record: &Record,
     krate: Option<&CrateAtHand>,
     prebuilt: bool,
-) -> Result<()> {
+) -> Result<ReadInputs> {
     let Some(krate) = krate else {
         return Err(Error::CrateNotAtHand {
             path: path.to_owned(),
@@ -187,10 +199,22 @@ pub fn check_fresh(
             source: Box::new(source),
         },
     )?;
-    if now.inputs.source == record.inputs.source {
-        return Ok(());
+    let mut changes = if now.inputs.source == record.inputs.source {
+        Vec::new()
+    } else {
+        airflow_inputs::diff(&record.files, &now.files)
+    };
+    let mut read = ReadInputs::default();
+    match depinfo::check(path, &krate.manifest_dir, &record.files, &now.files)? {
+        depinfo::Outcome::Fresh(files) => read.files = files,
+        depinfo::Outcome::Stale(more) => changes.extend(more),
+        depinfo::Outcome::Unchecked(why) => read.unchecked = Some(why),
     }
-    let changes = airflow_inputs::diff(&record.files, &now.files);
+    if changes.is_empty() && now.inputs.source == record.inputs.source {
+        return Ok(read);
+    }
+    changes.sort();
+    changes.dedup();
     Err(Error::Stale {
         path: path.to_owned(),
         package: record.package.clone(),

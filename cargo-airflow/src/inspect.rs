@@ -142,7 +142,9 @@ impl<W: Write> Write for LastByte<'_, W> {
 }
 
 /// Writes the airflow-build record's inputs of the bundle (or plain executable) at `path`: a few
-/// `# ` header lines with the combined digests, then one `sha256  path` line per input file.
+/// `# ` header lines with the combined digests, then one `sha256  path` line per input file;
+/// for a bundle whose manifest lists the files its build read (cargo's dep-info, digested at
+/// pack time), a `# ` line and one `sha256  path` line for each of those.
 pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
     let record = crate::embedded::read_record(path)?.ok_or_else(|| Error::NoInputs {
         path: path.to_owned(),
@@ -164,8 +166,34 @@ pub fn inputs(path: &Path, out: &mut impl Write) -> Result<()> {
             crate::escape::line(&f.path)
         ));
     }
+    let read = read_inputs(path);
+    if !read.is_empty() {
+        text.push_str("# read by the build (cargo's dep-info), digested when packed\n");
+        for f in &read {
+            text.push_str(&format!(
+                "{}  {}\n",
+                crate::escape::line(&f.sha256),
+                crate::escape::line(&f.path)
+            ));
+        }
+    }
     out.write_all(text.as_bytes()).map_err(write_err)?;
     out.flush().map_err(write_err)
+}
+
+/// The files the bundle's manifest says its build read; none for a plain executable or a
+/// manifest that does not parse (`inspect` without `--inputs` reports those).
+fn read_inputs(path: &Path) -> Vec<airflow_bundle::record::FileDigest> {
+    let Ok(mut reader) = open(path) else {
+        return Vec::new();
+    };
+    let Ok(manifest) = reader.manifest_bytes() else {
+        return Vec::new();
+    };
+    parse(&manifest)
+        .and_then(|m| m.build)
+        .map(|b| b.read_inputs)
+        .unwrap_or_default()
 }
 
 /// The machine-readable report: manifest text, parsed manifest, source and trailer facts, and

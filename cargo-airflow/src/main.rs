@@ -32,6 +32,7 @@ mod bundle_file;
 mod cargo_build;
 mod child;
 mod cli;
+mod depinfo;
 mod embedded;
 mod error;
 mod escape;

@@ -178,7 +178,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             (Some(r), false) => {
                 embedded::check_fresh(executable, r, krate.as_ref(), args.executable.is_some())
             }
-            _ => Ok(()),
+            _ => Ok(embedded::ReadInputs::default()),
         });
         let metadata = embedded::metadata(executable, &inputs.bin_name, record.as_ref());
         let fresh = fresh
@@ -202,6 +202,8 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             }
         ),
     );
+    let mut read_inputs = Vec::new();
+    let mut read_inputs_unchecked = None;
     match (&record, args.no_freshness_check) {
         (Some(_), true) => shell.warning(format!(
             "not checking that {} is fresh (--no-freshness-check)",
@@ -209,7 +211,18 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         )),
         // Nothing to check, and the user said so.
         (None, true) => {}
-        (Some(_), false) => fresh?,
+        (Some(_), false) => {
+            let read = fresh?;
+            if let Some(why) = read.unchecked {
+                shell.warning(format!(
+                    "{} is fresh as far as its airflow-build record goes, but {}",
+                    executable.display(),
+                    why.0
+                ));
+                read_inputs_unchecked = Some(why.0);
+            }
+            read_inputs = read.files;
+        }
         // A prebuilt binary without a record: nothing says which sources it was built from.
         (None, false) if args.executable.is_some() => {
             return Err(Error::NoRecord {
@@ -260,6 +273,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         packer: PACKER.to_owned(),
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         env_signature: record.as_ref().map(|r| r.env_signature.clone()),
+        read_inputs,
     };
     let dags = metadata
         .dags
@@ -331,6 +345,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         warnings,
         stubs,
         stubs_removed,
+        read_inputs_unchecked,
     })
 }
 
@@ -775,6 +790,7 @@ mod tests {
             warnings: vec!["w".into()],
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
             stubs_removed: None,
+            read_inputs_unchecked: None,
         }
     }
 

@@ -120,10 +120,19 @@ fn inspect_inputs_lists_the_recorded_files() {
     }
     let digest = p.summary.source_digest.as_deref().unwrap();
     assert!(r.stdout.contains(digest), "{}", r.stdout);
-    // The executable itself carries the same record.
+    // The executable itself carries the same record; the bundle adds what its build read.
     let r2 = run(&["inspect", "--inputs", s(&p.executable)]);
     r2.expect_code(0);
-    assert_eq!(r.stdout, r2.stdout);
+    let read = r
+        .stdout
+        .strip_prefix(&r2.stdout)
+        .unwrap_or_else(|| panic!("bundle:\n{}\nexecutable:\n{}", r.stdout, r2.stdout));
+    assert!(
+        read.starts_with("# read by the build (cargo's dep-info), digested when packed\n"),
+        "{read}"
+    );
+    assert!(read.lines().any(|l| l.ends_with("  src/main.rs")), "{read}");
+    assert!(!r2.stdout.contains("# read by the build"), "{}", r2.stdout);
 }
 
 #[test]

@@ -246,3 +246,153 @@ fn a_prebuilt_executable_embeds_the_source_of_the_package_that_built_it() {
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(!out.exists());
 }
+
+/// `pack --executable` of the binary in cargo's target directory, into `out`.
+fn pack_prebuilt(m: &Mini, exe: &Path, out: &Path) -> crate::support::Run {
+    run(&[
+        "pack",
+        "--manifest-path",
+        s(&m.manifest()),
+        "--executable",
+        s(exe),
+        "-o",
+        s(out),
+    ])
+}
+
+/// Waits out the file system's timestamp granularity, so that a write after it is later than
+/// anything before it (cargo's dep-info included).
+fn tick() {
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
+#[test]
+fn files_the_build_read_outside_the_record_make_a_prebuilt_executable_stale() {
+    let m = Mini::new("readfiles");
+    // A path dependency whose data file is read with include_str!, and a file outside every
+    // package read by the bundle itself: neither is an airflow-build input.
+    fs::create_dir_all(m.dir.join("shared/src")).unwrap();
+    fs::create_dir_all(m.dir.join("shared/data")).unwrap();
+    m.write(
+        "shared/Cargo.toml",
+        "[package]\nname = \"shared\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+    );
+    m.write(
+        "shared/src/lib.rs",
+        "//! Shared data.\npub const DATA: &str = include_str!(\"../data/d.txt\");\n",
+    );
+    m.write("shared/data/d.txt", "one\n");
+    let outside = m.dir.parent().unwrap().join("readfiles-outside");
+    fs::create_dir_all(&outside).unwrap();
+    fs::write(outside.join("x.txt"), "outside one\n").unwrap();
+    let toml = fs::read_to_string(m.manifest()).unwrap().replace(
+        "[dependencies]\n",
+        "[dependencies]\nshared = { path = \"shared\" }\n",
+    );
+    fs::write(m.manifest(), toml).unwrap();
+    let main = fs::read_to_string(m.dir.join("src/main.rs")).unwrap().replace(
+        "fn bundle() -> Bundle {\n",
+        "fn bundle() -> Bundle {\n    let _ = (shared::DATA, include_str!(\"../../readfiles-outside/x.txt\"));\n",
+    );
+    m.write("src/main.rs", &main);
+
+    let r = m.pack(&["-o", s(&m.dir.join("first"))]);
+    r.expect_code(0);
+    assert!(!r.stderr.contains("cannot be checked"), "{}", r.stderr);
+    let exe = r.pack_report().executable;
+    // The bundle says what its build read, beyond the record.
+    let inputs = run(&["inspect", "--inputs", s(&m.dir.join("first"))]);
+    inputs.expect_code(0);
+    let (recorded, read) = inputs
+        .stdout
+        .split_once("# read by the build")
+        .unwrap_or_else(|| panic!("{}", inputs.stdout));
+    for file in ["shared/data/d.txt", "../readfiles-outside/x.txt"] {
+        let line = format!("  {file}\n");
+        assert!(!recorded.contains(&line), "{file}: {}", inputs.stdout);
+        assert!(read.contains(&line), "{file}: {}", inputs.stdout);
+    }
+
+    // Unchanged: accepted, with nothing left unchecked.
+    let r = pack_prebuilt(&m, &exe, &m.dir.join("second"));
+    r.expect_code(0);
+    assert!(!r.stderr.contains("cannot be checked"), "{}", r.stderr);
+    let read = |bundle: &str| {
+        let r = run(&["inspect", "--json", s(&m.dir.join(bundle))]);
+        r.expect_code(0);
+        r.report::<crate::support::InspectReport>()
+            .manifest
+            .and_then(|m| m.build)
+            .map(|b| b.read_inputs)
+            .unwrap_or_default()
+    };
+    // Both packs say the same about what the build read: content and relative paths only.
+    assert!(read("first").len() > 2);
+    assert_eq!(read("first"), read("second"));
+
+    // The path dependency's data file changed after the build.
+    tick();
+    m.write("shared/data/d.txt", "two\n");
+    let out = m.dir.join("third");
+    let r = pack_prebuilt(&m, &exe, &out);
+    r.expect_code(1);
+    for needle in [
+        "is stale",
+        "modified: shared/data/d.txt",
+        "--no-freshness-check",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert!(!r.stderr.contains("x.txt"), "{}", r.stderr);
+    assert!(!out.exists());
+
+    // Rebuilt, then the file outside every package changed after the build.
+    m.pack(&["-o", s(&m.dir.join("fourth"))]).expect_code(0);
+    pack_prebuilt(&m, &exe, &m.dir.join("fifth")).expect_code(0);
+    tick();
+    fs::write(outside.join("x.txt"), "outside two\n").unwrap();
+    let r = pack_prebuilt(&m, &exe, &out);
+    r.expect_code(1);
+    for needle in ["is stale", "modified: ../readfiles-outside/x.txt"] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+    }
+    assert!(!out.exists());
+    // The same file gone is named too.
+    fs::remove_file(outside.join("x.txt")).unwrap();
+    let r = pack_prebuilt(&m, &exe, &out);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("removed: ../readfiles-outside/x.txt"),
+        "{}",
+        r.stderr
+    );
+
+    // A copy outside cargo's target directory: the record is checked, and the user is told
+    // what cannot be.
+    fs::write(outside.join("x.txt"), "outside two\n").unwrap();
+    m.pack(&["-o", s(&m.dir.join("sixth"))]).expect_code(0);
+    let copy = m.dir.join("copied-mini-bundle");
+    fs::copy(&exe, &copy).unwrap();
+    chmod(&copy, 0o755);
+    let r = run(&[
+        "pack",
+        "--manifest-path",
+        s(&m.manifest()),
+        "--executable",
+        s(&copy),
+        "-o",
+        s(&m.dir.join("seventh")),
+        "--message-format",
+        "json",
+    ]);
+    r.expect_code(0);
+    let unchecked = r.pack_report().read_inputs_unchecked.unwrap_or_default();
+    for needle in [
+        "no cargo dep-info",
+        "copied-mini-bundle.d",
+        "cannot be checked",
+    ] {
+        assert!(r.stderr.contains(needle), "{needle}: {}", r.stderr);
+        assert!(unchecked.contains(needle), "{needle}: {unchecked}");
+    }
+}
