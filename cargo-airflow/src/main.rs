@@ -120,7 +120,11 @@ fn run_pack(args: &PackArgs) -> Exit {
 }
 
 fn run_stubs(args: &StubsArgs) -> Exit {
-    let mut shell = Shell::stdio(ColorWhen::Auto, Verbosity::Normal);
+    let mut shell = Shell::stdio(ColorWhen::Auto, args.verbosity());
+    shell.verbose_status(
+        "Reading",
+        format!("the manifest of {}", args.bundle.display()),
+    );
     match stubs::write_for(&args.bundle, args.output.as_deref()) {
         Ok((path, rendered)) => {
             for w in &rendered.skipped {

@@ -1,0 +1,73 @@
+//! What the commands say, and how much (issue 17, points 11 and 12): one-line errors without
+//! escaped layout, `stubs -q`/`-v`, declaration problems reported as such.
+
+use snapbox::assert_data_eq;
+
+use crate::support::{bundle_with_manifest, packed, redact, run, s};
+
+/// The start of a manifest the parser accepts.
+const HEAD: &str = "airflow_bundle_metadata_version: \"1\"\nsdk: {language: rust, version: \"0.1.0\", \
+                    supervisor_schema_version: \"2026-06-16\"}\nsource: main.rs\n";
+
+/// A manifest the parser refuses, with the position it gives, on one line: the parser's snippet
+/// of the input (several lines) used to reach the terminal as literal `\u{a}` escapes.
+#[test]
+fn a_stubs_error_is_one_readable_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle_with_manifest(
+        dir.path(),
+        "dup",
+        &format!("{HEAD}dags:\n  d: {{tasks: [a]}}\n  d: {{tasks: [b]}}\n"),
+    );
+    let r = run(&["stubs", s(&b)]);
+    r.expect_code(1);
+    assert_data_eq!(
+        redact(&r.stderr, &[(dir.path(), "[ROOT]")]),
+        snapbox::str![[r#"
+error: cannot generate the Python stubs of [ROOT]/dup: its manifest cannot be read: the metadata is not valid: duplicate mapping key: d, set DuplicateKeyPolicy in Options if acceptable at line 6, column 3
+
+"#]]
+    );
+}
+
+/// Untrusted text in the message is still escaped: a key with a control character.
+#[test]
+fn a_stubs_error_still_escapes_what_it_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = bundle_with_manifest(
+        dir.path(),
+        "esc",
+        &format!("{HEAD}dags:\n  \"d\\e[2J\": {{tasks: [a]}}\n  \"d\\e[2J\": {{tasks: [b]}}\n"),
+    );
+    let r = run(&["stubs", s(&b)]);
+    r.expect_code(1);
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+    assert!(r.stderr.contains("d\\u{1b}[2J"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}
+
+/// `stubs -q` prints nothing on success, `-v` says what it reads, as `pack` does.
+#[test]
+fn stubs_has_quiet_and_verbose() {
+    let p = packed();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dags.py");
+    let quiet = run(&["stubs", "-q", s(&p.bundle), "-o", s(&out)]);
+    quiet.expect_code(0);
+    assert_eq!(quiet.stderr, "");
+    assert_eq!(quiet.stdout, "");
+    assert!(out.is_file());
+    let normal = run(&["stubs", s(&p.bundle), "-o", s(&out)]);
+    normal.expect_code(0);
+    assert!(normal.stderr.contains("Wrote"), "{}", normal.stderr);
+    assert!(!normal.stderr.contains("Reading"), "{}", normal.stderr);
+    let verbose = run(&["stubs", "-v", s(&p.bundle), "-o", s(&out)]);
+    verbose.expect_code(0);
+    assert!(
+        verbose.stderr.contains("Reading the manifest of"),
+        "{}",
+        verbose.stderr
+    );
+    // As for pack, the two conflict: a usage error.
+    run(&["stubs", "-q", "-v", s(&p.bundle)]).expect_code(2);
+}
