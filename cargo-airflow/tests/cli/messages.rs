@@ -71,3 +71,71 @@ fn stubs_has_quiet_and_verbose() {
     // As for pack, the two conflict: a usage error.
     run(&["stubs", "-q", "-v", s(&p.bundle)]).expect_code(2);
 }
+
+/// A package under a directory whose path is not UTF-8: cargo would build it and then panic
+/// reporting the artifact; pack says what is wrong before cargo starts.
+#[cfg(unix)]
+#[test]
+fn a_package_under_a_non_utf8_directory_is_refused_before_cargo() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"bad\xff"))
+        .join("hello");
+    std::fs::create_dir_all(pkg.join("src")).unwrap();
+    std::fs::write(
+        pkg.join("Cargo.toml"),
+        "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2024\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(pkg.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let out = dir.path().join("out");
+    let r = crate::support::run_in(Some(&pkg), &["pack", "-o", s(&out)]);
+    r.expect_code(1);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Compiling"), "{}", r.stderr);
+    // The bytes that are not UTF-8 are shown escaped (snapbox shows `\` as `/` below).
+    assert!(r.stderr.contains(r"bad\xFF/hello"), "{}", r.stderr);
+    assert_data_eq!(
+        redact(&r.stderr, &[(dir.path(), "[ROOT]")]),
+        snapbox::str![[r#"
+error: cannot build the package at "[ROOT]/bad/xFF/hello": its path is not UTF-8, and cargo cannot report such paths; move the package to a directory whose path is UTF-8
+
+"#]]
+    );
+    // The same package from elsewhere, with a target directory that is not UTF-8.
+    let manifest = dir.path().join("ok").join("Cargo.toml");
+    std::fs::create_dir_all(manifest.parent().unwrap().join("src")).unwrap();
+    std::fs::copy(pkg.join("Cargo.toml"), &manifest).unwrap();
+    std::fs::copy(
+        pkg.join("src/main.rs"),
+        manifest.parent().unwrap().join("src/main.rs"),
+    )
+    .unwrap();
+    let target = pkg.join("target");
+    let mut cmd = std::process::Command::new(crate::support::bin());
+    let o = cmd
+        .args([
+            "pack",
+            "--manifest-path",
+            s(&manifest),
+            "-o",
+            s(&out),
+            "--target-dir",
+        ])
+        .arg(&target)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot build the target directory at"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pass a --target-dir whose path is UTF-8"),
+        "{err}"
+    );
+}
