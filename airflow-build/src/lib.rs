@@ -152,6 +152,16 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A host-built bin refused its own dag declarations at `--airflow-metadata`.
+    #[error(
+        "sidecar: bin `{bin}` refuses its dag declarations: {problems}; fix them in the bundle's Rust code and build again"
+    )]
+    SidecarDeclarations {
+        /// The bin.
+        bin: String,
+        /// What it said, naming each dag and task.
+        problems: String,
+    },
     /// The record could not be encoded.
     #[error("cannot encode the build record: {0}")]
     Record(#[from] airflow_bundle::record::RecordError),

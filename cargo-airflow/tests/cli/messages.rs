@@ -139,3 +139,33 @@ error: cannot build the package at "[ROOT]/bad/xFF/hello": its path is not UTF-8
         "{err}"
     );
 }
+
+/// A real airflow-sdk bundle whose dependencies form a cycle: its `--airflow-metadata` refuses
+/// them, and pack reports the declarations (dag and task, fix them in Rust), exit 1, not an
+/// introspection failure of "a bundle built with airflow-sdk?" that it is.
+#[test]
+fn a_cycle_refused_by_the_sdk_binary_is_a_declaration_problem() {
+    let m = crate::record::Mini::new("declarations");
+    m.write(
+        "src/main.rs",
+        "mod tasks;\nuse airflow_sdk::{Bundle, Dag};\nfn bundle() -> Bundle {\n    \
+         Bundle::new().dag(Dag::new(\"mini\").task(\"hello\", tasks::hello)\
+         .task(\"again\", tasks::hello).chain([\"hello\", \"again\", \"hello\"]))\n}\n\
+         airflow_sdk::main!(bundle());\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = m.pack(&["-o", s(&dir.path().join("out"))]);
+    r.expect_code(1);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert_data_eq!(
+        redact(line, &[(&m.target_dir, "[TARGET]")]),
+        snapbox::str![[
+            r#"error: the dag declarations of [TARGET]/debug/mini-bundle are invalid: dag "mini": its dependencies form a cycle through task "hello" (hello >> again >> hello); remove one of these dependencies; fix them in the bundle's Rust code and build again"#
+        ]]
+    );
+    assert!(!dir.path().join("out").exists());
+}
