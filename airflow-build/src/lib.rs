@@ -87,6 +87,18 @@ pub enum Error {
         "environment variable {0} is not set: airflow-build must run from a build script (build.rs) under cargo"
     )]
     NotInBuildScript(&'static str),
+    /// A variable cargo sets for build scripts holds a path (or name) that is not UTF-8.
+    #[error(
+        "environment variable {var} is not UTF-8 ({value}): airflow-build records the package's \
+         paths as UTF-8, and `cargo metadata` (which `cargo airflow pack` reads) cannot describe a \
+         package there either; move the package to a directory whose path is UTF-8"
+    )]
+    NotUtf8 {
+        /// The variable.
+        var: &'static str,
+        /// Its value, with the bytes that are not UTF-8 escaped.
+        value: String,
+    },
     /// A variable with a value we do not understand.
     #[error("{var}={value:?} is not understood (expected {expected})")]
     BadVar {
@@ -140,6 +152,16 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A host-built bin refused its own dag declarations at `--airflow-metadata`.
+    #[error(
+        "sidecar: bin `{bin}` refuses its dag declarations: {problems}; fix them in the bundle's Rust code and build again"
+    )]
+    SidecarDeclarations {
+        /// The bin.
+        bin: String,
+        /// What it said, naming each dag and task.
+        problems: String,
+    },
     /// The record could not be encoded.
     #[error("cannot encode the build record: {0}")]
     Record(#[from] airflow_bundle::record::RecordError),
@@ -147,7 +169,22 @@ pub enum Error {
 
 /// Reads a variable cargo sets for build scripts.
 fn cargo_var(name: &'static str) -> Result<String, Error> {
-    std::env::var(name).map_err(|_| Error::NotInBuildScript(name))
+    cargo_value(name, std::env::var(name))
+}
+
+/// The value of `name` as [`std::env::var`] read it: unset and not UTF-8 are different problems.
+fn cargo_value(
+    name: &'static str,
+    value: Result<String, std::env::VarError>,
+) -> Result<String, Error> {
+    match value {
+        Ok(v) => Ok(v),
+        Err(std::env::VarError::NotPresent) => Err(Error::NotInBuildScript(name)),
+        Err(std::env::VarError::NotUnicode(raw)) => Err(Error::NotUtf8 {
+            var: name,
+            value: format!("{:?}", std::path::Path::new(&raw)),
+        }),
+    }
 }
 
 /// Reads a user variable, announcing it with `rerun-if-env-changed`.
@@ -395,6 +432,34 @@ pub fn build() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A build script under a directory whose path is not UTF-8 is told so, not that cargo set
+    /// no CARGO_MANIFEST_DIR.
+    #[cfg(unix)]
+    #[test]
+    fn a_variable_that_is_not_utf8_is_not_called_unset() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = std::ffi::OsString::from_vec(b"/tmp/bad\xff/crate".to_vec());
+        let e = cargo_value(
+            "CARGO_MANIFEST_DIR",
+            Err(std::env::VarError::NotUnicode(raw)),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "environment variable CARGO_MANIFEST_DIR is not UTF-8 (\"/tmp/bad\\xFF/crate\")"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("move the package to a directory whose path is UTF-8"),
+            "{e}"
+        );
+        assert!(!e.contains("not set"), "{e}");
+        let unset = cargo_value("OUT_DIR", Err(std::env::VarError::NotPresent)).unwrap_err();
+        assert!(unset.to_string().contains("OUT_DIR is not set"), "{unset}");
+    }
 
     #[test]
     fn a_compiler_that_cannot_run_is_named_with_its_cause_and_what_to_do() {

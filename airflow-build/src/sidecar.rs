@@ -272,6 +272,20 @@ fn run_metadata(name: &str, exe: &Path, limits: Limits) -> Result<String, Error>
         .env(NESTED_GUARD_VAR, "1");
     let finished = child::run(&mut cmd, limits)
         .map_err(|e| failed(format!("{command} failed: {}", chain(&e))))?;
+    if finished.status.code() == Some(i32::from(airflow_bundle::EXIT_INVALID_DECLARATIONS))
+        && let Some(problems) = String::from_utf8_lossy(&finished.stderr)
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+    {
+        let problems = problems
+            .strip_prefix("the bundle's declarations are invalid: ")
+            .unwrap_or(problems);
+        return Err(Error::SidecarDeclarations {
+            bin: name.to_owned(),
+            problems: problems.chars().take(4000).collect(),
+        });
+    }
     if !finished.status.success() {
         return Err(failed(format!(
             "{command} exited with {}",
@@ -324,6 +338,25 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    /// airflow-sdk's exit code for refused declarations: the problem is the declarations, not
+    /// a bin that is no bundle.
+    #[cfg(unix)]
+    #[test]
+    fn refused_declarations_are_named_as_such() {
+        let (_dir, exe) = script(&format!(
+            "echo \"error: the bundle's declarations are invalid: dag \\\"d\\\": a cycle\" >&2; exit {}",
+            airflow_bundle::EXIT_INVALID_DECLARATIONS
+        ));
+        let e = run_metadata("b", &exe, METADATA_LIMITS)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "sidecar: bin `b` refuses its dag declarations: dag \"d\": a cycle; fix them in the \
+             bundle's Rust code and build again"
+        );
     }
 
     #[cfg(unix)]

@@ -28,6 +28,13 @@ pub use manifest::{BuildInfo, DagEntry, Manifest, Metadata, Sdk, SourceEntry};
 /// The `airflow_bundle_metadata_version` values this crate understands.
 pub const KNOWN_METADATA_VERSIONS: &[&str] = &["1.0"];
 
+/// The exit status of a bundle binary that refuses its own declarations when asked for
+/// `--airflow-metadata` (a dependency cycle, an unknown task id, catchup without a start date,
+/// ...): 65, `EX_DATAERR` of sysexits.h. Its stderr then ends with one `error: ` line naming every
+/// problem, so a packer can report them as what they are rather than as a binary it could not
+/// introspect.
+pub const EXIT_INVALID_DECLARATIONS: u8 = 65;
+
 /// The `sdk.supervisor_schema_version` values a released Airflow is known to accept.
 ///
 /// apache-airflow-task-sdk 1.3.2 accepts exactly one, `"2026-06-16"`; 1.4 (Airflow 3.4) accepts it

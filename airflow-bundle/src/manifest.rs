@@ -242,7 +242,7 @@ impl Metadata {
 
     /// Parses a binary's `--airflow-metadata` YAML answer.
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
-        serde_saphyr::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+        serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))
     }
 
     /// Pretty JSON, one trailing newline.
@@ -347,13 +347,21 @@ impl Manifest {
     /// Parses a manifest (YAML or JSON). For what *Airflow* makes of the bytes, use
     /// [`crate::verify`], which follows YAML 1.1 typing.
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
-        serde_saphyr::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))
+        serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))
     }
 
     /// The canonical YAML bytes embedded in the bundle.
     pub fn to_yaml(&self) -> String {
         to_yaml(self)
     }
+}
+
+/// A YAML error as one line: the parser's message and position, without the source snippet it
+/// renders below them (several lines of the untrusted input, which belong in no one-line error).
+fn malformed_yaml(e: &serde_saphyr::Error) -> MetadataError {
+    let text = e.without_snippet().to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    MetadataError::Malformed(text.to_owned())
 }
 
 fn to_yaml<T: Serialize>(value: &T) -> String {
@@ -363,6 +371,20 @@ fn to_yaml<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The parser's message and position, once, on one line: no snippet of the input below it.
+    #[test]
+    fn a_yaml_error_is_one_line_without_a_snippet() {
+        let e = Manifest::from_yaml("dags:\n  d: {tasks: [a]}\n  d: {tasks: [b]}\n").unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains('\n'), "{text:?}");
+        assert!(text.contains("at line 3, column 3"), "{text}");
+        assert!(text.contains("duplicate mapping key: d"), "{text}");
+        assert!(!text.contains("error: "), "{text}");
+        // A key that holds a newline keeps it (the terminal escapes it); only the snippet goes.
+        let e = Metadata::from_yaml("x: [\"a\\nb\"\n").unwrap_err();
+        assert!(!e.to_string().contains("-->"), "{e}");
+    }
 
     pub(crate) fn metadata(dags: &[(&str, &[&str])]) -> Metadata {
         Metadata {

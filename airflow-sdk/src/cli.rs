@@ -8,7 +8,8 @@ use crate::Bundle;
 
 /// Exit code for a usage error (unknown flag, bad value), as with most Unix tools.
 const EXIT_USAGE: u8 = 2;
-/// Exit code when the bundle's declarations are invalid or output fails.
+/// Exit code when output fails, or a run is asked of a bundle whose declarations are invalid
+/// (`--airflow-metadata` exits with [`airflow_bundle::EXIT_INVALID_DECLARATIONS`] for those).
 const EXIT_FAILURE: u8 = 1;
 
 /// What the command line asks for.
@@ -52,14 +53,11 @@ fn serve_with(bundle: &Bundle, argv0: &str, args: Vec<OsString>) -> ExitCode {
             crate::VERSION,
             bundle.schema_version()
         )),
-        Mode::Metadata(format) => match bundle.metadata() {
-            Ok(m) => print_out(&match format {
-                Format::Yaml => m.to_yaml(),
-                Format::Json => m.to_json(),
-            }),
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(EXIT_FAILURE)
+        Mode::Metadata(format) => match metadata_answer(bundle, format) {
+            Ok(text) => print_out(&text),
+            Err((code, line)) => {
+                eprintln!("{line}");
+                ExitCode::from(code)
             }
         },
         Mode::Run { comm, logs } => {
@@ -69,6 +67,22 @@ fn serve_with(bundle: &Bundle, argv0: &str, args: Vec<OsString>) -> ExitCode {
             }
             crate::runtime::run(bundle, &comm, &logs)
         }
+    }
+}
+
+/// What `--airflow-metadata` prints, or the exit code and the one `error:` line for stderr:
+/// invalid declarations exit with [`airflow_bundle::EXIT_INVALID_DECLARATIONS`], so the packer
+/// reports them as declaration problems.
+fn metadata_answer(bundle: &Bundle, format: Format) -> Result<String, (u8, String)> {
+    match bundle.metadata() {
+        Ok(m) => Ok(match format {
+            Format::Yaml => m.to_yaml(),
+            Format::Json => m.to_json(),
+        }),
+        Err(e) => Err((
+            airflow_bundle::EXIT_INVALID_DECLARATIONS,
+            format!("error: {e}"),
+        )),
     }
 }
 
@@ -100,7 +114,10 @@ Options:\n\
   -h, --help              Print this help\n\
   -V, --version           Print the SDK version\n\n\
 Airflow's ExecutableCoordinator runs this file with --comm and --logs; `cargo airflow pack`\n\
-reads --airflow-metadata to build the bundle's manifest.\n",
+reads --airflow-metadata to build the bundle's manifest.\n\n\
+Exit codes: 0 success, 1 failure, 2 usage error, {declarations} --airflow-metadata refused the\n\
+bundle's dag declarations (each problem is named on stderr).\n",
+        declarations = airflow_bundle::EXIT_INVALID_DECLARATIONS,
         version = crate::VERSION,
         usage = usage_line(argv0),
     )
@@ -194,6 +211,36 @@ mod tests {
         );
         assert_eq!(p(&["--help"]), Ok(Mode::Help));
         assert_eq!(p(&["-V"]), Ok(Mode::Version));
+    }
+
+    /// Declarations the SDK refuses come out with their own exit code and one line naming the
+    /// dag and the task, for the packer to report as declaration problems.
+    #[test]
+    fn invalid_declarations_exit_with_their_own_code() {
+        fn noop(_: &mut crate::TaskContext) -> crate::TaskResult {
+            Ok(())
+        }
+        let cyclic = Bundle::new().dag(
+            crate::Dag::new("loop")
+                .task("a", noop)
+                .task("b", noop)
+                .chain(["a", "b", "a"]),
+        );
+        let (code, line) = metadata_answer(&cyclic, Format::Json).unwrap_err();
+        assert_eq!(code, airflow_bundle::EXIT_INVALID_DECLARATIONS);
+        assert!(
+            line.starts_with("error: the bundle's declarations are invalid: dag \"loop\": "),
+            "{line}"
+        );
+        assert!(line.contains("cycle through task \"a\""), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        let fine = Bundle::new().dag(crate::Dag::new("ok").task("a", noop));
+        assert!(
+            metadata_answer(&fine, Format::Json)
+                .unwrap()
+                .starts_with('{')
+        );
+        assert!(help("b").contains("65 --airflow-metadata refused"));
     }
 
     #[test]

@@ -118,6 +118,11 @@ pub fn select(
                 }
             }
         }
+        // What cargo builds without -p: the default members, as cargo metadata reports them
+        // for this directory or --manifest-path (cargo 1.71 and later).
+        None if meta.workspace_default_members.is_available() => {
+            default_package(meta, &members, bin)?
+        }
         None => match here.or_else(|| meta.root_package()) {
             Some(p) => p,
             None => {
@@ -158,6 +163,46 @@ pub fn select(
             .parent()
             .map(|d| d.to_path_buf().into_std_path_buf())
             .unwrap_or_default(),
+    })
+}
+
+/// The package to pack among the workspace's default members: the only one, else the only one
+/// with a bin target (named `bin`, if given). A virtual workspace without `default-members`
+/// (cargo builds every member) keeps its own message.
+fn default_package<'a>(
+    meta: &'a Metadata,
+    members: &[&'a Package],
+    bin: Option<&str>,
+) -> Result<&'a Package> {
+    let defaults = meta.workspace_default_packages();
+    if let [one] = defaults.as_slice() {
+        return Ok(one);
+    }
+    let has_bin = |p: &Package| {
+        p.targets
+            .iter()
+            .any(|t| t.is_bin() && bin.is_none_or(|b| t.name == b))
+    };
+    let with_bins: Vec<&Package> = defaults.iter().copied().filter(|p| has_bin(p)).collect();
+    if let [one] = with_bins.as_slice() {
+        return Ok(one);
+    }
+    let workspace = meta.workspace_root.clone().into_std_path_buf();
+    if meta.root_package().is_none() && defaults.len() == members.len() {
+        let bins: Vec<&Package> = members
+            .iter()
+            .copied()
+            .filter(|p| p.targets.iter().any(Target::is_bin))
+            .collect();
+        return Err(Error::VirtualWorkspace {
+            workspace,
+            with_bins: names(&bins),
+        });
+    }
+    Err(Error::DefaultMembers {
+        workspace,
+        defaults: names(&defaults),
+        with_bins: names(&with_bins),
     })
 }
 
@@ -538,6 +583,71 @@ fn cargo_error(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::cli::{self, Command as Cmd};
+
+    /// A virtual workspace with members `lib` (no bin), `b` and `c` (a bin each), whose root
+    /// `[workspace]` table adds `extra`; returns its directory.
+    fn workspace(extra: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            format!("[workspace]\nresolver = \"3\"\nmembers = [\"lib\", \"b\", \"c\"]\n{extra}"),
+        )
+        .unwrap();
+        for (name, file) in [("lib", "lib.rs"), ("b", "main.rs"), ("c", "main.rs")] {
+            std::fs::create_dir_all(root.join(name).join("src")).unwrap();
+            std::fs::write(
+                root.join(name).join("Cargo.toml"),
+                format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n"),
+            )
+            .unwrap();
+            std::fs::write(root.join(name).join("src").join(file), "fn main() {}\n").unwrap();
+        }
+        dir
+    }
+
+    /// What pack selects without -p, from `cargo metadata` of the real cargo for `manifest`.
+    fn chosen(manifest: &Path, bin: Option<&str>) -> Result<String> {
+        let meta = MetadataCommand::new()
+            .cargo_path(airflow_process::toolchain::cargo())
+            .manifest_path(manifest)
+            .no_deps()
+            .exec()
+            .unwrap();
+        select(&meta, None, bin, Some(manifest)).map(|s| s.package_name)
+    }
+
+    /// Without -p, pack takes what cargo builds: the default members, and among them the one
+    /// with a bin.
+    #[test]
+    fn without_p_the_default_members_decide_as_for_cargo() {
+        let ws = workspace("default-members = [\"lib\", \"b\"]\n");
+        let root = ws.path().join("Cargo.toml");
+        assert_eq!(chosen(&root, None).unwrap(), "b");
+        // In a member's directory (or with its manifest), cargo builds that member.
+        assert_eq!(chosen(&ws.path().join("c/Cargo.toml"), None).unwrap(), "c");
+
+        let ws = workspace("default-members = [\"b\", \"c\"]\n");
+        let root = ws.path().join("Cargo.toml");
+        let e = chosen(&root, None).unwrap_err();
+        assert!(
+            matches!(&e, Error::DefaultMembers { defaults, with_bins, .. }
+                if defaults == &["b", "c"] && with_bins == &["b", "c"]),
+            "{e:?}"
+        );
+        assert!(
+            crate::error::render(&e).ends_with("choose the package to pack with -p b or -p c"),
+            "{}",
+            crate::error::render(&e)
+        );
+        // --bin narrows the default members to the one that has it.
+        assert_eq!(chosen(&root, Some("c")).unwrap(), "c");
+
+        // Without default-members, cargo builds every member: -p is needed as before.
+        let ws = workspace("");
+        let e = chosen(&ws.path().join("Cargo.toml"), None).unwrap_err();
+        assert!(matches!(e, Error::VirtualWorkspace { .. }), "{e:?}");
+    }
 
     fn pack(args: &[&str]) -> PackArgs {
         let mut argv = vec!["cargo-airflow", "pack"];

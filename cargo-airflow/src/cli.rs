@@ -94,6 +94,28 @@ pub struct StubsArgs {
         help = "Where to write the file [default: <bundle dir>/<bundle name>_dags.py]"
     )]
     pub output: Option<PathBuf>,
+    /// Use verbose output
+    #[arg(short = 'v', long, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Do not print status messages and warnings (errors are still printed)
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+impl StubsArgs {
+    /// How much `stubs` prints (`-q`, `-v`), as for `pack`.
+    pub fn verbosity(&self) -> Verbosity {
+        verbosity(self.quiet, self.verbose)
+    }
+}
+
+/// `-q` wins; any `-v` is verbose.
+fn verbosity(quiet: bool, verbose: u8) -> Verbosity {
+    match (quiet, verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, _) => Verbosity::Verbose,
+    }
 }
 
 /// How results are reported.
@@ -240,11 +262,7 @@ pub struct PackArgs {
 impl PackArgs {
     /// How much the pack prints (`-q`, `-v`).
     pub fn verbosity(&self) -> Verbosity {
-        match (self.quiet, self.verbose) {
-            (true, _) => Verbosity::Quiet,
-            (false, 0) => Verbosity::Normal,
-            (false, _) => Verbosity::Verbose,
-        }
+        verbosity(self.quiet, self.verbose)
     }
 
     /// The cargo profile to build with: `--profile`, else `release`.

@@ -102,6 +102,34 @@ pub enum Error {
         /// The members that have bin targets.
         with_bins: Vec<String>,
     },
+    /// No `-p`, and the packages cargo builds by default (the workspace's default members) are
+    /// not exactly one with a bin target.
+    #[error(
+        "cargo builds the default members of the workspace at {workspace} ({}), and {}",
+        list(defaults),
+        match with_bins.as_slice() {
+            [] => "none of them has a bin target".to_owned(),
+            several => format!("several have bin targets: {}", several.join(", ")),
+        }
+    )]
+    DefaultMembers {
+        /// The workspace root.
+        workspace: PathBuf,
+        /// The default members.
+        defaults: Vec<String>,
+        /// Those of them with a (matching) bin target.
+        with_bins: Vec<String>,
+    },
+    /// A path cargo must report in its JSON messages is not UTF-8 (cargo panics on it).
+    #[error(
+        "cannot build the {what} at {path:?}: its path is not UTF-8, and cargo cannot report such paths"
+    )]
+    NotUtf8Path {
+        /// `package` or `target directory`.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
     /// `--bin` names no bin target of the package.
     #[error(
         "package `{package}` has no bin target named `{bin}`; its bins: {}",
@@ -452,6 +480,21 @@ impl Error {
                 "run it inside a cargo project or pass --manifest-path".into()
             }
             Error::AmbiguousPackage { .. } => "use name@version".into(),
+            Error::DefaultMembers { with_bins, .. } if with_bins.is_empty() => {
+                "choose the package to pack with -p".into()
+            }
+            Error::DefaultMembers { with_bins, .. } => format!(
+                "choose the package to pack with -p {}",
+                with_bins.join(" or -p ")
+            )
+            .into(),
+            Error::NotUtf8Path {
+                what: "target directory",
+                ..
+            } => "pass a --target-dir whose path is UTF-8".into(),
+            Error::NotUtf8Path { .. } => {
+                "move the package to a directory whose path is UTF-8".into()
+            }
             Error::NoBin { .. } => "a bundle is an executable (add src/main.rs)".into(),
             Error::SeveralBins { .. } => "choose one with --bin".into(),
             Error::PackageMismatch { built_by, .. } => {
@@ -599,6 +642,22 @@ mod tests {
         );
     }
 
+    /// A path that is not UTF-8 is shown with its bytes escaped, not with U+FFFD.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_shown_escaped() {
+        use std::os::unix::ffi::OsStringExt;
+        let e = Error::NotUtf8Path {
+            what: "package",
+            path: std::ffi::OsString::from_vec(b"/w/bad\xff/x".to_vec()).into(),
+        };
+        assert!(
+            render(&e).contains(r#"at "/w/bad\xFF/x": its path"#),
+            "{}",
+            render(&e)
+        );
+    }
+
     /// Every error of a class of failure, as the user reads it (after `error: `).
     #[test]
     fn each_error_reads_as_one_line() {
@@ -625,6 +684,24 @@ mod tests {
             Error::VirtualWorkspace {
                 workspace: "/w".into(),
                 with_bins: vec![],
+            },
+            Error::DefaultMembers {
+                workspace: "/w".into(),
+                defaults: vec!["a".into(), "b".into(), "c".into()],
+                with_bins: vec!["b".into(), "c".into()],
+            },
+            Error::DefaultMembers {
+                workspace: "/w".into(),
+                defaults: vec!["a".into(), "b".into()],
+                with_bins: vec![],
+            },
+            Error::NotUtf8Path {
+                what: "package",
+                path: "/w/bad/x".into(),
+            },
+            Error::NotUtf8Path {
+                what: "target directory",
+                path: "/w/t".into(),
             },
             Error::NoSuchBin {
                 package: "a".into(),

@@ -150,6 +150,12 @@ fn run_with(path: &Path, timeout: Duration) -> Result<Metadata> {
         path: path.to_owned(),
         source,
     })?;
+    if let Some(problems) = refused_declarations(&finished) {
+        return Err(Error::Declarations {
+            path: path.to_owned(),
+            problems,
+        });
+    }
     if !finished.status.success() {
         return Err(failed(format!(
             "`{} --airflow-metadata --format json` exited with {}; is it a bundle built with airflow-sdk?",
@@ -176,6 +182,37 @@ fn run_with(path: &Path, timeout: Duration) -> Result<Metadata> {
         source,
     })
 }
+
+/// The problems a bundle binary named when it refused its own declarations: it exited with
+/// [`airflow_bundle::EXIT_INVALID_DECLARATIONS`] and its last `error: ` line on stderr says
+/// what (airflow-sdk prints `error: the bundle's declarations are invalid: ...`). Any other
+/// failure is not one of these.
+fn refused_declarations(finished: &child::Finished) -> Option<Vec<String>> {
+    if finished.status.code() != Some(i32::from(airflow_bundle::EXIT_INVALID_DECLARATIONS)) {
+        return None;
+    }
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    let line = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("error: "))?;
+    let problems = line
+        .strip_prefix("the bundle's declarations are invalid: ")
+        .unwrap_or(line)
+        .trim();
+    if problems.is_empty() {
+        return None;
+    }
+    // The first problems name the dags; a very long list is cut at its end.
+    let mut shown: String = problems.chars().take(MAX_PROBLEMS_CHARS).collect();
+    if shown.len() < problems.len() {
+        shown.push_str("...");
+    }
+    Some(vec![shown])
+}
+
+/// The most of a refused declaration's problems quoted in the error line.
+const MAX_PROBLEMS_CHARS: usize = 4000;
 
 #[cfg(test)]
 mod tests {
@@ -233,6 +270,45 @@ mod tests {
             "{e}"
         );
         assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    /// The exit code airflow-sdk gives refused declarations makes them a declaration problem;
+    /// the same line with another exit code stays an introspection failure. (The SDK's side of
+    /// the contract is tested in airflow-sdk's `cli` module, and end to end in the CLI tests.)
+    #[cfg(unix)]
+    #[test]
+    fn refused_declarations_are_a_declaration_problem() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let script = |name: &str, code: u8| {
+            let f = dir.path().join(name);
+            std::fs::write(
+                &f,
+                format!(
+                    "#!/bin/sh\necho note >&2\necho \"error: the bundle's declarations are \
+                     invalid: dag \\\"d\\\": its dependencies form a cycle\" >&2\nexit {code}\n"
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+            f
+        };
+        let refused = script("refuses", airflow_bundle::EXIT_INVALID_DECLARATIONS);
+        let e = run(&refused).unwrap_err();
+        assert!(matches!(e, Error::Declarations { .. }), "{e:?}");
+        assert_eq!(e.exit(), crate::error::Exit::Failure);
+        let line = crate::error::render(&e);
+        assert!(
+            line.ends_with(
+                "are invalid: dag \"d\": its dependencies form a cycle; fix them in the \
+                 bundle's Rust code and build again"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("introspection"), "{line}");
+        let other = script("fails", 1);
+        let e = run(&other).unwrap_err();
+        assert!(matches!(e, Error::Introspection { .. }), "{e:?}");
     }
 
     #[cfg(unix)]

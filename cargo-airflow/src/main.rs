@@ -126,9 +126,13 @@ fn run_pack(args: &PackArgs) -> Exit {
 }
 
 fn run_stubs(args: &StubsArgs) -> Exit {
-    let mut shell = Shell::stdio(ColorWhen::Auto, Verbosity::Normal);
+    let mut shell = Shell::stdio(ColorWhen::Auto, args.verbosity());
     // On SIGINT/SIGTERM/SIGHUP: remove a half-written temp file, exit 128 + signal.
     signals::install();
+    shell.verbose_status(
+        "Reading",
+        format!("the manifest of {}", args.bundle.display()),
+    );
     match stubs::write_for(&args.bundle, args.output.as_deref()) {
         Ok(stubs::StubsWritten {
             path,

@@ -619,6 +619,7 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
 /// `--bin`). Either way the output is checked against every input again before anything is
 /// written.
 fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Result<Inputs> {
+    refuse_non_utf8_paths(args, cwd)?;
     let cargo = airflow_process::toolchain::cargo();
     let argv = cargo_build::build_argv(args, profile);
     shell.verbose_status(
@@ -717,6 +718,23 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
         layout_pending,
         workspace,
     })
+}
+
+/// Refuses a package or target directory whose path is not UTF-8 before cargo runs: cargo
+/// builds there, then panics writing the JSON message that names the artifact, and `cargo
+/// metadata` cannot describe the package either.
+fn refuse_non_utf8_paths(args: &PackArgs, cwd: &Path) -> Result<()> {
+    let package = args
+        .manifest_path
+        .as_deref()
+        .map_or_else(|| cwd.to_owned(), |m| absolute(cwd, m));
+    let target = args.target_dir.as_deref().map(|t| absolute(cwd, t));
+    for (what, path) in [("package", Some(package)), ("target directory", target)] {
+        if let Some(path) = path.filter(|p| p.to_str().is_none()) {
+            return Err(Error::NotUtf8Path { what, path });
+        }
+    }
+    Ok(())
 }
 
 /// The bin name an executable's file name implies (`foo` or `foo.exe` → `foo`).

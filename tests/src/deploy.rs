@@ -15,9 +15,10 @@
 //! stays in `<target>/airflow-deployments/<name>` until the next run of the same deployment.
 
 use std::fs;
+use std::io::Read;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -323,6 +324,12 @@ impl Deployment {
         cmd
     }
 
+    /// Runs `cmd` (such as [`Deployment::airflow_cli`]`.args(["dags", "test", ...])`) so that
+    /// nothing it starts outlives the test: see [`run_owned`].
+    pub fn run_owned(&self, cmd: &Command, timeout: Duration) -> Result<Output> {
+        run_owned(&self.python, cmd, timeout)
+    }
+
     /// The last `lines` lines of a service's log (`scheduler`, `api-server`, ...).
     pub fn service_log(&self, service: &str, lines: usize) -> String {
         tail_file(
@@ -354,6 +361,72 @@ impl Deployment {
             }
         }
     }
+}
+
+/// Runs `cmd` under `tests/harness/owned.py` with `python` and returns what it printed, like
+/// [`Command::output`], such that neither the command nor anything it started (LocalExecutor
+/// workers, task supervisors, bundles) outlives it: the command runs in a process group of its
+/// own below a subreaper that stops every descendant (SIGTERM, then SIGKILL) when the command
+/// exits, when this process closes the pipe to its stdin (a timeout here, a failed or panicking
+/// test unwinding, or this process dying of SIGTERM, SIGINT or SIGKILL), or when it gets SIGTERM
+/// or SIGINT itself (nextest signals the test's whole process group on a timeout).
+pub fn run_owned(python: &Path, cmd: &Command, timeout: Duration) -> Result<Output> {
+    let mut owned = Command::new(python);
+    owned
+        .arg(crate::harness_dir().join("owned.py"))
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => owned.env(k, v),
+            None => owned.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        owned.current_dir(dir);
+    }
+    owned
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let shown = format!("{cmd:?}");
+    let mut child = owned
+        .spawn()
+        .with_context(|| format!("starting {shown} under owned.py"))?;
+    // Held until the command is done: closing it (or dying) stops everything the command began.
+    let lifeline = child.stdin.take();
+    let reader = |stream: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut s) = stream {
+                let _ = s.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = reader(child.stdout.take().map(|s| Box::new(s) as _));
+    let stderr = reader(child.stderr.take().map(|s| Box::new(s) as _));
+    let status = match child.wait_timeout(timeout)? {
+        Some(status) => status,
+        None => {
+            drop(lifeline);
+            if child.wait_timeout(STOP_TIMEOUT)?.is_none() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            bail!(
+                "{shown} did not finish within {} s; it and everything it started were stopped",
+                timeout.as_secs()
+            );
+        }
+    };
+    drop(lifeline);
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 impl Drop for Deployment {

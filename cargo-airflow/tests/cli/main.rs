@@ -8,6 +8,7 @@ mod errors;
 mod help;
 mod hostile;
 mod inspect;
+mod messages;
 mod metadata;
 mod outputs;
 mod pack;

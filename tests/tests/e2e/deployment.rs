@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 /// Generous: the first tasks of a fresh deployment pay for Airflow's imports, on two cores.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 const DAGS_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long `airflow dags test --use-executor` of the example's three tasks may take.
+const DAGS_TEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// The runtime's grace period after SIGTERM, plus slack for a loaded machine.
 const TERM_GRACE_WITH_SLACK: f64 = 2.0 + 1.5;
 
@@ -667,10 +669,12 @@ fn dags_test_with_executor(dep: &Deployment) -> Result<()> {
         "/api/v2/dags/example_etl",
         Some(json!({"is_paused": true})),
     )?;
+    // Owned: if this test fails, panics, times out or is interrupted, `dags test` and the
+    // workers and bundles it started are stopped with it, not left running.
+    let mut cmd = dep.airflow_cli();
+    cmd.args(["dags", "test", "example_etl", "--use-executor"]);
     let out = dep
-        .airflow_cli()
-        .args(["dags", "test", "example_etl", "--use-executor"])
-        .output()
+        .run_owned(&cmd, DAGS_TEST_TIMEOUT)
         .context("running airflow dags test")?;
     let text = format!(
         "{}{}",

@@ -123,3 +123,145 @@ fn shared_example_bundle_dir_holds_only_the_packed_example() -> Result<()> {
     }
     Ok(())
 }
+
+/// The pids a command run under `owned.py` printed, one per line.
+fn pids(text: &[u8]) -> Vec<u32> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Whether `pid` is still a process (a zombie counts as gone: it runs nothing).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Waits up to 20 s for every pid to be gone; names those left.
+fn all_gone(pids: &[u32]) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left: Vec<u32> = pids.iter().copied().filter(|&p| alive(p)).collect();
+        if left.is_empty() {
+            return Ok(());
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "still running: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Waits up to 60 s for `owned.py` to exit; kills it and fails after that.
+fn wait_bounded(child: &mut std::process::Child) -> Result<std::process::ExitStatus> {
+    use wait_timeout::ChildExt;
+    match child.wait_timeout(std::time::Duration::from_secs(60))? {
+        Some(status) => Ok(status),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("owned.py did not exit within 60 s")
+        }
+    }
+}
+
+/// A command that leaves processes behind, one of them in a session of its own (as a task
+/// supervisor may be): it prints their pids, then waits (or, with `exit`, exits at once).
+fn leaver(then: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(format!(
+        "sleep 300 & echo $!; setsid sleep 300 & echo $!; (sleep 300 & echo $!; wait) & {then}"
+    ));
+    cmd
+}
+
+/// `airflow dags test` and its workers must not outlive a test that stops early (the
+/// deployment tests run it under `owned.py`): when the caller's pipe closes (a timeout here; a
+/// failed, panicking or killed test likewise), every process the command started is stopped,
+/// even one in its own session.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_owned_command_is_stopped_with_everything_it_started() -> Result<()> {
+    use airflow_e2e::deploy::run_owned;
+    let python = venv::python()?;
+
+    // The caller goes (here: its timeout closes the pipe) while the command still runs.
+    let mut sh = leaver("echo $$; wait");
+    sh.stdout(std::process::Stdio::piped());
+    let err = run_owned(&python, &sh, std::time::Duration::from_secs(3)).unwrap_err();
+    ensure!(
+        err.to_string().contains("did not finish within 3 s"),
+        "{err}"
+    );
+
+    // Run by hand to see the pids, and stopped by SIGTERM (as nextest stops a test's group).
+    let mut owned = Command::new(&python);
+    owned
+        .arg(harness_dir().join("owned.py"))
+        .arg("--grace=2")
+        .arg("--")
+        .args([
+            "sh",
+            "-c",
+            "sleep 300 & echo $!; setsid sleep 300 & echo $!; echo $$; wait",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = owned.spawn()?;
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+    let mut started = Vec::new();
+    while started.len() < 3 {
+        let mut line = String::new();
+        ensure!(
+            std::io::BufRead::read_line(&mut out, &mut line)? > 0,
+            "owned.py ended early"
+        );
+        started.extend(pids(line.as_bytes()));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    ensure!(status.success());
+    let code = wait_bounded(&mut child)?.code();
+    ensure!(code == Some(143), "owned.py exited with {code:?}");
+    all_gone(&started)?;
+
+    // The caller's pipe closes (the test process died) while the command runs.
+    let mut child = owned.spawn()?;
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+    let mut started = Vec::new();
+    while started.len() < 3 {
+        let mut line = String::new();
+        ensure!(
+            std::io::BufRead::read_line(&mut out, &mut line)? > 0,
+            "owned.py ended early"
+        );
+        started.extend(pids(line.as_bytes()));
+    }
+    drop(child.stdin.take());
+    wait_bounded(&mut child)?;
+    all_gone(&started)?;
+
+    // A command that exits at once leaves nothing behind either (what `dags test` leaves).
+    let done = run_owned(
+        &python,
+        &leaver("sleep 1; exit 0"),
+        std::time::Duration::from_secs(60),
+    )?;
+    ensure!(done.status.success(), "{:?}", done.status);
+    let left = pids(&done.stdout);
+    ensure!(
+        left.len() == 3,
+        "{:?}",
+        String::from_utf8_lossy(&done.stdout)
+    );
+    all_gone(&left)
+}
