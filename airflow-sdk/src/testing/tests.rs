@@ -103,6 +103,88 @@ fn no_retry_skip_and_panic_end_as_under_airflow() {
     assert!(out.error.unwrap().contains("No such file"));
 }
 
+/// A value whose `Display` panics.
+struct PanicsWhenShown;
+
+impl std::fmt::Display for PanicsWhenShown {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display exploded")
+    }
+}
+
+/// A value whose `Display` logs.
+struct LogsWhenShown;
+
+impl std::fmt::Display for LogsWhenShown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        info!("from inside Display");
+        write!(f, "shown")
+    }
+}
+
+#[test]
+fn a_panic_reaches_the_log_as_in_the_task_log() {
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult { panic!("kaboom {}", 7) });
+    let record = out
+        .log_containing("panicked: kaboom 7")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(record.level, Level::Error);
+    assert_eq!(record.target, "airflow_sdk::runtime");
+    let location = record.fields["location"].as_str().unwrap();
+    assert!(location.contains("tests.rs"), "{location}");
+}
+
+#[test]
+fn a_logged_value_whose_display_panics_fails_the_task_with_the_panic_in_the_log() {
+    for (max_tries, want) in [(0, TestState::Failed), (1, TestState::UpForRetry)] {
+        let out = TestRun::new("d", "t")
+            .max_tries(max_tries)
+            .run(|_| -> TaskResult {
+                info!("value: {}", PanicsWhenShown);
+                Ok(())
+            });
+        assert_eq!(out.state, want, "{out}");
+        assert_eq!(out.error.as_deref(), Some("panicked: Display exploded"));
+        // The hook's record, as the runtime writes it to the task log, then the verdict.
+        let hook = out
+            .logs
+            .iter()
+            .position(|l| l.message == "panicked: Display exploded")
+            .unwrap_or_else(|| panic!("{out}"));
+        let verdict = out
+            .logs
+            .iter()
+            .position(|l| {
+                l.message
+                    .starts_with("task failed: it panicked: Display exploded")
+            })
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(hook < verdict, "{out}");
+        assert!(out.log_containing("value:").is_none(), "{out}");
+    }
+    // A field's Display panics the same way.
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult {
+        info!(v:% = PanicsWhenShown; "with a field");
+        Ok(())
+    });
+    assert_eq!(out.state, TestState::Failed, "{out}");
+    assert!(
+        out.log_containing("panicked: Display exploded").is_some(),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_logged_value_whose_display_logs_is_logged_in_order() {
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult {
+        info!("outer: {}", LogsWhenShown);
+        Ok(())
+    });
+    out.assert_success();
+    let messages: Vec<_> = out.logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["from inside Display", "outer: shown"], "{out}");
+}
+
 #[test]
 fn a_value_that_cannot_be_serialized_fails_without_retry() {
     let mut map = std::collections::HashMap::new();
