@@ -495,15 +495,18 @@ fn xcoms_of_this_run_and_of_any_run_are_pulled_counted_and_pushed() {
             let none: Option<Value> = ctx.xcom_pull("up", "missing")?;
             let r = XComRef::new("other", "r0", "mapped");
             let one: Option<u8> = ctx.xcom_pull_from(&r.clone().map_index(1))?;
+            // Without a map index (or a negative one) the unmapped value is read: none here.
+            let unmapped: Option<u8> = ctx.xcom_pull_from(&r)?;
+            let negative: Option<u8> = ctx.xcom_pull_from(&r.clone().map_index(-2))?;
             let count = ctx.xcom_count(&r)?;
             let zero = ctx.xcom_count(&r.clone().key("nope"))?;
             ctx.xcom_push("mine", &json!({"a": 1}))?;
-            Ok(json!([n, e, none, one, count, zero]))
+            Ok(json!([n, e, none, one, unmapped, negative, count, zero]))
         });
     out.assert_success();
     assert_eq!(
         out.return_value,
-        Some(json!([{"n": 1}, "e", null, 11, 2, 0]))
+        Some(json!([{"n": 1}, "e", null, 11, null, null, 2, 0]))
     );
     assert_eq!(out.xcom("mine"), Some(&json!({"a": 1})));
     let pull = &out.requests[0].body;
@@ -1119,4 +1122,43 @@ fn a_task_deaf_to_cancellation_is_failed_after_the_grace_period() {
     let error = out.error.unwrap();
     assert!(error.starts_with("terminated by SIGTERM"), "{error}");
     assert_eq!(out.terminal.body["retry_reason"], "terminated by SIGTERM");
+}
+
+#[test]
+fn a_dag_run_wait_that_runs_out_says_the_run_is_still_going() {
+    let out = TestRun::new("d", "t")
+        .dag_run_states("x", "r", ["running"])
+        .run(|ctx| -> TaskResult {
+            match ctx.wait_dag_run(
+                "x",
+                "r",
+                Duration::from_millis(5),
+                Some(Duration::from_millis(40)),
+            ) {
+                Err(e @ RequestError::DagRunNotFinished { .. }) => {
+                    Err(TaskError::fail(e.to_string()))
+                }
+                other => panic!("{other:?}"),
+            }
+        });
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("dag run \"x\" \"r\" is still running after"),
+        "{error}"
+    );
+    assert!(!error.contains("no answer"), "{error}");
+}
+
+#[test]
+fn deleting_a_missing_variable_succeeds_as_on_the_api_server() {
+    let out = TestRun::new("d", "t")
+        .variable("k", "v")
+        .run(|ctx| -> TaskResult {
+            ctx.delete_variable("k")?;
+            ctx.delete_variable("k")?;
+            ctx.delete_variable("never_set")?;
+            Ok(())
+        });
+    out.assert_success();
+    assert!(!out.variables.contains_key("k"));
 }
