@@ -229,6 +229,7 @@ impl Comms {
     /// Like [`Comms::request`], for a report sent while the process exits: the channel's locks
     /// are waited for only until the deadline (another thread, which exit does not stop, may hold
     /// one), and the reader thread must already run.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn request_at_exit(
         &self,
         message: ToSupervisor,

@@ -10,6 +10,9 @@
 //! Unix only: on Windows `std::process::exit` calls `ExitProcess`, which does not run the C
 //! runtime's `atexit` handlers of the executable.
 
+// Elsewhere than on Unix nothing is registered, so the reporting half is unused.
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +22,6 @@ use super::messages::Terminal;
 use super::{LOGGER, Outlets, logging, terminal_message};
 
 /// The longest the exit handler waits for the supervisor's acknowledgement.
-#[cfg(unix)]
 const EXIT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// No task runs (or the runtime reports it): the exit handler does nothing.
@@ -34,7 +36,6 @@ const EXITING: u8 = 2;
 static STATE: AtomicU8 = AtomicU8::new(IDLE);
 
 /// What the exit handler needs to report, while a task runs.
-#[cfg_attr(not(unix), allow(dead_code))]
 struct Armed {
     comms: Arc<Comms>,
     should_retry: bool,
@@ -118,7 +119,6 @@ extern "C" fn on_exit() {
 
 /// Reports a task that ended the process without a terminal message; does nothing when the
 /// runtime sends (or sent) one, or when no task runs.
-#[cfg(unix)]
 fn report_exit() {
     if STATE
         .compare_exchange(ARMED_STATE, EXITING, Ordering::SeqCst, Ordering::SeqCst)

@@ -451,6 +451,7 @@ const EXIT_LOCK_WAIT: Duration = Duration::from_millis(1000);
 static EXITING: AtomicBool = AtomicBool::new(false);
 
 /// Makes every later record wait at most [`EXIT_LOCK_WAIT`] for the output lock.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn exiting() {
     EXITING.store(true, Ordering::SeqCst);
 }

@@ -631,8 +631,10 @@ mod tests {
     const CHILD_VAR: &str = "AIRFLOW_SDK_TEST_RUNTIME_CHILD";
 
     /// A value whose `Display` panics.
+    #[cfg(unix)]
     struct PanicsWhenShown;
 
+    #[cfg(unix)]
     impl std::fmt::Display for PanicsWhenShown {
         fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             panic!("Display of a logged value exploded")
@@ -640,8 +642,10 @@ mod tests {
     }
 
     /// A value whose `Display` logs.
+    #[cfg(unix)]
     struct LogsWhenShown;
 
+    #[cfg(unix)]
     impl std::fmt::Display for LogsWhenShown {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             log::info!("logged from inside Display");
@@ -650,8 +654,12 @@ mod tests {
     }
 
     /// A value whose `Display` logs itself: endless recursion without a bound.
+    #[cfg(unix)]
     struct LogsItself;
 
+    #[cfg(unix)]
+    // The recursion is the point: the logger must bound it.
+    #[allow(clippy::recursive_format_impl)]
     impl std::fmt::Display for LogsItself {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             log::info!("again: {self}");
