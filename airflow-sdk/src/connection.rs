@@ -1,9 +1,9 @@
 //! Airflow Connections: what `ctx.connection(id)` returns, parsed from the supervisor's answer or
 //! from an `AIRFLOW_CONN_<ID>` environment variable, and written back as Airflow's URI.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// An Airflow Connection, as [`TaskContext::connection`](crate::TaskContext::connection)
@@ -87,6 +87,13 @@ impl Connection {
     /// `extra` was changed since, `extra` as Python's `json.dumps` writes it.
     #[cfg(feature = "testing")]
     pub(crate) fn stored_extra(&self) -> Option<String> {
+        self.extra_text()
+    }
+
+    /// `extra` as Airflow stores it (a JSON string): the text it was parsed from, with its key
+    /// order, or, when `extra` was changed since, `extra` as Python's `json.dumps` writes it (its
+    /// keys then sorted: the order of a changed value is not known).
+    fn extra_text(&self) -> Option<String> {
         let parsed = |t: &str| {
             serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.to_owned()))
         };
@@ -155,8 +162,17 @@ impl Connection {
         let extra = match v.get("extra") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(s)) => Some(s.clone()),
-            // Python's `json.dumps`, so that `uri()` writes what Airflow writes.
-            Some(other) => Some(python_json_dumps(other)),
+            // Python's `json.dumps` of the object as `json.loads` read it (keys in the text's
+            // order), so that `uri()` writes what Airflow writes.
+            Some(other) => Some(match serde_json::from_str::<Ordered>(text) {
+                Ok(Ordered::Object(fields)) => fields
+                    .into_iter()
+                    .rev()
+                    .find(|(k, _)| k == "extra")
+                    .map(|(_, v)| v.python_dumps())
+                    .unwrap_or_else(|| python_json_dumps(other)),
+                _ => python_json_dumps(other),
+            }),
         };
         let conn_type = string("conn_type")?.map(normalize_type).unwrap_or_default();
         Ok(Connection::new_parsed(
@@ -237,15 +253,15 @@ impl Connection {
             None => None,
             Some(q) => {
                 let pairs = parse_qsl(q);
-                match pairs.iter().find(|(k, _)| k == EXTRA_KEY) {
+                // `dict(parse_qsl(...))`: a repeated key keeps its last value.
+                match pairs.iter().rev().find(|(k, _)| k == EXTRA_KEY) {
                     Some((_, v)) => Some(v.clone()),
                     None => {
-                        // A dict keeps the last value of a repeated key, at its first position.
-                        let mut map = serde_json::Map::new();
+                        let mut fields = Vec::new();
                         for (k, v) in pairs {
-                            map.insert(k, serde_json::Value::String(v));
+                            Ordered::insert(&mut fields, k, Ordered::Scalar(v.into()));
                         }
-                        Some(python_json_dumps_flat(&map))
+                        Some(Ordered::Object(fields).python_dumps())
                     }
                 }
             }
@@ -322,21 +338,28 @@ impl Connection {
             host_block.push_str(&quote(s, false));
         }
         uri.push_str(&host_block);
-        let extra_text = self
-            .extra_text
-            .clone()
-            .or_else(|| (!self.extra.is_null()).then(|| self.extra.to_string()));
-        if let Some(text) = extra_text.filter(|t| !t.is_empty()) {
+        if let Some(text) = self.extra_text().filter(|t| !t.is_empty()) {
             let sep = if has_schema { "?" } else { "/?" };
-            // Flat string values are written as a query; anything else as `__extra__=<JSON>`
-            // (what Airflow does when the query would not read back as the same dict).
-            let query = match serde_json::from_str::<OrderedStrings>(&text) {
-                Ok(OrderedStrings(pairs)) if !pairs.is_empty() && unique(&pairs) => pairs
+            // Flat string values are written as a query, in the extra's key order; anything
+            // else as `__extra__=<JSON>` (what Airflow does when the query would not read back
+            // as the same dict).
+            let strings = match serde_json::from_str::<Ordered>(&text) {
+                Ok(Ordered::Object(fields)) if !fields.is_empty() => fields
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Ordered::Scalar(serde_json::Value::String(v)) => Some((k, v)),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            let query = match strings {
+                Some(pairs) => pairs
                     .iter()
                     .map(|(k, v)| format!("{}={}", quote(k, true), quote(v, true)))
                     .collect::<Vec<_>>()
                     .join("&"),
-                _ => format!("{EXTRA_KEY}={}", quote(&text, true)),
+                None => format!("{EXTRA_KEY}={}", quote(&text, true)),
             };
             uri.push_str(sep);
             uri.push_str(&query);
@@ -355,83 +378,160 @@ fn normalize_type(t: String) -> String {
     }
 }
 
-fn unique(pairs: &[(String, String)]) -> bool {
-    let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_unstable();
-    keys.windows(2).all(|w| w[0] != w[1])
-}
-
-/// A JSON object whose values are all strings, in the text's key order.
-struct OrderedStrings(Vec<(String, String)>);
-
-impl<'de> Deserialize<'de> for OrderedStrings {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = OrderedStrings;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of strings")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<OrderedStrings, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, String>()? {
-                    out.push((k, v));
-                }
-                Ok(OrderedStrings(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// `json.dumps` of a flat `{str: str}` dict, as Python writes it, in insertion order.
-fn python_json_dumps_flat(map: &serde_json::Map<String, serde_json::Value>) -> String {
-    python_json_dumps(&serde_json::Value::Object(map.clone()))
-}
-
 /// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, non-ASCII escaped.
 /// Object keys come in the map's order (sorted, with serde_json's default map).
 fn python_json_dumps(value: &serde_json::Value) -> String {
-    let esc = |s: &str| {
-        let mut out = String::from("\"");
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                    let mut buf = [0u16; 2];
-                    for unit in c.encode_utf16(&mut buf) {
-                        out.push_str(&format!("\\u{unit:04x}"));
+    Ordered::from(value).python_dumps()
+}
+
+/// A JSON value as Python's `json.loads` reads it: object keys in the text's order, a repeated
+/// key at its first position with its last value. (serde_json's map sorts keys; its
+/// `preserve_order` feature would add a dependency to every bundle.)
+#[derive(Debug, Clone, PartialEq)]
+enum Ordered {
+    /// Null, a boolean, a number or a string.
+    Scalar(serde_json::Value),
+    Array(Vec<Ordered>),
+    Object(Vec<(String, Ordered)>),
+}
+
+impl Ordered {
+    /// Sets `key` as a Python dict does: replaced in place when present, else appended.
+    fn insert(fields: &mut Vec<(String, Ordered)>, key: String, value: Ordered) {
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => fields.push((key, value)),
+        }
+    }
+
+    /// `json.dumps(value)` as Python writes it: `", "` and `": "` separators, non-ASCII
+    /// escaped.
+    fn python_dumps(&self) -> String {
+        let mut out = String::new();
+        self.dump_into(&mut out);
+        out
+    }
+
+    fn dump_into(&self, out: &mut String) {
+        match self {
+            Ordered::Scalar(serde_json::Value::String(s)) => python_string(s, out),
+            Ordered::Scalar(other) => out.push_str(&other.to_string()),
+            Ordered::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
                     }
+                    item.dump_into(out);
                 }
-                c => out.push(c),
+                out.push(']');
+            }
+            Ordered::Object(fields) => {
+                out.push('{');
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    python_string(k, out);
+                    out.push_str(": ");
+                    v.dump_into(out);
+                }
+                out.push('}');
             }
         }
-        out.push('"');
-        out
-    };
-    match value {
-        serde_json::Value::String(s) => esc(s),
-        serde_json::Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(python_json_dumps)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        serde_json::Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", esc(k), python_json_dumps(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
     }
+}
+
+impl From<&serde_json::Value> for Ordered {
+    fn from(v: &serde_json::Value) -> Ordered {
+        match v {
+            serde_json::Value::Array(items) => {
+                Ordered::Array(items.iter().map(Ordered::from).collect())
+            }
+            serde_json::Value::Object(map) => Ordered::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Ordered::from(v)))
+                    .collect(),
+            ),
+            other => Ordered::Scalar(other.clone()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(v.into()))
+            }
+            fn visit_unit<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(serde_json::Value::Null))
+            }
+            fn visit_none<E>(self) -> Result<Ordered, E> {
+                Ok(Ordered::Scalar(serde_json::Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Ordered, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = s.next_element()? {
+                    items.push(item);
+                }
+                Ok(Ordered::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Ordered, A::Error> {
+                let mut fields = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, Ordered>()? {
+                    Ordered::insert(&mut fields, k, v);
+                }
+                Ok(Ordered::Object(fields))
+            }
+        }
+        // serde_json bounds the nesting (128 levels) before any of this recursion.
+        d.deserialize_any(V)
+    }
+}
+
+/// A string as Python's `json.dumps` writes it (`ensure_ascii`).
+fn python_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// Python's `urllib.parse.quote(s, safe="")` (`plus`: `quote_plus`, spaces as `+`).
@@ -564,5 +664,128 @@ mod tests {
             "http:///?__extra__=%7B%22a%22%3A+%22b%22%2C+%22n%22%3A+%5B1%2C+%22%5Cu00e9%22%5D%7D"
         );
         assert!(Connection::from_json("j", r#"{"port": "x"}"#).is_err());
+    }
+
+    /// Connections in each form Airflow hands them over, with extras whose key order, repeated
+    /// keys and escapes a sorted map would get wrong.
+    fn differential_cases() -> Vec<(&'static str, &'static str)> {
+        vec![
+            (
+                "json",
+                r#"{"conn_type": "http", "extra": {"zeta": "1", "alpha": "2"}}"#,
+            ),
+            (
+                "json",
+                r#"{"conn_type": "http", "host": "h", "extra": {"z": {"y": 1, "b": [1, {"d": 2, "c": 3}]}, "a": "é\b\f\u007f😀"}}"#,
+            ),
+            (
+                "json",
+                r#"{"conn_type": "http", "extra": {"b": "x", "a": "y", "b": "z"}}"#,
+            ),
+            (
+                "json",
+                r#"{"conn_type": "http", "extra": "{\"zeta\": \"1\", \"alpha\": \"2\"}"}"#,
+            ),
+            ("uri", "http://h/?zeta=1&alpha=2&zeta=3"),
+            ("uri", "http://h/s?b=%C3%A9+x&a="),
+            (
+                "uri",
+                "aws:///?__extra__=%7B%22z%22%3A+1%7D&__extra__=%7B%22y%22%3A+2%2C+%22a%22%3A+1%7D",
+            ),
+            ("stored", r#"{"zeta": "1", "alpha": 2}"#),
+            ("stored", r#"{"zeta": "1", "alpha": "2"}"#),
+            ("stored", r#"{"b": "x", "a": "y", "b": "z"}"#),
+            ("stored", r#"{"": "x", "k": "a&b=c"}"#),
+            ("stored", "not json"),
+            ("stored", "{}"),
+            ("stored", "[1, 2]"),
+        ]
+    }
+
+    /// Rust's `uri()` for each case.
+    fn rust_uris(cases: &[(&str, &str)]) -> Vec<String> {
+        cases
+            .iter()
+            .map(|(kind, input)| match *kind {
+                "json" => Connection::from_json("c", input).unwrap().uri(),
+                "uri" => Connection::from_uri("c", input).unwrap().uri(),
+                _ => Connection::new_parsed(
+                    "c".into(),
+                    "http".into(),
+                    Some("h".into()),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some((*input).into()),
+                )
+                .uri(),
+            })
+            .collect()
+    }
+
+    /// The released task SDK's `Connection.get_uri()` for each case, read the same way.
+    fn python_uris(release: airflow_e2e::venv::Release, cases: &[(&str, &str)]) -> Vec<String> {
+        use std::io::Write as _;
+        let python = airflow_e2e::venv::python_for(release)
+            .unwrap_or_else(|e| panic!("no Airflow {} venv: {e:#}", release.airflow_version()));
+        let script = r#"
+import json, sys
+from airflow.sdk.definitions.connection import Connection
+out = []
+for kind, text in json.load(sys.stdin):
+    if kind == "json":
+        c = Connection.from_json(text, conn_id="c")
+    elif kind == "uri":
+        c = Connection.from_uri(text, conn_id="c")
+    else:
+        c = Connection(conn_id="c", conn_type="http", host="h", extra=text)
+    out.append(c.get_uri())
+print("RESULT " + json.dumps(out))
+"#;
+        let mut child = std::process::Command::new(python)
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let input = serde_json::to_vec(cases).unwrap();
+        child.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("RESULT "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no result from Python: {stdout}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        serde_json::from_str(line).unwrap()
+    }
+
+    #[test]
+    fn uri_is_what_the_released_get_uri_writes() {
+        let cases = differential_cases();
+        let rust = rust_uris(&cases);
+        for release in [
+            airflow_e2e::venv::Release::V3_3,
+            airflow_e2e::venv::Release::V3_4,
+        ] {
+            let python = python_uris(release, &cases);
+            for ((case, r), p) in cases.iter().zip(&rust).zip(&python) {
+                assert_eq!(r, p, "{case:?} under Airflow {}", release.airflow_version());
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_extra_is_written_not_the_stale_text() {
+        let mut c = Connection::from_uri("x", "http://h/?b=1&a=2").unwrap();
+        assert_eq!(c.uri(), "http://h/?b=1&a=2");
+        c.extra = serde_json::json!({"c": "3"});
+        assert_eq!(c.uri(), "http://h/?c=3");
     }
 }

@@ -50,6 +50,22 @@ pub enum RequestError {
         /// How long it waited.
         after: Duration,
     },
+    /// [`TaskContext::wait_dag_run`](crate::TaskContext::wait_dag_run) gave up: the supervisor
+    /// answered every poll, and the run had not ended when the wait's timeout ran out.
+    #[error(
+        "dag run {dag_id:?} {run_id:?} is still {state} after {waited:.1?} (the timeout given to \
+         wait_dag_run); wait longer or look at the run in Airflow"
+    )]
+    DagRunNotFinished {
+        /// The dag of the run.
+        dag_id: String,
+        /// The run.
+        run_id: String,
+        /// Its last state (`queued` or `running`).
+        state: String,
+        /// How long it was waited for.
+        waited: Duration,
+    },
     /// The task was asked to stop (SIGTERM) while waiting.
     #[error("cancelled: the task was asked to stop")]
     Cancelled,

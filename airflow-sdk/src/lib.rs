@@ -136,8 +136,11 @@
 //! socket cannot be reached, the supervisor sends something malformed, closes the socket, or
 //! never acknowledges), the bundle says why on stderr and exits 1. When the first message is
 //! neither `StartupDetails` nor `DagFileParseRequest` (a newer Airflow asking for something this
-//! SDK does not do), it says so and exits 3.
-#![forbid(unsafe_code)]
+//! SDK does not do), it says so and exits 3. A task that ends the process itself
+//! (`std::process::exit`) before returning is reported failed (or up for retry) from an exit
+//! handler, with the reason in the task log (Unix).
+// `deny`, not `forbid`: the one exception is registering that exit handler with C's `atexit`.
+#![deny(unsafe_code)]
 
 #[cfg(feature = "tokio")]
 mod asyncs;

@@ -41,7 +41,10 @@ pub struct XComRef {
 }
 
 impl XComRef {
-    /// The `return_value` XCom of `task_id` in run `run_id` of `dag_id`, every map index.
+    /// The `return_value` XCom of `task_id` in run `run_id` of `dag_id`, unmapped: a pull reads
+    /// map index -1, as Airflow's Execution API does when no map index is given, so it finds
+    /// nothing for a mapped task. Name one index with [`XComRef::map_index`];
+    /// [`TaskContext::xcom_count`](crate::TaskContext::xcom_count) counts every index.
     pub fn new(dag_id: &str, run_id: &str, task_id: &str) -> Self {
         XComRef {
             dag_id: dag_id.to_owned(),
@@ -58,7 +61,8 @@ impl XComRef {
         self
     }
 
-    /// One map index of a mapped task (`-1` for an unmapped one).
+    /// One map index of a mapped task. `-1` (or any negative index: Airflow's client sends
+    /// only indexes from 0) names the unmapped value, as without this call.
     pub fn map_index(mut self, map_index: i64) -> Self {
         self.map_index = Some(map_index);
         self
@@ -547,7 +551,8 @@ impl TaskContext {
         }
     }
 
-    /// Deletes the Variable `key`. A key that does not exist is an error naming it.
+    /// Deletes the Variable `key`. Deleting a key that does not exist succeeds and does nothing:
+    /// Airflow's API server (3.3 and 3.4) answers a delete of a missing key as a success.
     pub fn delete_variable(&self, key: &str) -> Result<(), RequestError> {
         let what = format!("DeleteVariable {key:?}");
         let message = ToSupervisor::DeleteVariable(DeleteVariable {
@@ -689,7 +694,9 @@ impl TaskContext {
 
     /// Waits until a dag run ends (`success` or `failed`, returned), asking every `poll`.
     /// Stops with [`RequestError::Cancelled`] as soon as the task is asked to stop, and with
-    /// [`RequestError::Timeout`] after `timeout` (if given).
+    /// [`RequestError::DagRunNotFinished`] when the run has not ended within `timeout` (if
+    /// given; the last poll falls within it). A poll the supervisor does not answer is
+    /// [`RequestError::Timeout`], as for any request.
     pub fn wait_dag_run(
         &self,
         dag_id: &str,
@@ -707,9 +714,11 @@ impl TaskContext {
             if let Some(t) = timeout
                 && next > start + t
             {
-                return Err(RequestError::Timeout {
-                    request: format!("waiting for dag run {dag_id:?} {run_id:?} (still {state})"),
-                    after: t,
+                return Err(RequestError::DagRunNotFinished {
+                    dag_id: dag_id.to_owned(),
+                    run_id: run_id.to_owned(),
+                    state,
+                    waited: start.elapsed(),
                 });
             }
             while Instant::now() < next {

@@ -68,7 +68,9 @@ fn xcoms(ctx: &mut TaskContext) -> TaskResult<Value> {
     let second: Option<u64> = ctx.xcom_pull_from(&r.clone().map_index(1))?;
     let count = ctx.xcom_count(&r)?;
     let missing: Option<u64> = ctx.xcom_pull_from(&r.clone().key("no_such_key").map_index(0))?;
-    Ok(json!({"map_index_1": second, "count": count, "missing": missing}))
+    // No map index: Airflow reads map index -1, which a mapped task does not have.
+    let unmapped: Option<u64> = ctx.xcom_pull_from(&r)?;
+    Ok(json!({"map_index_1": second, "count": count, "missing": missing, "unmapped": unmapped}))
 }
 
 /// Remembers progress across tries: try 1 records it and fails, try 2 resumes from it.

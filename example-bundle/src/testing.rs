@@ -28,6 +28,27 @@ fn panics(_: &mut TaskContext) -> TaskResult {
     panic!("boom from a task");
 }
 
+/// A value whose `Display` panics: logging it must fail the task, not hang the bundle.
+struct PanicsWhenShown;
+
+impl std::fmt::Display for PanicsWhenShown {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of a logged value exploded")
+    }
+}
+
+fn display_panics(_: &mut TaskContext) -> TaskResult {
+    info!("about to log a value whose Display panics");
+    info!("value: {}", PanicsWhenShown);
+    Ok(())
+}
+
+/// Ends the process without returning: the runtime must still report the task.
+fn exit_early(_: &mut TaskContext) -> TaskResult {
+    info!("calling std::process::exit(0)");
+    std::process::exit(0)
+}
+
 fn skip(_: &mut TaskContext) -> TaskResult {
     Err(TaskError::skip("nothing to process today"))
 }
@@ -192,6 +213,8 @@ pub fn dag() -> Dag {
         .task("fail_no_retry", fail_no_retry)
         .task("io_error", io_error)
         .task("panic", panics)
+        .task("display_panics", display_panics)
+        .task("exit_early", exit_early)
         .task("skip", skip)
         .task("sleep_until_cancelled", sleep_until_cancelled)
         .task("ignore_sigterm", ignore_sigterm)
@@ -208,7 +231,9 @@ pub fn dag() -> Dag {
 #[cfg(test)]
 mod tests {
     //! The async tasks as the bundle declares them (`run_in` runs the registered function, which
-    //! builds the tokio runtime), with `airflow_sdk::testing`.
+    //! builds the tokio runtime), and a task whose logged value panics, with
+    //! `airflow_sdk::testing`. (`exit_early` ends the process: it is tested in a deployment and
+    //! by the SDK's runtime tests, in a process of its own.)
 
     use airflow_sdk::testing::{TestRun, TestState};
     use serde_json::json;
@@ -244,6 +269,25 @@ mod tests {
         assert!(
             out.log_containing("the async task's future was dropped")
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn a_logged_value_whose_display_panics_fails_the_task_with_the_panic_logged() {
+        let out = TestRun::new("testing", "display_panics").run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed, "{out}");
+        assert_eq!(
+            out.error.as_deref(),
+            Some("panicked: Display of a logged value exploded")
+        );
+        let record = out
+            .log_containing("panicked: Display of a logged value exploded")
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(
+            record.fields["location"]
+                .as_str()
+                .unwrap()
+                .contains("testing.rs")
         );
     }
 }

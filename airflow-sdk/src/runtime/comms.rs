@@ -121,6 +121,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `m`'s guard, tried until `deadline`; `None` when another thread held it all along.
+fn lock_until<T>(m: &Mutex<T>, deadline: Instant) -> Option<std::sync::MutexGuard<'_, T>> {
+    loop {
+        match m.try_lock() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() >= deadline => return None,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
+
 /// Stack of the reader thread, which decodes replies recursively. Frames nest at most
 /// [`frame::MAX_NESTING`] levels; decoding the deepest ones needed under 256 KiB in a release
 /// build and 640-768 KiB in a debug build (measured by the test below), so 2 MiB (std's default,
@@ -183,8 +197,9 @@ impl Comms {
         })
     }
 
-    /// Starts the reader thread, once.
-    fn start_reader(&self) -> Result<(), CommError> {
+    /// Starts the reader thread, once. The runtime starts it before a task runs, so that a report
+    /// sent while the process exits needs no new thread.
+    pub(crate) fn start_reader(&self) -> Result<(), CommError> {
         let Some(mut stream) = lock(&self.reader).take() else {
             return Ok(());
         };
@@ -208,11 +223,40 @@ impl Comms {
         timeout: Duration,
         abortable: bool,
     ) -> Result<Reply, CommError> {
-        self.start_reader()?;
+        self.request_with(message, timeout, abortable, None)
+    }
+
+    /// Like [`Comms::request`], for a report sent while the process exits: the channel's locks
+    /// are waited for only until the deadline (another thread, which exit does not stop, may hold
+    /// one), and the reader thread must already run.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn request_at_exit(
+        &self,
+        message: ToSupervisor,
+        timeout: Duration,
+    ) -> Result<Reply, CommError> {
+        self.request_with(message, timeout, false, Some(Instant::now() + timeout))
+    }
+
+    fn request_with(
+        &self,
+        message: ToSupervisor,
+        timeout: Duration,
+        abortable: bool,
+        lock_deadline: Option<Instant>,
+    ) -> Result<Reply, CommError> {
+        let shared = &*self.shared;
+        let take = || match lock_deadline {
+            None => Ok(lock(shared)),
+            Some(deadline) => lock_until(shared, deadline).ok_or(CommError::Timeout(timeout)),
+        };
+        if lock_deadline.is_none() {
+            self.start_reader()?;
+        }
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::sync_channel(1);
         {
-            let mut shared = lock(&self.shared);
+            let mut shared = take()?;
             if let Some(m) = &shared.broken {
                 return Err(CommError::Broken(format!(
                     "the comm channel is unusable: {m}"
@@ -223,7 +267,12 @@ impl Comms {
         }
         let bytes = frame::prefix(self.version.outgoing(message).encode_request(id));
         let written = {
-            let mut w = lock(&self.writer);
+            let mut w = match lock_deadline {
+                None => lock(&self.writer),
+                Some(deadline) => {
+                    lock_until(&self.writer, deadline).ok_or(CommError::Timeout(timeout))?
+                }
+            };
             w.write_all(&bytes).and_then(|()| w.flush())
         };
         if let Err(e) = written {
@@ -236,7 +285,7 @@ impl Comms {
             match rx.recv_timeout(slice) {
                 Ok(reply) => return Ok(reply),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let m = lock(&self.shared)
+                    let m = take()?
                         .broken
                         .clone()
                         .unwrap_or_else(|| "the comm channel closed".into());
@@ -253,7 +302,9 @@ impl Comms {
             };
             if let Some(e) = gave_up {
                 // A reply that still comes is then a late one, and dropped.
-                lock(&self.shared).pending.remove(&id);
+                if let Ok(mut shared) = take() {
+                    shared.pending.remove(&id);
+                }
                 return Err(e);
             }
         }

@@ -5,11 +5,13 @@
 //! names the supervisor reserves are renamed `field.<name>`. Records logged before the socket is
 //! connected are buffered; if the socket fails, records go to stderr as text.
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::TcpStream;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, TryLockError};
+use std::time::{Duration, Instant};
 
 use log::kv::{self, VisitSource, VisitValue};
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -223,47 +225,120 @@ impl<'v> VisitValue<'v> for &mut JsonValue {
 }
 
 /// A record's key-values as they reach the task log: JSON values, reserved names renamed
-/// `field.<name>`.
+/// `field.<name>`. Formats user values: call it outside every lock.
 pub(crate) fn fields(record: &Record<'_>) -> Vec<(String, serde_json::Value)> {
     let mut fields = Fields(Vec::new());
     let _ = record.key_values().visit(&mut fields);
     fields.0
 }
 
-/// Renders one record as a JSON line (with its trailing newline).
-pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
-    let fields = fields(record);
-    let q = |s: &str| serde_json::Value::from(s).to_string();
-    let mut line = String::with_capacity(128);
-    let _ = write!(
-        line,
-        "{{\"timestamp\":{},\"level\":{},\"event\":{},\"logger\":{}",
-        q(timestamp),
-        q(level_name(record.level())),
-        q(&record.args().to_string()),
-        q(record.target()),
-    );
-    for (k, v) in fields {
-        let _ = write!(line, ",{}:{}", q(&k), v);
-    }
-    line.push_str("}\n");
-    line
+/// A record with every user value already formatted (message and fields), so that writing it
+/// runs no user code: a `Display` that panics or logs runs before any lock is taken.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered {
+    pub(crate) level: Level,
+    pub(crate) target: String,
+    pub(crate) message: String,
+    pub(crate) fields: Vec<(String, serde_json::Value)>,
 }
 
-/// Renders one record as a text line for stderr.
-fn text_line(timestamp: &str, record: &Record<'_>) -> String {
-    let fields = fields(record);
-    let mut line = format!(
-        "{timestamp} {} {}: {}",
-        level_name(record.level()).to_ascii_uppercase(),
-        record.target(),
-        record.args()
-    );
-    for (k, v) in fields {
-        let _ = write!(line, " {k}={v}");
+impl Rendered {
+    /// Formats `record`. Runs the user's `Display` impls, which may panic or log.
+    pub(crate) fn of(record: &Record<'_>) -> Rendered {
+        let message = record.args().to_string();
+        Rendered {
+            level: record.level(),
+            target: record.target().to_owned(),
+            message,
+            fields: fields(record),
+        }
     }
-    line.push('\n');
-    line
+
+    /// The record as a JSON line (with its trailing newline).
+    pub(crate) fn json_line(&self, timestamp: &str) -> String {
+        let q = |s: &str| serde_json::Value::from(s).to_string();
+        let mut line = String::with_capacity(128);
+        let _ = write!(
+            line,
+            "{{\"timestamp\":{},\"level\":{},\"event\":{},\"logger\":{}",
+            q(timestamp),
+            q(level_name(self.level)),
+            q(&self.message),
+            q(&self.target),
+        );
+        for (k, v) in &self.fields {
+            let _ = write!(line, ",{}:{}", q(k), v);
+        }
+        line.push_str("}\n");
+        line
+    }
+
+    /// The record as a text line for stderr.
+    fn text_line(&self, timestamp: &str) -> String {
+        let mut line = format!(
+            "{timestamp} {} {}: {}",
+            level_name(self.level).to_ascii_uppercase(),
+            self.target,
+            self.message
+        );
+        for (k, v) in &self.fields {
+            let _ = write!(line, " {k}={v}");
+        }
+        line.push('\n');
+        line
+    }
+}
+
+/// How many records may nest on one thread (a value whose `Display` logs, a panic while
+/// formatting whose hook logs) before a record is dropped, so that a `Display` that logs itself
+/// ends instead of overflowing the stack.
+const MAX_NESTING: u32 = 4;
+
+thread_local! {
+    /// How many records this thread is rendering or writing right now.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// Whether this thread holds the runtime logger's output lock.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Restores [`DEPTH`] when a record is done, also when formatting it panicked.
+struct Nested;
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// Formats `record` with no lock held, then hands it to `sink`: the one path of every record, in
+/// a real run and in a harness run alike. Too deep a nesting drops the record with a note on
+/// stderr.
+pub(crate) fn dispatch(record: &Record<'_>, sink: impl FnOnce(Rendered)) {
+    // Thread-local storage is gone only while the thread is being torn down; count it as depth 0.
+    let depth = DEPTH
+        .try_with(|d| {
+            let n = d.get();
+            d.set(n + 1);
+            n
+        })
+        .unwrap_or(0);
+    let _nested = Nested;
+    if depth >= MAX_NESTING {
+        let _ = writeln!(
+            std::io::stderr(),
+            "airflow-sdk: a log record from {} was dropped: logging nested {depth} levels deep \
+             (a logged value's Display logs itself?)",
+            record.target()
+        );
+        return;
+    }
+    sink(Rendered::of(record));
+}
+
+/// Renders one record as a JSON line (with its trailing newline).
+#[cfg(test)]
+pub(crate) fn json_line(timestamp: &str, record: &Record<'_>) -> String {
+    Rendered::of(record).json_line(timestamp)
 }
 
 /// Where records go: a buffer until the socket connects, then the socket, else stderr.
@@ -322,10 +397,10 @@ impl<E: std::io::Write> Output<E> {
         }
     }
 
-    fn write(&mut self, timestamp: &str, record: &Record<'_>) {
+    fn write(&mut self, timestamp: &str, record: &Rendered) {
         match &mut self.sink {
             Sink::Buffer { data, dropped } => {
-                let line = json_line(timestamp, record);
+                let line = record.json_line(timestamp);
                 if data.len() + line.len() <= BUFFER_LIMIT {
                     data.extend_from_slice(line.as_bytes());
                 } else {
@@ -333,7 +408,7 @@ impl<E: std::io::Write> Output<E> {
                 }
             }
             Sink::Socket(stream) => {
-                let line = json_line(timestamp, record);
+                let line = record.json_line(timestamp);
                 if let Err(e) = stream.write_all(line.as_bytes()) {
                     self.sink = Sink::Stderr;
                     let _ = writeln!(
@@ -342,13 +417,13 @@ impl<E: std::io::Write> Output<E> {
                     );
                     let _ = self
                         .stderr
-                        .write_all(text_line(timestamp, record).as_bytes());
+                        .write_all(record.text_line(timestamp).as_bytes());
                 }
             }
             Sink::Stderr => {
                 let _ = self
                     .stderr
-                    .write_all(text_line(timestamp, record).as_bytes());
+                    .write_all(record.text_line(timestamp).as_bytes());
             }
         }
     }
@@ -367,9 +442,67 @@ pub(crate) struct Logger {
     output: Mutex<Output<std::io::Stderr>>,
 }
 
+/// After this long without the output lock, a record logged while the process exits goes to
+/// stderr instead (the lock's holder is another thread, which exit does not stop).
+const EXIT_LOCK_WAIT: Duration = Duration::from_millis(1000);
+
+/// Set once the process is exiting (see [`super::exit`]): writers stop waiting on the output lock
+/// without bound.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later record wait at most [`EXIT_LOCK_WAIT`] for the output lock.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) fn exiting() {
+    EXITING.store(true, Ordering::SeqCst);
+}
+
+/// Clears [`WRITING`] when the write is done.
+struct Writing;
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let _ = WRITING.try_with(|w| w.set(false));
+    }
+}
+
 impl Logger {
     fn output(&self) -> std::sync::MutexGuard<'_, Output<std::io::Stderr>> {
         self.output.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The output lock, waited for at most [`EXIT_LOCK_WAIT`] once the process is exiting.
+    fn output_bounded(&self) -> Option<std::sync::MutexGuard<'_, Output<std::io::Stderr>>> {
+        if !EXITING.load(Ordering::SeqCst) {
+            return Some(self.output());
+        }
+        let deadline = Instant::now() + EXIT_LOCK_WAIT;
+        loop {
+            match self.output.try_lock() {
+                Ok(g) => return Some(g),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() >= deadline => return None,
+                Err(TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+
+    /// Writes a rendered record. Runs no user code under the lock; a record that reaches here
+    /// while this thread already holds the lock (which nothing should cause) or that cannot get
+    /// the lock while exiting goes to stderr as plain text instead of deadlocking.
+    fn write(&self, record: &Rendered) {
+        let ts = super::messages::now();
+        let reentered = WRITING.try_with(|w| w.replace(true)).unwrap_or(true);
+        if reentered {
+            let _ = std::io::stderr().write_all(record.text_line(&ts).as_bytes());
+            return;
+        }
+        let _writing = Writing;
+        match self.output_bounded() {
+            Some(mut out) => out.write(&ts, record),
+            None => {
+                let _ = std::io::stderr().write_all(record.text_line(&ts).as_bytes());
+            }
+        }
     }
 }
 
@@ -415,6 +548,57 @@ pub(crate) fn init() -> bool {
     true
 }
 
+/// Whether panics go to the task log: set while the runtime runs a task (and never unset in a
+/// bundle: a panic after the run is still the task's).
+static PANICS_TO_TASK_LOG: AtomicBool = AtomicBool::new(false);
+
+/// Sends panics to the task log from now on ([`install_panic_hook`]).
+pub(crate) fn panics_to_task_log() {
+    PANICS_TO_TASK_LOG.store(true, Ordering::SeqCst);
+}
+
+/// The panic payload's text.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+/// Installs (once) the hook that logs a panic, with its thread and location, as an error record
+/// of the task log: in a bundle running a task, and in a harness run on the panicking thread
+/// (the same record, through the same path, so a unit test sees what Airflow shows). Any other
+/// panic goes to the hook that was installed before. The record is logged like any other, so a
+/// panic raised while a record was being formatted (a `Display` that panics) is logged too: no
+/// lock is held while formatting.
+pub(crate) fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            #[cfg(feature = "testing")]
+            let captured = crate::testing::logs::capturing();
+            #[cfg(not(feature = "testing"))]
+            let captured = false;
+            if !captured && !PANICS_TO_TASK_LOG.load(Ordering::SeqCst) {
+                previous(info);
+                return;
+            }
+            let message = panic_message(info.payload());
+            let thread = std::thread::current();
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            log::error!(target: "airflow_sdk::runtime", thread = thread.name().unwrap_or("?"),
+                location = location.as_str(); "panicked: {message}");
+        }));
+    });
+}
+
 /// Sends the buffered records, then every later one, to the logs socket.
 pub(crate) fn attach(stream: TcpStream) {
     let Some(logger) = LOGGER.get() else { return };
@@ -448,12 +632,13 @@ impl Log for Logger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let ts = super::messages::now();
-        self.output().write(&ts, record);
+        dispatch(record, |rendered| self.write(&rendered));
     }
 
     fn flush(&self) {
-        self.output().flush();
+        if let Some(mut out) = self.output_bounded() {
+            out.flush();
+        }
     }
 }
 
@@ -522,12 +707,14 @@ mod tests {
         }
     }
 
-    fn record<'a>(args: std::fmt::Arguments<'a>) -> Record<'a> {
-        Record::builder()
-            .level(Level::Info)
-            .target("t")
-            .args(args)
-            .build()
+    fn record(args: std::fmt::Arguments<'_>) -> Rendered {
+        Rendered::of(
+            &Record::builder()
+                .level(Level::Info)
+                .target("t")
+                .args(args)
+                .build(),
+        )
     }
 
     #[test]

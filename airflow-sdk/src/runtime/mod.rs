@@ -11,6 +11,7 @@
 //! the first frame is a message it does not know. A message on stderr says why.
 
 pub(crate) mod comms;
+pub(crate) mod exit;
 pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
@@ -20,7 +21,6 @@ mod schema_check;
 pub(crate) mod signals;
 pub(crate) mod versions;
 
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,6 +49,8 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) const TERM_GRACE: Duration = Duration::from_millis(2000);
 /// After SIGTERM, how long to wait for the terminal message's acknowledgement.
 const TERM_ACK_TIMEOUT: Duration = Duration::from_millis(2500);
+/// How long the runtime waits for an exit handler that reports the task to end the process.
+const EXIT_WAIT: Duration = Duration::from_secs(30);
 /// Stack size of the task thread (the size of a usual main thread).
 const TASK_STACK: usize = 8 * 1024 * 1024;
 
@@ -204,6 +206,8 @@ fn run_with(
                 .find_dag(&dag_id)
                 .map(|d| d.param_defaults())
                 .unwrap_or_default();
+            // A task that ends the process before returning is reported from an exit handler.
+            exit::arm(&comms, should_retry, timeout);
             let outcome = run_task(details, &comms, &signal, f, params);
             decide(outcome, should_retry, &mut produced)
         }
@@ -301,30 +305,6 @@ pub(crate) enum Outcome {
     Abandoned(&'static str),
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
-}
-
-/// Logs panics (with their location) to the task log instead of plain stderr.
-fn install_panic_hook() {
-    panic::set_hook(Box::new(|info| {
-        let message = panic_message(info.payload());
-        let thread = std::thread::current();
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        log::error!(target: LOGGER, thread = thread.name().unwrap_or("?"),
-            location = location.as_str(); "panicked: {message}");
-    }));
-}
-
 /// Runs the task function `f` on the current thread, as a task runs: first, like Python's task
 /// runner, deletes the XComs a previous try left behind; then calls `f`, catching a panic; then
 /// pushes a returned value that is not null as the `return_value` XCom. The testing harness runs
@@ -348,7 +328,7 @@ pub(crate) fn execute(
             ))),
         },
         Ok(Err(e)) => Outcome::Errored(e),
-        Err(payload) => Outcome::Panicked(panic_message(&*payload)),
+        Err(payload) => Outcome::Panicked(logging::panic_message(&*payload)),
     }
 }
 
@@ -359,7 +339,8 @@ fn run_task(
     f: crate::bundle::TaskFn,
     params: std::collections::BTreeMap<String, serde_json::Value>,
 ) -> Outcome {
-    install_panic_hook();
+    logging::install_panic_hook();
+    logging::panics_to_task_log();
     let mut ctx =
         TaskContext::new(details, Arc::clone(comms), Arc::clone(signal)).with_params(params);
     let (tx, rx) = mpsc::channel();
@@ -455,6 +436,12 @@ fn report(
     produced: Outlets,
     timeout: Duration,
 ) -> u8 {
+    if !exit::claim() {
+        // Another thread is ending the process and its exit handler reports the task; the
+        // process ends when the handler is done.
+        std::thread::sleep(EXIT_WAIT);
+        return fatal("the process did not end after the task called exit");
+    }
     let terminated = signal.load(Ordering::SeqCst) != 0;
     let timeout = if terminated {
         timeout.min(TERM_ACK_TIMEOUT)
@@ -637,6 +624,262 @@ mod tests {
         let code = run_with(&bundle, &ca.to_string(), &la.to_string(), settings, None);
         let elapsed = start.elapsed();
         (code, fake.join().unwrap(), elapsed)
+    }
+
+    /// Set in a child test process: `task,comm address,logs address`.
+    #[cfg(unix)]
+    const CHILD_VAR: &str = "AIRFLOW_SDK_TEST_RUNTIME_CHILD";
+
+    /// A value whose `Display` panics.
+    #[cfg(unix)]
+    struct PanicsWhenShown;
+
+    #[cfg(unix)]
+    impl std::fmt::Display for PanicsWhenShown {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("Display of a logged value exploded")
+        }
+    }
+
+    /// A value whose `Display` logs.
+    #[cfg(unix)]
+    struct LogsWhenShown;
+
+    #[cfg(unix)]
+    impl std::fmt::Display for LogsWhenShown {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            log::info!("logged from inside Display");
+            write!(f, "shown")
+        }
+    }
+
+    /// A value whose `Display` logs itself: endless recursion without a bound.
+    #[cfg(unix)]
+    struct LogsItself;
+
+    #[cfg(unix)]
+    // The recursion is the point: the logger must bound it.
+    #[allow(clippy::recursive_format_impl)]
+    impl std::fmt::Display for LogsItself {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            log::info!("again: {self}");
+            write!(f, "itself")
+        }
+    }
+
+    /// The bundle a child process runs, with the real logger and panic hook of a bundle.
+    #[cfg(unix)]
+    fn child_bundle() -> Bundle {
+        fn exits(_: &mut TaskContext) -> TaskResult {
+            log::info!("about to exit");
+            std::process::exit(0)
+        }
+        fn display_panics(_: &mut TaskContext) -> TaskResult {
+            log::info!("value: {}", PanicsWhenShown);
+            Ok(())
+        }
+        fn display_logs(_: &mut TaskContext) -> TaskResult {
+            log::info!(field = LogsWhenShown.to_string().as_str(); "outer: {}", LogsWhenShown);
+            log::info!("recursion: {}", LogsItself);
+            log::info!("still logging");
+            Ok(())
+        }
+        Bundle::new().dag(
+            Dag::new("d")
+                .task("exits", exits)
+                .task("display_panics", display_panics)
+                .task("display_logs", display_logs),
+        )
+    }
+
+    /// In a child process (see [`in_a_child`]): runs the runtime for the task named in
+    /// [`CHILD_VAR`], then exits with its code. Does nothing in a normal test run.
+    #[cfg(unix)]
+    #[test]
+    fn child_runtime() {
+        let Ok(spec) = std::env::var(CHILD_VAR) else {
+            return;
+        };
+        let mut parts = spec.split(',');
+        let (_task, comm, logs) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let settings = Settings {
+            request_timeout: Duration::from_secs(5),
+        };
+        let code = run_with(&child_bundle(), comm, logs, settings, None);
+        std::process::exit(i32::from(code) + 10);
+    }
+
+    /// What a child process's run showed the fake supervisor.
+    #[cfg(unix)]
+    struct ChildRun {
+        exit: Option<i32>,
+        requests: Vec<Value>,
+        logs: Vec<serde_json::Value>,
+        elapsed: Duration,
+    }
+
+    /// Runs `task` in a child process (this test binary, test `child_runtime`), as a bundle runs
+    /// it: its own process, the real logger and panic hook, the real exit. Kills it after 20 s.
+    #[cfg(unix)]
+    fn in_a_child(task: &str, should_retry: bool) -> ChildRun {
+        use std::io::BufRead;
+        let comm = TcpListener::bind("127.0.0.1:0").unwrap();
+        let logs = TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = format!(
+            "{task},{},{}",
+            comm.local_addr().unwrap(),
+            logs.local_addr().unwrap()
+        );
+        let start = Instant::now();
+        /// Kills the child when the test fails before it ended.
+        struct Child(std::process::Child);
+        impl Drop for Child {
+            fn drop(&mut self) {
+                if let Ok(None) = self.0.try_wait() {
+                    let _ = self.0.kill();
+                    let _ = self.0.wait();
+                }
+            }
+        }
+        let mut child = Child(
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["runtime::tests::child_runtime", "--exact", "--nocapture"])
+                .env(CHILD_VAR, spec)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let log_reader = std::thread::spawn(move || {
+            let (s, _) = logs.accept().unwrap();
+            std::io::BufReader::new(s)
+                .lines()
+                .map_while(Result::ok)
+                .map(|l| serde_json::from_str::<serde_json::Value>(&l).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let (mut s, _) = comm.accept().unwrap();
+        send(&mut s, &startup(task, should_retry));
+        let mut requests = Vec::new();
+        loop {
+            let (id, body) = recv(&mut s);
+            ack(&mut s, id);
+            let kind = field(&body, "type").unwrap();
+            requests.push(body);
+            if matches!(kind.as_str(), "SucceedTask" | "TaskState" | "RetryTask") {
+                break;
+            }
+        }
+        let exit = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status.code();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the child running {task} hung after reporting"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let elapsed = start.elapsed();
+        ChildRun {
+            exit,
+            requests,
+            logs: log_reader.join().unwrap(),
+            elapsed,
+        }
+    }
+
+    #[cfg(unix)]
+    fn has_log(run: &ChildRun, level: &str, text: &str) -> bool {
+        run.logs
+            .iter()
+            .any(|l| l["level"] == level && l["event"].as_str().is_some_and(|e| e.contains(text)))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_task_that_exits_the_process_is_reported_failed_or_up_for_retry() {
+        for (retry, want_type) in [(false, "TaskState"), (true, "RetryTask")] {
+            let run = in_a_child("exits", retry);
+            let last = run.requests.last().unwrap();
+            assert_eq!(field(last, "type").as_deref(), Some(want_type), "{last}");
+            if retry {
+                let reason = field(last, "retry_reason").unwrap();
+                assert!(reason.contains("std::process::exit"), "{reason}");
+            } else {
+                assert_eq!(field(last, "state").as_deref(), Some("failed"));
+            }
+            // The task's own exit code, after the handler reported.
+            assert_eq!(run.exit, Some(0));
+            assert!(has_log(&run, "info", "about to exit"), "{:?}", run.logs);
+            assert!(
+                has_log(
+                    &run,
+                    "error",
+                    "task failed: the task called std::process::exit"
+                ),
+                "{:?}",
+                run.logs
+            );
+            assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_logged_value_whose_display_panics_fails_the_task_and_reaches_the_log() {
+        let run = in_a_child("display_panics", false);
+        let last = run.requests.last().unwrap();
+        assert_eq!(field(last, "state").as_deref(), Some("failed"), "{last}");
+        assert_eq!(run.exit, Some(10), "the runtime exits 0 after reporting");
+        let hook = run
+            .logs
+            .iter()
+            .find(|l| l["event"] == "panicked: Display of a logged value exploded")
+            .unwrap_or_else(|| panic!("no panic record: {:?}", run.logs));
+        assert_eq!(hook["level"], "error");
+        assert!(
+            hook["location"].as_str().unwrap().contains("mod.rs"),
+            "{hook}"
+        );
+        assert!(
+            has_log(
+                &run,
+                "error",
+                "task failed: it panicked: Display of a logged value exploded"
+            ),
+            "{:?}",
+            run.logs
+        );
+        assert!(run.elapsed < Duration::from_secs(10), "{:?}", run.elapsed);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_logged_value_whose_display_logs_is_logged_and_the_task_succeeds() {
+        let run = in_a_child("display_logs", false);
+        let last = run.requests.last().unwrap();
+        assert_eq!(
+            field(last, "type").as_deref(),
+            Some("SucceedTask"),
+            "{last}"
+        );
+        let events: Vec<&str> = run
+            .logs
+            .iter()
+            .filter_map(|l| l["event"].as_str())
+            .collect();
+        let outer = events.iter().position(|e| *e == "outer: shown").unwrap();
+        let inner = events
+            .iter()
+            .position(|e| *e == "logged from inside Display")
+            .unwrap();
+        assert!(inner < outer, "{events:?}");
+        // Self-recursion ends at the nesting bound instead of overflowing the stack.
+        assert!(
+            events.iter().any(|e| e.starts_with("recursion: itself")),
+            "{events:?}"
+        );
+        assert!(events.contains(&"still logging"), "{events:?}");
     }
 
     #[test]

@@ -37,14 +37,21 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
+    /// Keeps a record that passes the run's level, rendered and masked.
     fn push(&self, record: &Record<'_>) {
         if record.level() > self.max_level {
             return;
         }
+        // The runtime's path: every user value formatted before any lock is taken.
+        logging::dispatch(record, |rendered| self.keep(rendered));
+    }
+
+    fn keep(&self, rendered: logging::Rendered) {
         // What the supervisor shows: every string masked with the secrets registered so far,
         // and the values of fields with sensitive names hidden.
         let masker = &self.masker;
-        let fields = logging::fields(record)
+        let fields = rendered
+            .fields
             .into_iter()
             .map(|(k, v)| {
                 let v = masker.redact_field(&k, v);
@@ -52,25 +59,32 @@ impl Capture {
             })
             .collect();
         let log = CapturedLog {
-            level: record.level(),
-            target: masker.redact(record.target()),
-            message: masker.redact(&record.args().to_string()),
+            level: rendered.level,
+            target: masker.redact(&rendered.target),
+            message: masker.redact(&rendered.message),
             fields,
         };
         lock(&self.records).push(log);
     }
 }
 
+/// The capture that takes this thread's records, if any.
+fn capture_of_this_thread() -> Option<Arc<Capture>> {
+    let current = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
+    current.or_else(|| lock(&ALL_THREADS).clone())
+}
+
+/// Whether a harness run captures this thread's records (its panics then go to the capture, as
+/// they go to the task log in a real run).
+pub(crate) fn capturing() -> bool {
+    capture_of_this_thread().is_some()
+}
+
 /// Hands `record` to the capture of a harness run, if one takes it: the run on the record's
 /// thread, else the run that captures every thread.
 pub(crate) fn route(record: &Record<'_>) -> bool {
-    let current = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten();
-    let capture = match current {
-        Some(c) => c,
-        None => match lock(&ALL_THREADS).clone() {
-            Some(c) => c,
-            None => return false,
-        },
+    let Some(capture) = capture_of_this_thread() else {
+        return false;
     };
     capture.push(record);
     true

@@ -810,6 +810,8 @@ impl TestRun {
             }
             Instant::now() + after
         });
+        // Panics reach the run's log as they reach the task log in Airflow.
+        runtime::logging::install_panic_hook();
         let capture = logs::start(self.log_level, masker, self.all_threads);
         let logs_captured = capture.active;
         let mut ctx = TaskContext::with_transport(

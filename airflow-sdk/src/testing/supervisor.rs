@@ -153,7 +153,8 @@ impl FakeSupervisor {
                     m.dag_id,
                     m.run_id,
                     m.task_id,
-                    m.map_index.unwrap_or(-1),
+                    // Airflow's client sends only indexes from 0; the API server reads -1 then.
+                    m.map_index.filter(|i| *i >= 0).unwrap_or(-1),
                     m.key.clone(),
                 );
                 // A missing XCom is a null value, as the supervisor answers a 404.

@@ -103,6 +103,88 @@ fn no_retry_skip_and_panic_end_as_under_airflow() {
     assert!(out.error.unwrap().contains("No such file"));
 }
 
+/// A value whose `Display` panics.
+struct PanicsWhenShown;
+
+impl std::fmt::Display for PanicsWhenShown {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display exploded")
+    }
+}
+
+/// A value whose `Display` logs.
+struct LogsWhenShown;
+
+impl std::fmt::Display for LogsWhenShown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        info!("from inside Display");
+        write!(f, "shown")
+    }
+}
+
+#[test]
+fn a_panic_reaches_the_log_as_in_the_task_log() {
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult { panic!("kaboom {}", 7) });
+    let record = out
+        .log_containing("panicked: kaboom 7")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(record.level, Level::Error);
+    assert_eq!(record.target, "airflow_sdk::runtime");
+    let location = record.fields["location"].as_str().unwrap();
+    assert!(location.contains("tests.rs"), "{location}");
+}
+
+#[test]
+fn a_logged_value_whose_display_panics_fails_the_task_with_the_panic_in_the_log() {
+    for (max_tries, want) in [(0, TestState::Failed), (1, TestState::UpForRetry)] {
+        let out = TestRun::new("d", "t")
+            .max_tries(max_tries)
+            .run(|_| -> TaskResult {
+                info!("value: {}", PanicsWhenShown);
+                Ok(())
+            });
+        assert_eq!(out.state, want, "{out}");
+        assert_eq!(out.error.as_deref(), Some("panicked: Display exploded"));
+        // The hook's record, as the runtime writes it to the task log, then the verdict.
+        let hook = out
+            .logs
+            .iter()
+            .position(|l| l.message == "panicked: Display exploded")
+            .unwrap_or_else(|| panic!("{out}"));
+        let verdict = out
+            .logs
+            .iter()
+            .position(|l| {
+                l.message
+                    .starts_with("task failed: it panicked: Display exploded")
+            })
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(hook < verdict, "{out}");
+        assert!(out.log_containing("value:").is_none(), "{out}");
+    }
+    // A field's Display panics the same way.
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult {
+        info!(v:% = PanicsWhenShown; "with a field");
+        Ok(())
+    });
+    assert_eq!(out.state, TestState::Failed, "{out}");
+    assert!(
+        out.log_containing("panicked: Display exploded").is_some(),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_logged_value_whose_display_logs_is_logged_in_order() {
+    let out = TestRun::new("d", "t").run(|_| -> TaskResult {
+        info!("outer: {}", LogsWhenShown);
+        Ok(())
+    });
+    out.assert_success();
+    let messages: Vec<_> = out.logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(messages, ["from inside Display", "outer: shown"], "{out}");
+}
+
 #[test]
 fn a_value_that_cannot_be_serialized_fails_without_retry() {
     let mut map = std::collections::HashMap::new();
@@ -413,15 +495,18 @@ fn xcoms_of_this_run_and_of_any_run_are_pulled_counted_and_pushed() {
             let none: Option<Value> = ctx.xcom_pull("up", "missing")?;
             let r = XComRef::new("other", "r0", "mapped");
             let one: Option<u8> = ctx.xcom_pull_from(&r.clone().map_index(1))?;
+            // Without a map index (or a negative one) the unmapped value is read: none here.
+            let unmapped: Option<u8> = ctx.xcom_pull_from(&r)?;
+            let negative: Option<u8> = ctx.xcom_pull_from(&r.clone().map_index(-2))?;
             let count = ctx.xcom_count(&r)?;
             let zero = ctx.xcom_count(&r.clone().key("nope"))?;
             ctx.xcom_push("mine", &json!({"a": 1}))?;
-            Ok(json!([n, e, none, one, count, zero]))
+            Ok(json!([n, e, none, one, unmapped, negative, count, zero]))
         });
     out.assert_success();
     assert_eq!(
         out.return_value,
-        Some(json!([{"n": 1}, "e", null, 11, 2, 0]))
+        Some(json!([{"n": 1}, "e", null, 11, null, null, 2, 0]))
     );
     assert_eq!(out.xcom("mine"), Some(&json!({"a": 1})));
     let pull = &out.requests[0].body;
@@ -1037,4 +1122,43 @@ fn a_task_deaf_to_cancellation_is_failed_after_the_grace_period() {
     let error = out.error.unwrap();
     assert!(error.starts_with("terminated by SIGTERM"), "{error}");
     assert_eq!(out.terminal.body["retry_reason"], "terminated by SIGTERM");
+}
+
+#[test]
+fn a_dag_run_wait_that_runs_out_says_the_run_is_still_going() {
+    let out = TestRun::new("d", "t")
+        .dag_run_states("x", "r", ["running"])
+        .run(|ctx| -> TaskResult {
+            match ctx.wait_dag_run(
+                "x",
+                "r",
+                Duration::from_millis(5),
+                Some(Duration::from_millis(40)),
+            ) {
+                Err(e @ RequestError::DagRunNotFinished { .. }) => {
+                    Err(TaskError::fail(e.to_string()))
+                }
+                other => panic!("{other:?}"),
+            }
+        });
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("dag run \"x\" \"r\" is still running after"),
+        "{error}"
+    );
+    assert!(!error.contains("no answer"), "{error}");
+}
+
+#[test]
+fn deleting_a_missing_variable_succeeds_as_on_the_api_server() {
+    let out = TestRun::new("d", "t")
+        .variable("k", "v")
+        .run(|ctx| -> TaskResult {
+            ctx.delete_variable("k")?;
+            ctx.delete_variable("k")?;
+            ctx.delete_variable("never_set")?;
+            Ok(())
+        });
+    out.assert_success();
+    assert!(!out.variables.contains_key("k"));
 }

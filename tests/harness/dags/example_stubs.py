@@ -39,8 +39,9 @@ example_etl()
 def testing():
     # Independent tasks: each ends in its own state.
     for task_id in [
-        "succeed", "fail_no_retry", "io_error", "panic", "skip", "return_complex",
-        "read_var_conn", "require_var", "log_levels", "context_facts", "async_echo",
+        "succeed", "fail_no_retry", "io_error", "panic", "display_panics", "exit_early", "skip",
+        "return_complex", "read_var_conn", "require_var", "log_levels", "context_facts",
+        "async_echo",
     ]:
         rust(task_id)
     # A Python task hands an XCom to a Rust one.

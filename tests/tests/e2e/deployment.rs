@@ -384,6 +384,8 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
                     ("fail_no_retry", "failed"),
                     ("io_error", "failed"),
                     ("panic", "failed"),
+                    ("display_panics", "failed"),
+                    ("exit_early", "failed"),
                     ("skip", "skipped"),
                     ("return_complex", "success"),
                     ("upstream", "success"),
@@ -465,6 +467,50 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
         let log = api.wait_log("testing", "all", "require_var", 1, &["missing_var"])?;
         expect_record(&log, "error", "the Variable missing_var is not set", &[])
     });
+
+    checks.check(
+        "(e) a Display that panics and a task that calls exit end failed promptly, saying why",
+        || {
+            for task in ["display_panics", "exit_early"] {
+                let ti = api.task_instance("testing", "all", task)?;
+                let took = ti.duration().context("no start or end date")?;
+                eprintln!("{task}: {:?} after {took:.1} s", ti.state);
+                // A hang ends only at SIGKILL or zombie detection, minutes later.
+                ensure!(
+                    ti.state.as_deref() == Some("failed") && took < 30.0,
+                    "{task} ended {:?} after {took:.1} s",
+                    ti.state
+                );
+            }
+            let log = api.wait_log(
+                "testing",
+                "all",
+                "display_panics",
+                1,
+                &["task failed: it panicked"],
+            )?;
+            expect_record(
+                &log,
+                "error",
+                "panicked: Display of a logged value exploded",
+                &[],
+            )?;
+            expect_record(
+                &log,
+                "error",
+                "task failed: it panicked: Display of a logged value exploded",
+                &[],
+            )?;
+            let log = api.wait_log("testing", "all", "exit_early", 1, &["std::process::exit"])?;
+            expect_record(&log, "info", "calling std::process::exit(0)", &[])?;
+            expect_record(
+                &log,
+                "error",
+                "task failed: the task called std::process::exit (or C exit) before returning",
+                &[],
+            )
+        },
+    );
 
     checks.check("(e) XComs: complex values, and a Python task's XCom read by Rust", || {
         let v = xcom(api, "testing", "all", "return_complex", "return_value")?;
