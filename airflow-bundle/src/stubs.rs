@@ -522,26 +522,28 @@ mod tests {
 
     #[test]
     fn stubs_carry_every_setting_and_only_non_native_dags() {
-        let mut d = DagDeclaration::default();
-        d.coordinator_queues = vec!["rust".into()];
-        d.schedule = Schedule::cron("@daily").timezone("Europe/Paris");
-        d.start_date = Some("2026-01-01T00:00:00Z".into());
-        d.params = vec![ParamDeclaration {
-            name: "region".into(),
-            default: serde_json::json!("eu"),
-            description: Some("where".into()),
-        }];
-        d.tasks = vec![
-            task(
-                "extract",
-                &["load"],
-                TaskSettings::new()
-                    .queue("rust")
-                    .retries(2)
-                    .trigger_rule(crate::declare::TriggerRule::AllDone),
-            ),
-            task("load", &[], TaskSettings::new().queue("rust")),
-        ];
+        let mut d = DagDeclaration {
+            coordinator_queues: vec!["rust".into()],
+            schedule: Schedule::cron("@daily").timezone("Europe/Paris"),
+            start_date: Some("2026-01-01T00:00:00Z".into()),
+            params: vec![ParamDeclaration {
+                name: "region".into(),
+                default: serde_json::json!("eu"),
+                description: Some("where".into()),
+            }],
+            tasks: vec![
+                task(
+                    "extract",
+                    &["load"],
+                    TaskSettings::new()
+                        .queue("rust")
+                        .retries(2)
+                        .trigger_rule(crate::declare::TriggerRule::AllDone),
+                ),
+                task("load", &[], TaskSettings::new().queue("rust")),
+            ],
+            ..DagDeclaration::default()
+        };
         let r = render(&manifest(d.clone()), "b\ncoding=utf-7", "00");
         let text = r.text.unwrap();
         assert!(text.starts_with(&format!("{FIRST_LINE}\n{SECOND_LINE}\n")));
@@ -573,16 +575,18 @@ mod tests {
 
     #[test]
     fn a_value_without_a_faithful_literal_skips_its_dag_and_says_why() {
-        let mut d = DagDeclaration::default();
-        d.coordinator_queues = vec!["rust".into()];
-        d.tasks = vec![task(
-            "a",
-            &[],
-            TaskSettings {
-                retry_delay: Some(f64::INFINITY),
-                ..TaskSettings::new().queue("rust")
-            },
-        )];
+        let mut d = DagDeclaration {
+            coordinator_queues: vec!["rust".into()],
+            tasks: vec![task(
+                "a",
+                &[],
+                TaskSettings {
+                    retry_delay: Some(f64::INFINITY),
+                    ..TaskSettings::new().queue("rust")
+                },
+            )],
+            ..DagDeclaration::default()
+        };
         let r = render(&manifest(d.clone()), "b", "00");
         assert_eq!(r.text, None);
         assert!(
