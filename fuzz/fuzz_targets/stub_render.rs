@@ -133,7 +133,7 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 s.retry_exponential_backoff = Some(f.float());
                 s.max_retry_delay = Some(f.float());
                 s.execution_timeout = Some(f.float());
-                s.priority_weight = Some(i32::from(f.byte() as i8) * 16_777_259);
+                s.priority_weight = Some(i32::from(f.byte() as i8).wrapping_mul(16_777_259));
             }
             s.trigger_rule = (bits & 32 != 0).then(|| RULES[usize::from(f.byte()) % RULES.len()]);
             let id = f.text();
@@ -142,7 +142,11 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 .filter(|j| down & (1 << j) != 0)
                 .map(|j| tasks.get(j).map_or_else(|| f.text(), |t| t.id.clone()))
                 .collect();
-            let args = if bits & 64 != 0 { vec![f.text()] } else { vec![] };
+            let args = if bits & 64 != 0 {
+                vec![f.text()]
+            } else {
+                vec![]
+            };
             tasks.push(TaskDeclaration {
                 id,
                 settings: s,
@@ -214,7 +218,12 @@ fn allowed_strings(m: &Manifest, bundle: &str, digest: &str) -> BTreeSet<String>
             out.insert(t.id.clone());
             out.extend(t.downstream.iter().cloned());
             let s = &t.settings;
-            out.extend([&s.queue, &s.pool, &s.owner, &s.doc_md].into_iter().flatten().cloned());
+            out.extend(
+                [&s.queue, &s.pool, &s.owner, &s.doc_md]
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         }
     }
     out
@@ -305,7 +314,10 @@ fn template_line(line: &str) -> bool {
         return true;
     }
     // Outside the fixed lines: no comment, no quote, nothing but the template's characters.
-    if !line.bytes().all(|b| b.is_ascii_alphanumeric() || b" _.,:()[]{}=>-".contains(&b)) {
+    if !line
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" _.,:()[]{}=>-".contains(&b))
+    {
         return false;
     }
     if let Some(rest) = line.strip_prefix("    t[S] = task.stub(_rust_task, task_id=S") {
@@ -345,7 +357,10 @@ fn check(m: &Manifest, bundle: &str, digest: &str) {
     for l in &literals {
         assert!(allowed.contains(l), "the literal {l:?} was not given");
     }
-    let body = skeleton.split_once('\n').and_then(|(_, r)| r.split_once('\n')).map(|(_, r)| r);
+    let body = skeleton
+        .split_once('\n')
+        .and_then(|(_, r)| r.split_once('\n'))
+        .map(|(_, r)| r);
     let mut with = 0;
     for line in body.unwrap_or_default().lines() {
         assert!(template_line(line), "not a template line: {line:?}");
