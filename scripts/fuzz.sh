@@ -13,7 +13,9 @@
 # allocation over the limit, and the fuzzed readers have no unsafe code. Longer runs keep it.
 # Targets: trailer (trailer + streaming reader), manifest_yaml (the YAML 1.1 typing behind
 # `verify`), record (the airflow-build record decoder), comm_frames (the SDK runtime's frame and
-# protocol message decoding, through airflow-sdk's internal `fuzzing` feature). Each run prints
+# protocol message decoding, through airflow-sdk's internal `fuzzing` feature), stub_render (the
+# Python stub dag file renderer: any manifest, output ASCII with only the template outside its
+# string literals, through airflow-bundle's `stubs` feature). Each run prints
 # libFuzzer's final `Done N runs` line; a crash leaves its input under fuzz/artifacts/<target>/
 # and fails the script. The corpus grows under fuzz/corpus/<target>/ (not committed); committed
 # seeds under fuzz/seeds/<target>/ (if any) are read too, never written.
@@ -37,7 +39,7 @@ if [ "$runs" = smoke ]; then
     trap 'rm -rf "$corpus_root"' EXIT
 fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record comm_frames)
+[ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record comm_frames stub_render)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/target}"
 if [ "$runs" = build ]; then

@@ -3,7 +3,8 @@
 //! # Where things are
 //!
 //! [`footer`] ([`Trailer`]), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
-//! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`.
+//! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
+//! generated Python stub dag file).
 #![forbid(unsafe_code)]
 
 pub mod dag_ids;
@@ -14,6 +15,8 @@ pub mod manifest;
 #[cfg(feature = "io")]
 pub mod read;
 pub mod record;
+#[cfg(feature = "stubs")]
+pub mod stubs;
 #[cfg(feature = "io")]
 pub mod verify;
 #[cfg(feature = "io")]

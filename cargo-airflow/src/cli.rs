@@ -86,12 +86,12 @@ pub struct StubsArgs {
     /// The bundle whose declarations the stubs are generated from (never executed)
     #[arg(value_name = "BUNDLE")]
     pub bundle: PathBuf,
-    /// Where to write the file; by default `<bundle name>_dags.py` beside the bundle.
+    /// Where to write the file; by default `<bundle file name>_dags.py` beside the bundle.
     #[arg(
         short = 'o',
         long,
         value_name = "PATH",
-        help = "Where to write the file [default: <bundle dir>/<bundle name>_dags.py]"
+        help = "Where to write the file [default: <bundle dir>/<bundle file name>_dags.py]"
     )]
     pub output: Option<PathBuf>,
     /// Use verbose output
@@ -170,7 +170,7 @@ The default output is <target-dir>/airflow/<triple>/<bin> (with .exe for Windows
 The dags' declarations (schedule, settings, dependencies) are checked first; a dag, task or \
 cron expression Airflow would refuse stops the pack, naming it. Unless --no-stubs is given, \
 the Python stub dag file of the dags that are not native is written next to the bundle as \
-<bin>_dags.py (generated, deterministic, public airflow.sdk API only)."
+<bundle file name>_dags.py (generated, deterministic, public airflow.sdk API only)."
 )]
 pub struct PackArgs {
     /// Path to Cargo.toml

@@ -4,23 +4,22 @@
 //! A bundle's `--airflow-metadata` (or, for a foreign target, the sidecar record) carries each
 //! dag's declarations ([`airflow_bundle::declare`]). `cargo airflow pack` refuses declarations
 //! Airflow would refuse ([`check`]), and writes one Python file with a stub dag for every dag that
-//! is not native ([`render`]), so dag ids, task ids, dependencies, schedule and task settings
-//! can never drift from the Rust side. `cargo airflow stubs BUNDLE` writes the same file from a
-//! bundle packed elsewhere, without running it.
-//!
-//! The file uses only public `airflow.sdk` API (`DAG`, `task.stub`, `Param`,
-//! `CronTriggerTimetable`) and is a pure function of the manifest and the bundle's digest.
+//! is not native ([`airflow_bundle::stubs::render`], which treats the manifest as untrusted), so
+//! dag ids, task ids, dependencies, schedule and task settings can never drift from the Rust
+//! side. `cargo airflow stubs BUNDLE` writes the same file from a bundle packed elsewhere,
+//! without running it.
 
-use std::fmt::Write as _;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::Manifest;
-use airflow_bundle::declare::{CRON_PRESETS, DagDeclaration, Schedule, TaskSettings, parse_utc};
+use airflow_bundle::declare::{CRON_PRESETS, Schedule};
 use airflow_bundle::manifest::Metadata;
 use airflow_bundle::read::{BundleReader, open_regular};
-use serde_json::Value;
+pub use airflow_bundle::stubs::Rendered;
+use airflow_bundle::stubs::render;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -164,272 +163,16 @@ pub fn check_cron(expression: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// A Python string literal (JSON's escapes are all valid Python).
-fn py_str(s: &str) -> String {
-    serde_json::to_string(s).expect("strings always serialize")
-}
-
-/// A JSON value as a Python literal.
-fn py_value(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => py_str(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(py_value).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", py_str(k), py_value(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-fn py_seconds(s: f64) -> String {
-    format!("datetime.timedelta(seconds={s:?})")
-}
-
-/// A declared UTC date as a Python `datetime` (the declarations were checked before).
-fn py_date(text: &str) -> String {
-    match parse_utc(text) {
-        Some(_) => {
-            let n = |r: std::ops::Range<usize>| text[r].trim_start_matches('0').to_owned();
-            let n = |r| match n(r) {
-                s if s.is_empty() => "0".to_owned(),
-                s => s,
-            };
-            format!(
-                "datetime.datetime({}, {}, {}, {}, {}, {}, tzinfo=datetime.timezone.utc)",
-                n(0..4),
-                n(5..7),
-                n(8..10),
-                n(11..13),
-                n(14..16),
-                n(17..19)
-            )
-        }
-        None => format!("datetime.datetime.fromisoformat({})", py_str(text)),
-    }
-}
-
-fn task_kwargs(s: &TaskSettings) -> Vec<String> {
-    let mut k = Vec::new();
-    if let Some(q) = &s.queue {
-        k.push(format!("queue={}", py_str(q)));
-    }
-    if let Some(v) = s.retries {
-        k.push(format!("retries={v}"));
-    }
-    if let Some(v) = s.retry_delay {
-        k.push(format!("retry_delay={}", py_seconds(v)));
-    }
-    if let Some(v) = s.retry_exponential_backoff {
-        k.push(format!("retry_exponential_backoff={v:?}"));
-    }
-    if let Some(v) = s.max_retry_delay {
-        k.push(format!("max_retry_delay={}", py_seconds(v)));
-    }
-    if let Some(v) = s.execution_timeout {
-        k.push(format!("execution_timeout={}", py_seconds(v)));
-    }
-    if let Some(v) = s.trigger_rule {
-        k.push(format!("trigger_rule={}", py_str(v.as_str())));
-    }
-    if let Some(v) = &s.pool {
-        k.push(format!("pool={}", py_str(v)));
-    }
-    if let Some(v) = s.priority_weight {
-        k.push(format!("priority_weight={v}"));
-    }
-    if let Some(v) = &s.owner {
-        k.push(format!("owner={}", py_str(v)));
-    }
-    if let Some(v) = &s.doc_md {
-        k.push(format!("doc_md={}", py_str(v)));
-    }
-    k
-}
-
-/// Why a dag gets no stub (the dag is named).
-fn unstubbable(dag_id: &str, decl: &DagDeclaration) -> Option<String> {
-    if let Some(t) = decl.tasks.iter().find(|t| !t.args.is_empty()) {
-        return Some(format!(
-            "dag {dag_id:?}: task {:?} takes typed arguments, whose bindings only a hand-written \
-             stub can declare; write this dag's stub by hand",
-            t.id
-        ));
-    }
-    decl.routing_problems(dag_id)
-        .first()
-        .map(|p| format!("no stub for dag {dag_id:?}: {p}"))
-}
-
-/// What [`render`] produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    /// The Python file, when at least one dag got a stub.
-    pub text: Option<String>,
-    /// The dags that got a stub.
-    pub dags: Vec<String>,
-    /// Why some dags got none (dags that are native need none and are not listed).
-    pub skipped: Vec<String>,
-}
-
-/// The Python stub dag file for the dags of `manifest` that are not native. `bundle_name` and
-/// `digest` (SHA-256 of the bundle file) go into the header.
-pub fn render(manifest: &Manifest, bundle_name: &str, digest: &str) -> Rendered {
-    let mut body = String::new();
-    let (mut dags, mut skipped) = (Vec::new(), Vec::new());
-    let mut uses_cron = false;
-    let mut uses_param = false;
-    for (dag_id, entry) in &manifest.dags {
-        let Some(decl) = &entry.declared else {
-            skipped.push(format!(
-                "dag {dag_id:?} has no declarations (a bundle built with another SDK); write \
-                 its stub by hand"
-            ));
-            continue;
-        };
-        if decl.native {
-            continue;
-        }
-        if let Some(why) = unstubbable(dag_id, decl) {
-            skipped.push(why);
-            continue;
-        }
-        dags.push(dag_id.clone());
-        let mut kw = vec![format!("dag_id={}", py_str(dag_id))];
-        kw.push(match &decl.schedule {
-            Schedule::None => "schedule=None".into(),
-            Schedule::Once => "schedule=\"@once\"".into(),
-            Schedule::Continuous => "schedule=\"@continuous\"".into(),
-            Schedule::Cron { timezone, .. } => {
-                uses_cron = true;
-                format!(
-                    "schedule=CronTriggerTimetable({}, timezone={})",
-                    py_str(decl.schedule.cron_expression().unwrap_or_default()),
-                    py_str(timezone)
-                )
-            }
-        });
-        if let Some(d) = &decl.start_date {
-            kw.push(format!("start_date={}", py_date(d)));
-        }
-        if let Some(d) = &decl.end_date {
-            kw.push(format!("end_date={}", py_date(d)));
-        }
-        if let Some(c) = decl.catchup {
-            kw.push(format!("catchup={}", if c { "True" } else { "False" }));
-        }
-        if let Some(d) = &decl.description {
-            kw.push(format!("description={}", py_str(d)));
-        }
-        if !decl.tags.is_empty() {
-            let tags: Vec<String> = decl.tags.iter().map(|t| py_str(t)).collect();
-            kw.push(format!("tags=[{}]", tags.join(", ")));
-        }
-        if !decl.params.is_empty() {
-            uses_param = true;
-            let params: Vec<String> = decl
-                .params
-                .iter()
-                .map(|p| {
-                    let desc = p
-                        .description
-                        .as_ref()
-                        .map(|d| format!(", description={}", py_str(d)))
-                        .unwrap_or_default();
-                    format!("{}: Param({}{desc})", py_str(&p.name), py_value(&p.default))
-                })
-                .collect();
-            kw.push(format!("params={{{}}}", params.join(", ")));
-        }
-        if let Some(n) = decl.max_active_runs {
-            kw.push(format!("max_active_runs={n}"));
-        }
-        if let Some(n) = decl.max_active_tasks {
-            kw.push(format!("max_active_tasks={n}"));
-        }
-        if let Some(s) = decl.dagrun_timeout {
-            kw.push(format!("dagrun_timeout={}", py_seconds(s)));
-        }
-        let _ = writeln!(body, "\n\nwith DAG(");
-        for k in kw {
-            let _ = writeln!(body, "    {k},");
-        }
-        let _ = writeln!(body, "):");
-        let _ = writeln!(body, "    t = {{}}");
-        for t in &decl.tasks {
-            let mut args = vec![
-                "_rust_task".to_owned(),
-                format!("task_id={}", py_str(&t.id)),
-            ];
-            args.extend(task_kwargs(&t.settings));
-            let _ = writeln!(
-                body,
-                "    t[{}] = task.stub({})()",
-                py_str(&t.id),
-                args.join(", ")
-            );
-        }
-        for t in decl.tasks.iter().filter(|t| !t.downstream.is_empty()) {
-            let down: Vec<String> = t
-                .downstream
-                .iter()
-                .map(|d| format!("t[{}]", py_str(d)))
-                .collect();
-            let _ = writeln!(body, "    t[{}] >> [{}]", py_str(&t.id), down.join(", "));
-        }
-    }
-    if dags.is_empty() {
-        return Rendered {
-            text: None,
-            dags,
-            skipped,
-        };
-    }
-    let mut imports = vec!["DAG"];
-    if uses_cron {
-        imports.push("CronTriggerTimetable");
-    }
-    if uses_param {
-        imports.push("Param");
-    }
-    imports.push("task");
-    let text = format!(
-        "# Generated by cargo-airflow from the bundle {bundle} (sha256 {digest}).\n\
-         # Do not edit: change the dags in Rust and run `cargo airflow pack` again, or\n\
-         # `cargo airflow stubs BUNDLE` for a bundle packed elsewhere.\n\
-         # Each task is a stub: the executable coordinator runs it in the bundle.\n\
-         from __future__ import annotations\n\n\
-         import datetime  # noqa: F401  (used by dates and durations, when declared)\n\n\
-         from airflow.sdk import {imports}\n\n\n\
-         def _rust_task(): ...\n{body}",
-        bundle = py_str(bundle_name),
-        imports = imports.join(", "),
-    );
-    Rendered {
-        text: Some(text),
-        dags,
-        skipped,
-    }
-}
-
 /// Where the stub file of the bundle at `bundle` goes by default: next to it, named
-/// `<bundle name>_dags.py` (without `.exe`).
+/// `<bundle file name>_dags.py` with the file name kept whole (`.exe`, `-` and `.` included), so
+/// that bundles with different names never share a stub file. Airflow imports a dag file by its
+/// path under a module name of its own making, so the name need not be a Python identifier.
 pub fn default_path(bundle: &Path) -> PathBuf {
-    let stem = bundle
+    let mut name = bundle
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bundle".into());
-    let stem = stem.strip_suffix(".exe").unwrap_or(&stem).to_owned();
-    bundle.with_file_name(format!("{}_dags.py", stem.replace(['-', '.'], "_")))
+        .map_or_else(|| OsString::from("bundle"), OsStr::to_os_string);
+    name.push("_dags.py");
+    bundle.with_file_name(name)
 }
 
 /// The manifest and the SHA-256 (hex) of the bundle file at `path`, read without running it.
@@ -526,8 +269,7 @@ pub fn write_checked(
 }
 
 /// The first line of every stub file cargo-airflow generates.
-const GENERATED_FIRST_LINE: &str =
-    "# Generated by cargo-airflow. Do not edit: change the dags in Rust and pack again.";
+use airflow_bundle::stubs::FIRST_LINE as GENERATED_FIRST_LINE;
 
 /// How the first line of a stub file written by cargo-airflow 0.1 started.
 const GENERATED_FIRST_LINE_0_1: &str = "# Generated by cargo-airflow from the bundle ";
@@ -564,6 +306,7 @@ fn remove_generated(path: &Path, inputs: &[(&'static str, &Path)]) -> Result<Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+    use airflow_bundle::declare::{DagDeclaration, TaskSettings};
 
     #[test]
     fn cron_expressions_are_checked_field_by_field() {
@@ -660,54 +403,6 @@ mod tests {
     }
 
     #[test]
-    fn stubs_carry_every_setting_and_only_non_native_dags() {
-        let mut d = DagDeclaration::default();
-        d.coordinator_queues = vec!["rust".into()];
-        d.schedule = Schedule::cron("@daily").timezone("Europe/Paris");
-        d.start_date = Some("2026-01-01T00:00:00Z".into());
-        d.params = vec![airflow_bundle::declare::ParamDeclaration {
-            name: "region".into(),
-            default: serde_json::json!("eu"),
-            description: Some("where".into()),
-        }];
-        d.tasks = vec![
-            task(
-                "extract",
-                &["load"],
-                TaskSettings::new()
-                    .queue("rust")
-                    .retries(2)
-                    .trigger_rule(airflow_bundle::declare::TriggerRule::AllDone),
-            ),
-            task("load", &[], TaskSettings::new().queue("rust")),
-        ];
-        let r = render(&manifest(d.clone()), "b", "00");
-        let text = r.text.unwrap();
-        for needle in [
-            "sha256 00",
-            "from airflow.sdk import DAG, CronTriggerTimetable, Param, task",
-            "schedule=CronTriggerTimetable(\"0 0 * * *\", timezone=\"Europe/Paris\")",
-            "start_date=datetime.datetime(2026, 1, 1, 0, 0, 0, tzinfo=datetime.timezone.utc)",
-            "params={\"region\": Param(\"eu\", description=\"where\")}",
-            "task_id=\"extract\", queue=\"rust\", retries=2, trigger_rule=\"all_done\"",
-            "t[\"extract\"] >> [t[\"load\"]]",
-        ] {
-            assert!(text.contains(needle), "{needle} not in:\n{text}");
-        }
-        d.native = true;
-        assert_eq!(render(&manifest(d.clone()), "b", "00").text, None);
-        // A task off the routed queues gets no stub, and says why.
-        d.native = false;
-        d.tasks[1].settings.queue = None;
-        let r = render(&manifest(d), "b", "00");
-        assert_eq!(r.text, None);
-        assert!(
-            r.skipped[0].contains("task \"load\" of dag \"etl\""),
-            "{:?}",
-            r.skipped
-        );
-    }
-
     fn native_dag() -> DagDeclaration {
         let mut d = DagDeclaration::default();
         d.native = true;
@@ -790,19 +485,17 @@ mod tests {
     }
 
     #[test]
-    fn python_literals() {
-        assert_eq!(
-            py_value(&serde_json::json!({"a": [true, null, 1.5, "x\"y"]})),
-            r#"{"a": [True, None, 1.5, "x\"y"]}"#
-        );
-        assert_eq!(
-            py_date("2026-01-02T03:04:05Z"),
-            "datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)"
-        );
-        assert_eq!(py_seconds(30.0), "datetime.timedelta(seconds=30.0)");
+    fn the_default_stub_path_keeps_the_bundle_file_name_whole() {
         assert_eq!(
             default_path(Path::new("/o/example-bundle")),
-            Path::new("/o/example_bundle_dags.py")
+            Path::new("/o/example-bundle_dags.py")
         );
+        // Names that differ only by `-`, `.` or `_` (or `.exe`) get different stub files.
+        let names = ["a-b", "a_b", "a.b", "a-b.exe", "a_b.exe"];
+        let paths: std::collections::BTreeSet<PathBuf> = names
+            .iter()
+            .map(|n| default_path(&Path::new("/o").join(n)))
+            .collect();
+        assert_eq!(paths.len(), names.len(), "{paths:?}");
     }
 }

@@ -28,7 +28,7 @@ fn pack_then_verify_ok() {
     assert!(v.warnings.is_empty());
     assert_eq!(
         v.stubs.as_deref(),
-        Some(p.bundle.with_file_name("example_bundle_dags.py").as_path())
+        Some(p.bundle.with_file_name("example-bundle_dags.py").as_path())
     );
     // The executable region is cargo's artifact, byte for byte; the artifact is untouched.
     let exe = fs::read(&p.executable).unwrap();

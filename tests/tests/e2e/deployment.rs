@@ -1060,7 +1060,7 @@ fn generated_stubs() -> Result<PathBuf> {
         .parent()
         .context("the executables root has no parent")?
         .join("generated-stubs")
-        .join("example_bundle_dags.py");
+        .join("example-bundle_dags.py");
     std::fs::create_dir_all(file.parent().context("no parent")?)?;
     let status = airflow_e2e::pack::cargo_airflow_command()?
         .arg("stubs")

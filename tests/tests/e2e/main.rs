@@ -10,4 +10,5 @@ mod deployment;
 mod harness_selftest;
 mod reader;
 mod runtime;
+mod stub_boundary;
 mod task_api;
