@@ -402,7 +402,6 @@ mod tests {
         assert_eq!(problems.len(), 5, "{text}");
     }
 
-    #[test]
     fn native_dag() -> DagDeclaration {
         let mut d = DagDeclaration::default();
         d.native = true;
