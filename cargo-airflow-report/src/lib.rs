@@ -50,10 +50,11 @@ pub struct PackReport {
     /// The Python stub dag file written next to the bundle; none with `--no-stubs` or when
     /// every dag is native.
     pub stubs: Option<PathBuf>,
-    /// A stub file cargo-airflow generated earlier at the default path, removed because every
-    /// dag of the bundle is native now (it would still declare the old dags).
-    #[serde(default)]
-    pub stubs_removed: Option<PathBuf>,
+    /// Stub files cargo-airflow generated earlier for this bundle, removed because they would
+    /// still declare its dags: at the default path once every dag is native, or at the name
+    /// cargo-airflow 0.1 gave stub files (`-` and `.` made `_`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stubs_removed: Vec<PathBuf>,
     /// Why the files the build read beyond the airflow-build record (`include_str!` data,
     /// `#[path]` modules, files outside the package) could not be checked for freshness, when
     /// they could not (no cargo dep-info beside the executable); the rest was checked.

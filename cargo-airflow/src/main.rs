@@ -142,14 +142,8 @@ fn run_stubs(args: &StubsArgs) -> Exit {
             for w in &rendered.skipped {
                 shell.warning(w);
             }
-            if let Some(r) = &removed {
-                shell.status(
-                    "Removed",
-                    format!(
-                        "{}: generated earlier, no dag needs a stub any more",
-                        r.display()
-                    ),
-                );
+            for r in &removed {
+                shell.status("Removed", format!("{}: {}", r.path.display(), r.explain()));
             }
             match path {
                 Some(p) => shell.status(

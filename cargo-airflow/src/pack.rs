@@ -291,7 +291,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
     let written = write_atomically(&dest, &opened, &source, manifest.as_bytes())?;
     mark("bundle written");
     let (stubs, stubs_removed) = if args.no_stubs {
-        (None, None)
+        (None, Vec::new())
     } else {
         // The manifest as the stubs command reads it back from the bundle.
         let parsed = Manifest::from_yaml(&manifest).map_err(|e| Error::Stubs {
@@ -315,9 +315,12 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             }
             None => {}
         }
+        for r in &removed {
+            shell.status("Removed", format!("{}: {}", r.path.display(), r.explain()));
+        }
         (
             path.map(|p| absolute(&cwd, &p)),
-            removed.map(|p| absolute(&cwd, &p)),
+            removed.iter().map(|r| absolute(&cwd, &r.path)).collect(),
         )
     };
     mark("stubs written");
@@ -389,9 +392,9 @@ pub fn print_summary(report: &PackReport, cwd: &Path, shell: &mut Shell) {
     if let Some(s) = &report.stubs {
         shell.detail(format!("python stubs: {}", relative(s, cwd).display()));
     }
-    if let Some(s) = &report.stubs_removed {
+    for s in &report.stubs_removed {
         shell.detail(format!(
-            "removed python stubs: {} (generated earlier; every dag is native now)",
+            "removed python stubs: {} (generated earlier for this bundle)",
             relative(s, cwd).display()
         ));
     }
@@ -807,7 +810,7 @@ mod tests {
             source_digest: Some("cd".repeat(32)),
             warnings: vec!["w".into()],
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
-            stubs_removed: None,
+            stubs_removed: Vec::new(),
             read_inputs_unchecked: None,
         }
     }
@@ -840,12 +843,12 @@ mod tests {
     fn the_summary_says_which_stale_stub_file_was_removed() {
         let mut native = report();
         native.stubs = None;
-        native.stubs_removed = Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into());
+        native.stubs_removed = vec!["/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()];
         let text = summary_of(&native, Verbosity::Normal);
         assert!(
             text.contains(
                 "removed python stubs: target/airflow/x86_64-unknown-linux-gnu/ex_dags.py \
-                 (generated earlier; every dag is native now)"
+                 (generated earlier for this bundle)"
             ),
             "{text}"
         );
