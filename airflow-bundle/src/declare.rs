@@ -136,6 +136,23 @@ pub enum TriggerRule {
 }
 
 impl TriggerRule {
+    /// Every rule, in declaration order.
+    pub const ALL: [TriggerRule; 13] = [
+        TriggerRule::AllSuccess,
+        TriggerRule::AllFailed,
+        TriggerRule::AllDone,
+        TriggerRule::AllDoneMinOneSuccess,
+        TriggerRule::AllDoneSetupSuccess,
+        TriggerRule::AllSkipped,
+        TriggerRule::OneSuccess,
+        TriggerRule::OneFailed,
+        TriggerRule::OneDone,
+        TriggerRule::NoneFailed,
+        TriggerRule::NoneFailedMinOneSuccess,
+        TriggerRule::NoneSkipped,
+        TriggerRule::Always,
+    ];
+
     /// Airflow's name for the rule (`"all_success"`, ...).
     pub fn as_str(self) -> &'static str {
         match self {

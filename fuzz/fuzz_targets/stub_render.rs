@@ -19,22 +19,6 @@ use airflow_bundle::{DagEntry, Manifest, Metadata, Sdk};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-const RULES: [TriggerRule; 13] = [
-    TriggerRule::AllSuccess,
-    TriggerRule::AllFailed,
-    TriggerRule::AllDone,
-    TriggerRule::AllDoneMinOneSuccess,
-    TriggerRule::AllDoneSetupSuccess,
-    TriggerRule::AllSkipped,
-    TriggerRule::OneSuccess,
-    TriggerRule::OneFailed,
-    TriggerRule::OneDone,
-    TriggerRule::NoneFailed,
-    TriggerRule::NoneFailedMinOneSuccess,
-    TriggerRule::NoneSkipped,
-    TriggerRule::Always,
-];
-
 /// The fuzz input as a sequence of fields: chunks between 0xFF bytes.
 struct Fields<'a>(std::slice::Split<'a, u8, fn(&u8) -> bool>);
 
@@ -135,7 +119,8 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 s.execution_timeout = Some(f.float());
                 s.priority_weight = Some(i32::from(f.byte() as i8).wrapping_mul(16_777_259));
             }
-            s.trigger_rule = (bits & 32 != 0).then(|| RULES[usize::from(f.byte()) % RULES.len()]);
+            s.trigger_rule = (bits & 32 != 0)
+                .then(|| TriggerRule::ALL[usize::from(f.byte()) % TriggerRule::ALL.len()]);
             let id = f.text();
             let down = f.byte();
             let downstream = (0..8)
@@ -194,7 +179,7 @@ fn allowed_strings(m: &Manifest, bundle: &str, digest: &str) -> BTreeSet<String>
         .into_iter()
         .map(str::to_owned)
         .collect();
-    out.extend(RULES.iter().map(|r| r.as_str().to_owned()));
+    out.extend(TriggerRule::ALL.iter().map(|r| r.as_str().to_owned()));
     out.extend(CRON_PRESETS.iter().map(|(_, x)| (*x).to_owned()));
     for (id, e) in &m.dags {
         out.insert(id.clone());

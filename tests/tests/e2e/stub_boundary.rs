@@ -243,22 +243,6 @@ fn dag_case() -> impl Strategy<Value = DagCase> {
         )
 }
 
-const RULES: [TriggerRule; 13] = [
-    TriggerRule::AllSuccess,
-    TriggerRule::AllFailed,
-    TriggerRule::AllDone,
-    TriggerRule::AllDoneMinOneSuccess,
-    TriggerRule::AllDoneSetupSuccess,
-    TriggerRule::AllSkipped,
-    TriggerRule::OneSuccess,
-    TriggerRule::OneFailed,
-    TriggerRule::OneDone,
-    TriggerRule::NoneFailed,
-    TriggerRule::NoneFailedMinOneSuccess,
-    TriggerRule::NoneSkipped,
-    TriggerRule::Always,
-];
-
 fn date_text(d: &Date) -> String {
     match d {
         Date::Valid([y, mo, d, h, mi, s]) => {
@@ -372,7 +356,7 @@ impl Case {
                     s.retry_exponential_backoff = t.backoff;
                     s.execution_timeout = t.timeout;
                     s.priority_weight = t.priority;
-                    s.trigger_rule = t.rule.map(|r| RULES[r]);
+                    s.trigger_rule = t.rule.map(|r| TriggerRule::ALL[r]);
                     TaskDeclaration {
                         id: t.id.clone(),
                         settings: s,
