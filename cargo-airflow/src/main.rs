@@ -150,7 +150,13 @@ fn run_stubs(args: &StubsArgs) -> Exit {
                     "Wrote",
                     format!("{} ({})", p.display(), rendered.dags.join(", ")),
                 ),
-                None => shell.status("Skipped", "no stubs: every dag of the bundle is native"),
+                None if rendered.skipped.is_empty() => {
+                    shell.status("Skipped", "no stubs: every dag of the bundle is native")
+                }
+                None => shell.status(
+                    "Skipped",
+                    "no stubs: no dag of the bundle can get one (warnings above)",
+                ),
             }
             Exit::Success
         }

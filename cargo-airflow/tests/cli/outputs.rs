@@ -271,6 +271,23 @@ fn a_stale_generated_stub_is_removed_when_every_dag_is_native() {
     assert!(!err.contains("Removed"), "{err}");
 }
 
+/// A bundle none of whose dags can get a stub (here: no declarations, as from another SDK) is
+/// not reported as all native.
+#[test]
+fn stubs_says_why_no_file_was_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = "airflow_bundle_metadata_version: \"1.0\"\nsdk:\n  language: \"go\"\n  \
+                    version: \"1.0.0\"\n  supervisor_schema_version: \"2026-06-16\"\nsource: \
+                    \"main.go\"\ndags:\n  etl:\n    tasks:\n      - \"a\"\n";
+    let bundle = bundle_with_manifest(dir.path(), "go-bundle", manifest);
+    let (code, _, err) = run_bounded(&["stubs", s(&bundle)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dag \"etl\" has no declarations"), "{err}");
+    assert!(err.contains("no dag of the bundle can get one"), "{err}");
+    assert!(!err.contains("native"), "{err}");
+    assert!(!dir.path().join("go-bundle_dags.py").exists());
+}
+
 /// cargo-airflow 0.1 named the stub file of `my-bundle` `my_bundle_dags.py`, the name the stub of
 /// a bundle `my_bundle` has now. After an upgrade the old file would declare the dags a second
 /// time: it is removed when (and only when) its first line names this very bundle.
