@@ -17,6 +17,14 @@ pub const DIGEST_SCHEME: u32 = 2;
 
 /// Streams one file through SHA-256 (`buf` is the reused read buffer).
 fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
+    // Opening a FIFO would wait for a writer, and a device may never end: only regular files.
+    let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+    if !meta.is_file() {
+        return Err(Error::io(path)(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, FIFO, socket or device node)",
+        )));
+    }
     let mut f = std::fs::File::open(path).map_err(Error::io(path))?;
     let mut h = Context::new(&SHA256);
     let mut len = 0u64;
@@ -84,6 +92,22 @@ fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or((0, [0; 32])))
+        .collect())
+}
+
+/// The length and SHA-256 of each file, hashed as package inputs are (in parallel, regular files
+/// only), named by its relative path: for files a build read beyond its selected inputs.
+pub fn digest_files(files: &[(String, PathBuf)]) -> Result<Vec<FileDigest>, Error> {
+    let paths: Vec<&Path> = files.iter().map(|(_, p)| p.as_path()).collect();
+    let hashed = hash_all(&paths)?;
+    Ok(files
+        .iter()
+        .zip(hashed)
+        .map(|((rel, _), (len, d))| FileDigest {
+            path: rel.clone(),
+            len,
+            sha256: hex(&d),
+        })
         .collect())
 }
 
@@ -173,6 +197,34 @@ pub(crate) fn hash_selection(
 #[cfg(test)]
 mod tests {
     use crate::package_inputs;
+
+    /// Files digested by name are hashed like inputs; a FIFO among them is refused, not waited
+    /// on (a dep-info file names what the build read, and anything can stand there now).
+    #[test]
+    fn digest_files_names_each_file_and_refuses_what_is_not_regular() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.txt");
+        std::fs::write(&a, "abc").unwrap();
+        let got = super::digest_files(&[("data/a.txt".into(), a.clone())]).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].path, "data/a.txt");
+        assert_eq!(got[0].len, 3);
+        assert_eq!(
+            got[0].sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        #[cfg(unix)]
+        {
+            let fifo = d.path().join("fifo");
+            let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+            assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+            let err = super::digest_files(&[("a".into(), a), ("f".into(), fifo.clone())])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+            assert!(err.contains(&fifo.display().to_string()), "{err}");
+        }
+    }
 
     /// Records in released executables carry scheme-2 digests: the same files must give the
     /// same values forever (a change needs a new [`super::DIGEST_SCHEME`]).

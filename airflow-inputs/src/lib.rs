@@ -23,7 +23,7 @@ mod walk;
 pub use dependencies::path_dependencies;
 pub use diff::{Change, diff};
 pub use error::Error;
-pub use hash::DIGEST_SCHEME;
+pub use hash::{DIGEST_SCHEME, digest_files};
 pub use patterns::PatternOrigin;
 
 /// The result of digesting a package's inputs.

@@ -16,10 +16,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use airflow_bundle::footer::hex;
 use airflow_bundle::record::FileDigest;
 use airflow_inputs::Change;
-use sha2::Digest;
 
 use crate::error::{Error, Result};
 
@@ -214,19 +212,23 @@ pub fn check(
     }
     let current: BTreeMap<&str, &FileDigest> =
         current.iter().map(|f| (f.path.as_str(), f)).collect();
-    let mut digests = Vec::with_capacity(read.len());
-    for (rel, abs) in read {
-        if let Some(known) = current.get(rel.as_str()) {
-            digests.push((*known).clone());
-            continue;
+    let (known, unknown): (Vec<_>, Vec<_>) = read
+        .into_iter()
+        .partition(|(rel, _)| current.contains_key(rel.as_str()));
+    let mut digests: Vec<FileDigest> = known
+        .iter()
+        .map(|(rel, _)| current[rel.as_str()].clone())
+        .collect();
+    digests.extend(airflow_inputs::digest_files(&unknown).map_err(|e| match e {
+        airflow_inputs::Error::Io { path, source } => {
+            Error::io("cannot read an input of the build", path, source)
         }
-        let (len, sha256) = digest(&abs)?;
-        digests.push(FileDigest {
-            path: rel,
-            len,
-            sha256,
-        });
-    }
+        other => Error::io(
+            "cannot digest the inputs of the build read by",
+            executable,
+            std::io::Error::other(other.to_string()),
+        ),
+    })?);
     digests.sort();
     Ok(Outcome::Fresh(digests))
 }
@@ -323,27 +325,6 @@ fn relative(from: &Path, to: &Path) -> Option<String> {
         parts.push(c.as_os_str().to_str()?);
     }
     Some(parts.join("/"))
-}
-
-/// A file's length and SHA-256 (hex), refusing FIFOs and devices.
-fn digest(path: &Path) -> Result<(u64, String)> {
-    let mut file = airflow_bundle::read::open_regular(path)
-        .map_err(|e| Error::io("cannot read an input of the build", path, e))?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut len = 0u64;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                h.update(&buf[..n]);
-                len += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("cannot read an input of the build", path, e)),
-        }
-    }
-    Ok((len, hex(h.finalize().as_slice())))
 }
 
 #[cfg(test)]
