@@ -5,36 +5,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wait_timeout::ChildExt;
-
-use crate::support::{bundle_with_manifest, example_source, packed, s};
-
-/// Runs the binary with `args`, failing the test if it has not finished within 60 s (a hang).
-fn run_bounded(args: &[&str]) -> (i32, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
-    let mut child = Command::new(crate::support::bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out).unwrap())
-        .stderr(fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let Some(status) = child.wait_timeout(Duration::from_secs(60)).unwrap() else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("`cargo-airflow {}` hung", args.join(" "));
-    };
-    (
-        status.code().unwrap_or(-1),
-        fs::read_to_string(out).unwrap(),
-        fs::read_to_string(err).unwrap(),
-    )
-}
-
-fn mkfifo(p: &Path) {
-    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
-}
+use crate::support::{
+    bundle_with_manifest, example_source, mkfifo, packed, run_bounded, s, temp_files_in,
+};
 
 const HEAD: &str = "sdk:\n  supervisor_schema_version: \"2026-06-16\"\n";
 
@@ -219,18 +192,7 @@ fn sigterm_exits_143_and_sigkill_leftovers_are_cleaned_by_the_next_pack() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let source = example_source();
-    let temps = || {
-        fs::read_dir(dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(".cargo-airflow-")
-            })
-            .count()
-    };
+    let temps = || temp_files_in(dir.path());
     let args = [
         "pack",
         "--executable",

@@ -9,13 +9,9 @@ use std::time::{Duration, Instant};
 
 use wait_timeout::ChildExt;
 
-use crate::support::{bundle_with_manifest, example_source, packed, s};
-
-/// Runs the binary with `args`, failing the test if it has not finished within 30 s (a hang).
-fn run_bounded(args: &[&str]) -> (i32, String, String) {
-    let child = spawn(args, &[]);
-    finish(child, args)
-}
+use crate::support::{
+    bundle_with_manifest, example_source, mkfifo, packed, run_bounded, s, temp_files_in,
+};
 
 fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Child {
     Command::new(crate::support::bin())
@@ -42,10 +38,6 @@ fn finish(mut child: Child, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn mkfifo(p: &Path) {
-    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
 }
 
 /// A character device node to write to: a copy of /dev/null's (1, 3) made in `dir` when this
@@ -167,18 +159,7 @@ fn a_signal_during_the_stub_write_leaves_no_temp_file() {
     let bundle = &packed().bundle;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x_dags.py");
-    let temps = || {
-        fs::read_dir(dir.path())
-            .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with(".cargo-airflow-")
-            })
-            .count()
-    };
+    let temps = || temp_files_in(dir.path());
     let args = ["stubs", s(bundle), "-o", s(&out)];
     for signal in ["-TERM", "-KILL"] {
         let mut child = spawn(&args, &[("__CARGO_AIRFLOW_TEST_PAUSE_MS", "20000")]);

@@ -1,8 +1,12 @@
 //! Helpers: running the binary, packing the example bundle once per test process.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
+
+use wait_timeout::ChildExt;
 
 pub use cargo_airflow_report::{InspectReport, PackReport, VerifyReport};
 
@@ -252,4 +256,48 @@ pub fn bundle_with_manifest(dir: &Path, name: &str, manifest: &str) -> PathBuf {
     std::fs::write(&p, bytes).expect("write the bundle");
     chmod(&p, 0o755);
     p
+}
+
+/// Runs the binary with `args`, failing the test if it has not finished within 60 s (a hang).
+/// Output goes through files, so a chatty child never blocks on a full pipe.
+pub fn run_bounded(args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = Command::new(bin())
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let Some(status) = child.wait_timeout(Duration::from_secs(60)).unwrap() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("`cargo-airflow {}` hung", args.join(" "));
+    };
+    (
+        status.code().unwrap_or(-1),
+        fs::read_to_string(out).unwrap(),
+        fs::read_to_string(err).unwrap(),
+    )
+}
+
+/// Makes a FIFO at `p`.
+pub fn mkfifo(p: &Path) {
+    assert!(Command::new("mkfifo").arg(p).status().unwrap().success());
+}
+
+/// How many cargo-airflow temp files (`.cargo-airflow-*`) are in `dir`.
+pub fn temp_files_in(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".cargo-airflow-")
+        })
+        .count()
 }
