@@ -4,6 +4,7 @@
 //! `airflow_e2e::venv` (created under `target/airflow-venv` on first use) and fails, never
 //! skips, when it cannot be made.
 
+mod capabilities;
 mod cross;
 mod declared;
 mod deployment;
