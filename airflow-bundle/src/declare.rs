@@ -72,6 +72,14 @@ pub const CRON_PRESETS: &[(&str, &str)] = &[
     ("@annually", "0 0 1 1 *"),
 ];
 
+/// The five fields the preset `expression` stands for (`"@daily"` gives `"0 0 * * *"`; see
+/// [`CRON_PRESETS`]), recognised after trimming; `None` when it is no preset. Stubs and native
+/// dags alike hand Airflow a preset expanded.
+pub fn expand_preset(expression: &str) -> Option<&'static str> {
+    let e = expression.trim();
+    CRON_PRESETS.iter().find(|(p, _)| *p == e).map(|(_, x)| *x)
+}
+
 impl Schedule {
     /// A cron schedule in UTC. `expression` is five fields (`"0 3 * * *"`) or a preset
     /// (`"@daily"`; see [`CRON_PRESETS`]); `"@once"` and `"@continuous"` give [`Schedule::Once`]
@@ -109,12 +117,7 @@ impl Schedule {
             return None;
         };
         let e = expression.trim();
-        Some(
-            CRON_PRESETS
-                .iter()
-                .find(|(p, _)| *p == e)
-                .map_or(e, |(_, x)| x),
-        )
+        Some(expand_preset(e).unwrap_or(e))
     }
 
     /// Whether Airflow would create runs on its own (everything but [`Schedule::None`]).
@@ -1118,6 +1121,9 @@ mod tests {
             Some("0 0 * * *")
         );
         assert_eq!(Schedule::cron("@once"), Schedule::Once);
+        assert_eq!(expand_preset(" @weekly\t"), Some("0 0 * * 0"));
+        assert_eq!(expand_preset("@Daily"), None);
+        assert_eq!(expand_preset("0 0 * * *"), None);
         assert_eq!(Schedule::Once.timezone("UTC"), Schedule::Once);
         let own = TaskSettings::new().retries(5);
         let merged = own.or(&TaskSettings::new().retries(1).pool("db"));

@@ -219,7 +219,7 @@ impl std::error::Error for CronError {}
 pub fn check_cron(expression: &str) -> Result<(), CronError> {
     let trimmed = expression.trim();
     if trimmed.starts_with('@') {
-        return if CRON_PRESETS.iter().any(|(p, _)| *p == trimmed) {
+        return if super::expand_preset(trimmed).is_some() {
             Ok(())
         } else {
             Err(CronError::UnknownPreset)
