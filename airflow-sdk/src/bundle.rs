@@ -665,7 +665,7 @@ impl Bundle {
     /// the packer applies too ([`DagDeclaration::problems`]: dependencies, dates, numbers, cron
     /// expressions, and for a native dag its queues and no typed arguments). The bundle binary
     /// refuses to answer `--airflow-metadata` or run a task with any of these, and
-    /// [`testing`](crate#testing) refuses to run one, with the same text.
+    /// [`testing`](crate#unit-tests) refuses to run one, with the same text.
     pub fn validate(&self) -> Result<(), DeclarationError> {
         let mut problems = Vec::new();
         let mut dags = HashSet::new();
