@@ -5,8 +5,9 @@
 //! `declared` key of its `--airflow-metadata` (and airflow-build embeds the same text for a
 //! foreign target), the packer copies them into the manifest, and then
 //!
-//! * `cargo airflow pack` checks them ([`DagDeclaration::problems`]) and writes the Python stub
-//!   dag file from them, and
+//! * the SDK refuses them when the bundle is declared, and `cargo airflow pack` checks them
+//!   again, by the same rules ([`DagDeclaration::problems`], [`Metadata::declaration_problems`]),
+//!   and writes the Python stub dag file from them, and
 //! * on Airflow 3.4 the bundle's runtime turns the dags that opt in ([`DagDeclaration::native`])
 //!   into serialized Dags when the Dag processor parses the bundle file.
 //!
@@ -33,6 +34,12 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::Metadata;
+
+mod cron;
+
+pub use cron::{CronError, CronField, check_cron};
 
 /// When Airflow creates runs of a dag.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -65,10 +72,19 @@ pub const CRON_PRESETS: &[(&str, &str)] = &[
     ("@annually", "0 0 1 1 *"),
 ];
 
+/// The five fields the preset `expression` stands for (`"@daily"` gives `"0 0 * * *"`; see
+/// [`CRON_PRESETS`]), recognised after trimming; `None` when it is no preset. Stubs and native
+/// dags alike hand Airflow a preset expanded.
+pub fn expand_preset(expression: &str) -> Option<&'static str> {
+    let e = expression.trim();
+    CRON_PRESETS.iter().find(|(p, _)| *p == e).map(|(_, x)| *x)
+}
+
 impl Schedule {
     /// A cron schedule in UTC. `expression` is five fields (`"0 3 * * *"`) or a preset
     /// (`"@daily"`; see [`CRON_PRESETS`]); `"@once"` and `"@continuous"` give [`Schedule::Once`]
-    /// and [`Schedule::Continuous`]. The packer checks the expression.
+    /// and [`Schedule::Continuous`]. The expression is checked with the dag's other declarations
+    /// ([`check_cron`]).
     #[must_use]
     pub fn cron(expression: impl Into<String>) -> Self {
         let expression = expression.into();
@@ -101,12 +117,7 @@ impl Schedule {
             return None;
         };
         let e = expression.trim();
-        Some(
-            CRON_PRESETS
-                .iter()
-                .find(|(p, _)| *p == e)
-                .map_or(e, |(_, x)| x),
-        )
+        Some(expand_preset(e).unwrap_or(e))
     }
 
     /// Whether Airflow would create runs on its own (everything but [`Schedule::None`]).
@@ -468,6 +479,31 @@ pub enum DeclarationProblem {
         /// The name.
         name: String,
     },
+    /// A cron schedule's expression is one Airflow would refuse.
+    BadCron {
+        /// The dag.
+        dag_id: String,
+        /// The expression as declared.
+        expression: String,
+        /// What is wrong with it.
+        error: CronError,
+    },
+    /// A task of a native dag takes typed arguments, which only a Python stub can bind.
+    NativeTaskArgs {
+        /// The dag.
+        dag_id: String,
+        /// The task.
+        task_id: String,
+    },
+    /// A manifest's declared tasks are not its task list (a bundle mixing SDKs).
+    TaskListMismatch {
+        /// The dag.
+        dag_id: String,
+        /// The ids of the declared tasks, in order.
+        declared: Vec<String>,
+        /// The dag's task list, in order.
+        listed: Vec<String>,
+    },
 }
 
 impl fmt::Display for DeclarationProblem {
@@ -548,6 +584,28 @@ impl fmt::Display for DeclarationProblem {
             DeclarationProblem::DuplicateParam { dag_id, name } => {
                 write!(f, "dag {dag_id:?} declares param {name:?} more than once")
             }
+            DeclarationProblem::BadCron {
+                dag_id,
+                expression,
+                error,
+            } => write!(
+                f,
+                "dag {dag_id:?}: the cron expression {expression:?} is invalid: {error}"
+            ),
+            DeclarationProblem::NativeTaskArgs { dag_id, task_id } => write!(
+                f,
+                "task {task_id:?} of dag {dag_id:?} takes typed arguments, which only a Python \
+                 stub can bind: declare it with Dag::task, or make the dag not native"
+            ),
+            DeclarationProblem::TaskListMismatch {
+                dag_id,
+                declared,
+                listed,
+            } => write!(
+                f,
+                "dag {dag_id:?}: the declared tasks {declared:?} differ from the task list \
+                 {listed:?}; rebuild the bundle with one airflow-sdk"
+            ),
         }
     }
 }
@@ -599,8 +657,14 @@ pub fn parse_utc(text: &str) -> Option<i64> {
 }
 
 impl DagDeclaration {
-    /// Everything wrong with the declarations of dag `dag_id`. Cron expressions and time zone
-    /// names are not checked here (the packer checks cron; Airflow checks zones).
+    /// Everything wrong with the declarations of dag `dag_id`, each naming the dag and task:
+    /// unknown task ids, cycles, bad dates and numbers, catchup without a start date, a cron
+    /// expression Airflow would refuse ([`check_cron`]), and for a native dag a task whose queue
+    /// is not routed to the coordinator ([`routing_problems`](Self::routing_problems)) or that
+    /// takes typed arguments. Time zone names are not checked (Airflow checks them).
+    ///
+    /// The SDK refuses a bundle with any of these when it is declared, and the packer checks a
+    /// manifest by the same rules ([`Metadata::declaration_problems`]).
     pub fn problems(&self, dag_id: &str) -> Vec<DeclarationProblem> {
         let mut out = Vec::new();
         let index: HashMap<&str, usize> = self
@@ -702,6 +766,25 @@ impl DagDeclaration {
                 }
             }
         }
+        if self.native {
+            out.extend(self.routing_problems(dag_id));
+            // A native dag has no stub, and only a stub binds typed arguments.
+            out.extend(self.tasks.iter().filter(|t| !t.args.is_empty()).map(|t| {
+                DeclarationProblem::NativeTaskArgs {
+                    dag_id: dag_id.to_owned(),
+                    task_id: t.id.clone(),
+                }
+            }));
+        }
+        if let Schedule::Cron { expression, .. } = &self.schedule
+            && let Err(error) = check_cron(expression)
+        {
+            out.push(DeclarationProblem::BadCron {
+                dag_id: dag_id.to_owned(),
+                expression: expression.clone(),
+                error,
+            });
+        }
         out
     }
 
@@ -730,6 +813,29 @@ impl DagDeclaration {
         self.tasks
             .iter()
             .flat_map(|t| t.downstream.iter().map(|d| (t.id.as_str(), d.as_str())))
+    }
+}
+
+impl Metadata {
+    /// Everything wrong with the declarations of every dag ([`DagDeclaration::problems`]), and
+    /// dags whose declared tasks are not their task list. Dags without declarations (a bundle
+    /// built with another SDK) have nothing to check.
+    pub fn declaration_problems(&self) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
+        for (dag_id, entry) in &self.dags {
+            let Some(decl) = &entry.declared else {
+                continue;
+            };
+            if !decl.tasks.iter().map(|t| &t.id).eq(entry.tasks.iter()) {
+                out.push(DeclarationProblem::TaskListMismatch {
+                    dag_id: dag_id.clone(),
+                    declared: decl.tasks.iter().map(|t| t.id.clone()).collect(),
+                    listed: entry.tasks.clone(),
+                });
+            }
+            out.extend(decl.problems(dag_id));
+        }
+        out
     }
 }
 
@@ -901,6 +1007,97 @@ mod tests {
     }
 
     #[test]
+    fn a_cron_expression_airflow_would_refuse_is_a_problem_of_its_dag() {
+        let mut d = dag(vec![task("a", &[])]);
+        d.schedule = Schedule::cron("0 25 * * *").timezone("Europe/Paris");
+        let p = d.problems("etl");
+        assert_eq!(
+            p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            [
+                "dag \"etl\": the cron expression \"0 25 * * *\" is invalid: hour: 25 is outside 0-23"
+            ]
+        );
+        assert!(matches!(
+            &p[0],
+            DeclarationProblem::BadCron {
+                error: CronError::OutOfRange {
+                    field: CronField::Hour,
+                    value: 25
+                },
+                ..
+            }
+        ));
+        // Presets, once and continuous are not cron expressions to check.
+        for ok in ["@daily", " @weekly ", "@once", "@continuous"] {
+            d.schedule = Schedule::cron(ok);
+            assert_eq!(d.problems("etl"), vec![], "{ok}");
+        }
+        d.schedule = Schedule::cron("@sometimes");
+        assert!(d.problems("etl")[0].to_string().contains("unknown preset"));
+    }
+
+    #[test]
+    fn a_native_dag_needs_routed_queues_and_no_typed_arguments() {
+        let mut d = dag(vec![task("a", &[]), task("b", &[])]);
+        d.tasks[0].args = vec!["totals".into()];
+        d.tasks[1].settings.queue = Some("default".into());
+        // A stub binds arguments and may route its tasks itself.
+        assert_eq!(d.problems("etl"), vec![]);
+        d.native = true;
+        let p: Vec<String> = d.problems("etl").iter().map(ToString::to_string).collect();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("task \"b\" of dag \"etl\" runs on queue \"default\""),
+            "{p:?}"
+        );
+        assert_eq!(
+            p[1],
+            "task \"a\" of dag \"etl\" takes typed arguments, which only a Python stub can bind: \
+             declare it with Dag::task, or make the dag not native"
+        );
+    }
+
+    #[test]
+    fn metadata_names_declared_tasks_that_differ_from_the_task_list() {
+        use crate::{DagEntry, Sdk};
+        let mut d = dag(vec![task("a", &["b"]), task("b", &[])]);
+        d.schedule = Schedule::cron("0 0 * * 5L");
+        let entry = |tasks: &[&str], declared: Option<DagDeclaration>| DagEntry {
+            tasks: tasks.iter().map(|t| t.to_string()).collect(),
+            declared,
+        };
+        let m = Metadata {
+            airflow_bundle_metadata_version: "1.0".into(),
+            sdk: Sdk {
+                language: "rust".into(),
+                version: "0.1.0".into(),
+                supervisor_schema_version: "2026-06-16".into(),
+                supervisor_schema_versions: vec![],
+            },
+            dags: [
+                ("etl".to_owned(), entry(&["b", "a"], Some(d))),
+                // Another SDK's dag: nothing declared, nothing to check.
+                ("other".to_owned(), entry(&["x"], None)),
+            ]
+            .into(),
+        };
+        let p: Vec<String> = m
+            .declaration_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            p,
+            [
+                "dag \"etl\": the declared tasks [\"a\", \"b\"] differ from the task list \
+                 [\"b\", \"a\"]; rebuild the bundle with one airflow-sdk",
+                "dag \"etl\": the cron expression \"0 0 * * 5L\" is invalid: day of week: \"5L\" \
+                 is not a number"
+            ]
+        );
+    }
+
+    #[test]
     fn dates_convert_to_epoch_seconds() {
         assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_utc("2026-01-01T00:00:00Z"), Some(1_767_225_600));
@@ -924,6 +1121,9 @@ mod tests {
             Some("0 0 * * *")
         );
         assert_eq!(Schedule::cron("@once"), Schedule::Once);
+        assert_eq!(expand_preset(" @weekly\t"), Some("0 0 * * 0"));
+        assert_eq!(expand_preset("@Daily"), None);
+        assert_eq!(expand_preset("0 0 * * *"), None);
         assert_eq!(Schedule::Once.timezone("UTC"), Schedule::Once);
         let own = TaskSettings::new().retries(5);
         let merged = own.or(&TaskSettings::new().retries(1).pool("db"));

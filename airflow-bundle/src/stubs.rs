@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::Manifest;
-use crate::declare::{CRON_PRESETS, DagDeclaration, Schedule, TaskSettings, parse_utc};
+use crate::declare::{DagDeclaration, Schedule, TaskSettings, expand_preset, parse_utc};
 
 /// The first line of every generated stub file, fixed so that no bundle can put a
 /// source-encoding declaration there; other code recognises generated files by it.
@@ -211,11 +211,7 @@ fn unstubbable(dag_id: &str, decl: &DagDeclaration) -> Option<String> {
 /// What a cron schedule's expression becomes: a preset's five fields, or the expression as
 /// declared (Airflow splits it on whitespace).
 fn cron_text(expression: &str) -> &str {
-    let e = expression.trim();
-    CRON_PRESETS
-        .iter()
-        .find(|(p, _)| *p == e)
-        .map_or(expression, |(_, x)| x)
+    expand_preset(expression).unwrap_or(expression)
 }
 
 /// The `with DAG(...)` block of one dag.

@@ -168,7 +168,9 @@ impl Dag {
         self
     }
 
-    /// When Airflow creates runs (default: never on its own; see [`Schedule`]).
+    /// When Airflow creates runs (default: never on its own; see [`Schedule`]). A cron expression
+    /// Airflow would refuse makes the bundle's declarations invalid
+    /// ([`check_cron`](airflow_bundle::declare::check_cron) says which).
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = schedule;
         self
@@ -481,10 +483,9 @@ impl Dag {
         decl.dagrun_timeout = self.dagrun_timeout;
         decl.default_task = self.default_task.clone();
         decl.tasks = tasks;
+        // The rules the packer applies too (airflow-bundle's), so a bad declaration is refused
+        // here, naming the dag and task, rather than at pack time.
         problems.extend(decl.problems(&self.id));
-        if self.native {
-            problems.extend(decl.routing_problems(&self.id));
-        }
         (decl, problems)
     }
 
@@ -659,7 +660,12 @@ impl Bundle {
         &self.dags
     }
 
-    /// Checks the declarations: dag ids unique, task ids unique within their dag.
+    /// Checks the declarations: dag ids unique, task ids unique within their dag, typed arguments
+    /// named and supported by the schema version, and each dag's own declarations by the rules
+    /// the packer applies too ([`DagDeclaration::problems`]: dependencies, dates, numbers, cron
+    /// expressions, and for a native dag its queues and no typed arguments). The bundle binary
+    /// refuses to answer `--airflow-metadata` or run a task with any of these, and
+    /// [`testing`](crate#unit-tests) refuses to run one, with the same text.
     pub fn validate(&self) -> Result<(), DeclarationError> {
         let mut problems = Vec::new();
         let mut dags = HashSet::new();
@@ -831,6 +837,73 @@ mod tests {
                 "{names:?}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn airflow_bundles_rules_are_checked_when_the_bundle_is_declared() {
+        let bad_cron = Bundle::new().dag(
+            Dag::new("nightly")
+                .schedule(Schedule::cron("0 25 * * *"))
+                .task("a", noop),
+        );
+        let err = bad_cron.validate().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the bundle's declarations are invalid: dag \"nightly\": the cron expression \
+             \"0 25 * * *\" is invalid: hour: 25 is outside 0-23"
+        );
+        assert_eq!(bad_cron.metadata().unwrap_err(), err);
+
+        let native_args = Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .queue("rust")
+            .dag(
+                Dag::new("etl")
+                    .native()
+                    .task_with_args("load", ["totals", "table"], load),
+            );
+        let err = native_args.validate().unwrap_err();
+        assert_eq!(
+            err.problems,
+            [DeclarationProblem::Dag(
+                declare::DeclarationProblem::NativeTaskArgs {
+                    dag_id: "etl".into(),
+                    task_id: "load".into()
+                }
+            )]
+        );
+        assert!(
+            err.to_string().ends_with(
+                "task \"load\" of dag \"etl\" takes typed arguments, which only a Python stub \
+                 can bind: declare it with Dag::task, or make the dag not native"
+            ),
+            "{err}"
+        );
+    }
+
+    /// `testing` refuses a bundle the binary would refuse, with the same text.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn testing_refuses_a_bad_declaration_with_the_same_text() {
+        let bundle = Bundle::new().dag(
+            Dag::new("nightly")
+                .schedule(Schedule::cron("0 0 * * 5L"))
+                .task("a", noop),
+        );
+        let expected = bundle.validate().unwrap_err().to_string();
+        assert!(
+            expected.contains("dag \"nightly\": the cron expression \"0 0 * * 5L\""),
+            "{expected}"
+        );
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::testing::TestRun::new("nightly", "a").run_in(&bundle)
+        }))
+        .unwrap_err();
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("TestRun::run_in: the bundle cannot run: {expected}")
+        );
     }
 
     #[test]

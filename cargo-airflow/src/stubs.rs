@@ -15,7 +15,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::Manifest;
-use airflow_bundle::declare::{CRON_PRESETS, Schedule};
 use airflow_bundle::manifest::Metadata;
 use airflow_bundle::read::{BundleReader, open_regular};
 pub use airflow_bundle::stubs::Rendered;
@@ -25,142 +24,15 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::output::{self, Kind};
 
-/// Everything wrong with the declarations in `metadata`, each naming the dag and task: cycles,
-/// unknown task ids, catchup without a start date, bad dates and numbers, invalid cron
-/// expressions, and for native dags a task whose queue is not routed to the coordinator.
+/// Everything wrong with the declarations in `metadata`, each naming the dag and task: the rules
+/// of [`Metadata::declaration_problems`], which airflow-sdk also applies when a bundle is
+/// declared; checked again here for bundles built with another SDK or packed elsewhere.
 pub fn check(metadata: &Metadata) -> Vec<String> {
-    let mut out = Vec::new();
-    for (dag_id, entry) in &metadata.dags {
-        let Some(decl) = &entry.declared else {
-            continue;
-        };
-        let ids: Vec<&str> = decl.tasks.iter().map(|t| t.id.as_str()).collect();
-        if ids != entry.tasks.iter().map(String::as_str).collect::<Vec<_>>() {
-            out.push(format!(
-                "dag {dag_id:?}: the declared tasks {ids:?} differ from the task list {:?}; \
-                 rebuild the bundle with one airflow-sdk",
-                entry.tasks
-            ));
-        }
-        out.extend(decl.problems(dag_id).iter().map(ToString::to_string));
-        if decl.native {
-            out.extend(
-                decl.routing_problems(dag_id)
-                    .iter()
-                    .map(ToString::to_string),
-            );
-            for t in decl.tasks.iter().filter(|t| !t.args.is_empty()) {
-                out.push(format!(
-                    "task {:?} of dag {dag_id:?} takes typed arguments, which only a Python stub \
-                     can bind: declare it with Dag::task, or make the dag not native",
-                    t.id
-                ));
-            }
-        }
-        if let Schedule::Cron { expression, .. } = &decl.schedule
-            && let Err(e) = check_cron(expression)
-        {
-            out.push(format!(
-                "dag {dag_id:?}: the cron expression {expression:?} is invalid: {e}"
-            ));
-        }
-    }
-    out
-}
-
-/// Checks a cron expression as Airflow's cron timetables read it: five fields (minute, hour,
-/// day of month, month, day of week) or a preset. Lists, ranges, steps, month and day names,
-/// `?`, `L` and `#` are accepted.
-pub fn check_cron(expression: &str) -> std::result::Result<(), String> {
-    let e = expression.trim();
-    if e.starts_with('@') {
-        return if CRON_PRESETS.iter().any(|(p, _)| *p == e) {
-            Ok(())
-        } else {
-            Err(format!(
-                "unknown preset; known: {}",
-                CRON_PRESETS
-                    .iter()
-                    .map(|(p, _)| *p)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        };
-    }
-    let fields: Vec<&str> = e.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!(
-            "it has {} field(s); a cron expression has 5: minute hour day-of-month month \
-             day-of-week",
-            fields.len()
-        ));
-    }
-    const MONTHS: &[&str] = &[
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let spec: [(&str, u32, u32, &[&str], u32); 5] = [
-        ("minute", 0, 59, &[], 0),
-        ("hour", 0, 23, &[], 0),
-        ("day of month", 1, 31, &[], 0),
-        ("month", 1, 12, MONTHS, 1),
-        ("day of week", 0, 7, DAYS, 0),
-    ];
-    for (field, (name, lo, hi, names, base)) in fields.iter().zip(spec) {
-        let value = |s: &str| -> std::result::Result<u32, String> {
-            let lower = s.to_ascii_lowercase();
-            if let Some(i) = names.iter().position(|n| *n == lower) {
-                return Ok(i as u32 + base);
-            }
-            let v: u32 = s
-                .parse()
-                .map_err(|_| format!("{name}: {s:?} is not a number"))?;
-            if (lo..=hi).contains(&v) {
-                Ok(v)
-            } else {
-                Err(format!("{name}: {v} is outside {lo}-{hi}"))
-            }
-        };
-        for item in field.split(',') {
-            let (range, step) = match item.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (item, None),
-            };
-            if let Some(s) = step
-                && !s.parse::<u32>().is_ok_and(|n| n > 0)
-            {
-                return Err(format!("{name}: the step {s:?} is not a positive number"));
-            }
-            match range {
-                "*" => {}
-                "?" if name.starts_with("day") => {}
-                "L" if name == "day of month" => {}
-                r if name == "day of week" && r.contains('#') => {
-                    let (d, n) = r.split_once('#').unwrap_or_default();
-                    value(d)?;
-                    if !n.parse::<u32>().is_ok_and(|n| (1..=5).contains(&n)) {
-                        return Err(format!("{name}: {r:?} needs a week number 1-5 after #"));
-                    }
-                }
-                r if name == "day of week" && r.len() > 1 && r.ends_with('L') => {
-                    value(&r[..r.len() - 1])?;
-                }
-                r => match r.split_once('-') {
-                    Some((a, b)) => {
-                        let (a, b) = (value(a)?, value(b)?);
-                        if a > b {
-                            return Err(format!("{name}: the range {r:?} runs backwards"));
-                        }
-                    }
-                    None if r.is_empty() => return Err(format!("{name}: an empty item")),
-                    None => {
-                        value(r)?;
-                    }
-                },
-            }
-        }
-    }
-    Ok(())
+    metadata
+        .declaration_problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Where the stub file of the bundle at `bundle` goes by default: next to it, named
@@ -388,37 +260,7 @@ fn remove_generated(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airflow_bundle::declare::{DagDeclaration, TaskSettings};
-
-    #[test]
-    fn cron_expressions_are_checked_field_by_field() {
-        for ok in [
-            "0 3 * * *",
-            "*/15 0-6,22 1,15 jan-mar mon-fri",
-            "0 0 L * ?",
-            "0 0 * * 5#3",
-            "0 0 * * 5L",
-            "@daily",
-            "0 0 * * 7",
-        ] {
-            assert_eq!(check_cron(ok), Ok(()), "{ok}");
-        }
-        for (bad, why) in [
-            ("0 3 * *", "4 field(s)"),
-            ("60 * * * *", "minute: 60 is outside 0-59"),
-            ("0 24 * * *", "hour: 24"),
-            ("0 0 0 * *", "day of month: 0"),
-            ("0 0 * 13 *", "month: 13"),
-            ("0 0 * * mon-xyz", "\"xyz\" is not a number"),
-            ("*/0 * * * *", "step \"0\""),
-            ("5-1 * * * *", "runs backwards"),
-            ("@sometimes", "unknown preset"),
-            ("0 0 * * 1#9", "week number"),
-        ] {
-            let err = check_cron(bad).unwrap_err();
-            assert!(err.contains(why), "{bad}: {err}");
-        }
-    }
+    use airflow_bundle::declare::{DagDeclaration, Schedule, TaskSettings};
 
     fn manifest(decl: DagDeclaration) -> Manifest {
         let tasks = decl.tasks.iter().map(|t| t.id.clone()).collect();

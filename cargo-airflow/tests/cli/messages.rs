@@ -169,3 +169,46 @@ fn a_cycle_refused_by_the_sdk_binary_is_a_declaration_problem() {
     );
     assert!(!dir.path().join("out").exists());
 }
+
+/// A cron expression Airflow would refuse (croniter reads `5L` as nothing it knows): the SDK
+/// refuses it when the bundle is declared, so pack names the dag and the expression as a
+/// declaration problem (not an introspection failure), and the bundle binary, run as Airflow
+/// runs it, refuses with the same text.
+#[test]
+fn a_bad_cron_is_refused_by_the_sdk_with_the_same_text_at_pack_and_at_run_time() {
+    let m = crate::record::Mini::new("declarations");
+    m.write(
+        "src/main.rs",
+        "mod tasks;\nuse airflow_sdk::{Bundle, Dag, Schedule};\nfn bundle() -> Bundle {\n    \
+         Bundle::new().dag(Dag::new(\"mini\").schedule(Schedule::cron(\"0 6 * * 5L\"))\
+         .task(\"hello\", tasks::hello))\n}\nairflow_sdk::main!(bundle());\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = m.pack(&["-o", s(&dir.path().join("out"))]);
+    r.expect_code(1);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
+    assert_data_eq!(
+        redact(line, &[(&m.target_dir, "[TARGET]")]),
+        snapbox::str![[
+            r#"error: the dag declarations of [TARGET]/debug/mini-bundle are invalid: dag "mini": the cron expression "0 6 * * 5L" is invalid: day of week: "5L" is not a number; fix them in the bundle's Rust code and build again"#
+        ]]
+    );
+    assert!(!dir.path().join("out").exists());
+
+    // What Airflow's coordinator starts: the binary refuses before connecting, same problem.
+    let exe = m.target_dir.join("debug/mini-bundle");
+    let run = std::process::Command::new(&exe)
+        .args(["--comm=127.0.0.1:9", "--logs=127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr).trim_end(),
+        "error: the bundle's declarations are invalid: dag \"mini\": the cron expression \
+         \"0 6 * * 5L\" is invalid: day of week: \"5L\" is not a number"
+    );
+}

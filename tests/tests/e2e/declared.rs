@@ -7,6 +7,8 @@
 //! * Python stubs: the file `cargo airflow pack` writes loads in Airflow 3.3.2's `DagBag`, with
 //!   the dag ids, task ids, dependencies, queues and settings of the Rust declarations
 //!   (`harness/load_stubs.py`); `cargo airflow stubs` writes the same bytes from the bundle.
+//! * Cron schedules: every expression airflow-bundle's cron rule accepts, Airflow accepts, in a
+//!   stub and in a native dag (`harness/cron_verdicts.py`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -239,4 +241,77 @@ fn harness_sha256(path: &Path) -> Result<String> {
         .output()?;
     ensure!(out.status.success());
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+// The cron rule's table (airflow-bundle's unit tests read it too): here its Airflow column is
+// checked against the installed Airflow.
+include!("../../../airflow-bundle/src/declare/cron_cases.rs");
+
+/// The cron rule refuses every expression of its table that Airflow refuses, whether a stub or a
+/// native dag carries it, on both releases; and the Airflow column of the table, which the
+/// rule's unit tests trust, is what the installed Airflow says.
+#[test]
+fn the_cron_rule_accepts_no_expression_airflow_refuses() -> Result<()> {
+    use airflow_bundle::declare::{CRON_PRESETS, Schedule, check_cron};
+    let all: Vec<&str> = AGREED
+        .iter()
+        .map(|(e, ..)| *e)
+        .chain(NARROWER.iter().map(|(e, ..)| *e))
+        .collect();
+    // What each carries to Airflow: a stub writes a preset expanded and any other expression as
+    // declared (airflow_bundle::stubs), a native dag the expanded, trimmed expression.
+    let stub_text = |e: &str| {
+        CRON_PRESETS
+            .iter()
+            .find(|(p, _)| *p == e.trim())
+            .map_or(e, |(_, x)| x)
+            .to_owned()
+    };
+    let native_text = |e: &str| {
+        Schedule::cron(e)
+            .cron_expression()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let dir = tempfile::tempdir()?;
+    let cases = dir.path().join("cases.json");
+    std::fs::write(
+        &cases,
+        json!({
+            "stub": all.iter().map(|e| stub_text(e)).collect::<Vec<_>>(),
+            "native": all.iter().map(|e| native_text(e)).collect::<Vec<_>>(),
+        })
+        .to_string(),
+    )?;
+    for release in Release::ALL {
+        let v = harness(release, "cron_verdicts.py", &[&cases])?;
+        let accepts = |kind: &str, text: String| v[kind][&text] == "ok";
+        for (e, airflow, _) in AGREED {
+            ensure!(
+                accepts("stub", stub_text(e)) == *airflow,
+                "{release:?}: the table says Airflow {} {e:?}, but it says {}",
+                if *airflow { "accepts" } else { "refuses" },
+                v["stub"][&stub_text(e)]
+            );
+        }
+        for (e, _, why) in NARROWER {
+            ensure!(
+                accepts("stub", stub_text(e)),
+                "{release:?}: {e:?} is refused on purpose ({why}) as one Airflow accepts, but \
+                 Airflow says {}",
+                v["stub"][&stub_text(e)]
+            );
+        }
+        for e in all.iter().filter(|e| check_cron(e).is_ok()) {
+            for (kind, text) in [("stub", stub_text(e)), ("native", native_text(e))] {
+                ensure!(
+                    accepts(kind, text.clone()),
+                    "{release:?}: the cron rule accepts {e:?}, which Airflow refuses in a \
+                     {kind} dag: {}",
+                    v[kind][&text]
+                );
+            }
+        }
+    }
+    Ok(())
 }
