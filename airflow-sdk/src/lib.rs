@@ -156,6 +156,7 @@ mod task_api;
 pub mod testing;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};
 #[cfg(feature = "tokio")]
 pub use asyncs::AsyncTaskWithArgs;
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
@@ -164,7 +165,6 @@ pub use connection::{Connection, ConnectionParseError};
 pub use context::{CancelToken, RequestError, TaskContext};
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
-pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
 pub use task_api::{
     Asset, AssetEvent, AssetInfo, DagRunInfo, DagRunQuery, PrevSuccessfulRun, StateStore, TiQuery,
     TriggerOptions, XComRef,

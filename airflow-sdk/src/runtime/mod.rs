@@ -12,14 +12,12 @@
 
 pub(crate) mod comms;
 pub(crate) mod exit;
-pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
 pub(crate) mod native;
-#[cfg(test)]
-mod schema_check;
 pub(crate) mod signals;
-pub(crate) mod versions;
+
+pub(crate) use airflow_protocol::{frame, versions};
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;

@@ -4,11 +4,13 @@
 //! `airflow_e2e::venv` (created under `target/airflow-venv` on first use) and fails, never
 //! skips, when it cannot be made.
 
+mod connection_uri;
 mod cross;
 mod declared;
 mod deployment;
 mod harness_selftest;
 mod reader;
 mod runtime;
+mod schema_check;
 mod stub_boundary;
 mod task_api;
