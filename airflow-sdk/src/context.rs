@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::TaskError;
 pub use crate::connection::Connection;
-use crate::runtime::comms::{CommError, Comms, Transport};
 use crate::runtime::messages::{ArgBinding, Reply, StartupDetails, ToSupervisor, ToTask};
+use crate::transport::{CommError, Supervisor};
 
 /// Why a request to Airflow failed. Each names the request and its key (for example
 /// `GetVariable "my_key"`), so a failure in a task log says what was asked.
@@ -124,7 +124,7 @@ impl CancelToken {
 /// to XComs, Variables and Connections through Airflow's supervisor.
 pub struct TaskContext {
     details: StartupDetails,
-    transport: Transport,
+    supervisor: Arc<dyn Supervisor>,
     signal: Arc<AtomicUsize>,
     /// Assets the task produced, with their event's extra (sent with `SucceedTask`).
     pub(crate) emitted: Mutex<Vec<(crate::task_api::Asset, serde_json::Value)>>,
@@ -147,23 +147,15 @@ impl fmt::Debug for TaskContext {
 }
 
 impl TaskContext {
+    /// A context whose requests go to `supervisor` (the comm socket, or the testing harness's).
     pub(crate) fn new(
         details: StartupDetails,
-        comms: Arc<Comms>,
-        signal: Arc<AtomicUsize>,
-    ) -> Self {
-        Self::with_transport(details, Transport::Socket(comms), signal)
-    }
-
-    /// A context whose requests go through `transport`.
-    pub(crate) fn with_transport(
-        details: StartupDetails,
-        transport: Transport,
+        supervisor: Arc<dyn Supervisor>,
         signal: Arc<AtomicUsize>,
     ) -> Self {
         TaskContext {
             details,
-            transport,
+            supervisor,
             signal,
             emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
@@ -325,8 +317,8 @@ impl TaskContext {
     /// Sends `message` and waits for its reply; `what` names it in errors (`GetVariable "k"`).
     /// Callable from several threads at once: requests are matched to replies by id.
     pub(crate) fn request(&self, what: &str, message: ToSupervisor) -> Result<Reply, RequestError> {
-        let timeout = self.transport.timeout();
-        self.transport
+        let timeout = self.supervisor.timeout();
+        self.supervisor
             .request(message, timeout, true)
             .map_err(|e| RequestError::from_comm(what, e))
     }

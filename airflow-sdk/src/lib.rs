@@ -154,6 +154,7 @@ mod runtime;
 mod task_api;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transport;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
 pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};

@@ -12,44 +12,12 @@ use rmpv::Value;
 use super::frame::{self, FrameError};
 use super::messages::{self, DagFileParseRequest, Reply, StartupDetails, ToSupervisor, ToTask};
 use super::versions::SchemaVersion;
+use crate::transport::{CommError, Supervisor};
 
 /// How long a single socket read blocks before deadlines and cancellation are checked again.
 const READ_SLICE: Duration = Duration::from_millis(50);
 /// How long a frame may take to be written before the supervisor is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What went wrong talking to the supervisor.
-#[derive(Debug)]
-pub(crate) enum CommError {
-    /// No reply before the deadline.
-    Timeout(Duration),
-    /// The wait was abandoned because the task was asked to stop.
-    Cancelled,
-    /// The socket is closed, or the supervisor sent something this runtime cannot read. The
-    /// channel is unusable afterwards.
-    Broken(String),
-    /// The first frame is a message this runtime does not know how to start from.
-    UnknownFirstMessage(String),
-}
-
-impl std::fmt::Display for CommError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommError::Timeout(d) => write!(
-                f,
-                "the supervisor did not answer within {:.1} s",
-                d.as_secs_f64()
-            ),
-            CommError::Cancelled => write!(f, "cancelled: the task was asked to stop"),
-            CommError::Broken(m) => write!(f, "{m}"),
-            CommError::UnknownFirstMessage(kind) => write!(
-                f,
-                "the first message is {kind:?}; this runtime starts only from StartupDetails \
-                 (run a task) or DagFileParseRequest (parse the file)"
-            ),
-        }
-    }
-}
 
 /// Connects to `HOST:PORT`, trying each resolved address, within `timeout` per address.
 pub(crate) fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
@@ -162,11 +130,6 @@ impl Comms {
             signal,
             shared: Arc::new(Mutex::new(Shared::default())),
         })
-    }
-
-    /// The default wait for a reply.
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     fn fail(&self, message: String) -> CommError {
@@ -358,40 +321,18 @@ pub(crate) fn decode_first(
     }
 }
 
-/// Where a task's requests go: the supervisor's comm socket, or (with the `testing` feature) the
-/// in-process supervisor of `airflow_sdk::testing`. [`crate::TaskContext`] speaks only to this, so a
-/// task under test runs the same request and reply handling as under Airflow.
-#[derive(Clone)]
-pub(crate) enum Transport {
-    /// The supervisor's comm socket.
-    Socket(Arc<Comms>),
-    /// A supervisor answering from state a test set up.
-    #[cfg(feature = "testing")]
-    InProcess(Arc<crate::testing::FakeSupervisor>),
-}
-
-impl Transport {
-    /// The default wait for a reply.
-    pub(crate) fn timeout(&self) -> Duration {
-        match self {
-            Transport::Socket(c) => c.timeout(),
-            #[cfg(feature = "testing")]
-            Transport::InProcess(s) => s.timeout(),
-        }
+impl Supervisor for Comms {
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 
-    /// Sends one request and waits for its reply (see [`Comms::request`]).
-    pub(crate) fn request(
+    fn request(
         &self,
         message: ToSupervisor,
         timeout: Duration,
         abortable: bool,
     ) -> Result<Reply, CommError> {
-        match self {
-            Transport::Socket(c) => c.request(message, timeout, abortable),
-            #[cfg(feature = "testing")]
-            Transport::InProcess(s) => s.request(message, timeout),
-        }
+        Comms::request(self, message, timeout, abortable)
     }
 }
 

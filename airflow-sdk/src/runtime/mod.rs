@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use comms::{CommError, Comms, FirstMessage};
+use crate::transport::CommError;
+use comms::{Comms, FirstMessage};
 use messages::{
     DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, StartupDetails, Terminal,
     ToSupervisor,
@@ -340,7 +341,7 @@ fn run_task(
     logging::install_panic_hook();
     logging::panics_to_task_log();
     let mut ctx =
-        TaskContext::new(details, Arc::clone(comms), Arc::clone(signal)).with_params(params);
+        TaskContext::new(details, Arc::clone(comms) as _, Arc::clone(signal)).with_params(params);
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("task".into())

@@ -102,7 +102,6 @@ pub(crate) use supervisor::FakeSupervisor;
 use supervisor::{Injection, Matcher, State, TiEntry};
 
 use crate::bundle::{TaskWithArgs, to_return_value};
-use crate::runtime::comms::Transport;
 use crate::runtime::messages::{
     ArgBinding, DagRun, Json, StartupDetails, TIRunContext, TaskInstance, Terminal, Timestamp,
     ToSupervisor, format_time,
@@ -814,9 +813,9 @@ impl TestRun {
         runtime::logging::install_panic_hook();
         let capture = logs::start(self.log_level, masker, self.all_threads);
         let logs_captured = capture.active;
-        let mut ctx = TaskContext::with_transport(
+        let mut ctx = TaskContext::new(
             details,
-            Transport::InProcess(Arc::clone(&fake)),
+            Arc::clone(&fake) as Arc<dyn crate::transport::Supervisor>,
             Arc::clone(&signal),
         )
         .with_params(params);
