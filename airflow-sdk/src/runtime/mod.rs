@@ -16,25 +16,23 @@ pub(crate) mod logging;
 pub(crate) mod messages;
 pub(crate) mod native;
 pub(crate) mod signals;
+pub(crate) mod task;
 
 pub(crate) use airflow_protocol::{frame, versions};
 
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::transport::CommError;
 use comms::{Comms, FirstMessage};
 use messages::{
-    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, StartupDetails, Terminal,
-    ToSupervisor,
+    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, Terminal, ToSupervisor,
 };
+use task::{Outlets, Run, run_one, terminal_message};
 
-use crate::error::TaskOutcome;
-use crate::{Bundle, TaskContext, TaskError};
+use crate::transport::CommError;
+use crate::{Bundle, TaskContext};
 
 const LOGGER: &str = "airflow_sdk::runtime";
 
@@ -43,15 +41,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default wait for any reply (`AIRFLOW_SDK_REQUEST_TIMEOUT`, seconds, overrides it). The
 /// supervisor's API client retries failed calls for a while, so this is generous.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// After SIGTERM, how long the task may take to return before the runtime reports anyway. The
-/// supervisor escalates to SIGKILL 5 s after SIGTERM.
-pub(crate) const TERM_GRACE: Duration = Duration::from_millis(2000);
 /// After SIGTERM, how long to wait for the terminal message's acknowledgement.
 const TERM_ACK_TIMEOUT: Duration = Duration::from_millis(2500);
 /// How long the runtime waits for an exit handler that reports the task to end the process.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
-/// Stack size of the task thread (the size of a usual main thread).
-const TASK_STACK: usize = 8 * 1024 * 1024;
 
 /// Exit code when no state could be reported.
 const EXIT_NOT_REPORTED: u8 = 1;
@@ -207,8 +200,11 @@ fn run_with(
                 .unwrap_or_default();
             // A task that ends the process before returning is reported from an exit handler.
             exit::arm(&comms, should_retry, timeout);
-            let outcome = run_task(details, &comms, &signal, f, params);
-            decide(outcome, should_retry, &mut produced)
+            let ctx = TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
+                .with_params(params);
+            let finished = run_one(Run::Detached { ctx, f }, &signal, should_retry);
+            produced = finished.produced;
+            finished.terminal
         }
     };
     report(&comms, &signal, terminal, produced, timeout)
@@ -286,147 +282,6 @@ fn answer_parse(
     }
 }
 
-/// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
-/// `rendered_map_index`.
-pub(crate) type Outlets = (
-    Vec<messages::AssetProfile>,
-    Vec<serde_json::Value>,
-    Option<String>,
-);
-
-/// How the task function ended.
-pub(crate) enum Outcome {
-    /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
-    Returned(Outlets),
-    Errored(TaskError),
-    Panicked(String),
-    /// SIGTERM arrived and the task did not return within the grace period.
-    Abandoned(&'static str),
-}
-
-/// Runs the task function `f` on the current thread, as a task runs: first, like Python's task
-/// runner, deletes the XComs a previous try left behind; then calls `f`, catching a panic; then
-/// pushes a returned value that is not null as the `return_value` XCom. The testing harness runs
-/// tasks through this too.
-pub(crate) fn execute(
-    ctx: &mut TaskContext,
-    f: &dyn Fn(&mut TaskContext) -> Result<serde_json::Value, TaskError>,
-) -> Outcome {
-    for key in ctx.xcom_keys_to_clear() {
-        log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
-        if let Err(e) = ctx.delete_xcom(&key) {
-            return Outcome::Errored(TaskError::fail(format!("cannot clear XCom {key:?}: {e}")));
-        }
-    }
-    match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-        Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
-        Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
-            Ok(()) => Outcome::Returned(ctx.outlets()),
-            Err(e) => Outcome::Errored(TaskError::fail(format!(
-                "cannot push the return value as XCom: {e}"
-            ))),
-        },
-        Ok(Err(e)) => Outcome::Errored(e),
-        Err(payload) => Outcome::Panicked(logging::panic_message(&*payload)),
-    }
-}
-
-fn run_task(
-    details: StartupDetails,
-    comms: &Arc<Comms>,
-    signal: &Arc<AtomicUsize>,
-    f: crate::bundle::TaskFn,
-    params: std::collections::BTreeMap<String, serde_json::Value>,
-) -> Outcome {
-    logging::install_panic_hook();
-    logging::panics_to_task_log();
-    let mut ctx =
-        TaskContext::new(details, Arc::clone(comms) as _, Arc::clone(signal)).with_params(params);
-    let (tx, rx) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("task".into())
-        .stack_size(TASK_STACK)
-        .spawn(move || {
-            let _ = tx.send(execute(&mut ctx, &*f));
-        });
-    if let Err(e) = spawned {
-        return Outcome::Errored(TaskError::fail(format!(
-            "cannot start the task thread: {e}"
-        )));
-    }
-    let mut grace_end: Option<Instant> = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(outcome) => return outcome,
-            Err(RecvTimeoutError::Disconnected) => {
-                return Outcome::Panicked("the task thread ended without a result".into());
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        let sig = signal.load(Ordering::SeqCst);
-        if sig != 0 {
-            let end = *grace_end.get_or_insert_with(|| {
-                log::warn!(target: LOGGER, signal = signals::name(sig);
-                    "received {}; asking the task to stop", signals::name(sig));
-                Instant::now() + TERM_GRACE
-            });
-            if Instant::now() >= end {
-                return Outcome::Abandoned(signals::name(sig));
-            }
-        }
-    }
-}
-
-/// Maps how the task ended to the terminal message, logging it.
-pub(crate) fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
-    let failed = |reason: String| {
-        if should_retry {
-            log::info!(target: LOGGER, "the task will be retried");
-            Terminal::Retry(reason)
-        } else {
-            Terminal::Failed
-        }
-    };
-    match outcome {
-        Outcome::Returned(outlets) => {
-            *produced = outlets;
-            Terminal::Success
-        }
-        Outcome::Errored(e) => match e.outcome() {
-            TaskOutcome::Skipped => {
-                log::info!(target: LOGGER, reason = e.to_string().as_str(); "task skipped: {e}");
-                Terminal::Skipped
-            }
-            TaskOutcome::FailedNoRetry => {
-                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed (no retry): {e}");
-                Terminal::Failed
-            }
-            TaskOutcome::Failed => {
-                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
-                failed(e.to_string())
-            }
-        },
-        Outcome::Panicked(message) => {
-            log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");
-            failed(format!("panicked: {message}"))
-        }
-        Outcome::Abandoned(sig) => {
-            log::error!(target: LOGGER, signal = sig;
-                "task failed: it did not stop within {:.1} s of {sig}", TERM_GRACE.as_secs_f64());
-            failed(format!("terminated by {sig}"))
-        }
-    }
-}
-
-/// The terminal message for `terminal`, ended now; a success carries what the task produced.
-pub(crate) fn terminal_message(terminal: &Terminal, produced: Outlets) -> ToSupervisor {
-    let mut message = terminal.message(messages::now());
-    if let ToSupervisor::SucceedTask(m) = &mut message {
-        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
-    }
-    message
-}
-
 /// Sends the terminal message and waits for its acknowledgement.
 fn report(
     comms: &Arc<Comms>,
@@ -477,7 +332,9 @@ mod tests {
     //! and exit code, and none hangs.
 
     use super::*;
-    use crate::{Dag, SchemaVersion, TaskResult};
+    use std::time::Instant;
+
+    use crate::{Dag, SchemaVersion, TaskError, TaskResult};
     use rmpv::Value;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
