@@ -151,7 +151,6 @@ mod context;
 mod declare;
 mod error;
 mod runtime;
-mod task_api;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
@@ -163,13 +162,12 @@ pub use asyncs::AsyncTaskWithArgs;
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
-pub use context::{CancelToken, RequestError, TaskContext};
+pub use context::{
+    Asset, AssetEvent, AssetInfo, CancelToken, DagRunInfo, DagRunQuery, PrevSuccessfulRun,
+    RequestError, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
+};
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
-pub use task_api::{
-    Asset, AssetEvent, AssetInfo, DagRunInfo, DagRunQuery, PrevSuccessfulRun, StateStore, TiQuery,
-    TriggerOptions, XComRef,
-};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;
