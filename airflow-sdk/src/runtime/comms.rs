@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use super::frame::{self, FrameError};
 use super::messages::{self, DagFileParseRequest, Reply, StartupDetails, ToSupervisor, ToTask};
-use super::versions::SchemaVersion;
 use crate::transport::{CommError, Supervisor};
+use airflow_protocol::SchemaVersion;
+use airflow_protocol::frame::{self, FrameError};
 
 /// How long a single socket read blocks before deadlines and cancellation are checked again.
 const READ_SLICE: Duration = Duration::from_millis(50);

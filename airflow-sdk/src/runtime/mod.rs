@@ -18,8 +18,6 @@ pub(crate) mod native;
 pub(crate) mod signals;
 pub(crate) mod task;
 
-pub(crate) use airflow_protocol::{frame, versions};
-
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -333,6 +331,8 @@ mod tests {
 
     use super::*;
     use std::time::Instant;
+
+    use airflow_protocol::frame;
 
     use crate::{Dag, SchemaVersion, TaskError, TaskResult};
     use rmpv::Value;
