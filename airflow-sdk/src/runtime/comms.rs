@@ -379,6 +379,7 @@ fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::tests::peer::{field, recv, send};
     use std::net::TcpListener;
 
     fn pair() -> (Comms, TcpStream, Arc<AtomicUsize>) {
@@ -400,10 +401,6 @@ mod tests {
         )
     }
 
-    fn read_request(s: &mut TcpStream) -> Value {
-        frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap()
-    }
-
     #[test]
     fn replies_are_matched_by_id_and_late_ones_skipped() {
         let (c, mut s, _) = pair();
@@ -415,15 +412,14 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, CommError::Timeout(_)), "{e}");
         assert!(start.elapsed() < Duration::from_secs(3));
-        let first = read_request(&mut s);
-        assert_eq!(first.as_array().unwrap()[0].as_i64(), Some(1));
+        let (first, _) = recv(&mut s);
+        assert_eq!(first, 1);
         // The late reply to 1 arrives before the reply to 2.
         let server = std::thread::spawn(move || {
-            let req = read_request(&mut s);
-            let id = req.as_array().unwrap()[0].as_i64().unwrap();
+            let (id, _) = recv(&mut s);
             for i in [1, id] {
                 let f = Value::Array(vec![Value::from(i), Value::Nil, Value::Nil]);
-                s.write_all(&frame::encode_frame(&f)).unwrap();
+                send(&mut s, &f);
             }
             s
         });
@@ -434,7 +430,7 @@ mod tests {
         let mut s = server.join().unwrap();
         // A reply for a request never sent breaks the channel.
         let f = Value::Array(vec![Value::from(99), Value::Nil, Value::Nil]);
-        s.write_all(&frame::encode_frame(&f)).unwrap();
+        send(&mut s, &f);
         let e = c
             .request(ToSupervisor::get_variable("c"), t, true)
             .unwrap_err();
@@ -477,16 +473,9 @@ mod tests {
         let server = std::thread::spawn(move || {
             let mut ids = Vec::new();
             for _ in 0..N {
-                let req = read_request(&mut s);
-                let items = req.as_array().unwrap();
-                let key = items[1]
-                    .as_map()
-                    .unwrap()
-                    .iter()
-                    .find(|(k, _)| k.as_str() == Some("key"))
-                    .map(|(_, v)| v.as_str().unwrap().to_owned())
-                    .unwrap();
-                ids.push((items[0].as_i64().unwrap(), key));
+                let (id, body) = recv(&mut s);
+                let key = field(&body, "key").unwrap();
+                ids.push((id, key));
             }
             // Answer in reverse order: replies are matched by id, not by arrival.
             for (id, key) in ids.iter().rev() {
@@ -496,7 +485,7 @@ mod tests {
                     (Value::from("type"), Value::from("VariableResult")),
                 ]);
                 let f = Value::Array(vec![Value::from(*id), body, Value::Nil]);
-                s.write_all(&frame::encode_frame(&f)).unwrap();
+                send(&mut s, &f);
             }
             ids.len()
         });

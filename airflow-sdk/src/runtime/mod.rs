@@ -332,8 +332,6 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    use airflow_protocol::frame;
-
     use crate::{Dag, SchemaVersion, TaskError, TaskResult};
     use rmpv::Value;
     use std::io::{Read, Write};
@@ -342,86 +340,11 @@ mod tests {
     /// Async tasks against the same fake supervisor.
     #[cfg(feature = "tokio")]
     mod async_tasks;
+    /// The supervisor's side of the comm socket, shared by the runtime's and the socket
+    /// client's tests.
+    pub(crate) mod peer;
 
-    fn m(pairs: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
-    }
-
-    fn ts(secs: u64) -> Value {
-        Value::Ext(-1, secs.to_be_bytes().to_vec())
-    }
-
-    fn startup(task_id: &str, should_retry: bool) -> Value {
-        startup_clearing(task_id, should_retry, &[])
-    }
-
-    fn startup_clearing(task_id: &str, should_retry: bool, clear: &[&str]) -> Value {
-        let ti = m(vec![
-            ("id", Value::from("0199a5b2-1c2d-7e3f-8a9b-0c1d2e3f4a5b")),
-            ("task_id", Value::from(task_id)),
-            ("dag_id", Value::from("d")),
-            ("run_id", Value::from("r")),
-            ("try_number", Value::from(1)),
-            ("map_index", Value::from(-1)),
-        ]);
-        let dag_run = m(vec![
-            ("logical_date", ts(1_795_305_600)),
-            ("run_type", Value::from("manual")),
-            ("conf", Value::Nil),
-        ]);
-        let ctx = m(vec![
-            ("dag_run", dag_run),
-            ("max_tries", Value::from(2)),
-            ("should_retry", Value::Boolean(should_retry)),
-            (
-                "xcom_keys_to_clear",
-                Value::Array(clear.iter().map(|&k| Value::from(k)).collect()),
-            ),
-        ]);
-        let body = m(vec![
-            ("ti", ti),
-            ("start_date", ts(1_795_305_601)),
-            ("ti_context", ctx),
-            ("type", Value::from("StartupDetails")),
-        ]);
-        Value::Array(vec![Value::from(0), body, Value::Nil])
-    }
-
-    fn send(s: &mut TcpStream, v: &Value) {
-        s.write_all(&frame::encode_frame(v)).unwrap();
-    }
-
-    /// Reads one request: `(id, body)`, checking it is a 2-element array.
-    fn recv(s: &mut TcpStream) -> (i64, Value) {
-        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        let v = frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap();
-        let items = v.as_array().unwrap().clone();
-        assert_eq!(items.len(), 2, "requests are [id, body]: {v}");
-        (items[0].as_i64().unwrap(), items[1].clone())
-    }
-
-    fn ack(s: &mut TcpStream, id: i64) {
-        send(
-            s,
-            &Value::Array(vec![Value::from(id), Value::Nil, Value::Nil]),
-        );
-    }
-
-    fn get<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
-        body.as_map()?
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    }
-
-    fn field(body: &Value, key: &str) -> Option<String> {
-        get(body, key)?.as_str().map(str::to_owned)
-    }
+    use peer::*;
 
     fn bundle() -> Bundle {
         fn ok(_: &mut TaskContext) -> TaskResult {
