@@ -165,7 +165,7 @@ fn collect(s: &str, base: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
 fn resolve(path: &[String], root_items: &BTreeMap<String, String>) -> Option<String> {
     for n in (1..=path.len()).rev() {
         let candidate = path[..n].join("::");
-        if floor_of(&candidate).is_some() && candidate != "" {
+        if floor_of(&candidate).is_some() && !candidate.is_empty() {
             return Some(candidate);
         }
     }

@@ -198,8 +198,10 @@ fn run_with(
                 .unwrap_or_default();
             // A task that ends the process before returning is reported from an exit handler.
             exit::arm(&comms, should_retry, timeout);
-            let ctx = TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
-                .with_params(params);
+            let ctx = Box::new(
+                TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
+                    .with_params(params),
+            );
             let finished = run_one(Run::Detached { ctx, f }, &signal, should_retry);
             produced = finished.produced;
             finished.terminal

@@ -47,8 +47,8 @@ pub(crate) enum Run<'a> {
     /// On a thread of its own, as under Airflow: once a termination signal arrives the task
     /// has [`TERM_GRACE`] to return, then it is abandoned (left running) and reported.
     Detached {
-        /// The context, moved to the task thread.
-        ctx: TaskContext,
+        /// The context, moved to the task thread (boxed: it is large beside `Inline`).
+        ctx: Box<TaskContext>,
         /// The function.
         f: SendFn,
     },
@@ -148,7 +148,7 @@ fn execute(ctx: &mut TaskContext, f: ErasedFn<'_>) -> Outcome {
 }
 
 /// Runs the task on its own thread and waits for it, until [`TERM_GRACE`] after a signal.
-fn detached(mut ctx: TaskContext, f: SendFn, signal: &AtomicUsize) -> Outcome {
+fn detached(mut ctx: Box<TaskContext>, f: SendFn, signal: &AtomicUsize) -> Outcome {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("task".into())
