@@ -56,6 +56,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use airflow_protocol::frame;
 use rmpv::Value;
 
 /// Budget 1: the runtime's own time from process start to the task function.
@@ -364,25 +365,11 @@ fn startup_details(task_id: &str, conf: Value) -> Value {
     Value::Array(vec![Value::from(0), body, Value::Nil])
 }
 
-/// Encodes one frame: 4-byte big-endian length, then the msgpack value.
-fn encode_frame(v: &Value) -> Vec<u8> {
-    let mut frame = vec![0; 4];
-    rmpv::encode::write_value(&mut frame, v).unwrap();
-    let len = u32::try_from(frame.len() - 4).unwrap();
-    frame[..4].copy_from_slice(&len.to_be_bytes());
-    frame
-}
-
-/// Reads one request frame, `[id, body]`.
+/// Reads one request frame, `[id, body]`, with the runtime's own frame reader (the socket's
+/// read timeout bounds it).
 fn recv(s: &mut TcpStream) -> (i64, Value) {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).expect("reading a frame length");
-    // Read as it arrives rather than allocated from the prefix up front.
-    let len = u64::from(u32::from_be_bytes(len));
-    let mut buf = Vec::new();
-    s.take(len).read_to_end(&mut buf).expect("reading a frame");
-    assert_eq!(buf.len() as u64, len, "a truncated frame");
-    let v = rmpv::decode::read_value(&mut &buf[..]).expect("a msgpack frame");
+    let v = frame::read_frame(s, Instant::now() + READ_TIMEOUT, &|| false)
+        .unwrap_or_else(|e| panic!("reading a request frame: {e}"));
     match v {
         Value::Array(items) if items.len() == 2 => {
             (items[0].as_i64().expect("an integer id"), items[1].clone())
@@ -422,7 +409,7 @@ fn supervise(
 ) -> Run {
     let comm = TcpListener::bind("127.0.0.1:0").unwrap();
     let logs = TcpListener::bind("127.0.0.1:0").unwrap();
-    let startup = encode_frame(&startup_details(task_id, conf));
+    let startup = frame::encode_frame(&startup_details(task_id, conf));
     let start = Instant::now();
     let mut child = Command::new(bundle)
         .arg(format!("--comm={}", comm.local_addr().unwrap()))
@@ -448,7 +435,7 @@ fn supervise(
         let (id, body) = recv(&mut s);
         let kind = body_type(&body);
         let at = start.elapsed();
-        s.write_all(&encode_frame(&Value::Array(vec![
+        s.write_all(&frame::encode_frame(&Value::Array(vec![
             Value::from(id),
             Value::Nil,
             Value::Nil,
@@ -770,7 +757,7 @@ fn parse_request(file: &Path) -> Value {
 fn parse_run(bundle: &Path) -> (Duration, u64) {
     let comm = TcpListener::bind("127.0.0.1:0").unwrap();
     let logs = TcpListener::bind("127.0.0.1:0").unwrap();
-    let request = encode_frame(&parse_request(bundle));
+    let request = frame::encode_frame(&parse_request(bundle));
     let start = Instant::now();
     let mut child = Command::new(bundle)
         .arg(format!("--comm={}", comm.local_addr().unwrap()))
@@ -798,7 +785,7 @@ fn parse_run(bundle: &Path) -> (Duration, u64) {
         _ => None,
     };
     assert_eq!(dags, Some(100), "the bundle must serve its 100 native dags");
-    s.write_all(&encode_frame(&Value::Array(vec![
+    s.write_all(&frame::encode_frame(&Value::Array(vec![
         Value::from(id),
         Value::Nil,
         Value::Nil,

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use crate::runtime::comms::decode_first;
-use crate::runtime::frame::read_frame;
 use crate::runtime::messages::decode_response;
-use crate::runtime::versions::SchemaVersion;
+use airflow_protocol::SchemaVersion;
+use airflow_protocol::frame::read_frame;
 
 /// Decodes `bytes` as the runtime decodes what arrives on the comm socket: length-prefixed
 /// frames until the stream ends or breaks, the first one as the supervisor's first message

@@ -139,6 +139,24 @@
 //! SDK does not do), it says so and exits 3. A task that ends the process itself
 //! (`std::process::exit`) before returning is reported failed (or up for retry) from an exit
 //! handler, with the reason in the task log (Unix).
+//!
+//! # Architecture
+//!
+//! For contributors: the crate is built in floors, and code only ever uses its own floor or
+//! lower ones (`tests/layers.rs` reads the sources and fails on an import that goes up).
+//!
+//! | floor | modules | what |
+//! |---|---|---|
+//! | 0 | the `airflow-protocol` crate; the crate's constants | frames, message types per schema version, versions |
+//! | 1 | `error`, `connection`, `declare` | plain data: task errors, Connections, task declarations |
+//! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
+//! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
+//! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
+//! | 6 | `runtime::task` | `run_one`: one task run, the runtime's and the harness's |
+//! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
+//! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
+//! | 10 | `cli`, `testing`, the crate root | entry points: `serve`, the unit-test harness |
 // `deny`, not `forbid`: the one exception is registering that exit handler with C's `atexit`.
 #![deny(unsafe_code)]
 
@@ -151,24 +169,23 @@ mod context;
 mod declare;
 mod error;
 mod runtime;
-mod task_api;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transport;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};
 #[cfg(feature = "tokio")]
 pub use asyncs::AsyncTaskWithArgs;
 pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs};
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
-pub use context::{CancelToken, RequestError, TaskContext};
+pub use context::{
+    Asset, AssetEvent, AssetInfo, CancelToken, DagRunInfo, DagRunQuery, PrevSuccessfulRun,
+    RequestError, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
+};
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
-pub use runtime::versions::{SchemaVersion, UnknownSchemaVersion};
-pub use task_api::{
-    Asset, AssetEvent, AssetInfo, DagRunInfo, DagRunQuery, PrevSuccessfulRun, StateStore, TiQuery,
-    TriggerOptions, XComRef,
-};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;

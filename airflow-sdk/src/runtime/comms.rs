@@ -9,47 +9,15 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use super::frame::{self, FrameError};
 use super::messages::{self, DagFileParseRequest, Reply, StartupDetails, ToSupervisor, ToTask};
-use super::versions::SchemaVersion;
+use crate::transport::{CommError, Supervisor};
+use airflow_protocol::SchemaVersion;
+use airflow_protocol::frame::{self, FrameError};
 
 /// How long a single socket read blocks before deadlines and cancellation are checked again.
 const READ_SLICE: Duration = Duration::from_millis(50);
 /// How long a frame may take to be written before the supervisor is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What went wrong talking to the supervisor.
-#[derive(Debug)]
-pub(crate) enum CommError {
-    /// No reply before the deadline.
-    Timeout(Duration),
-    /// The wait was abandoned because the task was asked to stop.
-    Cancelled,
-    /// The socket is closed, or the supervisor sent something this runtime cannot read. The
-    /// channel is unusable afterwards.
-    Broken(String),
-    /// The first frame is a message this runtime does not know how to start from.
-    UnknownFirstMessage(String),
-}
-
-impl std::fmt::Display for CommError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommError::Timeout(d) => write!(
-                f,
-                "the supervisor did not answer within {:.1} s",
-                d.as_secs_f64()
-            ),
-            CommError::Cancelled => write!(f, "cancelled: the task was asked to stop"),
-            CommError::Broken(m) => write!(f, "{m}"),
-            CommError::UnknownFirstMessage(kind) => write!(
-                f,
-                "the first message is {kind:?}; this runtime starts only from StartupDetails \
-                 (run a task) or DagFileParseRequest (parse the file)"
-            ),
-        }
-    }
-}
 
 /// Connects to `HOST:PORT`, trying each resolved address, within `timeout` per address.
 pub(crate) fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
@@ -162,11 +130,6 @@ impl Comms {
             signal,
             shared: Arc::new(Mutex::new(Shared::default())),
         })
-    }
-
-    /// The default wait for a reply.
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     fn fail(&self, message: String) -> CommError {
@@ -358,40 +321,18 @@ pub(crate) fn decode_first(
     }
 }
 
-/// Where a task's requests go: the supervisor's comm socket, or (with the `testing` feature) the
-/// in-process supervisor of `airflow_sdk::testing`. [`crate::TaskContext`] speaks only to this, so a
-/// task under test runs the same request and reply handling as under Airflow.
-#[derive(Clone)]
-pub(crate) enum Transport {
-    /// The supervisor's comm socket.
-    Socket(Arc<Comms>),
-    /// A supervisor answering from state a test set up.
-    #[cfg(feature = "testing")]
-    InProcess(Arc<crate::testing::FakeSupervisor>),
-}
-
-impl Transport {
-    /// The default wait for a reply.
-    pub(crate) fn timeout(&self) -> Duration {
-        match self {
-            Transport::Socket(c) => c.timeout(),
-            #[cfg(feature = "testing")]
-            Transport::InProcess(s) => s.timeout(),
-        }
+impl Supervisor for Comms {
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 
-    /// Sends one request and waits for its reply (see [`Comms::request`]).
-    pub(crate) fn request(
+    fn request(
         &self,
         message: ToSupervisor,
         timeout: Duration,
         abortable: bool,
     ) -> Result<Reply, CommError> {
-        match self {
-            Transport::Socket(c) => c.request(message, timeout, abortable),
-            #[cfg(feature = "testing")]
-            Transport::InProcess(s) => s.request(message, timeout),
-        }
+        Comms::request(self, message, timeout, abortable)
     }
 }
 
@@ -438,6 +379,7 @@ fn read_replies(stream: &mut TcpStream, shared: &Mutex<Shared>, next_id: &Atomic
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::tests::peer::{field, recv, send};
     use std::net::TcpListener;
 
     fn pair() -> (Comms, TcpStream, Arc<AtomicUsize>) {
@@ -459,10 +401,6 @@ mod tests {
         )
     }
 
-    fn read_request(s: &mut TcpStream) -> Value {
-        frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap()
-    }
-
     #[test]
     fn replies_are_matched_by_id_and_late_ones_skipped() {
         let (c, mut s, _) = pair();
@@ -474,15 +412,14 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, CommError::Timeout(_)), "{e}");
         assert!(start.elapsed() < Duration::from_secs(3));
-        let first = read_request(&mut s);
-        assert_eq!(first.as_array().unwrap()[0].as_i64(), Some(1));
+        let (first, _) = recv(&mut s);
+        assert_eq!(first, 1);
         // The late reply to 1 arrives before the reply to 2.
         let server = std::thread::spawn(move || {
-            let req = read_request(&mut s);
-            let id = req.as_array().unwrap()[0].as_i64().unwrap();
+            let (id, _) = recv(&mut s);
             for i in [1, id] {
                 let f = Value::Array(vec![Value::from(i), Value::Nil, Value::Nil]);
-                s.write_all(&frame::encode_frame(&f)).unwrap();
+                send(&mut s, &f);
             }
             s
         });
@@ -493,7 +430,7 @@ mod tests {
         let mut s = server.join().unwrap();
         // A reply for a request never sent breaks the channel.
         let f = Value::Array(vec![Value::from(99), Value::Nil, Value::Nil]);
-        s.write_all(&frame::encode_frame(&f)).unwrap();
+        send(&mut s, &f);
         let e = c
             .request(ToSupervisor::get_variable("c"), t, true)
             .unwrap_err();
@@ -536,16 +473,9 @@ mod tests {
         let server = std::thread::spawn(move || {
             let mut ids = Vec::new();
             for _ in 0..N {
-                let req = read_request(&mut s);
-                let items = req.as_array().unwrap();
-                let key = items[1]
-                    .as_map()
-                    .unwrap()
-                    .iter()
-                    .find(|(k, _)| k.as_str() == Some("key"))
-                    .map(|(_, v)| v.as_str().unwrap().to_owned())
-                    .unwrap();
-                ids.push((items[0].as_i64().unwrap(), key));
+                let (id, body) = recv(&mut s);
+                let key = field(&body, "key").unwrap();
+                ids.push((id, key));
             }
             // Answer in reverse order: replies are matched by id, not by arrival.
             for (id, key) in ids.iter().rev() {
@@ -555,7 +485,7 @@ mod tests {
                     (Value::from("type"), Value::from("VariableResult")),
                 ]);
                 let f = Value::Array(vec![Value::from(*id), body, Value::Nil]);
-                s.write_all(&frame::encode_frame(&f)).unwrap();
+                send(&mut s, &f);
             }
             ids.len()
         });

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use super::comms::Comms;
 use super::messages::Terminal;
-use super::{LOGGER, Outlets, logging, terminal_message};
+use super::task::{Outlets, terminal_message};
+use super::{LOGGER, logging};
 
 /// The longest the exit handler waits for the supervisor's acknowledgement.
 const EXIT_ACK_TIMEOUT: Duration = Duration::from_secs(10);

@@ -568,6 +568,24 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Where records can be diverted before they reach the task log: the testing harness registers
+/// its capture here. Logging sits below the harness, so it calls it only through this.
+pub(crate) struct Tap {
+    /// Whether a capture takes this thread's records (a panic is then logged there too).
+    pub(crate) capturing: fn() -> bool,
+    /// Hands a record to a capture; `true` when one took it.
+    pub(crate) route: fn(&Record<'_>) -> bool,
+}
+
+/// The registered tap; never set in a bundle running under Airflow.
+static TAP: OnceLock<Tap> = OnceLock::new();
+
+/// Registers `tap` (the first registration wins: there is one harness per process).
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) fn set_tap(tap: Tap) {
+    let _ = TAP.set(tap);
+}
+
 /// Installs (once) the hook that logs a panic, with its thread and location, as an error record
 /// of the task log: in a bundle running a task, and in a harness run on the panicking thread
 /// (the same record, through the same path, so a unit test sees what Airflow shows). Any other
@@ -579,10 +597,7 @@ pub(crate) fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            #[cfg(feature = "testing")]
-            let captured = crate::testing::logs::capturing();
-            #[cfg(not(feature = "testing"))]
-            let captured = false;
+            let captured = TAP.get().is_some_and(|tap| (tap.capturing)());
             if !captured && !PANICS_TO_TASK_LOG.load(Ordering::SeqCst) {
                 previous(info);
                 return;
@@ -625,8 +640,7 @@ impl Log for Logger {
 
     fn log(&self, record: &Record<'_>) {
         // A record of a task run by the testing harness goes to that run's capture.
-        #[cfg(feature = "testing")]
-        if crate::testing::logs::route(record) {
+        if TAP.get().is_some_and(|tap| (tap.route)(record)) {
             return;
         }
         if !self.enabled(record.metadata()) {

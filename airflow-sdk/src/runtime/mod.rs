@@ -12,30 +12,25 @@
 
 pub(crate) mod comms;
 pub(crate) mod exit;
-pub(crate) mod frame;
 pub(crate) mod logging;
 pub(crate) mod messages;
 pub(crate) mod native;
-#[cfg(test)]
-mod schema_check;
 pub(crate) mod signals;
-pub(crate) mod versions;
+pub(crate) mod task;
 
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use comms::{CommError, Comms, FirstMessage};
+use comms::{Comms, FirstMessage};
 use messages::{
-    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, StartupDetails, Terminal,
-    ToSupervisor,
+    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, Terminal, ToSupervisor,
 };
+use task::{Outlets, Run, run_one, terminal_message};
 
-use crate::error::TaskOutcome;
-use crate::{Bundle, TaskContext, TaskError};
+use crate::transport::CommError;
+use crate::{Bundle, TaskContext};
 
 const LOGGER: &str = "airflow_sdk::runtime";
 
@@ -44,15 +39,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default wait for any reply (`AIRFLOW_SDK_REQUEST_TIMEOUT`, seconds, overrides it). The
 /// supervisor's API client retries failed calls for a while, so this is generous.
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// After SIGTERM, how long the task may take to return before the runtime reports anyway. The
-/// supervisor escalates to SIGKILL 5 s after SIGTERM.
-pub(crate) const TERM_GRACE: Duration = Duration::from_millis(2000);
 /// After SIGTERM, how long to wait for the terminal message's acknowledgement.
 const TERM_ACK_TIMEOUT: Duration = Duration::from_millis(2500);
 /// How long the runtime waits for an exit handler that reports the task to end the process.
 const EXIT_WAIT: Duration = Duration::from_secs(30);
-/// Stack size of the task thread (the size of a usual main thread).
-const TASK_STACK: usize = 8 * 1024 * 1024;
 
 /// Exit code when no state could be reported.
 const EXIT_NOT_REPORTED: u8 = 1;
@@ -208,8 +198,13 @@ fn run_with(
                 .unwrap_or_default();
             // A task that ends the process before returning is reported from an exit handler.
             exit::arm(&comms, should_retry, timeout);
-            let outcome = run_task(details, &comms, &signal, f, params);
-            decide(outcome, should_retry, &mut produced)
+            let ctx = Box::new(
+                TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
+                    .with_params(params),
+            );
+            let finished = run_one(Run::Detached { ctx, f }, &signal, should_retry);
+            produced = finished.produced;
+            finished.terminal
         }
     };
     report(&comms, &signal, terminal, produced, timeout)
@@ -287,147 +282,6 @@ fn answer_parse(
     }
 }
 
-/// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
-/// `rendered_map_index`.
-pub(crate) type Outlets = (
-    Vec<messages::AssetProfile>,
-    Vec<serde_json::Value>,
-    Option<String>,
-);
-
-/// How the task function ended.
-pub(crate) enum Outcome {
-    /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
-    Returned(Outlets),
-    Errored(TaskError),
-    Panicked(String),
-    /// SIGTERM arrived and the task did not return within the grace period.
-    Abandoned(&'static str),
-}
-
-/// Runs the task function `f` on the current thread, as a task runs: first, like Python's task
-/// runner, deletes the XComs a previous try left behind; then calls `f`, catching a panic; then
-/// pushes a returned value that is not null as the `return_value` XCom. The testing harness runs
-/// tasks through this too.
-pub(crate) fn execute(
-    ctx: &mut TaskContext,
-    f: &dyn Fn(&mut TaskContext) -> Result<serde_json::Value, TaskError>,
-) -> Outcome {
-    for key in ctx.xcom_keys_to_clear() {
-        log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
-        if let Err(e) = ctx.delete_xcom(&key) {
-            return Outcome::Errored(TaskError::fail(format!("cannot clear XCom {key:?}: {e}")));
-        }
-    }
-    match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-        Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
-        Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
-            Ok(()) => Outcome::Returned(ctx.outlets()),
-            Err(e) => Outcome::Errored(TaskError::fail(format!(
-                "cannot push the return value as XCom: {e}"
-            ))),
-        },
-        Ok(Err(e)) => Outcome::Errored(e),
-        Err(payload) => Outcome::Panicked(logging::panic_message(&*payload)),
-    }
-}
-
-fn run_task(
-    details: StartupDetails,
-    comms: &Arc<Comms>,
-    signal: &Arc<AtomicUsize>,
-    f: crate::bundle::TaskFn,
-    params: std::collections::BTreeMap<String, serde_json::Value>,
-) -> Outcome {
-    logging::install_panic_hook();
-    logging::panics_to_task_log();
-    let mut ctx =
-        TaskContext::new(details, Arc::clone(comms), Arc::clone(signal)).with_params(params);
-    let (tx, rx) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("task".into())
-        .stack_size(TASK_STACK)
-        .spawn(move || {
-            let _ = tx.send(execute(&mut ctx, &*f));
-        });
-    if let Err(e) = spawned {
-        return Outcome::Errored(TaskError::fail(format!(
-            "cannot start the task thread: {e}"
-        )));
-    }
-    let mut grace_end: Option<Instant> = None;
-    loop {
-        match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(outcome) => return outcome,
-            Err(RecvTimeoutError::Disconnected) => {
-                return Outcome::Panicked("the task thread ended without a result".into());
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        let sig = signal.load(Ordering::SeqCst);
-        if sig != 0 {
-            let end = *grace_end.get_or_insert_with(|| {
-                log::warn!(target: LOGGER, signal = signals::name(sig);
-                    "received {}; asking the task to stop", signals::name(sig));
-                Instant::now() + TERM_GRACE
-            });
-            if Instant::now() >= end {
-                return Outcome::Abandoned(signals::name(sig));
-            }
-        }
-    }
-}
-
-/// Maps how the task ended to the terminal message, logging it.
-pub(crate) fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
-    let failed = |reason: String| {
-        if should_retry {
-            log::info!(target: LOGGER, "the task will be retried");
-            Terminal::Retry(reason)
-        } else {
-            Terminal::Failed
-        }
-    };
-    match outcome {
-        Outcome::Returned(outlets) => {
-            *produced = outlets;
-            Terminal::Success
-        }
-        Outcome::Errored(e) => match e.outcome() {
-            TaskOutcome::Skipped => {
-                log::info!(target: LOGGER, reason = e.to_string().as_str(); "task skipped: {e}");
-                Terminal::Skipped
-            }
-            TaskOutcome::FailedNoRetry => {
-                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed (no retry): {e}");
-                Terminal::Failed
-            }
-            TaskOutcome::Failed => {
-                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
-                failed(e.to_string())
-            }
-        },
-        Outcome::Panicked(message) => {
-            log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");
-            failed(format!("panicked: {message}"))
-        }
-        Outcome::Abandoned(sig) => {
-            log::error!(target: LOGGER, signal = sig;
-                "task failed: it did not stop within {:.1} s of {sig}", TERM_GRACE.as_secs_f64());
-            failed(format!("terminated by {sig}"))
-        }
-    }
-}
-
-/// The terminal message for `terminal`, ended now; a success carries what the task produced.
-pub(crate) fn terminal_message(terminal: &Terminal, produced: Outlets) -> ToSupervisor {
-    let mut message = terminal.message(messages::now());
-    if let ToSupervisor::SucceedTask(m) = &mut message {
-        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
-    }
-    message
-}
-
 /// Sends the terminal message and waits for its acknowledgement.
 fn report(
     comms: &Arc<Comms>,
@@ -478,7 +332,9 @@ mod tests {
     //! and exit code, and none hangs.
 
     use super::*;
-    use crate::{Dag, SchemaVersion, TaskResult};
+    use std::time::Instant;
+
+    use crate::{Dag, SchemaVersion, TaskError, TaskResult};
     use rmpv::Value;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
@@ -486,86 +342,11 @@ mod tests {
     /// Async tasks against the same fake supervisor.
     #[cfg(feature = "tokio")]
     mod async_tasks;
+    /// The supervisor's side of the comm socket, shared by the runtime's and the socket
+    /// client's tests.
+    pub(crate) mod peer;
 
-    fn m(pairs: Vec<(&str, Value)>) -> Value {
-        Value::Map(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        )
-    }
-
-    fn ts(secs: u64) -> Value {
-        Value::Ext(-1, secs.to_be_bytes().to_vec())
-    }
-
-    fn startup(task_id: &str, should_retry: bool) -> Value {
-        startup_clearing(task_id, should_retry, &[])
-    }
-
-    fn startup_clearing(task_id: &str, should_retry: bool, clear: &[&str]) -> Value {
-        let ti = m(vec![
-            ("id", Value::from("0199a5b2-1c2d-7e3f-8a9b-0c1d2e3f4a5b")),
-            ("task_id", Value::from(task_id)),
-            ("dag_id", Value::from("d")),
-            ("run_id", Value::from("r")),
-            ("try_number", Value::from(1)),
-            ("map_index", Value::from(-1)),
-        ]);
-        let dag_run = m(vec![
-            ("logical_date", ts(1_795_305_600)),
-            ("run_type", Value::from("manual")),
-            ("conf", Value::Nil),
-        ]);
-        let ctx = m(vec![
-            ("dag_run", dag_run),
-            ("max_tries", Value::from(2)),
-            ("should_retry", Value::Boolean(should_retry)),
-            (
-                "xcom_keys_to_clear",
-                Value::Array(clear.iter().map(|&k| Value::from(k)).collect()),
-            ),
-        ]);
-        let body = m(vec![
-            ("ti", ti),
-            ("start_date", ts(1_795_305_601)),
-            ("ti_context", ctx),
-            ("type", Value::from("StartupDetails")),
-        ]);
-        Value::Array(vec![Value::from(0), body, Value::Nil])
-    }
-
-    fn send(s: &mut TcpStream, v: &Value) {
-        s.write_all(&frame::encode_frame(v)).unwrap();
-    }
-
-    /// Reads one request: `(id, body)`, checking it is a 2-element array.
-    fn recv(s: &mut TcpStream) -> (i64, Value) {
-        s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        let v = frame::read_frame(s, Instant::now() + Duration::from_secs(10), &|| false).unwrap();
-        let items = v.as_array().unwrap().clone();
-        assert_eq!(items.len(), 2, "requests are [id, body]: {v}");
-        (items[0].as_i64().unwrap(), items[1].clone())
-    }
-
-    fn ack(s: &mut TcpStream, id: i64) {
-        send(
-            s,
-            &Value::Array(vec![Value::from(id), Value::Nil, Value::Nil]),
-        );
-    }
-
-    fn get<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
-        body.as_map()?
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(_, v)| v)
-    }
-
-    fn field(body: &Value, key: &str) -> Option<String> {
-        get(body, key)?.as_str().map(str::to_owned)
-    }
+    use peer::*;
 
     fn bundle() -> Bundle {
         fn ok(_: &mut TaskContext) -> TaskResult {

@@ -76,13 +76,13 @@ fn capture_of_this_thread() -> Option<Arc<Capture>> {
 
 /// Whether a harness run captures this thread's records (its panics then go to the capture, as
 /// they go to the task log in a real run).
-pub(crate) fn capturing() -> bool {
+fn capturing() -> bool {
     capture_of_this_thread().is_some()
 }
 
 /// Hands `record` to the capture of a harness run, if one takes it: the run on the record's
 /// thread, else the run that captures every thread.
-pub(crate) fn route(record: &Record<'_>) -> bool {
+fn route(record: &Record<'_>) -> bool {
     let Some(capture) = capture_of_this_thread() else {
         return false;
     };
@@ -114,6 +114,7 @@ static CAPTURE_LOGGER: CaptureLogger = CaptureLogger;
 fn installed() -> bool {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
+        logging::set_tap(logging::Tap { capturing, route });
         let ok = log::set_logger(&CAPTURE_LOGGER).is_ok() || logging::installed();
         if !ok {
             eprintln!(

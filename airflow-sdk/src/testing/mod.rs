@@ -102,12 +102,12 @@ pub(crate) use supervisor::FakeSupervisor;
 use supervisor::{Injection, Matcher, State, TiEntry};
 
 use crate::bundle::{TaskWithArgs, to_return_value};
-use crate::runtime::comms::Transport;
+use crate::runtime;
 use crate::runtime::messages::{
     ArgBinding, DagRun, Json, StartupDetails, TIRunContext, TaskInstance, Terminal, Timestamp,
     ToSupervisor, format_time,
 };
-use crate::runtime::{self, Outcome, Outlets};
+use crate::runtime::task::{Outlets, Run, run_one, terminal_message};
 use crate::{
     Asset, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc, SchemaVersion,
     TaskContext, TaskError, TaskResult, XComRef,
@@ -810,13 +810,13 @@ impl TestRun {
             }
             Instant::now() + after
         });
-        // Panics reach the run's log as they reach the task log in Airflow.
-        runtime::logging::install_panic_hook();
+        // Panics reach the run's log as they reach the task log in Airflow (run_one installs
+        // the hook; the capture starts first so that nothing logged is lost).
         let capture = logs::start(self.log_level, masker, self.all_threads);
         let logs_captured = capture.active;
-        let mut ctx = TaskContext::with_transport(
+        let mut ctx = TaskContext::new(
             details,
-            Transport::InProcess(Arc::clone(&fake)),
+            Arc::clone(&fake) as Arc<dyn crate::transport::Supervisor>,
             Arc::clone(&signal),
         )
         .with_params(params);
@@ -834,24 +834,16 @@ impl TestRun {
                     *returned.borrow_mut() = Some(value.clone());
                     Ok(value)
                 };
-                let mut outcome = runtime::execute(&mut ctx, &keep);
-                // The runtime stops waiting for a task 2 s after SIGTERM.
-                if cancel_at.is_some_and(|at| Instant::now() > at + runtime::TERM_GRACE) {
-                    outcome = Outcome::Abandoned("SIGTERM");
+                let run = Run::Inline {
+                    ctx: &mut ctx,
+                    f: &keep,
+                    signalled_at: cancel_at,
+                };
+                let finished = run_one(run, &signal, should_retry);
+                if finished.abandoned {
                     returned.borrow_mut().take();
                 }
-                let error = match &outcome {
-                    Outcome::Returned(_) => None,
-                    Outcome::Errored(e) => Some(e.to_string()),
-                    Outcome::Panicked(m) => Some(format!("panicked: {m}")),
-                    Outcome::Abandoned(sig) => Some(format!(
-                        "terminated by {sig}: the task did not stop within {:.1} s",
-                        runtime::TERM_GRACE.as_secs_f64()
-                    )),
-                };
-                let mut produced = Outlets::default();
-                let terminal = runtime::decide(outcome, should_retry, &mut produced);
-                (terminal, error, produced)
+                (finished.terminal, finished.error, finished.produced)
             }
         };
         let emitted_assets = ctx
@@ -860,7 +852,7 @@ impl TestRun {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         drop(ctx);
-        let terminal_message = schema.outgoing(runtime::terminal_message(&terminal, produced));
+        let terminal_message = schema.outgoing(terminal_message(&terminal, produced));
         let logs = capture.finish();
         let state = fake.take_state();
         TestOutcome {

@@ -11,13 +11,13 @@ use time::OffsetDateTime;
 
 use super::logs::Masker;
 use super::{Failure, PushedXCom, Request, RequestKind, TriggeredRun};
-use crate::runtime::comms::CommError;
 use crate::runtime::messages::{
     self, AssetEventRecord, AssetEventsResult, AssetResult, ConnectionResult, Count, DagRunRecord,
     DagRunStateResult, DrFilter, ErrorResponse, Json, OKResponse, PrevSuccessfulDagRunResult,
     PreviousDagRunResult, Reply, TaskStateStoreResult, TaskStatesResult, TiFilter, Timestamp,
     ToSupervisor, ToTask, VariableResult, XComCountResponse, XComResult,
 };
+use crate::transport::{CommError, Supervisor};
 use crate::{Asset, AssetEvent, Connection, DagRunInfo, SchemaVersion};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -83,6 +83,34 @@ pub(crate) struct FakeSupervisor {
     pub(crate) masker: Arc<Masker>,
 }
 
+impl Supervisor for FakeSupervisor {
+    /// The wait a timeout failure reports.
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Answers one request, or fails it as the test asked. `timeout` is what a timeout reports.
+    fn request(
+        &self,
+        message: ToSupervisor,
+        timeout: Duration,
+        // Nothing waits here: an abortable wait has nothing to abandon.
+        _abortable: bool,
+    ) -> Result<Reply, CommError> {
+        // In the shape the bundle's schema version sends.
+        let message = self.version.outgoing(message);
+        let mut request = Request::of(&message);
+        if let Some(failure) = self.injected(&request) {
+            request.failure = Some(failure.clone());
+            lock(&self.state).requests.push(request);
+            return failure.reply(timeout);
+        }
+        let mut state = lock(&self.state);
+        state.requests.push(request);
+        Ok(self.answer(&mut state, message))
+    }
+}
+
 impl FakeSupervisor {
     pub(crate) fn new(
         version: SchemaVersion,
@@ -104,33 +132,9 @@ impl FakeSupervisor {
         }
     }
 
-    /// The wait a timeout failure reports.
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// The state after the run.
     pub(crate) fn take_state(&self) -> State {
         std::mem::take(&mut *lock(&self.state))
-    }
-
-    /// Answers one request, or fails it as the test asked. `timeout` is what a timeout reports.
-    pub(crate) fn request(
-        &self,
-        message: ToSupervisor,
-        timeout: Duration,
-    ) -> Result<Reply, CommError> {
-        // In the shape the bundle's schema version sends.
-        let message = self.version.outgoing(message);
-        let mut request = Request::of(&message);
-        if let Some(failure) = self.injected(&request) {
-            request.failure = Some(failure.clone());
-            lock(&self.state).requests.push(request);
-            return failure.reply(timeout);
-        }
-        let mut state = lock(&self.state);
-        state.requests.push(request);
-        Ok(self.answer(&mut state, message))
     }
 
     /// The failure injected for `request`, if any (the first that matches).

@@ -1114,7 +1114,7 @@ fn a_task_deaf_to_cancellation_is_failed_after_the_grace_period() {
         .max_tries(1)
         .cancel_after(Duration::from_millis(10))
         .run(|_| {
-            std::thread::sleep(runtime::TERM_GRACE + Duration::from_millis(200));
+            std::thread::sleep(runtime::task::TERM_GRACE + Duration::from_millis(200));
             Ok(1)
         });
     assert_eq!(out.state, TestState::UpForRetry);

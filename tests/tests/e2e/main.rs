@@ -5,11 +5,13 @@
 //! skips, when it cannot be made.
 
 mod capabilities;
+mod connection_uri;
 mod cross;
 mod declared;
 mod deployment;
 mod harness_selftest;
 mod reader;
 mod runtime;
+mod schema_check;
 mod stub_boundary;
 mod task_api;

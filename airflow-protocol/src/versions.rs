@@ -1,6 +1,6 @@
 //! Supervisor schema versions, and every conversion between them, in one place.
 //!
-//! The message types in [`super::messages`] have the shape of the newest version this SDK
+//! The message types in [`crate::messages`] have the shape of the newest version this SDK
 //! speaks (2026-10-30). A bundle declares one version in its manifest; Airflow's supervisor then
 //! migrates its own messages to that version and validates ours against it. So the runtime must
 //! send exactly that version's shapes: [`SchemaVersion::outgoing`] drops what an older version
@@ -9,7 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::messages::{StartupDetails, ToSupervisor};
+use crate::messages::{StartupDetails, ToSupervisor};
 
 /// A supervisor schema (coordinator protocol) version: what a bundle declares as
 /// `sdk.supervisor_schema_version` and its runtime speaks.
@@ -17,7 +17,7 @@ use super::messages::{StartupDetails, ToSupervisor};
 /// | version | accepted by | adds |
 /// |---|---|---|
 /// | `2026-06-16` (default) | apache-airflow-task-sdk 1.3.x and 1.4.x (Airflow 3.3, 3.4) | |
-/// | `2026-10-30` | apache-airflow-task-sdk 1.4.x (Airflow 3.4) | typed task arguments ([`Dag::task_with_args`](crate::Dag::task_with_args)) |
+/// | `2026-10-30` | apache-airflow-task-sdk 1.4.x (Airflow 3.4) | typed task arguments (airflow-sdk's `Dag::task_with_args`) |
 ///
 /// Airflow accepts a version only by exact match, so a bundle that declares 2026-10-30 does not
 /// run on Airflow 3.3; the default keeps one bundle working on both.
@@ -51,7 +51,7 @@ impl SchemaVersion {
 
     /// A message in this version's shape: fields the version does not have are dropped (the
     /// supervisor refuses unknown keys on strict messages and never replies to them).
-    pub(crate) fn outgoing(self, message: ToSupervisor) -> ToSupervisor {
+    pub fn outgoing<D>(self, message: ToSupervisor<D>) -> ToSupervisor<D> {
         match self {
             SchemaVersion::V2026_10_30 => message,
             SchemaVersion::V2026_06_16 => match message {
@@ -67,7 +67,7 @@ impl SchemaVersion {
 
     /// A received `StartupDetails` as this version defines it: fields the version does not have
     /// are cleared, so no code path can depend on them by accident.
-    pub(crate) fn incoming(self, mut details: StartupDetails) -> StartupDetails {
+    pub fn incoming(self, mut details: StartupDetails) -> StartupDetails {
         if !self.has_arg_bindings() {
             details.ti_context.arg_bindings = None;
         }
@@ -103,24 +103,22 @@ impl FromStr for SchemaVersion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::messages::{TaskStateMsg, Terminal};
+    use crate::messages::{TaskStateMsg, Terminal};
 
     #[test]
     fn versions_round_trip_and_unknown_ones_are_refused() {
         for v in SchemaVersion::ALL {
             assert_eq!(v.as_str().parse::<SchemaVersion>().unwrap(), *v);
         }
-        assert_eq!(
-            SchemaVersion::default().as_str(),
-            crate::SUPERVISOR_SCHEMA_VERSION
-        );
+        // Airflow 3.3 accepts only 2026-06-16: the default keeps a bundle running on 3.3 and 3.4.
+        assert_eq!(SchemaVersion::default(), SchemaVersion::V2026_06_16);
         let e = "2027-01-01".parse::<SchemaVersion>().unwrap_err();
         assert!(e.to_string().contains("2027-01-01"), "{e}");
     }
 
     #[test]
     fn older_versions_lose_the_newer_fields() {
-        let with_reason = ToSupervisor::TaskState(TaskStateMsg {
+        let with_reason: ToSupervisor = ToSupervisor::TaskState(TaskStateMsg {
             state: "failed",
             end_date: "2026-01-01T00:00:00Z".into(),
             retry_reason: Some("x".into()),
@@ -130,7 +128,7 @@ mod tests {
         let new = SchemaVersion::V2026_10_30.outgoing(with_reason);
         assert!(matches!(new, ToSupervisor::TaskState(ref m) if m.retry_reason.is_some()));
         // Terminal messages never depend on the version otherwise.
-        let s = Terminal::Success.message("2026-01-01T00:00:00Z".into());
+        let s: ToSupervisor = Terminal::Success.message("2026-01-01T00:00:00Z".into());
         assert_eq!(SchemaVersion::V2026_06_16.outgoing(s.clone()), s);
     }
 }

@@ -1,7 +1,6 @@
 //! The comm socket's framing: a 4-byte big-endian length, then one msgpack value that must be an
 //! array.
 
-use std::fmt;
 use std::io::{self, Read};
 use std::time::Instant;
 
@@ -9,56 +8,43 @@ use rmpv::Value;
 
 /// The largest frame the runtime accepts (128 MiB). A longer length prefix is treated as garbage
 /// rather than allocated.
-pub(crate) const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
+pub const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
 
 /// The deepest nesting of arrays and maps a frame may have, counting the frame's own array (as
 /// serde_json's default limit: a hostile peer must not exhaust the reader thread's stack in the
 /// recursive decoders). Airflow's own frames nest about ten levels; a dag run's `conf` or an
 /// XCom value gets the rest.
-pub(crate) const MAX_NESTING: usize = 128;
+pub const MAX_NESTING: usize = 128;
 
 /// Why a frame could not be read.
-#[derive(Debug)]
-pub(crate) enum FrameError {
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
     /// The peer closed the socket (`partial` when it did so in the middle of a frame).
-    Closed { partial: bool },
+    #[error("the supervisor closed the socket{}", if *partial { " in the middle of a frame" } else { "" })]
+    Closed {
+        /// Whether part of a frame had arrived.
+        partial: bool,
+    },
     /// The deadline passed before a whole frame arrived.
+    #[error("timed out waiting for the supervisor")]
     Timeout,
     /// The caller asked to stop waiting (SIGTERM).
+    #[error("cancelled while waiting for the supervisor")]
     Cancelled,
     /// The length prefix is larger than [`MAX_FRAME_LEN`].
+    #[error("frame length {0} exceeds the limit of {MAX_FRAME_LEN} bytes (garbage on the socket?)")]
     TooLarge(usize),
     /// The payload is not one msgpack array.
+    #[error("malformed frame: {0}")]
     Malformed(String),
-    /// Any other I/O error.
+    /// Any other I/O error (its text is part of this message, so it is not a `source`).
+    #[error("I/O error on the comm socket: {0}")]
     Io(io::Error),
 }
 
-impl fmt::Display for FrameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameError::Closed { partial: false } => write!(f, "the supervisor closed the socket"),
-            FrameError::Closed { partial: true } => {
-                write!(
-                    f,
-                    "the supervisor closed the socket in the middle of a frame"
-                )
-            }
-            FrameError::Timeout => write!(f, "timed out waiting for the supervisor"),
-            FrameError::Cancelled => write!(f, "cancelled while waiting for the supervisor"),
-            FrameError::TooLarge(n) => write!(
-                f,
-                "frame length {n} exceeds the limit of {MAX_FRAME_LEN} bytes (garbage on the socket?)"
-            ),
-            FrameError::Malformed(m) => write!(f, "malformed frame: {m}"),
-            FrameError::Io(e) => write!(f, "I/O error on the comm socket: {e}"),
-        }
-    }
-}
-
 /// Encodes `value` (which must be an array) as one frame: length prefix and payload.
-#[cfg(test)]
-pub(crate) fn encode_frame(value: &Value) -> Vec<u8> {
+pub fn encode_frame(value: &Value) -> Vec<u8> {
     debug_assert!(value.is_array(), "frames are always arrays");
     let mut payload = Vec::new();
     rmpv::encode::write_value(&mut payload, value).expect("writing to a Vec cannot fail");
@@ -66,7 +52,7 @@ pub(crate) fn encode_frame(value: &Value) -> Vec<u8> {
 }
 
 /// Puts the length prefix before a payload (a msgpack array).
-pub(crate) fn prefix(payload: Vec<u8>) -> Vec<u8> {
+pub fn prefix(payload: Vec<u8>) -> Vec<u8> {
     let len = u32::try_from(payload.len()).expect("frame larger than 4 GiB");
     let mut out = Vec::with_capacity(payload.len() + 4);
     out.extend_from_slice(&len.to_be_bytes());
@@ -76,7 +62,7 @@ pub(crate) fn prefix(payload: Vec<u8>) -> Vec<u8> {
 
 /// Decodes one frame payload (without its length prefix): exactly one msgpack array, no
 /// trailing bytes.
-pub(crate) fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
+pub fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
     let mut rest = payload;
     // rmpv counts two levels per array or map, three for a string, binary or extension leaf
     // and one for any other: MAX_NESTING collections hold any value (one more, a bare scalar).
@@ -107,7 +93,7 @@ pub(crate) fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
 ///
 /// `r` should return `WouldBlock`/`TimedOut` regularly (a socket with a short read timeout) so
 /// that `deadline` and `cancelled` are honoured; partial reads are continued.
-pub(crate) fn read_frame(
+pub fn read_frame(
     r: &mut impl Read,
     deadline: Instant,
     cancelled: &dyn Fn() -> bool,
@@ -170,7 +156,7 @@ fn read_exact(
 }
 
 /// A short name for a msgpack value's kind, for error messages.
-pub(crate) fn kind(v: &Value) -> &'static str {
+pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Boolean(_) => "a boolean",

@@ -1,0 +1,245 @@
+//! Typed task arguments: the stub's bindings (literals and upstream outputs) resolved and
+//! converted to the function's parameter types.
+
+use serde::de::DeserializeOwned;
+
+use super::{RequestError, TaskContext};
+use crate::TaskError;
+use crate::runtime::messages::ArgBinding;
+
+/// One argument value bound to a typed task parameter, with where it came from (for messages).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct BoundArg {
+    task_id: String,
+    name: String,
+    source: String,
+    value: serde_json::Value,
+}
+
+impl BoundArg {
+    /// Converts the value to the parameter's type, or fails the task (no retry: the same value
+    /// arrives again) naming the parameter, the type and what arrived.
+    pub(crate) fn convert<A: DeserializeOwned>(self) -> Result<A, TaskError> {
+        let BoundArg {
+            task_id,
+            name,
+            source,
+            value,
+        } = self;
+        A::deserialize(&value).map_err(|e| {
+            TaskError::fail_no_retry(format!(
+                "argument `{name}` of task {task_id:?} does not fit the parameter's type `{}`: \
+                 {e}; it arrived from {source} as {}",
+                std::any::type_name::<A>(),
+                preview(&value)
+            ))
+        })
+    }
+}
+
+/// A value as short JSON, for error messages.
+fn preview(value: &serde_json::Value) -> String {
+    const MAX: usize = 200;
+    let text = value.to_string();
+    if text.len() <= MAX {
+        return text;
+    }
+    let mut end = MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
+/// Binds parameters `names` of task `task_id` from the stub's `bindings`; `pull` fetches an
+/// upstream task's output.
+fn bind(
+    task_id: &str,
+    names: &[String],
+    bindings: Option<&[ArgBinding]>,
+    mut pull: impl FnMut(&str) -> Result<serde_json::Value, RequestError>,
+) -> Result<Vec<BoundArg>, TaskError> {
+    {
+        let wanted = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let Some(bindings) = bindings else {
+            return Err(TaskError::fail_no_retry(format!(
+                "task {task_id:?} takes arguments {wanted}, but Airflow sent no argument \
+                 bindings: call the @task.stub with them in the dag file (e.g. \
+                 {task_id}(upstream(), name=\"value\")), run on Airflow 3.4 or later, and \
+                 declare supervisor schema 2026-10-30"
+            )));
+        };
+        let binding_name = |b: &ArgBinding| match b {
+            ArgBinding::XCom { name, .. } | ArgBinding::Literal { name, .. } => name.clone(),
+        };
+        for extra in bindings
+            .iter()
+            .filter(|b| !names.contains(&binding_name(b)))
+        {
+            log::warn!(target: "airflow_sdk::runtime", argument = binding_name(extra).as_str();
+                "the stub binds argument `{}`, which task {task_id:?} does not take; ignored",
+                binding_name(extra));
+        }
+        let mut args = Vec::with_capacity(names.len());
+        for name in names {
+            let Some(binding) = bindings.iter().find(|b| &binding_name(b) == name) else {
+                let given = bindings
+                    .iter()
+                    .map(|b| format!("`{}`", binding_name(b)))
+                    .collect::<Vec<_>>();
+                let given = if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join(", ")
+                };
+                return Err(TaskError::fail_no_retry(format!(
+                    "argument `{name}` of task {task_id:?} has no binding: the stub binds \
+                     {given}; name the stub's parameter `{name}` and pass it a value"
+                )));
+            };
+            let (source, value) = match binding {
+                ArgBinding::Literal {
+                    value,
+                    from_default,
+                    ..
+                } => (
+                    if *from_default {
+                        "the stub's default".to_owned()
+                    } else {
+                        "a literal in the dag file".to_owned()
+                    },
+                    value.0.clone(),
+                ),
+                ArgBinding::XCom {
+                    task_id: upstream, ..
+                } => {
+                    let value = pull(upstream).map_err(|e| {
+                        TaskError::fail(format!(
+                            "cannot pull argument `{name}` (the output of task {upstream:?}): {e}"
+                        ))
+                    })?;
+                    (format!("the output of task {upstream:?}"), value)
+                }
+            };
+            args.push(BoundArg {
+                task_id: task_id.to_owned(),
+                name: name.clone(),
+                source,
+                value,
+            });
+        }
+        Ok(args)
+    }
+}
+
+/// # Typed arguments
+impl TaskContext {
+    /// The values of a typed task's parameters `names` (in that order), from the stub's
+    /// argument bindings: literals as they are, upstream outputs pulled as XComs.
+    pub(crate) fn bind_arguments(
+        &self,
+        task_id: &str,
+        names: &[String],
+    ) -> Result<Vec<BoundArg>, TaskError> {
+        bind(
+            task_id,
+            names,
+            self.details.ti_context.arg_bindings.as_deref(),
+            |upstream| self.xcom_pull_json(upstream, "return_value"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::messages::Json;
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn literal(name: &str, value: serde_json::Value) -> ArgBinding {
+        ArgBinding::Literal {
+            name: name.into(),
+            value: Json(value),
+            from_default: false,
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Totals {
+        #[allow(dead_code)]
+        rows: u64,
+    }
+
+    #[test]
+    fn binding_errors_name_the_parameter_and_what_arrived() {
+        let none = |_: &str| -> Result<serde_json::Value, RequestError> { unreachable!() };
+        // No bindings at all (2026-06-16, or a stub called without arguments).
+        let e = bind("load", &names(&["totals"]), None, none).unwrap_err();
+        assert!(e.to_string().contains("no argument bindings"), "{e}");
+        assert_eq!(e.outcome(), crate::TaskOutcome::FailedNoRetry);
+        // A parameter the stub does not bind.
+        let b = [literal("table", serde_json::json!("t1"))];
+        let e = bind("load", &names(&["totals", "table"]), Some(&b), none).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("argument `totals`"), "{text}");
+        assert!(text.contains("binds `table`"), "{text}");
+        // A value of the wrong type: parameter, type and value named.
+        let b = [ArgBinding::XCom {
+            name: "totals".into(),
+            task_id: "transform".into(),
+        }];
+        let args = bind("load", &names(&["totals"]), Some(&b), |up| {
+            assert_eq!(up, "transform");
+            Ok(serde_json::json!({"rows": "many"}))
+        })
+        .unwrap();
+        let e = args
+            .into_iter()
+            .next()
+            .unwrap()
+            .convert::<Totals>()
+            .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.outcome(), crate::TaskOutcome::FailedNoRetry);
+        for needle in ["`totals`", "Totals", "\"transform\"", r#"{"rows":"many"}"#] {
+            assert!(text.contains(needle), "{needle} not in {text}");
+        }
+        // Literal values, by name, in the function's order; Option takes a missing output.
+        let b = [
+            literal("table", serde_json::json!("t1")),
+            ArgBinding::XCom {
+                name: "totals".into(),
+                task_id: "transform".into(),
+            },
+        ];
+        let mut args = bind("load", &names(&["totals", "table"]), Some(&b), |_| {
+            Ok(serde_json::Value::Null)
+        })
+        .unwrap()
+        .into_iter();
+        assert!(
+            args.next()
+                .unwrap()
+                .convert::<Option<Totals>>()
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(args.next().unwrap().convert::<String>().unwrap(), "t1");
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        let long = serde_json::Value::String("é".repeat(300));
+        let p = preview(&long);
+        assert!(p.len() < 260, "{p}");
+        assert!(p.ends_with("bytes)"), "{p}");
+    }
+}

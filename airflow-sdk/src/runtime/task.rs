@@ -1,0 +1,235 @@
+//! Running one task, the same way for the runtime and for `airflow_sdk::testing`: the panic
+//! hook, the task function (clearing old XComs first, pushing the returned value), the SIGTERM
+//! grace, and the outcome mapped to the terminal state.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use super::messages::{AssetProfile, Terminal, ToSupervisor};
+use super::{logging, signals};
+use crate::error::TaskOutcome;
+use crate::{TaskContext, TaskError};
+
+const LOGGER: &str = "airflow_sdk::runtime";
+
+/// After SIGTERM, how long the task may take to return before the runtime reports anyway. The
+/// supervisor escalates to SIGKILL 5 s after SIGTERM.
+pub(crate) const TERM_GRACE: Duration = Duration::from_millis(2000);
+/// Stack size of the task thread (the size of a usual main thread).
+const TASK_STACK: usize = 8 * 1024 * 1024;
+
+/// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
+pub(crate) type ErasedFn<'a> = &'a dyn Fn(&mut TaskContext) -> Result<serde_json::Value, TaskError>;
+
+/// A task function that can run on a thread of its own.
+pub(crate) type SendFn =
+    Arc<dyn Fn(&mut TaskContext) -> Result<serde_json::Value, TaskError> + Send + Sync>;
+
+/// What a successful task adds to `SucceedTask`: `task_outlets`, `outlet_events` and
+/// `rendered_map_index`.
+pub(crate) type Outlets = (Vec<AssetProfile>, Vec<serde_json::Value>, Option<String>);
+
+/// How the task function ended.
+pub(crate) enum Outcome {
+    /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
+    Returned(Outlets),
+    Errored(TaskError),
+    Panicked(String),
+    /// SIGTERM arrived and the task did not return within the grace period.
+    Abandoned(&'static str),
+}
+
+/// How [`run_one`] runs the task function.
+pub(crate) enum Run<'a> {
+    /// On a thread of its own, as under Airflow: once a termination signal arrives the task
+    /// has [`TERM_GRACE`] to return, then it is abandoned (left running) and reported.
+    Detached {
+        /// The context, moved to the task thread (boxed: it is large beside `Inline`).
+        ctx: Box<TaskContext>,
+        /// The function.
+        f: SendFn,
+    },
+    /// On this thread, to its end (the testing harness: a test's function need not be `Send`,
+    /// and the test sees the whole run). A task that returns later than [`TERM_GRACE`] after
+    /// `signalled_at` is judged abandoned, as the runtime would have reported it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    Inline {
+        /// The context, which the caller reads afterwards.
+        ctx: &'a mut TaskContext,
+        /// The function.
+        f: ErasedFn<'a>,
+        /// When the termination signal was (or will be) raised, if at all.
+        signalled_at: Option<Instant>,
+    },
+}
+
+/// How a task run ended, as reported to Airflow.
+// The runtime reads the terminal state and outlets; the harness shows the rest to the test.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub(crate) struct Finished {
+    /// The terminal state.
+    pub(crate) terminal: Terminal,
+    /// Why it did not succeed: the error, `panicked: ...`, or `terminated by ...`.
+    pub(crate) error: Option<String>,
+    /// What a success carries in `SucceedTask`.
+    pub(crate) produced: Outlets,
+    /// Whether the task was abandoned: it did not return within the grace after a signal.
+    pub(crate) abandoned: bool,
+}
+
+/// Runs one task and maps how it ended to its terminal state (logged), the one path of the
+/// runtime and of the testing harness. `signal` is the flag the SIGTERM/SIGINT handlers set.
+pub(crate) fn run_one(run: Run<'_>, signal: &Arc<AtomicUsize>, should_retry: bool) -> Finished {
+    logging::install_panic_hook();
+    let outcome = match run {
+        Run::Detached { ctx, f } => {
+            logging::panics_to_task_log();
+            detached(ctx, f, signal)
+        }
+        Run::Inline {
+            ctx,
+            f,
+            signalled_at,
+        } => {
+            let outcome = execute(ctx, f);
+            match signalled_at {
+                Some(at) if Instant::now() > at + TERM_GRACE => {
+                    let sig = signal.load(Ordering::SeqCst);
+                    Outcome::Abandoned(signals::name(sig))
+                }
+                _ => outcome,
+            }
+        }
+    };
+    let error = match &outcome {
+        Outcome::Returned(_) => None,
+        Outcome::Errored(e) => Some(e.to_string()),
+        Outcome::Panicked(m) => Some(format!("panicked: {m}")),
+        Outcome::Abandoned(sig) => Some(format!(
+            "terminated by {sig}: the task did not stop within {:.1} s",
+            TERM_GRACE.as_secs_f64()
+        )),
+    };
+    let abandoned = matches!(outcome, Outcome::Abandoned(_));
+    let mut produced = Outlets::default();
+    let terminal = decide(outcome, should_retry, &mut produced);
+    Finished {
+        terminal,
+        error,
+        produced,
+        abandoned,
+    }
+}
+
+/// Runs the task function `f` on the current thread, as a task runs: first, like Python's task
+/// runner, deletes the XComs a previous try left behind; then calls `f`, catching a panic; then
+/// pushes a returned value that is not null as the `return_value` XCom.
+fn execute(ctx: &mut TaskContext, f: ErasedFn<'_>) -> Outcome {
+    for key in ctx.xcom_keys_to_clear() {
+        log::debug!(target: LOGGER, key = key.as_str(); "clearing XCom");
+        if let Err(e) = ctx.delete_xcom(&key) {
+            return Outcome::Errored(TaskError::fail(format!("cannot clear XCom {key:?}: {e}")));
+        }
+    }
+    match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+        Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
+        Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
+            Ok(()) => Outcome::Returned(ctx.outlets()),
+            Err(e) => Outcome::Errored(TaskError::fail(format!(
+                "cannot push the return value as XCom: {e}"
+            ))),
+        },
+        Ok(Err(e)) => Outcome::Errored(e),
+        Err(payload) => Outcome::Panicked(logging::panic_message(&*payload)),
+    }
+}
+
+/// Runs the task on its own thread and waits for it, until [`TERM_GRACE`] after a signal.
+fn detached(mut ctx: Box<TaskContext>, f: SendFn, signal: &AtomicUsize) -> Outcome {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("task".into())
+        .stack_size(TASK_STACK)
+        .spawn(move || {
+            let _ = tx.send(execute(&mut ctx, &*f));
+        });
+    if let Err(e) = spawned {
+        return Outcome::Errored(TaskError::fail(format!(
+            "cannot start the task thread: {e}"
+        )));
+    }
+    let mut grace_end: Option<Instant> = None;
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(outcome) => return outcome,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Outcome::Panicked("the task thread ended without a result".into());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            let end = *grace_end.get_or_insert_with(|| {
+                log::warn!(target: LOGGER, signal = signals::name(sig);
+                    "received {}; asking the task to stop", signals::name(sig));
+                Instant::now() + TERM_GRACE
+            });
+            if Instant::now() >= end {
+                return Outcome::Abandoned(signals::name(sig));
+            }
+        }
+    }
+}
+
+/// Maps how the task ended to the terminal message, logging it.
+fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Terminal {
+    let failed = |reason: String| {
+        if should_retry {
+            log::info!(target: LOGGER, "the task will be retried");
+            Terminal::Retry(reason)
+        } else {
+            Terminal::Failed
+        }
+    };
+    match outcome {
+        Outcome::Returned(outlets) => {
+            *produced = outlets;
+            Terminal::Success
+        }
+        Outcome::Errored(e) => match e.outcome() {
+            TaskOutcome::Skipped => {
+                log::info!(target: LOGGER, reason = e.to_string().as_str(); "task skipped: {e}");
+                Terminal::Skipped
+            }
+            TaskOutcome::FailedNoRetry => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed (no retry): {e}");
+                Terminal::Failed
+            }
+            TaskOutcome::Failed => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
+                failed(e.to_string())
+            }
+        },
+        Outcome::Panicked(message) => {
+            log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");
+            failed(format!("panicked: {message}"))
+        }
+        Outcome::Abandoned(sig) => {
+            log::error!(target: LOGGER, signal = sig;
+                "task failed: it did not stop within {:.1} s of {sig}", TERM_GRACE.as_secs_f64());
+            failed(format!("terminated by {sig}"))
+        }
+    }
+}
+
+/// The terminal message for `terminal`, ended now; a success carries what the task produced.
+pub(crate) fn terminal_message(terminal: &Terminal, produced: Outlets) -> ToSupervisor {
+    let mut message = terminal.message(super::messages::now());
+    if let ToSupervisor::SucceedTask(m) = &mut message {
+        (m.task_outlets, m.outlet_events, m.rendered_map_index) = produced;
+    }
+    message
+}
