@@ -240,10 +240,10 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 
 /// SHA-256 of an environment signature: a domain prefix, then its canonical JSON.
 pub fn env_signature_digest(sig: &EnvSignature) -> String {
-    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut h = airflow_bundle::sha256::Sha256::new();
     h.update(b"airflow-build/env-signature\0");
     h.update(&serde_json::to_vec(sig).unwrap_or_default());
-    airflow_bundle::footer::hex(h.finish().as_ref())
+    airflow_bundle::footer::hex(&h.finalize())
 }
 
 /// The outer build's target directory, derived from `OUT_DIR`

@@ -24,13 +24,12 @@
 //!   16 MiB of stdout, and the end of its stderr quoted when it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use airflow_process::child::{self, Limits};
-use cargo_metadata::Message;
 
 use crate::{Error, chain};
 
@@ -210,16 +209,15 @@ pub(crate) fn run(spec: &SidecarSpec) -> Result<SidecarResult, Error> {
     })?;
     let manifest_path = spec.manifest_path.clone();
     let mut bins: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for msg in Message::parse_stream(BufReader::new(stdout)) {
-        let msg = msg.map_err(|source| Error::SidecarSpawn {
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|source| Error::SidecarSpawn {
             command: shown.clone(),
             source,
         })?;
-        if let Message::CompilerArtifact(a) = msg {
-            let ours = same_file(a.manifest_path.as_std_path(), &manifest_path);
-            let is_bin = a.target.kind.iter().any(|k| k.to_string() == "bin");
-            if let (true, true, Some(exe)) = (ours, is_bin, a.executable) {
-                bins.insert(a.target.name.clone(), exe.into_std_path_buf());
+        if let Some(a) = artifact(&line) {
+            let ours = same_file(&a.manifest_path, &manifest_path);
+            if let (true, true, Some(exe)) = (ours, a.is_bin, a.executable) {
+                bins.insert(a.name, exe);
             }
         }
     }
@@ -253,6 +251,43 @@ pub(crate) fn run(spec: &SidecarSpec) -> Result<SidecarResult, Error> {
     Ok(SidecarResult {
         metadata_json: out,
         sources,
+    })
+}
+
+/// What the sidecar uses of a `compiler-artifact` message of `cargo build --message-format=json`.
+#[derive(Debug, PartialEq)]
+struct Artifact {
+    /// The `Cargo.toml` of the package built.
+    manifest_path: PathBuf,
+    /// The target's name.
+    name: String,
+    /// Whether the target is a bin.
+    is_bin: bool,
+    /// The executable built, for a bin.
+    executable: Option<PathBuf>,
+}
+
+/// The artifact one line of cargo's messages reports, or `None` for any other message and for a
+/// line that is not JSON (read as a few fields of the JSON, not the whole `cargo_metadata` crate,
+/// which a bundle's build script would compile for this alone).
+fn artifact(line: &str) -> Option<Artifact> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let target = v.get("target")?;
+    Some(Artifact {
+        manifest_path: PathBuf::from(v.get("manifest_path")?.as_str()?),
+        name: target.get("name")?.as_str()?.to_owned(),
+        is_bin: target
+            .get("kind")?
+            .as_array()?
+            .iter()
+            .any(|k| k.as_str() == Some("bin")),
+        executable: v
+            .get("executable")
+            .and_then(serde_json::Value::as_str)
+            .map(PathBuf::from),
     })
 }
 
@@ -386,6 +421,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("its metadata is not JSON"), "{e}");
+    }
+
+    #[test]
+    fn artifacts_are_read_from_cargo_messages() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"path+file:///w/b#0.1.0","manifest_path":"/w/b/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"b","src_path":"/w/b/src/main.rs","edition":"2024","doc":true,"doctest":false,"test":true},"profile":{"opt_level":"0","debuginfo":2,"debug_assertions":true,"overflow_checks":true,"test":false},"features":[],"filenames":["/t/debug/b"],"executable":"/t/debug/b","fresh":false}"#;
+        assert_eq!(
+            artifact(line),
+            Some(Artifact {
+                manifest_path: PathBuf::from("/w/b/Cargo.toml"),
+                name: "b".into(),
+                is_bin: true,
+                executable: Some(PathBuf::from("/t/debug/b")),
+            })
+        );
+        let lib = line
+            .replace(r#""kind":["bin"]"#, r#""kind":["lib"]"#)
+            .replace(r#""executable":"/t/debug/b""#, r#""executable":null"#);
+        let lib = artifact(&lib).unwrap();
+        assert!(!lib.is_bin && lib.executable.is_none());
+        assert_eq!(
+            artifact(r#"{"reason":"build-finished","success":true}"#),
+            None
+        );
+        assert_eq!(artifact("warning: not JSON"), None);
+        assert_eq!(artifact(r#"{"reason":"compiler-artifact"}"#), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! [`footer`] ([`Trailer`]), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
 //! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
-//! generated Python stub dag file).
+//! generated Python stub dag file), with the `sha256` feature (part of `io`) `sha256`. The
+//! manifest's YAML form needs the `yaml` feature (part of `io`; `yaml-emit` for `to_yaml` alone).
 #![forbid(unsafe_code)]
 
 pub mod dag_ids;
@@ -15,6 +16,8 @@ pub mod manifest;
 #[cfg(feature = "io")]
 pub mod read;
 pub mod record;
+#[cfg(feature = "sha256")]
+pub mod sha256;
 #[cfg(feature = "stubs")]
 pub mod stubs;
 #[cfg(feature = "io")]

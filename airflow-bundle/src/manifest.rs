@@ -241,6 +241,7 @@ impl Metadata {
     }
 
     /// Parses a binary's `--airflow-metadata` YAML answer.
+    #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
         serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))
     }
@@ -253,6 +254,7 @@ impl Metadata {
     }
 
     /// YAML that PyYAML reads back to the same strings.
+    #[cfg(feature = "yaml-emit")]
     pub fn to_yaml(&self) -> String {
         to_yaml(self)
     }
@@ -346,11 +348,13 @@ impl Manifest {
 
     /// Parses a manifest (YAML or JSON). For what *Airflow* makes of the bytes, use
     /// [`crate::verify`], which follows YAML 1.1 typing.
+    #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
         serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))
     }
 
     /// The canonical YAML bytes embedded in the bundle.
+    #[cfg(feature = "yaml-emit")]
     pub fn to_yaml(&self) -> String {
         to_yaml(self)
     }
@@ -358,12 +362,14 @@ impl Manifest {
 
 /// A YAML error as one line: the parser's message and position, without the source snippet it
 /// renders below them (several lines of the untrusted input, which belong in no one-line error).
+#[cfg(feature = "yaml")]
 fn malformed_yaml(e: &serde_saphyr::Error) -> MetadataError {
     let text = e.without_snippet().to_string();
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     MetadataError::Malformed(text.to_owned())
 }
 
+#[cfg(feature = "yaml-emit")]
 fn to_yaml<T: Serialize>(value: &T) -> String {
     serde_saphyr::to_string(value).expect("manifest types always serialize to YAML")
 }
@@ -374,6 +380,7 @@ mod tests {
 
     /// The parser's message and position, once, on one line: no snippet of the input below it.
     #[test]
+    #[cfg(feature = "yaml")]
     fn a_yaml_error_is_one_line_without_a_snippet() {
         let e = Manifest::from_yaml("dags:\n  d: {tasks: [a]}\n  d: {tasks: [b]}\n").unwrap_err();
         let text = e.to_string();
@@ -436,6 +443,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "yaml")]
     fn yaml_quotes_the_schema_version_and_keeps_task_order() {
         let m = Manifest::new(
             metadata(&[("zeta", &["b", "a"]), ("alpha", &["x"])]),
@@ -453,6 +461,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "yaml")]
     fn hostile_ids_round_trip_through_our_own_reader() {
         let ids = [
             "123",
@@ -474,6 +483,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "yaml")]
     fn read_inputs_round_trip_and_are_left_out_when_empty() {
         let build = |read_inputs| BuildInfo {
             target: "x86_64-unknown-linux-gnu".into(),
@@ -558,5 +568,111 @@ mod tests {
             Metadata::from_json(j).unwrap().dags["d"].tasks,
             vec!["t".to_string()]
         );
+    }
+}
+
+/// The exact bytes of the YAML form, whichever serde-saphyr features are on: the SDK links only
+/// its serializer (`yaml-emit`), cargo-airflow all of it (`yaml`), and bundles packed with either
+/// must carry the same manifest. Run with `--no-default-features --features yaml-emit` too.
+#[cfg(all(test, feature = "yaml-emit"))]
+mod yaml_bytes {
+    use super::*;
+    use crate::declare::{ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, TriggerRule};
+
+    fn sample() -> Manifest {
+        let mut m = Manifest::new(
+            tests::metadata(&[
+                ("etl", &["extract", "load"]),
+                (
+                    "123",
+                    &[
+                        "yes",
+                        "null",
+                        "2026-01-01",
+                        " lead",
+                        "a: b",
+                        "#x",
+                        "café\tπ",
+                    ],
+                ),
+            ]),
+            "main.rs".into(),
+            Some(BuildInfo {
+                target: "x86_64-unknown-linux-gnu".into(),
+                profile: "release".into(),
+                packer: "cargo-airflow 0.1.0".into(),
+                source_digest: Some("ab".repeat(32)),
+                env_signature: None,
+                read_inputs: vec![crate::record::FileDigest {
+                    path: "src/main.rs".into(),
+                    len: 42,
+                    sha256: "cd".repeat(32),
+                }],
+            }),
+        );
+        m.sources = vec![SourceEntry {
+            path: "main.rs".into(),
+            offset: 0,
+            length: 42,
+            sha256: "cd".repeat(32),
+        }];
+        m.entrypoint_path = Some("main.rs".into());
+        m.dags.get_mut("etl").unwrap().declared = Some(DagDeclaration {
+            native: true,
+            coordinator_queues: vec!["rust".into()],
+            schedule: Schedule::Cron {
+                expression: "0 3 * * *".into(),
+                timezone: "Europe/Paris".into(),
+            },
+            start_date: Some("2026-01-01T00:00:00+00:00".into()),
+            catchup: Some(false),
+            description: Some("two lines\nof text".into()),
+            tags: vec!["on".into(), "~".into()],
+            params: vec![ParamDeclaration {
+                name: "limit".into(),
+                default: serde_json::json!({"n": 10, "ratio": 0.5, "big": 1e300, "none": null, "list": [true, "x", -3]}),
+                description: Some("how many".into()),
+            }],
+            max_active_runs: Some(1),
+            dagrun_timeout: Some(3600.0),
+            default_task: TaskSettings::new().retries(2).owner("data"),
+            tasks: vec![
+                TaskDeclaration {
+                    id: "extract".into(),
+                    settings: TaskSettings::new()
+                        .retry_delay(std::time::Duration::from_millis(1500))
+                        .trigger_rule(TriggerRule::AllDone)
+                        .priority_weight(-1),
+                    downstream: vec!["load".into()],
+                    args: Vec::new(),
+                },
+                TaskDeclaration {
+                    id: "load".into(),
+                    settings: TaskSettings::new(),
+                    downstream: Vec::new(),
+                    args: vec!["table".into()],
+                },
+            ],
+            ..DagDeclaration::default()
+        });
+        m
+    }
+
+    /// `SNAPSHOTS=overwrite` rewrites the files (review the diff: they are what bundles carry).
+    #[test]
+    fn the_yaml_bytes_do_not_depend_on_the_features() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        for (file, text) in [
+            ("manifest-golden.yaml", sample().to_yaml()),
+            ("metadata-golden.yaml", sample().metadata().to_yaml()),
+        ] {
+            let path = dir.join(file);
+            if std::env::var_os("SNAPSHOTS").is_some_and(|v| v == "overwrite") {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            }
+            let expected = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text, expected, "{}", path.display());
+        }
     }
 }

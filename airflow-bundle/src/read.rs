@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 
 use crate::footer::{FooterError, Layout, TRAILER_LEN, Trailer};
 
@@ -70,7 +70,7 @@ impl<R: Read + Seek> BundleReader<R> {
             hasher.update(chunk);
             Ok(())
         })?;
-        Ok(hasher.finalize().into())
+        Ok(hasher.finalize())
     }
 
     /// Checks the executable region against the trailer's digest.

@@ -2,7 +2,7 @@
 
 use std::io::{self, Read, Write};
 
-use sha2::{Digest, Sha256};
+use crate::sha256::Sha256;
 
 use crate::footer::Trailer;
 use crate::read::CHUNK;
@@ -36,7 +36,7 @@ pub fn sha256_stream(r: &mut impl Read) -> io::Result<([u8; 32], u64)> {
         hasher.update(chunk);
         Ok(())
     })?;
-    Ok((hasher.finalize().into(), n))
+    Ok((hasher.finalize(), n))
 }
 
 /// Copies `executable` to `out` while hashing it, then appends `source`, `manifest` and the
@@ -63,7 +63,7 @@ pub fn write_bundle(
     if n == 0 {
         return Err(WriteError::EmptyExecutable);
     }
-    let trailer = Trailer::new(source_len, metadata_len, hasher.finalize().into());
+    let trailer = Trailer::new(source_len, metadata_len, hasher.finalize());
     out.write_all(source)?;
     out.write_all(manifest)?;
     out.write_all(&trailer.to_bytes())?;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use airflow_bundle::footer::hex;
 use airflow_bundle::record::{FileDigest, InputDigests, InputKind, WORKSPACE_LOCK_PATH};
-use ring::digest::{Context, SHA256};
+use airflow_bundle::sha256::Sha256;
 
 use crate::select::Selection;
 use crate::{Digests, Error};
@@ -26,7 +26,7 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
         )));
     }
     let mut f = std::fs::File::open(path).map_err(Error::io(path))?;
-    let mut h = Context::new(&SHA256);
+    let mut h = Sha256::new();
     let mut len = 0u64;
     // Inputs are mostly small source files: a big buffer would cost more to zero than to use.
     buf.resize(64 * 1024, 0);
@@ -40,9 +40,7 @@ fn hash_file(path: &Path, buf: &mut Vec<u8>) -> Result<Hashed, Error> {
         h.update(&buf[..n]);
         len += n as u64;
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(h.finish().as_ref());
-    Ok((len, out))
+    Ok((len, h.finalize()))
 }
 
 /// A file's length and SHA-256.
@@ -127,7 +125,7 @@ fn combine<'a>(
     entries: impl Iterator<Item = (&'a str, InputKind, u64, &'a [u8; 32])>,
 ) -> String {
     let entries: Vec<_> = entries.collect();
-    let mut h = Context::new(&SHA256);
+    let mut h = Sha256::new();
     // The domain prefix is part of scheme 2 (records carry digests made with it): keep it.
     h.update(b"airflow-build/inputs\0");
     h.update(&DIGEST_SCHEME.to_le_bytes());
@@ -141,7 +139,7 @@ fn combine<'a>(
         h.update(&len.to_le_bytes());
         h.update(digest);
     }
-    hex(h.finish().as_ref())
+    hex(&h.finalize())
 }
 
 /// Hashes the selected files, adding the workspace lock file, into the digests of scheme

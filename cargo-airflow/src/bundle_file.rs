@@ -11,8 +11,8 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::Trailer;
+use airflow_bundle::sha256::Sha256;
 use airflow_bundle::write::write_bundle;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::output::Destination;
@@ -169,7 +169,7 @@ pub fn write_atomically(
             trailer,
             size,
             fresh: false,
-            file_sha256: hashing.hasher.finalize().into(),
+            file_sha256: hashing.hasher.finalize(),
         })
     })
 }
@@ -226,7 +226,7 @@ fn already_holds(
         return None;
     }
     let mut file = region.clone();
-    let trailer = Trailer::new(source_len, metadata_len, region.finalize().into());
+    let trailer = Trailer::new(source_len, metadata_len, region.finalize());
     let expected = [source, manifest, &trailer.to_bytes()[..]].concat();
     let mut tail = Vec::with_capacity(expected.len());
     out.read_to_end(&mut tail).ok()?;
@@ -235,7 +235,7 @@ fn already_holds(
         trailer,
         size,
         fresh: true,
-        file_sha256: file.finalize().into(),
+        file_sha256: file.finalize(),
     })
 }
 
@@ -395,7 +395,7 @@ mod tests {
         )
         .unwrap();
         assert!(w.fresh);
-        let whole: [u8; 32] = Sha256::digest(fs::read(&out).unwrap()).into();
+        let whole = Sha256::digest(&fs::read(&out).unwrap());
         assert_eq!(
             w.file_sha256, whole,
             "the digest of a fresh output is the file's"
@@ -412,7 +412,7 @@ mod tests {
         )
         .unwrap();
         assert!(!w.fresh);
-        let whole: [u8; 32] = Sha256::digest(fs::read(&out).unwrap()).into();
+        let whole = Sha256::digest(&fs::read(&out).unwrap());
         assert_eq!(
             w.file_sha256, whole,
             "the digest of a written output is the file's"

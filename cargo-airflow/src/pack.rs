@@ -6,9 +6,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::record::Record;
+use airflow_bundle::sha256::Sha256;
 use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
 use cargo_airflow_report::PackReport;
-use sha2::Digest;
 
 use crate::bundle_file::{OpenedExecutable, default_output, looks_like_bundle, write_atomically};
 use crate::cargo_build::{self, BuildOutcome, Selection};
@@ -66,7 +66,7 @@ fn manifest_for(
             path: source_name.clone(),
             offset: 0,
             length: source.len() as u64,
-            sha256: airflow_bundle::footer::hex(sha2::Sha256::digest(source).as_slice()),
+            sha256: airflow_bundle::footer::hex(&Sha256::digest(source)),
         }];
         manifest.entrypoint_path = Some(source_name);
     }

@@ -17,9 +17,9 @@ use std::path::{Path, PathBuf};
 use airflow_bundle::Manifest;
 use airflow_bundle::manifest::Metadata;
 use airflow_bundle::read::{BundleReader, open_regular};
+use airflow_bundle::sha256::Sha256;
 pub use airflow_bundle::stubs::Rendered;
 use airflow_bundle::stubs::render;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::output::{self, Kind};
@@ -61,7 +61,7 @@ pub fn read_bundle(path: &Path) -> Result<(Manifest, String)> {
         }
         hasher.update(&buf[..n]);
     }
-    let digest = airflow_bundle::footer::hex(hasher.finalize().as_slice());
+    let digest = airflow_bundle::footer::hex(&hasher.finalize());
     let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
     let bad = |reason: String| Error::Stubs {
         bundle: path.to_owned(),
