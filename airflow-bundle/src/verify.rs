@@ -366,7 +366,7 @@ impl Findings {
                 let later = AirflowRelease::ALL
                     .into_iter()
                     .filter(|r| known.is_some_and(|v| r.supervisor_schema_versions().contains(&v)))
-                    .map(|r| r.name())
+                    .map(AirflowRelease::name)
                     .collect::<Vec<_>>();
                 let hint = if later.is_empty() {
                     String::new()

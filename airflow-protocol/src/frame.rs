@@ -11,7 +11,7 @@ use rmpv::Value;
 pub const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
 
 /// The deepest nesting of arrays and maps a frame may have, counting the frame's own array (as
-/// serde_json's default limit: a hostile peer must not exhaust the reader thread's stack in the
+/// `serde_json`'s default limit: a hostile peer must not exhaust the reader thread's stack in the
 /// recursive decoders). Airflow's own frames nest about ten levels; a dag run's `conf` or an
 /// XCom value gets the rest.
 pub const MAX_NESTING: usize = 128;

@@ -59,7 +59,7 @@ fn extract(ctx: &mut TaskContext) -> TaskResult<Vec<Order>> {
 
 /// Totals the orders per customer. Fails on purpose when the dag run's conf says `"fail": true`.
 fn transform(ctx: &mut TaskContext) -> TaskResult<Totals> {
-    if ctx.conf().get("fail").and_then(|v| v.as_bool()) == Some(true) {
+    if ctx.conf().get("fail").and_then(serde_json::Value::as_bool) == Some(true) {
         warn!(try_number = ctx.try_number(); "conf asks transform to fail");
         return Err(TaskError::fail(format!(
             "failing on purpose (conf fail=true), try {} of {}",
