@@ -6,6 +6,11 @@
 //! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
 //! generated Python stub dag file).
 #![forbid(unsafe_code)]
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
 
 pub mod dag_ids;
 pub mod declare;

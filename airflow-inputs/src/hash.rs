@@ -105,6 +105,10 @@ fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
 
 /// The length and SHA-256 of each file, hashed as package inputs are (in parallel, regular files
 /// only), named by its relative path: for files a build read beyond its selected inputs.
+///
+/// # Errors
+///
+/// [`Error`] naming the first file that cannot be opened, is not a regular file, or fails to read.
 pub fn digest_files(files: &[(String, PathBuf)]) -> Result<Vec<FileDigest>, Error> {
     let paths: Vec<&Path> = files.iter().map(|(_, p)| p.as_path()).collect();
     let hashed = hash_all(&paths)?;

@@ -8,6 +8,14 @@
 //! 3.4. The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests.
 
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
+// Every task returns `TaskResult`, the SDK's task signature, even one that cannot fail.
+#![allow(clippy::unnecessary_wraps)]
+
 use std::collections::BTreeMap;
 
 use airflow_sdk::log::{info, warn};

@@ -216,6 +216,10 @@ impl std::error::Error for CronError {}
 ///     "hour: 25 is outside 0-23"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`CronError`] naming the field and value Airflow's cron parser would refuse.
 pub fn check_cron(expression: &str) -> Result<(), CronError> {
     let trimmed = expression.trim();
     if trimmed.starts_with('@') {
