@@ -247,10 +247,11 @@ impl IdSet {
         let mut at = 0usize;
         std::iter::from_fn(move || {
             let from = extent(&self.buf, u32::try_from(at).ok()?);
-            (from.end > at).then(|| {
-                at = from.end;
-                text(&self.buf, from.start as u32)
-            })
+            if from.end <= at {
+                return None;
+            }
+            at = from.end;
+            Some(text(&self.buf, u32::try_from(from.start).ok()?))
         })
     }
 
@@ -350,7 +351,7 @@ fn reserve<T>(v: &mut Vec<T>, additional: usize) {
 
 fn write_len(buf: &mut Vec<u8>, mut n: usize) {
     loop {
-        let byte = (n & 0x7f) as u8;
+        let byte = n.to_le_bytes()[0] & 0x7f;
         n >>= 7;
         if n == 0 {
             buf.push(byte);

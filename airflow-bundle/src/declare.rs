@@ -629,31 +629,29 @@ pub fn parse_utc(text: &str) -> Option<i64> {
             .all(|c| c.is_ascii_digit())
             .then(|| s.parse().ok())?
     };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo)
-        || d < 1
-        || d > i64::from(days_in_month(y, mo as u32))
-        || h > 23
-        || mi > 59
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let month_number = u32::try_from(month).ok().filter(|m| (1..=12).contains(m))?;
+    if day < 1
+        || day > i64::from(days_in_month(year, month_number))
+        || hour > 23
+        || minute > 59
+        || second > 59
     {
         return None;
     }
-    if s > 59 {
-        return None;
-    }
     // Days from the civil date (proleptic Gregorian), Howard Hinnant's well-known algorithm.
-    let (y2, m2) = if mo <= 2 {
-        (y - 1, mo + 9)
+    let (y2, m2) = if month <= 2 {
+        (year - 1, month + 9)
     } else {
-        (y, mo - 3)
+        (year, month - 3)
     };
     let era = y2.div_euclid(400);
     let yoe = y2 - era * 400;
-    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doy = (153 * m2 + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 impl DagDeclaration {
@@ -691,32 +689,7 @@ impl DagDeclaration {
                 path,
             });
         }
-        let bad_date = |detail: String| DeclarationProblem::BadDate {
-            dag_id: dag_id.to_owned(),
-            detail,
-        };
-        let mut dates = [None, None];
-        for (i, (name, value)) in [
-            ("start_date", &self.start_date),
-            ("end_date", &self.end_date),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let Some(v) = value {
-                dates[i] = parse_utc(v);
-                if dates[i].is_none() {
-                    out.push(bad_date(format!(
-                        "{name} {v:?} is not a UTC date-time like 2026-01-01T00:00:00Z"
-                    )));
-                }
-            }
-        }
-        if let [Some(s), Some(e)] = dates
-            && e < s
-        {
-            out.push(bad_date("end_date is before start_date".into()));
-        }
+        out.extend(self.date_problems(dag_id));
         if self.catchup == Some(true)
             && self.schedule.can_be_scheduled()
             && self.start_date.is_none()
@@ -784,6 +757,38 @@ impl DagDeclaration {
                 expression: expression.clone(),
                 error,
             });
+        }
+        out
+    }
+
+    /// Start and end dates that are not UTC date-times, or an end before the start.
+    fn date_problems(&self, dag_id: &str) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
+        let bad_date = |detail: String| DeclarationProblem::BadDate {
+            dag_id: dag_id.to_owned(),
+            detail,
+        };
+        let mut dates = [None, None];
+        for (i, (name, value)) in [
+            ("start_date", &self.start_date),
+            ("end_date", &self.end_date),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = value {
+                dates[i] = parse_utc(v);
+                if dates[i].is_none() {
+                    out.push(bad_date(format!(
+                        "{name} {v:?} is not a UTC date-time like 2026-01-01T00:00:00Z"
+                    )));
+                }
+            }
+        }
+        if let [Some(s), Some(e)] = dates
+            && e < s
+        {
+            out.push(bad_date("end_date is before start_date".into()));
         }
         out
     }

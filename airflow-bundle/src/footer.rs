@@ -98,6 +98,10 @@ impl Trailer {
 
     /// Decodes 64 bytes in the order the 1.3.2 reader checks them: magic, then `footer_ver`,
     /// then the reserved bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`FooterError`] for a wrong magic, an unknown `footer_ver` or non-zero reserved bytes.
     pub fn from_bytes(bytes: &[u8; TRAILER_LEN]) -> Result<Self, FooterError> {
         if bytes[56..64] != MAGIC {
             return Err(FooterError::BadMagic);
@@ -126,6 +130,10 @@ impl Trailer {
 
     /// Places the regions in a file of `file_size` bytes, refusing regions that overrun the file
     /// or leave an empty executable region. Arithmetic is checked, so hostile lengths cannot wrap.
+    ///
+    /// # Errors
+    ///
+    /// [`FooterError`] when the regions overrun the file or the executable region is empty.
     pub fn layout(&self, file_size: u64) -> Result<Layout, FooterError> {
         let trailer_start = file_size
             .checked_sub(TRAILER_LEN as u64)

@@ -7,6 +7,11 @@
 //! generated Python stub dag file), with the `sha256` feature (part of `io`) `sha256`. The
 //! manifest's YAML form needs the `yaml` feature (part of `io`; `yaml-emit` for `to_yaml` alone).
 #![forbid(unsafe_code)]
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
 
 pub mod dag_ids;
 pub mod declare;

@@ -226,6 +226,10 @@ impl Metadata {
     ///
     /// A dag id given twice is refused: a JSON object keeps only the last value of a key, so
     /// the first dag would vanish without a word.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError`] for text that is not the expected JSON, or a dag id given twice.
     pub fn from_json(text: &str) -> Result<Self, MetadataError> {
         let metadata: Metadata =
             serde_json::from_str(text).map_err(|e| MetadataError::Malformed(e.to_string()))?;
@@ -241,12 +245,20 @@ impl Metadata {
     }
 
     /// Parses a binary's `--airflow-metadata` YAML answer.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError`] for text that is not the expected YAML.
     #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
         serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))
     }
 
     /// Pretty JSON, one trailing newline.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: every field is a string, number, list or map with string keys.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).expect("metadata is always serializable");
         s.push('\n');
@@ -261,6 +273,10 @@ impl Metadata {
 
     /// Refuses versions this packer does not know and empty bundles; warns about ids Airflow's
     /// server would refuse and dags without tasks.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError`] for a version this packer does not know or a bundle without dags.
     pub fn validate(&self) -> Result<Vec<MetadataWarning>, MetadataError> {
         if !KNOWN_METADATA_VERSIONS.contains(&self.airflow_bundle_metadata_version.as_str()) {
             return Err(MetadataError::UnknownMetadataVersion {
@@ -348,6 +364,10 @@ impl Manifest {
 
     /// Parses a manifest (YAML or JSON). For what *Airflow* makes of the bytes, use
     /// [`crate::verify`], which follows YAML 1.1 typing.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError`] for text that is not a manifest.
     #[cfg(feature = "yaml")]
     pub fn from_yaml(text: &str) -> Result<Self, MetadataError> {
         serde_saphyr::from_str(text).map_err(|e| malformed_yaml(&e))

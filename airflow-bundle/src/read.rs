@@ -43,6 +43,10 @@ pub struct BundleReader<R> {
 
 impl<R: Read + Seek> BundleReader<R> {
     /// Reads and checks the trailer: magic, `footer_ver`, reserved bytes, region lengths.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading fails or the trailer is not one Airflow's reader accepts.
     pub fn new(mut inner: R) -> Result<Self, ReadError> {
         let (trailer, layout) = read_trailer(&mut inner)?;
         Ok(BundleReader {
@@ -63,6 +67,10 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// SHA-256 of the executable region, streamed.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading the region fails or ends early.
     pub fn hash_executable(&mut self) -> Result<[u8; 32], ReadError> {
         self.inner.seek(SeekFrom::Start(0))?;
         let mut hasher = Sha256::new();
@@ -74,6 +82,10 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// Checks the executable region against the trailer's digest.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading fails or the digest differs from the trailer's.
     pub fn check_hash(&mut self) -> Result<(), ReadError> {
         let actual = self.hash_executable()?;
         if actual != self.trailer.binary_sha256 {
@@ -90,6 +102,10 @@ impl<R: Read + Seek> BundleReader<R> {
     /// Airflow's reader has no size limit, so neither has this one: the region was checked to fit
     /// in the file, and the buffer grows as bytes actually arrive rather than being sized by the
     /// trailer's `metadata_len` up front.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading the region fails or ends early.
     pub fn manifest_bytes(&mut self) -> Result<Vec<u8>, ReadError> {
         let len = self.trailer.metadata_len;
         self.inner
@@ -103,6 +119,10 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// Streams the manifest region into `out`, never holding more than a chunk.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading the region or writing to `out` fails.
     pub fn copy_manifest(&mut self, out: &mut impl Write) -> Result<u64, ReadError> {
         self.inner
             .seek(SeekFrom::Start(self.layout.metadata_start))?;
@@ -112,6 +132,10 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// Streams the source region into `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading the region or writing to `out` fails.
     pub fn copy_source(&mut self, out: &mut impl Write) -> Result<u64, ReadError> {
         self.inner.seek(SeekFrom::Start(self.layout.source_start))?;
         let len = u64::from(self.trailer.source_len);
@@ -120,6 +144,10 @@ impl<R: Read + Seek> BundleReader<R> {
     }
 
     /// Streams the executable region into `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError`] when reading the region or writing to `out` fails.
     pub fn copy_executable(&mut self, out: &mut impl Write) -> Result<u64, ReadError> {
         self.inner.seek(SeekFrom::Start(0))?;
         copy_exact(&mut self.inner, self.layout.source_start, |chunk| {
@@ -134,6 +162,10 @@ impl<R: Read + Seek> BundleReader<R> {
 /// The file is opened non-blocking and checked with `fstat` on the open descriptor: opening a
 /// FIFO normally blocks until a writer appears (forever), and checking the path before opening
 /// it would race with a swap. Regular files ignore the flag.
+///
+/// # Errors
+///
+/// The I/O error of opening or `fstat`, or `InvalidInput` when `path` is not a regular file.
 pub fn open_regular(path: &std::path::Path) -> io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);

@@ -285,6 +285,10 @@ pub enum RecordError {
 }
 
 /// Encodes a record as header + JSON payload.
+///
+/// # Errors
+///
+/// [`RecordError`] when the payload cannot be serialized or is larger than the header allows.
 pub fn encode(record: &Record) -> Result<Vec<u8>, RecordError> {
     let payload = serde_json::to_vec(record)?;
     if payload.len() > MAX_PAYLOAD_LEN {
@@ -301,6 +305,10 @@ pub fn encode(record: &Record) -> Result<Vec<u8>, RecordError> {
 }
 
 /// Decodes a record from the start of `bytes`; trailing bytes (padding) are ignored.
+///
+/// # Errors
+///
+/// [`RecordError`] for a wrong magic or version, a truncated or oversized payload, or bad JSON.
 pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
     let header = bytes
         .get(..RECORD_HEADER_LEN)
@@ -335,6 +343,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record, RecordError> {
 /// Finds and decodes the record in an executable's bytes (ELF, PE/COFF or Mach-O).
 ///
 /// Returns `Ok(None)` when the file is a recognised executable without a record section.
+///
+/// # Errors
+///
+/// [`RecordError`] when the bytes are not a recognised executable or the record is malformed.
 #[cfg(feature = "io")]
 pub fn find_in_executable(bytes: &[u8]) -> Result<Option<Record>, RecordError> {
     find_in_object(bytes)
@@ -346,6 +358,11 @@ pub fn find_in_executable(bytes: &[u8]) -> Result<Option<Record>, RecordError> {
 /// before it is read, so a large executable (or a bundle, whose appended regions the object
 /// parser ignores) is never loaded into memory, and neither is a hostile one whose headers claim
 /// tables the size of the file.
+///
+/// # Errors
+///
+/// [`RecordError`] when the file cannot be read, is not a recognised executable, or its record is
+/// malformed.
 #[cfg(feature = "io")]
 pub fn find_in_file(path: &std::path::Path) -> Result<Option<Record>, RecordError> {
     let io = |source| RecordError::Io {

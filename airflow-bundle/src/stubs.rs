@@ -137,16 +137,17 @@ fn py_date(setting: &str, text: &str) -> Result<String, String> {
     parse_utc(text).ok_or_else(bad)?;
     // parse_utc checked the layout and that every field is ASCII digits.
     let n = |r: std::ops::Range<usize>| text.get(r).and_then(|s| s.parse::<u32>().ok());
-    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) =
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) =
         (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
     else {
         return Err(bad());
     };
-    if y < 1 {
+    if year < 1 {
         return Err(bad());
     }
     Ok(format!(
-        "datetime.datetime({y}, {mo}, {d}, {h}, {mi}, {s}, tzinfo=datetime.timezone.utc)"
+        "datetime.datetime({year}, {month}, {day}, {hour}, {minute}, {second}, \
+         tzinfo=datetime.timezone.utc)"
     ))
 }
 

@@ -366,7 +366,7 @@ impl Findings {
                 let later = AirflowRelease::ALL
                     .into_iter()
                     .filter(|r| known.is_some_and(|v| r.supervisor_schema_versions().contains(&v)))
-                    .map(|r| r.name())
+                    .map(AirflowRelease::name)
                     .collect::<Vec<_>>();
                 let hint = if later.is_empty() {
                     String::new()
@@ -414,6 +414,10 @@ fn python_suffix(path: &Path) -> Option<String> {
 
 /// Verifies the file at `path` for each of `releases`, including its execute bit. I/O errors
 /// opening it are returned; everything about its content is in the report.
+///
+/// # Errors
+///
+/// The I/O error of opening or reading the file at `path`.
 pub fn verify_path(path: &Path, releases: &[AirflowRelease]) -> std::io::Result<Report> {
     let file = crate::read::open_regular(path)?;
     let meta = file.metadata()?;
@@ -424,6 +428,7 @@ pub fn verify_path(path: &Path, releases: &[AirflowRelease]) -> std::io::Result<
 }
 
 #[cfg(unix)]
+#[allow(clippy::unnecessary_wraps)] // the same signature as the non-Unix twin, which has no mode
 fn mode_of(meta: &std::fs::Metadata) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     Some(meta.permissions().mode())

@@ -30,6 +30,10 @@ pub enum WriteError {
 }
 
 /// SHA-256 and length of everything `r` yields, streamed.
+///
+/// # Errors
+///
+/// The I/O error of reading `r`.
 pub fn sha256_stream(r: &mut impl Read) -> io::Result<([u8; 32], u64)> {
     let mut hasher = Sha256::new();
     let n = pump(r, |chunk| {
@@ -41,6 +45,10 @@ pub fn sha256_stream(r: &mut impl Read) -> io::Result<([u8; 32], u64)> {
 
 /// Copies `executable` to `out` while hashing it, then appends `source`, `manifest` and the
 /// trailer. Returns the trailer written. Memory use is one chunk, whatever the executable's size.
+///
+/// # Errors
+///
+/// The I/O error of reading an input or writing `out`.
 pub fn write_bundle(
     executable: &mut impl Read,
     out: &mut impl Write,

@@ -53,6 +53,10 @@ impl Manifests {
 /// (normal and build dependencies, including target-specific and optional ones: a superset of
 /// what a build uses, so a change can only make the check stricter). Canonical, deduplicated, in
 /// discovery order, without the package itself.
+///
+/// # Errors
+///
+/// [`Error`] when a `Cargo.toml` cannot be read or parsed, or a dependency path cannot be resolved.
 pub fn path_dependencies(manifest_dir: &Path) -> Result<Vec<PathBuf>, Error> {
     path_dependencies_in(manifest_dir, &mut Manifests::default())
 }

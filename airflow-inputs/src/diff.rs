@@ -35,7 +35,7 @@ pub fn diff(recorded: &[FileDigest], current: &[FileDigest]) -> Vec<Change> {
         match new.get(p) {
             None => out.push(Change::Removed((*p).to_owned())),
             Some(n) if n.sha256 != o.sha256 || n.len != o.len => {
-                out.push(Change::Modified((*p).to_owned()))
+                out.push(Change::Modified((*p).to_owned()));
             }
             Some(_) => {}
         }

@@ -49,8 +49,7 @@ type Hashed = (u64, [u8; 32]);
 /// Hashes files in parallel (up to the available cores, at most 8 threads).
 fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
     let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+        .map_or(1, std::num::NonZero::get)
         .clamp(1, 8)
         .min(paths.len().max(1));
     let next = AtomicUsize::new(0);
@@ -69,24 +68,33 @@ fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
                     match hash_file(paths[i], &mut buf) {
                         Ok(r) => local.push((i, r)),
                         Err(e) => {
-                            let mut fe = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            let mut fe = first_error
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
                             fe.get_or_insert(e);
                             next.store(paths.len(), Ordering::Relaxed);
                             break;
                         }
                     }
                 }
-                let mut r = results.lock().unwrap_or_else(|p| p.into_inner());
+                let mut r = results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (i, v) in local {
                     r[i] = Some(v);
                 }
             });
         }
     });
-    if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    if let Some(e) = first_error
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         return Err(e);
     }
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or((0, [0; 32])))
@@ -95,6 +103,10 @@ fn hash_all(paths: &[&Path]) -> Result<Vec<Hashed>, Error> {
 
 /// The length and SHA-256 of each file, hashed as package inputs are (in parallel, regular files
 /// only), named by its relative path: for files a build read beyond its selected inputs.
+///
+/// # Errors
+///
+/// [`Error`] naming the first file that cannot be opened, is not a regular file, or fails to read.
 pub fn digest_files(files: &[(String, PathBuf)]) -> Result<Vec<FileDigest>, Error> {
     let paths: Vec<&Path> = files.iter().map(|(_, p)| p.as_path()).collect();
     let hashed = hash_all(&paths)?;

@@ -6,6 +6,12 @@
 //! record, [`diff()`] names what changed, [`path_dependencies`] lists the local packages a package
 //! builds from, [`manifest`] reads `Cargo.toml`, and every failure is an [`Error`].
 
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
+
 use std::path::{Path, PathBuf};
 
 use airflow_bundle::record::{FileDigest, InputDigests, InputKind, Record};
@@ -55,6 +61,11 @@ pub fn find_workspace_lock(manifest_dir: &Path) -> Option<PathBuf> {
 /// `workspace_lock` is the workspace's `Cargo.lock` (see [`find_workspace_lock`]); `extra` are the
 /// builder's extra input patterns (a record keeps them in `builder_extra_inputs`), added to those
 /// of `[package.metadata.airflow] inputs`.
+///
+/// # Errors
+///
+/// [`Error`] for an unreadable manifest, an invalid pattern or extra input, a non-UTF-8 path, or a
+/// file that fails to read.
 pub fn package_inputs(
     manifest_dir: &Path,
     workspace_lock: Option<&Path>,
@@ -65,6 +76,10 @@ pub fn package_inputs(
 }
 
 /// Recomputes the digests for a record's package; see [`package_inputs`].
+///
+/// # Errors
+///
+/// As [`package_inputs`].
 pub fn recompute(
     record: &Record,
     manifest_dir: &Path,

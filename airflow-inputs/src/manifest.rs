@@ -120,6 +120,10 @@ fn str_list(v: Option<&toml::Value>, what: &str, path: &Path) -> Result<Vec<Stri
 
 impl PackageManifest {
     /// Reads `<manifest_dir>/Cargo.toml`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] when the file cannot be read or parsed (see [`PackageManifest::parse`]).
     pub fn read(manifest_dir: &Path) -> Result<PackageManifest, Error> {
         let path: PathBuf = manifest_dir.join("Cargo.toml");
         let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
@@ -127,6 +131,11 @@ impl PackageManifest {
     }
 
     /// Parses the text of a `Cargo.toml`; `path` is only used in error messages.
+    ///
+    /// # Errors
+    ///
+    /// [`Error`] naming `path` when the text is not TOML or its `[package]` settings cannot be
+    /// used.
     pub fn parse(text: &str, path: &Path) -> Result<PackageManifest, Error> {
         Self::from_table(&parse_table(text, path)?, path)
     }

@@ -11,7 +11,7 @@ pub(crate) fn normalize(p: &str) -> Result<String, Error> {
     for c in Path::new(p).components() {
         match c {
             Component::Normal(s) => {
-                parts.push(s.to_str().ok_or_else(|| Error::NonUtf8Path(p.into()))?)
+                parts.push(s.to_str().ok_or_else(|| Error::NonUtf8Path(p.into()))?);
             }
             Component::CurDir => {}
             Component::ParentDir => parts.push(".."),

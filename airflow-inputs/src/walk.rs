@@ -75,9 +75,9 @@ fn walk_dir(
         root.join(rel)
     };
     let mut entries = std::fs::read_dir(&dir)
-        .and_then(|rd| rd.collect::<Result<Vec<_>, _>>())
+        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .map_err(Error::io(&dir))?;
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     let mut clean = true;
     let mut sub_clean = Vec::new();
     for e in entries {

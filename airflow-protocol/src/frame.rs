@@ -11,7 +11,7 @@ use rmpv::Value;
 pub const MAX_FRAME_LEN: usize = 128 * 1024 * 1024;
 
 /// The deepest nesting of arrays and maps a frame may have, counting the frame's own array (as
-/// serde_json's default limit: a hostile peer must not exhaust the reader thread's stack in the
+/// `serde_json`'s default limit: a hostile peer must not exhaust the reader thread's stack in the
 /// recursive decoders). Airflow's own frames nest about ten levels; a dag run's `conf` or an
 /// XCom value gets the rest.
 pub const MAX_NESTING: usize = 128;
@@ -44,6 +44,10 @@ pub enum FrameError {
 }
 
 /// Encodes `value` (which must be an array) as one frame: length prefix and payload.
+///
+/// # Panics
+///
+/// If the payload is 4 GiB or more, which the length prefix cannot express.
 pub fn encode_frame(value: &Value) -> Vec<u8> {
     debug_assert!(value.is_array(), "frames are always arrays");
     let mut payload = Vec::new();
@@ -52,16 +56,24 @@ pub fn encode_frame(value: &Value) -> Vec<u8> {
 }
 
 /// Puts the length prefix before a payload (a msgpack array).
+///
+/// # Panics
+///
+/// If the payload is 4 GiB or more, which the length prefix cannot express.
 pub fn prefix(payload: Vec<u8>) -> Vec<u8> {
     let len = u32::try_from(payload.len()).expect("frame larger than 4 GiB");
-    let mut out = Vec::with_capacity(payload.len() + 4);
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&payload);
+    // Reuses the payload's buffer: the prefix is spliced in front of it.
+    let mut out = payload;
+    out.splice(0..0, len.to_be_bytes());
     out
 }
 
 /// Decodes one frame payload (without its length prefix): exactly one msgpack array, no
 /// trailing bytes.
+///
+/// # Errors
+///
+/// [`FrameError::Malformed`] when the payload is not exactly one msgpack array.
 pub fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
     let mut rest = payload;
     // rmpv counts two levels per array or map, three for a string, binary or extension leaf
@@ -93,6 +105,11 @@ pub fn decode_payload(payload: &[u8]) -> Result<Value, FrameError> {
 ///
 /// `r` should return `WouldBlock`/`TimedOut` regularly (a socket with a short read timeout) so
 /// that `deadline` and `cancelled` are honoured; partial reads are continued.
+///
+/// # Errors
+///
+/// [`FrameError`] when the peer closes, `deadline` passes, `cancelled` returns true, reading fails,
+/// or the frame is too large or malformed.
 pub fn read_frame(
     r: &mut impl Read,
     deadline: Instant,

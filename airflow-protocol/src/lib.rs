@@ -27,6 +27,12 @@
 //! assert_eq!(SchemaVersion::default().as_str(), "2026-06-16");
 //! ```
 
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
+
 pub mod frame;
 pub mod messages;
 pub mod versions;

@@ -95,7 +95,7 @@ struct Bytes(Vec<u8>);
 impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl<'de> Visitor<'de> for V {
+        impl Visitor<'_> for V {
             type Value = Bytes;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("bytes")
@@ -112,19 +112,33 @@ impl<'de> Deserialize<'de> for Bytes {
 }
 
 /// Decodes the payload of a msgpack timestamp extension.
+///
+/// # Errors
+///
+/// A description of the problem when `data` is not a 4-, 8- or 12-byte timestamp or its nanoseconds
+/// are out of range.
 pub fn decode_timestamp(data: &[u8]) -> Result<OffsetDateTime, String> {
-    let (secs, nanos): (i64, u32) = match *data {
-        [a, b, c, d] => (i64::from(u32::from_be_bytes([a, b, c, d])), 0),
-        [a, b, c, d, e, f, g, h] => {
-            let x = u64::from_be_bytes([a, b, c, d, e, f, g, h]);
-            ((x & ((1 << 34) - 1)) as i64, (x >> 34) as u32)
+    // The three layouts of msgpack's timestamp extension, told apart by length.
+    let (secs, nanos): (i64, u32) = match data.len() {
+        // timestamp 32: unsigned seconds.
+        4 => (i64::from(u32::from_be_bytes(be_bytes(data))), 0),
+        // timestamp 64: 30 bits of nanoseconds above 34 bits of unsigned seconds.
+        8 => {
+            let packed = u64::from_be_bytes(be_bytes(data));
+            (
+                (packed & ((1 << 34) - 1)).cast_signed(),
+                (packed >> 34) as u32,
+            )
         }
-        [a, b, c, d, ref rest @ ..] if rest.len() == 8 => {
-            let mut s = [0u8; 8];
-            s.copy_from_slice(rest);
-            (i64::from_be_bytes(s), u32::from_be_bytes([a, b, c, d]))
+        // timestamp 96: 32 bits of nanoseconds, then 64 bits of signed seconds.
+        12 => {
+            let (nanos, secs) = data.split_at(4);
+            (
+                i64::from_be_bytes(be_bytes(secs)),
+                u32::from_be_bytes(be_bytes(nanos)),
+            )
         }
-        _ => return Err(format!("a timestamp extension of {} bytes", data.len())),
+        len => return Err(format!("a timestamp extension of {len} bytes")),
     };
     if nanos >= 1_000_000_000 {
         return Err(format!("a timestamp with {nanos} nanoseconds"));
@@ -132,6 +146,13 @@ pub fn decode_timestamp(data: &[u8]) -> Result<OffsetDateTime, String> {
     OffsetDateTime::from_unix_timestamp(secs)
         .map(|t| t + time::Duration::nanoseconds(i64::from(nanos)))
         .map_err(|e| format!("timestamp out of range: {e}"))
+}
+
+/// `bytes` as an array; the caller has checked that it holds exactly `N` bytes.
+fn be_bytes<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(bytes);
+    out
 }
 
 /// Any msgpack value, as JSON (what XCom values, `conf` and error details are). Decoded through
@@ -169,7 +190,6 @@ pub fn now() -> String {
 pub fn to_json(v: &Value) -> serde_json::Value {
     use serde_json::Value as J;
     match v {
-        Value::Nil => J::Null,
         Value::Boolean(b) => J::Bool(*b),
         Value::Integer(i) => match (i.as_i64(), i.as_u64()) {
             (Some(n), _) => J::from(n),
@@ -199,7 +219,8 @@ pub fn to_json(v: &Value) -> serde_json::Value {
             Ok(t) => J::String(format_time(t)),
             Err(_) => J::Null,
         },
-        Value::Ext(..) => J::Null,
+        // Nil, and extensions other than timestamps, which have no JSON form.
+        Value::Nil | Value::Ext(..) => J::Null,
     }
 }
 
@@ -610,6 +631,10 @@ pub fn type_of(body: &Value) -> Option<&str> {
 }
 
 /// Decodes a body the supervisor sent.
+///
+/// # Errors
+///
+/// A description of the problem when the body is not a message this runtime knows.
 pub fn decode_body(body: Value) -> Result<ToTask, String> {
     let kind = match type_of(&body) {
         Some(k) => k.to_owned(),
@@ -1042,12 +1067,20 @@ pub enum ToSupervisor<D = serde_json::Value> {
 impl<D: Serialize> ToSupervisor<D> {
     /// The request frame's payload, `[id, body]`, with the body a msgpack map (`type` first).
     /// Structs must be written as maps (`to_vec_named`): the supervisor refuses arrays.
+    ///
+    /// # Panics
+    ///
+    /// If `D`'s `Serialize` fails, which the JSON values and plain structs sent here never do.
     pub fn encode_request(&self, id: i64) -> Vec<u8> {
         // Every field is a string, integer, list or JSON value: serializing cannot fail.
         rmp_serde::to_vec_named(&(id, self)).expect("protocol messages always serialize")
     }
 
     /// The body as a msgpack value, as it goes on the wire.
+    ///
+    /// # Panics
+    ///
+    /// As [`encode_request`](Self::encode_request); decoding what it wrote cannot fail.
     pub fn to_value(&self) -> Value {
         let bytes = self.encode_request(0);
         let frame = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
@@ -1166,6 +1199,11 @@ pub enum Reply {
 }
 
 /// Splits a response frame `[id, body|nil, error|nil]` into its id and [`Reply`].
+///
+/// # Errors
+///
+/// A description of the problem when the frame is not `[id, body|nil, error|nil]` or the body or
+/// error does not decode.
 pub fn decode_response(frame: Value) -> Result<(i64, Reply), String> {
     let Value::Array(mut items) = frame else {
         return Err("a response frame that is not an array".into());

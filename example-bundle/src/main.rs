@@ -8,6 +8,14 @@
 //! 3.4. The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests.
 
+// Product code only: unit tests are held to clippy::all.
+#![cfg_attr(not(test), warn(clippy::pedantic))]
+// The keep-off list of the root Cargo.toml ([workspace.lints.clippy]), repeated because this
+// crate attribute would otherwise switch those lints back on.
+#![allow(clippy::must_use_candidate)]
+// Every task returns `TaskResult`, the SDK's task signature, even one that cannot fail.
+#![allow(clippy::unnecessary_wraps)]
+
 use std::collections::BTreeMap;
 
 use airflow_sdk::log::{info, warn};
@@ -59,7 +67,7 @@ fn extract(ctx: &mut TaskContext) -> TaskResult<Vec<Order>> {
 
 /// Totals the orders per customer. Fails on purpose when the dag run's conf says `"fail": true`.
 fn transform(ctx: &mut TaskContext) -> TaskResult<Totals> {
-    if ctx.conf().get("fail").and_then(|v| v.as_bool()) == Some(true) {
+    if ctx.conf().get("fail").and_then(serde_json::Value::as_bool) == Some(true) {
         warn!(try_number = ctx.try_number(); "conf asks transform to fail");
         return Err(TaskError::fail(format!(
             "failing on purpose (conf fail=true), try {} of {}",

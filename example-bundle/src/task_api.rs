@@ -239,7 +239,8 @@ fn latency(ctx: &mut TaskContext) -> TaskResult<Value> {
         .conf()
         .get("latency_n")
         .and_then(Value::as_u64)
-        .unwrap_or(1000) as usize;
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1000);
     let mut micros = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();

@@ -39,7 +39,7 @@ impl std::fmt::Display for PanicsWhenShown {
 
 fn display_panics(_: &mut TaskContext) -> TaskResult {
     info!("about to log a value whose Display panics");
-    info!("value: {}", PanicsWhenShown);
+    info!("value: {PanicsWhenShown}");
     Ok(())
 }
 

@@ -216,6 +216,10 @@ impl std::error::Error for CronError {}
 ///     "hour: 25 is outside 0-23"
 /// );
 /// ```
+///
+/// # Errors
+///
+/// [`CronError`] naming the field and value Airflow's cron parser would refuse.
 pub fn check_cron(expression: &str) -> Result<(), CronError> {
     let trimmed = expression.trim();
     if trimmed.starts_with('@') {
@@ -318,8 +322,8 @@ fn check_field(text: &str, field: CronField) -> Result<(), CronError> {
                 }
                 week.nth |= Week::bit(d);
             }
-            r => match r.split_once('-') {
-                Some((a, b)) => {
+            r => {
+                if let Some((a, b)) = r.split_once('-') {
                     let (a, b) = (value(field, a)?, value(field, b)?);
                     if a > b {
                         return Err(CronError::Backwards {
@@ -328,12 +332,11 @@ fn check_field(text: &str, field: CronField) -> Result<(), CronError> {
                         });
                     }
                     week.range(a, b, step);
-                }
-                None => {
+                } else {
                     let v = value(field, r)?;
                     week.start(v, step, stepped);
                 }
-            },
+            }
         }
     }
     if field == CronField::DayOfWeek && !week.can_mix() {

@@ -101,7 +101,6 @@ pub(super) fn flow_depth(text: &str) -> usize {
                 chars.next();
             }
             (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
             (None, '"' | '\'') => quote = Some(c),
             (None, '#') => {
                 for c in chars.by_ref() {

@@ -123,7 +123,7 @@ impl Sources {
 
     /// The list, complete.
     pub(super) fn finish(mut self) -> Sources {
-        self.seen = Default::default();
+        self.seen = std::collections::HashSet::default();
         self.list.shrink_to_fit();
         self
     }
@@ -206,7 +206,7 @@ impl BadKeys {
 pub(crate) fn keys(m: Rc<Mapping>) -> Result<(DagIds, BadKeys), LoadError> {
     let mut ids = IdSet::default();
     let mut bad = BadKeys::default();
-    let mut seen: std::collections::HashSet<*const Mapping> = Default::default();
+    let mut seen = std::collections::HashSet::<*const Mapping>::default();
     // The mapping's own keys with a cached identity, and the first merged key of each such
     // identity; a merged mapping's cached keys are among those already.
     if let Some(rest) = &m.rest {

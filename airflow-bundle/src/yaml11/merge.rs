@@ -11,6 +11,7 @@ use super::mapping::{Mapping, Rest};
 use super::value::Value;
 
 /// What a mapping is, besides its pairs.
+#[derive(Clone, Copy)]
 pub(super) struct Built {
     /// Tagged `!!set`.
     pub(super) set: bool,

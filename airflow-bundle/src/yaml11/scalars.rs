@@ -192,8 +192,7 @@ pub(super) fn scalar(
 fn kind_of(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<&'static str, LoadError> {
     Ok(match core_suffix(tag) {
         TagKind::Implicit if style == ScalarStyle::Plain || tag.is_some() => resolve_plain(text),
-        TagKind::Implicit => "str",
-        TagKind::Core("str") => "str",
+        TagKind::Implicit | TagKind::Core("str") => "str",
         TagKind::Core("int") => "int",
         TagKind::Core("float") => "float",
         TagKind::Core("bool") => "bool",

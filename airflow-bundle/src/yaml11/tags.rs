@@ -29,7 +29,7 @@ fn tag_kind(tag: Option<&Tag>) -> TagKind<'_> {
 }
 
 /// Verbatim `!<tag:yaml.org,2002:x>` tags come through with an empty handle.
-pub(super) fn core_suffix<'a>(tag: Option<&'a Tag>) -> TagKind<'a> {
+pub(super) fn core_suffix(tag: Option<&Tag>) -> TagKind<'_> {
     if let Some(t) = tag
         && t.handle.is_empty()
         && let Some(s) = t.suffix.strip_prefix("tag:yaml.org,2002:")

@@ -76,11 +76,10 @@ impl Value {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Str(_) => "str",
-            Value::Other(kind, _) => kind,
+            Value::Other(kind, _) | Value::Pruned(kind, _) => kind,
             Value::Seq(_) => "list",
             Value::Map(m) if m.set => "set",
             Value::Map(_) => "dict",
-            Value::Pruned(kind, _) => kind,
         }
     }
 

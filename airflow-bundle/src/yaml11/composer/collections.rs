@@ -214,10 +214,10 @@ impl Composer<'_> {
 fn collection_tag(is_seq: bool, tag: Option<&Tag>) -> CollectionTag {
     let node_kind = if is_seq { "sequence" } else { "mapping" };
     match (is_seq, core_suffix(tag)) {
-        (true, TagKind::Implicit | TagKind::Core("seq")) => Ok(None),
+        (true, TagKind::Implicit | TagKind::Core("seq"))
+        | (false, TagKind::Implicit | TagKind::Core("map")) => Ok(None),
         (true, TagKind::Core("omap")) => Ok(Some("omap")),
         (true, TagKind::Core("pairs")) => Ok(Some("pairs")),
-        (false, TagKind::Implicit | TagKind::Core("map")) => Ok(None),
         (false, TagKind::Core("set")) => Ok(Some("set")),
         (_, TagKind::Core(t @ ("seq" | "map" | "set" | "omap" | "pairs"))) => {
             Err((errors::generator_mismatch(node_kind, t), true))

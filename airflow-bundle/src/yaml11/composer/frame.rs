@@ -138,7 +138,7 @@ pub(super) fn position(stack: &[Frame], anchor: usize, root_want: Want, ev: usiz
         }
     };
     // A merge source's pairs are built among the merging mapping's, before its own.
-    let section = if f.role == Role::MergeSource { 0 } else { 1 };
+    let section = u8::from(f.role != Role::MergeSource);
     Position {
         role,
         want,

@@ -89,7 +89,7 @@ impl<'t> Composer<'t> {
             names: Names {
                 text,
                 at: (0, 0),
-                anchors: Default::default(),
+                anchors: std::collections::HashSet::default(),
             },
             documents: 0,
             root: None,
