@@ -8,10 +8,10 @@
 //! progress and diagnostics stream to the user; its stdout carries the JSON messages.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use airflow_process::lines::{self, Interrupted, LineLimits, LinesError};
 use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId, Target};
 
 use crate::cli::PackArgs;
@@ -357,41 +357,16 @@ pub fn package_name(id: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// A running `cargo build` whose stdout (cargo's JSON messages) has not been read yet.
-///
-/// Its stderr is inherited, so cargo's progress reaches the user while it runs.
-#[derive(Debug)]
-pub struct BuildChild {
-    child: Child,
-    display: String,
-    _registered: crate::signals::ChildGuard,
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Starts `cargo <argv>`.
-pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
-    let display = display_command(cargo, argv);
-    // A group of its own: a signal to `pack` then reaches cargo's build scripts and rustc too.
-    let child = crate::signals::own_group(&mut Command::new(cargo))
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            command: display.clone(),
-            source,
-        })?;
-    let _registered = crate::signals::ChildGuard::new(child.id());
-    Ok(BuildChild {
-        child,
-        display,
-        _registered,
-    })
-}
+/// How cargo's messages are read: no timeout (a build takes what it takes; Ctrl-C stops it),
+/// and lines up to 64 MiB (cargo's longest are build-script reports).
+const MESSAGE_LIMITS: LineLimits = LineLimits {
+    max_line: 64 * 1024 * 1024,
+    timeout: None,
+};
 
 /// How a build ended.
 #[derive(Debug)]
@@ -403,78 +378,73 @@ pub enum BuildOutcome {
     Failed(Error),
 }
 
-impl BuildChild {
-    /// The command line, for messages.
-    pub fn display(&self) -> &str {
-        &self.display
-    }
-
-    /// Reads cargo's messages to the end and waits for it.
-    pub fn finish(mut self) -> Result<BuildOutcome> {
-        let display = self.display;
-        let mut bins = Vec::new();
-        let mut read_error = None;
-        if let Some(stdout) = self.child.stdout.take() {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        read_error = Some(e);
-                        break;
-                    }
-                }
-                // A no-op build reports every unit of the dependency graph; only the artifacts
-                // with an executable are worth parsing.
-                if !(contains(&line, b"\"reason\":\"compiler-artifact\"")
-                    && contains(&line, b"\"executable\":\""))
-                {
-                    continue;
-                }
-                match serde_json::from_slice::<Message>(&line) {
-                    Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
-                        if let Some(exe) = a.executable {
-                            bins.push(BinArtifact {
-                                package_id: a.package_id,
-                                manifest_path: a.manifest_path.into_std_path_buf(),
-                                bin: a.target.name,
-                                src_path: a.target.src_path.into_std_path_buf(),
-                                executable: exe.into_std_path_buf(),
-                                fresh: a.fresh,
-                            });
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        read_error = Some(std::io::Error::other(e));
-                        break;
-                    }
-                }
+/// Runs `cargo <argv>`, reads its messages to the end and waits for it.
+///
+/// Its stderr is inherited, so cargo's progress reaches the user while it runs. It starts in a
+/// process group of its own: a signal to `pack` then reaches cargo's build scripts and rustc
+/// too.
+pub fn run_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildOutcome> {
+    let display = display_command(cargo, argv);
+    let mut bins = Vec::new();
+    let ended = lines::run(
+        crate::signals::own_group(Command::new(cargo).args(argv)),
+        MESSAGE_LIMITS,
+        crate::signals::ChildGuard::new,
+        |line| {
+            // A no-op build reports every unit of the dependency graph; only the artifacts with
+            // an executable are worth parsing.
+            if !(contains(line, b"\"reason\":\"compiler-artifact\"")
+                && contains(line, b"\"executable\":\""))
+            {
+                return Ok(());
             }
-            // Never leave cargo blocked on a full pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        }
-        let status = self.child.wait().map_err(|source| Error::Spawn {
+            match serde_json::from_slice::<Message>(line) {
+                Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
+                    if let Some(exe) = a.executable {
+                        bins.push(BinArtifact {
+                            package_id: a.package_id,
+                            manifest_path: a.manifest_path.into_std_path_buf(),
+                            bin: a.target.name,
+                            src_path: a.target.src_path.into_std_path_buf(),
+                            executable: exe.into_std_path_buf(),
+                            fresh: a.fresh,
+                        });
+                    }
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        },
+    )
+    .map_err(|e| match e {
+        LinesError::Spawn { source } | LinesError::Wait { source } => Error::Spawn {
             command: display.clone(),
             source,
-        })?;
-        if !status.success() {
-            return Ok(BuildOutcome::Failed(Error::Build {
-                command: display,
-                status: status.to_string(),
-            }));
-        }
-        if let Some(source) = read_error {
-            return Err(Error::Messages {
-                command: display,
-                source,
-            });
-        }
-        Ok(BuildOutcome::Built(bins))
+        },
+        LinesError::TimedOut { .. } => Error::Messages {
+            command: display.clone(),
+            source: std::io::Error::other(e),
+        },
+    })?;
+    if !ended.status.success() {
+        return Ok(BuildOutcome::Failed(Error::Build {
+            command: display,
+            status: ended.status.to_string(),
+        }));
     }
+    if let Some(why) = ended.interrupted {
+        return Err(Error::Messages {
+            command: display,
+            source: match why {
+                Interrupted::Caller(e) | Interrupted::Read(e) => e,
+                Interrupted::LineTooLong { limit } => {
+                    std::io::Error::other(format!("a message line is longer than {limit} bytes"))
+                }
+            },
+        });
+    }
+    Ok(BuildOutcome::Built(bins))
 }
 
 /// The artifact of `sel`'s bin target among `bins`.

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use airflow_bundle::record::Record;
 use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
-use cargo_airflow_report::PackReport;
+use cargo_airflow_report::{MetadataSource, PackReport};
 use sha2::Digest;
 
 use crate::bundle_file::{OpenedExecutable, default_output, looks_like_bundle, write_atomically};
 use crate::cargo_build::{self, BuildOutcome, Selection};
 use crate::cli::PackArgs;
-use crate::embedded::{self, CrateAtHand, MetadataSource};
+use crate::embedded::{self, CrateAtHand};
 use crate::error::{Error, Result};
 use crate::output::{self, Kind};
 use crate::shell::Shell;
@@ -337,13 +337,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         size: written.size,
         binary_sha256: airflow_bundle::footer::hex(&written.trailer.binary_sha256),
         fresh: written.fresh,
-        metadata_source: match metadata_source {
-            MetadataSource::Binary => cargo_airflow_report::MetadataSource::Binary,
-            MetadataSource::Sidecar => cargo_airflow_report::MetadataSource::Sidecar,
-            MetadataSource::BinaryAndSidecar => {
-                cargo_airflow_report::MetadataSource::BinaryAndSidecar
-            }
-        },
+        metadata_source,
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
@@ -659,9 +653,8 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
         workspace = Some(meta);
     }
     mark("selection before the build");
-    let child = cargo_build::spawn_build(&cargo, &argv)?;
-    let command = child.display().to_owned();
-    let bins = match child.finish()? {
+    let command = cargo_build::display_command(&cargo, &argv);
+    let bins = match cargo_build::run_build(&cargo, &argv)? {
         BuildOutcome::Built(bins) => bins,
         BuildOutcome::Failed(build_error) => {
             // An unknown package or bin makes cargo fail before building: say which members or
