@@ -389,7 +389,7 @@ pub fn run_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildOutcome> {
     let ended = lines::run(
         crate::signals::own_group(Command::new(cargo).args(argv)),
         MESSAGE_LIMITS,
-        crate::signals::ChildGuard::new,
+        crate::signals::Registered::child,
         |line| {
             // A no-op build reports every unit of the dependency graph; only the artifacts with
             // an executable are worth parsing.
