@@ -31,10 +31,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use airflow_process::child::{self, Limits};
+use airflow_process::error_line::chain;
 use airflow_process::lines::{self, Interrupted, LineLimits, LinesError};
 use cargo_metadata::Message;
 
-use crate::{Error, chain};
+use crate::Error;
 
 /// Set in the nested build's environment; a build script that sees it does not start a sidecar.
 pub const NESTED_GUARD_VAR: &str = "AIRFLOW_BUILD_NESTED";
