@@ -112,7 +112,7 @@ pub enum Error {
     /// `$RUSTC -vV` (the compiler's version, part of the environment signature) failed.
     #[error(
         "cannot get the compiler version for the environment signature: {}; check that RUSTC (or the `rustc` on PATH) is a Rust compiler that runs",
-        chain(.source)
+        airflow_process::error_line::Chain(.source)
     )]
     Rustc {
         /// What failed; it names the command.
@@ -223,19 +223,6 @@ fn enabled_features(cfg_feature: Option<&str>) -> Vec<String> {
     out.sort();
     out.dedup();
     out
-}
-
-/// An error and its causes on one line (`what: why: why`): the build script prints only this
-/// line, so the causes must be in it.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut line = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
-        cause = c.source();
-    }
-    line
 }
 
 /// SHA-256 of an environment signature: a domain prefix, then its canonical JSON.

@@ -18,20 +18,23 @@
 //! * the nested build's stdout (JSON messages) is parsed, never forwarded: cargo reads directives
 //!   (`cargo::`, and the older `cargo:`) from this build script's stdout. Its stderr (rendered
 //!   diagnostics) is inherited. It is the same cargo as the outer build's (`$CARGO`), trusted to
-//!   end, so its messages are read as they come, with no timeout;
+//!   end, so its messages are read as they come ([`airflow_process::lines`], as cargo-airflow
+//!   reads its own build's), with no timeout;
 //! * each host-built bin then runs as `cargo airflow pack` runs a bundle binary, through
 //!   [`airflow_process::child`]: stdin closed, a timeout (it is killed when it expires), at most
 //!   16 MiB of stdout, and the end of its stderr quoted when it fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use airflow_process::child::{self, Limits};
+use airflow_process::error_line::chain;
+use airflow_process::lines::{self, Interrupted, LineLimits, LinesError};
 
-use crate::{Error, chain};
+use crate::Error;
 
 /// Set in the nested build's environment; a build script that sees it does not start a sidecar.
 pub const NESTED_GUARD_VAR: &str = "AIRFLOW_BUILD_NESTED";
@@ -43,6 +46,13 @@ const METADATA_LIMITS: Limits = Limits {
     timeout: Duration::from_secs(60),
     max_stdout: 16 * 1024 * 1024,
     stderr_tail: 64 * 1024,
+};
+
+/// How the nested build's messages are read: no timeout (the same cargo as the outer build's,
+/// trusted to end), and lines up to 64 MiB (cargo's longest are build-script reports).
+const MESSAGE_LIMITS: LineLimits = LineLimits {
+    max_line: 64 * 1024 * 1024,
+    timeout: None,
 };
 
 /// What the sidecar needs to know.
@@ -194,37 +204,48 @@ pub(crate) fn run(spec: &SidecarSpec) -> Result<SidecarResult, Error> {
     })?;
     let mut cmd = nested_command(spec);
     let shown = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| Error::SidecarSpawn {
-            command: shown.clone(),
-            source,
-        })?;
-    let stdout = child.stdout.take().ok_or_else(|| Error::SidecarBuild {
-        command: shown.clone(),
-        status: "no stdout".into(),
-    })?;
     let manifest_path = spec.manifest_path.clone();
     let mut bins: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(|source| Error::SidecarSpawn {
+    let ended = lines::run(
+        &mut cmd,
+        MESSAGE_LIMITS,
+        |_| (),
+        |line| {
+            // Cargo's messages are UTF-8 JSON; a line that is not JSON is no message of interest.
+            let line = std::str::from_utf8(line)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if let Some(a) = artifact(line) {
+                let ours = same_file(&a.manifest_path, &manifest_path);
+                if let (true, true, Some(exe)) = (ours, a.is_bin, a.executable) {
+                    bins.insert(a.name, exe);
+                }
+            }
+            Ok(())
+        },
+    )
+    .map_err(|e| match e {
+        LinesError::Spawn { source } | LinesError::Wait { source } => Error::SidecarSpawn {
             command: shown.clone(),
             source,
-        })?;
-        if let Some(a) = artifact(&line) {
-            let ours = same_file(&a.manifest_path, &manifest_path);
-            if let (true, true, Some(exe)) = (ours, a.is_bin, a.executable) {
-                bins.insert(a.name, exe);
-            }
-        }
-    }
-    let status = child.wait().map_err(|source| Error::SidecarSpawn {
-        command: shown.clone(),
-        source,
+        },
+        // No timeout is set: the same cargo as the outer build's is trusted to end.
+        LinesError::TimedOut { .. } => Error::SidecarBuild {
+            command: shown.clone(),
+            status: e.to_string(),
+        },
     })?;
+    if let Some(why) = ended.interrupted {
+        return Err(Error::SidecarSpawn {
+            command: shown,
+            source: match why {
+                Interrupted::Caller(e) | Interrupted::Read(e) => e,
+                Interrupted::LineTooLong { limit } => {
+                    io::Error::other(format!("a message line is longer than {limit} bytes"))
+                }
+            },
+        });
+    }
+    let status = ended.status;
     if !status.success() {
         return Err(Error::SidecarBuild {
             command: shown,

@@ -6,7 +6,7 @@
 //! stop it on a signal of its own (cargo-airflow registers it with its Ctrl-C handler).
 
 use std::io::{self, Read};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -118,18 +118,7 @@ pub fn run_watched<G>(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    // "Text file busy": another thread of this process may briefly hold a just-written
-    // executable open across a fork; retry a few times before giving up.
-    let mut attempt = 0;
-    let mut child = loop {
-        match cmd.spawn() {
-            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
-                attempt += 1;
-                thread::sleep(Duration::from_millis(50 * attempt));
-            }
-            other => break other.map_err(|source| RunError::Spawn { source })?,
-        }
-    };
+    let mut child = spawn_retrying(cmd).map_err(|source| RunError::Spawn { source })?;
     let watched = watch(child.id());
     let out_rx = spawn_reader(child.stdout.take(), limits.max_stdout, read_limited);
     let err_rx = spawn_reader(child.stderr.take(), limits.stderr_tail, read_tail);
@@ -169,6 +158,21 @@ pub fn run_watched<G>(
         stdout: stdout.data,
         stderr: stderr.map(|c| c.data).unwrap_or_default(),
     })
+}
+
+/// Starts `cmd`. "Text file busy": another thread of this process may briefly hold a
+/// just-written executable open across a fork; retry a few times before giving up.
+pub(crate) fn spawn_retrying(cmd: &mut Command) -> io::Result<Child> {
+    let mut attempt = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < 5 => {
+                attempt += 1;
+                thread::sleep(Duration::from_millis(50 * attempt));
+            }
+            other => return other,
+        }
+    }
 }
 
 struct Captured {

@@ -17,16 +17,6 @@ use airflow_bundle::write::write_bundle;
 use crate::error::{Error, Result};
 use crate::output::Destination;
 
-/// The default output: `<target-dir>/airflow/<triple>/<bin>`, with `.exe` for Windows targets.
-pub fn default_output(target_dir: &Path, triple: &str, bin: &str) -> PathBuf {
-    let name = if triple.contains("-windows") {
-        format!("{bin}.exe")
-    } else {
-        bin.to_owned()
-    };
-    target_dir.join("airflow").join(triple).join(name)
-}
-
 /// Whether the file at `path` ends with the bundle magic (a previous pack's output).
 pub fn looks_like_bundle(path: &Path) -> bool {
     let Ok(mut f) = File::open(path) else {

@@ -8,11 +8,11 @@
 //! progress and diagnostics stream to the user; its stdout carries the JSON messages.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-use cargo_metadata::{Message, Metadata, MetadataCommand, Package, PackageId, Target};
+use airflow_process::lines::{self, Interrupted, LineLimits, LinesError};
+use cargo_metadata::{Message, Metadata, Package, PackageId, Target};
 
 use crate::cli::PackArgs;
 use crate::error::{Error, Result};
@@ -28,39 +28,8 @@ pub struct Selection {
     pub bin_name: String,
     /// The bin target's root source file.
     pub src_path: PathBuf,
-    /// The workspace's target directory, when cargo metadata was asked.
-    pub target_directory: Option<PathBuf>,
     /// The directory holding the package's `Cargo.toml` (its inputs are digested from here).
     pub manifest_dir: PathBuf,
-}
-
-/// Runs `cargo metadata --no-deps` for the workspace the pack flags point at.
-pub fn load_metadata(args: &PackArgs) -> Result<Metadata> {
-    let mut cmd = MetadataCommand::new();
-    cmd.cargo_path(airflow_process::toolchain::cargo())
-        .no_deps();
-    if let Some(path) = &args.manifest_path {
-        cmd.manifest_path(path);
-    }
-    let mut other = Vec::new();
-    for (on, flag) in [
-        (args.locked, "--locked"),
-        (args.frozen, "--frozen"),
-        (args.offline, "--offline"),
-    ] {
-        if on {
-            other.push(flag.to_owned());
-        }
-    }
-    cmd.other_options(other);
-    cmd.exec().map_err(|e| Error::Metadata {
-        command: match &args.manifest_path {
-            Some(p) => format!("cargo metadata --manifest-path {}", p.display()),
-            None => "cargo metadata".to_owned(),
-        },
-        reason: cargo_error(&e.to_string()),
-        manifest_path: args.manifest_path.clone(),
-    })
 }
 
 /// The `Cargo.toml` cargo starts from: `--manifest-path`, else the nearest one in the current
@@ -157,7 +126,6 @@ pub fn select(
         package_name: pkg.name.to_string(),
         bin_name: target.name.clone(),
         src_path: target.src_path.clone().into_std_path_buf(),
-        target_directory: Some(meta.target_directory.clone().into_std_path_buf()),
         manifest_dir: pkg
             .manifest_path
             .parent()
@@ -331,13 +299,12 @@ pub struct BinArtifact {
 
 impl BinArtifact {
     /// The package and bin this artifact is, as a [`Selection`].
-    pub fn selection(&self, target_directory: Option<PathBuf>) -> Option<Selection> {
+    pub fn selection(&self) -> Option<Selection> {
         Some(Selection {
             package_id: self.package_id.clone(),
             package_name: package_name(&self.package_id.repr)?,
             bin_name: self.bin.clone(),
             src_path: self.src_path.clone(),
-            target_directory,
             manifest_dir: self.manifest_path.parent()?.to_path_buf(),
         })
     }
@@ -357,41 +324,16 @@ pub fn package_name(id: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// A running `cargo build` whose stdout (cargo's JSON messages) has not been read yet.
-///
-/// Its stderr is inherited, so cargo's progress reaches the user while it runs.
-#[derive(Debug)]
-pub struct BuildChild {
-    child: Child,
-    display: String,
-    _registered: crate::signals::ChildGuard,
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Starts `cargo <argv>`.
-pub fn spawn_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildChild> {
-    let display = display_command(cargo, argv);
-    // A group of its own: a signal to `pack` then reaches cargo's build scripts and rustc too.
-    let child = crate::signals::own_group(&mut Command::new(cargo))
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| Error::Spawn {
-            command: display.clone(),
-            source,
-        })?;
-    let _registered = crate::signals::ChildGuard::new(child.id());
-    Ok(BuildChild {
-        child,
-        display,
-        _registered,
-    })
-}
+/// How cargo's messages are read: no timeout (a build takes what it takes; Ctrl-C stops it),
+/// and lines up to 64 MiB (cargo's longest are build-script reports).
+const MESSAGE_LIMITS: LineLimits = LineLimits {
+    max_line: 64 * 1024 * 1024,
+    timeout: None,
+};
 
 /// How a build ended.
 #[derive(Debug)]
@@ -403,78 +345,73 @@ pub enum BuildOutcome {
     Failed(Error),
 }
 
-impl BuildChild {
-    /// The command line, for messages.
-    pub fn display(&self) -> &str {
-        &self.display
-    }
-
-    /// Reads cargo's messages to the end and waits for it.
-    pub fn finish(mut self) -> Result<BuildOutcome> {
-        let display = self.display;
-        let mut bins = Vec::new();
-        let mut read_error = None;
-        if let Some(stdout) = self.child.stdout.take() {
-            let mut reader = BufReader::new(stdout);
-            let mut line = Vec::new();
-            loop {
-                line.clear();
-                match reader.read_until(b'\n', &mut line) {
-                    Ok(0) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        read_error = Some(e);
-                        break;
-                    }
-                }
-                // A no-op build reports every unit of the dependency graph; only the artifacts
-                // with an executable are worth parsing.
-                if !(contains(&line, b"\"reason\":\"compiler-artifact\"")
-                    && contains(&line, b"\"executable\":\""))
-                {
-                    continue;
-                }
-                match serde_json::from_slice::<Message>(&line) {
-                    Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
-                        if let Some(exe) = a.executable {
-                            bins.push(BinArtifact {
-                                package_id: a.package_id,
-                                manifest_path: a.manifest_path.into_std_path_buf(),
-                                bin: a.target.name,
-                                src_path: a.target.src_path.into_std_path_buf(),
-                                executable: exe.into_std_path_buf(),
-                                fresh: a.fresh,
-                            });
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        read_error = Some(std::io::Error::other(e));
-                        break;
-                    }
-                }
+/// Runs `cargo <argv>`, reads its messages to the end and waits for it.
+///
+/// Its stderr is inherited, so cargo's progress reaches the user while it runs. It starts in a
+/// process group of its own: a signal to `pack` then reaches cargo's build scripts and rustc
+/// too.
+pub fn run_build(cargo: &OsStr, argv: &[OsString]) -> Result<BuildOutcome> {
+    let display = display_command(cargo, argv);
+    let mut bins = Vec::new();
+    let ended = lines::run(
+        crate::signals::own_group(Command::new(cargo).args(argv)),
+        MESSAGE_LIMITS,
+        crate::signals::Registered::child,
+        |line| {
+            // A no-op build reports every unit of the dependency graph; only the artifacts with
+            // an executable are worth parsing.
+            if !(contains(line, b"\"reason\":\"compiler-artifact\"")
+                && contains(line, b"\"executable\":\""))
+            {
+                return Ok(());
             }
-            // Never leave cargo blocked on a full pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        }
-        let status = self.child.wait().map_err(|source| Error::Spawn {
+            match serde_json::from_slice::<Message>(line) {
+                Ok(Message::CompilerArtifact(a)) if a.target.is_bin() => {
+                    if let Some(exe) = a.executable {
+                        bins.push(BinArtifact {
+                            package_id: a.package_id,
+                            manifest_path: a.manifest_path.into_std_path_buf(),
+                            bin: a.target.name,
+                            src_path: a.target.src_path.into_std_path_buf(),
+                            executable: exe.into_std_path_buf(),
+                            fresh: a.fresh,
+                        });
+                    }
+                    Ok(())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        },
+    )
+    .map_err(|e| match e {
+        LinesError::Spawn { source } | LinesError::Wait { source } => Error::Spawn {
             command: display.clone(),
             source,
-        })?;
-        if !status.success() {
-            return Ok(BuildOutcome::Failed(Error::Build {
-                command: display,
-                status: status.to_string(),
-            }));
-        }
-        if let Some(source) = read_error {
-            return Err(Error::Messages {
-                command: display,
-                source,
-            });
-        }
-        Ok(BuildOutcome::Built(bins))
+        },
+        LinesError::TimedOut { .. } => Error::Messages {
+            command: display.clone(),
+            source: std::io::Error::other(e),
+        },
+    })?;
+    if !ended.status.success() {
+        return Ok(BuildOutcome::Failed(Error::Build {
+            command: display,
+            status: ended.status.to_string(),
+        }));
     }
+    if let Some(why) = ended.interrupted {
+        return Err(Error::Messages {
+            command: display,
+            source: match why {
+                Interrupted::Caller(e) | Interrupted::Read(e) => e,
+                Interrupted::LineTooLong { limit } => {
+                    std::io::Error::other(format!("a message line is longer than {limit} bytes"))
+                }
+            },
+        });
+    }
+    Ok(BuildOutcome::Built(bins))
 }
 
 /// The artifact of `sel`'s bin target among `bins`.
@@ -511,78 +448,11 @@ pub fn declares_package(path: &Path) -> bool {
         .is_some_and(|t| t.contains_key("package"))
 }
 
-/// The target directory and target triple of an executable cargo built with `profile`, read
-/// from its path: `<target-dir>/<profile-dir>/<bin>` for the host, or
-/// `<target-dir>/<triple>/<profile-dir>/<bin>` for an explicit (or configured) target.
-///
-/// `triple` is the target the executable is known to be built for (`--target`, or what its
-/// airflow-build record says): the directory above the profile's is that triple's only when it
-/// has the name and sits in a cargo target directory (cargo tags each with `CACHEDIR.TAG`, the
-/// triple directories too, which is why the triple must be known). `None` when the path does not
-/// have cargo's layout (then ask `cargo metadata`).
-pub fn layout_of(executable: &Path, triple: &str) -> Option<(PathBuf, Option<String>)> {
-    let above_profile = executable.parent()?.parent()?;
-    let is_target_dir = |d: &Path| d.join("CACHEDIR.TAG").is_file();
-    if above_profile.file_name().is_some_and(|n| n == triple)
-        && let Some(root) = above_profile.parent()
-        && is_target_dir(root)
-    {
-        return Some((root.to_owned(), Some(triple.to_owned())));
-    }
-    if is_target_dir(above_profile) {
-        return Some((above_profile.to_owned(), None));
-    }
-    None
-}
-
-/// The name cargo uses for `--target`'s directory: the triple, or a JSON spec's file stem.
-pub fn target_dir_name(target: &str) -> String {
-    if target.ends_with(".json") {
-        Path::new(target)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| target.to_owned())
-    } else {
-        target.to_owned()
-    }
-}
-
-/// The triple an artifact was built for, when its path is `<target-dir>/<triple>/<profile>/<file>`
-/// (cargo's layout for an explicit or configured `build.target`).
-pub fn triple_from_artifact(target_dir: &Path, executable: &Path) -> Option<String> {
-    let rel = executable.strip_prefix(target_dir).ok()?;
-    let parts: Vec<&OsStr> = rel.iter().collect();
-    match parts.as_slice() {
-        [triple, _profile, _file] => Some(triple.to_string_lossy().into_owned()),
-        _ => None,
-    }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Cargo's own error, on one line and without its `error:` prefix and trailing advice, cut to a
-/// readable length.
-fn cargo_error(s: &str) -> String {
-    let line = one_line(s);
-    // cargo_metadata's wrapper, then cargo's own `error: `.
-    let line = line
-        .strip_prefix("`cargo metadata` exited with an error:")
-        .unwrap_or(&line)
-        .trim_start();
-    let line = line.strip_prefix("error: ").unwrap_or(line);
-    let mut out: String = line.chars().take(300).collect();
-    if line.chars().count() > 300 {
-        out.push_str("...");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::{self, Command as Cmd};
+    use cargo_metadata::MetadataCommand;
 
     /// A virtual workspace with members `lib` (no bin), `b` and `c` (a bin each), whose root
     /// `[workspace]` table adds `extra`; returns its directory.
@@ -727,17 +597,6 @@ mod tests {
     }
 
     #[test]
-    fn cargo_s_error_is_one_line_without_prefixes() {
-        assert_eq!(
-            cargo_error(
-                "`cargo metadata` exited with an error: error: could not find `Cargo.toml` in \
-                 `/x`\n\nCaused by: y"
-            ),
-            "could not find `Cargo.toml` in `/x` Caused by: y"
-        );
-    }
-
-    #[test]
     fn package_names_come_from_package_ids() {
         for (id, name) in [
             ("path+file:///w/example-bundle#0.1.0", "example-bundle"),
@@ -750,50 +609,5 @@ mod tests {
         ] {
             assert_eq!(package_name(id).as_deref(), Some(name), "{id}");
         }
-    }
-
-    #[test]
-    fn the_layout_names_the_target_dir_and_triple() {
-        let dir = tempfile::tempdir().unwrap();
-        let td = dir.path().join("x86_64-unknown-linux-gnu");
-        for d in [
-            td.join("release"),
-            td.join("x86_64-unknown-linux-gnu/release"),
-        ] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        std::fs::write(td.join("CACHEDIR.TAG"), "").unwrap();
-        let host = td.join("release/ex");
-        let cross = td.join("x86_64-unknown-linux-gnu/release/ex");
-        // A target dir named like the triple is still the host layout.
-        assert_eq!(
-            layout_of(&host, "x86_64-unknown-linux-gnu"),
-            Some((td.clone(), None))
-        );
-        assert_eq!(
-            layout_of(&cross, "x86_64-unknown-linux-gnu"),
-            Some((td.clone(), Some("x86_64-unknown-linux-gnu".into())))
-        );
-        assert_eq!(layout_of(&dir.path().join("a/b/ex"), "x"), None);
-    }
-
-    #[test]
-    fn triple_comes_from_the_artifact_layout() {
-        let t = Path::new("/w/target");
-        assert_eq!(
-            triple_from_artifact(t, Path::new("/w/target/aarch64-apple-darwin/release/ex"))
-                .as_deref(),
-            Some("aarch64-apple-darwin")
-        );
-        assert_eq!(
-            triple_from_artifact(t, Path::new("/w/target/release/ex")),
-            None
-        );
-        assert_eq!(triple_from_artifact(t, Path::new("/elsewhere/ex")), None);
-        assert_eq!(target_dir_name("specs/my-target.json"), "my-target");
-        assert_eq!(
-            target_dir_name("x86_64-pc-windows-msvc"),
-            "x86_64-pc-windows-msvc"
-        );
     }
 }

@@ -13,7 +13,7 @@ pub fn run(cmd: &mut Command, limits: Limits) -> Result<Finished, RunError> {
     airflow_process::child::run_watched(
         crate::signals::own_group(cmd),
         limits,
-        crate::signals::ChildGuard::new,
+        crate::signals::Registered::child,
     )
 }
 

@@ -11,23 +11,11 @@ use std::path::{Path, PathBuf};
 use airflow_bundle::Metadata;
 use airflow_bundle::record::{self, FileDigest, Record};
 use airflow_inputs::Change;
-use serde::Serialize;
+use cargo_airflow_report::MetadataSource;
 
 use crate::depinfo;
 use crate::error::{Error, Result};
 use crate::introspect::{self, Platform};
-
-/// Where the packed metadata came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetadataSource {
-    /// The binary was run with `--airflow-metadata` (no sidecar metadata to compare).
-    Binary,
-    /// The binary cannot run here; its embedded sidecar metadata was used.
-    Sidecar,
-    /// The binary was run and its answer equals the embedded sidecar metadata.
-    BinaryAndSidecar,
-}
 
 /// Reads the record embedded in `path`, if any.
 pub fn read_record(path: &Path) -> Result<Option<Record>> {

@@ -566,23 +566,10 @@ impl Error {
     }
 }
 
-/// The line printed after `error: `: the error, each of its causes once, and its advice.
-///
-/// A cause whose text is already part of the previous one (some errors of other crates repeat
-/// their source in their own message) is not printed again.
+/// The line printed after `error: `: the error, each of its causes once
+/// ([`airflow_process::error_line::Chain`], as airflow-build prints its errors), and its advice.
 pub fn render(e: &Error) -> String {
-    let mut line = e.to_string();
-    let mut previous = line.clone();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !previous.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        previous = text;
-        cause = c.source();
-    }
+    let mut line = airflow_process::error_line::chain(e);
     if let Some(hint) = e.hint() {
         line.push_str("; ");
         line.push_str(&hint);

@@ -38,6 +38,7 @@ mod error;
 mod escape;
 mod inspect;
 mod introspect;
+mod layout;
 mod output;
 mod pack;
 mod shell;
@@ -45,6 +46,7 @@ mod signals;
 mod stubs;
 mod timings;
 mod verify;
+mod workspace;
 
 use std::ffi::OsString;
 

@@ -15,8 +15,8 @@
 //!   over the destination, so the path keeps its old content or gets the complete new one. A
 //!   destination that already holds exactly the new bytes with the right mode is left
 //!   untouched (same inode and mtime: Airflow's caches stay valid).
-//! - Temp files are registered while they live and removed on SIGINT, SIGTERM and SIGHUP
-//!   ([`remove_pending_temp_files`], called by [`crate::signals`]); one left by a writer that
+//! - Temp files are registered with [`crate::signals`] while they live and removed on SIGINT,
+//!   SIGTERM and SIGHUP; one left by a writer that
 //!   was killed outright is removed by the next write in that directory
 //!   ([`remove_abandoned_temp_files`]).
 
@@ -24,7 +24,6 @@ use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -269,7 +268,7 @@ pub fn write_with<T>(
         .suffix(TEMP_SUFFIX)
         .tempfile_in(&dir)
         .map_err(|e| Error::io("cannot create a temporary file in", &dir, e))?;
-    let _pending = PendingGuard::new(tmp.path());
+    let _pending = crate::signals::Registered::temp_file(tmp.path());
     // Held until the temp file is renamed or removed: a later write that can take this lock
     // knows the writer is gone (killed with SIGKILL, say) and removes the file.
     let _ = tmp.as_file().try_lock();
@@ -324,41 +323,6 @@ fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
 /// Test-only hook: milliseconds to sleep after a temp file is complete and before it is renamed
 /// into place, so tests can interrupt a write at its most delicate moment.
 pub const TEST_PAUSE_ENV: &str = "__CARGO_AIRFLOW_TEST_PAUSE_MS";
-
-/// Temp files being written right now, removed by [`remove_pending_temp_files`] when the process
-/// is interrupted (the normal path removes or renames them itself).
-static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Registers a temp file for cleanup on interruption while it is alive.
-struct PendingGuard(PathBuf);
-
-impl PendingGuard {
-    fn new(path: &Path) -> Self {
-        PENDING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(path.to_owned());
-        PendingGuard(path.to_owned())
-    }
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        PENDING
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| *p != self.0);
-    }
-}
-
-/// Removes the temp files of writes in progress. Called from the signal handler, so an
-/// interrupted command leaves no temp file behind.
-pub fn remove_pending_temp_files() {
-    let pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    for p in pending.iter() {
-        let _ = fs::remove_file(p);
-    }
-}
 
 const TEMP_PREFIX: &str = ".cargo-airflow-";
 const TEMP_SUFFIX: &str = ".tmp";
@@ -600,22 +564,5 @@ mod tests {
         assert!(!dead.exists());
         assert!(live.exists());
         assert!(other.exists());
-    }
-
-    #[test]
-    fn pending_temp_files_are_removed_on_interruption() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(".cargo-airflow-x.tmp");
-        fs::write(&p, b"partial").unwrap();
-        let guard = PendingGuard::new(&p);
-        remove_pending_temp_files();
-        assert!(!p.exists());
-        drop(guard);
-        assert!(
-            !PENDING
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&p)
-        );
     }
 }

@@ -8,16 +8,18 @@ use std::path::{Path, PathBuf};
 use airflow_bundle::record::Record;
 use airflow_bundle::sha256::Sha256;
 use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
-use cargo_airflow_report::PackReport;
+use cargo_airflow_report::{MetadataSource, PackReport};
 
-use crate::bundle_file::{OpenedExecutable, default_output, looks_like_bundle, write_atomically};
+use crate::bundle_file::{OpenedExecutable, looks_like_bundle, write_atomically};
 use crate::cargo_build::{self, BuildOutcome, Selection};
 use crate::cli::PackArgs;
-use crate::embedded::{self, CrateAtHand, MetadataSource};
+use crate::embedded::{self, CrateAtHand};
 use crate::error::{Error, Result};
+use crate::layout::{Layout, Origin};
 use crate::output::{self, Kind};
 use crate::shell::Shell;
 use crate::timings::mark;
+use crate::workspace::Workspace;
 
 /// The packer's name and version, recorded in the manifest's `build.packer`.
 pub const PACKER: &str = concat!("cargo-airflow ", env!("CARGO_PKG_VERSION"));
@@ -73,6 +75,34 @@ fn manifest_for(
     manifest
 }
 
+/// The executable's airflow-build record, as far as it was looked for.
+#[derive(Debug)]
+enum RecordLookup {
+    /// Not read yet (build mode reads it once the build is done).
+    NotRead,
+    /// Read: the executable carries none.
+    Absent,
+    /// Read: this one (boxed: a record is large, the other states are empty).
+    Found(Box<Record>),
+}
+
+impl RecordLookup {
+    /// The record, reading it from `executable` unless that was done already.
+    fn read(self, executable: &Path) -> Result<Option<Record>> {
+        match self {
+            RecordLookup::NotRead => embedded::read_record(executable),
+            RecordLookup::Absent => Ok(None),
+            RecordLookup::Found(r) => Ok(Some(*r)),
+        }
+    }
+}
+
+impl From<Option<Record>> for RecordLookup {
+    fn from(read: Option<Record>) -> Self {
+        read.map_or(RecordLookup::Absent, |r| RecordLookup::Found(Box::new(r)))
+    }
+}
+
 /// The inputs of a pack, once resolved (and built).
 #[derive(Debug)]
 struct Inputs {
@@ -80,22 +110,12 @@ struct Inputs {
     selection: Option<Selection>,
     /// The executable to pack.
     executable: PathBuf,
-    /// Its airflow-build record, when it was read already (`Some(None)`: it has none).
-    record: Option<Option<Record>>,
+    /// Its airflow-build record.
+    record: RecordLookup,
     /// The root source file to embed.
     source_path: PathBuf,
     /// The bin name (for the default output path).
     bin_name: String,
-    /// The target directory (for the default output path), when known.
-    target_dir: Option<PathBuf>,
-    /// The triple the executable was built for, when its path says so.
-    triple: Option<String>,
-    /// The executable's path has to be read for the target directory and triple (a build
-    /// whose package was not looked up with `cargo metadata`).
-    layout_pending: bool,
-    /// The workspace, when `cargo metadata` ran (kept to find the crate of the executable's
-    /// record without running it again).
-    workspace: Option<cargo_metadata::Metadata>,
 }
 
 /// Runs `cargo airflow pack`.
@@ -109,9 +129,10 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         return Err(Error::ManifestPath { path: m.clone() });
     }
 
+    let workspace = Workspace::of(args);
     let mut inputs = match &args.executable {
-        Some(exe) => resolve_prebuilt(args, exe, &cwd)?,
-        None => build(args, &profile, &cwd, shell)?,
+        Some(exe) => resolve_prebuilt(args, exe, &cwd, &workspace)?,
+        None => build(args, &profile, &cwd, &workspace, shell)?,
     };
     mark("executable ready");
     // Appending to a bundle would nest its trailer inside the new binary region.
@@ -122,34 +143,31 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
     }
     // Opened before anything reads or runs it: the bytes packed are the bytes that answered.
     let opened = OpenedExecutable::open(&inputs.executable)?;
-    let record = match inputs.record.take() {
-        Some(r) => r,
-        None => embedded::read_record(&inputs.executable)?,
-    };
+    let record =
+        std::mem::replace(&mut inputs.record, RecordLookup::NotRead).read(&inputs.executable)?;
     mark("record read");
-    if inputs.layout_pending {
-        resolve_layout(args, &mut inputs, record.as_ref(), &cwd)?;
-    }
-    let triple = match (&args.target, inputs.triple.clone(), &record) {
-        (Some(t), _, _) => cargo_build::target_dir_name(t),
-        (None, Some(t), _) => t,
-        // airflow-build recorded the target the code was compiled for.
-        (None, None, Some(r)) => r.target.clone(),
-        (None, None, None) => airflow_process::toolchain::host_triple()?,
+    let origin = match args.executable {
+        Some(_) => Origin::Prebuilt,
+        None => Origin::Built(&inputs.executable),
     };
+    let layout = Layout::resolve(
+        origin,
+        args.target.as_deref(),
+        args.target_dir.as_deref(),
+        &cwd,
+        record.as_ref(),
+        &workspace,
+    )?;
     let output = match &args.output {
         Some(o) => o.clone(),
-        None => {
-            let dir = inputs.target_dir.clone().ok_or(Error::NoDefaultOutput)?;
-            default_output(&dir, &triple, &inputs.bin_name)
-        }
+        None => layout.default_output(&inputs.bin_name)?,
     };
     // Every input the build read (the record lists them) is protected, not only the two the
     // pack itself reads: `-o Cargo.toml` must not overwrite the crate.
     let krate = record
         .as_ref()
-        .and_then(|r| crate_at_hand(args, &inputs, r));
-    let build_inputs = build_inputs(&inputs, krate.as_ref(), record.as_ref());
+        .and_then(|r| crate_at_hand(args, &inputs, r, &workspace));
+    let build_inputs = build_inputs(&inputs, krate.as_ref(), record.as_ref(), &workspace);
     let mut protected: Vec<(&'static str, &Path)> = vec![
         ("source file", inputs.source_path.as_path()),
         ("executable", inputs.executable.as_path()),
@@ -268,7 +286,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         profile
     };
     let build = BuildInfo {
-        target: triple.clone(),
+        target: layout.triple.to_string(),
         profile: profile_recorded.clone(),
         packer: PACKER.to_owned(),
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
@@ -330,20 +348,14 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         package: inputs.selection.as_ref().map(|s| s.package_name.clone()),
         bin: inputs.bin_name.clone(),
         executable: absolute(&cwd, executable),
-        target: triple,
+        target: layout.triple.to_string(),
         profile: profile_recorded,
         dags,
         tasks,
         size: written.size,
         binary_sha256: airflow_bundle::footer::hex(&written.trailer.binary_sha256),
         fresh: written.fresh,
-        metadata_source: match metadata_source {
-            MetadataSource::Binary => cargo_airflow_report::MetadataSource::Binary,
-            MetadataSource::Sidecar => cargo_airflow_report::MetadataSource::Sidecar,
-            MetadataSource::BinaryAndSidecar => {
-                cargo_airflow_report::MetadataSource::BinaryAndSidecar
-            }
-        },
+        metadata_source,
         source_digest: record.as_ref().map(|r| r.inputs.source.clone()),
         warnings,
         stubs,
@@ -411,45 +423,6 @@ fn relative(path: &Path, cwd: &Path) -> PathBuf {
         .unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The target directory and triple of a build whose package was not looked up: from the
-/// executable's path when the triple is known (`--target`, or the record), else from
-/// `cargo metadata`.
-fn resolve_layout(
-    args: &PackArgs,
-    inputs: &mut Inputs,
-    record: Option<&Record>,
-    cwd: &Path,
-) -> Result<()> {
-    let known = args
-        .target
-        .as_deref()
-        .map(cargo_build::target_dir_name)
-        .or_else(|| record.map(|r| r.target.clone()));
-    let from_path = known
-        .as_deref()
-        .and_then(|t| cargo_build::layout_of(&inputs.executable, t));
-    let (target_dir, triple) = match from_path {
-        Some(layout) => layout,
-        None => {
-            let meta = cargo_build::load_metadata(args)?;
-            let dir = meta.target_directory.clone().into_std_path_buf();
-            let triple = cargo_build::triple_from_artifact(&dir, &inputs.executable);
-            inputs.workspace = Some(meta);
-            (dir, triple)
-        }
-    };
-    inputs.target_dir = Some(match &args.target_dir {
-        Some(d) => cwd.join(d),
-        None => target_dir,
-    });
-    inputs.triple = triple;
-    if let Some(sel) = &mut inputs.selection {
-        sel.target_directory = inputs.target_dir.clone();
-    }
-    inputs.layout_pending = false;
-    Ok(())
-}
-
 /// The files a build of the package read: every file of the airflow-build record (relative to
 /// the package directory; the workspace lock file where the workspace says it is), and the
 /// package's `Cargo.toml` when nothing better is known.
@@ -457,6 +430,7 @@ fn build_inputs(
     inputs: &Inputs,
     krate: Option<&CrateAtHand>,
     record: Option<&Record>,
+    workspace: &Workspace,
 ) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let dir = krate
@@ -467,7 +441,8 @@ fn build_inputs(
         if let Some(r) = record {
             for f in &r.files {
                 if f.path == airflow_bundle::record::WORKSPACE_LOCK_PATH {
-                    let lock = match &inputs.workspace {
+                    // The workspace says where its lock file is, if it was loaded anyway.
+                    let lock = match workspace.loaded() {
                         Some(ws) => Some(ws.workspace_root.join("Cargo.lock").into_std_path_buf()),
                         None => airflow_inputs::find_workspace_lock(dir),
                     };
@@ -483,7 +458,12 @@ fn build_inputs(
 
 /// The workspace package the record names, to recompute its digests. In build mode this is the
 /// package just built; with `--executable` it is looked up by name in the workspace.
-fn crate_at_hand(args: &PackArgs, inputs: &Inputs, record: &Record) -> Option<CrateAtHand> {
+fn crate_at_hand(
+    args: &PackArgs,
+    inputs: &Inputs,
+    record: &Record,
+    workspace: &Workspace,
+) -> Option<CrateAtHand> {
     let from_selection = inputs.selection.as_ref().map(|s| CrateAtHand {
         package: s.package_name.clone(),
         manifest_dir: s.manifest_dir.clone(),
@@ -495,15 +475,10 @@ fn crate_at_hand(args: &PackArgs, inputs: &Inputs, record: &Record) -> Option<Cr
     {
         return from_selection;
     }
-    let loaded;
-    let meta = match &inputs.workspace {
-        Some(m) => m,
-        None => {
-            loaded = cargo_build::load_metadata(args).ok()?;
-            &loaded
-        }
-    };
-    meta.workspace_packages()
+    workspace
+        .get()
+        .ok()?
+        .workspace_packages()
         .into_iter()
         .find(|p| p.name.as_str() == record.package)
         .and_then(|p| {
@@ -515,7 +490,12 @@ fn crate_at_hand(args: &PackArgs, inputs: &Inputs, record: &Record) -> Option<Cr
 }
 
 /// `--executable`: no build; the source comes from `--source` or the package's bin target.
-fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
+fn resolve_prebuilt(
+    args: &PackArgs,
+    exe: &Path,
+    cwd: &Path,
+    workspace: &Workspace,
+) -> Result<Inputs> {
     if !args.cargo_args.is_empty() {
         return Err(Error::CargoArgsWithExecutable);
     }
@@ -538,21 +518,18 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
     }
     let package = built_by.as_deref().or(args.package.as_deref());
     let current = cargo_build::current_manifest(args.manifest_path.as_deref(), cwd);
-    let mut workspace = None;
     let selection = if need_metadata {
         let bin = args.bin.clone().or_else(|| bin_name_of(exe));
-        let selected = cargo_build::load_metadata(args).and_then(|m| {
+        let selected = workspace.get().and_then(|m| {
             let select =
-                |bin: Option<&str>| cargo_build::select(&m, package, bin, current.as_deref());
-            let selected = select(bin.as_deref()).or_else(|e| {
+                |bin: Option<&str>| cargo_build::select(m, package, bin, current.as_deref());
+            select(bin.as_deref()).or_else(|e| {
                 // A renamed copy of the executable: the package's only bin, if it has one.
                 match args.bin {
                     None => select(None),
                     Some(_) => Err(e),
                 }
-            });
-            workspace = Some(m);
-            selected
+            })
         });
         match selected {
             Ok(s) => Some(s),
@@ -592,21 +569,12 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
         Some(sel) => sel.bin_name.clone(),
         None => bin_name_of(exe).unwrap_or_else(|| "bundle".into()),
     };
-    let target_dir = explicit_target_dir.or_else(|| {
-        workspace
-            .as_ref()
-            .map(|m| m.target_directory.clone().into_std_path_buf())
-    });
     Ok(Inputs {
         selection,
         executable: exe.to_owned(),
-        record: Some(record),
+        record: record.into(),
         source_path,
         bin_name,
-        target_dir,
-        triple: None,
-        layout_pending: false,
-        workspace,
     })
 }
 
@@ -621,7 +589,13 @@ fn resolve_prebuilt(args: &PackArgs, exe: &Path, cwd: &Path) -> Result<Inputs> {
 /// several bins, and explains a failed build whose cause is the selection (an unknown `-p` or
 /// `--bin`). Either way the output is checked against every input again before anything is
 /// written.
-fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Result<Inputs> {
+fn build(
+    args: &PackArgs,
+    profile: &str,
+    cwd: &Path,
+    workspace: &Workspace,
+    shell: &mut Shell,
+) -> Result<Inputs> {
     refuse_non_utf8_paths(args, cwd)?;
     let cargo = airflow_process::toolchain::cargo();
     let argv = cargo_build::build_argv(args, profile);
@@ -646,29 +620,25 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
         && current
             .as_deref()
             .is_none_or(|m| !cargo_build::declares_package(m));
-    let mut workspace = None;
     let mut selection = None;
     if check_first.is_some() || virtual_without_p {
-        let meta = cargo_build::load_metadata(args)?;
-        let sel = select(&meta)?;
+        let sel = select(workspace.get()?)?;
         if let Some(out) = check_first {
             let source = args.source.as_deref().unwrap_or(&sel.src_path);
             output::check(out, Kind::Bundle, &[("source file", source)])?;
         }
         selection = Some(sel);
-        workspace = Some(meta);
     }
     mark("selection before the build");
-    let child = cargo_build::spawn_build(&cargo, &argv)?;
-    let command = child.display().to_owned();
-    let bins = match child.finish()? {
+    let command = cargo_build::display_command(&cargo, &argv);
+    let bins = match cargo_build::run_build(&cargo, &argv)? {
         BuildOutcome::Built(bins) => bins,
         BuildOutcome::Failed(build_error) => {
             // An unknown package or bin makes cargo fail before building: say which members or
             // bins there are, as cargo does not.
             if selection.is_none()
-                && let Ok(meta) = cargo_build::load_metadata(args)
-                && let Err(e) = select(&meta)
+                && let Ok(meta) = workspace.get()
+                && let Err(e) = select(meta)
             {
                 return Err(e);
             }
@@ -678,7 +648,7 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
     mark("cargo build");
     // The usual case: the one bin cargo built says what it is.
     let from_artifact = match (&selection, bins.as_slice()) {
-        (None, [one]) => one.selection(None).map(|sel| (sel, one.clone())),
+        (None, [one]) => one.selection().map(|sel| (sel, one.clone())),
         _ => None,
     };
     let (sel, artifact) = match (selection, from_artifact) {
@@ -688,38 +658,20 @@ fn build(args: &PackArgs, profile: &str, cwd: &Path, shell: &mut Shell) -> Resul
         }
         (None, Some(found)) => found,
         (None, None) => {
-            let meta = cargo_build::load_metadata(args)?;
-            let sel = select(&meta)?;
+            let sel = select(workspace.get()?)?;
             let a = cargo_build::artifact_of(&bins, &sel, &command)?.clone();
-            workspace = Some(meta);
             (sel, a)
         }
     };
     let source_path = args.source.clone().unwrap_or_else(|| sel.src_path.clone());
     fs::metadata(&source_path)
         .map_err(|e| Error::io("cannot read the source file", &source_path, e))?;
-    let (target_dir, triple, layout_pending) = match &sel.target_directory {
-        Some(dir) => {
-            let dir = args
-                .target_dir
-                .as_ref()
-                .map(|d| cwd.join(d))
-                .unwrap_or_else(|| dir.clone());
-            let triple = cargo_build::triple_from_artifact(&dir, &artifact.executable);
-            (Some(dir), triple, false)
-        }
-        None => (None, None, true),
-    };
     Ok(Inputs {
         bin_name: sel.bin_name.clone(),
         selection: Some(sel),
         executable: artifact.executable,
-        record: None,
+        record: RecordLookup::NotRead,
         source_path,
-        target_dir,
-        triple,
-        layout_pending,
-        workspace,
     })
 }
 
@@ -762,20 +714,7 @@ mod tests {
     use crate::shell::Verbosity;
 
     #[test]
-    fn default_output_paths() {
-        let t = Path::new("/w/target");
-        assert_eq!(
-            default_output(t, "x86_64-unknown-linux-gnu", "ex"),
-            Path::new("/w/target/airflow/x86_64-unknown-linux-gnu/ex")
-        );
-        assert_eq!(
-            default_output(t, "x86_64-pc-windows-msvc", "ex"),
-            Path::new("/w/target/airflow/x86_64-pc-windows-msvc/ex.exe")
-        );
-        assert_eq!(
-            default_output(t, "aarch64-pc-windows-gnullvm", "ex"),
-            Path::new("/w/target/airflow/aarch64-pc-windows-gnullvm/ex.exe")
-        );
+    fn bin_names_come_from_file_names() {
         assert_eq!(bin_name_of(Path::new("a/b.exe")).as_deref(), Some("b"));
         assert_eq!(bin_name_of(Path::new("a/b")).as_deref(), Some("b"));
     }

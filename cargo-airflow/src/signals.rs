@@ -1,6 +1,6 @@
 //! SIGINT, SIGTERM and SIGHUP: stop every process this one started (`cargo build` and whatever
 //! cargo runs: rustc, build scripts; the binary being introspected), remove half-written temp
-//! files, and exit as a shell reports a death by that signal (128 + the signal number: 130 for
+//! files (both kept in one registry, each entry held by a [`Registered`] guard), and exit as a shell reports a death by that signal (128 + the signal number: 130 for
 //! SIGINT, 143 for SIGTERM).
 //!
 //! Each child starts in a process group of its own ([`own_group`]), so the signal can reach
@@ -14,13 +14,27 @@
 //! The handler runs on a thread of its own (signal-hook's iterator), not in signal context, so
 //! it may lock, sleep and do I/O.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Process groups (each led by a child this process started) to stop when it is told to stop.
-static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Something an interrupted command must clean up, registered while it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pending {
+    /// A process group (led by a child this process started) to stop.
+    Group(u32),
+    /// A temp file being written (by [`crate::output`]) to remove.
+    TempFile(PathBuf),
+}
+
+/// The one cleanup registry: everything to stop or remove when this process is told to stop,
+/// each entry with the id of the [`Registered`] guard that removes it again.
+static PENDING: Mutex<Vec<(u64, Pending)>> = Mutex::new(Vec::new());
+
+/// The id of the next [`Registered`] guard.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// Set once a stopping signal arrived: a child registered later is stopped at once, and the
 /// main thread stays quiet while the handler finishes.
@@ -29,8 +43,8 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 /// How long the children have to end after the forwarded signal before they are killed.
 pub const GRACE: Duration = Duration::from_secs(3);
 
-/// Makes `cmd` start its child as the leader of a new process group, so that [`ChildGuard`]
-/// stops the child and everything it starts.
+/// Makes `cmd` start its child as the leader of a new process group, so that
+/// [`Registered::child`] stops the child and everything it starts.
 pub fn own_group(cmd: &mut Command) -> &mut Command {
     #[cfg(unix)]
     {
@@ -40,29 +54,63 @@ pub fn own_group(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-/// Keeps a child's process group registered while the child runs.
+/// Keeps a child's process group or a temp file registered for cleanup while it lives.
 #[derive(Debug)]
-pub struct ChildGuard(u32);
+pub struct Registered(u64);
 
-impl ChildGuard {
+impl Registered {
+    fn new(pending: Pending) -> Self {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        lock().push((id, pending));
+        Registered(id)
+    }
+
     /// Registers the child with process id `pid`, started with [`own_group`] (so its pid is its
     /// process group id).
-    pub fn new(pid: u32) -> Self {
-        GROUPS.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    pub fn child(pid: u32) -> Self {
+        let registered = Registered::new(Pending::Group(pid));
         // A signal that arrived while the child was starting found nothing to stop.
         if STOPPING.load(Ordering::SeqCst) {
             signal_group(pid, SIGTERM);
         }
-        ChildGuard(pid)
+        registered
+    }
+
+    /// Registers a temp file, removed if the process is interrupted before it is renamed into
+    /// place or removed.
+    pub fn temp_file(path: &Path) -> Self {
+        Registered::new(Pending::TempFile(path.to_owned()))
     }
 }
 
-impl Drop for ChildGuard {
+impl Drop for Registered {
     fn drop(&mut self) {
-        GROUPS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| *p != self.0);
+        lock().retain(|(id, _)| *id != self.0);
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Vec<(u64, Pending)>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The registered process groups.
+fn groups() -> Vec<u32> {
+    lock()
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Pending::Group(g) => Some(*g),
+            Pending::TempFile(_) => None,
+        })
+        .collect()
+}
+
+/// Removes the registered temp files (of writes in progress), so an interrupted command leaves
+/// none behind.
+pub fn remove_pending_temp_files() {
+    for (_, p) in lock().iter() {
+        if let Pending::TempFile(path) = p {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -96,8 +144,7 @@ fn signal_group(pgid: u32, signal: i32) -> bool {
 
 /// Sends `signal` to the process group of every registered child.
 pub fn signal_children(signal: i32) {
-    let groups = GROUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    for pgid in groups {
+    for pgid in groups() {
         signal_group(pgid, signal);
     }
 }
@@ -105,7 +152,7 @@ pub fn signal_children(signal: i32) {
 /// Forwards `signal` to every registered child's process group, waits up to [`GRACE`] for the
 /// groups to empty, kills what is left, and waits up to one more second.
 pub fn stop_children(signal: i32) {
-    let groups = GROUPS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let groups = groups();
     let alive = |groups: &[u32]| groups.iter().any(|g| signal_group(*g, 0));
     signal_children(signal);
     let wait = |limit: Duration| {
@@ -148,11 +195,35 @@ pub fn install() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 STOPPING.store(true, Ordering::SeqCst);
-                crate::output::remove_pending_temp_files();
+                remove_pending_temp_files();
                 stop_children(sig);
-                crate::output::remove_pending_temp_files();
+                remove_pending_temp_files();
                 std::process::exit(128 + sig);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_temp_files_are_removed_on_interruption_and_unregistered_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(".cargo-airflow-x.tmp");
+        std::fs::write(&p, b"partial").unwrap();
+        let guard = Registered::temp_file(&p);
+        let child = Registered::child(u32::MAX);
+        assert!(groups().contains(&u32::MAX));
+        remove_pending_temp_files();
+        assert!(!p.exists());
+        drop(guard);
+        drop(child);
+        assert!(
+            !lock()
+                .iter()
+                .any(|(_, e)| *e == Pending::TempFile(p.clone()) || *e == Pending::Group(u32::MAX))
+        );
     }
 }
