@@ -152,7 +152,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
 //! | 6 | `runtime::task` | `run_one`: one task run, the runtime's and the harness's |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -181,8 +181,9 @@ pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{
-    Asset, AssetEvent, AssetInfo, CancelToken, DagRunInfo, DagRunQuery, PrevSuccessfulRun,
-    RequestError, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
+    Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
+    DagRunQuery, PrevSuccessfulRun, RequestError, StateStore, TaskContext, TiQuery, TriggerOptions,
+    XComRef,
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};

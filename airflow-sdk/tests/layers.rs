@@ -26,6 +26,8 @@ const FLOORS: &[(&str, u8)] = &[
     // 5: what a task can see and do.
     ("context", 5),
     ("context::args", 5),
+    ("context::asset_alias", 5),
+    ("context::asset_state", 5),
     ("context::assets", 5),
     ("context::connections", 5),
     ("context::rendered", 5),

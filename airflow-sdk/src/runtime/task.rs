@@ -212,6 +212,20 @@ fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Termi
                 log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
                 failed(e.to_string())
             }
+            TaskOutcome::RetryAfter(delay) => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
+                if should_retry {
+                    log::info!(target: LOGGER, retry_delay_seconds = delay.as_secs_f64();
+                        "the task will be retried in {:.1} s, as it asked", delay.as_secs_f64());
+                    Terminal::RetryAfter(e.to_string(), delay)
+                } else {
+                    Terminal::Failed
+                }
+            }
+            TaskOutcome::Removed => {
+                log::warn!(target: LOGGER, reason = e.to_string().as_str(); "task removed: {e}");
+                Terminal::Removed
+            }
         },
         Outcome::Panicked(message) => {
             log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");

@@ -85,6 +85,8 @@ pub(crate) mod logs;
 mod supervisor;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_retry_assets;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -109,8 +111,8 @@ use crate::runtime::messages::{
 };
 use crate::runtime::task::{Outlets, Run, run_one, terminal_message};
 use crate::{
-    Asset, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc, SchemaVersion,
-    TaskContext, TaskError, TaskResult, XComRef,
+    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc,
+    SchemaVersion, TaskContext, TaskError, TaskResult, XComRef,
 };
 
 /// The logical date of a run unless the test sets one: 2026-01-01T00:00:00Z.
@@ -489,6 +491,32 @@ impl TestRun {
         self
     }
 
+    /// Stores `value` under `key` in the asset state store of `asset` (the asset becomes known),
+    /// as [`TaskContext::asset_state_by_name`] and [`TaskContext::asset_state_by_uri`] read it.
+    pub fn asset_state(mut self, asset: &Asset, key: &str, value: Value) -> Self {
+        self = self.asset(asset);
+        self.state
+            .asset_state
+            .entry(asset.name.clone())
+            .or_default()
+            .insert(key.to_owned(), value);
+        self
+    }
+
+    /// Records an event of `asset` emitted through `alias` with `extra`, as
+    /// [`TaskContext::asset_events_by_alias`] and [`TaskContext::assets_by_alias`] read it (also an
+    /// event of the asset, as [`asset_event`](Self::asset_event) records).
+    pub fn asset_alias_event(mut self, alias: &AssetAlias, asset: &Asset, extra: Value) -> Self {
+        self = self.asset_event(asset, extra);
+        let id = self.state.asset_events.len() as i64;
+        self.state
+            .alias_events
+            .entry(alias.name.clone())
+            .or_default()
+            .push(id);
+        self
+    }
+
     /// Adds names whose values Airflow hides in logs, as `[core] sensitive_var_conn_names`
     /// does (besides Airflow's defaults: `password`, `secret`, `api_key`, `token`, ...).
     pub fn sensitive_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
@@ -851,6 +879,17 @@ impl TestRun {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let emitted_alias_events = ctx
+            .alias_emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|e| (e.alias.clone(), e.asset.clone(), e.extra.clone()))
+            .collect();
+        let retry_delay = match &terminal {
+            Terminal::RetryAfter(_, delay) => Some(*delay),
+            _ => None,
+        };
         drop(ctx);
         let terminal_message = schema.outgoing(terminal_message(&terminal, produced));
         let logs = capture.finish();
@@ -880,6 +919,9 @@ impl TestRun {
             rendered_fields: state.rendered_fields,
             rendered_map_index: state.rendered_map_index,
             emitted_assets,
+            emitted_alias_events,
+            retry_delay,
+            asset_state: state.asset_state,
         }
     }
 }
@@ -906,25 +948,30 @@ pub enum TestState {
     Failed,
     /// `skipped`: it returned [`TaskError::skip`].
     Skipped,
+    /// `removed`: it returned [`TaskError::remove`].
+    Removed,
 }
 
 impl TestState {
     fn of(terminal: &Terminal) -> Self {
         match terminal {
             Terminal::Success => TestState::Success,
-            Terminal::Retry(_) => TestState::UpForRetry,
+            Terminal::Retry(_) | Terminal::RetryAfter(..) => TestState::UpForRetry,
             Terminal::Failed => TestState::Failed,
             Terminal::Skipped => TestState::Skipped,
+            Terminal::Removed => TestState::Removed,
         }
     }
 
-    /// Airflow's name for the state: `success`, `up_for_retry`, `failed`, `skipped`.
+    /// Airflow's name for the state: `success`, `up_for_retry`, `failed`, `skipped`,
+    /// `removed`.
     pub fn as_str(self) -> &'static str {
         match self {
             TestState::Success => "success",
             TestState::UpForRetry => "up_for_retry",
             TestState::Failed => "failed",
             TestState::Skipped => "skipped",
+            TestState::Removed => "removed",
         }
     }
 }
@@ -1033,6 +1080,26 @@ pub enum RequestKind {
     GetAssetEventByAsset,
     /// `MaskSecret`: registers a secret to mask in the task log.
     MaskSecret,
+    /// `GetAssetStateStoreByName`: reads a key of an asset's state store.
+    GetAssetStateStoreByName,
+    /// `GetAssetStateStoreByUri`: the same, the asset named by URI.
+    GetAssetStateStoreByUri,
+    /// `SetAssetStateStoreByName`: writes a key of an asset's state store.
+    SetAssetStateStoreByName,
+    /// `SetAssetStateStoreByUri`: the same, the asset named by URI.
+    SetAssetStateStoreByUri,
+    /// `DeleteAssetStateStoreByName`: deletes a key of an asset's state store.
+    DeleteAssetStateStoreByName,
+    /// `DeleteAssetStateStoreByUri`: the same, the asset named by URI.
+    DeleteAssetStateStoreByUri,
+    /// `ClearAssetStateStoreByName`: deletes every key of an asset's state store.
+    ClearAssetStateStoreByName,
+    /// `ClearAssetStateStoreByUri`: the same, the asset named by URI.
+    ClearAssetStateStoreByUri,
+    /// `GetAssetsByAlias`: the assets an alias resolved to.
+    GetAssetsByAlias,
+    /// `GetAssetEventByAssetAlias`: the events emitted through an alias.
+    GetAssetEventByAssetAlias,
     /// The terminal message of a success ([`TestOutcome::terminal`]).
     SucceedTask,
     /// The terminal message of a failed try that is retried.
@@ -1073,6 +1140,16 @@ impl RequestKind {
             M::GetAssetByUri(_) => RequestKind::GetAssetByUri,
             M::GetAssetEventByAsset(_) => RequestKind::GetAssetEventByAsset,
             M::MaskSecret(_) => RequestKind::MaskSecret,
+            M::GetAssetStateStoreByName(_) => RequestKind::GetAssetStateStoreByName,
+            M::GetAssetStateStoreByUri(_) => RequestKind::GetAssetStateStoreByUri,
+            M::SetAssetStateStoreByName(_) => RequestKind::SetAssetStateStoreByName,
+            M::SetAssetStateStoreByUri(_) => RequestKind::SetAssetStateStoreByUri,
+            M::DeleteAssetStateStoreByName(_) => RequestKind::DeleteAssetStateStoreByName,
+            M::DeleteAssetStateStoreByUri(_) => RequestKind::DeleteAssetStateStoreByUri,
+            M::ClearAssetStateStoreByName(_) => RequestKind::ClearAssetStateStoreByName,
+            M::ClearAssetStateStoreByUri(_) => RequestKind::ClearAssetStateStoreByUri,
+            M::GetAssetsByAlias(_) => RequestKind::GetAssetsByAlias,
+            M::GetAssetEventByAssetAlias(_) => RequestKind::GetAssetEventByAssetAlias,
             M::SucceedTask(_) => RequestKind::SucceedTask,
             M::RetryTask(_) => RequestKind::RetryTask,
             M::TaskState(_) => RequestKind::TaskState,
@@ -1224,6 +1301,14 @@ pub struct TestOutcome {
     /// The assets it emitted with their extra ([`TaskContext::emit_asset`]; Airflow records
     /// them only when the task succeeds).
     pub emitted_assets: Vec<(Asset, Value)>,
+    /// The events it emitted through aliases ([`TaskContext::emit_asset_via_alias`]): alias,
+    /// asset, extra.
+    pub emitted_alias_events: Vec<(AssetAlias, Asset, Value)>,
+    /// The retry delay it asked for ([`TaskError::retry_after`]) when it ended up for retry;
+    /// `None` for the task's declared `retry_delay`.
+    pub retry_delay: Option<Duration>,
+    /// The asset state store after the run, by asset name, then key.
+    pub asset_state: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl TestOutcome {
