@@ -17,6 +17,7 @@ use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
 mod native;
+mod retry_assets;
 mod task_api;
 mod testing;
 
@@ -124,6 +125,7 @@ fn bundle() -> Bundle {
                 .chain(["extract", "transform", "load"]),
         )
         .dag(task_api::dag())
+        .dag(retry_assets::dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())
