@@ -9,6 +9,7 @@ pub type TaskResult<T = ()> = Result<T, TaskError>;
 
 /// How a task that did not succeed wants to end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskOutcome {
     /// Failed: retried when Airflow says a retry is due, else failed.
     Failed,

@@ -53,8 +53,47 @@
 //! server answer it (a missing Variable is `VARIABLE_NOT_FOUND`, a missing XCom a null value,
 //! ...). Requests the test chose fail instead ([`TestRun::fail_request`]). Clearing the XComs of
 //! an earlier try, calling the function, catching a panic, pushing the `return_value` XCom and
-//! deciding the state (up for retry when `try_number <= max_tries`, else failed; skipped;
-//! failed without retry) are the runtime's own code.
+//! deciding the state (up for retry when `try_number <= max_tries`, else failed, with the
+//! task's own retry delay if it chose one; skipped; removed; failed without retry) are the
+//! runtime's own code.
+//!
+//! # Retry delays, removed tasks, asset state and aliases
+//!
+//! A task's own retry delay ([`TaskError::retry_after`]) is in [`TestOutcome::retry_delay`],
+//! `removed` is [`TestState::Removed`]; the asset state store ([`TestRun::asset_state`],
+//! [`TestOutcome::asset_state`]) and events through aliases ([`TestRun::asset_alias_event`],
+//! [`TestOutcome::emitted_alias_events`]) are answered as Airflow answers them.
+//!
+//! ```
+//! use std::time::Duration;
+//! use airflow_sdk::testing::{TestRun, TestState};
+//! use airflow_sdk::{Asset, TaskContext, TaskError, TaskResult};
+//! use serde_json::json;
+//!
+//! fn sync_orders(ctx: &mut TaskContext) -> TaskResult {
+//!     let store = ctx.asset_state_by_name("orders");
+//!     let since: u64 = store.get("offset")?.unwrap_or(0);
+//!     if since > 100 {
+//!         return Err(TaskError::retry_after(Duration::from_secs(30), "source is behind"));
+//!     }
+//!     store.set("offset", &(since + 10))?;
+//!     Ok(())
+//! }
+//!
+//! let orders = Asset::new("orders", "s3://bucket/orders");
+//! let out = TestRun::new("sync", "sync_orders")
+//!     .asset_state(&orders, "offset", json!(5))
+//!     .run(sync_orders);
+//! out.assert_success();
+//! assert_eq!(out.asset_state["orders"]["offset"], json!(15));
+//!
+//! let out = TestRun::new("sync", "sync_orders")
+//!     .asset_state(&orders, "offset", json!(500))
+//!     .max_tries(2)
+//!     .run(sync_orders);
+//! assert_eq!(out.state, TestState::UpForRetry);
+//! assert_eq!(out.retry_delay, Some(Duration::from_secs(30)));
+//! ```
 //!
 //! # Logs
 //!
