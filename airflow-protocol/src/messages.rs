@@ -962,6 +962,14 @@ pub struct MaskSecret {
     pub name: Option<String>,
 }
 
+/// `SetExecutionTimeout` (schema 2026-10-30 only): the task's `execution_timeout`, sent before
+/// the task function runs, so that the supervisor also enforces it from outside the process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetExecutionTimeout {
+    /// Positive: the schema refuses 0.
+    pub timeout_seconds: f64,
+}
+
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
 ///
 /// `D` is the dag in Airflow's `DagSerialization` shape: any `Serialize` type, so a runtime can
@@ -1135,6 +1143,8 @@ pub enum ToSupervisor<D = serde_json::Value> {
     GetAssetEventByAsset(GetAssetEventByAsset),
     /// `MaskSecret`: registers a secret to mask in the task log.
     MaskSecret(MaskSecret),
+    /// `SetExecutionTimeout`: the task's execution timeout (schema 2026-10-30 only).
+    SetExecutionTimeout(SetExecutionTimeout),
     /// `GetAssetStateStoreByName`: reads a key of an asset's state store.
     GetAssetStateStoreByName(AssetStateKeyByName),
     /// `GetAssetStateStoreByUri`: the same, the asset named by URI.

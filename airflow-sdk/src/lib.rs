@@ -160,7 +160,7 @@
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
 //! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
-//! | 6 | `runtime::task` | `run_one`: one task run, the runtime's and the harness's |
+//! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
 //! | 10 | `cli`, `testing`, the crate root | entry points: `serve`, the unit-test harness |

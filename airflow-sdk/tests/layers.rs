@@ -38,6 +38,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("context::xcom", 5),
     // 6: running one task (the runtime's and the harness's one path).
     ("runtime::task", 6),
+    ("runtime::timeout", 6),
     // 7: declaring a bundle; 8: async tasks on top of it.
     ("bundle", 7),
     ("asyncs", 8),

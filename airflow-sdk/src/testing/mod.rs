@@ -124,8 +124,6 @@ pub(crate) mod logs;
 mod supervisor;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_retry_assets;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -148,7 +146,8 @@ use crate::runtime::messages::{
     ArgBinding, DagRun, Json, StartupDetails, TIRunContext, TaskInstance, Terminal, Timestamp,
     ToSupervisor, format_time,
 };
-use crate::runtime::task::{Outlets, Run, run_one, terminal_message};
+use crate::runtime::task::{Limit, Outlets, Run, run_one, terminal_message};
+use crate::runtime::timeout::ExecutionTimeout;
 use crate::{
     Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc,
     SchemaVersion, TaskContext, TaskError, TaskResult, XComRef,
@@ -212,6 +211,7 @@ pub struct TestRun {
     state: State,
     injections: Vec<Injection>,
     cancel_after: Option<Duration>,
+    execution_timeout: Option<Duration>,
     log_level: LevelFilter,
     all_threads: bool,
     sensitive_names: Vec<String>,
@@ -260,6 +260,7 @@ impl TestRun {
             state: State::default(),
             injections: Vec::new(),
             cancel_after: None,
+            execution_timeout: None,
             log_level: LevelFilter::Info,
             all_threads: false,
             sensitive_names: Vec::new(),
@@ -635,6 +636,34 @@ impl TestRun {
         self
     }
 
+    /// Fails the try with Airflow's timeout error ("AirflowTaskTimeout: ... execution_timeout of
+    /// N s", retried as declared) when the function runs longer than `limit`, as the runtime
+    /// does with a task's declared [`execution_timeout`](crate::Task::execution_timeout).
+    /// [`run_in`](Self::run_in) uses the declared one unless this is set. At the limit the task
+    /// is asked to stop, as by [`cancel_after`](Self::cancel_after); the harness then waits for
+    /// the function to return (under Airflow the runtime reports 2 s after the limit at the
+    /// latest, and the process ends).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use airflow_sdk::testing::{TestRun, TestState};
+    /// use airflow_sdk::{TaskContext, TaskResult};
+    ///
+    /// fn slow(ctx: &mut TaskContext) -> TaskResult {
+    ///     ctx.sleep(Duration::from_secs(60))?;
+    ///     Ok(())
+    /// }
+    /// let out = TestRun::new("d", "slow")
+    ///     .execution_timeout(Duration::from_millis(100))
+    ///     .run(slow);
+    /// assert_eq!(out.state, TestState::Failed);
+    /// assert!(out.error.unwrap().contains("execution_timeout of 0.1 s"));
+    /// ```
+    pub fn execution_timeout(mut self, limit: Duration) -> Self {
+        self.execution_timeout = Some(limit);
+        self
+    }
+
     /// Keeps records at most this verbose (default `Info`, Airflow's default logging level).
     pub fn log_level(mut self, level: LevelFilter) -> Self {
         self.log_level = level;
@@ -721,7 +750,7 @@ impl TestRun {
     /// # Panics
     ///
     /// When the bundle's declarations are invalid (the bundle binary refuses to run then).
-    pub fn run_in(self, bundle: &Bundle) -> TestOutcome {
+    pub fn run_in(mut self, bundle: &Bundle) -> TestOutcome {
         if let Err(e) = bundle.validate() {
             panic!("TestRun::run_in: the bundle cannot run: {e}");
         }
@@ -731,6 +760,11 @@ impl TestRun {
         let max_tries = self
             .max_tries
             .unwrap_or_else(|| dag.and_then(|d| d.task_retries(&self.task_id)).unwrap_or(0));
+        if self.execution_timeout.is_none() {
+            self.execution_timeout = bundle
+                .execution_timeout(&self.dag_id, &self.task_id)
+                .map(ExecutionTimeout::duration);
+        }
         match bundle.find_task(&self.dag_id, &self.task_id) {
             Some(task) => {
                 let run = Arc::clone(&task.run);
@@ -906,7 +940,13 @@ impl TestRun {
                     f: &keep,
                     signalled_at: cancel_at,
                 };
-                let finished = run_one(run, &signal, should_retry);
+                let limit = Limit {
+                    timeout: self
+                        .execution_timeout
+                        .map(|d| ExecutionTimeout(d.as_secs_f64())),
+                    schema,
+                };
+                let finished = run_one(run, &signal, should_retry, limit);
                 if finished.abandoned {
                     returned.borrow_mut().take();
                 }
@@ -1119,6 +1159,9 @@ pub enum RequestKind {
     GetAssetEventByAsset,
     /// `MaskSecret`: registers a secret to mask in the task log.
     MaskSecret,
+    /// `SetExecutionTimeout`: tells Airflow 3.4's supervisor the task's execution timeout
+    /// (schema 2026-10-30), before the function runs.
+    SetExecutionTimeout,
     /// `GetAssetStateStoreByName`: reads a key of an asset's state store.
     GetAssetStateStoreByName,
     /// `GetAssetStateStoreByUri`: the same, the asset named by URI.
@@ -1179,6 +1222,7 @@ impl RequestKind {
             M::GetAssetByUri(_) => RequestKind::GetAssetByUri,
             M::GetAssetEventByAsset(_) => RequestKind::GetAssetEventByAsset,
             M::MaskSecret(_) => RequestKind::MaskSecret,
+            M::SetExecutionTimeout(_) => RequestKind::SetExecutionTimeout,
             M::GetAssetStateStoreByName(_) => RequestKind::GetAssetStateStoreByName,
             M::GetAssetStateStoreByUri(_) => RequestKind::GetAssetStateStoreByUri,
             M::SetAssetStateStoreByName(_) => RequestKind::SetAssetStateStoreByName,

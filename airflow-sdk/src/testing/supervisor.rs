@@ -408,6 +408,8 @@ impl FakeSupervisor {
                 state.rendered_fields = Some(Value::Object(m.rendered_fields));
                 Reply::Ack
             }
+            // Recorded with the requests; the harness enforces the timeout itself.
+            M::SetExecutionTimeout(_) => Reply::Ack,
             M::SetRenderedMapIndex(m) => {
                 state.rendered_map_index = Some(m.rendered_map_index);
                 Reply::Ack

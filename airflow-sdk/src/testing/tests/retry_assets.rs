@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::*;
+use super::super::*;
 use crate::{Asset, AssetAlias, RequestError, TaskError};
 
 fn retry_in_7s(_: &mut TaskContext) -> TaskResult {
