@@ -129,6 +129,8 @@ fn bundle() -> Bundle {
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())
+        .dag(testing::timeout_dag())
+        .dag(native::timeout_dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())
 }
