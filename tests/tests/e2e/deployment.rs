@@ -1448,10 +1448,18 @@ fn an_execution_timeout_fails_overrunning_tries_in_a_real_airflow_3_3() -> Resul
 #[test]
 fn an_execution_timeout_fails_overrunning_stub_and_native_tries_in_a_real_airflow_3_4() -> Result<()>
 {
+    // With example-typed, whose schema 2026-10-30 has SetExecutionTimeout.
+    let typed_dir = tempfile::tempdir()?;
     let dep = Deployment::start(
         DeployOptions::new("timeout-3.4", Release::V3_4)
             .bundle(example_bundle()?)
-            .dag_file(stub_dags()),
+            .dag_file(stub_dags())
+            .bundle(typed_bundle(typed_dir.path())?)
+            .dag_file(
+                airflow_e2e::harness_dir()
+                    .join("dags")
+                    .join("typed_stubs.py"),
+            ),
     )?;
     let mut checks = Checks::default();
     timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);
@@ -1464,6 +1472,31 @@ fn an_execution_timeout_fails_overrunning_stub_and_native_tries_in_a_real_airflo
             2,
             "blocking past the execution timeout",
         )],
+    );
+    timeout_checks(
+        &dep.api,
+        &mut checks,
+        "example_typed_timeout",
+        &[("overrun", 1, "blocking past the execution timeout")],
+    );
+    checks.check(
+        "the 3.4 supervisor answered SetExecutionTimeout (schema 2026-10-30)",
+        || {
+            let log = dep.api.wait_log(
+                "example_typed_timeout",
+                "timeout",
+                "overrun",
+                1,
+                &["execution_timeout of 3 s"],
+            )?;
+            // An unanswered or refused message is logged as a warning (after the request
+            // timeout) before the task starts.
+            ensure!(
+                log.find("SetExecutionTimeout").is_none(),
+                "the supervisor did not take SetExecutionTimeout:\n{log}"
+            );
+            Ok(())
+        },
     );
     checks.check("no bundle process outlives its task", || {
         no_bundle_process_left(&dep)
