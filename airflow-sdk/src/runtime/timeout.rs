@@ -231,7 +231,7 @@ const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bundle, Dag, Task, TaskContext, TaskResult, TaskSettings};
+    use crate::{Bundle, Dag, SchemaVersion, Task, TaskContext, TaskResult, TaskSettings};
 
     fn noop(_: &mut TaskContext) -> TaskResult {
         Ok(())
@@ -347,5 +347,78 @@ mod tests {
             w.verdict(Outcome::Returned(Default::default())),
             Outcome::Returned(_)
         ));
+    }
+
+    /// `airflow_sdk::testing` sees the same error, with the declared limit or the test's own.
+    #[cfg(feature = "testing")]
+    mod harness {
+        use super::*;
+        use crate::testing::{RequestKind, TestRun, TestState};
+
+        fn sleeps(ctx: &mut TaskContext) -> TaskResult {
+            ctx.sleep(Duration::from_secs(60))?;
+            Ok(())
+        }
+
+        fn bundle(schema: SchemaVersion) -> Bundle {
+            Bundle::new().supervisor_schema(schema).dag(
+                Dag::new("d").task(
+                    Task::new("sleeps")
+                        .execution_timeout(Duration::from_millis(150))
+                        .retries(1),
+                    sleeps,
+                ),
+            )
+        }
+
+        #[test]
+        fn run_in_enforces_the_declared_timeout_and_retries_as_declared() {
+            let started = Instant::now();
+            let out = TestRun::new("d", "sleeps").run_in(&bundle(SchemaVersion::V2026_06_16));
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                started.elapsed()
+            );
+            assert_eq!(out.state, TestState::UpForRetry, "{out}");
+            let error = out.error.as_deref().unwrap();
+            assert!(
+                error.starts_with("AirflowTaskTimeout: Timeout, PID: "),
+                "{error}"
+            );
+            assert!(error.ends_with("execution_timeout of 0.15 s"), "{error}");
+            let record = out.log_containing("Process timed out").unwrap();
+            assert_eq!(record.fields["timeout_seconds"], 0.15);
+            assert_eq!(out.terminal.body["retry_reason"], error);
+            // 2026-06-16 has no SetExecutionTimeout.
+            assert_eq!(out.requests_of(RequestKind::SetExecutionTimeout).count(), 0);
+            // The last try fails.
+            let out = TestRun::new("d", "sleeps")
+                .try_number(2)
+                .run_in(&bundle(SchemaVersion::V2026_06_16));
+            assert_eq!(out.state, TestState::Failed);
+        }
+
+        #[test]
+        fn under_2026_10_30_the_harness_records_set_execution_timeout() {
+            let out = TestRun::new("d", "sleeps").run_in(&bundle(SchemaVersion::V2026_10_30));
+            assert_eq!(out.state, TestState::UpForRetry, "{out}");
+            let sent: Vec<_> = out.requests_of(RequestKind::SetExecutionTimeout).collect();
+            assert_eq!(sent.len(), 1);
+            assert_eq!(sent[0].body["timeout_seconds"], 0.15);
+        }
+
+        #[test]
+        fn a_test_sets_its_own_limit_and_a_quick_task_is_unaffected() {
+            let out = TestRun::new("d", "sleeps")
+                .execution_timeout(Duration::from_millis(50))
+                .run_in(&bundle(SchemaVersion::V2026_06_16));
+            assert!(out.error.unwrap().ends_with("execution_timeout of 0.05 s"));
+            let out = TestRun::new("d", "t")
+                .execution_timeout(Duration::from_secs(30))
+                .run(noop);
+            out.assert_success();
+            assert!(out.log_containing("Process timed out").is_none());
+        }
     }
 }

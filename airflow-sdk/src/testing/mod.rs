@@ -115,7 +115,9 @@
 //! The task runs on the test's thread (production gives it an 8 MiB stack of its own). A run
 //! marked cancelled ([`cancel_after`](TestRun::cancel_after)) that does not return within 2 s of
 //! the cancellation ends failed or up for retry as under Airflow, but the harness waits for the
-//! function to return, and what it did after the 2 s is still recorded. A [`Failure::Timeout`]
+//! function to return, and what it did after the 2 s is still recorded. A run longer than the task's
+//! [`execution_timeout`](TestRun::execution_timeout) likewise fails with Airflow's timeout error
+//! once the function returns. A [`Failure::Timeout`]
 //! fails at once. `AIRFLOW_VAR_*` and `AIRFLOW_CONN_*` environment variables are read first, as
 //! under Airflow. The Airflow behaviour modelled is that of Airflow 3.3 and 3.4 (task SDK 1.3
 //! and 1.4).
