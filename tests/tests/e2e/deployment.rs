@@ -1392,7 +1392,7 @@ fn timeout_checks(api: &Api, checks: &mut Checks, dag: &str, tasks: &[(&str, u32
                         &[],
                     )?;
                     ensure!(
-                        log.find("the task will be retried").is_some() == !last,
+                        log.find("the task will be retried").is_some() != last,
                         "try {} of {}: retry announced wrongly:\n{log}",
                         t.try_number,
                         tries.len()
