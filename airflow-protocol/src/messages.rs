@@ -594,6 +594,10 @@ pub enum ToTask {
     AssetResult(AssetResult),
     /// `AssetEventsResult`: the answer to `GetAssetEventByAsset`.
     AssetEventsResult(AssetEventsResult),
+    /// `AssetStateStoreResult`: a value of an asset's state store.
+    AssetStateStoreResult(AssetStateStoreResult),
+    /// `AssetsByAliasResult`: the assets an alias resolved to.
+    AssetsByAliasResult(AssetsByAliasResult),
 }
 
 impl ToTask {
@@ -617,6 +621,8 @@ impl ToTask {
             ToTask::PrevSuccessfulDagRunResult(_) => "PrevSuccessfulDagRunResult",
             ToTask::AssetResult(_) => "AssetResult",
             ToTask::AssetEventsResult(_) => "AssetEventsResult",
+            ToTask::AssetStateStoreResult(_) => "AssetStateStoreResult",
+            ToTask::AssetsByAliasResult(_) => "AssetsByAliasResult",
         }
     }
 }
@@ -668,14 +674,16 @@ pub struct SucceedTask {
     pub rendered_map_index: Option<String>,
 }
 
-/// `AssetProfile`: an asset a task produced (`type` is `Asset`).
+/// `AssetProfile`: an asset a task produced (`type` is `Asset`), or an alias it emitted
+/// through (`type` is `AssetAlias`, without a URI).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssetProfile {
     /// The name.
     pub name: String,
-    /// The URI.
-    pub uri: String,
-    /// Always `Asset`.
+    /// The URI (none for an alias).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// `Asset` or `AssetAlias`.
     #[serde(rename = "type")]
     pub kind: &'static str,
 }
@@ -687,6 +695,10 @@ pub struct RetryTask {
     pub end_date: String,
     /// Why the task is retried (shown in the UI).
     pub retry_reason: String,
+    /// The task's own retry delay (the SDK's `TaskError::retry_after`); the API server then
+    /// schedules the next try this long after `end_date` instead of after `retry_delay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_delay_seconds: Option<f64>,
 }
 
 /// `TaskState`: failed, skipped or removed.
@@ -975,6 +987,14 @@ pub struct MaskSecret {
     pub name: Option<String>,
 }
 
+/// `SetExecutionTimeout` (schema 2026-10-30 only): the task's `execution_timeout`, sent before
+/// the task function runs, so that the supervisor also enforces it from outside the process.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetExecutionTimeout {
+    /// Positive: the schema refuses 0.
+    pub timeout_seconds: f64,
+}
+
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
 ///
 /// `D` is the dag in Airflow's `DagSerialization` shape: any `Serialize` type, so a runtime can
@@ -996,6 +1016,92 @@ pub struct DagFileParsingResult<D = serde_json::Value> {
     /// Errors by file, for a file that could not be parsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import_errors: Option<BTreeMap<String, String>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The asset state store and asset aliases (both directions; the same shapes in 2026-06-16 and
+// 2026-10-30, checked against both schemas).
+
+/// `GetAssetStateStoreByName`, `DeleteAssetStateStoreByName`: one key of an asset's state store,
+/// the asset named by its name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetStateKeyByName {
+    /// The asset's name.
+    pub name: String,
+    /// The key.
+    pub key: String,
+}
+
+/// `GetAssetStateStoreByUri`, `DeleteAssetStateStoreByUri`: one key, the asset named by URI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetStateKeyByUri {
+    /// The asset's URI.
+    pub uri: String,
+    /// The key.
+    pub key: String,
+}
+
+/// `SetAssetStateStoreByName` (the API server refuses a null value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetAssetStateStoreByName {
+    /// The asset's name.
+    pub name: String,
+    /// The key.
+    pub key: String,
+    /// The value (JSON, not null).
+    pub value: serde_json::Value,
+}
+
+/// `SetAssetStateStoreByUri` (the API server refuses a null value).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetAssetStateStoreByUri {
+    /// The asset's URI.
+    pub uri: String,
+    /// The key.
+    pub key: String,
+    /// The value (JSON, not null).
+    pub value: serde_json::Value,
+}
+
+/// `GetAssetsByAlias`: the assets an alias resolved to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GetAssetsByAlias {
+    /// The alias's name.
+    pub alias_name: String,
+}
+
+/// `GetAssetEventByAssetAlias`: the events emitted through an alias.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GetAssetEventByAssetAlias {
+    /// The alias's name.
+    pub alias_name: String,
+    /// Only events after this time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// At most this many events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
+    /// Oldest first.
+    pub ascending: bool,
+}
+
+/// `AssetStateStoreResult`: the reply to `GetAssetStateStoreBy*`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AssetStateStoreResult {
+    /// The stored value.
+    #[serde(default)]
+    pub value: Json,
+}
+
+/// `AssetsByAliasResult`: the reply to `GetAssetsByAlias`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AssetsByAliasResult {
+    /// The assets.
+    #[serde(default)]
+    pub assets: Vec<AssetResult>,
 }
 
 /// Every body this runtime sends.
@@ -1062,6 +1168,28 @@ pub enum ToSupervisor<D = serde_json::Value> {
     GetAssetEventByAsset(GetAssetEventByAsset),
     /// `MaskSecret`: registers a secret to mask in the task log.
     MaskSecret(MaskSecret),
+    /// `SetExecutionTimeout`: the task's execution timeout (schema 2026-10-30 only).
+    SetExecutionTimeout(SetExecutionTimeout),
+    /// `GetAssetStateStoreByName`: reads a key of an asset's state store.
+    GetAssetStateStoreByName(AssetStateKeyByName),
+    /// `GetAssetStateStoreByUri`: the same, the asset named by URI.
+    GetAssetStateStoreByUri(AssetStateKeyByUri),
+    /// `SetAssetStateStoreByName`: writes a key of an asset's state store.
+    SetAssetStateStoreByName(SetAssetStateStoreByName),
+    /// `SetAssetStateStoreByUri`: the same, the asset named by URI.
+    SetAssetStateStoreByUri(SetAssetStateStoreByUri),
+    /// `DeleteAssetStateStoreByName`: deletes a key of an asset's state store.
+    DeleteAssetStateStoreByName(AssetStateKeyByName),
+    /// `DeleteAssetStateStoreByUri`: the same, the asset named by URI.
+    DeleteAssetStateStoreByUri(AssetStateKeyByUri),
+    /// `ClearAssetStateStoreByName`: deletes every key of an asset's state store.
+    ClearAssetStateStoreByName(GetAssetByName),
+    /// `ClearAssetStateStoreByUri`: the same, the asset named by URI.
+    ClearAssetStateStoreByUri(GetAssetByUri),
+    /// `GetAssetsByAlias`: the assets an alias resolved to.
+    GetAssetsByAlias(GetAssetsByAlias),
+    /// `GetAssetEventByAssetAlias`: the events emitted through an alias.
+    GetAssetEventByAssetAlias(GetAssetEventByAssetAlias),
 }
 
 impl<D: Serialize> ToSupervisor<D> {
@@ -1146,10 +1274,14 @@ pub enum Terminal {
     Success,
     /// `RetryTask`, with a reason.
     Retry(String),
+    /// `RetryTask`, with a reason and the delay the task chose.
+    RetryAfter(String, std::time::Duration),
     /// `TaskState{failed}`.
     Failed,
     /// `TaskState{skipped}`.
     Skipped,
+    /// `TaskState{removed}`.
+    Removed,
 }
 
 impl Terminal {
@@ -1157,9 +1289,10 @@ impl Terminal {
     pub fn state(&self) -> &'static str {
         match self {
             Terminal::Success => "success",
-            Terminal::Retry(_) => "up_for_retry",
+            Terminal::Retry(_) | Terminal::RetryAfter(..) => "up_for_retry",
             Terminal::Failed => "failed",
             Terminal::Skipped => "skipped",
+            Terminal::Removed => "removed",
         }
     }
 
@@ -1175,12 +1308,20 @@ impl Terminal {
             Terminal::Retry(reason) => ToSupervisor::RetryTask(RetryTask {
                 end_date,
                 retry_reason: reason.clone(),
+                retry_delay_seconds: None,
             }),
-            Terminal::Failed | Terminal::Skipped => ToSupervisor::TaskState(TaskStateMsg {
-                state: self.state(),
+            Terminal::RetryAfter(reason, delay) => ToSupervisor::RetryTask(RetryTask {
                 end_date,
-                retry_reason: None,
+                retry_reason: reason.clone(),
+                retry_delay_seconds: Some(delay.as_secs_f64()),
             }),
+            Terminal::Failed | Terminal::Skipped | Terminal::Removed => {
+                ToSupervisor::TaskState(TaskStateMsg {
+                    state: self.state(),
+                    end_date,
+                    retry_reason: None,
+                })
+            }
         }
     }
 }
@@ -1585,7 +1726,20 @@ mod tests {
         assert_eq!(keys(&retry), ["type", "end_date", "retry_reason"]);
         assert_eq!(get(&retry, "type").as_str(), Some("RetryTask"));
         ends_with_z(&retry);
-        for (t, state) in [(Terminal::Failed, "failed"), (Terminal::Skipped, "skipped")] {
+        let later =
+            Terminal::RetryAfter("slow down".into(), std::time::Duration::from_millis(7250))
+                .message::<serde_json::Value>(now())
+                .to_value();
+        assert_eq!(
+            keys(&later),
+            ["type", "end_date", "retry_reason", "retry_delay_seconds"]
+        );
+        assert_eq!(get(&later, "retry_delay_seconds").as_f64(), Some(7.25));
+        for (t, state) in [
+            (Terminal::Failed, "failed"),
+            (Terminal::Skipped, "skipped"),
+            (Terminal::Removed, "removed"),
+        ] {
             let b = t.message::<serde_json::Value>(now()).to_value();
             assert_eq!(keys(&b), ["type", "state", "end_date"]);
             assert_eq!(get(&b, "type").as_str(), Some("TaskState"));

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::declare::{Flow, IntoUtc, Task};
+use crate::runtime::timeout::ExecutionTimeout;
 use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
 
 /// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
@@ -497,6 +498,15 @@ impl Dag {
         task.settings.retries.or(self.default_task.retries)
     }
 
+    /// The execution timeout of task `task_id` in seconds (its own setting, else the dag's
+    /// default), if either sets one.
+    pub(crate) fn execution_timeout(&self, task_id: &str) -> Option<f64> {
+        let task = self.tasks.iter().find(|t| t.id == task_id)?;
+        task.settings
+            .execution_timeout
+            .or(self.default_task.execution_timeout)
+    }
+
     /// The declared params and their defaults.
     pub(crate) fn param_defaults(&self) -> BTreeMap<String, serde_json::Value> {
         self.params
@@ -765,6 +775,16 @@ impl Bundle {
     /// The dag `dag_id`, if declared.
     pub(crate) fn find_dag(&self, dag_id: &str) -> Option<&Dag> {
         self.dags.iter().find(|d| d.id == dag_id)
+    }
+
+    /// The execution timeout declared for task `task_id` of dag `dag_id` (its own setting, else
+    /// the dag's default), if any.
+    pub(crate) fn execution_timeout(
+        &self,
+        dag_id: &str,
+        task_id: &str,
+    ) -> Option<ExecutionTimeout> {
+        ExecutionTimeout::from_declared(self.find_dag(dag_id)?.execution_timeout(task_id))
     }
 
     /// The task ids of dag `dag_id`, in registration order; `None` when there is no such dag.

@@ -1,6 +1,7 @@
 //! What a task returns when it does not succeed.
 
 use std::fmt;
+use std::time::Duration;
 
 /// The result of a task function: a value that becomes the task's `return_value` XCom, or a
 /// [`TaskError`].
@@ -8,6 +9,7 @@ pub type TaskResult<T = ()> = Result<T, TaskError>;
 
 /// How a task that did not succeed wants to end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskOutcome {
     /// Failed: retried when Airflow says a retry is due, else failed.
     Failed,
@@ -15,6 +17,11 @@ pub enum TaskOutcome {
     FailedNoRetry,
     /// Skipped on purpose.
     Skipped,
+    /// Failed, and retried after this delay instead of the task's declared `retry_delay` when
+    /// Airflow says a retry is due (tries remain), else failed ([`TaskError::retry_after`]).
+    RetryAfter(Duration),
+    /// Removed: the task instance no longer belongs in its run ([`TaskError::remove`]).
+    Removed,
 }
 
 /// Why a task did not succeed.
@@ -49,6 +56,50 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::Skipped,
             source: reason.to_string().into(),
+        }
+    }
+
+    /// A failure retried after `delay` rather than the task's declared `retry_delay`, when a
+    /// retry is due (tries remain); on the last try the task fails, as with [`fail`](Self::fail).
+    /// What Python's `RetryPolicy` does with `RetryDecision.retry(delay)`: the task's code picks
+    /// the delay, for example from a rate limit's `Retry-After`.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use airflow_sdk::{TaskContext, TaskError, TaskResult};
+    ///
+    /// fn fetch(ctx: &mut TaskContext) -> TaskResult {
+    ///     let rate_limited = true; // e.g. an HTTP 429
+    ///     if rate_limited {
+    ///         return Err(TaskError::retry_after(Duration::from_secs(30), "rate limited (429)"));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn retry_after(delay: Duration, message: impl fmt::Display) -> Self {
+        TaskError {
+            outcome: TaskOutcome::RetryAfter(delay),
+            source: message.to_string().into(),
+        }
+    }
+
+    /// Ends the task as `removed`: it no longer belongs in this run (for example the partition it
+    /// processes was dropped). Airflow treats a removed task instance as done without result:
+    /// its downstream tasks still run and the dag run can succeed, so use it only for that
+    /// meaning, never for a failure.
+    pub fn remove(reason: impl fmt::Display) -> Self {
+        TaskError {
+            outcome: TaskOutcome::Removed,
+            source: reason.to_string().into(),
+        }
+    }
+
+    /// The retry delay the task asked for ([`retry_after`](Self::retry_after)); `None` for the
+    /// task's declared one.
+    pub fn retry_delay(&self) -> Option<Duration> {
+        match self.outcome {
+            TaskOutcome::RetryAfter(d) => Some(d),
+            _ => None,
         }
     }
 

@@ -24,7 +24,12 @@
 //! ([`ti_count`](TaskContext::ti_count), [`task_states`](TaskContext::task_states),
 //! [`previous_dag_run`](TaskContext::previous_dag_run), ...), what the UI shows
 //! ([`set_rendered_fields`](TaskContext::set_rendered_fields)), assets produced and read
-//! ([`emit_asset`](TaskContext::emit_asset), [`asset_events`](TaskContext::asset_events)), and
+//! ([`emit_asset`](TaskContext::emit_asset), [`asset_events`](TaskContext::asset_events)),
+//! events through asset aliases ([`emit_asset_via_alias`](TaskContext::emit_asset_via_alias),
+//! [`asset_events_by_alias`](TaskContext::asset_events_by_alias),
+//! [`assets_by_alias`](TaskContext::assets_by_alias)), the asset state store shared by every
+//! task of an asset ([`asset_state_by_name`](TaskContext::asset_state_by_name),
+//! [`asset_state_by_uri`](TaskContext::asset_state_by_uri)), and
 //! secrets kept out of the task log ([`mask_secret`](TaskContext::mask_secret); connection
 //! passwords and Variables with sensitive keys are masked on their own). Every failure is a
 //! [`RequestError`] naming the request and its key. The context is `Sync`: threads of a task
@@ -33,7 +38,9 @@
 //! Whatever the function returns (any `serde` type) is pushed as its `return_value` XCom (`()`
 //! pushes nothing). An error ([`TaskError`], or any error via `?`) or a panic fails the task:
 //! Airflow retries it when the try is not the last one; [`TaskError::fail_no_retry`] never
-//! retries, [`TaskError::skip`] ends it as skipped.
+//! retries, [`TaskError::retry_after`] retries after a delay the task picks instead of the
+//! declared `retry_delay`, [`TaskError::skip`] ends it as skipped and [`TaskError::remove`] as
+//! removed.
 //!
 //! ```no_run
 //! use airflow_sdk::log::info;
@@ -152,8 +159,8 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
-//! | 6 | `runtime::task` | `run_one`: one task run, the runtime's and the harness's |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
+//! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
 //! | 10 | `cli`, `testing`, the crate root | entry points: `serve`, the unit-test harness |
@@ -181,8 +188,9 @@ pub use bundle::{Bundle, Dag, DeclarationError, DeclarationProblem, TaskWithArgs
 pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{
-    Asset, AssetEvent, AssetInfo, CancelToken, DagRunInfo, DagRunQuery, PrevSuccessfulRun,
-    RequestError, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
+    Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
+    DagRunQuery, PrevSuccessfulRun, RequestError, StateStore, TaskContext, TiQuery, TriggerOptions,
+    XComRef,
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};

@@ -26,6 +26,8 @@ const FLOORS: &[(&str, u8)] = &[
     // 5: what a task can see and do.
     ("context", 5),
     ("context::args", 5),
+    ("context::asset_alias", 5),
+    ("context::asset_state", 5),
     ("context::assets", 5),
     ("context::connections", 5),
     ("context::rendered", 5),
@@ -36,6 +38,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("context::xcom", 5),
     // 6: running one task (the runtime's and the harness's one path).
     ("runtime::task", 6),
+    ("runtime::timeout", 6),
     // 7: declaring a bundle; 8: async tasks on top of it.
     ("bundle", 7),
     ("asyncs", 8),

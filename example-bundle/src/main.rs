@@ -25,6 +25,7 @@ use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
 mod native;
+mod retry_assets;
 mod task_api;
 mod testing;
 
@@ -132,9 +133,12 @@ fn bundle() -> Bundle {
                 .chain(["extract", "transform", "load"]),
         )
         .dag(task_api::dag())
+        .dag(retry_assets::dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())
+        .dag(testing::timeout_dag())
+        .dag(native::timeout_dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())
 }

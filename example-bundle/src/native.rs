@@ -106,3 +106,19 @@ pub fn catchup_dag() -> Dag {
         .tags(["rust", "native"])
         .task("interval", interval)
 }
+
+/// The `native_timeout` dag: a native task that overruns its declared execution timeout (3 s)
+/// with one retry, for Airflow 3.4's native path.
+pub fn timeout_dag() -> Dag {
+    Dag::new("native_timeout")
+        .native()
+        .description("A native task that overruns its execution timeout")
+        .tags(["rust", "native"])
+        .task(
+            Task::new("sleep_past_timeout")
+                .execution_timeout(crate::testing::TIMEOUT)
+                .retries(1)
+                .retry_delay(Duration::from_secs(1)),
+            crate::testing::sleep_past_timeout,
+        )
+}

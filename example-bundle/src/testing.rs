@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use airflow_sdk::log::{debug, error, info, warn};
-use airflow_sdk::{Dag, TaskContext, TaskError, TaskResult};
+use airflow_sdk::{Dag, Task, TaskContext, TaskError, TaskResult};
 use serde_json::{Value, json};
 
 fn succeed(_: &mut TaskContext) -> TaskResult {
@@ -192,6 +192,43 @@ fn context_facts(ctx: &mut TaskContext) -> TaskResult<Value> {
     }))
 }
 
+/// The limit the `testing_timeout` tasks declare.
+pub const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Blocks its thread, deaf to cancellation, for the conf's `sleep_seconds` (default 60): past
+/// its execution timeout, the runtime must report the try failed and end the process anyway.
+pub fn sleep_past_timeout(ctx: &mut TaskContext) -> TaskResult {
+    let seconds = ctx.conf()["sleep_seconds"].as_f64().unwrap_or(60.0);
+    info!(seconds = seconds; "blocking past the execution timeout");
+    std::thread::sleep(Duration::try_from_secs_f64(seconds).unwrap_or_default());
+    Ok(())
+}
+
+/// Sleeps asynchronously for a minute, past its execution timeout: the runtime drops the future.
+async fn async_sleep_past_timeout(_: &TaskContext) -> TaskResult {
+    let _dropped = LogOnDrop;
+    info!("sleeping asynchronously past the execution timeout");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    Ok(())
+}
+
+/// The `testing_timeout` dag: tasks that overrun their declared execution timeout (3 s), one
+/// retried once.
+pub fn timeout_dag() -> Dag {
+    Dag::new("testing_timeout")
+        .task(
+            Task::new("sleep_past_timeout")
+                .execution_timeout(TIMEOUT)
+                .retries(1)
+                .retry_delay(Duration::from_secs(1)),
+            sleep_past_timeout,
+        )
+        .task_async(
+            Task::new("async_sleep_past_timeout").execution_timeout(TIMEOUT),
+            async_sleep_past_timeout,
+        )
+}
+
 /// The `testing_missing_task` dag: its Python stub also declares a task this bundle lacks, to
 /// show that such a task fails loudly and stops its downstream.
 pub fn missing_task_dag() -> Dag {
@@ -265,6 +302,55 @@ mod tests {
         assert_eq!(
             out.error.as_deref(),
             Some("the task was asked to stop (SIGTERM)")
+        );
+        assert!(
+            out.log_containing("the async task's future was dropped")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_task_past_its_execution_timeout_fails_with_the_timeout_error_and_is_retried() {
+        // The declared 3 s, shortened for the test; the task blocks for 0.5 s.
+        let run = |try_number| {
+            TestRun::new("testing_timeout", "sleep_past_timeout")
+                .conf(json!({"sleep_seconds": 0.5}))
+                .execution_timeout(std::time::Duration::from_millis(100))
+                .try_number(try_number)
+                .run_in(&crate::bundle())
+        };
+        let first = run(1);
+        assert_eq!(first.state, TestState::UpForRetry, "{first}");
+        let error = first.error.as_deref().unwrap();
+        assert!(
+            error.starts_with("AirflowTaskTimeout: Timeout, PID: "),
+            "{error}"
+        );
+        assert!(error.ends_with("execution_timeout of 0.1 s"), "{error}");
+        assert!(
+            first.log_containing("Process timed out").is_some(),
+            "{first}"
+        );
+        assert_eq!(run(2).state, TestState::Failed);
+        // Within its limit, the same task succeeds.
+        let out = TestRun::new("testing_timeout", "sleep_past_timeout")
+            .conf(json!({"sleep_seconds": 0.01}))
+            .run_in(&crate::bundle());
+        out.assert_success();
+    }
+
+    #[test]
+    fn an_async_task_past_its_execution_timeout_is_dropped() {
+        let out = TestRun::new("testing_timeout", "async_sleep_past_timeout")
+            .execution_timeout(std::time::Duration::from_millis(100))
+            .run_in(&crate::bundle());
+        assert_eq!(out.state, TestState::Failed, "{out}");
+        assert!(
+            out.error
+                .as_deref()
+                .unwrap()
+                .contains("execution_timeout of 0.1 s"),
+            "{out}"
         );
         assert!(
             out.log_containing("the async task's future was dropped")

@@ -15,9 +15,10 @@
 #![allow(clippy::unnecessary_wraps)]
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use airflow_sdk::log::info;
-use airflow_sdk::{Bundle, Dag, SchemaVersion, TaskContext, TaskResult};
+use airflow_sdk::{Bundle, Dag, SchemaVersion, Task, TaskContext, TaskResult};
 use serde::{Deserialize, Serialize};
 
 /// What `transform` hands to `load`.
@@ -57,11 +58,23 @@ fn dag(id: &str) -> Dag {
         .task_with_args("load", ["totals", "table"], load)
 }
 
+/// Blocks for a minute, past its 3 s execution timeout: under schema 2026-10-30 the runtime also
+/// tells Airflow 3.4's supervisor the timeout (`SetExecutionTimeout`).
+fn overrun(_ctx: &mut TaskContext) -> TaskResult {
+    info!("blocking past the execution timeout");
+    std::thread::sleep(Duration::from_secs(60));
+    Ok(())
+}
+
 fn bundle() -> Bundle {
     Bundle::new()
         .supervisor_schema(SchemaVersion::V2026_10_30)
         .dag(dag("example_typed"))
         .dag(dag("example_typed_wrong_type"))
+        .dag(Dag::new("example_typed_timeout").task(
+            Task::new("overrun").execution_timeout(Duration::from_secs(3)),
+            overrun,
+        ))
 }
 
 airflow_sdk::main!(bundle());

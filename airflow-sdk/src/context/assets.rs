@@ -118,11 +118,11 @@ impl TaskContext {
         for (asset, extra) in emitted.iter() {
             if !profiles
                 .iter()
-                .any(|p| p.name == asset.name && p.uri == asset.uri)
+                .any(|p| p.name == asset.name && p.uri.as_deref() == Some(&asset.uri))
             {
                 profiles.push(AssetProfile {
                     name: asset.name.clone(),
-                    uri: asset.uri.clone(),
+                    uri: Some(asset.uri.clone()),
                     kind: "Asset",
                 });
             }
@@ -133,6 +133,8 @@ impl TaskContext {
                 }));
             }
         }
+        drop(emitted);
+        self.alias_outlets(&mut profiles, &mut events);
         let label = self
             .rendered_map_index
             .lock()

@@ -2,6 +2,8 @@
 //! the requests to the supervisor, one module per concern.
 
 mod args;
+mod asset_alias;
+mod asset_state;
 mod assets;
 mod connections;
 mod rendered;
@@ -21,6 +23,9 @@ use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
 pub(crate) use args::BoundArg;
+pub(crate) use asset_alias::AliasEmission;
+pub use asset_alias::AssetAlias;
+pub use asset_state::AssetStateStore;
 pub use assets::{Asset, AssetEvent, AssetInfo};
 pub use runs::{DagRunInfo, DagRunQuery, PrevSuccessfulRun, TiQuery, TriggerOptions};
 pub use state::StateStore;
@@ -143,6 +148,8 @@ pub struct TaskContext {
     signal: Arc<AtomicUsize>,
     /// Assets the task produced, with their event's extra (sent with `SucceedTask`).
     pub(crate) emitted: Mutex<Vec<(Asset, serde_json::Value)>>,
+    /// Asset events emitted through aliases (sent with `SucceedTask`).
+    pub(crate) alias_emitted: Mutex<Vec<AliasEmission>>,
     /// The label of `set_rendered_map_index`, repeated in `SucceedTask`.
     pub(crate) rendered_map_index: Mutex<Option<String>>,
     /// The dag's declared params and their defaults.
@@ -222,6 +229,7 @@ impl TaskContext {
             supervisor,
             signal,
             emitted: Mutex::new(Vec::new()),
+            alias_emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
             params: Default::default(),
         }

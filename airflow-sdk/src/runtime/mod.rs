@@ -17,6 +17,7 @@ pub(crate) mod messages;
 pub(crate) mod native;
 pub(crate) mod signals;
 pub(crate) mod task;
+pub(crate) mod timeout;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use comms::{Comms, FirstMessage};
 use messages::{
     DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, Terminal, ToSupervisor,
 };
-use task::{Outlets, Run, run_one, terminal_message};
+use task::{Limit, Outlets, Run, run_one, terminal_message};
 
 use crate::transport::CommError;
 use crate::{Bundle, TaskContext};
@@ -202,7 +203,11 @@ fn run_with(
                 TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
                     .with_params(params),
             );
-            let finished = run_one(Run::Detached { ctx, f }, &signal, should_retry);
+            let limit = Limit {
+                timeout: bundle.execution_timeout(&dag_id, &task_id),
+                schema: bundle.schema,
+            };
+            let finished = run_one(Run::Detached { ctx, f }, &signal, should_retry, limit);
             produced = finished.produced;
             finished.terminal
         }
@@ -345,6 +350,8 @@ mod tests {
     /// The supervisor's side of the comm socket, shared by the runtime's and the socket
     /// client's tests.
     pub(crate) mod peer;
+    /// Declared execution timeouts, enforced.
+    mod timeouts;
 
     use peer::*;
 
@@ -469,7 +476,8 @@ mod tests {
             Dag::new("d")
                 .task("exits", exits)
                 .task("display_panics", display_panics)
-                .task("display_logs", display_logs),
+                .task("display_logs", display_logs)
+                .task(timeouts::stuck_task(), timeouts::stuck),
         )
     }
 

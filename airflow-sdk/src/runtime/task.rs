@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use airflow_protocol::SchemaVersion;
+
 use super::messages::{AssetProfile, Terminal, ToSupervisor};
+use super::timeout::{Alarm, ExecutionTimeout, Watchdog};
 use super::{logging, signals};
 use crate::error::TaskOutcome;
 use crate::{TaskContext, TaskError};
@@ -66,6 +69,16 @@ pub(crate) enum Run<'a> {
     },
 }
 
+/// The declared `execution_timeout` of a run, and the schema version that says whether the
+/// supervisor is told it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    /// The timeout, if the task declares one (or a test sets one).
+    pub(crate) timeout: Option<ExecutionTimeout>,
+    /// The bundle's supervisor schema version.
+    pub(crate) schema: SchemaVersion,
+}
+
 /// How a task run ended, as reported to Airflow.
 // The runtime reads the terminal state and outlets; the harness shows the rest to the test.
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
@@ -76,27 +89,46 @@ pub(crate) struct Finished {
     pub(crate) error: Option<String>,
     /// What a success carries in `SucceedTask`.
     pub(crate) produced: Outlets,
-    /// Whether the task was abandoned: it did not return within the grace after a signal.
+    /// Whether the task was abandoned (it did not return within the grace after a signal) or
+    /// overran its execution timeout: what it returned does not count.
     pub(crate) abandoned: bool,
 }
 
 /// Runs one task and maps how it ended to its terminal state (logged), the one path of the
-/// runtime and of the testing harness. `signal` is the flag the SIGTERM/SIGINT handlers set.
-pub(crate) fn run_one(run: Run<'_>, signal: &Arc<AtomicUsize>, should_retry: bool) -> Finished {
+/// runtime and of the testing harness. `signal` is the flag the SIGTERM/SIGINT handlers set;
+/// `limit` the execution timeout enforced ([`super::timeout`]).
+pub(crate) fn run_one(
+    run: Run<'_>,
+    signal: &Arc<AtomicUsize>,
+    should_retry: bool,
+    limit: Limit,
+) -> Finished {
     logging::install_panic_hook();
+    let mut timed_out = false;
     let outcome = match run {
         Run::Detached { ctx, f } => {
             logging::panics_to_task_log();
-            detached(ctx, f, signal)
+            if let Some(timeout) = limit.timeout {
+                timeout.tell_supervisor(&ctx, limit.schema);
+            }
+            detached(ctx, f, signal, limit.timeout)
         }
         Run::Inline {
             ctx,
             f,
             signalled_at,
         } => {
-            let outcome = execute(ctx, f);
+            if let Some(timeout) = limit.timeout {
+                timeout.tell_supervisor(ctx, limit.schema);
+            }
+            let alarm = Alarm::arm(limit.timeout, signal);
+            let outcome;
+            (outcome, timed_out) = match alarm.expired_at_start() {
+                Some(expired) => (expired, true),
+                None => alarm.verdict(execute(ctx, f)),
+            };
             match signalled_at {
-                Some(at) if Instant::now() > at + TERM_GRACE => {
+                Some(at) if !timed_out && Instant::now() > at + TERM_GRACE => {
                     let sig = signal.load(Ordering::SeqCst);
                     Outcome::Abandoned(signals::name(sig))
                 }
@@ -113,7 +145,7 @@ pub(crate) fn run_one(run: Run<'_>, signal: &Arc<AtomicUsize>, should_retry: boo
             TERM_GRACE.as_secs_f64()
         )),
     };
-    let abandoned = matches!(outcome, Outcome::Abandoned(_));
+    let abandoned = timed_out || matches!(outcome, Outcome::Abandoned(_));
     let mut produced = Outlets::default();
     let terminal = decide(outcome, should_retry, &mut produced);
     Finished {
@@ -147,8 +179,18 @@ fn execute(ctx: &mut TaskContext, f: ErasedFn<'_>) -> Outcome {
     }
 }
 
-/// Runs the task on its own thread and waits for it, until [`TERM_GRACE`] after a signal.
-fn detached(mut ctx: Box<TaskContext>, f: SendFn, signal: &AtomicUsize) -> Outcome {
+/// Runs the task on its own thread and waits for it, until [`TERM_GRACE`] after a signal or
+/// after its execution timeout (the waiting thread is the watchdog).
+fn detached(
+    mut ctx: Box<TaskContext>,
+    f: SendFn,
+    signal: &Arc<AtomicUsize>,
+    limit: Option<ExecutionTimeout>,
+) -> Outcome {
+    let mut watchdog = Watchdog::start(limit, Arc::clone(signal));
+    if let Some(expired) = watchdog.expired_at_start() {
+        return expired;
+    }
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("task".into())
@@ -164,14 +206,20 @@ fn detached(mut ctx: Box<TaskContext>, f: SendFn, signal: &AtomicUsize) -> Outco
     let mut grace_end: Option<Instant> = None;
     loop {
         match rx.recv_timeout(Duration::from_millis(20)) {
-            Ok(outcome) => return outcome,
+            Ok(outcome) => return watchdog.verdict(outcome),
             Err(RecvTimeoutError::Disconnected) => {
-                return Outcome::Panicked("the task thread ended without a result".into());
+                return watchdog.verdict(Outcome::Panicked(
+                    "the task thread ended without a result".into(),
+                ));
             }
             Err(RecvTimeoutError::Timeout) => {}
         }
+        if let Some(timed_out) = watchdog.poll() {
+            return timed_out;
+        }
         let sig = signal.load(Ordering::SeqCst);
-        if sig != 0 {
+        // After a timeout the watchdog keeps its own grace period.
+        if sig != 0 && (grace_end.is_some() || !watchdog.fired()) {
             let end = *grace_end.get_or_insert_with(|| {
                 log::warn!(target: LOGGER, signal = signals::name(sig);
                     "received {}; asking the task to stop", signals::name(sig));
@@ -211,6 +259,20 @@ fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Termi
             TaskOutcome::Failed => {
                 log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
                 failed(e.to_string())
+            }
+            TaskOutcome::RetryAfter(delay) => {
+                log::error!(target: LOGGER, error = e.to_string().as_str(); "task failed: {e}");
+                if should_retry {
+                    log::info!(target: LOGGER, retry_delay_seconds = delay.as_secs_f64();
+                        "the task will be retried in {:.1} s, as it asked", delay.as_secs_f64());
+                    Terminal::RetryAfter(e.to_string(), delay)
+                } else {
+                    Terminal::Failed
+                }
+            }
+            TaskOutcome::Removed => {
+                log::warn!(target: LOGGER, reason = e.to_string().as_str(); "task removed: {e}");
+                Terminal::Removed
             }
         },
         Outcome::Panicked(message) => {

@@ -53,8 +53,47 @@
 //! server answer it (a missing Variable is `VARIABLE_NOT_FOUND`, a missing XCom a null value,
 //! ...). Requests the test chose fail instead ([`TestRun::fail_request`]). Clearing the XComs of
 //! an earlier try, calling the function, catching a panic, pushing the `return_value` XCom and
-//! deciding the state (up for retry when `try_number <= max_tries`, else failed; skipped;
-//! failed without retry) are the runtime's own code.
+//! deciding the state (up for retry when `try_number <= max_tries`, else failed, with the
+//! task's own retry delay if it chose one; skipped; removed; failed without retry) are the
+//! runtime's own code.
+//!
+//! # Retry delays, removed tasks, asset state and aliases
+//!
+//! A task's own retry delay ([`TaskError::retry_after`]) is in [`TestOutcome::retry_delay`],
+//! `removed` is [`TestState::Removed`]; the asset state store ([`TestRun::asset_state`],
+//! [`TestOutcome::asset_state`]) and events through aliases ([`TestRun::asset_alias_event`],
+//! [`TestOutcome::emitted_alias_events`]) are answered as Airflow answers them.
+//!
+//! ```
+//! use std::time::Duration;
+//! use airflow_sdk::testing::{TestRun, TestState};
+//! use airflow_sdk::{Asset, TaskContext, TaskError, TaskResult};
+//! use serde_json::json;
+//!
+//! fn sync_orders(ctx: &mut TaskContext) -> TaskResult {
+//!     let store = ctx.asset_state_by_name("orders");
+//!     let since: u64 = store.get("offset")?.unwrap_or(0);
+//!     if since > 100 {
+//!         return Err(TaskError::retry_after(Duration::from_secs(30), "source is behind"));
+//!     }
+//!     store.set("offset", &(since + 10))?;
+//!     Ok(())
+//! }
+//!
+//! let orders = Asset::new("orders", "s3://bucket/orders");
+//! let out = TestRun::new("sync", "sync_orders")
+//!     .asset_state(&orders, "offset", json!(5))
+//!     .run(sync_orders);
+//! out.assert_success();
+//! assert_eq!(out.asset_state["orders"]["offset"], json!(15));
+//!
+//! let out = TestRun::new("sync", "sync_orders")
+//!     .asset_state(&orders, "offset", json!(500))
+//!     .max_tries(2)
+//!     .run(sync_orders);
+//! assert_eq!(out.state, TestState::UpForRetry);
+//! assert_eq!(out.retry_delay, Some(Duration::from_secs(30)));
+//! ```
 //!
 //! # Logs
 //!
@@ -76,7 +115,9 @@
 //! The task runs on the test's thread (production gives it an 8 MiB stack of its own). A run
 //! marked cancelled ([`cancel_after`](TestRun::cancel_after)) that does not return within 2 s of
 //! the cancellation ends failed or up for retry as under Airflow, but the harness waits for the
-//! function to return, and what it did after the 2 s is still recorded. A [`Failure::Timeout`]
+//! function to return, and what it did after the 2 s is still recorded. A run longer than the task's
+//! [`execution_timeout`](TestRun::execution_timeout) likewise fails with Airflow's timeout error
+//! once the function returns. A [`Failure::Timeout`]
 //! fails at once. `AIRFLOW_VAR_*` and `AIRFLOW_CONN_*` environment variables are read first, as
 //! under Airflow. The Airflow behaviour modelled is that of Airflow 3.3 and 3.4 (task SDK 1.3
 //! and 1.4).
@@ -107,10 +148,11 @@ use crate::runtime::messages::{
     ArgBinding, DagRun, Json, StartupDetails, TIRunContext, TaskInstance, Terminal, Timestamp,
     ToSupervisor, format_time,
 };
-use crate::runtime::task::{Outlets, Run, run_one, terminal_message};
+use crate::runtime::task::{Limit, Outlets, Run, run_one, terminal_message};
+use crate::runtime::timeout::ExecutionTimeout;
 use crate::{
-    Asset, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc, SchemaVersion,
-    TaskContext, TaskError, TaskResult, XComRef,
+    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc,
+    SchemaVersion, TaskContext, TaskError, TaskResult, XComRef,
 };
 
 /// The logical date of a run unless the test sets one: 2026-01-01T00:00:00Z.
@@ -171,6 +213,7 @@ pub struct TestRun {
     state: State,
     injections: Vec<Injection>,
     cancel_after: Option<Duration>,
+    execution_timeout: Option<Duration>,
     log_level: LevelFilter,
     all_threads: bool,
     sensitive_names: Vec<String>,
@@ -219,6 +262,7 @@ impl TestRun {
             state: State::default(),
             injections: Vec::new(),
             cancel_after: None,
+            execution_timeout: None,
             log_level: LevelFilter::Info,
             all_threads: false,
             sensitive_names: Vec::new(),
@@ -489,6 +533,32 @@ impl TestRun {
         self
     }
 
+    /// Stores `value` under `key` in the asset state store of `asset` (the asset becomes known),
+    /// as [`TaskContext::asset_state_by_name`] and [`TaskContext::asset_state_by_uri`] read it.
+    pub fn asset_state(mut self, asset: &Asset, key: &str, value: Value) -> Self {
+        self = self.asset(asset);
+        self.state
+            .asset_state
+            .entry(asset.name.clone())
+            .or_default()
+            .insert(key.to_owned(), value);
+        self
+    }
+
+    /// Records an event of `asset` emitted through `alias` with `extra`, as
+    /// [`TaskContext::asset_events_by_alias`] and [`TaskContext::assets_by_alias`] read it (also an
+    /// event of the asset, as [`asset_event`](Self::asset_event) records).
+    pub fn asset_alias_event(mut self, alias: &AssetAlias, asset: &Asset, extra: Value) -> Self {
+        self = self.asset_event(asset, extra);
+        let id = self.state.asset_events.len() as i64;
+        self.state
+            .alias_events
+            .entry(alias.name.clone())
+            .or_default()
+            .push(id);
+        self
+    }
+
     /// Adds names whose values Airflow hides in logs, as `[core] sensitive_var_conn_names`
     /// does (besides Airflow's defaults: `password`, `secret`, `api_key`, `token`, ...).
     pub fn sensitive_names<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
@@ -565,6 +635,34 @@ impl TestRun {
     /// returned 2 s later ends failed or up for retry, "terminated by SIGTERM", as under Airflow.
     pub fn cancel_after(mut self, after: Duration) -> Self {
         self.cancel_after = Some(after);
+        self
+    }
+
+    /// Fails the try with Airflow's timeout error ("AirflowTaskTimeout: ... execution_timeout of
+    /// N s", retried as declared) when the function runs longer than `limit`, as the runtime
+    /// does with a task's declared [`execution_timeout`](crate::Task::execution_timeout).
+    /// [`run_in`](Self::run_in) uses the declared one unless this is set. At the limit the task
+    /// is asked to stop, as by [`cancel_after`](Self::cancel_after); the harness then waits for
+    /// the function to return (under Airflow the runtime reports 2 s after the limit at the
+    /// latest, and the process ends).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use airflow_sdk::testing::{TestRun, TestState};
+    /// use airflow_sdk::{TaskContext, TaskResult};
+    ///
+    /// fn slow(ctx: &mut TaskContext) -> TaskResult {
+    ///     ctx.sleep(Duration::from_secs(60))?;
+    ///     Ok(())
+    /// }
+    /// let out = TestRun::new("d", "slow")
+    ///     .execution_timeout(Duration::from_millis(100))
+    ///     .run(slow);
+    /// assert_eq!(out.state, TestState::Failed);
+    /// assert!(out.error.unwrap().contains("execution_timeout of 0.1 s"));
+    /// ```
+    pub fn execution_timeout(mut self, limit: Duration) -> Self {
+        self.execution_timeout = Some(limit);
         self
     }
 
@@ -654,7 +752,7 @@ impl TestRun {
     /// # Panics
     ///
     /// When the bundle's declarations are invalid (the bundle binary refuses to run then).
-    pub fn run_in(self, bundle: &Bundle) -> TestOutcome {
+    pub fn run_in(mut self, bundle: &Bundle) -> TestOutcome {
         if let Err(e) = bundle.validate() {
             panic!("TestRun::run_in: the bundle cannot run: {e}");
         }
@@ -664,6 +762,11 @@ impl TestRun {
         let max_tries = self
             .max_tries
             .unwrap_or_else(|| dag.and_then(|d| d.task_retries(&self.task_id)).unwrap_or(0));
+        if self.execution_timeout.is_none() {
+            self.execution_timeout = bundle
+                .execution_timeout(&self.dag_id, &self.task_id)
+                .map(ExecutionTimeout::duration);
+        }
         match bundle.find_task(&self.dag_id, &self.task_id) {
             Some(task) => {
                 let run = Arc::clone(&task.run);
@@ -839,7 +942,13 @@ impl TestRun {
                     f: &keep,
                     signalled_at: cancel_at,
                 };
-                let finished = run_one(run, &signal, should_retry);
+                let limit = Limit {
+                    timeout: self
+                        .execution_timeout
+                        .map(|d| ExecutionTimeout(d.as_secs_f64())),
+                    schema,
+                };
+                let finished = run_one(run, &signal, should_retry, limit);
                 if finished.abandoned {
                     returned.borrow_mut().take();
                 }
@@ -851,6 +960,17 @@ impl TestRun {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let emitted_alias_events = ctx
+            .alias_emitted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|e| (e.alias.clone(), e.asset.clone(), e.extra.clone()))
+            .collect();
+        let retry_delay = match &terminal {
+            Terminal::RetryAfter(_, delay) => Some(*delay),
+            _ => None,
+        };
         drop(ctx);
         let terminal_message = schema.outgoing(terminal_message(&terminal, produced));
         let logs = capture.finish();
@@ -880,6 +1000,9 @@ impl TestRun {
             rendered_fields: state.rendered_fields,
             rendered_map_index: state.rendered_map_index,
             emitted_assets,
+            emitted_alias_events,
+            retry_delay,
+            asset_state: state.asset_state,
         }
     }
 }
@@ -906,25 +1029,30 @@ pub enum TestState {
     Failed,
     /// `skipped`: it returned [`TaskError::skip`].
     Skipped,
+    /// `removed`: it returned [`TaskError::remove`].
+    Removed,
 }
 
 impl TestState {
     fn of(terminal: &Terminal) -> Self {
         match terminal {
             Terminal::Success => TestState::Success,
-            Terminal::Retry(_) => TestState::UpForRetry,
+            Terminal::Retry(_) | Terminal::RetryAfter(..) => TestState::UpForRetry,
             Terminal::Failed => TestState::Failed,
             Terminal::Skipped => TestState::Skipped,
+            Terminal::Removed => TestState::Removed,
         }
     }
 
-    /// Airflow's name for the state: `success`, `up_for_retry`, `failed`, `skipped`.
+    /// Airflow's name for the state: `success`, `up_for_retry`, `failed`, `skipped`,
+    /// `removed`.
     pub fn as_str(self) -> &'static str {
         match self {
             TestState::Success => "success",
             TestState::UpForRetry => "up_for_retry",
             TestState::Failed => "failed",
             TestState::Skipped => "skipped",
+            TestState::Removed => "removed",
         }
     }
 }
@@ -1033,6 +1161,29 @@ pub enum RequestKind {
     GetAssetEventByAsset,
     /// `MaskSecret`: registers a secret to mask in the task log.
     MaskSecret,
+    /// `SetExecutionTimeout`: tells Airflow 3.4's supervisor the task's execution timeout
+    /// (schema 2026-10-30), before the function runs.
+    SetExecutionTimeout,
+    /// `GetAssetStateStoreByName`: reads a key of an asset's state store.
+    GetAssetStateStoreByName,
+    /// `GetAssetStateStoreByUri`: the same, the asset named by URI.
+    GetAssetStateStoreByUri,
+    /// `SetAssetStateStoreByName`: writes a key of an asset's state store.
+    SetAssetStateStoreByName,
+    /// `SetAssetStateStoreByUri`: the same, the asset named by URI.
+    SetAssetStateStoreByUri,
+    /// `DeleteAssetStateStoreByName`: deletes a key of an asset's state store.
+    DeleteAssetStateStoreByName,
+    /// `DeleteAssetStateStoreByUri`: the same, the asset named by URI.
+    DeleteAssetStateStoreByUri,
+    /// `ClearAssetStateStoreByName`: deletes every key of an asset's state store.
+    ClearAssetStateStoreByName,
+    /// `ClearAssetStateStoreByUri`: the same, the asset named by URI.
+    ClearAssetStateStoreByUri,
+    /// `GetAssetsByAlias`: the assets an alias resolved to.
+    GetAssetsByAlias,
+    /// `GetAssetEventByAssetAlias`: the events emitted through an alias.
+    GetAssetEventByAssetAlias,
     /// The terminal message of a success ([`TestOutcome::terminal`]).
     SucceedTask,
     /// The terminal message of a failed try that is retried.
@@ -1073,6 +1224,17 @@ impl RequestKind {
             M::GetAssetByUri(_) => RequestKind::GetAssetByUri,
             M::GetAssetEventByAsset(_) => RequestKind::GetAssetEventByAsset,
             M::MaskSecret(_) => RequestKind::MaskSecret,
+            M::SetExecutionTimeout(_) => RequestKind::SetExecutionTimeout,
+            M::GetAssetStateStoreByName(_) => RequestKind::GetAssetStateStoreByName,
+            M::GetAssetStateStoreByUri(_) => RequestKind::GetAssetStateStoreByUri,
+            M::SetAssetStateStoreByName(_) => RequestKind::SetAssetStateStoreByName,
+            M::SetAssetStateStoreByUri(_) => RequestKind::SetAssetStateStoreByUri,
+            M::DeleteAssetStateStoreByName(_) => RequestKind::DeleteAssetStateStoreByName,
+            M::DeleteAssetStateStoreByUri(_) => RequestKind::DeleteAssetStateStoreByUri,
+            M::ClearAssetStateStoreByName(_) => RequestKind::ClearAssetStateStoreByName,
+            M::ClearAssetStateStoreByUri(_) => RequestKind::ClearAssetStateStoreByUri,
+            M::GetAssetsByAlias(_) => RequestKind::GetAssetsByAlias,
+            M::GetAssetEventByAssetAlias(_) => RequestKind::GetAssetEventByAssetAlias,
             M::SucceedTask(_) => RequestKind::SucceedTask,
             M::RetryTask(_) => RequestKind::RetryTask,
             M::TaskState(_) => RequestKind::TaskState,
@@ -1224,6 +1386,14 @@ pub struct TestOutcome {
     /// The assets it emitted with their extra ([`TaskContext::emit_asset`]; Airflow records
     /// them only when the task succeeds).
     pub emitted_assets: Vec<(Asset, Value)>,
+    /// The events it emitted through aliases ([`TaskContext::emit_asset_via_alias`]): alias,
+    /// asset, extra.
+    pub emitted_alias_events: Vec<(AssetAlias, Asset, Value)>,
+    /// The retry delay it asked for ([`TaskError::retry_after`]) when it ended up for retry;
+    /// `None` for the task's declared `retry_delay`.
+    pub retry_delay: Option<Duration>,
+    /// The asset state store after the run, by asset name, then key.
+    pub asset_state: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl TestOutcome {

@@ -51,6 +51,10 @@ pub(crate) struct State {
     pub(crate) task_instances: Vec<TiEntry>,
     pub(crate) assets: Vec<Asset>,
     pub(crate) asset_events: Vec<AssetEvent>,
+    /// The asset state store, by asset name, then key.
+    pub(crate) asset_state: BTreeMap<String, BTreeMap<String, Value>>,
+    /// The ids of the events emitted through each alias, by alias name.
+    pub(crate) alias_events: BTreeMap<String, Vec<i64>>,
     pub(crate) requests: Vec<Request>,
     pub(crate) pushed: Vec<PushedXCom>,
     pub(crate) skipped: Vec<String>,
@@ -404,6 +408,8 @@ impl FakeSupervisor {
                 state.rendered_fields = Some(Value::Object(m.rendered_fields));
                 Reply::Ack
             }
+            // Recorded with the requests; the harness enforces the timeout itself.
+            M::SetExecutionTimeout(_) => Reply::Ack,
             M::SetRenderedMapIndex(m) => {
                 state.rendered_map_index = Some(m.rendered_map_index);
                 Reply::Ack
@@ -438,10 +444,128 @@ impl FakeSupervisor {
                 self.masker.add(&m.value, m.name.as_deref());
                 Reply::Ack
             }
+            M::GetAssetStateStoreByName(_)
+            | M::GetAssetStateStoreByUri(_)
+            | M::SetAssetStateStoreByName(_)
+            | M::SetAssetStateStoreByUri(_)
+            | M::DeleteAssetStateStoreByName(_)
+            | M::DeleteAssetStateStoreByUri(_)
+            | M::ClearAssetStateStoreByName(_)
+            | M::ClearAssetStateStoreByUri(_) => answer_asset_state(state, message),
+            M::GetAssetsByAlias(m) => {
+                let ids = state
+                    .alias_events
+                    .get(&m.alias_name)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut assets: Vec<AssetResult> = Vec::new();
+                for e in state.asset_events.iter().filter(|e| ids.contains(&e.id)) {
+                    let a = Asset::new(&e.asset.name, &e.asset.uri);
+                    if !assets.iter().any(|r| r.name == a.name && r.uri == a.uri) {
+                        assets.push(asset_result(&a));
+                    }
+                }
+                body(ToTask::AssetsByAliasResult(messages::AssetsByAliasResult {
+                    assets,
+                }))
+            }
+            M::GetAssetEventByAssetAlias(m) => {
+                let ids = state
+                    .alias_events
+                    .get(&m.alias_name)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut events: Vec<&AssetEvent> = state
+                    .asset_events
+                    .iter()
+                    .filter(|e| ids.contains(&e.id))
+                    .collect();
+                events.sort_by_key(|e| (e.timestamp, e.id));
+                if !m.ascending {
+                    events.reverse();
+                }
+                if let Some(limit) = m.limit {
+                    events.truncate(usize::try_from(limit).unwrap_or(0));
+                }
+                body(ToTask::AssetEventsResult(AssetEventsResult {
+                    asset_events: events.into_iter().map(event_record).collect(),
+                }))
+            }
             // Not requests a task makes; the supervisor answers what it does not handle so.
             M::SucceedTask(_) | M::RetryTask(_) | M::TaskState(_) | M::DagFileParsingResult(_) => {
                 api_error(400, "Unhandled request")
             }
+        }
+    }
+}
+
+/// The asset state store messages, answered as the Execution API does: the asset must be known
+/// (404 otherwise: a read finds nothing, a write fails), a missing key reads as not found.
+fn answer_asset_state(state: &mut State, message: ToSupervisor) -> Reply {
+    use ToSupervisor as M;
+    let by_name = |state: &State, name: &str| {
+        state
+            .assets
+            .iter()
+            .any(|a| a.name == name)
+            .then(|| name.to_owned())
+            .ok_or_else(|| format!("Asset with name={name:?} not found"))
+    };
+    let by_uri = |state: &State, uri: &str| {
+        state
+            .assets
+            .iter()
+            .find(|a| a.uri == uri)
+            .map(|a| a.name.clone())
+            .ok_or_else(|| format!("Asset with uri={uri:?} not found"))
+    };
+    enum Op {
+        Get(String),
+        Set(String, Value),
+        Delete(String),
+        Clear,
+    }
+    let (asset, op) = match message {
+        M::GetAssetStateStoreByName(m) => (by_name(state, &m.name), Op::Get(m.key)),
+        M::GetAssetStateStoreByUri(m) => (by_uri(state, &m.uri), Op::Get(m.key)),
+        M::SetAssetStateStoreByName(m) => (by_name(state, &m.name), Op::Set(m.key, m.value)),
+        M::SetAssetStateStoreByUri(m) => (by_uri(state, &m.uri), Op::Set(m.key, m.value)),
+        M::DeleteAssetStateStoreByName(m) => (by_name(state, &m.name), Op::Delete(m.key)),
+        M::DeleteAssetStateStoreByUri(m) => (by_uri(state, &m.uri), Op::Delete(m.key)),
+        M::ClearAssetStateStoreByName(m) => (by_name(state, &m.name), Op::Clear),
+        M::ClearAssetStateStoreByUri(m) => (by_uri(state, &m.uri), Op::Clear),
+        _ => return api_error(400, "Unhandled request"),
+    };
+    match (asset, op) {
+        // The supervisor turns every 404 of a read into ASSET_STORE_NOT_FOUND.
+        (Err(_), Op::Get(key)) => error_body("ASSET_STORE_NOT_FOUND", json!({"key": key})),
+        (Err(message), _) => api_error(404, &message),
+        (Ok(name), Op::Get(key)) => match state.asset_state.get(&name).and_then(|s| s.get(&key)) {
+            Some(v) => body(ToTask::AssetStateStoreResult(
+                messages::AssetStateStoreResult {
+                    value: Json(v.clone()),
+                },
+            )),
+            None => error_body("ASSET_STORE_NOT_FOUND", json!({"key": key})),
+        },
+        (Ok(_), Op::Set(_, Value::Null)) => api_error(422, "value cannot be null"),
+        (Ok(name), Op::Set(key, value)) => {
+            state
+                .asset_state
+                .entry(name)
+                .or_default()
+                .insert(key, value);
+            ok()
+        }
+        (Ok(name), Op::Delete(key)) => {
+            if let Some(s) = state.asset_state.get_mut(&name) {
+                s.remove(&key);
+            }
+            ok()
+        }
+        (Ok(name), Op::Clear) => {
+            state.asset_state.remove(&name);
+            ok()
         }
     }
 }

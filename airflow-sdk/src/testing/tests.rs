@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{Asset, DagRunQuery, RequestError, Task, TaskError, TiQuery, TriggerOptions, XComRef};
 
+/// The retry policy, the asset state store and asset aliases.
+mod retry_assets;
+
 fn ok(_: &mut TaskContext) -> TaskResult {
     Ok(())
 }

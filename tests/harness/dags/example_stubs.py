@@ -61,6 +61,17 @@ def testing():
 testing()
 
 
+@dag(dag_id="testing_timeout", schedule=None, catchup=False, tags=["rust"])
+def testing_timeout():
+    # As the bundle declares them (the runtime enforces its own declaration; Airflow shows this
+    # one): 3 s, the blocking one retried once.
+    rust("sleep_past_timeout", execution_timeout=timedelta(seconds=3), **FAST_RETRY)
+    rust("async_sleep_past_timeout", execution_timeout=timedelta(seconds=3))
+
+
+testing_timeout()
+
+
 @dag(dag_id="testing_missing_task", schedule=None, catchup=False, tags=["rust"])
 def testing_missing_task():
     rust("first") >> rust("not_in_the_bundle", **FAST_RETRY) >> rust("after")

@@ -1,6 +1,8 @@
 """Python stubs for example-typed (Airflow 3.4, schema 2026-10-30): the stub's call binds the Rust
 task's typed arguments. `example_typed_wrong_type` passes an int where Rust takes a String."""
 
+from datetime import timedelta
+
 from airflow.sdk import dag, task
 
 
@@ -31,3 +33,16 @@ def example_typed_wrong_type():
 
 
 example_typed_wrong_type()
+
+
+# Overruns its 3 s limit (declared in Rust too): the runtime reports the timeout, and tells the
+# supervisor the limit with SetExecutionTimeout (schema 2026-10-30).
+@dag(dag_id="example_typed_timeout", schedule=None, catchup=False)
+def example_typed_timeout():
+    @task.stub(queue="rust", execution_timeout=timedelta(seconds=3))
+    def overrun(): ...
+
+    overrun()
+
+
+example_typed_timeout()

@@ -1285,3 +1285,223 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
     dep.stop()?;
     result
 }
+
+/// The `execution_timeout` the `testing_timeout` and `native_timeout` tasks declare, seconds.
+const DECLARED_TIMEOUT: f64 = 3.0;
+/// How much longer than its limit an overrunning try may take to end (issue 19: "a timeout fails
+/// a sleeping task within the limit plus 5 s").
+const TIMEOUT_SLACK: f64 = 5.0;
+
+/// One run of `dag`, whose `tasks` each overrun their 3 s limit by sleeping a minute: every try
+/// ends within the limit plus 5 s (not after the minute), failed or up for retry as declared
+/// (`tries` of each), with Python's timeout wording in its log.
+fn timeout_checks(api: &Api, checks: &mut Checks, dag: &str, tasks: &[(&str, u32, &str)]) {
+    let mut ended = None;
+    checks.check(&format!("{dag}: the run ends failed"), || {
+        api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+        api.trigger(dag, "timeout", json!({}))?;
+        let run = api.wait_run(dag, "timeout", RUN_TIMEOUT)?;
+        ensure!(
+            run.state == "failed",
+            "run ended {}: {}",
+            run.state,
+            api.explain_run(dag, "timeout")
+        );
+        ended = Some(());
+        Ok(())
+    });
+    if ended.is_none() {
+        return;
+    }
+    for &(task, want_tries, marker) in tasks {
+        checks.check(
+            &format!(
+                "{dag}/{task}: each try times out within the limit plus 5 s, retried as declared"
+            ),
+            || {
+                // Airflow knows the limit too (from the stub, or the native declaration).
+                let declared: Value = api.get(&format!("/api/v2/dags/{dag}/tasks/{task}"))?;
+                let limit = &declared["execution_timeout"];
+                ensure!(
+                    limit["days"] == 0 && limit["seconds"] == 3 && limit["microseconds"] == 0,
+                    "Airflow shows the execution_timeout {limit}"
+                );
+                let tries = api.tries(dag, "timeout", task)?;
+                let seen: Vec<_> = tries
+                    .iter()
+                    .map(|t| (t.try_number, t.state.clone(), t.duration()))
+                    .collect();
+                eprintln!("{dag}/{task}: {seen:?}");
+                ensure!(
+                    tries.len() == want_tries as usize,
+                    "{task}'s tries: {seen:?}"
+                );
+                for (i, t) in tries.iter().enumerate() {
+                    let last = i + 1 == tries.len();
+                    let want = if last { "failed" } else { "up_for_retry" };
+                    // The history keeps a retried try's state as it ended.
+                    ensure!(
+                        t.state.as_deref() == Some(want)
+                            || (!last && t.state.as_deref() == Some("failed")),
+                        "try {} is {:?}, want {want}: {seen:?}",
+                        t.try_number,
+                        t.state
+                    );
+                    let log = api.wait_log(
+                        dag,
+                        "timeout",
+                        task,
+                        t.try_number,
+                        &["execution_timeout of 3 s"],
+                    )?;
+                    // From the task's first record (the limit counts from when the function
+                    // starts) to the end Airflow recorded. Airflow's own duration also counts
+                    // the coordinator starting the bundle, which takes seconds on a loaded
+                    // machine.
+                    let started = seconds(&log.expect(marker)?.timestamp)?;
+                    let took = seconds(&t.end_date)? - started;
+                    eprintln!(
+                        "{dag}/{task} try {}: ended {took:.2} s after its first record \
+                         (Airflow's duration {:.2?} s)",
+                        t.try_number,
+                        t.duration()
+                    );
+                    ensure!(
+                        (DECLARED_TIMEOUT..DECLARED_TIMEOUT + TIMEOUT_SLACK).contains(&took),
+                        "try {} ended {took:.1} s after it started, want {DECLARED_TIMEOUT}..{} s",
+                        t.try_number,
+                        DECLARED_TIMEOUT + TIMEOUT_SLACK
+                    );
+                    expect_record(&log, "info", marker, &[])?;
+                    expect_record(
+                        &log,
+                        "error",
+                        "Process timed out",
+                        &[("timeout_seconds", json!(3.0))],
+                    )?;
+                    expect_record(
+                        &log,
+                        "error",
+                        "task failed: AirflowTaskTimeout: Timeout, PID: ",
+                        &[],
+                    )?;
+                    expect_record(
+                        &log,
+                        "error",
+                        "the task ran longer than its execution_timeout of 3 s",
+                        &[],
+                    )?;
+                    ensure!(
+                        log.find("the task will be retried").is_some() != last,
+                        "try {} of {}: retry announced wrongly:\n{log}",
+                        t.try_number,
+                        tries.len()
+                    );
+                }
+                Ok(())
+            },
+        );
+    }
+}
+
+/// The stub tasks of `testing_timeout`: one blocked in `sleep` (retried once), one async.
+const STUB_TIMEOUT_TASKS: &[(&str, u32, &str)] = &[
+    (
+        "sleep_past_timeout",
+        2,
+        "blocking past the execution timeout",
+    ),
+    (
+        "async_sleep_past_timeout",
+        1,
+        "sleeping asynchronously past the execution timeout",
+    ),
+];
+
+#[test]
+fn an_execution_timeout_fails_overrunning_tries_in_a_real_airflow_3_3() -> Result<()> {
+    let dep = Deployment::start(
+        DeployOptions::new("timeout-3.3", Release::V3_3)
+            .bundle(example_bundle()?)
+            .dag_file(stub_dags()),
+    )?;
+    let mut checks = Checks::default();
+    timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);
+    checks.check("the async task's future was dropped", || {
+        let log = dep.api.wait_log(
+            "testing_timeout",
+            "timeout",
+            "async_sleep_past_timeout",
+            1,
+            &["dropped"],
+        )?;
+        expect_record(&log, "info", "the async task's future was dropped", &[])
+    });
+    checks.check("no bundle process outlives its task", || {
+        no_bundle_process_left(&dep)
+    });
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}
+
+#[test]
+fn an_execution_timeout_fails_overrunning_stub_and_native_tries_in_a_real_airflow_3_4() -> Result<()>
+{
+    // With example-typed, whose schema 2026-10-30 has SetExecutionTimeout.
+    let typed_dir = tempfile::tempdir()?;
+    let dep = Deployment::start(
+        DeployOptions::new("timeout-3.4", Release::V3_4)
+            .bundle(example_bundle()?)
+            .dag_file(stub_dags())
+            .bundle(typed_bundle(typed_dir.path())?)
+            .dag_file(
+                airflow_e2e::harness_dir()
+                    .join("dags")
+                    .join("typed_stubs.py"),
+            ),
+    )?;
+    let mut checks = Checks::default();
+    timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);
+    timeout_checks(
+        &dep.api,
+        &mut checks,
+        "native_timeout",
+        &[(
+            "sleep_past_timeout",
+            2,
+            "blocking past the execution timeout",
+        )],
+    );
+    timeout_checks(
+        &dep.api,
+        &mut checks,
+        "example_typed_timeout",
+        &[("overrun", 1, "blocking past the execution timeout")],
+    );
+    checks.check(
+        "the 3.4 supervisor answered SetExecutionTimeout (schema 2026-10-30)",
+        || {
+            let log = dep.api.wait_log(
+                "example_typed_timeout",
+                "timeout",
+                "overrun",
+                1,
+                &["execution_timeout of 3 s"],
+            )?;
+            // An unanswered or refused message is logged as a warning (after the request
+            // timeout) before the task starts.
+            ensure!(
+                log.find("SetExecutionTimeout").is_none(),
+                "the supervisor did not take SetExecutionTimeout:\n{log}"
+            );
+            Ok(())
+        },
+    );
+    checks.check("no bundle process outlives its task", || {
+        no_bundle_process_left(&dep)
+    });
+    let result = checks.finish();
+    dep.stop()?;
+    result
+}

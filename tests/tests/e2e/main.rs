@@ -11,6 +11,7 @@ mod declared;
 mod deployment;
 mod harness_selftest;
 mod reader;
+mod retry_assets;
 mod runtime;
 mod schema_check;
 mod stub_boundary;

@@ -187,6 +187,9 @@ fn sent() -> Vec<ToSupervisor> {
         Terminal::Retry("boom".into()).message(end.clone()),
         Terminal::Failed.message(end.clone()),
         Terminal::Skipped.message(end.clone()),
+        Terminal::RetryAfter("later".into(), std::time::Duration::from_millis(7500))
+            .message(end.clone()),
+        Terminal::Removed.message(end.clone()),
         ToSupervisor::TaskState(TaskStateMsg {
             state: "failed",
             end_date: end,
@@ -208,13 +211,22 @@ fn sent() -> Vec<ToSupervisor> {
         }),
         ToSupervisor::SucceedTask(SucceedTask {
             end_date: now(),
-            task_outlets: vec![AssetProfile {
-                name: "a".into(),
-                uri: "s3://b/a".into(),
-                kind: "Asset",
-            }],
+            task_outlets: vec![
+                AssetProfile {
+                    name: "a".into(),
+                    uri: Some("s3://b/a".into()),
+                    kind: "Asset",
+                },
+                AssetProfile {
+                    name: "alias".into(),
+                    uri: None,
+                    kind: "AssetAlias",
+                },
+            ],
             outlet_events: vec![
                 json!({"dest_asset_key": {"name": "a", "uri": "s3://b/a"}, "extra": {"n": 1}}),
+                json!({"source_alias_name": "alias", "dest_asset_key": {"name": "b", "uri": "s3://b/b"},
+                       "dest_asset_extra": {}, "extra": {"n": 2}}),
             ],
             rendered_map_index: Some("label".into()),
         }),
@@ -323,6 +335,49 @@ fn sent() -> Vec<ToSupervisor> {
             value: json!("s3cret"),
             name: Some("password".into()),
         }),
+        ToSupervisor::GetAssetStateStoreByName(AssetStateKeyByName {
+            name: "a".into(),
+            key: "k".into(),
+        }),
+        ToSupervisor::GetAssetStateStoreByUri(AssetStateKeyByUri {
+            uri: "s3://a".into(),
+            key: "k".into(),
+        }),
+        ToSupervisor::SetAssetStateStoreByName(SetAssetStateStoreByName {
+            name: "a".into(),
+            key: "k".into(),
+            value: json!({"watermark": "2026-01-01", "n": [1, 2.5]}),
+        }),
+        ToSupervisor::SetAssetStateStoreByUri(SetAssetStateStoreByUri {
+            uri: "s3://a".into(),
+            key: "k".into(),
+            value: json!(3),
+        }),
+        ToSupervisor::DeleteAssetStateStoreByName(AssetStateKeyByName {
+            name: "a".into(),
+            key: "k".into(),
+        }),
+        ToSupervisor::DeleteAssetStateStoreByUri(AssetStateKeyByUri {
+            uri: "s3://a".into(),
+            key: "k".into(),
+        }),
+        ToSupervisor::ClearAssetStateStoreByName(GetAssetByName { name: "a".into() }),
+        ToSupervisor::ClearAssetStateStoreByUri(GetAssetByUri {
+            uri: "s3://a".into(),
+        }),
+        ToSupervisor::GetAssetsByAlias(GetAssetsByAlias {
+            alias_name: "alias".into(),
+        }),
+        ToSupervisor::GetAssetEventByAssetAlias(GetAssetEventByAssetAlias {
+            alias_name: "alias".into(),
+            after: Some(now()),
+            before: Some(now()),
+            limit: Some(2),
+            ascending: false,
+        }),
+        ToSupervisor::SetExecutionTimeout(SetExecutionTimeout {
+            timeout_seconds: 2.5,
+        }),
     ]
 }
 
@@ -429,6 +484,12 @@ fn received() -> Vec<ToTask> {
             end_date: t,
         }),
         ToTask::AssetResult(asset.clone()),
+        ToTask::AssetStateStoreResult(AssetStateStoreResult {
+            value: Json(json!({"watermark": 3})),
+        }),
+        ToTask::AssetsByAliasResult(AssetsByAliasResult {
+            assets: vec![asset.clone()],
+        }),
         ToTask::AssetEventsResult(AssetEventsResult {
             asset_events: vec![AssetEventRecord {
                 id: 1,
@@ -450,6 +511,12 @@ fn every_message_matches_the_schema_json_of_each_supported_release() {
     for &version in SchemaVersion::ALL {
         let root = schema(version);
         for message in sent() {
+            // Sent only under 2026-10-30 (see `runtime::timeout`); older schemas lack it.
+            if matches!(message, ToSupervisor::SetExecutionTimeout(_))
+                && version < SchemaVersion::V2026_10_30
+            {
+                continue;
+            }
             let body = serde_json::to_value(version.outgoing(message)).unwrap();
             all.extend(
                 check(&body, &root, true)
@@ -484,11 +551,15 @@ fn the_checker_catches_wrong_names_types_and_missing_fields() {
         json!({"type": "TaskState", "state": "success"}),
         json!({"type": "GetVariable", "key": "k", "stray": 1}),
         json!({"type": "NoSuchMessage"}),
+        // Why the runtime sends it only under 2026-10-30.
+        json!({"type": "SetExecutionTimeout", "timeout_seconds": 3.0}),
     ];
     for body in bad {
         assert!(!check(&body, &root, true).is_empty(), "{body} passed");
     }
     let new = schema(SchemaVersion::V2026_10_30);
     let ok = json!({"type": "TaskState", "state": "failed", "retry_reason": "x"});
+    assert_eq!(check(&ok, &new, true), Vec::<String>::new());
+    let ok = json!({"type": "SetExecutionTimeout", "timeout_seconds": 3.0});
     assert_eq!(check(&ok, &new, true), Vec::<String>::new());
 }
