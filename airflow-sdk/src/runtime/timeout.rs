@@ -231,7 +231,7 @@ const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bundle, Dag, SchemaVersion, Task, TaskContext, TaskResult, TaskSettings};
+    use crate::{Bundle, Dag, Task, TaskContext, TaskResult, TaskSettings};
 
     fn noop(_: &mut TaskContext) -> TaskResult {
         Ok(())
