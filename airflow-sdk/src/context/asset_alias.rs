@@ -129,13 +129,7 @@ impl TaskContext {
             limit: limit.map(i64::from),
             ascending: true,
         });
-        match self.request(&what, message)? {
-            Reply::Body(ToTask::AssetEventsResult(r)) => {
-                Ok(r.asset_events.into_iter().map(AssetEvent::from).collect())
-            }
-            Reply::ErrorBody(e) if e.error.ends_with("NOT_FOUND") => Ok(Vec::new()),
-            other => Err(unexpected(&what, other)),
-        }
+        self.events(&what, message)
     }
 
     /// The assets `alias` resolved to (every asset an event went to through it); empty for an

@@ -184,12 +184,21 @@ impl TaskContext {
             limit: limit.map(i64::from),
             ascending: true,
         });
-        match self.request(&what, message)? {
+        self.events(&what, message)
+    }
+
+    /// Sends an asset-events query; an unknown asset or alias has no events.
+    pub(super) fn events(
+        &self,
+        what: &str,
+        message: ToSupervisor,
+    ) -> Result<Vec<AssetEvent>, RequestError> {
+        match self.request(what, message)? {
             Reply::Body(ToTask::AssetEventsResult(r)) => {
                 Ok(r.asset_events.into_iter().map(AssetEvent::from).collect())
             }
             Reply::ErrorBody(e) if e.error.ends_with("NOT_FOUND") => Ok(Vec::new()),
-            other => Err(unexpected(&what, other)),
+            other => Err(unexpected(what, other)),
         }
     }
 }

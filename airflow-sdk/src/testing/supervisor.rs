@@ -423,22 +423,13 @@ impl FakeSupervisor {
                 None => error_body("ASSET_NOT_FOUND", json!({"uri": m.uri})),
             },
             M::GetAssetEventByAsset(m) => {
-                let mut events: Vec<&AssetEvent> = state
+                let events: Vec<&AssetEvent> = state
                     .asset_events
                     .iter()
                     .filter(|e| m.name.as_ref().is_none_or(|n| *n == e.asset.name))
                     .filter(|e| m.uri.as_ref().is_none_or(|u| *u == e.asset.uri))
                     .collect();
-                events.sort_by_key(|e| (e.timestamp, e.id));
-                if !m.ascending {
-                    events.reverse();
-                }
-                if let Some(limit) = m.limit {
-                    events.truncate(usize::try_from(limit).unwrap_or(0));
-                }
-                body(ToTask::AssetEventsResult(AssetEventsResult {
-                    asset_events: events.into_iter().map(event_record).collect(),
-                }))
+                events_result(events, m.ascending, m.limit)
             }
             M::MaskSecret(m) => {
                 self.masker.add(&m.value, m.name.as_deref());
@@ -475,21 +466,12 @@ impl FakeSupervisor {
                     .get(&m.alias_name)
                     .cloned()
                     .unwrap_or_default();
-                let mut events: Vec<&AssetEvent> = state
+                let events: Vec<&AssetEvent> = state
                     .asset_events
                     .iter()
                     .filter(|e| ids.contains(&e.id))
                     .collect();
-                events.sort_by_key(|e| (e.timestamp, e.id));
-                if !m.ascending {
-                    events.reverse();
-                }
-                if let Some(limit) = m.limit {
-                    events.truncate(usize::try_from(limit).unwrap_or(0));
-                }
-                body(ToTask::AssetEventsResult(AssetEventsResult {
-                    asset_events: events.into_iter().map(event_record).collect(),
-                }))
+                events_result(events, m.ascending, m.limit)
             }
             // Not requests a task makes; the supervisor answers what it does not handle so.
             M::SucceedTask(_) | M::RetryTask(_) | M::TaskState(_) | M::DagFileParsingResult(_) => {
@@ -699,6 +681,20 @@ fn asset_result(a: &Asset) -> AssetResult {
         group: "asset".to_owned(),
         extra: Json(json!({})),
     }
+}
+
+/// Events in Airflow's order (oldest first unless `ascending` is false), at most `limit`.
+fn events_result(mut events: Vec<&AssetEvent>, ascending: bool, limit: Option<i64>) -> Reply {
+    events.sort_by_key(|e| (e.timestamp, e.id));
+    if !ascending {
+        events.reverse();
+    }
+    if let Some(limit) = limit {
+        events.truncate(usize::try_from(limit).unwrap_or(0));
+    }
+    body(ToTask::AssetEventsResult(AssetEventsResult {
+        asset_events: events.into_iter().map(event_record).collect(),
+    }))
 }
 
 fn event_record(e: &AssetEvent) -> AssetEventRecord {
