@@ -76,6 +76,11 @@ impl OpenedExecutable {
         &self.path
     }
 
+    /// The opened file's metadata.
+    pub fn metadata(&self) -> io::Result<fs::Metadata> {
+        self.file.metadata()
+    }
+
     /// Fails if the path no longer names the file as it was opened (replaced or modified, for
     /// example by a concurrent `cargo build`), so metadata read by running the path cannot be
     /// paired with different bytes.
@@ -108,6 +113,9 @@ pub struct Written {
     pub fresh: bool,
     /// SHA-256 of the whole bundle file.
     pub file_sha256: [u8; 32],
+    /// Device and inode of the file written or compared (where files have them), so that a
+    /// stamp is recorded only for that file.
+    pub file_id: Option<(u64, u64)>,
 }
 
 /// Writes `executable` + `source` + `manifest` + trailer to `output` atomically, with mode 0755,
@@ -151,15 +159,15 @@ pub fn write_atomically(
         let hashing = out
             .into_inner()
             .map_err(|e| Error::io("cannot write", tmp_path, e.into_error()))?;
-        let size = tmp
+        let meta = tmp
             .metadata()
-            .map_err(|e| Error::io("cannot stat", tmp_path, e))?
-            .len();
+            .map_err(|e| Error::io("cannot stat", tmp_path, e))?;
         Ok(Written {
             trailer,
-            size,
+            size: meta.len(),
             fresh: false,
             file_sha256: hashing.hasher.finalize(),
+            file_id: crate::stamp::written_id(&meta),
         })
     })
 }
@@ -200,7 +208,8 @@ fn already_holds(
     };
     let size = exe_len + source.len() as u64 + manifest.len() as u64 + 64;
     let mut out = crate::output::open_current(dest)?;
-    if out.metadata().ok()?.len() != size {
+    let meta = out.metadata().ok()?;
+    if meta.len() != size {
         return None;
     }
     let mut exe_file = exe.rewound().ok()?;
@@ -226,6 +235,7 @@ fn already_holds(
         size,
         fresh: true,
         file_sha256: file.finalize(),
+        file_id: crate::stamp::written_id(&meta),
     })
 }
 

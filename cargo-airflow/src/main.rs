@@ -43,6 +43,7 @@ mod output;
 mod pack;
 mod shell;
 mod signals;
+mod stamp;
 mod stubs;
 mod timings;
 mod verify;
@@ -138,6 +139,7 @@ fn run_stubs(args: &StubsArgs) -> Exit {
     match stubs::write_for(&args.bundle, args.output.as_deref()) {
         Ok(stubs::StubsWritten {
             path,
+            wrote: _,
             removed,
             rendered,
         }) => {

@@ -35,6 +35,8 @@ pub enum Kind {
     Bundle,
     /// The Python stub dag file (mode 0644: read by the Dag processor, never run).
     Stubs,
+    /// A pack stamp in the target directory (mode 0644; see [`crate::stamp`]).
+    Stamp,
 }
 
 impl Kind {
@@ -42,7 +44,7 @@ impl Kind {
     pub fn mode(self) -> u32 {
         match self {
             Kind::Bundle => 0o755,
-            Kind::Stubs => 0o644,
+            Kind::Stubs | Kind::Stamp => 0o644,
         }
     }
 
@@ -54,6 +56,7 @@ impl Kind {
                 "remove it, pass another path with `cargo airflow stubs -o`, or pack with \
                  --no-stubs"
             }
+            Kind::Stamp => "remove it (it is only a cache; the next pack writes it again)",
         }
     }
 }
@@ -63,6 +66,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Kind::Bundle => "the bundle",
             Kind::Stubs => "the Python stub file",
+            Kind::Stamp => "the pack stamp",
         })
     }
 }
@@ -84,7 +88,6 @@ impl Destination {
 
     /// The file that is replaced: the requested path, or the regular file its symbolic link
     /// points to.
-    #[cfg(test)]
     pub fn target(&self) -> &Path {
         &self.target
     }

@@ -10,7 +10,7 @@ use airflow_bundle::sha256::Sha256;
 use airflow_bundle::{BuildInfo, Manifest, Metadata, SourceEntry};
 use cargo_airflow_report::{MetadataSource, PackReport};
 
-use crate::bundle_file::{OpenedExecutable, looks_like_bundle, write_atomically};
+use crate::bundle_file::{OpenedExecutable, looks_like_bundle};
 use crate::cargo_build::{self, BuildOutcome, Selection};
 use crate::cli::PackArgs;
 use crate::embedded::{self, CrateAtHand};
@@ -306,7 +306,20 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         build,
     )
     .to_yaml();
-    let written = write_atomically(&dest, &opened, &source, manifest.as_bytes())?;
+    // A stamp in the target directory lets a pack with nothing to rebuild skip reading the
+    // bundle again, when the files are exactly as the last pack left them.
+    let stamp = layout
+        .target_dir
+        .as_deref()
+        .map(|dir| crate::stamp::path_for(dir, &absolute(&cwd, &output)));
+    let written = crate::stamp::write_stamped(
+        &dest,
+        &opened,
+        &source,
+        manifest.as_bytes(),
+        stamp.as_deref(),
+        &protected,
+    )?;
     mark("bundle written");
     let (stubs, stubs_removed) = if args.no_stubs {
         (None, Vec::new())
@@ -319,6 +332,7 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         let digest = airflow_bundle::footer::hex(&written.file_sha256);
         let crate::stubs::StubsWritten {
             path,
+            wrote,
             removed,
             rendered,
         } = crate::stubs::write_checked(&output, &parsed, &digest, None, &protected)?;
@@ -326,7 +340,9 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
             shell.warning(w);
         }
         match &path {
-            Some(p) => shell.status("Wrote", format!("python stubs {}", p.display())),
+            Some(p) if wrote => shell.status("Wrote", format!("python stubs {}", p.display())),
+            // Unchanged: like cargo's `Fresh`, said only when asked for detail.
+            Some(p) => shell.verbose_status("Fresh", format!("python stubs {}", p.display())),
             // Skipped dags were warned about; only a bundle of native dags needs no file.
             None if rendered.skipped.is_empty() => {
                 shell.note("no Python stub dag file: every dag of the bundle is native")

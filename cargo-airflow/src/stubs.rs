@@ -79,6 +79,9 @@ pub fn read_bundle(path: &Path) -> Result<(Manifest, String)> {
 pub struct StubsWritten {
     /// The stub file, when one was needed (written, or already up to date).
     pub path: Option<PathBuf>,
+    /// Whether the stub file was written (false: it already held these bytes, or none was
+    /// needed).
+    pub wrote: bool,
     /// Stub files generated earlier for this bundle that were removed, and why.
     pub removed: Vec<RemovedStub>,
     /// What was rendered.
@@ -177,15 +180,17 @@ pub fn write_checked(
         }
         return Ok(StubsWritten {
             path: None,
+            wrote: false,
             removed,
             rendered,
         });
     };
     let path = out.map_or_else(|| default_path(bundle), Path::to_path_buf);
     let dest = output::check(&path, Kind::Stubs, inputs)?;
-    output::write_bytes(&dest, text.as_bytes())?;
+    let wrote = output::write_bytes(&dest, text.as_bytes())?;
     Ok(StubsWritten {
         path: Some(path),
+        wrote,
         removed,
         rendered,
     })

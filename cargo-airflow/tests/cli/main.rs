@@ -13,6 +13,7 @@ mod metadata;
 mod outputs;
 mod pack;
 mod record;
+mod stamp;
 mod support;
 mod verify;
 mod workspace;
