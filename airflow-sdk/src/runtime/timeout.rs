@@ -35,7 +35,12 @@ const LOGGER: &str = "airflow_sdk::runtime";
 
 /// The value the watchdog stores in the cancellation flag: `SIGALRM`, the signal Python's task
 /// runner uses for the same purpose.
+#[cfg(unix)]
 pub(crate) const TIMEOUT_SIGNAL: usize = signal_hook::consts::SIGALRM as usize;
+/// Windows has no `SIGALRM`: its number on Linux and macOS, which no Windows signal uses, so the
+/// flag still tells a timeout from SIGTERM or Ctrl-C.
+#[cfg(not(unix))]
+pub(crate) const TIMEOUT_SIGNAL: usize = 14;
 
 /// The first schema version that has `SetExecutionTimeout`.
 const FIRST_VERSION_WITH_MESSAGE: SchemaVersion = SchemaVersion::V2026_10_30;
