@@ -56,6 +56,16 @@ pub struct SourceEntry {
     pub sha256: String,
 }
 
+/// Digests a reader takes as they are, without hashing the bundle (the manifest's `digests`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digests {
+    /// Changes whenever the task handlers the bundle declares can change: upstream main's Dag
+    /// processor asks the bundle again (`TaskHandlerParseRequest`) only when it does. Opaque, at
+    /// most 128 characters (a longer one counts as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+}
+
 /// What a bundle binary prints for `--airflow-metadata`: the manifest without `source`.
 ///
 /// Unknown keys are ignored when reading, as the bundle spec requires.
@@ -65,6 +75,11 @@ pub struct Metadata {
     pub airflow_bundle_metadata_version: String,
     /// The SDK the binary links.
     pub sdk: Sdk,
+    /// The task handlers the binary answers a `TaskHandlerParseRequest` with (its
+    /// `task_handlers`: declarations by dag id), for `pack` to digest into the manifest's
+    /// `digests.cache`; older SDKs print none. Not part of the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_handlers: Option<serde_json::Value>,
     /// Dags by id, sorted.
     pub dags: BTreeMap<String, DagEntry>,
 }
@@ -111,7 +126,11 @@ pub struct Manifest {
     /// Which of [`sources`](Self::sources) is the entry point, shown for the bundle's dags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint_path: Option<String>,
-    /// Dags by id, sorted.
+    /// Digests a reader takes as they are (released readers ignore the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digests: Option<Digests>,
+    /// Dags by id, sorted; still written when `digests` is, since 3.3 and 3.4.0b2 route stub
+    /// tasks by it.
     pub dags: BTreeMap<String, DagEntry>,
 }
 
@@ -349,6 +368,7 @@ impl Manifest {
             build,
             sources: Vec::new(),
             entrypoint_path: None,
+            digests: None,
             dags: metadata.dags,
         }
     }
@@ -358,6 +378,7 @@ impl Manifest {
         Metadata {
             airflow_bundle_metadata_version: self.airflow_bundle_metadata_version.clone(),
             sdk: self.sdk.clone(),
+            task_handlers: None,
             dags: self.dags.clone(),
         }
     }
@@ -422,6 +443,7 @@ mod tests {
                 supervisor_schema_version: "2026-06-16".into(),
                 supervisor_schema_versions: Vec::new(),
             },
+            task_handlers: None,
             dags: dags
                 .iter()
                 .map(|(d, ts)| {

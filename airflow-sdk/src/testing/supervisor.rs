@@ -492,9 +492,11 @@ impl FakeSupervisor {
                 }))
             }
             // Not requests a task makes; the supervisor answers what it does not handle so.
-            M::SucceedTask(_) | M::RetryTask(_) | M::TaskState(_) | M::DagFileParsingResult(_) => {
-                api_error(400, "Unhandled request")
-            }
+            M::SucceedTask(_)
+            | M::RetryTask(_)
+            | M::TaskState(_)
+            | M::DagFileParsingResult(_)
+            | M::TaskHandlerParsingResult(_) => api_error(400, "Unhandled request"),
         }
     }
 }
