@@ -66,6 +66,41 @@ pub struct Digests {
     pub cache: Option<String>,
 }
 
+#[cfg(feature = "sha256")]
+impl Digests {
+    /// The digests of a bundle whose binary declares `task_handlers` (the `task_handlers` it
+    /// answers a `TaskHandlerParseRequest` with): `cache` is the SHA-256 of their canonical JSON
+    /// (object keys sorted, no whitespace), lower-case hex. The answer is a function of the
+    /// declarations alone, so the digest changes exactly when the answer can.
+    pub fn of_task_handlers(task_handlers: &serde_json::Value) -> Self {
+        let canonical = canonical_json(task_handlers).to_string();
+        let digest = crate::sha256::Sha256::digest(canonical.as_bytes());
+        Digests {
+            cache: Some(crate::footer::hex(&digest)),
+        }
+    }
+}
+
+/// `value` with every object's keys inserted in sorted order, so it prints the same whether or
+/// not serde_json preserves insertion order.
+#[cfg(feature = "sha256")]
+fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical_json(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_json).collect()),
+        other => other.clone(),
+    }
+}
+
 /// What a bundle binary prints for `--airflow-metadata`: the manifest without `source`.
 ///
 /// Unknown keys are ignored when reading, as the bundle spec requires.
@@ -659,6 +694,9 @@ mod yaml_bytes {
             sha256: "cd".repeat(32),
         }];
         m.entrypoint_path = Some("main.rs".into());
+        m.digests = Some(Digests {
+            cache: Some("ef".repeat(32)),
+        });
         m.dags.get_mut("etl").unwrap().declared = Some(DagDeclaration {
             native: true,
             coordinator_queues: vec!["rust".into()],
@@ -716,5 +754,57 @@ mod yaml_bytes {
             let expected = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text, expected, "{}", path.display());
         }
+    }
+}
+
+#[cfg(all(test, feature = "sha256"))]
+mod cache_digest {
+    use super::*;
+    use serde_json::json;
+
+    fn handlers(schema: serde_json::Value) -> serde_json::Value {
+        json!({"etl": [{"task_id": "load", "binding": "named", "params": [
+            {"name": "rows", "value_schema": schema, "exact_name": true}]}]})
+    }
+
+    #[test]
+    fn the_cache_digest_changes_exactly_when_the_handlers_do() {
+        let int = json!({"type": "integer", "format": "int64"});
+        let a = Digests::of_task_handlers(&handlers(int.clone()));
+        let cache = a.cache.clone().unwrap();
+        assert!(cache.len() <= 128, "{cache}");
+        assert!(cache.bytes().all(|b| b.is_ascii_hexdigit()), "{cache}");
+        // The same declarations, keys in another order: the same digest.
+        let reordered: serde_json::Value = serde_json::from_str(
+            r#"{"etl": [{"params": [{"exact_name": true, "value_schema":
+                {"format": "int64", "type": "integer"}, "name": "rows"}],
+                "binding": "named", "task_id": "load"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(Digests::of_task_handlers(&reordered), a);
+        // Any change to what the Dag processor checks: another digest.
+        for other in [
+            handlers(json!({"type": "string"})),
+            handlers(serde_json::Value::Null),
+            json!({"etl": []}),
+            json!({}),
+        ] {
+            assert_ne!(Digests::of_task_handlers(&other), a, "{other}");
+        }
+    }
+
+    #[test]
+    fn digests_are_written_before_dags_and_read_back() {
+        let mut m = Manifest::new(tests::metadata(&[("etl", &["a"])]), "main.rs".into(), None);
+        m.digests = Some(Digests::of_task_handlers(&json!({})));
+        let json_text = serde_json::to_string(&m).unwrap();
+        assert!(
+            json_text.find("\"digests\"").unwrap() < json_text.find("\"dags\"").unwrap(),
+            "{json_text}"
+        );
+        let back: Manifest = serde_json::from_str(&json_text).unwrap();
+        assert_eq!(back.digests, m.digests);
+        // Metadata never carries the declarations into the manifest.
+        assert_eq!(back.metadata().task_handlers, None);
     }
 }
