@@ -82,7 +82,7 @@ impl Digests {
 }
 
 /// `value` with every object's keys inserted in sorted order, so it prints the same whether or
-/// not serde_json preserves insertion order.
+/// not `serde_json` preserves insertion order.
 #[cfg(feature = "sha256")]
 fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
