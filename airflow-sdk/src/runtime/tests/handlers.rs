@@ -3,9 +3,11 @@
 //! `contributing-docs/30_new_language_sdk.rst`): one `TaskHandlerParsingResult`, acknowledged,
 //! exit 0, no task code run, the same answer whatever the request says.
 //!
-//! No released Airflow sends this request yet. The day one does, the real-deployment check is
-//! one line: list that release in `TASK_HANDLER_PARSE_RELEASES` of the e2e crate's
-//! `deployment` module (see the report of issue 19 point 7).
+//! No released Airflow sends this request yet: 3.3.2 and 3.4.0b2 still route stub tasks by the
+//! manifest's `dags:`. The runtime needs no switch, it answers whenever the request comes; the
+//! real-deployment proof is the e2e crate's stub-task deployment tests run on the first release
+//! that carries it (its Dag processor then binds every stub task through this answer, and an
+//! unbound one fails), i.e. that release added to `Release` in `tests/src/venv.rs`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
