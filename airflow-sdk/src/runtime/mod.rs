@@ -6,7 +6,9 @@
 //! one terminal message, wait for its acknowledgement, exit 0. `DagFileParseRequest` (Airflow 3.4
 //! parses every bundle file in a Dag bundle): answer with the native dags serialized
 //! ([`native`]; the other dags are declared by Python stub dag files), wait for the
-//! acknowledgement, exit 0. Exit 1 means
+//! acknowledgement, exit 0. `TaskHandlerParseRequest` (upstream main; either spelling): answer
+//! with the stub tasks the bundle handles ([`Bundle::task_handlers`], no task runs), wait for
+//! the acknowledgement, exit 0. Exit 1 means
 //! the runtime could not report (no connection, broken protocol, no acknowledgement); exit 3 that
 //! the first frame is a message it does not know. A message on stderr says why.
 
