@@ -797,19 +797,22 @@ impl Bundle {
         for dag in self.dags.iter().filter(|d| !d.native) {
             let declared = handlers.entry(dag.id.clone()).or_default();
             for task in &dag.tasks {
-                let params = match (&task.params, task.value_schemas) {
-                    (Some((names, _)), schemas) => {
-                        let mut schemas = schemas.map(|f| f()).unwrap_or_default().into_iter();
+                let params = match &task.params {
+                    Some((names, _)) => {
+                        let schemas = task.value_schemas.map(|f| f()).unwrap_or_default();
+                        let mut schemas = schemas.into_iter();
                         names
                             .iter()
                             .map(|name| TaskHandlerParam {
                                 name: Some(name.clone()),
                                 value_schema: schemas.next().flatten(),
+                                // The runtime binds a stub argument to the parameter of the
+                                // same name only.
                                 exact_name: true,
                             })
                             .collect()
                     }
-                    (None, _) => Vec::new(),
+                    None => Vec::new(),
                 };
                 declared.push(TaskHandlerDeclaration {
                     task_id: task.id.clone(),

@@ -176,3 +176,29 @@ fn a_refused_or_unanswered_declaration_ends_with_exit_1() {
     });
     assert_eq!(code, 1);
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn async_typed_tasks_declare_their_arguments_too() {
+    async fn load(_: &TaskContext, rows: Vec<u32>, table: Option<String>) -> TaskResult<usize> {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        Ok(rows.len() + table.map_or(0, |t| t.len()))
+    }
+    let bundle = Bundle::new()
+        .supervisor_schema(SchemaVersion::V2026_10_30)
+        .dag(Dag::new("a").task_async_with_args("load", ["rows", "table"], load));
+    let before = CALLS.load(Ordering::SeqCst);
+    let (code, answer) = ask(bundle, request("TaskHandlerParseRequest", vec![]));
+    assert_eq!(code, 0);
+    assert_eq!(CALLS.load(Ordering::SeqCst), before);
+    let u32_schema = json!({"type": "integer", "minimum": 0, "maximum": u32::MAX});
+    assert_eq!(
+        answer["task_handlers"],
+        json!({"a": [{"task_id": "load", "binding": "named", "params": [
+            {"name": "rows", "exact_name": true,
+             "value_schema": {"type": "array", "items": u32_schema}},
+            {"name": "table", "exact_name": true,
+             "value_schema": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
+        ]}]})
+    );
+}
