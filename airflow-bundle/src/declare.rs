@@ -1079,6 +1079,7 @@ mod tests {
                 supervisor_schema_version: "2026-06-16".into(),
                 supervisor_schema_versions: vec![],
             },
+            task_handlers: None,
             dags: [
                 ("etl".to_owned(), entry(&["b", "a"], Some(d))),
                 // Another SDK's dag: nothing declared, nothing to check.

@@ -34,7 +34,7 @@ mod yaml11;
 
 pub use dag_ids::DagIds;
 pub use footer::{FOOTER_VERSION, FooterError, MAGIC, TRAILER_LEN, Trailer};
-pub use manifest::{BuildInfo, DagEntry, Manifest, Metadata, Sdk, SourceEntry};
+pub use manifest::{BuildInfo, DagEntry, Digests, Manifest, Metadata, Sdk, SourceEntry};
 
 /// The `airflow_bundle_metadata_version` values this crate understands.
 pub const KNOWN_METADATA_VERSIONS: &[&str] = &["1.0"];

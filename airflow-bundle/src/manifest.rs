@@ -56,6 +56,51 @@ pub struct SourceEntry {
     pub sha256: String,
 }
 
+/// Digests a reader takes as they are, without hashing the bundle (the manifest's `digests`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Digests {
+    /// Changes whenever the task handlers the bundle declares can change: upstream main's Dag
+    /// processor asks the bundle again (`TaskHandlerParseRequest`) only when it does. Opaque, at
+    /// most 128 characters (a longer one counts as none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+}
+
+#[cfg(feature = "sha256")]
+impl Digests {
+    /// The digests of a bundle whose binary declares `task_handlers` (the `task_handlers` it
+    /// answers a `TaskHandlerParseRequest` with): `cache` is the SHA-256 of their canonical JSON
+    /// (object keys sorted, no whitespace), lower-case hex. The answer is a function of the
+    /// declarations alone, so the digest changes exactly when the answer can.
+    pub fn of_task_handlers(task_handlers: &serde_json::Value) -> Self {
+        let canonical = canonical_json(task_handlers).to_string();
+        let digest = crate::sha256::Sha256::digest(canonical.as_bytes());
+        Digests {
+            cache: Some(crate::footer::hex(&digest)),
+        }
+    }
+}
+
+/// `value` with every object's keys inserted in sorted order, so it prints the same whether or
+/// not `serde_json` preserves insertion order.
+#[cfg(feature = "sha256")]
+fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical_json(&map[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_json).collect()),
+        other => other.clone(),
+    }
+}
+
 /// What a bundle binary prints for `--airflow-metadata`: the manifest without `source`.
 ///
 /// Unknown keys are ignored when reading, as the bundle spec requires.
@@ -65,6 +110,11 @@ pub struct Metadata {
     pub airflow_bundle_metadata_version: String,
     /// The SDK the binary links.
     pub sdk: Sdk,
+    /// The task handlers the binary answers a `TaskHandlerParseRequest` with (its
+    /// `task_handlers`: declarations by dag id), for `pack` to digest into the manifest's
+    /// `digests.cache`; older SDKs print none. Not part of the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_handlers: Option<serde_json::Value>,
     /// Dags by id, sorted.
     pub dags: BTreeMap<String, DagEntry>,
 }
@@ -111,7 +161,11 @@ pub struct Manifest {
     /// Which of [`sources`](Self::sources) is the entry point, shown for the bundle's dags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint_path: Option<String>,
-    /// Dags by id, sorted.
+    /// Digests a reader takes as they are (released readers ignore the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digests: Option<Digests>,
+    /// Dags by id, sorted; still written when `digests` is, since 3.3 and 3.4.0b2 route stub
+    /// tasks by it.
     pub dags: BTreeMap<String, DagEntry>,
 }
 
@@ -349,6 +403,7 @@ impl Manifest {
             build,
             sources: Vec::new(),
             entrypoint_path: None,
+            digests: None,
             dags: metadata.dags,
         }
     }
@@ -358,6 +413,7 @@ impl Manifest {
         Metadata {
             airflow_bundle_metadata_version: self.airflow_bundle_metadata_version.clone(),
             sdk: self.sdk.clone(),
+            task_handlers: None,
             dags: self.dags.clone(),
         }
     }
@@ -422,6 +478,7 @@ mod tests {
                 supervisor_schema_version: "2026-06-16".into(),
                 supervisor_schema_versions: Vec::new(),
             },
+            task_handlers: None,
             dags: dags
                 .iter()
                 .map(|(d, ts)| {
@@ -637,6 +694,9 @@ mod yaml_bytes {
             sha256: "cd".repeat(32),
         }];
         m.entrypoint_path = Some("main.rs".into());
+        m.digests = Some(Digests {
+            cache: Some("ef".repeat(32)),
+        });
         m.dags.get_mut("etl").unwrap().declared = Some(DagDeclaration {
             native: true,
             coordinator_queues: vec!["rust".into()],
@@ -694,5 +754,57 @@ mod yaml_bytes {
             let expected = std::fs::read_to_string(&path).unwrap();
             assert_eq!(text, expected, "{}", path.display());
         }
+    }
+}
+
+#[cfg(all(test, feature = "sha256"))]
+mod cache_digest {
+    use super::*;
+    use serde_json::json;
+
+    fn handlers(schema: serde_json::Value) -> serde_json::Value {
+        json!({"etl": [{"task_id": "load", "binding": "named", "params": [
+            {"name": "rows", "value_schema": schema, "exact_name": true}]}]})
+    }
+
+    #[test]
+    fn the_cache_digest_changes_exactly_when_the_handlers_do() {
+        let int = json!({"type": "integer", "format": "int64"});
+        let a = Digests::of_task_handlers(&handlers(int.clone()));
+        let cache = a.cache.clone().unwrap();
+        assert!(cache.len() <= 128, "{cache}");
+        assert!(cache.bytes().all(|b| b.is_ascii_hexdigit()), "{cache}");
+        // The same declarations, keys in another order: the same digest.
+        let reordered: serde_json::Value = serde_json::from_str(
+            r#"{"etl": [{"params": [{"exact_name": true, "value_schema":
+                {"format": "int64", "type": "integer"}, "name": "rows"}],
+                "binding": "named", "task_id": "load"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(Digests::of_task_handlers(&reordered), a);
+        // Any change to what the Dag processor checks: another digest.
+        for other in [
+            handlers(json!({"type": "string"})),
+            handlers(serde_json::Value::Null),
+            json!({"etl": []}),
+            json!({}),
+        ] {
+            assert_ne!(Digests::of_task_handlers(&other), a, "{other}");
+        }
+    }
+
+    #[test]
+    fn digests_are_written_before_dags_and_read_back() {
+        let mut m = Manifest::new(tests::metadata(&[("etl", &["a"])]), "main.rs".into(), None);
+        m.digests = Some(Digests::of_task_handlers(&json!({})));
+        let json_text = serde_json::to_string(&m).unwrap();
+        assert!(
+            json_text.find("\"digests\"").unwrap() < json_text.find("\"dags\"").unwrap(),
+            "{json_text}"
+        );
+        let back: Manifest = serde_json::from_str(&json_text).unwrap();
+        assert_eq!(back.digests, m.digests);
+        // Metadata never carries the declarations into the manifest.
+        assert_eq!(back.metadata().task_handlers, None);
     }
 }

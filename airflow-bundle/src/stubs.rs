@@ -493,6 +493,7 @@ mod tests {
                     supervisor_schema_version: "2026-06-16".into(),
                     supervisor_schema_versions: vec![],
                 },
+                task_handlers: None,
                 dags: Default::default(),
             },
             "main.rs".into(),

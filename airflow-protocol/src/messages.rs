@@ -350,6 +350,22 @@ pub struct DagFileParseRequest {
     pub bundle_name: String,
 }
 
+/// The first frame when the Dag processor (upstream main, no release yet) asks which task
+/// handlers the bundle registers. Every key is optional and unknown keys are ignored: the answer
+/// must not depend on the request.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct TaskHandlerParseRequest {
+    /// The bundle file's absolute path.
+    #[serde(default)]
+    pub file: String,
+    /// The root of the Dag bundle holding it.
+    #[serde(default)]
+    pub bundle_path: String,
+    /// The Dag bundle's name.
+    #[serde(default)]
+    pub bundle_name: String,
+}
+
 /// `XComResult`: the reply to `GetXCom` (a missing XCom has a nil value).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct XComResult {
@@ -564,6 +580,10 @@ pub enum ToTask {
     StartupDetails(Box<StartupDetails>),
     /// `DagFileParseRequest`: parse the bundle file (Airflow 3.4's Dag processor; the first message).
     DagFileParseRequest(DagFileParseRequest),
+    /// `TaskHandlerParseRequest` (also spelled `SDKTaskHandlerParseRequest` until a release
+    /// settles it): list the task handlers (upstream main's Dag processor; the first message).
+    #[serde(alias = "SDKTaskHandlerParseRequest")]
+    TaskHandlerParseRequest(TaskHandlerParseRequest),
     /// `XComResult`: the answer to `GetXCom`.
     XComResult(XComResult),
     /// `VariableResult`: the answer to `GetVariable`.
@@ -606,6 +626,7 @@ impl ToTask {
         match self {
             ToTask::StartupDetails(_) => "StartupDetails",
             ToTask::DagFileParseRequest(_) => "DagFileParseRequest",
+            ToTask::TaskHandlerParseRequest(_) => "TaskHandlerParseRequest",
             ToTask::XComResult(_) => "XComResult",
             ToTask::VariableResult(_) => "VariableResult",
             ToTask::ConnectionResult(_) => "ConnectionResult",
@@ -1018,6 +1039,49 @@ pub struct DagFileParsingResult<D = serde_json::Value> {
     pub import_errors: Option<BTreeMap<String, String>>,
 }
 
+/// How a stub task's arguments bind to a handler's params.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HandlerBinding {
+    /// By position.
+    Positional,
+    /// By name, in any order (ignoring case and underscores unless a param sets `exact_name`).
+    Named,
+}
+
+/// `TaskHandlerParam`: one parameter of a task handler.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TaskHandlerParam {
+    /// Its name (`null` for a positional parameter the SDK has no name for).
+    pub name: Option<String>,
+    /// The JSON Schema of the values it accepts, in the vocabulary `@task.stub` derives from
+    /// Python annotations (`null` when it cannot be stated).
+    pub value_schema: Option<serde_json::Value>,
+    /// Whether the name must match exactly (otherwise case and underscores are ignored).
+    pub exact_name: bool,
+}
+
+/// `TaskHandlerDeclaration`: one task handler the bundle registers.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TaskHandlerDeclaration {
+    /// The task id it handles.
+    pub task_id: String,
+    /// How the stub's arguments bind to `params`.
+    pub binding: HandlerBinding,
+    /// Its parameters in order (`[]` when it has none); `None` (sent as `null`) when they
+    /// cannot be listed, so only the handler's presence is checked.
+    pub params: Option<Vec<TaskHandlerParam>>,
+}
+
+/// `TaskHandlerParsingResult`: the answer to a `TaskHandlerParseRequest`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TaskHandlerParsingResult {
+    /// The file that was asked.
+    pub fileloc: String,
+    /// The declarations by dag id, each list in registration order; `{}` when empty, never null.
+    pub task_handlers: BTreeMap<String, Vec<TaskHandlerDeclaration>>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // The asset state store and asset aliases (both directions; the same shapes in 2026-06-16 and
 // 2026-10-30, checked against both schemas).
@@ -1126,6 +1190,8 @@ pub enum ToSupervisor<D = serde_json::Value> {
     GetConnection(GetConnection),
     /// `DagFileParsingResult`: the answer to `DagFileParseRequest`.
     DagFileParsingResult(DagFileParsingResult<D>),
+    /// `TaskHandlerParsingResult`: the answer to `TaskHandlerParseRequest`.
+    TaskHandlerParsingResult(TaskHandlerParsingResult),
     /// `GetXComCount`: counts an XCom's values.
     GetXComCount(GetXComCount),
     /// `PutVariable`: writes a Variable.

@@ -117,6 +117,15 @@ pub trait AsyncTaskWithArgs<Args>: Send + Sync + 'static {
         ctx: &'a TaskContext,
         args: Vec<BoundArg>,
     ) -> impl Future<Output = TaskResult<Self::Output>> + 'a;
+    /// The JSON Schema of the values each argument accepts (`None` where it cannot be stated),
+    /// for the Dag processor's `TaskHandlerParseRequest`.
+    #[doc(hidden)]
+    fn value_schemas() -> Vec<Option<serde_json::Value>>
+    where
+        Self: Sized,
+    {
+        Vec::new()
+    }
 }
 
 macro_rules! async_task_with_args {
@@ -143,6 +152,9 @@ macro_rules! async_task_with_args {
                         .convert()?;)+
                     self(ctx, $($a),+).await
                 }
+            }
+            fn value_schemas() -> Vec<Option<serde_json::Value>> {
+                vec![$(crate::runtime::handlers::value_schema::<$a>()),+]
             }
         }
     };
@@ -241,7 +253,8 @@ impl Dag {
         P: Into<String>,
     {
         // Bound (and upstream outputs pulled) before the runtime starts, as for sync tasks.
-        self.push_bound_task(task.into(), params, F::ARITY, move |ctx, args| {
+        let shape = (F::ARITY, F::value_schemas as crate::bundle::ValueSchemas);
+        self.push_bound_task(task.into(), params, shape, move |ctx, args| {
             let ctx: &TaskContext = ctx;
             to_return_value(block_on(ctx, f.call(ctx, args))?)
         })

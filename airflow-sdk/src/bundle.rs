@@ -9,6 +9,7 @@ use airflow_bundle::declare::{
     self, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
 };
 use airflow_bundle::{DagEntry, Metadata, Sdk};
+use airflow_protocol::messages::{HandlerBinding, TaskHandlerDeclaration, TaskHandlerParam};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -30,7 +31,13 @@ pub(crate) struct TaskEntry {
     /// For a task with typed arguments: the parameter names given, and how many the function
     /// takes.
     pub(crate) params: Option<(Vec<String>, usize)>,
+    /// For a task with typed arguments: the `value_schema` of each argument, derived from its
+    /// type when the Dag processor asks (never while a task runs).
+    pub(crate) value_schemas: Option<ValueSchemas>,
 }
+
+/// The `value_schema` of each argument of a typed task, in order.
+pub(crate) type ValueSchemas = fn() -> Vec<Option<serde_json::Value>>;
 
 /// A task function with typed arguments after its [`TaskContext`]:
 /// `Fn(&mut TaskContext, A1, ..., An) -> TaskResult<T>` for 1 to 8 arguments, each
@@ -49,6 +56,15 @@ pub trait TaskWithArgs<Args>: Send + Sync + 'static {
         ctx: &mut TaskContext,
         args: Vec<crate::context::BoundArg>,
     ) -> TaskResult<Self::Output>;
+    /// The JSON Schema of the values each argument accepts (`None` where it cannot be stated),
+    /// for the Dag processor's `TaskHandlerParseRequest`.
+    #[doc(hidden)]
+    fn value_schemas() -> Vec<Option<serde_json::Value>>
+    where
+        Self: Sized,
+    {
+        Vec::new()
+    }
 }
 
 macro_rules! task_with_args {
@@ -73,6 +89,9 @@ macro_rules! task_with_args {
                     .ok_or_else(|| TaskError::fail_no_retry("too few bound arguments"))?
                     .convert()?;)+
                 self(ctx, $($a),+)
+            }
+            fn value_schemas() -> Vec<Option<serde_json::Value>> {
+                vec![$(crate::runtime::handlers::value_schema::<$a>()),+]
             }
         }
     };
@@ -342,24 +361,32 @@ impl Dag {
         F: TaskWithArgs<A>,
         P: Into<String>,
     {
-        self.push_bound_task(task.into(), params, F::ARITY, move |ctx, args| {
-            to_return_value(f.call(ctx, args)?)
-        })
+        self.push_bound_task(
+            task.into(),
+            params,
+            (F::ARITY, F::value_schemas),
+            move |ctx, args| to_return_value(f.call(ctx, args)?),
+        )
     }
 
     /// Declares `task` with its run function; `params` are a typed-argument task's parameter
-    /// names and its function's arity.
+    /// names, its function's arity and its arguments' value schemas.
     pub(crate) fn push_task(
         mut self,
         task: Task,
         run: TaskFn,
-        params: Option<(Vec<String>, usize)>,
+        params: Option<(Vec<String>, usize, ValueSchemas)>,
     ) -> Self {
+        let (params, value_schemas) = match params {
+            Some((names, arity, schemas)) => (Some((names, arity)), Some(schemas)),
+            None => (None, None),
+        };
         self.tasks.push(TaskEntry {
             id: task.id,
             settings: task.settings,
             run,
             params,
+            value_schemas,
         });
         self
     }
@@ -370,7 +397,7 @@ impl Dag {
         self,
         task: Task,
         params: impl IntoIterator<Item = P>,
-        arity: usize,
+        (arity, schemas): (usize, ValueSchemas),
         call: impl Fn(
             &mut TaskContext,
             Vec<crate::context::BoundArg>,
@@ -386,7 +413,7 @@ impl Dag {
             let args = ctx.bind_arguments(&task_id, &bound_names)?;
             call(ctx, args)
         });
-        self.push_task(task, run, Some((names, arity)))
+        self.push_task(task, run, Some((names, arity, schemas)))
     }
 
     /// The dag id.
@@ -750,8 +777,51 @@ impl Bundle {
                     .map(|v| v.as_str().to_owned())
                     .collect(),
             },
+            // Declarations always serialize to JSON.
+            task_handlers: serde_json::to_value(self.task_handlers()).ok(),
             dags,
         })
+    }
+
+    /// The task handlers this bundle answers a `TaskHandlerParseRequest` with: every task of
+    /// every dag a Python stub dag file declares (native dags are parsed from the bundle itself
+    /// and have no stub tasks), by dag id, each list in declaration order. Derived from the
+    /// declarations alone: no task function runs.
+    ///
+    /// A typed task ([`Dag::task_with_args`]) binds by name, exactly as the runtime does, with
+    /// each argument's `value_schema` derived from its Rust type. A task without arguments is
+    /// `named` with no params: an argument its stub passes is ignored by the runtime, and
+    /// `named` makes Airflow warn about it instead of failing the dag file's import.
+    pub(crate) fn task_handlers(&self) -> BTreeMap<String, Vec<TaskHandlerDeclaration>> {
+        let mut handlers: BTreeMap<String, Vec<TaskHandlerDeclaration>> = BTreeMap::new();
+        for dag in self.dags.iter().filter(|d| !d.native) {
+            let declared = handlers.entry(dag.id.clone()).or_default();
+            for task in &dag.tasks {
+                let params = match &task.params {
+                    Some((names, _)) => {
+                        let schemas = task.value_schemas.map(|f| f()).unwrap_or_default();
+                        let mut schemas = schemas.into_iter();
+                        names
+                            .iter()
+                            .map(|name| TaskHandlerParam {
+                                name: Some(name.clone()),
+                                value_schema: schemas.next().flatten(),
+                                // The runtime binds a stub argument to the parameter of the
+                                // same name only.
+                                exact_name: true,
+                            })
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                declared.push(TaskHandlerDeclaration {
+                    task_id: task.id.clone(),
+                    binding: HandlerBinding::Named,
+                    params: Some(params),
+                });
+            }
+        }
+        handlers
     }
 
     /// The task `task_id` of dag `dag_id`, if declared.

@@ -130,7 +130,12 @@
 //! finds in a Dag bundle, with a `DagFileParseRequest` as the first message: the runtime answers
 //! with its native dags ([`Dag::native`]) serialized as Airflow's `DagSerialization` reads them
 //! (the other dags are declared by Python stub dag files, which `cargo airflow pack` generates
-//! from the same declarations) and exits 0. For a task, it always
+//! from the same declarations) and exits 0. Upstream main's Dag processor (no release yet) asks
+//! with a `TaskHandlerParseRequest` (also spelled `SDKTaskHandlerParseRequest`) which stub tasks
+//! the bundle handles: the runtime answers with every task of its stub dags, each bound by name
+//! with a `value_schema` per typed argument derived from its Rust type, without running any
+//! task, and exits 0; `cargo airflow pack` records their digest as the manifest's
+//! `digests.cache`. For a task, it always
 //! sends exactly one terminal message (success,
 //! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
 //! the dag's task ids), waits for its
@@ -142,7 +147,8 @@
 //! reports it failed (or up for retry) on its own and exits. When no state can be reported (a
 //! socket cannot be reached, the supervisor sends something malformed, closes the socket, or
 //! never acknowledges), the bundle says why on stderr and exits 1. When the first message is
-//! neither `StartupDetails` nor `DagFileParseRequest` (a newer Airflow asking for something this
+//! none of `StartupDetails`, `DagFileParseRequest` and `TaskHandlerParseRequest` (a newer
+//! Airflow asking for something this
 //! SDK does not do), it says so and exits 3. A task that ends the process itself
 //! (`std::process::exit`) before returning is reported failed (or up for retry) from an exit
 //! handler, with the reason in the task log (Unix).

@@ -23,8 +23,8 @@ pub(crate) enum CommError {
     Broken(String),
     /// The first frame is a message this runtime does not know how to start from.
     #[error(
-        "the first message is {0:?}; this runtime starts only from StartupDetails (run a task) \
-         or DagFileParseRequest (parse the file)"
+        "the first message is {0:?}; this runtime starts only from StartupDetails (run a task), \
+         DagFileParseRequest (parse the file) or TaskHandlerParseRequest (list task handlers)"
     )]
     UnknownFirstMessage(String),
 }

@@ -17,6 +17,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 2: the protocol's messages as this runtime sends them (dags serialized from declarations).
     ("runtime::messages", 2),
     ("runtime::native", 2),
+    ("runtime::handlers", 2),
     // 3: the channel to the supervisor, and the signals that end its waits.
     ("transport", 3),
     ("runtime::comms", 3),

@@ -62,7 +62,15 @@ fn manifest_for(
     source: &[u8],
     build: BuildInfo,
 ) -> Manifest {
+    // Upstream main's Dag processor asks the bundle for its task handlers again only when
+    // `digests.cache` changes; a binary whose SDK prints no declarations gets none (asked on
+    // every parse).
+    let digests = metadata
+        .task_handlers
+        .as_ref()
+        .map(airflow_bundle::Digests::of_task_handlers);
     let mut manifest = Manifest::new(metadata, source_name.clone(), Some(build));
+    manifest.digests = digests;
     if !source.is_empty() {
         manifest.sources = vec![SourceEntry {
             path: source_name.clone(),
@@ -825,5 +833,53 @@ mod tests {
                 "      Packed ex (dag_000000: 1 task, dag_000001: 1 task, dag_000002: 1 task, and 199997 more dags (see `cargo airflow inspect`)) -> target/airflow/x86_64-unknown-linux-gnu/ex (fresh)"
             ]
         );
+    }
+
+    #[test]
+    fn the_manifest_digests_the_declared_task_handlers_and_keeps_dags() {
+        let metadata = |handlers: Option<serde_json::Value>| Metadata {
+            airflow_bundle_metadata_version: "1.0".into(),
+            sdk: airflow_bundle::Sdk {
+                language: "rust".into(),
+                version: "0.1.0".into(),
+                supervisor_schema_version: "2026-06-16".into(),
+                supervisor_schema_versions: vec![],
+            },
+            task_handlers: handlers,
+            dags: BTreeMap::from([(
+                "etl".to_owned(),
+                airflow_bundle::DagEntry {
+                    tasks: vec!["a".into()],
+                    declared: None,
+                },
+            )]),
+        };
+        let build = || BuildInfo {
+            target: "x86_64-unknown-linux-gnu".into(),
+            profile: "release".into(),
+            packer: PACKER.to_owned(),
+            source_digest: None,
+            env_signature: None,
+            read_inputs: vec![],
+        };
+        let handlers = serde_json::json!({"etl": [
+            {"task_id": "a", "binding": "named", "params": []}]});
+        let m = manifest_for(
+            metadata(Some(handlers.clone())),
+            "main.rs".into(),
+            b"",
+            build(),
+        );
+        assert_eq!(
+            m.digests,
+            Some(airflow_bundle::Digests::of_task_handlers(&handlers))
+        );
+        assert_eq!(m.dags.keys().collect::<Vec<_>>(), ["etl"]);
+        let yaml = m.to_yaml();
+        assert!(yaml.contains("digests:\n  cache: "), "{yaml}");
+        // An SDK that declares no handlers (an older one) gets no digest: asked on every parse.
+        let old = manifest_for(metadata(None), "main.rs".into(), b"", build());
+        assert_eq!(old.digests, None);
+        assert!(!old.to_yaml().contains("digests"));
     }
 }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use rmpv::Value;
 
-use super::messages::{self, DagFileParseRequest, Reply, StartupDetails, ToSupervisor, ToTask};
+use super::messages::{
+    self, DagFileParseRequest, Reply, StartupDetails, TaskHandlerParseRequest, ToSupervisor, ToTask,
+};
 use crate::transport::{CommError, Supervisor};
 use airflow_protocol::SchemaVersion;
 use airflow_protocol::frame::{self, FrameError};
@@ -42,6 +44,8 @@ pub(crate) enum FirstMessage {
     Startup(Box<StartupDetails>),
     /// Parse the bundle file (the Dag processor of Airflow 3.4).
     Parse(DagFileParseRequest),
+    /// List the task handlers (the Dag processor of upstream main; no release sends it yet).
+    Handlers(TaskHandlerParseRequest),
 }
 
 /// The request/response channel to the supervisor.
@@ -274,7 +278,8 @@ impl Comms {
     }
 }
 
-/// Decodes the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest, nil]`, into
+/// Decodes the supervisor's first frame, `[0, StartupDetails | DagFileParseRequest |
+/// TaskHandlerParseRequest, nil]` (the last also spelled `SDKTaskHandlerParseRequest`), into
 /// the shape of `version`. A frame that cannot be read is [`CommError::Broken`].
 pub(crate) fn decode_first(
     frame: Value,
@@ -300,7 +305,12 @@ pub(crate) fn decode_first(
     }
     let body = std::mem::replace(&mut items[1], Value::Nil);
     match messages::type_of(&body) {
-        Some("StartupDetails" | "DagFileParseRequest") => {}
+        Some(
+            "StartupDetails"
+            | "DagFileParseRequest"
+            | "TaskHandlerParseRequest"
+            | "SDKTaskHandlerParseRequest",
+        ) => {}
         Some(other) => return Err(CommError::UnknownFirstMessage(other.to_owned())),
         None => {
             return Err(CommError::Broken(format!(
@@ -312,6 +322,7 @@ pub(crate) fn decode_first(
     match messages::decode_body(body) {
         Ok(ToTask::StartupDetails(d)) => Ok(FirstMessage::Startup(Box::new(version.incoming(*d)))),
         Ok(ToTask::DagFileParseRequest(r)) => Ok(FirstMessage::Parse(r)),
+        Ok(ToTask::TaskHandlerParseRequest(r)) => Ok(FirstMessage::Handlers(r)),
         // Not expected (the type was checked above), but a protocol error, never a panic.
         Ok(other) => Err(CommError::Broken(format!(
             "the first frame's body decoded as {}, not StartupDetails or DagFileParseRequest",

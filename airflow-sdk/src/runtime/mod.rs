@@ -6,12 +6,15 @@
 //! one terminal message, wait for its acknowledgement, exit 0. `DagFileParseRequest` (Airflow 3.4
 //! parses every bundle file in a Dag bundle): answer with the native dags serialized
 //! ([`native`]; the other dags are declared by Python stub dag files), wait for the
-//! acknowledgement, exit 0. Exit 1 means
+//! acknowledgement, exit 0. `TaskHandlerParseRequest` (upstream main; either spelling): answer
+//! with the stub tasks the bundle handles ([`Bundle::task_handlers`], no task runs), wait for
+//! the acknowledgement, exit 0. Exit 1 means
 //! the runtime could not report (no connection, broken protocol, no acknowledgement); exit 3 that
 //! the first frame is a message it does not know. A message on stderr says why.
 
 pub(crate) mod comms;
 pub(crate) mod exit;
+pub(crate) mod handlers;
 pub(crate) mod logging;
 pub(crate) mod messages;
 pub(crate) mod native;
@@ -26,7 +29,8 @@ use std::time::Duration;
 
 use comms::{Comms, FirstMessage};
 use messages::{
-    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, Terminal, ToSupervisor,
+    DagFileParseRequest, DagFileParsingResult, Reply, SerializedDag, TaskHandlerParseRequest,
+    TaskHandlerParsingResult, Terminal, ToSupervisor,
 };
 use task::{Limit, Outlets, Run, run_one, terminal_message};
 
@@ -178,6 +182,9 @@ fn run_with(
     let details = match comms.read_first(timeout) {
         Ok(FirstMessage::Startup(d)) => *d,
         Ok(FirstMessage::Parse(request)) => return answer_parse(bundle, &comms, request, timeout),
+        Ok(FirstMessage::Handlers(request)) => {
+            return answer_handlers(bundle, &comms, &request, timeout);
+        }
         Err(e @ CommError::UnknownFirstMessage(_)) => {
             return fatal_with(EXIT_UNKNOWN_FIRST_MESSAGE, format!("cannot start: {e}"));
         }
@@ -287,6 +294,48 @@ fn answer_parse(
     }
 }
 
+/// The answer to a `TaskHandlerParseRequest`: the bundle's task handlers
+/// ([`Bundle::task_handlers`]). Only `fileloc` echoes the request; the handlers never depend on
+/// it.
+pub(crate) fn handlers_result(
+    bundle: &Bundle,
+    request: &TaskHandlerParseRequest,
+) -> TaskHandlerParsingResult {
+    TaskHandlerParsingResult {
+        fileloc: request.file.clone(),
+        task_handlers: bundle.task_handlers(),
+    }
+}
+
+/// Answers the Dag processor's `TaskHandlerParseRequest` (upstream main asks every bundle file
+/// which stub tasks it handles), then waits for the acknowledgement. No task code runs.
+fn answer_handlers(
+    bundle: &Bundle,
+    comms: &Comms,
+    request: &TaskHandlerParseRequest,
+    timeout: Duration,
+) -> u8 {
+    let result = handlers_result(bundle, request);
+    log::debug!(target: LOGGER, file = request.file.as_str(),
+        dags = result.task_handlers.len(); "answering the Dag processor's task handler request");
+    let result = ToSupervisor::TaskHandlerParsingResult(result);
+    match comms.request(result, timeout, false) {
+        Ok(Reply::Ack) => {
+            log::logger().flush();
+            0
+        }
+        Ok(Reply::Failure(e) | Reply::ErrorBody(e)) => fatal(format!(
+            "the Dag processor refused the task handler declarations: {}: {}",
+            e.error, e.detail.0
+        )),
+        Ok(Reply::Body(b)) => fatal(format!(
+            "unexpected {} reply to the task handler declarations",
+            b.kind()
+        )),
+        Err(e) => fatal(format!("cannot send the task handler declarations: {e}")),
+    }
+}
+
 /// Sends the terminal message and waits for its acknowledgement.
 fn report(
     comms: &Arc<Comms>,
@@ -347,6 +396,8 @@ mod tests {
     /// Async tasks against the same fake supervisor.
     #[cfg(feature = "tokio")]
     mod async_tasks;
+    /// `TaskHandlerParseRequest` answered from the declarations alone.
+    mod handlers;
     /// The supervisor's side of the comm socket, shared by the runtime's and the socket
     /// client's tests.
     pub(crate) mod peer;

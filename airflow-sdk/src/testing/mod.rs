@@ -1192,6 +1192,8 @@ pub enum RequestKind {
     TaskState,
     /// The answer to Airflow 3.4's Dag processor (never sent by a task).
     DagFileParsingResult,
+    /// The answer to upstream main's task handler request (never sent by a task).
+    TaskHandlerParsingResult,
 }
 
 impl RequestKind {
@@ -1239,6 +1241,7 @@ impl RequestKind {
             M::RetryTask(_) => RequestKind::RetryTask,
             M::TaskState(_) => RequestKind::TaskState,
             M::DagFileParsingResult(_) => RequestKind::DagFileParsingResult,
+            M::TaskHandlerParsingResult(_) => RequestKind::TaskHandlerParsingResult,
         }
     }
 }

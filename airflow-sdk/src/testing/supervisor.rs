@@ -474,9 +474,11 @@ impl FakeSupervisor {
                 events_result(events, m.ascending, m.limit)
             }
             // Not requests a task makes; the supervisor answers what it does not handle so.
-            M::SucceedTask(_) | M::RetryTask(_) | M::TaskState(_) | M::DagFileParsingResult(_) => {
-                api_error(400, "Unhandled request")
-            }
+            M::SucceedTask(_)
+            | M::RetryTask(_)
+            | M::TaskState(_)
+            | M::DagFileParsingResult(_)
+            | M::TaskHandlerParsingResult(_) => api_error(400, "Unhandled request"),
         }
     }
 }

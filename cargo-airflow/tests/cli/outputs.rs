@@ -211,6 +211,7 @@ fn native_manifest() -> String {
             supervisor_schema_version: "2026-06-16".into(),
             supervisor_schema_versions: vec![],
         },
+        task_handlers: None,
         dags: Default::default(),
     };
     metadata.dags.insert(

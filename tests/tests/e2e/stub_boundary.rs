@@ -305,6 +305,7 @@ impl Case {
                     supervisor_schema_version: "2026-06-16".into(),
                     supervisor_schema_versions: vec![],
                 },
+                task_handlers: None,
                 dags: Default::default(),
             },
             "main.rs".into(),
