@@ -408,6 +408,20 @@ impl Manifest {
         }
     }
 
+    /// The manifest `cargo airflow pack` writes for `metadata`: [`Manifest::new`], plus
+    /// `digests.cache` from the task handlers the binary declares (none for an SDK that prints
+    /// no declarations: upstream's Dag processor then asks the bundle on every parse).
+    #[cfg(feature = "sha256")]
+    pub fn packed(metadata: Metadata, source: String, build: Option<BuildInfo>) -> Self {
+        let digests = metadata
+            .task_handlers
+            .as_ref()
+            .map(Digests::of_task_handlers);
+        let mut manifest = Manifest::new(metadata, source, build);
+        manifest.digests = digests;
+        manifest
+    }
+
     /// The metadata part (what the binary itself would print).
     pub fn metadata(&self) -> Metadata {
         Metadata {

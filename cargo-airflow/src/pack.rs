@@ -62,15 +62,7 @@ fn manifest_for(
     source: &[u8],
     build: BuildInfo,
 ) -> Manifest {
-    // Upstream main's Dag processor asks the bundle for its task handlers again only when
-    // `digests.cache` changes; a binary whose SDK prints no declarations gets none (asked on
-    // every parse).
-    let digests = metadata
-        .task_handlers
-        .as_ref()
-        .map(airflow_bundle::Digests::of_task_handlers);
-    let mut manifest = Manifest::new(metadata, source_name.clone(), Some(build));
-    manifest.digests = digests;
+    let mut manifest = Manifest::packed(metadata, source_name.clone(), Some(build));
     if !source.is_empty() {
         manifest.sources = vec![SourceEntry {
             path: source_name.clone(),

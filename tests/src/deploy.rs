@@ -1045,3 +1045,11 @@ impl Checks {
         )
     }
 }
+
+/// An RFC 3339 timestamp as the REST API and task logs give it, in seconds since the epoch.
+pub fn unix_seconds(ts: Option<&str>) -> Result<f64> {
+    let s = ts.context("no timestamp")?;
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("parsing timestamp {s:?}"))?;
+    Ok(t.unix_timestamp_nanos() as f64 / 1e9)
+}

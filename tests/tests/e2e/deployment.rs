@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, Executor, TaskLog, states};
+use airflow_e2e::deploy::{
+    Api, Checks, DeployOptions, Deployment, Executor, TaskLog, states, unix_seconds,
+};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -31,13 +33,6 @@ fn stub_dags() -> PathBuf {
     airflow_e2e::harness_dir()
         .join("dags")
         .join("example_stubs.py")
-}
-
-fn seconds(ts: &Option<String>) -> Result<f64> {
-    let s = ts.as_deref().context("a log record without a timestamp")?;
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .with_context(|| format!("parsing timestamp {s:?}"))?;
-    Ok(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// Connections and Variables the example's dags read.
@@ -638,7 +633,7 @@ fn example_scenarios(dep: &Deployment) -> Result<()> {
             || {
                 let log = api.wait_log("testing", "all", task, 1, &[record])?;
                 let reported = log.expect(record)?;
-                let took = seconds(&reported.timestamp)? - cancelled_at[i];
+                let took = unix_seconds(reported.timestamp.as_deref())? - cancelled_at[i];
                 // From the REST call to the runtime's report: the supervisor's next heartbeat
                 // (every second here) learns the task was marked failed, sends SIGTERM, and the
                 // runtime reports within its grace period.
@@ -1358,8 +1353,8 @@ fn timeout_checks(api: &Api, checks: &mut Checks, dag: &str, tasks: &[(&str, u32
                     // starts) to the end Airflow recorded. Airflow's own duration also counts
                     // the coordinator starting the bundle, which takes seconds on a loaded
                     // machine.
-                    let started = seconds(&log.expect(marker)?.timestamp)?;
-                    let took = seconds(&t.end_date)? - started;
+                    let started = unix_seconds(log.expect(marker)?.timestamp.as_deref())?;
+                    let took = unix_seconds(t.end_date.as_deref())? - started;
                     eprintln!(
                         "{dag}/{task} try {}: ended {took:.2} s after its first record \
                          (Airflow's duration {:.2?} s)",

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment};
+use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, unix_seconds};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -18,13 +18,6 @@ const RUN: &str = "retry_assets_run";
 /// What `retry_custom` asks for, and what its stub declares.
 const ASKED_DELAY: f64 = 7.0;
 const DECLARED_DELAY: f64 = 60.0;
-
-fn seconds(ts: Option<&str>) -> Result<f64> {
-    let s = ts.context("no timestamp")?;
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .with_context(|| format!("parsing timestamp {s:?}"))?;
-    Ok(t.unix_timestamp_nanos() as f64 / 1e9)
-}
 
 fn xcom(api: &Api, task: &str) -> Result<Value> {
     api.xcom(DAG, RUN, task, "return_value")?
@@ -73,8 +66,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                 "try 1 ended {:?}",
                 tries[0].state
             );
-            let ended = seconds(tries[0].end_date.as_deref())?;
-            let started = seconds(tries[1].start_date.as_deref())?;
+            let ended = unix_seconds(tries[0].end_date.as_deref())?;
+            let started = unix_seconds(tries[1].start_date.as_deref())?;
             let gap = started - ended;
             eprintln!("   try 2 started {gap:.2} s after try 1 ended (asked {ASKED_DELAY} s)");
             ensure!(
