@@ -322,6 +322,15 @@ pub struct TIRunContext {
     /// arguments.
     #[serde(default)]
     pub arg_bindings: Option<Vec<ArgBinding>>,
+    /// The method to resume in, when the try resumes a task that deferred, asked for input or
+    /// whose trigger failed (`__fail__`); `None` for a fresh try.
+    #[serde(default)]
+    pub next_method: Option<String>,
+    /// What the resumed method gets: the kwargs given when suspending, with the trigger's
+    /// `event` added (in `airflow.sdk.serde`'s encoding); a string in Airflow's older
+    /// `BaseSerialization` form is kept as the string.
+    #[serde(default)]
+    pub next_kwargs: Option<Json>,
 }
 
 /// The first frame of a task run.
@@ -572,6 +581,52 @@ fn generic_error() -> String {
     "GENERIC_ERROR".to_owned()
 }
 
+/// `TaskRescheduleStartDate`: when the first try of a rescheduled task started (`None` before
+/// the first reschedule).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TaskRescheduleStartDate {
+    /// The start of the first try since the task was last cleared.
+    #[serde(default)]
+    pub start_date: Option<Timestamp>,
+}
+
+/// A person assigned to answer a human-in-the-loop request (`HITLUser`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct HitlUser {
+    /// The user's id in the auth manager.
+    pub id: String,
+    /// The name shown.
+    pub name: String,
+}
+
+/// `CreateHITLDetailPayload` (sent) and `HITLDetailRequestResult` (its answer): what a task asks
+/// a person.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct HITLDetailRequest {
+    /// The task instance asking.
+    pub ti_id: String,
+    /// The options offered (at least one).
+    pub options: Vec<String>,
+    /// The question's subject.
+    pub subject: String,
+    /// Its body (Markdown).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The options taken when nobody answers in time.
+    #[serde(default)]
+    pub defaults: Option<Vec<String>>,
+    /// Whether several options may be chosen.
+    #[serde(default)]
+    pub multiple: bool,
+    /// Params the person fills in, each as Airflow's serialized `Param`
+    /// (`{"value", "description", "schema"}`).
+    #[serde(default)]
+    pub params: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Who may answer (empty: anyone allowed to).
+    #[serde(default)]
+    pub assigned_users: Vec<HitlUser>,
+}
+
 /// Every body the supervisor (or the Dag processor) sends that this runtime reads.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "type")]
@@ -618,6 +673,10 @@ pub enum ToTask {
     AssetStateStoreResult(AssetStateStoreResult),
     /// `AssetsByAliasResult`: the assets an alias resolved to.
     AssetsByAliasResult(AssetsByAliasResult),
+    /// `TaskRescheduleStartDate`: the answer to `GetTaskRescheduleStartDate`.
+    TaskRescheduleStartDate(TaskRescheduleStartDate),
+    /// `HITLDetailRequestResult`: the answer to `CreateHITLDetailPayload`.
+    HITLDetailRequestResult(HITLDetailRequest),
 }
 
 impl ToTask {
@@ -644,6 +703,8 @@ impl ToTask {
             ToTask::AssetEventsResult(_) => "AssetEventsResult",
             ToTask::AssetStateStoreResult(_) => "AssetStateStoreResult",
             ToTask::AssetsByAliasResult(_) => "AssetsByAliasResult",
+            ToTask::TaskRescheduleStartDate(_) => "TaskRescheduleStartDate",
+            ToTask::HITLDetailRequestResult(_) => "HITLDetailRequestResult",
         }
     }
 }
@@ -1016,6 +1077,62 @@ pub struct SetExecutionTimeout {
     pub timeout_seconds: f64,
 }
 
+/// `DeferTask` (strict: no unknown keys): hand the task to a trigger in the triggerer; the task
+/// is started again in `next_method` when the trigger fires.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeferTask {
+    /// The trigger's Python class path.
+    pub classpath: String,
+    /// The trigger's constructor arguments, in `airflow.sdk.serde`'s encoding.
+    pub trigger_kwargs: serde_json::Map<String, serde_json::Value>,
+    /// Seconds after which the trigger gives up and the task fails (`None`: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger_timeout: Option<f64>,
+    /// The method the task resumes in.
+    pub next_method: String,
+    /// What the resumed method gets besides the event.
+    pub next_kwargs: serde_json::Map<String, serde_json::Value>,
+    /// The label set with `SetRenderedMapIndex`, kept while the task waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_map_index: Option<String>,
+}
+
+/// `AwaitInputTask` (strict): park the task in `awaiting_input` until a person answers its
+/// human-in-the-loop request (or the timeout takes the defaults); no trigger is involved.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AwaitInputTask {
+    /// Seconds to wait for an answer (`None`: no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<f64>,
+    /// The method the task resumes in.
+    pub next_method: String,
+    /// What the resumed method gets besides the answer.
+    pub next_kwargs: serde_json::Map<String, serde_json::Value>,
+    /// The label set with `SetRenderedMapIndex`, kept while the task waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendered_map_index: Option<String>,
+}
+
+/// `RescheduleTask` (strict): end this try `up_for_reschedule`, to be run again at
+/// `reschedule_date` (a sensor in reschedule mode).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RescheduleTask {
+    /// When to run the task again (RFC 3339 with an offset).
+    pub reschedule_date: String,
+    /// When this try ended (RFC 3339 with an offset).
+    pub end_date: String,
+}
+
+/// `GetTaskRescheduleStartDate`: when the first try of this task instance started, counted
+/// across reschedules (a reschedule sensor's timeout runs from there).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GetTaskRescheduleStartDate {
+    /// The task instance.
+    pub ti_id: String,
+    /// The try whose reschedules count (the current one).
+    pub try_number: i64,
+}
+
 /// One serialized Dag of a parse result (`LazyDeserializedDAG`).
 ///
 /// `D` is the dag in Airflow's `DagSerialization` shape: any `Serialize` type, so a runtime can
@@ -1256,6 +1373,16 @@ pub enum ToSupervisor<D = serde_json::Value> {
     GetAssetsByAlias(GetAssetsByAlias),
     /// `GetAssetEventByAssetAlias`: the events emitted through an alias.
     GetAssetEventByAssetAlias(GetAssetEventByAssetAlias),
+    /// `DeferTask`: hand the task to a trigger (terminal for this try).
+    DeferTask(DeferTask),
+    /// `AwaitInputTask`: wait for a person's answer (terminal for this try).
+    AwaitInputTask(AwaitInputTask),
+    /// `RescheduleTask`: run again later (terminal for this try).
+    RescheduleTask(RescheduleTask),
+    /// `GetTaskRescheduleStartDate`: when the first try started.
+    GetTaskRescheduleStartDate(GetTaskRescheduleStartDate),
+    /// `CreateHITLDetailPayload`: write a human-in-the-loop request.
+    CreateHITLDetailPayload(HITLDetailRequest),
 }
 
 impl<D: Serialize> ToSupervisor<D> {
@@ -1348,6 +1475,12 @@ pub enum Terminal {
     Skipped,
     /// `TaskState{removed}`.
     Removed,
+    /// `DeferTask`: the task waits in `deferred` for its trigger.
+    Deferred(Box<DeferTask>),
+    /// `AwaitInputTask`: the task waits in `awaiting_input` for a person.
+    AwaitingInput(Box<AwaitInputTask>),
+    /// `RescheduleTask`: the task runs again at this time (RFC 3339 with an offset).
+    Rescheduled(String),
 }
 
 impl Terminal {
@@ -1359,6 +1492,9 @@ impl Terminal {
             Terminal::Failed => "failed",
             Terminal::Skipped => "skipped",
             Terminal::Removed => "removed",
+            Terminal::Deferred(_) => "deferred",
+            Terminal::AwaitingInput(_) => "awaiting_input",
+            Terminal::Rescheduled(_) => "up_for_reschedule",
         }
     }
 
@@ -1388,6 +1524,12 @@ impl Terminal {
                     retry_reason: None,
                 })
             }
+            Terminal::Deferred(defer) => ToSupervisor::DeferTask((**defer).clone()),
+            Terminal::AwaitingInput(wait) => ToSupervisor::AwaitInputTask((**wait).clone()),
+            Terminal::Rescheduled(at) => ToSupervisor::RescheduleTask(RescheduleTask {
+                reschedule_date: at.clone(),
+                end_date,
+            }),
         }
     }
 }

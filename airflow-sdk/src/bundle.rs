@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::declare::{Flow, IntoUtc, Task};
 use crate::runtime::timeout::ExecutionTimeout;
+use crate::suspend::{FAIL_METHOD, Resumed, Suspend};
 use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
 
 /// A task function with its return value erased to JSON (it becomes the `return_value` XCom).
@@ -155,7 +156,17 @@ pub struct Dag {
     default_task: TaskSettings,
     /// Dependencies `(upstream, downstream)`, in declaration order.
     edges: Vec<(String, String)>,
+    /// Resume handlers: `(task id, method, handler)`, in declaration order.
+    resumes: Vec<(String, String, ResumeFn)>,
 }
+
+/// A resume handler with its arguments erased: `next_kwargs` (plain JSON) in, the return value
+/// out.
+pub(crate) type ResumeFn = Arc<
+    dyn Fn(&mut TaskContext, serde_json::Value) -> Result<serde_json::Value, TaskError>
+        + Send
+        + Sync,
+>;
 
 impl Dag {
     /// A dag with no tasks yet, never scheduled on its own (`schedule=None`).
@@ -176,6 +187,7 @@ impl Dag {
             dagrun_timeout: None,
             default_task: TaskSettings::default(),
             edges: Vec::new(),
+            resumes: Vec::new(),
         }
     }
 
@@ -367,6 +379,71 @@ impl Dag {
             (F::ARITY, F::value_schemas),
             move |ctx, args| to_return_value(f.call(ctx, args)?),
         )
+    }
+
+    /// Registers `handler` as task `task_id`'s resume handler named `method`: a try of the task
+    /// that Airflow resumes in `method` (after the task deferred with [`Defer`](crate::Defer)
+    /// naming it, or awaited a person's input) runs `handler` instead of the task function. It
+    /// receives the trigger's event (or the person's answer) and the deferral's kwargs, each
+    /// converted with `serde` ([`Resumed`]); a value that does not fit fails the task without
+    /// retry, naming the type and the value. What it returns becomes the `return_value` XCom, and
+    /// it may defer again.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use airflow_sdk::{Bundle, Dag, Defer, Resumed, TaskContext, TaskError, TaskResult, Trigger};
+    ///
+    /// fn wait(_ctx: &mut TaskContext) -> TaskResult {
+    ///     let trigger = Trigger::time_delta(Duration::from_secs(30));
+    ///     Err(TaskError::defer(Defer::new(trigger, "woke")))
+    /// }
+    ///
+    /// fn woke(_ctx: &mut TaskContext, resumed: Resumed<String>) -> TaskResult<String> {
+    ///     Ok(resumed.event) // the moment the trigger fired for, RFC 3339
+    /// }
+    ///
+    /// fn bundle() -> Bundle {
+    ///     Bundle::new().dag(Dag::new("timer").task("wait", wait).on_resume("wait", "woke", woke))
+    /// }
+    /// ```
+    ///
+    /// A try that resumes after its trigger failed or timed out fails with the error Airflow
+    /// recorded (retried as the task declares) without running any handler. The bundle refuses
+    /// (as a [`DeclarationProblem::ResumeHandler`]) a handler for a task the dag does not
+    /// declare, or two handlers of one name for a task; a task that defers to a method with no
+    /// handler fails without retry instead of deferring.
+    pub fn on_resume<E, K, T, F>(mut self, task_id: &str, method: &str, handler: F) -> Self
+    where
+        E: DeserializeOwned,
+        K: DeserializeOwned,
+        T: Serialize,
+        F: Fn(&mut TaskContext, Resumed<E, K>) -> TaskResult<T> + Send + Sync + 'static,
+    {
+        let run: ResumeFn = Arc::new(move |ctx, next_kwargs| {
+            let resumed = Resumed::from_next_kwargs(next_kwargs)
+                .map_err(|e| TaskError::fail_no_retry(format!("cannot resume the task: {e}")))?;
+            to_return_value(handler(ctx, resumed)?)
+        });
+        self.resumes
+            .push((task_id.to_owned(), method.to_owned(), run));
+        self
+    }
+
+    /// The resume handler `method` of task `task_id`.
+    fn find_resume(&self, task_id: &str, method: &str) -> Option<&ResumeFn> {
+        self.resumes
+            .iter()
+            .find(|(t, m, _)| t == task_id && m == method)
+            .map(|(_, _, f)| f)
+    }
+
+    /// The names of task `task_id`'s resume handlers, for messages.
+    fn resume_names(&self, task_id: &str) -> Vec<&str> {
+        self.resumes
+            .iter()
+            .filter(|(t, _, _)| t == task_id)
+            .map(|(_, m, _)| m.as_str())
+            .collect()
     }
 
     /// Declares `task` with its run function; `params` are a typed-argument task's parameter
@@ -601,6 +678,18 @@ pub enum DeclarationProblem {
     /// A dag's schedule, dates, settings or dependencies are wrong (the problem names the dag
     /// and task).
     Dag(declare::DeclarationProblem),
+    /// A resume handler ([`Dag::on_resume`]) names a task the dag does not declare, repeats a
+    /// name, or has a name Airflow reserves.
+    ResumeHandler {
+        /// The dag.
+        dag_id: String,
+        /// The task.
+        task_id: String,
+        /// The handler's name.
+        method: String,
+        /// What is wrong.
+        why: &'static str,
+    },
 }
 
 /// The bundle's declarations are inconsistent; every problem is listed.
@@ -643,6 +732,14 @@ impl DeclarationError {
                     SchemaVersion::V2026_10_30
                 ),
                 DeclarationProblem::Dag(p) => p.to_string(),
+                DeclarationProblem::ResumeHandler {
+                    dag_id,
+                    task_id,
+                    method,
+                    why,
+                } => format!(
+                    "resume handler {method:?} of task {task_id:?} in dag {dag_id:?}: {why}"
+                ),
             })
             .collect();
         parts.join("; ")
@@ -740,6 +837,26 @@ impl Bundle {
                     }
                 }
             }
+            let mut resumes = HashSet::new();
+            for (task_id, method, _) in &dag.resumes {
+                let why = if !dag.tasks.iter().any(|t| &t.id == task_id) {
+                    Some("the dag declares no such task: declare the task before its handler")
+                } else if method.is_empty() || method == FAIL_METHOD || method == "execute" {
+                    Some("the name is empty or one Airflow reserves (`__fail__`, `execute`)")
+                } else if !resumes.insert((task_id, method)) {
+                    Some("the task has two handlers of this name")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    problems.push(DeclarationProblem::ResumeHandler {
+                        dag_id: dag.id.clone(),
+                        task_id: task_id.clone(),
+                        method: method.clone(),
+                        why,
+                    });
+                }
+            }
             let (_, found) = dag.declaration(&self.queues);
             problems.extend(found.into_iter().map(DeclarationProblem::Dag));
         }
@@ -824,14 +941,63 @@ impl Bundle {
         handlers
     }
 
-    /// The task `task_id` of dag `dag_id`, if declared.
-    pub(crate) fn find_task(&self, dag_id: &str, task_id: &str) -> Option<&TaskEntry> {
-        self.dags
-            .iter()
-            .find(|d| d.id == dag_id)?
-            .tasks
-            .iter()
-            .find(|t| t.id == task_id)
+    /// What a try of task `task_id` of dag `dag_id` runs, if the task is declared: the task
+    /// function, or for a try Airflow resumes (`next_method`) the resume handler given
+    /// `next_kwargs` (in plain JSON), or for a failed trigger (`__fail__`) the failure Airflow
+    /// recorded. Either way, a deferral or input request naming a method the task has no handler
+    /// for fails the task without retry instead: nothing could resume it.
+    pub(crate) fn entry_point(
+        &self,
+        dag_id: &str,
+        task_id: &str,
+        next_method: Option<&str>,
+        next_kwargs: Option<&serde_json::Value>,
+    ) -> Option<TaskFn> {
+        let dag = self.find_dag(dag_id)?;
+        let task = dag.tasks.iter().find(|t| t.id == task_id)?;
+        let next_kwargs = crate::suspend::plain(next_kwargs.cloned().unwrap_or_default());
+        let run: TaskFn = match next_method {
+            None => Arc::clone(&task.run),
+            Some(FAIL_METHOD) => {
+                let error = crate::suspend::trigger_failure(&next_kwargs);
+                Arc::new(move |_| Err(TaskError::fail(error.clone())))
+            }
+            Some(method) => match dag.find_resume(task_id, method) {
+                Some(resume) => {
+                    let resume = Arc::clone(resume);
+                    Arc::new(move |ctx| resume(ctx, next_kwargs.clone()))
+                }
+                None => {
+                    let error = format!(
+                        "Airflow resumed the task in {method:?}, but the bundle registers no such \
+                         resume handler for it (it has: {:?}); register it with \
+                         Dag::on_resume({task_id:?}, {method:?}, ...) and clear the task",
+                        dag.resume_names(task_id)
+                    );
+                    Arc::new(move |_| Err(TaskError::fail_no_retry(error.clone())))
+                }
+            },
+        };
+        let handlers: Vec<String> = dag
+            .resume_names(task_id)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let task_id = task_id.to_owned();
+        Some(Arc::new(move |ctx| {
+            let result = run(ctx);
+            if let Err(e) = &result
+                && let Some(method) = e.suspension().and_then(Suspend::method)
+                && !handlers.iter().any(|h| h == method)
+            {
+                return Err(TaskError::fail_no_retry(format!(
+                    "the task asked to resume in {method:?}, but the bundle registers no such \
+                     resume handler for task {task_id:?} (it has: {handlers:?}): add \
+                     Dag::on_resume({task_id:?}, {method:?}, ...)"
+                )));
+            }
+            result
+        }))
     }
 
     /// Each dag's declarations by id, sorted, without checking them first (the caller has).

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
+use crate::suspend::{Defer, Suspend};
+
 /// The result of a task function: a value that becomes the task's `return_value` XCom, or a
 /// [`TaskError`].
 pub type TaskResult<T = ()> = Result<T, TaskError>;
@@ -22,6 +26,13 @@ pub enum TaskOutcome {
     RetryAfter(Duration),
     /// Removed: the task instance no longer belongs in its run ([`TaskError::remove`]).
     Removed,
+    /// Deferred to a trigger; resumed in a handler when it fires ([`TaskError::defer`]).
+    Deferred,
+    /// Waiting for a person's answer; resumed in a handler when it comes
+    /// ([`TaskContext::await_input`](crate::TaskContext::await_input)).
+    AwaitingInput,
+    /// Run again later, as a sensor in reschedule mode ([`TaskError::reschedule_at`]).
+    Rescheduled,
 }
 
 /// Why a task did not succeed.
@@ -32,6 +43,8 @@ pub enum TaskOutcome {
 pub struct TaskError {
     outcome: TaskOutcome,
     source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    /// What a deferring, waiting or rescheduled task asks for.
+    suspend: Option<Box<Suspend>>,
 }
 
 impl TaskError {
@@ -40,6 +53,7 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::Failed,
             source: message.to_string().into(),
+            suspend: None,
         }
     }
 
@@ -48,6 +62,7 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::FailedNoRetry,
             source: message.to_string().into(),
+            suspend: None,
         }
     }
 
@@ -56,6 +71,7 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::Skipped,
             source: reason.to_string().into(),
+            suspend: None,
         }
     }
 
@@ -80,6 +96,7 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::RetryAfter(delay),
             source: message.to_string().into(),
+            suspend: None,
         }
     }
 
@@ -91,7 +108,34 @@ impl TaskError {
         TaskError {
             outcome: TaskOutcome::Removed,
             source: reason.to_string().into(),
+            suspend: None,
         }
+    }
+
+    /// Defers the task: Airflow's triggerer runs `defer`'s trigger while the task holds no worker
+    /// slot (state `deferred`), then starts the task again in the resume handler `defer` names,
+    /// registered with [`Dag::on_resume`](crate::Dag::on_resume). See [`Defer`].
+    pub fn defer(defer: Defer) -> Self {
+        Self::suspended(TaskOutcome::Deferred, Suspend::Defer(defer))
+    }
+
+    /// Ends this try `up_for_reschedule`: Airflow runs the task again at `at`, in a new try of
+    /// the same try number (a sensor in reschedule mode; see [`Sensor`](crate::Sensor)).
+    pub fn reschedule_at(at: OffsetDateTime) -> Self {
+        Self::suspended(TaskOutcome::Rescheduled, Suspend::Reschedule(at))
+    }
+
+    pub(crate) fn suspended(outcome: TaskOutcome, suspend: Suspend) -> Self {
+        TaskError {
+            outcome,
+            source: suspend.to_string().into(),
+            suspend: Some(Box::new(suspend)),
+        }
+    }
+
+    /// What a suspended task asks for.
+    pub(crate) fn suspension(&self) -> Option<&Suspend> {
+        self.suspend.as_deref()
     }
 
     /// The retry delay the task asked for ([`retry_after`](Self::retry_after)); `None` for the
@@ -122,6 +166,7 @@ where
         TaskError {
             outcome: TaskOutcome::Failed,
             source: e.into(),
+            suspend: None,
         }
     }
 }
@@ -131,6 +176,7 @@ impl fmt::Debug for TaskError {
         f.debug_struct("TaskError")
             .field("outcome", &self.outcome)
             .field("source", &self.source)
+            .field("suspend", &self.suspend)
             .finish()
     }
 }

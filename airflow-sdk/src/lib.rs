@@ -161,7 +161,7 @@
 //! | floor | modules | what |
 //! |---|---|---|
 //! | 0 | the `airflow-protocol` crate; the crate's constants | frames, message types per schema version, versions |
-//! | 1 | `error`, `connection`, `declare` | plain data: task errors, Connections, task declarations |
+//! | 1 | `error`, `suspend`, `connection`, `declare` | plain data: task errors, deferral and resumption, Connections, task declarations |
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
@@ -182,6 +182,7 @@ mod context;
 mod declare;
 mod error;
 mod runtime;
+mod suspend;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
@@ -200,6 +201,7 @@ pub use context::{
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
+pub use suspend::{Defer, Resumed, Trigger};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;

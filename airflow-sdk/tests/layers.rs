@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 const FLOORS: &[(&str, u8)] = &[
     // 1: plain data, no I/O.
     ("error", 1),
+    ("suspend", 1),
     ("connection", 1),
     ("declare", 1),
     // 2: the protocol's messages as this runtime sends them (dags serialized from declarations).

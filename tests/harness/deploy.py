@@ -226,6 +226,8 @@ class Deployment:
 
     def wait_healthy(self) -> None:
         want = ["metadatabase", "scheduler", "dag_processor"]
+        if self.args.triggerer:
+            want.append("triggerer")
         deadline = time.monotonic() + SERVICES_START_TIMEOUT
         last = None
         while time.monotonic() < deadline:
@@ -364,6 +366,9 @@ class Deployment:
         # can queue a task (a catchup run, say) that fails with "connection refused".
         self.wait_api_answers()
         self.start("scheduler", self.airflow("scheduler"))
+        if a.triggerer:
+            # Runs the triggers of deferred tasks (and reports in the health check).
+            self.start("triggerer", self.airflow("triggerer"))
         self.worker_names: list[str] = []
         if a.executor == "celery":
             log_dir = self.home / "logs"
@@ -447,6 +452,8 @@ def main() -> int:
     ap.add_argument("--celery-queues", default="default,rust")
     ap.add_argument("--worker-concurrency", type=int, default=4)
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every service")
+    ap.add_argument("--triggerer", action="store_true",
+                    help="also start `airflow triggerer` (deferred tasks need it)")
     args = ap.parse_args()
     if args.executor == "celery" and not args.private_services and not (
             args.broker_url and args.sql_alchemy_conn):

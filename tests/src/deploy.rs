@@ -3,8 +3,9 @@
 //! [`Deployment::start`] runs `tests/harness/deploy.py` with the interpreter of a pinned release
 //! ([`Release`]): it writes an `AIRFLOW_HOME` (its `[sdk]` block taken from the README, see
 //! [`readme_config`]), starts a private PostgreSQL cluster and migrates the metadata database
-//! there, and starts the api-server, scheduler and dag-processor (and, for
-//! [`Executor::Celery`], a private Redis and Celery workers) on free loopback ports. PostgreSQL,
+//! there, and starts the api-server, scheduler and dag-processor (with
+//! [`DeployOptions::triggerer`], the triggerer; for [`Executor::Celery`], a private Redis and
+//! Celery workers) on free loopback ports. PostgreSQL,
 //! not SQLite: SQLite takes one writer at a time, and on a loaded CI machine its lock waits
 //! outlast API calls. Everything is then driven through Airflow's public REST API
 //! ([`Api`]), and judged by what Airflow's own database says through it.
@@ -73,6 +74,7 @@ pub struct DeployOptions {
     sdk_config: Option<String>,
     api_port: Option<u16>,
     env: Vec<(String, String)>,
+    triggerer: bool,
 }
 
 impl DeployOptions {
@@ -87,7 +89,15 @@ impl DeployOptions {
             sdk_config: None,
             api_port: None,
             env: Vec::new(),
+            triggerer: false,
         }
+    }
+
+    /// Also starts `airflow triggerer`, which runs the triggers of deferred tasks (the health
+    /// check then waits for it too).
+    pub fn triggerer(mut self) -> Self {
+        self.triggerer = true;
+        self
     }
 
     /// Runs tasks with `executor` (default [`Executor::Local`]).
@@ -241,6 +251,9 @@ impl Deployment {
         }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        if opts.triggerer {
+            cmd.arg("--triggerer");
         }
         if let Executor::Celery { workers } = opts.executor {
             cmd.args(["--executor", "celery", "--private-services"])

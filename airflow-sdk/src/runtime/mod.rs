@@ -194,12 +194,19 @@ fn run_with(
     let should_retry = details.ti_context.should_retry;
     let comms = Arc::new(comms);
     let mut produced = Outlets::default();
-    let terminal = match bundle.find_task(&dag_id, &task_id) {
+    let entry = bundle.entry_point(
+        &dag_id,
+        &task_id,
+        details.ti_context.next_method.as_deref(),
+        details.ti_context.next_kwargs.as_ref().map(|k| &k.0),
+    );
+    let terminal = match entry {
         None => unknown_task(bundle, &dag_id, &task_id).0,
-        Some(task) => {
+        Some(f) => {
             log::debug!(target: LOGGER, dag_id = dag_id.as_str(), task_id = task_id.as_str(),
-                try_number = details.ti.try_number; "running task");
-            let f = Arc::clone(&task.run);
+                try_number = details.ti.try_number,
+                next_method = details.ti_context.next_method.as_deref().unwrap_or("");
+                "running task");
             let params = bundle
                 .find_dag(&dag_id)
                 .map(|d| d.param_defaults())

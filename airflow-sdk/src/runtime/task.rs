@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use airflow_protocol::SchemaVersion;
 
-use super::messages::{AssetProfile, Terminal, ToSupervisor};
+use super::messages::{
+    AssetProfile, AwaitInputTask, DeferTask, Terminal, ToSupervisor, format_time,
+};
 use super::timeout::{Alarm, ExecutionTimeout, Watchdog};
 use super::{logging, signals};
 use crate::error::TaskOutcome;
+use crate::suspend::Suspend;
 use crate::{TaskContext, TaskError};
 
 const LOGGER: &str = "airflow_sdk::runtime";
@@ -40,6 +43,9 @@ pub(crate) enum Outcome {
     /// Returned; with the assets it produced (`task_outlets`, `outlet_events`).
     Returned(Outlets),
     Errored(TaskError),
+    /// Deferred, waiting for input or rescheduled ([`TaskError::suspension`]); with the rendered
+    /// map index it set, which the supervisor records from the message.
+    Suspended(TaskError, Option<String>),
     Panicked(String),
     /// SIGTERM arrived and the task did not return within the grace period.
     Abandoned(&'static str),
@@ -137,7 +143,7 @@ pub(crate) fn run_one(
         }
     };
     let error = match &outcome {
-        Outcome::Returned(_) => None,
+        Outcome::Returned(_) | Outcome::Suspended(..) => None,
         Outcome::Errored(e) => Some(e.to_string()),
         Outcome::Panicked(m) => Some(format!("panicked: {m}")),
         Outcome::Abandoned(sig) => Some(format!(
@@ -174,6 +180,7 @@ fn execute(ctx: &mut TaskContext, f: ErasedFn<'_>) -> Outcome {
                 "cannot push the return value as XCom: {e}"
             ))),
         },
+        Ok(Err(e)) if e.suspension().is_some() => Outcome::Suspended(e, ctx.outlets().2),
         Ok(Err(e)) => Outcome::Errored(e),
         Err(payload) => Outcome::Panicked(logging::panic_message(&*payload)),
     }
@@ -274,6 +281,15 @@ fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Termi
                 log::warn!(target: LOGGER, reason = e.to_string().as_str(); "task removed: {e}");
                 Terminal::Removed
             }
+            // Only `TaskError::defer` and its siblings make these, always with a suspension
+            // (taken as `Outcome::Suspended` above).
+            TaskOutcome::Deferred | TaskOutcome::AwaitingInput | TaskOutcome::Rescheduled => {
+                failed(e.to_string())
+            }
+        },
+        Outcome::Suspended(e, rendered_map_index) => match e.suspension() {
+            Some(suspend) => suspended(suspend, rendered_map_index),
+            None => failed(e.to_string()),
         },
         Outcome::Panicked(message) => {
             log::error!(target: LOGGER, error = message.as_str(); "task failed: it panicked: {message}");
@@ -283,6 +299,44 @@ fn decide(outcome: Outcome, should_retry: bool, produced: &mut Outlets) -> Termi
             log::error!(target: LOGGER, signal = sig;
                 "task failed: it did not stop within {:.1} s of {sig}", TERM_GRACE.as_secs_f64());
             failed(format!("terminated by {sig}"))
+        }
+    }
+}
+
+/// The terminal state of a suspended task, logged.
+fn suspended(suspend: &Suspend, rendered_map_index: Option<String>) -> Terminal {
+    match suspend {
+        Suspend::Defer(d) => {
+            log::info!(target: LOGGER, trigger = d.trigger.classpath(), next_method = d.method.as_str();
+                "task deferred to {}; it resumes in {}", d.trigger.classpath(), d.method);
+            Terminal::Deferred(Box::new(DeferTask {
+                classpath: d.trigger.classpath().to_owned(),
+                trigger_kwargs: d.trigger.kwargs().clone(),
+                trigger_timeout: d.timeout.map(|t| t.as_secs_f64()),
+                next_method: d.method.clone(),
+                next_kwargs: d.kwargs.clone(),
+                rendered_map_index,
+            }))
+        }
+        Suspend::AwaitInput {
+            method,
+            kwargs,
+            timeout,
+        } => {
+            log::info!(target: LOGGER, next_method = method.as_str();
+                "task awaiting input; it resumes in {method}");
+            Terminal::AwaitingInput(Box::new(AwaitInputTask {
+                timeout: timeout.map(|t| t.as_secs_f64()),
+                next_method: method.clone(),
+                next_kwargs: kwargs.clone(),
+                rendered_map_index,
+            }))
+        }
+        Suspend::Reschedule(at) => {
+            let at = format_time(*at);
+            log::info!(target: LOGGER, reschedule_date = at.as_str();
+                "task rescheduled: it runs again at {at}");
+            Terminal::Rescheduled(at)
         }
     }
 }

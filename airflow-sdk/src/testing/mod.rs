@@ -151,7 +151,7 @@ use crate::runtime::messages::{
 use crate::runtime::task::{Limit, Outlets, Run, run_one, terminal_message};
 use crate::runtime::timeout::ExecutionTimeout;
 use crate::{
-    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, IntoUtc,
+    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, Defer, IntoUtc,
     SchemaVersion, TaskContext, TaskError, TaskResult, XComRef,
 };
 
@@ -217,6 +217,10 @@ pub struct TestRun {
     log_level: LevelFilter,
     all_threads: bool,
     sensitive_names: Vec<String>,
+    /// A resumed try: the method, the event, the deferral's kwargs.
+    next_method: Option<String>,
+    resume_event: Value,
+    resume_kwargs: serde_json::Map<String, Value>,
 }
 
 impl fmt::Debug for TestRun {
@@ -266,10 +270,51 @@ impl TestRun {
             log_level: LevelFilter::Info,
             all_threads: false,
             sensitive_names: Vec::new(),
+            next_method: None,
+            resume_event: Value::Null,
+            resume_kwargs: serde_json::Map::new(),
         }
     }
 
     // --- the task instance and its dag run ------------------------------------------------
+
+    // --- resuming ----------------------------------------------------------------------------
+
+    /// Makes this a try Airflow resumes in the resume handler `method`
+    /// ([`Dag::on_resume`](crate::Dag::on_resume)) with the trigger's `event` (or a person's
+    /// answer), as after a deferral. Only [`run_in`](Self::run_in) runs resume handlers.
+    /// Python values the event would carry in Airflow's encoding are given as plain JSON.
+    pub fn resume(mut self, method: &str, event: Value) -> Self {
+        self.next_method = Some(method.to_owned());
+        self.resume_event = event;
+        self
+    }
+
+    /// The kwargs the task gave when it deferred ([`Defer::kwargs`](crate::Defer::kwargs)),
+    /// for a resumed try.
+    pub fn resume_kwargs(mut self, kwargs: Value) -> Self {
+        self.resume_kwargs = crate::suspend::object(kwargs);
+        self
+    }
+
+    /// Makes this a try Airflow starts after the task's trigger failed or timed out, with the
+    /// `error` Airflow recorded: the task fails without running any handler.
+    pub fn trigger_failed(mut self, error: &str) -> Self {
+        self.next_method = Some(crate::suspend::FAIL_METHOD.to_owned());
+        self.resume_kwargs = crate::suspend::object(serde_json::json!({"error": error}));
+        self.resume_event = Value::Null;
+        self
+    }
+
+    /// `next_kwargs` as Airflow would hand them over.
+    fn next_kwargs(&self) -> Option<Value> {
+        let method = self.next_method.as_deref()?;
+        let mut kwargs = self.resume_kwargs.clone();
+        if method != crate::suspend::FAIL_METHOD {
+            kwargs.insert("event".to_owned(), self.resume_event.clone());
+        }
+        Some(Value::Object(kwargs))
+    }
 
     /// The dag run id (default `manual__<logical date>`).
     pub fn run_id(mut self, run_id: &str) -> Self {
@@ -767,11 +812,14 @@ impl TestRun {
                 .execution_timeout(&self.dag_id, &self.task_id)
                 .map(ExecutionTimeout::duration);
         }
-        match bundle.find_task(&self.dag_id, &self.task_id) {
-            Some(task) => {
-                let run = Arc::clone(&task.run);
-                self.execute(bundle.schema, params, max_tries, Body::Task(&*run))
-            }
+        let next_kwargs = self.next_kwargs();
+        match bundle.entry_point(
+            &self.dag_id,
+            &self.task_id,
+            self.next_method.as_deref(),
+            next_kwargs.as_ref(),
+        ) {
+            Some(run) => self.execute(bundle.schema, params, max_tries, Body::Task(&*run)),
             None => self.execute(bundle.schema, params, max_tries, Body::Unknown(bundle)),
         }
     }
@@ -874,6 +922,8 @@ impl TestRun {
                 max_tries: i64::from(max_tries),
                 should_retry,
                 xcom_keys_to_clear: (!to_clear.is_empty()).then_some(to_clear),
+                next_method: self.next_method.clone(),
+                next_kwargs: self.next_kwargs().map(Json),
                 arg_bindings: self.arg_bindings.clone(),
             },
         }
@@ -971,6 +1021,16 @@ impl TestRun {
             Terminal::RetryAfter(_, delay) => Some(*delay),
             _ => None,
         };
+        let deferral = match &terminal {
+            Terminal::Deferred(d) => Some(Defer::from_message(d)),
+            _ => None,
+        };
+        let reschedule_date = match &terminal {
+            Terminal::Rescheduled(at) => {
+                OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok()
+            }
+            _ => None,
+        };
         drop(ctx);
         let terminal_message = schema.outgoing(terminal_message(&terminal, produced));
         let logs = capture.finish();
@@ -1003,6 +1063,8 @@ impl TestRun {
             emitted_alias_events,
             retry_delay,
             asset_state: state.asset_state,
+            deferral,
+            reschedule_date,
         }
     }
 }
@@ -1031,6 +1093,15 @@ pub enum TestState {
     Skipped,
     /// `removed`: it returned [`TaskError::remove`].
     Removed,
+    /// `deferred`: it returned [`TaskError::defer`]; see [`TestOutcome::deferral`], and
+    /// [`TestRun::resume`] to test the resume handler.
+    Deferred,
+    /// `awaiting_input`: it asked a person ([`TaskContext::await_input`]); see
+    /// [`TestOutcome::terminal`].
+    AwaitingInput,
+    /// `up_for_reschedule`: it asked to run again later ([`TaskError::reschedule_at`], a
+    /// [`Sensor`](crate::Sensor) in reschedule mode); see [`TestOutcome::reschedule_date`].
+    UpForReschedule,
 }
 
 impl TestState {
@@ -1041,11 +1112,14 @@ impl TestState {
             Terminal::Failed => TestState::Failed,
             Terminal::Skipped => TestState::Skipped,
             Terminal::Removed => TestState::Removed,
+            Terminal::Deferred(_) => TestState::Deferred,
+            Terminal::AwaitingInput(_) => TestState::AwaitingInput,
+            Terminal::Rescheduled(_) => TestState::UpForReschedule,
         }
     }
 
     /// Airflow's name for the state: `success`, `up_for_retry`, `failed`, `skipped`,
-    /// `removed`.
+    /// `removed`, `deferred`, `awaiting_input`, `up_for_reschedule`.
     pub fn as_str(self) -> &'static str {
         match self {
             TestState::Success => "success",
@@ -1053,6 +1127,9 @@ impl TestState {
             TestState::Failed => "failed",
             TestState::Skipped => "skipped",
             TestState::Removed => "removed",
+            TestState::Deferred => "deferred",
+            TestState::AwaitingInput => "awaiting_input",
+            TestState::UpForReschedule => "up_for_reschedule",
         }
     }
 }
@@ -1190,6 +1267,16 @@ pub enum RequestKind {
     RetryTask,
     /// The terminal message of a failed or skipped task.
     TaskState,
+    /// The terminal message of a deferred task.
+    DeferTask,
+    /// The terminal message of a task waiting for a person's input.
+    AwaitInputTask,
+    /// The terminal message of a rescheduled task.
+    RescheduleTask,
+    /// `GetTaskRescheduleStartDate`: when the first try started (a sensor's timeout).
+    GetTaskRescheduleStartDate,
+    /// `CreateHITLDetailPayload`: writes a human-in-the-loop request.
+    CreateHITLDetailPayload,
     /// The answer to Airflow 3.4's Dag processor (never sent by a task).
     DagFileParsingResult,
     /// The answer to upstream main's task handler request (never sent by a task).
@@ -1240,6 +1327,11 @@ impl RequestKind {
             M::SucceedTask(_) => RequestKind::SucceedTask,
             M::RetryTask(_) => RequestKind::RetryTask,
             M::TaskState(_) => RequestKind::TaskState,
+            M::DeferTask(_) => RequestKind::DeferTask,
+            M::AwaitInputTask(_) => RequestKind::AwaitInputTask,
+            M::RescheduleTask(_) => RequestKind::RescheduleTask,
+            M::GetTaskRescheduleStartDate(_) => RequestKind::GetTaskRescheduleStartDate,
+            M::CreateHITLDetailPayload(_) => RequestKind::CreateHITLDetailPayload,
             M::DagFileParsingResult(_) => RequestKind::DagFileParsingResult,
             M::TaskHandlerParsingResult(_) => RequestKind::TaskHandlerParsingResult,
         }
@@ -1397,6 +1489,10 @@ pub struct TestOutcome {
     pub retry_delay: Option<Duration>,
     /// The asset state store after the run, by asset name, then key.
     pub asset_state: BTreeMap<String, BTreeMap<String, Value>>,
+    /// What the task deferred to, when it ended `deferred` ([`TaskError::defer`]).
+    pub deferral: Option<Defer>,
+    /// When the task asked to run again, when it ended `up_for_reschedule`.
+    pub reschedule_date: Option<OffsetDateTime>,
 }
 
 impl TestOutcome {

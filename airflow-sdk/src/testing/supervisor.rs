@@ -14,8 +14,8 @@ use super::{Failure, PushedXCom, Request, RequestKind, TriggeredRun};
 use crate::runtime::messages::{
     self, AssetEventRecord, AssetEventsResult, AssetResult, ConnectionResult, Count, DagRunRecord,
     DagRunStateResult, DrFilter, ErrorResponse, Json, OKResponse, PrevSuccessfulDagRunResult,
-    PreviousDagRunResult, Reply, TaskStateStoreResult, TaskStatesResult, TiFilter, Timestamp,
-    ToSupervisor, ToTask, VariableResult, XComCountResponse, XComResult,
+    PreviousDagRunResult, Reply, TaskRescheduleStartDate, TaskStateStoreResult, TaskStatesResult,
+    TiFilter, Timestamp, ToSupervisor, ToTask, VariableResult, XComCountResponse, XComResult,
 };
 use crate::transport::{CommError, Supervisor};
 use crate::{Asset, AssetEvent, Connection, DagRunInfo, SchemaVersion};
@@ -61,6 +61,10 @@ pub(crate) struct State {
     pub(crate) triggered: Vec<TriggeredRun>,
     pub(crate) rendered_fields: Option<Value>,
     pub(crate) rendered_map_index: Option<String>,
+    /// When the first try of a rescheduled task started (`GetTaskRescheduleStartDate`).
+    pub(crate) reschedule_start: Option<OffsetDateTime>,
+    /// The human-in-the-loop requests written (`CreateHITLDetailPayload`), in order.
+    pub(crate) input_requests: Vec<airflow_protocol::messages::HITLDetailRequest>,
 }
 
 /// Which requests fail, and how.
@@ -473,10 +477,22 @@ impl FakeSupervisor {
                     .collect();
                 events_result(events, m.ascending, m.limit)
             }
+            M::GetTaskRescheduleStartDate(_) => {
+                Reply::Body(ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate {
+                    start_date: state.reschedule_start.map(Timestamp),
+                }))
+            }
+            M::CreateHITLDetailPayload(m) => {
+                state.input_requests.push(m.clone());
+                Reply::Body(ToTask::HITLDetailRequestResult(m))
+            }
             // Not requests a task makes; the supervisor answers what it does not handle so.
             M::SucceedTask(_)
             | M::RetryTask(_)
             | M::TaskState(_)
+            | M::DeferTask(_)
+            | M::AwaitInputTask(_)
+            | M::RescheduleTask(_)
             | M::DagFileParsingResult(_)
             | M::TaskHandlerParsingResult(_) => api_error(400, "Unhandled request"),
         }

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use super::*;
 use crate::{Asset, DagRunQuery, RequestError, Task, TaskError, TiQuery, TriggerOptions, XComRef};
 
+/// Deferral: the trigger asked for, resume handlers, failed triggers.
+mod deferral;
 /// The retry policy, the asset state store and asset aliases.
 mod retry_assets;
 
