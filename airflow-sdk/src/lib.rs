@@ -201,7 +201,7 @@ pub use context::{
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
-pub use suspend::{Defer, Resumed, Trigger};
+pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;
