@@ -42,6 +42,18 @@
 //! declared `retry_delay`, [`TaskError::skip`] ends it as skipped and [`TaskError::remove`] as
 //! removed.
 //!
+//! # Deferring
+//!
+//! A task that would wait (for a time, another dag run, anything a Python trigger watches)
+//! returns [`TaskError::defer`] with a [`Defer`]: Airflow's triggerer runs the [`Trigger`] (any
+//! trigger class by path and kwargs, or the standard provider's time-delta, date-time and
+//! Dag-state triggers, typed) while the task holds no worker slot, then starts the task again in
+//! the resume handler the deferral names, registered with [`Dag::on_resume`]. The handler gets
+//! the trigger's event and the deferral's kwargs, each typed through `serde` ([`Resumed`]); it
+//! returns like a task (and may defer again). A trigger that fails or passes its
+//! [`Defer::timeout`] fails the try, retried as declared. [`Defer::dag_run_end`] is the
+//! deferrable way to wait for a triggered dag run.
+//!
 //! ```no_run
 //! use airflow_sdk::log::info;
 //! use airflow_sdk::{TaskContext, TaskResult};
@@ -137,8 +149,8 @@
 //! task, and exits 0; `cargo airflow pack` records their digest as the manifest's
 //! `digests.cache`. For a task, it always
 //! sends exactly one terminal message (success,
-//! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
-//! the dag's task ids), waits for its
+//! up-for-retry, failed, skipped, removed, deferred, awaiting input or up-for-reschedule; failed
+//! without retry for a task id it does not know, naming the dag's task ids), waits for its
 //! acknowledgement, and exits 0. Every wait for the supervisor is bounded (60 s by default;
 //! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds from 0.1 to 86400, changes it: a larger or smaller
 //! value is clamped, one that is not a positive number is ignored, each with a warning on

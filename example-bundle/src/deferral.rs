@@ -1,8 +1,8 @@
 //! Deferral: the `deferral` dag (a timer, a wait on a triggered dag run, a trigger that times
 //! out) and the `deferral_slots` dag (three tasks deferred while a fourth runs in the one worker
 //! slot). For the real-deployment test `tests/tests/e2e/deferral.rs` (stubs in
-//! `tests/harness/dags/deferral_stubs.py`, with the Python dag the wait triggers and the Python
-//! tasks whose resumption the Rust ones are compared with).
+//! `tests/harness/dags/deferral_stubs.py`, with the Python dag the wait triggers), and
+//! `deferral_bench` for the resume-cost benchmark `tests/benches/resume_cost.rs`.
 
 use std::time::Duration;
 
@@ -21,8 +21,10 @@ pub const TIMER: Duration = Duration::from_secs(4);
 pub const TRIGGER_TIMEOUT: Duration = Duration::from_secs(3);
 /// The Python dag `wait_dag` triggers.
 pub const TARGET_DAG: &str = "deferral_target";
+/// How long the benchmark's timers defer.
+pub const BENCH_TIMER: Duration = Duration::from_secs(3);
 /// How long each `hold_*` task of `deferral_slots` stays deferred.
-pub const HOLD: Duration = Duration::from_secs(40);
+pub const HOLD: Duration = Duration::from_secs(25);
 
 fn now() -> String {
     OffsetDateTime::now_utc()
@@ -102,10 +104,9 @@ fn never(_: &mut TaskContext, _: Resumed) -> TaskResult<&'static str> {
     Ok("the trigger fired after all")
 }
 
-/// The `deferral` dag: `timer`, `wait_dag`, `times_out`, and `bench_rust_*` (timers compared
-/// with the Python tasks `bench_py_*` of the stub dag).
+/// The `deferral` dag: `timer`, `wait_dag` and `times_out`.
 pub fn dag() -> Dag {
-    let mut dag = Dag::new("deferral")
+    Dag::new("deferral")
         .task("timer", |ctx: &mut TaskContext| -> TaskResult {
             Err(defer_for(ctx, TIMER))
         })
@@ -113,16 +114,17 @@ pub fn dag() -> Dag {
         .task("wait_dag", wait_dag)
         .on_resume("wait_dag", "target_done", target_done)
         .task("times_out", times_out)
-        .on_resume("times_out", "never", never);
-    for i in 1..=3u64 {
-        let id = format!("bench_rust_{i}");
-        dag = dag
-            .task(id.as_str(), move |ctx: &mut TaskContext| -> TaskResult {
-                Err(defer_for(ctx, Duration::from_secs(6 * i)))
-            })
-            .on_resume(&id, "woke", woke);
-    }
-    dag
+        .on_resume("times_out", "never", never)
+}
+
+/// The `deferral_bench` dag: one `timer` deferring for [`BENCH_TIMER`], for
+/// `tests/benches/resume_cost.rs` (beside the Python timer of `deferral_bench_py`).
+pub fn bench_dag() -> Dag {
+    Dag::new("deferral_bench")
+        .task("timer", |ctx: &mut TaskContext| -> TaskResult {
+            Err(defer_for(ctx, BENCH_TIMER))
+        })
+        .on_resume("timer", "woke", woke)
 }
 
 /// The `deferral_slots` dag: `hold_1..3` defer for [`HOLD`]; `busy` runs meanwhile (the

@@ -137,6 +137,7 @@ fn bundle() -> Bundle {
         .dag(retry_assets::dag())
         .dag(deferral::dag())
         .dag(deferral::slots_dag())
+        .dag(deferral::bench_dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())

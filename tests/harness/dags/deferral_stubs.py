@@ -1,10 +1,12 @@
 """Stub dags for the example bundle's deferral dags (example-bundle/src/deferral.rs).
 
 `deferral`: Rust tasks that defer (a timer, a wait on a triggered run of `deferral_target`, a
-trigger that times out) and, beside the Rust timers `bench_rust_*`, Python timers `bench_py_*`
-deferring on the same trigger, so that the test compares what resuming costs each.
+trigger that times out).
 
-`deferral_slots`: three Rust tasks that defer for 40 s, ranked first, and `busy`, ranked last:
+`deferral_bench` and `deferral_bench_py`: a Rust timer and a Python timer deferring on the same
+trigger for 3 s, whose resumptions tests/benches/resume_cost.rs compares.
+
+`deferral_slots`: three Rust tasks that defer for 25 s, ranked first, and `busy`, ranked last:
 with one worker slot in the deployment, `busy` can only run while the three are deferred.
 """
 
@@ -52,10 +54,16 @@ def deferral():
     rust("timer")
     rust("wait_dag")
     rust("times_out", retries=0)
-    for i in range(1, 4):
-        rust(f"bench_rust_{i}")
-        # 3 s after the Rust timer of the same rank: resumptions do not queue behind each other.
-        PyTimer(task_id=f"bench_py_{i}", delay=6 * i + 3)
+
+
+@dag(dag_id="deferral_bench", schedule=None, catchup=False, tags=["rust"])
+def deferral_bench():
+    rust("timer")
+
+
+@dag(dag_id="deferral_bench_py", schedule=None, catchup=False, tags=["rust"])
+def deferral_bench_py():
+    PyTimer(task_id="timer", delay=3)
 
 
 @dag(dag_id="deferral_target", schedule=None, catchup=False, tags=["rust"])
@@ -75,5 +83,7 @@ def deferral_slots():
 
 
 deferral()
+deferral_bench()
+deferral_bench_py()
 deferral_target()
 deferral_slots()

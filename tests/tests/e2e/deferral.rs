@@ -4,9 +4,8 @@
 //!
 //! The deployment has one worker slot (`[core] parallelism = 1`): `deferral_slots` shows that a
 //! deferred task holds none (a fourth task runs while three are deferred). `deferral` then
-//! covers a timer, the deferrable wait on a triggered dag run, a trigger timeout, and prints what
-//! resuming costs a Rust task beside a Python task deferred on the same trigger (the budget's
-//! ratio; `scripts/bench-resume.sh` repeats it).
+//! covers a timer, the deferrable wait on a triggered dag run and a trigger timeout. What resuming
+//! costs beside a Python task is the benchmark `tests/benches/resume_cost.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -62,26 +61,6 @@ fn wait_all_deferred(api: &Api, dag: &str, tasks: &[&str], timeout: Duration) ->
         std::thread::sleep(Duration::from_millis(200));
     }
     Ok(())
-}
-
-/// The median of `xs` (not empty).
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-/// Seconds from the moment a timer's trigger fired for (its event) to the end of the resumed
-/// try, per task: what resuming costs (triggerer, scheduler, executor, process start, handler).
-fn resume_costs(api: &Api, tasks: &[String]) -> Result<Vec<f64>> {
-    tasks
-        .iter()
-        .map(|task| {
-            let v = xcom(api, DAG, task)?;
-            let fired = seconds(&v, "event")?;
-            let ended = unix_seconds(api.task_instance(DAG, RUN, task)?.end_date.as_deref())?;
-            Ok(ended - fired)
-        })
-        .collect()
 }
 
 fn scenarios(dep: &Deployment) -> Result<()> {
@@ -180,24 +159,6 @@ fn scenarios(dep: &Deployment) -> Result<()> {
             ensure!(
                 api.xcom(DAG, RUN, "times_out", "return_value")?.is_none(),
                 "the handler ran"
-            );
-            Ok(())
-        },
-    );
-    checks.check(
-        "resume cost: Rust and Python timers resume; the ratio is reported",
-        || {
-            let rust: Vec<String> = (1..=3).map(|i| format!("bench_rust_{i}")).collect();
-            let python: Vec<String> = (1..=3).map(|i| format!("bench_py_{i}")).collect();
-            for t in rust.iter().chain(&python) {
-                state_is(api, DAG, t, "success")?;
-            }
-            let (r, p) = (resume_costs(api, &rust)?, resume_costs(api, &python)?);
-            let (mr, mp) = (median(r.clone()), median(p.clone()));
-            eprintln!(
-                "   resume cost (trigger fired -> resumed try ended), median of 3: Rust {mr:.2} s \
-                 {r:.2?}, Python {mp:.2} s {p:.2?}, ratio {:.2}",
-                mr / mp
             );
             Ok(())
         },
