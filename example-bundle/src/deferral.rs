@@ -117,6 +117,18 @@ pub fn dag() -> Dag {
         .on_resume("times_out", "never", never)
 }
 
+/// The `deferral_native` dag, served natively to Airflow 3.4: one `timer` deferring for
+/// [`TIMER`] (`tests/tests/e2e/deployment.rs`, the native deployment).
+pub fn native_dag() -> Dag {
+    Dag::new("deferral_native")
+        .native()
+        .tags(["rust", "native"])
+        .task("timer", |ctx: &mut TaskContext| -> TaskResult {
+            Err(defer_for(ctx, TIMER))
+        })
+        .on_resume("timer", "woke", woke)
+}
+
 /// The `deferral_bench` dag: one `timer` deferring for [`BENCH_TIMER`], for
 /// `tests/benches/resume_cost.rs` (beside the Python timer of `deferral_bench_py`).
 pub fn bench_dag() -> Dag {

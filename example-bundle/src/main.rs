@@ -138,6 +138,7 @@ fn bundle() -> Bundle {
         .dag(deferral::dag())
         .dag(deferral::slots_dag())
         .dag(deferral::bench_dag())
+        .dag(deferral::native_dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())
