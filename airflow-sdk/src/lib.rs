@@ -29,7 +29,10 @@
 //! [`asset_events_by_alias`](TaskContext::asset_events_by_alias),
 //! [`assets_by_alias`](TaskContext::assets_by_alias)), the asset state store shared by every
 //! task of an asset ([`asset_state_by_name`](TaskContext::asset_state_by_name),
-//! [`asset_state_by_uri`](TaskContext::asset_state_by_uri)), and
+//! [`asset_state_by_uri`](TaskContext::asset_state_by_uri)), questions to a person (human in
+//! the loop: [`await_input`](TaskContext::await_input) sends an [`InputRequest`], the task waits
+//! in `awaiting_input` holding no worker slot, and its resume handler gets the
+//! [`HumanResponse`]), and
 //! secrets kept out of the task log ([`mask_secret`](TaskContext::mask_secret); connection
 //! passwords and Variables with sensitive keys are masked on their own). Every failure is a
 //! [`RequestError`] naming the request and its key. The context is `Sync`: threads of a task
@@ -165,7 +168,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`, `hitl`) | what a task can see and do |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -188,6 +191,7 @@ pub mod testing;
 mod transport;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+pub use airflow_protocol::messages::HitlUser;
 pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};
 #[cfg(feature = "tokio")]
 pub use asyncs::AsyncTaskWithArgs;
@@ -196,8 +200,8 @@ pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{
     Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
-    DagRunQuery, PrevSuccessfulRun, RequestError, StateStore, TaskContext, TiQuery, TriggerOptions,
-    XComRef,
+    DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
+    StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
