@@ -1101,8 +1101,12 @@ pub struct DeferTask {
 /// human-in-the-loop request (or the timeout takes the defaults); no trigger is involved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwaitInputTask {
-    /// Seconds to wait for an answer (`None`: no limit).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Seconds to wait for an answer (`None`: no limit); sent as an ISO 8601 duration
+    /// ([`iso_duration`]), as the schema types it.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "iso_duration"
+    )]
     pub timeout: Option<f64>,
     /// The method the task resumes in.
     pub next_method: String,
@@ -1111,6 +1115,16 @@ pub struct AwaitInputTask {
     /// The label set with `SetRenderedMapIndex`, kept while the task waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered_map_index: Option<String>,
+}
+
+/// Seconds as an ISO 8601 duration (`PT90S`, `PT0.5S`): the schema's `"format": "duration"`
+/// string, which the supervisor's pydantic reads as a `timedelta` (as Python's msgspec sends it).
+pub fn iso_duration<S: serde::Serializer>(seconds: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match seconds {
+        // `f64`'s `Display` never uses an exponent: `90`, `0.5`, `0.000001`.
+        Some(secs) => s.serialize_str(&format!("PT{secs}S")),
+        None => s.serialize_none(),
+    }
 }
 
 /// `RescheduleTask` (strict): end this try `up_for_reschedule`, to be run again at

@@ -24,6 +24,7 @@ use std::time::Duration;
 use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
+mod hitl;
 mod native;
 mod retry_assets;
 mod task_api;
@@ -134,6 +135,7 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(retry_assets::dag())
+        .dag(hitl::dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())

@@ -10,6 +10,7 @@ mod cross;
 mod declared;
 mod deployment;
 mod harness_selftest;
+mod hitl;
 mod reader;
 mod retry_assets;
 mod runtime;

@@ -375,10 +375,38 @@ fn sent() -> Vec<ToSupervisor> {
             limit: Some(2),
             ascending: false,
         }),
+        ToSupervisor::CreateHITLDetailPayload(hitl_request()),
+        ToSupervisor::AwaitInputTask(AwaitInputTask {
+            timeout: Some(90.0),
+            next_method: "decided".into(),
+            next_kwargs: serde_json::Map::from_iter([("order".to_owned(), json!(1))]),
+            rendered_map_index: Some("label".into()),
+        }),
         ToSupervisor::SetExecutionTimeout(SetExecutionTimeout {
             timeout_seconds: 2.5,
         }),
     ]
+}
+
+/// A human-in-the-loop request with every field set, as `TaskContext::await_input` sends it and
+/// the supervisor echoes it.
+fn hitl_request() -> HITLDetailRequest {
+    HITLDetailRequest {
+        ti_id: ti().id,
+        options: vec!["a".into(), "b".into()],
+        subject: "s".into(),
+        body: Some("b".into()),
+        defaults: Some(vec!["a".into()]),
+        multiple: false,
+        params: Some(serde_json::Map::from_iter([(
+            "p".to_owned(),
+            json!({"value": 1, "description": "d", "schema": {"type": "integer"}, "source": "task"}),
+        )])),
+        assigned_users: vec![HitlUser {
+            id: "u".into(),
+            name: "U".into(),
+        }],
+    }
 }
 
 /// One instance of every message we decode, with every optional field set.
@@ -401,6 +429,10 @@ fn received() -> Vec<ToTask> {
             max_tries: 1,
             should_retry: true,
             xcom_keys_to_clear: Some(vec!["k".into()]),
+            next_method: Some("decided".into()),
+            next_kwargs: Some(Json(
+                json!({"order": 1, "event": {"chosen_options": ["a"]}}),
+            )),
             arg_bindings: Some(vec![
                 ArgBinding::XCom {
                     name: "a".into(),
@@ -490,6 +522,7 @@ fn received() -> Vec<ToTask> {
         ToTask::AssetsByAliasResult(AssetsByAliasResult {
             assets: vec![asset.clone()],
         }),
+        ToTask::HITLDetailRequestResult(hitl_request()),
         ToTask::AssetEventsResult(AssetEventsResult {
             asset_events: vec![AssetEventRecord {
                 id: 1,

@@ -84,7 +84,7 @@ fn asking_sends_the_request_then_await_input_task_and_shows_the_request() {
     assert_eq!(out.terminal.kind, RequestKind::AwaitInputTask);
     assert_eq!(
         out.terminal.body,
-        json!({"type": "AwaitInputTask", "timeout": 90.0, "next_method": "decided",
+        json!({"type": "AwaitInputTask", "timeout": "PT90S", "next_method": "decided",
                "next_kwargs": {"order": 42}})
     );
     let shown = out.input_request.as_ref().expect("the request is shown");
