@@ -1102,7 +1102,7 @@ pub struct DeferTask {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwaitInputTask {
     /// Seconds to wait for an answer (`None`: no limit); sent as an ISO 8601 duration
-    /// ([`iso_duration`]), as the schema types it.
+    /// (`PT90S`), as the schema types it.
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "iso_duration"
@@ -1119,7 +1119,9 @@ pub struct AwaitInputTask {
 
 /// Seconds as an ISO 8601 duration (`PT90S`, `PT0.5S`): the schema's `"format": "duration"`
 /// string, which the supervisor's pydantic reads as a `timedelta` (as Python's msgspec sends it).
-pub fn iso_duration<S: serde::Serializer>(seconds: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+// `serialize_with` hands over the field itself: `&Option<f64>`.
+#[allow(clippy::ref_option)]
+fn iso_duration<S: serde::Serializer>(seconds: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match seconds {
         // `f64`'s `Display` never uses an exponent: `90`, `0.5`, `0.000001`.
         Some(secs) => s.serialize_str(&format!("PT{secs}S")),
