@@ -180,6 +180,16 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
+/// A duration as the schema's `timedelta` fields want it: ISO 8601 in seconds (`PT90.5S`).
+pub fn iso_duration(d: std::time::Duration) -> String {
+    let millis = d.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("PT{}S", millis / 1000)
+    } else {
+        format!("PT{}.{:03}S", millis / 1000, millis % 1000)
+    }
+}
+
 /// Now, formatted by [`format_time`].
 pub fn now() -> String {
     format_time(OffsetDateTime::now_utc())
@@ -1085,9 +1095,10 @@ pub struct DeferTask {
     pub classpath: String,
     /// The trigger's constructor arguments, in `airflow.sdk.serde`'s encoding.
     pub trigger_kwargs: serde_json::Map<String, serde_json::Value>,
-    /// Seconds after which the trigger gives up and the task fails (`None`: no limit).
+    /// How long the trigger may take before the task fails, as an ISO 8601 duration
+    /// ([`iso_duration`]; `None`: no limit).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger_timeout: Option<f64>,
+    pub trigger_timeout: Option<String>,
     /// The method the task resumes in.
     pub next_method: String,
     /// What the resumed method gets besides the event.
@@ -1101,13 +1112,10 @@ pub struct DeferTask {
 /// human-in-the-loop request (or the timeout takes the defaults); no trigger is involved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwaitInputTask {
-    /// Seconds to wait for an answer (`None`: no limit); sent as an ISO 8601 duration
-    /// (`PT90S`), as the schema types it.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "iso_duration"
-    )]
-    pub timeout: Option<f64>,
+    /// How long to wait for an answer, as an ISO 8601 duration ([`iso_duration`]; `None`: no
+    /// limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
     /// The method the task resumes in.
     pub next_method: String,
     /// What the resumed method gets besides the answer.
@@ -1115,18 +1123,6 @@ pub struct AwaitInputTask {
     /// The label set with `SetRenderedMapIndex`, kept while the task waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rendered_map_index: Option<String>,
-}
-
-/// Seconds as an ISO 8601 duration (`PT90S`, `PT0.5S`): the schema's `"format": "duration"`
-/// string, which the supervisor's pydantic reads as a `timedelta` (as Python's msgspec sends it).
-// `serialize_with` hands over the field itself: `&Option<f64>`.
-#[allow(clippy::ref_option)]
-fn iso_duration<S: serde::Serializer>(seconds: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-    match seconds {
-        // `f64`'s `Display` never uses an exponent: `90`, `0.5`, `0.000001`.
-        Some(secs) => s.serialize_str(&format!("PT{secs}S")),
-        None => s.serialize_none(),
-    }
 }
 
 /// `RescheduleTask` (strict): end this try `up_for_reschedule`, to be run again at

@@ -157,6 +157,42 @@ impl Defer {
         }
     }
 
+    /// The deferrable mode of [`TaskContext::wait_dag_run`](crate::TaskContext::wait_dag_run):
+    /// the task holds no worker slot while the triggerer polls (every `poll_interval`) until run
+    /// `run_id` of `dag_id` has ended, `success` or `failed`; it then resumes in `method`, whose
+    /// event is a [`DagStateEvent`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use airflow_sdk::{DagStateEvent, Defer, Resumed, TaskContext, TaskError, TaskResult, TriggerOptions};
+    ///
+    /// fn start_report(ctx: &mut TaskContext) -> TaskResult {
+    ///     let run_id = ctx.trigger_dag("report", &TriggerOptions::new())?;
+    ///     let defer = Defer::dag_run_end("report", &run_id, Duration::from_secs(10), "report_done");
+    ///     Err(TaskError::defer(defer.kwargs(serde_json::json!({"run_id": run_id}))))
+    /// }
+    ///
+    /// fn report_done(
+    ///     _ctx: &mut TaskContext,
+    ///     resumed: Resumed<DagStateEvent, serde_json::Value>,
+    /// ) -> TaskResult<String> {
+    ///     let run_id = resumed.kwargs["run_id"].as_str().unwrap_or_default();
+    ///     Ok(resumed.event.state(run_id).unwrap_or("unknown").to_owned())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn dag_run_end(
+        dag_id: &str,
+        run_id: &str,
+        poll_interval: Duration,
+        method: impl Into<String>,
+    ) -> Self {
+        Defer::new(
+            Trigger::dag_state(dag_id, [run_id], ["success", "failed"], poll_interval),
+            method,
+        )
+    }
+
     /// What the resume handler receives as [`Resumed::kwargs`]: a JSON object (anything else is
     /// kept under the key `value`). The key `event` is the trigger's: it is overwritten.
     #[must_use]
@@ -203,10 +239,51 @@ impl Defer {
             },
             method: m.next_method.clone(),
             kwargs: m.next_kwargs.clone(),
-            timeout: m
-                .trigger_timeout
-                .and_then(|t| Duration::try_from_secs_f64(t).ok()),
+            timeout: m.trigger_timeout.as_deref().and_then(parse_iso_seconds),
         }
+    }
+}
+
+/// Reads back `PT<seconds>S`, as [`airflow_protocol::messages::iso_duration`] writes it.
+#[cfg(feature = "testing")]
+pub(crate) fn parse_iso_seconds(s: &str) -> Option<Duration> {
+    let secs: f64 = s.strip_prefix("PT")?.strip_suffix('S')?.parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// The event of the standard provider's `DagStateTrigger` ([`Trigger::dag_state`],
+/// [`Defer::dag_run_end`]): the state each watched run ended in. The trigger sends its own
+/// serialization, `[classpath, {"dag_id", "states", "run_ids", ..., <run_id>: <state>}]`; this
+/// reads either that pair or the bare object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DagStateEvent {
+    fields: Map<String, Value>,
+}
+
+impl DagStateEvent {
+    /// The state run `run_id` ended in, if the event has it.
+    pub fn state(&self, run_id: &str) -> Option<&str> {
+        self.fields.get(run_id)?.as_str()
+    }
+
+    /// Every field of the event.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DagStateEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            // The trigger's class path: required to tell the pair apart, never read.
+            Pair(#[allow(dead_code)] String, Map<String, Value>),
+            Fields(Map<String, Value>),
+        }
+        Ok(match Shape::deserialize(d)? {
+            Shape::Pair(_, fields) | Shape::Fields(fields) => DagStateEvent { fields },
+        })
     }
 }
 
@@ -387,10 +464,16 @@ pub(crate) fn trigger_failure(next_kwargs: &Value) -> String {
         _ => String::new(),
     };
     let traceback = traceback.trim_end();
-    if traceback.is_empty() {
-        format!("the trigger failed: {error}")
+    // Airflow's `TriggerFailureReason.TRIGGER_TIMEOUT`, set by the scheduler.
+    let what = if error == "Trigger timeout" {
+        "the trigger timed out before it fired (its deferral timeout passed)".to_owned()
     } else {
-        format!("the trigger failed: {error}\n{traceback}")
+        format!("the trigger failed: {error}")
+    };
+    if traceback.is_empty() {
+        what
+    } else {
+        format!("{what}\n{traceback}")
     }
 }
 
@@ -516,9 +599,22 @@ mod tests {
     }
 
     #[test]
+    fn a_dag_state_event_reads_the_trigger_pair_or_the_bare_fields() {
+        let pair = json!(["x.DagStateTrigger", {"dag_id": "d", "r1": "success"}]);
+        let e: DagStateEvent = serde_json::from_value(pair).unwrap();
+        assert_eq!(e.state("r1"), Some("success"));
+        assert_eq!(e.state("r2"), None);
+        let e: DagStateEvent = serde_json::from_value(json!({"r1": "failed"})).unwrap();
+        assert_eq!(e.state("r1"), Some("failed"));
+        assert!(serde_json::from_value::<DagStateEvent>(json!("x")).is_err());
+    }
+
+    #[test]
     fn a_trigger_failure_names_the_error_and_the_traceback() {
-        let m = trigger_failure(&json!({"error": "Trigger timeout", "traceback": ["a\n", "b\n"]}));
-        assert_eq!(m, "the trigger failed: Trigger timeout\na\nb");
+        let m = trigger_failure(&json!({"error": "Trigger failure", "traceback": ["a\n", "b\n"]}));
+        assert_eq!(m, "the trigger failed: Trigger failure\na\nb");
+        let m = trigger_failure(&json!({"error": "Trigger timeout"}));
+        assert!(m.starts_with("the trigger timed out"), "{m}");
         assert_eq!(
             trigger_failure(&json!({})),
             "the trigger failed: no reason given"

@@ -387,7 +387,8 @@ impl InputRequest {
             assigned_users: detail.assigned_users.clone(),
             timeout: wait
                 .timeout
-                .and_then(|t| Duration::try_from_secs_f64(t).ok()),
+                .as_deref()
+                .and_then(crate::suspend::parse_iso_seconds),
             method: wait.next_method.clone(),
             kwargs: wait.next_kwargs.clone(),
         }

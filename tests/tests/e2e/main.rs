@@ -8,6 +8,7 @@ mod capabilities;
 mod connection_uri;
 mod cross;
 mod declared;
+mod deferral;
 mod deployment;
 mod harness_selftest;
 mod hitl;

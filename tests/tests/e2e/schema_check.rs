@@ -177,6 +177,26 @@ fn ti() -> TaskInstance {
     }
 }
 
+/// A human-in-the-loop request with every field set.
+fn hitl_request() -> HITLDetailRequest {
+    HITLDetailRequest {
+        ti_id: ti().id,
+        options: vec!["approve".into(), "reject".into()],
+        subject: "Load?".into(),
+        body: Some("**rows**: 3".into()),
+        defaults: Some(vec!["reject".into()]),
+        multiple: false,
+        params:
+            json!({"rows": {"value": 3, "description": "how many", "schema": {"type": "integer"}}})
+                .as_object()
+                .cloned(),
+        assigned_users: vec![HitlUser {
+            id: "admin".into(),
+            name: "admin".into(),
+        }],
+    }
+}
+
 /// One instance of every message we send, in the newest shape.
 fn sent() -> Vec<ToSupervisor> {
     let end = now();
@@ -190,6 +210,32 @@ fn sent() -> Vec<ToSupervisor> {
         Terminal::RetryAfter("later".into(), std::time::Duration::from_millis(7500))
             .message(end.clone()),
         Terminal::Removed.message(end.clone()),
+        Terminal::Deferred(Box::new(DeferTask {
+            classpath: "airflow.providers.standard.triggers.temporal.DateTimeTrigger".into(),
+            trigger_kwargs: json!({"moment": {"__classname__": "pendulum.datetime.DateTime",
+                "__version__": 2, "__data__": {"timestamp": 1.5, "tz": "UTC"}}, "end_from_trigger": false})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            trigger_timeout: Some(iso_duration(std::time::Duration::from_millis(90_500))),
+            next_method: "woke".into(),
+            next_kwargs: json!({"n": 1}).as_object().cloned().unwrap_or_default(),
+            rendered_map_index: Some("label".into()),
+        }))
+        .message(end.clone()),
+        Terminal::AwaitingInput(Box::new(AwaitInputTask {
+            timeout: Some(iso_duration(std::time::Duration::from_secs(30))),
+            next_method: "decided".into(),
+            next_kwargs: serde_json::Map::new(),
+            rendered_map_index: None,
+        }))
+        .message(end.clone()),
+        Terminal::Rescheduled(end.clone()).message(end.clone()),
+        ToSupervisor::GetTaskRescheduleStartDate(GetTaskRescheduleStartDate {
+            ti_id: ti().id,
+            try_number: 2,
+        }),
+        ToSupervisor::CreateHITLDetailPayload(hitl_request()),
         ToSupervisor::TaskState(TaskStateMsg {
             state: "failed",
             end_date: end,
@@ -375,38 +421,10 @@ fn sent() -> Vec<ToSupervisor> {
             limit: Some(2),
             ascending: false,
         }),
-        ToSupervisor::CreateHITLDetailPayload(hitl_request()),
-        ToSupervisor::AwaitInputTask(AwaitInputTask {
-            timeout: Some(90.0),
-            next_method: "decided".into(),
-            next_kwargs: serde_json::Map::from_iter([("order".to_owned(), json!(1))]),
-            rendered_map_index: Some("label".into()),
-        }),
         ToSupervisor::SetExecutionTimeout(SetExecutionTimeout {
             timeout_seconds: 2.5,
         }),
     ]
-}
-
-/// A human-in-the-loop request with every field set, as `TaskContext::await_input` sends it and
-/// the supervisor echoes it.
-fn hitl_request() -> HITLDetailRequest {
-    HITLDetailRequest {
-        ti_id: ti().id,
-        options: vec!["a".into(), "b".into()],
-        subject: "s".into(),
-        body: Some("b".into()),
-        defaults: Some(vec!["a".into()]),
-        multiple: false,
-        params: Some(serde_json::Map::from_iter([(
-            "p".to_owned(),
-            json!({"value": 1, "description": "d", "schema": {"type": "integer"}, "source": "task"}),
-        )])),
-        assigned_users: vec![HitlUser {
-            id: "u".into(),
-            name: "U".into(),
-        }],
-    }
 }
 
 /// One instance of every message we decode, with every optional field set.
@@ -429,10 +447,6 @@ fn received() -> Vec<ToTask> {
             max_tries: 1,
             should_retry: true,
             xcom_keys_to_clear: Some(vec!["k".into()]),
-            next_method: Some("decided".into()),
-            next_kwargs: Some(Json(
-                json!({"order": 1, "event": {"chosen_options": ["a"]}}),
-            )),
             arg_bindings: Some(vec![
                 ArgBinding::XCom {
                     name: "a".into(),
@@ -444,6 +458,8 @@ fn received() -> Vec<ToTask> {
                     from_default: true,
                 },
             ]),
+            next_method: Some("woke".into()),
+            next_kwargs: Some(Json(json!({"event": 1, "n": "x"}))),
         },
     };
     let asset = AssetResult {
@@ -458,6 +474,9 @@ fn received() -> Vec<ToTask> {
     };
     vec![
         ToTask::StartupDetails(Box::new(details)),
+        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: t }),
+        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: None }),
+        ToTask::HITLDetailRequestResult(hitl_request()),
         ToTask::DagFileParseRequest(DagFileParseRequest {
             file: "/b/etl".into(),
             bundle_path: "/b".into(),
@@ -522,7 +541,6 @@ fn received() -> Vec<ToTask> {
         ToTask::AssetsByAliasResult(AssetsByAliasResult {
             assets: vec![asset.clone()],
         }),
-        ToTask::HITLDetailRequestResult(hitl_request()),
         ToTask::AssetEventsResult(AssetEventsResult {
             asset_events: vec![AssetEventRecord {
                 id: 1,
