@@ -183,7 +183,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
 /// A duration as the schema's `timedelta` fields want it: ISO 8601 in seconds (`PT90.5S`).
 pub fn iso_duration(d: std::time::Duration) -> String {
     let millis = d.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("PT{}S", millis / 1000)
     } else {
         format!("PT{}.{:03}S", millis / 1000, millis % 1000)

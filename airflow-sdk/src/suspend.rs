@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+
+use crate::error::TaskError;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -244,7 +246,7 @@ impl Defer {
 
 /// Reads back `PT<seconds>S`, as [`airflow_protocol::messages::iso_duration`] writes it.
 #[cfg(feature = "testing")]
-fn parse_iso_seconds(s: &str) -> Option<Duration> {
+pub(crate) fn parse_iso_seconds(s: &str) -> Option<Duration> {
     let secs: f64 = s.strip_prefix("PT")?.strip_suffix('S')?.parse().ok()?;
     Duration::try_from_secs_f64(secs).ok()
 }
@@ -275,7 +277,8 @@ impl<'de> serde::Deserialize<'de> for DagStateEvent {
         #[derive(serde::Deserialize)]
         #[serde(untagged)]
         enum Shape {
-            Pair(String, Map<String, Value>),
+            // The trigger's class path: required to tell the pair apart, never read.
+            Pair(#[allow(dead_code)] String, Map<String, Value>),
             Fields(Map<String, Value>),
         }
         Ok(match Shape::deserialize(d)? {
@@ -356,28 +359,84 @@ pub struct Resumed<E = Value, K = Value> {
 
 impl<E: DeserializeOwned, K: DeserializeOwned> Resumed<E, K> {
     /// Splits Airflow's `next_kwargs` (already plain JSON) into the event and the rest, each
-    /// converted to its type; the error names what did not fit.
-    pub(crate) fn from_next_kwargs(next_kwargs: Value) -> Result<Self, String> {
+    /// converted to its type; the error names what did not fit, or the error the event reports.
+    pub(crate) fn from_next_kwargs(next_kwargs: Value) -> Result<Self, ResumeError> {
         let mut kwargs = object(next_kwargs);
         let event = kwargs.remove("event").unwrap_or(Value::Null);
+        let reported = reported_error(&event);
         let event_text = event.to_string();
-        let event = serde_json::from_value(event).map_err(|e| {
-            format!(
+        let event = serde_json::from_value(event).map_err(|e| match reported {
+            // An error report the handler's type cannot take: the wait ended without the event.
+            Some(reported) => ResumeError::Reported(reported),
+            None => ResumeError::Misfit(format!(
                 "the event does not fit {}: {e} (event: {})",
                 std::any::type_name::<E>(),
                 clip(&event_text)
-            )
+            )),
         })?;
         let kwargs_text = Value::Object(kwargs.clone()).to_string();
         let kwargs = serde_json::from_value(Value::Object(kwargs)).map_err(|e| {
-            format!(
+            ResumeError::Misfit(format!(
                 "the deferral kwargs do not fit {}: {e} (kwargs: {})",
                 std::any::type_name::<K>(),
                 clip(&kwargs_text)
-            )
+            ))
         })?;
         Ok(Resumed { event, kwargs })
     }
+}
+
+/// Why a resumed try cannot run its handler.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResumeError {
+    /// The event or the kwargs do not fit the handler's types: a bug no retry fixes.
+    Misfit(String),
+    /// The event is an error report (`{"error", "error_type"}`) where the handler takes an event:
+    /// a person's answer did not come in time and the request had no defaults (Airflow's
+    /// scheduler resumes such a task with `error_type` `timeout`), or a trigger reported an error.
+    Reported(String),
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::Misfit(m) => write!(f, "cannot resume the task: {m}"),
+            ResumeError::Reported(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<ResumeError> for TaskError {
+    /// A misfit fails without retry; a reported error fails as the task declares (Python's
+    /// `HITLOperator` raises `HITLTimeoutError`, an ordinary failure).
+    fn from(e: ResumeError) -> Self {
+        match e {
+            ResumeError::Misfit(_) => TaskError::fail_no_retry(e),
+            ResumeError::Reported(_) => TaskError::fail(e),
+        }
+    }
+}
+
+/// The error an event reports, when it is one: `{"error": ..., "error_type": ...}` as Airflow's
+/// scheduler resumes a human-in-the-loop task nobody answered in time (and as the standard
+/// provider's `HITLTrigger` yields on older Airflow).
+fn reported_error(event: &Value) -> Option<String> {
+    let Value::Object(m) = event else { return None };
+    let error_type = m.get("error_type")?.as_str()?;
+    let error = match m.get("error")? {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(if error_type == "timeout" {
+        format!(
+            "nobody answered the input request in time, and it has no defaults to take: {error} \
+             (error_type: timeout)"
+        )
+    } else {
+        format!(
+            "the task was resumed with an error instead of an event: {error} (error_type: {error_type})"
+        )
+    })
 }
 
 /// At most 300 characters of `s`, for error messages.
@@ -508,9 +567,35 @@ mod tests {
         assert_eq!(r.event, "x");
         assert_eq!(r.kwargs, object(json!({"n": 1})));
         let e = Resumed::<u32, Value>::from_next_kwargs(json!({"event": "x"})).unwrap_err();
-        assert!(e.contains("the event does not fit u32"), "{e}");
+        assert!(matches!(e, ResumeError::Misfit(_)), "{e:?}");
+        assert!(e.to_string().contains("the event does not fit u32"), "{e}");
         let none: Resumed<Option<String>, Value> = Resumed::from_next_kwargs(Value::Null).unwrap();
         assert_eq!(none.event, None);
+    }
+
+    #[test]
+    fn an_error_report_the_handler_cannot_take_fails_with_the_reported_error() {
+        let timeout = json!({"event": {"error": "The Human-in-the-loop response timeout has passed without a response.", "error_type": "timeout"}});
+        let e = Resumed::<Vec<String>, Value>::from_next_kwargs(timeout.clone()).unwrap_err();
+        let ResumeError::Reported(m) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            m.starts_with("nobody answered the input request in time"),
+            "{m}"
+        );
+        assert!(m.contains("response timeout has passed"), "{m}");
+        // A handler that takes any JSON gets the report itself.
+        let r = Resumed::<Value, Value>::from_next_kwargs(timeout).unwrap();
+        assert_eq!(r.event["error_type"], "timeout");
+        let e = Resumed::<u32, Value>::from_next_kwargs(
+            json!({"event": {"error": "boom", "error_type": "unknown"}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the task was resumed with an error instead of an event: boom (error_type: unknown)"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
 mod deferral;
+mod hitl;
 mod native;
 mod retry_assets;
 mod task_api;
@@ -135,6 +136,7 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(retry_assets::dag())
+        .dag(hitl::dag())
         .dag(deferral::dag())
         .dag(deferral::slots_dag())
         .dag(deferral::bench_dag())

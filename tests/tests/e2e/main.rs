@@ -11,6 +11,7 @@ mod declared;
 mod deferral;
 mod deployment;
 mod harness_selftest;
+mod hitl;
 mod reader;
 mod retry_assets;
 mod runtime;
