@@ -81,13 +81,11 @@ fn wait_dag(ctx: &mut TaskContext) -> TaskResult {
 
 /// `target_done`: the triggered run ended; returns its state.
 fn target_done(_: &mut TaskContext, resumed: Resumed<DagStateEvent, Value>) -> TaskResult<String> {
-    let run_id = resumed.kwargs["run_id"].as_str().unwrap_or_default();
-    let state = resumed.event.state(run_id).ok_or_else(|| {
-        format!(
-            "no state for {run_id} in the event {:?}",
-            resumed.event.fields()
-        )
-    })?;
+    let Resumed { event, kwargs, .. } = resumed;
+    let run_id = kwargs["run_id"].as_str().unwrap_or_default();
+    let state = event
+        .state(run_id)
+        .ok_or_else(|| format!("no state for {run_id} in the event {:?}", event.fields()))?;
     info!(run_id = run_id, state = state; "the triggered run ended");
     Ok(state.to_owned())
 }
