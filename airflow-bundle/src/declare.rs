@@ -358,6 +358,33 @@ pub struct TaskDeclaration {
     /// For a task with typed arguments, the stub parameter names it binds (in order).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// For a task of a native dag with typed arguments: where each argument's value comes from,
+    /// one per name of [`args`](Self::args), in the same order. Empty for a stub dag's task,
+    /// whose Python call binds the arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arg_sources: Vec<ArgSource>,
+    /// A branch: the task chooses which of its direct downstream tasks run and skips the others
+    /// (Airflow's `_can_skip_downstream`, so a cleared downstream task is skipped again).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub branch: bool,
+}
+
+/// Where the value of one typed argument of a native task comes from: what a Python TaskFlow
+/// call (`load(transform(), table="t1")`) says, written in the bundle instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ArgSource {
+    /// The return value (`return_value` XCom) of an upstream task, which the task then depends
+    /// on.
+    Output {
+        /// The upstream task.
+        task_id: String,
+    },
+    /// A value written in the declaration.
+    Literal {
+        /// The value (JSON).
+        value: serde_json::Value,
+    },
 }
 
 /// Everything a bundle declares about one dag beyond its task ids.
@@ -488,12 +515,16 @@ pub enum DeclarationProblem {
         /// What is wrong with it.
         error: CronError,
     },
-    /// A task of a native dag takes typed arguments, which only a Python stub can bind.
-    NativeTaskArgs {
+    /// A task's typed arguments and their sources disagree: a native dag's task must say where
+    /// each argument's value comes from (a Python stub's call cannot), and a stub dag's task
+    /// must not (its stub's call does).
+    ArgSources {
         /// The dag.
         dag_id: String,
         /// The task.
         task_id: String,
+        /// Whether the dag is native.
+        native: bool,
     },
     /// A manifest's declared tasks are not its task list (a bundle mixing SDKs).
     TaskListMismatch {
@@ -592,10 +623,26 @@ impl fmt::Display for DeclarationProblem {
                 f,
                 "dag {dag_id:?}: the cron expression {expression:?} is invalid: {error}"
             ),
-            DeclarationProblem::NativeTaskArgs { dag_id, task_id } => write!(
+            DeclarationProblem::ArgSources {
+                dag_id,
+                task_id,
+                native: true,
+            } => write!(
                 f,
-                "task {task_id:?} of dag {dag_id:?} takes typed arguments, which only a Python \
-                 stub can bind: declare it with Dag::task, or make the dag not native"
+                "task {task_id:?} of dag {dag_id:?} takes typed arguments, but not every one \
+                 says where its value comes from, and a native dag has no Python call to bind \
+                 them: give each one with arg(\"name\").output_of(\"task\") or \
+                 arg(\"name\").value(...)"
+            ),
+            DeclarationProblem::ArgSources {
+                dag_id,
+                task_id,
+                native: false,
+            } => write!(
+                f,
+                "task {task_id:?} of dag {dag_id:?} says where its arguments come from, but its \
+                 dag is not native: the Python stub's call binds them; name the arguments \
+                 only, or make the dag native"
             ),
             DeclarationProblem::TaskListMismatch {
                 dag_id,
@@ -741,13 +788,34 @@ impl DagDeclaration {
         }
         if self.native {
             out.extend(self.routing_problems(dag_id));
-            // A native dag has no stub, and only a stub binds typed arguments.
-            out.extend(self.tasks.iter().filter(|t| !t.args.is_empty()).map(|t| {
-                DeclarationProblem::NativeTaskArgs {
+        }
+        // A native dag has no stub call: its tasks name each argument's source. A stub's call
+        // binds a stub dag's arguments, so sources there would be silently ignored.
+        for t in &self.tasks {
+            let wrong = if self.native {
+                t.arg_sources.len() != t.args.len()
+            } else {
+                !t.arg_sources.is_empty()
+            };
+            if wrong {
+                out.push(DeclarationProblem::ArgSources {
                     dag_id: dag_id.to_owned(),
                     task_id: t.id.clone(),
+                    native: self.native,
+                });
+            }
+            for source in &t.arg_sources {
+                if let ArgSource::Output { task_id } = source
+                    && !index.contains_key(task_id.as_str())
+                {
+                    out.push(DeclarationProblem::UnknownTask {
+                        dag_id: dag_id.to_owned(),
+                        upstream: task_id.clone(),
+                        downstream: t.id.clone(),
+                        unknown: task_id.clone(),
+                    });
                 }
-            }));
+            }
         }
         if let Schedule::Cron { expression, .. } = &self.schedule
             && let Err(error) = check_cron(expression)
@@ -925,6 +993,8 @@ mod tests {
             settings: TaskSettings::new().queue("rust"),
             downstream: down.iter().map(|d| d.to_string()).collect(),
             args: vec![],
+            arg_sources: vec![],
+            branch: false,
         }
     }
 
@@ -1042,7 +1112,7 @@ mod tests {
     }
 
     #[test]
-    fn a_native_dag_needs_routed_queues_and_no_typed_arguments() {
+    fn a_native_dag_needs_routed_queues_and_argument_sources() {
         let mut d = dag(vec![task("a", &[]), task("b", &[])]);
         d.tasks[0].args = vec!["totals".into()];
         d.tasks[1].settings.queue = Some("default".into());
@@ -1055,10 +1125,39 @@ mod tests {
             p[0].starts_with("task \"b\" of dag \"etl\" runs on queue \"default\""),
             "{p:?}"
         );
+        assert!(
+            p[1].starts_with(
+                "task \"a\" of dag \"etl\" takes typed arguments, but not every one says where"
+            ),
+            "{p:?}"
+        );
+        // The output of a task the dag does not have.
+        d.tasks[1].settings.queue = Some("rust".into());
+        d.tasks[0].arg_sources = vec![ArgSource::Output {
+            task_id: "c".into(),
+        }];
         assert_eq!(
-            p[1],
-            "task \"a\" of dag \"etl\" takes typed arguments, which only a Python stub can bind: \
-             declare it with Dag::task, or make the dag not native"
+            d.problems("etl"),
+            [DeclarationProblem::UnknownTask {
+                dag_id: "etl".into(),
+                upstream: "c".into(),
+                downstream: "a".into(),
+                unknown: "c".into()
+            }]
+        );
+        d.tasks[0].arg_sources = vec![ArgSource::Output {
+            task_id: "b".into(),
+        }];
+        assert_eq!(d.problems("etl"), vec![]);
+        // Sources in a stub dag would be ignored: refused.
+        d.native = false;
+        let p = d.problems("etl");
+        assert!(
+            matches!(
+                &p[..],
+                [DeclarationProblem::ArgSources { native: false, .. }]
+            ),
+            "{p:?}"
         );
     }
 

@@ -739,12 +739,16 @@ mod yaml_bytes {
                         .priority_weight(-1),
                     downstream: vec!["load".into()],
                     args: Vec::new(),
+                    arg_sources: Vec::new(),
+                    branch: false,
                 },
                 TaskDeclaration {
                     id: "load".into(),
                     settings: TaskSettings::new(),
                     downstream: Vec::new(),
                     args: vec!["table".into()],
+                    arg_sources: Vec::new(),
+                    branch: false,
                 },
             ],
             ..DagDeclaration::default()

@@ -515,6 +515,8 @@ mod tests {
             settings,
             downstream: down.iter().map(|d| d.to_string()).collect(),
             args: vec![],
+            arg_sources: vec![],
+            branch: false,
         }
     }
 

@@ -250,7 +250,7 @@ impl Dag {
     ) -> Self
     where
         F: AsyncTaskWithArgs<A>,
-        P: Into<String>,
+        P: Into<crate::Arg>,
     {
         // Bound (and upstream outputs pulled) before the runtime starts, as for sync tasks.
         let shape = (F::ARITY, F::value_schemas as crate::bundle::ValueSchemas);

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airflow_bundle::declare::{
-    self, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
+    self, ArgSource, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
 };
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use airflow_protocol::messages::{HandlerBinding, TaskHandlerDeclaration, TaskHandlerParam};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::declare::{Flow, IntoUtc, Task};
+use crate::declare::{Arg, Flow, IntoUtc, Task};
 use crate::runtime::timeout::ExecutionTimeout;
 use crate::suspend::{FAIL_METHOD, Resumed, Suspend};
 use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
@@ -35,6 +35,11 @@ pub(crate) struct TaskEntry {
     /// For a task with typed arguments: the `value_schema` of each argument, derived from its
     /// type when the Dag processor asks (never while a task runs).
     pub(crate) value_schemas: Option<ValueSchemas>,
+    /// For a task with typed arguments: where each argument's value comes from, if declared
+    /// (native dags), one per parameter name.
+    pub(crate) arg_sources: Vec<Option<ArgSource>>,
+    /// A branch ([`Dag::branch`]): its function returns the ids of the tasks to follow.
+    pub(crate) branch: bool,
 }
 
 /// The `value_schema` of each argument of a typed task, in order.
@@ -326,8 +331,44 @@ impl Dag {
         )
     }
 
-    /// Adds a task whose function takes typed arguments after its context, TaskFlow style
-    /// (needs [`SchemaVersion::V2026_10_30`], Airflow 3.4):
+    /// Adds a task whose function takes typed arguments after its context, TaskFlow style.
+    ///
+    /// **In a [native](Self::native) dag** each argument says where its value comes from, as a
+    /// Python TaskFlow call does (`load(transform(), table="t1")`): the return value of an
+    /// upstream task ([`Arg::output_of`], which also makes the task run after that one) or a
+    /// literal ([`Arg::value`]). This works with either supervisor schema: under
+    /// [`SchemaVersion::V2026_10_30`] Airflow hands the bindings (serialized with the dag) back
+    /// with each task run, under the default the runtime takes them from the bundle itself.
+    ///
+    /// ```no_run
+    /// use airflow_sdk::{arg, Bundle, Dag, TaskContext, TaskResult};
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Totals { rows: u64 }
+    ///
+    /// fn transform(_ctx: &mut TaskContext) -> TaskResult<Totals> {
+    ///     Ok(Totals { rows: 3 })
+    /// }
+    ///
+    /// fn load(_ctx: &mut TaskContext, totals: Totals, table: String) -> TaskResult<u64> {
+    ///     Ok(totals.rows)
+    /// }
+    ///
+    /// fn bundle() -> Bundle {
+    ///     Bundle::new().queue("rust").dag(
+    ///         Dag::new("etl")
+    ///             .native()
+    ///             .task("transform", transform)
+    ///             // transform >> load is implied.
+    ///             .task_with_args(
+    ///                 "load",
+    ///                 [arg("totals").output_of("transform"), arg("table").value("t1")],
+    ///                 load,
+    ///             ),
+    ///     )
+    /// }
+    /// ```
+    ///
+    /// **In a stub dag** (needs [`SchemaVersion::V2026_10_30`], Airflow 3.4) the arguments are
+    /// only named, and the Python stub's call binds them:
     ///
     /// ```no_run
     /// use airflow_sdk::{Bundle, Dag, SchemaVersion, TaskContext, TaskResult};
@@ -357,12 +398,15 @@ impl Dag {
     /// bindings of the stub's parameters: a literal (`table="t1"`, or the stub's default) or an
     /// upstream task's output (`transform()`: its `return_value` XCom, pulled before the task
     /// runs). Arguments are bound **by name**: `params` are the stub's parameter names, one per
-    /// argument of `f`, in `f`'s order. Each value is converted from JSON with `serde` to the
-    /// parameter's type (`Option<T>` accepts a missing upstream value). A parameter with no
-    /// binding, or a value that does not fit its type, fails the task without retry, naming the
-    /// parameter, the type and what arrived; a binding no parameter takes is logged and ignored.
-    /// A stub parameter must not be named like an Airflow context key (`ti`, `params`, ...):
-    /// Airflow refuses those.
+    /// argument of `f`, in `f`'s order. A stub parameter must not be named like an Airflow
+    /// context key (`ti`, `params`, ...): Airflow refuses those.
+    ///
+    /// Either way, each value is converted from JSON with `serde` to the parameter's type
+    /// (`Option<T>` accepts a missing upstream value). A parameter with no binding, or a value
+    /// that does not fit its type, fails the task without retry, naming the parameter, the type
+    /// and what arrived; a binding no parameter takes is logged and ignored. The bundle refuses
+    /// a native task with an argument that names no source, and a stub dag's task with one that
+    /// does (the stub's call would override it).
     pub fn task_with_args<A, F, P>(
         self,
         task: impl Into<Task>,
@@ -371,7 +415,7 @@ impl Dag {
     ) -> Self
     where
         F: TaskWithArgs<A>,
-        P: Into<String>,
+        P: Into<Arg>,
     {
         self.push_bound_task(
             task.into(),
@@ -465,13 +509,67 @@ impl Dag {
             run,
             params,
             value_schemas,
+            arg_sources: Vec::new(),
+            branch: false,
         });
+        self
+    }
+
+    /// Adds a branch, Python's `@task.branch`: `f` returns the ids of the tasks to follow (a
+    /// `Vec<String>`, an array of ids, or an `Option` of one; none skips every downstream task),
+    /// and each of the task's direct downstream tasks that is neither followed nor downstream of
+    /// a followed task is skipped, and the tasks after it by their trigger rules. Give the task
+    /// where the branches meet a rule that accepts skipped upstream tasks, such as
+    /// [`TriggerRule::NoneFailedMinOneSuccess`](crate::TriggerRule::NoneFailedMinOneSuccess).
+    /// The ids returned become the task's `return_value` XCom; an id the dag does not declare
+    /// fails the task.
+    ///
+    /// ```
+    /// use airflow_sdk::{flow, Dag, Task, TaskContext, TaskResult, TriggerRule};
+    /// # fn step(_: &mut TaskContext) -> TaskResult { Ok(()) }
+    ///
+    /// fn choose(ctx: &mut TaskContext) -> TaskResult<[&'static str; 1]> {
+    ///     let full = ctx.param::<bool>("full")?.unwrap_or(false);
+    ///     Ok([if full { "full_load" } else { "incremental" }])
+    /// }
+    ///
+    /// let dag = Dag::new("loads")
+    ///     .native()
+    ///     .param("full", false)
+    ///     .branch("choose", choose)
+    ///     .task("full_load", step)
+    ///     .task("incremental", step)
+    ///     .task(Task::new("report").trigger_rule(TriggerRule::NoneFailedMinOneSuccess), step)
+    ///     .flow(flow("choose") >> ["full_load", "incremental"] >> "report");
+    /// ```
+    ///
+    /// The skips are decided from the dependencies the bundle declares, so in a stub dag they
+    /// must match the stub's. In a native dag Airflow also knows the task branches (it may skip
+    /// downstream tasks), so a downstream task cleared later is skipped again as the branch
+    /// decided.
+    pub fn branch<B, S, F>(mut self, task: impl Into<Task>, f: F) -> Self
+    where
+        B: IntoIterator<Item = S>,
+        S: Into<String>,
+        F: Fn(&mut TaskContext) -> TaskResult<B> + Send + Sync + 'static,
+    {
+        self = self.push_task(
+            task.into(),
+            Arc::new(move |ctx| {
+                let ids: Vec<String> = f(ctx)?.into_iter().map(Into::into).collect();
+                to_return_value(ids)
+            }),
+            None,
+        );
+        if let Some(t) = self.tasks.last_mut() {
+            t.branch = true;
+        }
         self
     }
 
     /// Declares a typed-argument task: each run binds the parameters named `params` (pulling
     /// upstream outputs) and hands the bound values to `call`.
-    pub(crate) fn push_bound_task<P: Into<String>>(
+    pub(crate) fn push_bound_task<P: Into<Arg>>(
         self,
         task: Task,
         params: impl IntoIterator<Item = P>,
@@ -484,14 +582,34 @@ impl Dag {
         + Sync
         + 'static,
     ) -> Self {
-        let names: Vec<String> = params.into_iter().map(Into::into).collect();
+        let args: Vec<Arg> = params.into_iter().map(Into::into).collect();
+        let names: Vec<String> = args.iter().map(|a| a.name.clone()).collect();
+        let sources: Vec<Option<ArgSource>> = args.into_iter().map(|a| a.source).collect();
+        // A native task's own bindings, used when Airflow sends none (schema 2026-06-16).
+        let declared = sources
+            .iter()
+            .zip(&names)
+            .map(|(s, name)| s.as_ref().map(|s| crate::context::binding(name, s)))
+            .collect::<Option<Vec<_>>>()
+            .filter(|b| !b.is_empty());
         let bound_names = names.clone();
         let task_id = task.id.clone();
         let run: TaskFn = Arc::new(move |ctx| {
-            let args = ctx.bind_arguments(&task_id, &bound_names)?;
+            let args = ctx.bind_arguments(&task_id, &bound_names, declared.as_deref())?;
             call(ctx, args)
         });
-        self.push_task(task, run, Some((names, arity, schemas)))
+        let task_id = task.id.clone();
+        let mut dag = self.push_task(task, run, Some((names, arity, schemas)));
+        // The task runs after each task whose output it takes, as a TaskFlow call implies.
+        for source in &sources {
+            if let Some(ArgSource::Output { task_id: up }) = source {
+                dag.edges.push((up.clone(), task_id.clone()));
+            }
+        }
+        if let Some(t) = dag.tasks.last_mut() {
+            t.arg_sources = sources;
+        }
+        dag
     }
 
     /// The dag id.
@@ -567,6 +685,10 @@ impl Dag {
                     .as_ref()
                     .map(|(n, _)| n.clone())
                     .unwrap_or_default(),
+                // Only the given ones: the rules refuse a native task missing one, and a stub
+                // dag's task giving any.
+                arg_sources: t.arg_sources.iter().flatten().cloned().collect(),
+                branch: t.branch,
             })
             .collect();
         // `@continuous` allows one active run; Airflow's default (16) would be refused.
@@ -618,6 +740,67 @@ impl Dag {
             .iter()
             .map(|p| (p.name.clone(), p.default.clone()))
             .collect()
+    }
+}
+
+/// What a branch task needs when it runs: its dag's id, task ids and dependencies.
+struct BranchShape {
+    dag_id: String,
+    task_ids: Vec<String>,
+    edges: Vec<(String, String)>,
+}
+
+impl BranchShape {
+    /// The ids of the tasks directly downstream of `task_id`, by the declared dependencies.
+    fn direct_downstream(&self, task_id: &str) -> BTreeSet<&str> {
+        self.edges
+            .iter()
+            .filter(|(up, _)| up == task_id)
+            .map(|(_, down)| down.as_str())
+            .collect()
+    }
+
+    /// Follows branch task `task_id`'s choice `follow` as Python's `SkipMixin.skip_all_except`
+    /// does: each direct downstream task that is neither followed nor downstream of a followed
+    /// one is skipped, and the followed ones are recorded (XCom `skipmixin_key`) for Airflow's
+    /// `NotPreviouslySkippedDep`.
+    fn follow(&self, ctx: &TaskContext, task_id: &str, follow: &[String]) -> Result<(), TaskError> {
+        let unknown: Vec<&String> = follow
+            .iter()
+            .filter(|id| !self.task_ids.contains(id))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(TaskError::fail(format!(
+                "branch task {task_id:?} chose {unknown:?}, which dag {:?} does not declare \
+                 (its tasks: {:?})",
+                self.dag_id, self.task_ids
+            )));
+        }
+        let downstream = self.direct_downstream(task_id);
+        if downstream.is_empty() {
+            return Ok(());
+        }
+        // A followed task's own downstream tasks are followed too: with `branch >> join` and
+        // `branch >> a >> join`, choosing `a` keeps `join`.
+        let mut kept: BTreeSet<&str> = BTreeSet::new();
+        let mut todo: Vec<&str> = follow.iter().map(String::as_str).collect();
+        while let Some(id) = todo.pop() {
+            if kept.insert(id) {
+                todo.extend(self.direct_downstream(id));
+            }
+        }
+        let (followed, skipped): (Vec<&str>, Vec<&str>) =
+            downstream.into_iter().partition(|id| kept.contains(id));
+        log::info!(target: "airflow_sdk::runtime", followed:?, skipped:?;
+            "following branch {follow:?}, skipping {skipped:?}");
+        ctx.xcom_push(
+            "skipmixin_key",
+            &serde_json::json!({ "followed": followed }),
+        )?;
+        if !skipped.is_empty() {
+            ctx.skip_tasks(skipped)?;
+        }
+        Ok(())
     }
 }
 
@@ -829,7 +1012,8 @@ impl Bundle {
                             arity: *arity,
                         });
                     }
-                    if !self.schema.has_arg_bindings() {
+                    // A native task's bindings come from the bundle when Airflow sends none.
+                    if !self.schema.has_arg_bindings() && !dag.native {
                         problems.push(DeclarationProblem::ArgumentsNeedSchema {
                             dag_id: dag.id.clone(),
                             task_id: task.id.clone(),
@@ -958,6 +1142,21 @@ impl Bundle {
         let task = dag.tasks.iter().find(|t| t.id == task_id)?;
         let next_kwargs = crate::suspend::plain(next_kwargs.cloned().unwrap_or_default());
         let run: TaskFn = match next_method {
+            None if task.branch => {
+                let shape = BranchShape {
+                    dag_id: dag.id.clone(),
+                    task_ids: dag.task_ids().map(str::to_owned).collect(),
+                    edges: dag.edges.clone(),
+                };
+                let (run, task_id) = (Arc::clone(&task.run), task_id.to_owned());
+                Arc::new(move |ctx| {
+                    let chosen = run(ctx)?;
+                    let follow: Vec<String> = serde_json::from_value(chosen.clone())
+                        .map_err(|e| TaskError::fail_no_retry(e.to_string()))?;
+                    shape.follow(ctx, &task_id, &follow)?;
+                    Ok(chosen)
+                })
+            }
             None => Arc::clone(&task.run),
             Some(FAIL_METHOD) => {
                 let error = crate::suspend::trigger_failure(&next_kwargs);
@@ -1034,6 +1233,7 @@ impl Bundle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{arg, flow};
 
     fn noop(_: &mut TaskContext) -> TaskResult {
         Ok(())
@@ -1111,31 +1311,185 @@ mod tests {
         );
         assert_eq!(bad_cron.metadata().unwrap_err(), err);
 
-        let native_args = Bundle::new()
-            .supervisor_schema(SchemaVersion::V2026_10_30)
-            .queue("rust")
-            .dag(
-                Dag::new("etl")
-                    .native()
-                    .task_with_args("load", ["totals", "table"], load),
-            );
+        // A native task's arguments need their sources (there is no stub call to bind them),
+        // and any schema will do (the runtime takes them from the bundle when Airflow sends
+        // none); a stub dag's task must not give them.
+        let native_args = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .task("transform", noop)
+                .task_with_args(
+                    "load",
+                    [arg("totals").output_of("transform"), "table".into()],
+                    load,
+                ),
+        );
         let err = native_args.validate().unwrap_err();
         assert_eq!(
             err.problems,
             [DeclarationProblem::Dag(
-                declare::DeclarationProblem::NativeTaskArgs {
+                declare::DeclarationProblem::ArgSources {
                     dag_id: "etl".into(),
-                    task_id: "load".into()
+                    task_id: "load".into(),
+                    native: true,
                 }
             )]
         );
         assert!(
-            err.to_string().ends_with(
-                "task \"load\" of dag \"etl\" takes typed arguments, which only a Python stub \
-                 can bind: declare it with Dag::task, or make the dag not native"
+            err.to_string()
+                .contains("give each one with arg(\"name\").output_of(\"task\")"),
+            "{err}"
+        );
+        let stub_sources = Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(Dag::new("etl").task("transform", noop).task_with_args(
+                "load",
+                [arg("totals").output_of("transform"), arg("table")],
+                load,
+            ));
+        let err = stub_sources.validate().unwrap_err();
+        assert!(
+            matches!(
+                &err.problems[..],
+                [DeclarationProblem::Dag(
+                    declare::DeclarationProblem::ArgSources { native: false, .. }
+                )]
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_native_task_depends_on_the_tasks_whose_output_it_takes() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .task("transform", noop)
+                .task_with_args(
+                    "load",
+                    [
+                        arg("totals").output_of("transform"),
+                        arg("table").value("t1"),
+                    ],
+                    load,
+                )
+                .branch("choose", |_: &mut TaskContext| Ok(["load"]))
+                .flow(flow("choose") >> "transform"),
+        );
+        let m = b.metadata().unwrap();
+        let decl = m.dags["etl"].declared.as_ref().unwrap();
+        let t = |id: &str| decl.tasks.iter().find(|t| t.id == id).unwrap();
+        assert_eq!(t("transform").downstream, ["load"]);
+        assert_eq!(t("load").args, ["totals", "table"]);
+        assert_eq!(
+            t("load").arg_sources,
+            [
+                ArgSource::Output {
+                    task_id: "transform".into()
+                },
+                ArgSource::Literal { value: "t1".into() }
+            ]
+        );
+        assert!(t("choose").branch && !t("load").branch);
+        // An output of a task the dag lacks is named.
+        let bad = Bundle::new()
+            .queue("rust")
+            .dag(Dag::new("etl").native().task_with_args(
+                "load",
+                [
+                    arg("totals").output_of("transfrom"),
+                    arg("table").value("t1"),
+                ],
+                load,
+            ));
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("names task \"transfrom\""), "{err}");
+    }
+
+    /// A native task's declared bindings are used when Airflow sends none (schema 2026-06-16);
+    /// Airflow's, when sent, win.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_native_task_binds_its_declared_arguments_when_airflow_sends_none() {
+        use crate::testing::TestRun;
+        fn load(_: &mut TaskContext, rows: Vec<u32>, table: String) -> TaskResult<String> {
+            Ok(format!("{} rows into {table}", rows.len()))
+        }
+        let bundle = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .task("extract", noop)
+                .task_with_args(
+                    "load",
+                    [arg("rows").output_of("extract"), arg("table").value("t1")],
+                    load,
+                ),
+        );
+        let run = || {
+            TestRun::new("etl", "load").xcom("extract", "return_value", serde_json::json!([1, 2]))
+        };
+        let out = run().run_in(&bundle);
+        out.assert_success();
+        assert_eq!(out.return_value, Some("2 rows into t1".into()));
+        // Under 2026-10-30 Airflow hands back the bindings serialized with the dag.
+        let bundle = bundle.supervisor_schema(SchemaVersion::V2026_10_30);
+        let out = run().run_in(&bundle);
+        assert_eq!(out.return_value, Some("2 rows into t1".into()));
+        let out = run()
+            .arg_from("rows", "extract")
+            .arg("table", "t2".into())
+            .run_in(&bundle);
+        assert_eq!(out.return_value, Some("2 rows into t2".into()));
+    }
+
+    /// A branch skips the direct downstream tasks it does not follow, except those downstream
+    /// of a followed one (Python's `skip_all_except`), and records what it followed.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn a_branch_skips_what_it_does_not_follow() {
+        use crate::testing::{RequestKind, TestRun, TestState};
+        let bundle = |chosen: &'static [&'static str]| {
+            Bundle::new().queue("rust").dag(
+                Dag::new("d")
+                    .native()
+                    .branch("choose", move |_: &mut TaskContext| Ok(chosen.to_vec()))
+                    .task("a", noop)
+                    .task("b", noop)
+                    .task("join", noop)
+                    .flow(flow("choose") >> ["a", "b", "join"])
+                    .flow(flow("a") >> "join"),
+            )
+        };
+        let skipped = |out: &crate::testing::TestOutcome| -> Vec<serde_json::Value> {
+            out.requests_of(RequestKind::SkipDownstreamTasks)
+                .map(|r| r.body["tasks"].clone())
+                .collect()
+        };
+        let out = TestRun::new("d", "choose").run_in(&bundle(&["a"]));
+        out.assert_success();
+        assert_eq!(out.return_value, Some(serde_json::json!(["a"])));
+        assert_eq!(skipped(&out), [serde_json::json!(["b"])]);
+        assert_eq!(
+            out.xcom("skipmixin_key"),
+            Some(&serde_json::json!({"followed": ["a", "join"]}))
+        );
+        // Following nothing skips every downstream task.
+        let out = TestRun::new("d", "choose").run_in(&bundle(&[]));
+        assert_eq!(skipped(&out), [serde_json::json!(["a", "b", "join"])]);
+        // Following everything skips nothing.
+        let out = TestRun::new("d", "choose").run_in(&bundle(&["a", "b"]));
+        assert!(skipped(&out).is_empty());
+        // An id the dag lacks fails the task.
+        let out = TestRun::new("d", "choose")
+            .max_tries(0)
+            .run_in(&bundle(&["c"]));
+        assert_eq!(out.state, TestState::Failed);
+        assert!(
+            out.error.as_deref().unwrap().contains("chose [\"c\"]"),
+            "{:?}",
+            out.error
+        );
+        assert!(skipped(&out).is_empty());
     }
 
     /// `testing` refuses a bundle the binary would refuse, with the same text.

@@ -1,10 +1,11 @@
-//! The pieces of a dag's declarations: [`Task`] (an id with settings), [`Flow`] (dependencies
-//! written as `a >> b`) and the date forms [`IntoUtc`] accepts.
+//! The pieces of a dag's declarations: [`Task`] (an id with settings), [`Arg`] (a typed
+//! argument and where its value comes from), [`Flow`] (dependencies written as `a >> b`) and the
+//! date forms [`IntoUtc`] accepts.
 
 use std::ops::Shr;
 use std::time::Duration;
 
-use airflow_bundle::declare::{TaskSettings, TriggerRule};
+use airflow_bundle::declare::{ArgSource, TaskSettings, TriggerRule};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -103,6 +104,78 @@ impl From<String> for Task {
 impl From<&String> for Task {
     fn from(id: &String) -> Self {
         Task::new(id.clone())
+    }
+}
+
+/// One typed argument of a task ([`Dag::task_with_args`](crate::Dag::task_with_args)): its name,
+/// and in a [native](crate::Dag::native) dag where its value comes from, as a Python TaskFlow
+/// call says it (`load(transform(), table="t1")`). Start one with [`arg`]; a plain `"name"` is an
+/// argument whose value a Python stub's call binds.
+///
+/// ```
+/// use airflow_sdk::{arg, Arg};
+///
+/// let totals: Arg = arg("totals").output_of("transform"); // transform's return value
+/// let table: Arg = arg("table").value("t1"); // a literal
+/// assert_eq!(totals.name(), "totals");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct Arg {
+    pub(crate) name: String,
+    pub(crate) source: Option<ArgSource>,
+}
+
+/// The typed argument `name`; say where its value comes from with [`Arg::output_of`] or
+/// [`Arg::value`].
+pub fn arg(name: impl Into<String>) -> Arg {
+    Arg {
+        name: name.into(),
+        source: None,
+    }
+}
+
+impl Arg {
+    /// The argument's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value is what task `task_id` returned (its `return_value` XCom, pulled before the
+    /// task runs; `Option<T>` takes a missing one). The task then runs after `task_id`: the
+    /// dependency is added for you.
+    pub fn output_of(mut self, task_id: impl Into<String>) -> Self {
+        self.source = Some(ArgSource::Output {
+            task_id: task_id.into(),
+        });
+        self
+    }
+
+    /// The value is `value`, as written here (any JSON value; `serde_json::to_value` makes one
+    /// of a struct).
+    pub fn value(mut self, value: impl Into<serde_json::Value>) -> Self {
+        self.source = Some(ArgSource::Literal {
+            value: value.into(),
+        });
+        self
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(name: &str) -> Self {
+        arg(name)
+    }
+}
+
+impl From<String> for Arg {
+    fn from(name: String) -> Self {
+        arg(name)
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(name: &String) -> Self {
+        arg(name.clone())
     }
 }
 

@@ -227,7 +227,7 @@ pub use context::{
     DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
     StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
-pub use declare::{Flow, IntoUtc, Task, flow};
+pub use declare::{Arg, Flow, IntoUtc, Task, arg, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 

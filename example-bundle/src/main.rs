@@ -5,7 +5,8 @@
 //! dag with conf `{"fail": true}` to make `transform` fail on purpose and watch Airflow retry it.
 //!
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
-//! 3.4. The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
+//! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches.
+//! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests.
 
 // Product code only: unit tests are held to clippy::all.
@@ -29,6 +30,7 @@ mod hitl;
 mod native;
 mod retry_assets;
 mod task_api;
+mod taskflow;
 mod testing;
 
 /// One order, as `extract` produces it.
@@ -146,6 +148,7 @@ fn bundle() -> Bundle {
         .dag(testing::dag())
         .dag(testing::timeout_dag())
         .dag(native::timeout_dag())
+        .dag(taskflow::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())
 }

@@ -3,9 +3,27 @@
 
 use serde::de::DeserializeOwned;
 
+use airflow_bundle::declare::ArgSource;
+
 use super::{RequestError, TaskContext};
 use crate::TaskError;
-use crate::runtime::messages::ArgBinding;
+use crate::runtime::messages::{ArgBinding, Json};
+
+/// The binding of argument `name` that a native task declares with `source`, as Airflow would
+/// hand it over.
+pub(crate) fn binding(name: &str, source: &ArgSource) -> ArgBinding {
+    match source {
+        ArgSource::Output { task_id } => ArgBinding::XCom {
+            name: name.to_owned(),
+            task_id: task_id.clone(),
+        },
+        ArgSource::Literal { value } => ArgBinding::Literal {
+            name: name.to_owned(),
+            value: Json(value.clone()),
+            from_default: false,
+        },
+    }
+}
 
 /// One argument value bound to a typed task parameter, with where it came from (for messages).
 #[doc(hidden)]
@@ -139,17 +157,19 @@ fn bind(
 
 /// # Typed arguments
 impl TaskContext {
-    /// The values of a typed task's parameters `names` (in that order), from the stub's
-    /// argument bindings: literals as they are, upstream outputs pulled as XComs.
+    /// The values of a typed task's parameters `names` (in that order), from the argument
+    /// bindings Airflow sent, else from `declared` (a native task's own): literals as they are,
+    /// upstream outputs pulled as XComs.
     pub(crate) fn bind_arguments(
         &self,
         task_id: &str,
         names: &[String],
+        declared: Option<&[ArgBinding]>,
     ) -> Result<Vec<BoundArg>, TaskError> {
         bind(
             task_id,
             names,
-            self.details.ti_context.arg_bindings.as_deref(),
+            self.details.ti_context.arg_bindings.as_deref().or(declared),
             |upstream| self.xcom_pull_json(upstream, "return_value"),
         )
     }
@@ -158,7 +178,6 @@ impl TaskContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::messages::Json;
 
     fn names(n: &[&str]) -> Vec<String> {
         n.iter().map(|s| (*s).to_owned()).collect()

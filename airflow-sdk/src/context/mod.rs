@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-pub(crate) use args::BoundArg;
+pub(crate) use args::{BoundArg, binding};
 pub(crate) use asset_alias::AliasEmission;
 pub use asset_alias::AssetAlias;
 pub use asset_state::AssetStateStore;

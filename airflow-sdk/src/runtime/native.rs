@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use airflow_bundle::declare::{
-    DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
+    ArgSource, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
 };
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -176,8 +176,53 @@ impl Serialize for TaskVar<'_> {
         out.serialize_entry("template_fields", &[(); 0])?;
         out.serialize_entry("is_stub", &true)?;
         put_settings(&mut out, &t.settings, false)?;
+        if !t.arg_sources.is_empty() {
+            out.serialize_entry("_arg_bindings", &ArgBindings(t))?;
+        }
+        if t.branch {
+            // As Airflow marks a SkipMixin operator: its skip decision (XCom `skipmixin_key`)
+            // is honoured when a downstream task is cleared.
+            out.serialize_entry("_can_skip_downstream", &true)?;
+        }
         if !t.downstream.is_empty() {
             out.serialize_entry("downstream_task_ids", &t.downstream)?;
+        }
+        out.end()
+    }
+}
+
+/// A native task's `_arg_bindings`: plain JSON (no `__type` wrapping), one per argument in
+/// order, as Airflow's `build_arg_bindings` writes a TaskFlow call's; Airflow 3.4 hands them to
+/// each run of the task (`TIRunContext.arg_bindings`, schema 2026-10-30).
+struct ArgBindings<'a>(&'a TaskDeclaration);
+
+impl Serialize for ArgBindings<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            self.0
+                .args
+                .iter()
+                .zip(&self.0.arg_sources)
+                .map(|(name, source)| ArgBinding(name, source)),
+        )
+    }
+}
+
+struct ArgBinding<'a>(&'a str, &'a ArgSource);
+
+impl Serialize for ArgBinding<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(3))?;
+        out.serialize_entry("name", self.0)?;
+        match self.1 {
+            ArgSource::Output { task_id } => {
+                out.serialize_entry("kind", "xcom")?;
+                out.serialize_entry("task_id", task_id)?;
+            }
+            ArgSource::Literal { value } => {
+                out.serialize_entry("kind", "literal")?;
+                out.serialize_entry("value", value)?;
+            }
         }
         out.end()
     }
@@ -222,7 +267,14 @@ impl Serialize for DagBody<'_> {
         out.serialize_entry("dag_id", dag_id)?;
         out.serialize_entry("fileloc", fileloc)?;
         out.serialize_entry("relative_fileloc", relative_fileloc)?;
-        out.serialize_entry("timezone", "UTC")?;
+        // Airflow's Dag takes its time zone from its start date; a start date here is UTC, so
+        // the zone a cron schedule is evaluated in is the one the dag means (the UI shows its
+        // dates in it).
+        let timezone = match &decl.schedule {
+            Schedule::Cron { timezone, .. } => timezone.as_str(),
+            _ => "UTC",
+        };
+        out.serialize_entry("timezone", timezone)?;
         out.serialize_entry("timetable", &Timetable(&decl.schedule))?;
         if let Some(v) = epoch(&decl.start_date) {
             out.serialize_entry("start_date", &v)?;
@@ -286,7 +338,7 @@ impl Serialize for NativeDag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings};
+    use crate::{Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings, arg};
     use serde_json::json;
     use std::time::Duration;
 
@@ -358,6 +410,72 @@ mod tests {
             dag["default_args"]["__var"]["retry_delay"],
             json!({"__type": "timedelta", "__var": 5.0})
         );
+    }
+
+    fn load(_: &mut TaskContext, _rows: Vec<u32>, _table: String) -> TaskResult {
+        Ok(())
+    }
+
+    #[test]
+    fn taskflow_arguments_and_branches_are_serialized_as_airflow_does() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .schedule(Schedule::cron("0 3 * * *").timezone("America/New_York"))
+                .branch("choose", |_: &mut TaskContext| Ok(Some("extract")))
+                .task("extract", noop)
+                .task_with_args(
+                    "load",
+                    [arg("rows").output_of("extract"), arg("table").value("t1")],
+                    load,
+                )
+                .chain(["choose", "extract"]),
+        );
+        let m = b.metadata().unwrap();
+        let v = serialize(
+            "etl",
+            m.dags["etl"].declared.as_ref().unwrap(),
+            "/b/etl",
+            "etl",
+        );
+        let dag = &v["dag"];
+        // The Dag's time zone is the schedule's (Airflow's REST API and UI show it).
+        assert_eq!(dag["timezone"], "America/New_York");
+        let task = |id: &str| {
+            dag["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| &t["__var"])
+                .find(|t| t["task_id"] == id)
+                .unwrap()
+                .clone()
+        };
+        // Plain JSON, as Airflow's build_arg_bindings writes a TaskFlow call's.
+        assert_eq!(
+            task("load")["_arg_bindings"],
+            json!([
+                {"name": "rows", "kind": "xcom", "task_id": "extract"},
+                {"name": "table", "kind": "literal", "value": "t1"}
+            ])
+        );
+        // The argument implies extract >> load.
+        assert_eq!(task("extract")["downstream_task_ids"], json!(["load"]));
+        assert_eq!(task("choose")["_can_skip_downstream"], true);
+        assert!(task("extract").get("_can_skip_downstream").is_none());
+        assert!(task("extract").get("_arg_bindings").is_none());
+        // Without a cron schedule, UTC.
+        let b = Bundle::new()
+            .queue("rust")
+            .dag(Dag::new("etl").native().task("a", noop));
+        let m = b.metadata().unwrap();
+        let v = serialize(
+            "etl",
+            m.dags["etl"].declared.as_ref().unwrap(),
+            "/b/etl",
+            "etl",
+        );
+        assert_eq!(v["dag"]["timezone"], "UTC");
     }
 
     #[test]

@@ -836,7 +836,11 @@ impl TestRun {
     {
         let bundle = Bundle::new()
             .supervisor_schema(SchemaVersion::V2026_10_30)
-            .dag(Dag::new(self.dag_id.clone()).task_with_args(self.task_id.clone(), params, f));
+            .dag(Dag::new(self.dag_id.clone()).task_with_args(
+                self.task_id.clone(),
+                params.into_iter().map(Into::<String>::into),
+                f,
+            ));
         self.run_in(&bundle)
     }
 
