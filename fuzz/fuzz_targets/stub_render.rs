@@ -138,6 +138,8 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 settings: s,
                 downstream,
                 args,
+                arg_sources: vec![],
+                branch: false,
             });
         }
         d.coordinator_queues = tasks

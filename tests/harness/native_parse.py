@@ -91,6 +91,7 @@ def main():
             "max_active_runs": d.max_active_runs,
             "dagrun_timeout": d.dagrun_timeout.total_seconds() if d.dagrun_timeout else None,
             "description": d.description,
+            "timezone": str(d.timezone.name if hasattr(d.timezone, "name") else d.timezone),
             "tasks": {
                 t.task_id: {
                     "queue": t.queue,
@@ -101,6 +102,11 @@ def main():
                     "execution_timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
                     "downstream": sorted(t.downstream_task_ids),
                     "upstream": sorted(t.upstream_task_ids),
+                    # What the API server hands each run (TIRunContext.arg_bindings) and
+                    # whether NotPreviouslySkippedDep reads the task's skip decision.
+                    "arg_bindings": t.arg_bindings,
+                    "is_stub": t.is_stub,
+                    "can_skip_downstream": t.inherits_from_skipmixin,
                 }
                 for t in d.tasks
             },

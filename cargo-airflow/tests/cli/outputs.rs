@@ -202,6 +202,8 @@ fn native_manifest() -> String {
         settings: TaskSettings::new().queue("rust"),
         downstream: vec![],
         args: vec![],
+        arg_sources: vec![],
+        branch: false,
     }];
     let mut metadata = airflow_bundle::manifest::Metadata {
         airflow_bundle_metadata_version: "1.0".into(),

@@ -121,6 +121,30 @@ fn native_dags_pass_airflow_3_4s_own_validation_with_the_declared_shape() -> Res
         json!(["clean_high", "clean_low"])
     );
     assert_eq!(n["tasks"]["report"]["execution_timeout"], 600.0);
+    // The Dag's time zone is its schedule's (it was always UTC).
+    assert_eq!(n["timezone"], "Europe/Paris");
+    assert_eq!(first["dags"]["example_native_catchup"]["timezone"], "UTC");
+    // TaskFlow: Airflow keeps each argument's binding for the API server to hand over, with
+    // the dependency the argument implies; the branch can skip its downstream tasks.
+    let t = &first["dags"]["native_taskflow"]["tasks"];
+    assert_eq!(
+        t["summarize"]["arg_bindings"],
+        json!([
+            {"name": "readings", "kind": "xcom", "task_id": "extract"},
+            {"name": "unit", "kind": "literal", "value": "celsius"}
+        ])
+    );
+    assert_eq!(t["summarize"]["upstream"], json!(["extract"]));
+    assert_eq!(t["summarize"]["is_stub"], true);
+    assert_eq!(
+        t["report"]["upstream"],
+        json!(["alert", "archive", "summarize"])
+    );
+    assert_eq!(t["report"]["trigger_rule"], "none_failed_min_one_success");
+    assert_eq!(t["choose"]["can_skip_downstream"], true);
+    assert_eq!(t["choose"]["downstream"], json!(["alert", "archive"]));
+    assert_eq!(t["alert"]["can_skip_downstream"], false);
+    assert_eq!(t["extract"]["arg_bindings"], Value::Null);
     // Defaults are copied onto every task (Airflow does not apply default_args).
     assert_eq!(n["tasks"]["clean_low"]["owner"], "data-team");
     assert_eq!(n["tasks"]["clean_low"]["retries"], 1);

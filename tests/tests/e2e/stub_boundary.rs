@@ -363,6 +363,8 @@ impl Case {
                         settings: s,
                         downstream: downstream(&d.tasks, i),
                         args: vec![],
+                        arg_sources: vec![],
+                        branch: false,
                     }
                 })
                 .collect();
@@ -603,6 +605,8 @@ fn write_bundle(path: &Path, dags: &[(&str, &str)]) -> Result<Manifest> {
             settings: s,
             downstream: vec![],
             args: vec![],
+            arg_sources: vec![],
+            branch: false,
         }];
         m.dags.insert(
             (*id).to_owned(),
