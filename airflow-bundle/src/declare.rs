@@ -705,8 +705,10 @@ impl DagDeclaration {
     /// Everything wrong with the declarations of dag `dag_id`, each naming the dag and task:
     /// unknown task ids, cycles, bad dates and numbers, catchup without a start date, a cron
     /// expression Airflow would refuse ([`check_cron`]), and for a native dag a task whose queue
-    /// is not routed to the coordinator ([`routing_problems`](Self::routing_problems)) or that
-    /// takes typed arguments. Time zone names are not checked (Airflow checks them).
+    /// is not routed to the coordinator ([`routing_problems`](Self::routing_problems)) or has a
+    /// typed argument without a source (and for a stub dag, a task giving sources its stub's
+    /// call would override), and an argument taking the output of a task the dag lacks. Time
+    /// zone names are not checked (Airflow checks them).
     ///
     /// The SDK refuses a bundle with any of these when it is declared, and the packer checks a
     /// manifest by the same rules ([`Metadata::declaration_problems`]).

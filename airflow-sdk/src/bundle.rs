@@ -981,8 +981,8 @@ impl Bundle {
     /// Checks the declarations: dag ids unique, task ids unique within their dag, typed arguments
     /// named and supported by the schema version, and each dag's own declarations by the rules
     /// the packer applies too ([`DagDeclaration::problems`]: dependencies, dates, numbers, cron
-    /// expressions, and for a native dag its queues and no typed arguments). The bundle binary
-    /// refuses to answer `--airflow-metadata` or run a task with any of these, and
+    /// expressions, and for a native dag its queues and a source for every typed argument). The
+    /// bundle binary refuses to answer `--airflow-metadata` or run a task with any of these, and
     /// [`testing`](crate#unit-tests) refuses to run one, with the same text.
     pub fn validate(&self) -> Result<(), DeclarationError> {
         let mut problems = Vec::new();

@@ -267,9 +267,9 @@ impl Serialize for DagBody<'_> {
         out.serialize_entry("dag_id", dag_id)?;
         out.serialize_entry("fileloc", fileloc)?;
         out.serialize_entry("relative_fileloc", relative_fileloc)?;
-        // Airflow's Dag takes its time zone from its start date; a start date here is UTC, so
-        // the zone a cron schedule is evaluated in is the one the dag means (the UI shows its
-        // dates in it).
+        // A Python Dag takes its time zone from its (zone-aware) start date. Start dates here
+        // are kept in UTC, so the zone the dag means is its cron schedule's. (3.4.0b2's REST API
+        // shows `[core] default_timezone` for every Dag: `DagModel.timezone`.)
         let timezone = match &decl.schedule {
             Schedule::Cron { timezone, .. } => timezone.as_str(),
             _ => "UTC",

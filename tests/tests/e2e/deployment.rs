@@ -1297,6 +1297,90 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             Ok(())
         },
     );
+    // Both runs of native_taskflow, started once for the two checks below.
+    let mut taskflow_runs = None;
+    checks.check(
+        "native_taskflow: return values reach typed arguments, the dependencies implied",
+        || {
+            let dag = "native_taskflow";
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            // The arguments alone made extract >> summarize and summarize >> alert/report.
+            let t: Value = api.get(&format!("/api/v2/dags/{dag}/tasks/extract"))?;
+            ensure!(t["downstream_task_ids"] == json!(["summarize"]), "{t}");
+            let t: Value = api.get(&format!("/api/v2/dags/{dag}/tasks/summarize"))?;
+            let mut down: Vec<String> = serde_json::from_value(t["downstream_task_ids"].clone())?;
+            down.sort();
+            ensure!(down == ["alert", "archive", "choose", "report"], "{t}");
+            api.trigger(dag, "taskflow_alert", json!({}))?;
+            api.trigger(dag, "taskflow_archive", json!({"threshold": 1000}))?;
+            for run_id in ["taskflow_alert", "taskflow_archive"] {
+                let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+                ensure!(
+                    run.state == "success",
+                    "{run_id} ended {}: {}",
+                    run.state,
+                    api.explain_run(dag, run_id)
+                );
+                // extract's list and the literal unit, converted to typed arguments.
+                let summary = xcom(api, dag, run_id, "summarize", "return_value")?;
+                ensure!(
+                    summary == json!({"count": 5, "total": 189, "unit": "celsius"}),
+                    "{run_id}: summarize returned {summary}"
+                );
+            }
+            taskflow_runs = Some(());
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_taskflow: the branch skips the path it does not follow, the join runs",
+        || {
+            let dag = "native_taskflow";
+            ensure!(taskflow_runs.is_some(), "the runs did not succeed");
+            for (run_id, followed, skipped, report) in [
+                (
+                    "taskflow_alert",
+                    "alert",
+                    "archive",
+                    "5 readings: alert: total 189 celsius",
+                ),
+                (
+                    "taskflow_archive",
+                    "archive",
+                    "alert",
+                    "5 readings: archived 5 readings",
+                ),
+            ] {
+                let states: std::collections::BTreeMap<String, Option<String>> = api
+                    .task_instances(dag, run_id)?
+                    .into_iter()
+                    .map(|t| (t.task_id, t.state))
+                    .collect();
+                let state = |t: &str| states.get(t).cloned().flatten().unwrap_or_default();
+                ensure!(
+                    state(followed) == "success"
+                        && state(skipped) == "skipped"
+                        && state("report") == "success",
+                    "{run_id}: {states:?}"
+                );
+                let chosen = xcom(api, dag, run_id, "choose", "return_value")?;
+                ensure!(
+                    chosen == json!([followed]),
+                    "{run_id}: choose returned {chosen}"
+                );
+                // What Airflow's NotPreviouslySkippedDep reads when a task is cleared.
+                let decision = xcom(api, dag, run_id, "choose", "skipmixin_key")?;
+                ensure!(
+                    decision == json!({"followed": [followed]}),
+                    "{run_id}: skipmixin_key {decision}"
+                );
+                // The skipped branch's output is None in report (none_failed_min_one_success).
+                let got = xcom(api, dag, run_id, "report", "return_value")?;
+                ensure!(got == json!(report), "{run_id}: report returned {got}");
+            }
+            Ok(())
+        },
+    );
     checks.check(
         "the Dag processor ran the bundle file without an import error",
         || bundle_file_was_parsed(&dep, "rust-bundles"),
