@@ -5,6 +5,9 @@
 //! each to the Rust parameter's type. Needs supervisor schema `2026-10-30`, so this bundle runs on
 //! Airflow 3.4 only: bundles that must also run on 3.3 keep the default schema and pull XComs by
 //! hand (see `example-bundle`).
+//!
+//! `example_typed_native` is the same pipeline as a native dag: the bundle itself says where each
+//! argument comes from, serialized with the dag, and Airflow hands those bindings back.
 
 // Product code only: unit tests are held to clippy::all.
 #![cfg_attr(not(test), warn(clippy::pedantic))]
@@ -18,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use airflow_sdk::log::info;
-use airflow_sdk::{Bundle, Dag, SchemaVersion, Task, TaskContext, TaskResult};
+use airflow_sdk::{Bundle, Dag, SchemaVersion, Task, TaskContext, TaskResult, arg};
 use serde::{Deserialize, Serialize};
 
 /// What `transform` hands to `load`.
@@ -58,6 +61,22 @@ fn dag(id: &str) -> Dag {
         .task_with_args("load", ["totals", "table"], load)
 }
 
+/// The same pipeline in a native dag (no Python stub): the bundle says where `load`'s arguments
+/// come from, and under schema 2026-10-30 Airflow hands those bindings back with each run.
+fn native_dag() -> Dag {
+    Dag::new("example_typed_native")
+        .native()
+        .task("transform", transform)
+        .task_with_args(
+            "load",
+            [
+                arg("totals").output_of("transform"),
+                arg("table").value("t_native"),
+            ],
+            load,
+        )
+}
+
 /// Blocks for a minute, past its 3 s execution timeout: under schema 2026-10-30 the runtime also
 /// tells Airflow 3.4's supervisor the timeout (`SetExecutionTimeout`).
 fn overrun(_ctx: &mut TaskContext) -> TaskResult {
@@ -69,12 +88,15 @@ fn overrun(_ctx: &mut TaskContext) -> TaskResult {
 fn bundle() -> Bundle {
     Bundle::new()
         .supervisor_schema(SchemaVersion::V2026_10_30)
+        // Routed to the executable coordinator; the native dag's tasks run on it.
+        .queue("rust")
         .dag(dag("example_typed"))
         .dag(dag("example_typed_wrong_type"))
         .dag(Dag::new("example_typed_timeout").task(
             Task::new("overrun").execution_timeout(Duration::from_secs(3)),
             overrun,
         ))
+        .dag(native_dag())
 }
 
 airflow_sdk::main!(bundle());

@@ -166,12 +166,19 @@ impl TaskContext {
         names: &[String],
         declared: Option<&[ArgBinding]>,
     ) -> Result<Vec<BoundArg>, TaskError> {
-        bind(
-            task_id,
-            names,
-            self.details.ti_context.arg_bindings.as_deref().or(declared),
-            |upstream| self.xcom_pull_json(upstream, "return_value"),
-        )
+        let sent = self.details.ti_context.arg_bindings.as_deref();
+        if declared.is_some() {
+            // A native task: say which copy of its bindings it runs with.
+            let from = if sent.is_some() {
+                "the bindings Airflow sent (serialized with the dag)"
+            } else {
+                "the bundle's declaration (Airflow sent none: supervisor schema 2026-06-16)"
+            };
+            log::info!(target: "airflow_sdk::runtime", "binding arguments {names:?} from {from}");
+        }
+        bind(task_id, names, sent.or(declared), |upstream| {
+            self.xcom_pull_json(upstream, "return_value")
+        })
     }
 }
 

@@ -1121,11 +1121,14 @@ fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
 
 #[test]
 fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Result<()> {
-    // The bundle alone, in the README's Dag bundle: no Python dag file anywhere.
+    // The bundles alone, in the README's Dag bundle: no Python dag file anywhere. example-typed
+    // (schema 2026-10-30) has a native dag whose argument bindings Airflow hands back.
+    let typed_dir = tempfile::tempdir()?;
     let dep = Deployment::start(
         DeployOptions::new("native-3.4", Release::V3_4)
             .triggerer()
-            .bundle(example_bundle()?),
+            .bundle(example_bundle()?)
+            .bundle(typed_bundle(typed_dir.path())?),
     )?;
     let api = &dep.api;
     let mut checks = Checks::default();
@@ -1382,9 +1385,49 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         },
     );
     checks.check(
-        "the Dag processor ran the bundle file without an import error",
-        || bundle_file_was_parsed(&dep, "rust-bundles"),
+        "native_taskflow: under schema 2026-06-16 the runtime binds from the bundle's declaration",
+        || {
+            let log = api.wait_log(
+                "native_taskflow",
+                "taskflow_alert",
+                "summarize",
+                1,
+                &["binding arguments"],
+            )?;
+            log.expect("from the bundle's declaration (Airflow sent none")?;
+            Ok(())
+        },
     );
+    checks.check(
+        "example_typed_native: Airflow 3.4 hands a native task the bindings serialized with it",
+        || {
+            let (dag, run_id) = ("example_typed_native", "typed_native");
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            api.trigger(dag, run_id, json!({}))?;
+            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            let v = xcom(api, dag, run_id, "load", "return_value")?;
+            ensure!(
+                v == json!("2 rows of 3 orders into t_native"),
+                "load returned {v}"
+            );
+            // TIRunContext.arg_bindings carried them (schema 2026-10-30), not the bundle.
+            let log = api.wait_log(dag, run_id, "load", 1, &["binding arguments"])?;
+            log.expect("from the bindings Airflow sent")?;
+            Ok(())
+        },
+    );
+    for file in ["example-bundle", "example-typed"] {
+        checks.check(
+            &format!("the Dag processor ran {file} without an import error"),
+            || bundle_file_was_parsed_named(&dep, "rust-bundles", file),
+        );
+    }
     let result = checks.finish();
     dep.stop()?;
     result
