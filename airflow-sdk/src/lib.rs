@@ -42,6 +42,14 @@
 //! declared `retry_delay`, [`TaskError::skip`] ends it as skipped and [`TaskError::remove`] as
 //! removed.
 //!
+//! A task that waits for a condition is a [`Sensor`], as Airflow's `BaseSensorOperator`:
+//! [`Sensor::poke`] pokes the condition at an interval until it holds, either in process
+//! ([`SensorMode::Poke`]) or once per run, ending the run `up_for_reschedule` so Airflow starts
+//! the task again later without holding a worker slot ([`SensorMode::Reschedule`], through
+//! [`TaskError::reschedule_at`]). It times out counted from the first run of the try
+//! ([`TaskContext::first_try_start`]), failing without retry or, with `soft_fail`, skipped;
+//! optionally with exponential backoff.
+//!
 //! ```no_run
 //! use airflow_sdk::log::info;
 //! use airflow_sdk::{TaskContext, TaskResult};
@@ -165,7 +173,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`) | what a task can see and do |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -196,8 +204,8 @@ pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{
     Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
-    DagRunQuery, PrevSuccessfulRun, RequestError, StateStore, TaskContext, TiQuery, TriggerOptions,
-    XComRef,
+    DagRunQuery, PrevSuccessfulRun, RequestError, Sensor, SensorMode, SensorTimeout, StateStore,
+    TaskContext, TiQuery, TriggerOptions, XComRef,
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};

@@ -9,6 +9,7 @@ mod connections;
 mod rendered;
 mod runs;
 mod secrets;
+mod sensor;
 mod state;
 mod variables;
 mod xcom;
@@ -28,6 +29,7 @@ pub use asset_alias::AssetAlias;
 pub use asset_state::AssetStateStore;
 pub use assets::{Asset, AssetEvent, AssetInfo};
 pub use runs::{DagRunInfo, DagRunQuery, PrevSuccessfulRun, TiQuery, TriggerOptions};
+pub use sensor::{Sensor, SensorMode, SensorTimeout};
 pub use state::StateStore;
 pub use xcom::XComRef;
 

@@ -12,6 +12,8 @@ use crate::{Asset, DagRunQuery, RequestError, Task, TaskError, TiQuery, TriggerO
 mod deferral;
 /// The retry policy, the asset state store and asset aliases.
 mod retry_assets;
+/// Sensors: poke and reschedule modes, the timeout from the first run, soft fail.
+mod sensor;
 
 fn ok(_: &mut TaskContext) -> TaskResult {
     Ok(())
