@@ -6,7 +6,7 @@
 //!
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
 //! 3.4. The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
-//! tests.
+//! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
 
 // Product code only: unit tests are held to clippy::all.
 #![cfg_attr(not(test), warn(clippy::pedantic))]
@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 mod native;
 mod retry_assets;
+mod sensors;
 mod task_api;
 mod testing;
 
@@ -134,6 +135,7 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(retry_assets::dag())
+        .dag(sensors::dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())

@@ -412,6 +412,8 @@ fn received() -> Vec<ToTask> {
                     from_default: true,
                 },
             ]),
+            next_method: Some("resumed".into()),
+            next_kwargs: Some(Json(json!({"event": 1}))),
         },
     };
     let asset = AssetResult {
