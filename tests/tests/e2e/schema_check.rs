@@ -190,6 +190,11 @@ fn sent() -> Vec<ToSupervisor> {
         Terminal::RetryAfter("later".into(), std::time::Duration::from_millis(7500))
             .message(end.clone()),
         Terminal::Removed.message(end.clone()),
+        Terminal::Rescheduled(now()).message(end.clone()),
+        ToSupervisor::GetTaskRescheduleStartDate(GetTaskRescheduleStartDate {
+            ti_id: ti().id,
+            try_number: 1,
+        }),
         ToSupervisor::TaskState(TaskStateMsg {
             state: "failed",
             end_date: end,
@@ -504,6 +509,7 @@ fn received() -> Vec<ToTask> {
                 source_map_index: Some(-1),
             }],
         }),
+        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: t }),
     ]
 }
 
