@@ -19,7 +19,7 @@ use crate::{TaskError, TaskResult};
 const LOGGER: &str = "airflow_sdk::sensor";
 
 /// How a [`Sensor`] waits between pokes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum SensorMode {
     /// Waits in the running task (holding its worker slot), poking again after each interval.
     /// Best for short waits and short intervals.
@@ -98,7 +98,9 @@ impl std::error::Error for SensorTimeout {}
 /// retry ([`TaskError::fail_no_retry`]) ends it skipped instead, as Airflow's `soft_fail` does.
 ///
 /// State that must survive between the pokes of a reschedule-mode sensor (each is a new
-/// process) belongs in the task state store ([`TaskContext::state_store`]).
+/// process) belongs in the task state store ([`TaskContext::state_store`]). In an async task,
+/// poke mode's waits block the task's thread (its other futures pause); reschedule mode does
+/// not wait in process at all.
 ///
 /// ```no_run
 /// use std::time::Duration;
