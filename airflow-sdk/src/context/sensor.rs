@@ -153,7 +153,8 @@ impl Sensor {
     }
 
     /// How long it may wait in all before it times out: since `poke` was called (poke mode),
-    /// or since the first run of this try (reschedule mode). Unlike the task's
+    /// or since the first run of this try (reschedule mode; from when Airflow recorded its
+    /// reschedule, see [`TaskContext::first_try_start`]). Unlike the task's
     /// `execution_timeout`, which bounds one run, it counts the time between reschedules too.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
