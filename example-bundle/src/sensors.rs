@@ -11,16 +11,17 @@ use serde_json::{Value, json};
 
 /// The poke on which the waiting sensors' condition holds.
 pub const HOLDS_ON: u32 = 3;
-/// The reschedule-mode sensors' poke interval.
-pub const RESCHEDULE_INTERVAL: Duration = Duration::from_secs(2);
+/// The reschedule-mode sensors' poke interval: short, yet long enough to keep clear of
+/// Airflow's race for quick reschedules (see `SensorMode::Reschedule`).
+pub const RESCHEDULE_INTERVAL: Duration = Duration::from_secs(5);
 /// The poke-mode sensors' poke interval.
 pub const POKE_INTERVAL: Duration = Duration::from_secs(1);
 /// The timeout of `timeout_reschedule`.
-pub const RESCHEDULE_TIMEOUT: Duration = Duration::from_secs(8);
+pub const RESCHEDULE_TIMEOUT: Duration = Duration::from_secs(12);
 /// The timeout of `timeout_poke`.
 pub const POKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The timeout of `soft_fail`.
-pub const SOFT_FAIL_TIMEOUT: Duration = Duration::from_secs(4);
+pub const SOFT_FAIL_TIMEOUT: Duration = Duration::from_secs(6);
 
 fn rescheduling(timeout: Duration) -> Sensor {
     Sensor::new(RESCHEDULE_INTERVAL)
@@ -128,12 +129,12 @@ mod tests {
     fn the_never_holding_sensors_time_out_failed_or_skipped() {
         let late = |secs| OffsetDateTime::now_utc() - Duration::from_secs(secs);
         TestRun::new("sensors", "timeout_reschedule")
-            .first_try_start(late(9))
+            .first_try_start(late(13))
             .max_tries(2)
             .run(timeout_reschedule)
             .assert_state(TestState::Failed);
         TestRun::new("sensors", "soft_fail")
-            .first_try_start(late(5))
+            .first_try_start(late(7))
             .run(soft_fail)
             .assert_state(TestState::Skipped);
         TestRun::new("sensors", "soft_fail")

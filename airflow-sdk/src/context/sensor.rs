@@ -29,6 +29,11 @@ pub enum SensorMode {
     /// ([`TaskError::reschedule_at`]) and Airflow starts the task again after the interval, in
     /// the same try. Frees the worker slot between pokes; best for long waits (Airflow advises
     /// intervals of a minute or more, as each poke is a new task start).
+    ///
+    /// Intervals of a few seconds are exposed to a race in Airflow's scheduler
+    /// (apache/airflow#71172, for Python sensors alike): when the executor's report that one
+    /// run ended arrives after the task was queued again for the next poke, the scheduler takes
+    /// the task for one killed externally and fails the try (`up_for_retry`).
     Reschedule,
 }
 
@@ -91,9 +96,11 @@ impl std::error::Error for SensorTimeout {}
 ///
 /// When the timeout has passed and the condition still does not hold, the task fails without
 /// retry (Airflow's `AirflowSensorTimeout`), or ends skipped with
-/// [`soft_fail`](Self::soft_fail); the error's source is a [`SensorTimeout`]. The last wait is
-/// shortened so that the final poke falls when the timeout runs out (Airflow's own sensor does
-/// so only with exponential backoff). An error the condition returns ends the task as that
+/// [`soft_fail`](Self::soft_fail); the error's source is a [`SensorTimeout`]. In poke mode the
+/// last wait is shortened so that the final poke falls when the timeout runs out; in
+/// reschedule mode a run is never rescheduled sooner than the poke interval, so (as with
+/// Airflow's own sensor) the last poke may come up to an interval past the timeout. An error
+/// the condition returns ends the task as that
 /// error says (a plain error is retried as declared); with `soft_fail`, one that fails without
 /// retry ([`TaskError::fail_no_retry`]) ends it skipped instead, as Airflow's `soft_fail` does.
 ///
@@ -228,14 +235,19 @@ impl Sensor {
                 Clock::Monotonic(..) => pokes,
                 Clock::Wall(_) => self.estimated_pokes(ctx, waited),
             };
-            let wait = self.next_wait(ctx, count).min(left);
+            let wait = self.next_wait(ctx, count);
             match self.mode {
                 SensorMode::Poke => {
+                    // The final poke falls when the timeout runs out, not up to a wait later.
+                    let wait = wait.min(left);
                     log::info!(target: LOGGER, pokes, wait_secs = wait.as_secs_f64();
                         "sensor condition not met; poking again in {wait:.1?}");
                     ctx.sleep(wait)?;
                 }
                 SensorMode::Reschedule => {
+                    // Cut to the timeout too, but never sooner than the poke interval: a quick
+                    // reschedule makes Airflow's race (see `SensorMode::Reschedule`) likelier.
+                    let wait = wait.min(left).max(self.poke_interval.min(wait));
                     log::info!(target: LOGGER, wait_secs = wait.as_secs_f64();
                         "sensor condition not met; rescheduling the task to poke again in {wait:.1?}");
                     return Err(TaskError::reschedule_at(OffsetDateTime::now_utc() + wait));

@@ -184,13 +184,14 @@ fn a_later_poke_of_a_rescheduled_sensor_succeeds_with_the_conditions_value() {
 
 #[test]
 fn the_timeout_counts_from_the_first_run_of_the_try_not_from_this_run() {
-    // 50 s after the first run, 10 s left of 60: the next poke is cut to the timeout.
+    // 50 s after the first run, 10 s left of 60: rescheduled after the whole interval still
+    // (never sooner, as Airflow's sensor), to time out on the next poke.
     let out = TestRun::new("d", "s")
         .first_try_start(OffsetDateTime::now_utc() - Duration::from_secs(50))
         .run(counting(rescheduling(30, 60), 99));
     out.assert_state(TestState::UpForReschedule);
     let secs = from_now(out.reschedule_date.unwrap());
-    assert!((8.0..=10.5).contains(&secs), "{secs}");
+    assert!((28.0..=30.5).contains(&secs), "{secs}");
 
     // 61 s after it: timed out, though this run just started; not retried though tries remain.
     let out = TestRun::new("d", "s")
@@ -334,4 +335,22 @@ fn exponential_backoff_grows_the_waits_with_jitter_and_max_wait_caps_them() {
     // The jitter is fixed per task instance and poke: the same wait twice.
     let again = backoff(0, None);
     assert!((again - first).abs() < 1.0, "{first} then {again}");
+}
+
+#[test]
+fn with_backoff_a_reschedule_is_cut_to_the_timeout_but_never_under_the_interval() {
+    let reschedule_in = |first_ago: u64, timeout: u64| {
+        let sensor = rescheduling(10, timeout).exponential_backoff(true);
+        let out = TestRun::new("d", "s")
+            .first_try_start(OffsetDateTime::now_utc() - Duration::from_secs(first_ago))
+            .run(move |ctx| -> TaskResult { sensor.poke(ctx, |_| Ok(None::<()>)) });
+        out.assert_state(TestState::UpForReschedule);
+        from_now(out.reschedule_date.unwrap())
+    };
+    // An hour on, the backoff is long; 60 s are left: cut to them.
+    let cut = reschedule_in(3600, 3660);
+    assert!((58.0..=60.5).contains(&cut), "{cut}");
+    // 3 s left: the whole interval still.
+    let floor = reschedule_in(3600, 3603);
+    assert!((8.0..=10.5).contains(&floor), "{floor}");
 }
