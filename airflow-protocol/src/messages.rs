@@ -180,6 +180,16 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
+/// A duration as the schema's `timedelta` fields want it: ISO 8601 in seconds (`PT90.5S`).
+pub fn iso_duration(d: std::time::Duration) -> String {
+    let millis = d.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("PT{}S", millis / 1000)
+    } else {
+        format!("PT{}.{:03}S", millis / 1000, millis % 1000)
+    }
+}
+
 /// Now, formatted by [`format_time`].
 pub fn now() -> String {
     format_time(OffsetDateTime::now_utc())
@@ -1085,9 +1095,10 @@ pub struct DeferTask {
     pub classpath: String,
     /// The trigger's constructor arguments, in `airflow.sdk.serde`'s encoding.
     pub trigger_kwargs: serde_json::Map<String, serde_json::Value>,
-    /// Seconds after which the trigger gives up and the task fails (`None`: no limit).
+    /// How long the trigger may take before the task fails, as an ISO 8601 duration
+    /// ([`iso_duration`]; `None`: no limit).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger_timeout: Option<f64>,
+    pub trigger_timeout: Option<String>,
     /// The method the task resumes in.
     pub next_method: String,
     /// What the resumed method gets besides the event.
@@ -1101,9 +1112,10 @@ pub struct DeferTask {
 /// human-in-the-loop request (or the timeout takes the defaults); no trigger is involved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AwaitInputTask {
-    /// Seconds to wait for an answer (`None`: no limit).
+    /// How long to wait for an answer, as an ISO 8601 duration ([`iso_duration`]; `None`: no
+    /// limit).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<f64>,
+    pub timeout: Option<String>,
     /// The method the task resumes in.
     pub next_method: String,
     /// What the resumed method gets besides the answer.

@@ -386,8 +386,10 @@ impl Dag {
     /// naming it, or awaited a person's input) runs `handler` instead of the task function. It
     /// receives the trigger's event (or the person's answer) and the deferral's kwargs, each
     /// converted with `serde` ([`Resumed`]); a value that does not fit fails the task without
-    /// retry, naming the type and the value. What it returns becomes the `return_value` XCom, and
-    /// it may defer again.
+    /// retry, naming the type and the value, except an error report (`{"error", "error_type"}`,
+    /// as when nobody answered a [`InputRequest`](crate::InputRequest) without defaults in time),
+    /// which fails the task with that error, retried as declared. What it returns becomes the
+    /// `return_value` XCom, and it may defer again.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -420,8 +422,7 @@ impl Dag {
         F: Fn(&mut TaskContext, Resumed<E, K>) -> TaskResult<T> + Send + Sync + 'static,
     {
         let run: ResumeFn = Arc::new(move |ctx, next_kwargs| {
-            let resumed = Resumed::from_next_kwargs(next_kwargs)
-                .map_err(|e| TaskError::fail_no_retry(format!("cannot resume the task: {e}")))?;
+            let resumed = Resumed::from_next_kwargs(next_kwargs).map_err(TaskError::from)?;
             to_return_value(handler(ctx, resumed)?)
         });
         self.resumes

@@ -29,7 +29,10 @@
 //! [`asset_events_by_alias`](TaskContext::asset_events_by_alias),
 //! [`assets_by_alias`](TaskContext::assets_by_alias)), the asset state store shared by every
 //! task of an asset ([`asset_state_by_name`](TaskContext::asset_state_by_name),
-//! [`asset_state_by_uri`](TaskContext::asset_state_by_uri)), and
+//! [`asset_state_by_uri`](TaskContext::asset_state_by_uri)), questions to a person (human in
+//! the loop: [`await_input`](TaskContext::await_input) sends an [`InputRequest`], the task waits
+//! in `awaiting_input` holding no worker slot, and its resume handler gets the
+//! [`HumanResponse`]), and
 //! secrets kept out of the task log ([`mask_secret`](TaskContext::mask_secret); connection
 //! passwords and Variables with sensitive keys are masked on their own). Every failure is a
 //! [`RequestError`] naming the request and its key. The context is `Sync`: threads of a task
@@ -63,6 +66,30 @@
 //! }
 //! # fn main() {}
 //! ```
+//!
+//! # Deferring
+//!
+//! A task that would wait (for a time, another dag run, anything a Python trigger watches)
+//! returns [`TaskError::defer`] with a [`Defer`]: Airflow's triggerer runs the [`Trigger`] (any
+//! trigger class by path and kwargs, or the standard provider's time-delta, date-time and
+//! Dag-state triggers, typed) while the task holds no worker slot, then starts the task again in
+//! the resume handler the deferral names, registered with [`Dag::on_resume`]. The handler gets
+//! the trigger's event and the deferral's kwargs, each typed through `serde` ([`Resumed`]); it
+//! returns like a task (and may defer again). A trigger that fails or passes its
+//! [`Defer::timeout`] fails the try, retried as declared. [`Defer::dag_run_end`] is the
+//! deferrable way to wait for a triggered dag run.
+//!
+//! # Human in the loop
+//!
+//! A task that needs a person's decision sends an [`InputRequest`] (subject, options, body,
+//! defaults, params to fill in, assigned users, timeout) with [`TaskContext::await_input`] and
+//! returns the error it gives back: the task then waits in `awaiting_input`, holding no worker
+//! slot and needing no triggerer, until someone answers in the UI or through the REST API. It
+//! starts again in the request's resume handler ([`Dag::on_resume`]), which gets the
+//! [`HumanResponse`] (chosen options, params, who answered and when) typed through `serde`. When
+//! the timeout passes, Airflow takes the defaults ([`HumanResponse::timedout`]); without
+//! defaults the try fails with Airflow's timeout error, retried as declared. An invalid request
+//! fails the task without retry before anything is sent ([`InputRequestError`]).
 //!
 //! # Async tasks
 //!
@@ -145,8 +172,8 @@
 //! task, and exits 0; `cargo airflow pack` records their digest as the manifest's
 //! `digests.cache`. For a task, it always
 //! sends exactly one terminal message (success,
-//! up-for-retry, failed or skipped; failed without retry for a task id it does not know, naming
-//! the dag's task ids), waits for its
+//! up-for-retry, failed, skipped, removed, deferred, awaiting input or up-for-reschedule; failed
+//! without retry for a task id it does not know, naming the dag's task ids), waits for its
 //! acknowledgement, and exits 0. Every wait for the supervisor is bounded (60 s by default;
 //! `AIRFLOW_SDK_REQUEST_TIMEOUT`, in seconds from 0.1 to 86400, changes it: a larger or smaller
 //! value is clamped, one that is not a positive number is ignored, each with a warning on
@@ -173,7 +200,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`) | what a task can see and do |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -196,6 +223,7 @@ pub mod testing;
 mod transport;
 
 pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+pub use airflow_protocol::messages::HitlUser;
 pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};
 #[cfg(feature = "tokio")]
 pub use asyncs::AsyncTaskWithArgs;
@@ -204,12 +232,12 @@ pub use cli::serve;
 pub use connection::{Connection, ConnectionParseError};
 pub use context::{
     Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
-    DagRunQuery, PrevSuccessfulRun, RequestError, Sensor, SensorMode, SensorTimeout, StateStore,
-    TaskContext, TiQuery, TriggerOptions, XComRef,
+    DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
+    Sensor, SensorMode, SensorTimeout, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
 pub use declare::{Flow, IntoUtc, Task, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
-pub use suspend::{Defer, Resumed, Trigger};
+pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
 pub use log;

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+
+use crate::error::TaskError;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -155,6 +157,42 @@ impl Defer {
         }
     }
 
+    /// The deferrable mode of [`TaskContext::wait_dag_run`](crate::TaskContext::wait_dag_run):
+    /// the task holds no worker slot while the triggerer polls (every `poll_interval`) until run
+    /// `run_id` of `dag_id` has ended, `success` or `failed`; it then resumes in `method`, whose
+    /// event is a [`DagStateEvent`].
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use airflow_sdk::{DagStateEvent, Defer, Resumed, TaskContext, TaskError, TaskResult, TriggerOptions};
+    ///
+    /// fn start_report(ctx: &mut TaskContext) -> TaskResult {
+    ///     let run_id = ctx.trigger_dag("report", &TriggerOptions::new())?;
+    ///     let defer = Defer::dag_run_end("report", &run_id, Duration::from_secs(10), "report_done");
+    ///     Err(TaskError::defer(defer.kwargs(serde_json::json!({"run_id": run_id}))))
+    /// }
+    ///
+    /// fn report_done(
+    ///     _ctx: &mut TaskContext,
+    ///     resumed: Resumed<DagStateEvent, serde_json::Value>,
+    /// ) -> TaskResult<String> {
+    ///     let run_id = resumed.kwargs["run_id"].as_str().unwrap_or_default();
+    ///     Ok(resumed.event.state(run_id).unwrap_or("unknown").to_owned())
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub fn dag_run_end(
+        dag_id: &str,
+        run_id: &str,
+        poll_interval: Duration,
+        method: impl Into<String>,
+    ) -> Self {
+        Defer::new(
+            Trigger::dag_state(dag_id, [run_id], ["success", "failed"], poll_interval),
+            method,
+        )
+    }
+
     /// What the resume handler receives as [`Resumed::kwargs`]: a JSON object (anything else is
     /// kept under the key `value`). The key `event` is the trigger's: it is overwritten.
     #[must_use]
@@ -201,10 +239,51 @@ impl Defer {
             },
             method: m.next_method.clone(),
             kwargs: m.next_kwargs.clone(),
-            timeout: m
-                .trigger_timeout
-                .and_then(|t| Duration::try_from_secs_f64(t).ok()),
+            timeout: m.trigger_timeout.as_deref().and_then(parse_iso_seconds),
         }
+    }
+}
+
+/// Reads back `PT<seconds>S`, as [`airflow_protocol::messages::iso_duration`] writes it.
+#[cfg(feature = "testing")]
+pub(crate) fn parse_iso_seconds(s: &str) -> Option<Duration> {
+    let secs: f64 = s.strip_prefix("PT")?.strip_suffix('S')?.parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// The event of the standard provider's `DagStateTrigger` ([`Trigger::dag_state`],
+/// [`Defer::dag_run_end`]): the state each watched run ended in. The trigger sends its own
+/// serialization, `[classpath, {"dag_id", "states", "run_ids", ..., <run_id>: <state>}]`; this
+/// reads either that pair or the bare object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DagStateEvent {
+    fields: Map<String, Value>,
+}
+
+impl DagStateEvent {
+    /// The state run `run_id` ended in, if the event has it.
+    pub fn state(&self, run_id: &str) -> Option<&str> {
+        self.fields.get(run_id)?.as_str()
+    }
+
+    /// Every field of the event.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DagStateEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            // The trigger's class path: required to tell the pair apart, never read.
+            Pair(#[allow(dead_code)] String, Map<String, Value>),
+            Fields(Map<String, Value>),
+        }
+        Ok(match Shape::deserialize(d)? {
+            Shape::Pair(_, fields) | Shape::Fields(fields) => DagStateEvent { fields },
+        })
     }
 }
 
@@ -280,28 +359,84 @@ pub struct Resumed<E = Value, K = Value> {
 
 impl<E: DeserializeOwned, K: DeserializeOwned> Resumed<E, K> {
     /// Splits Airflow's `next_kwargs` (already plain JSON) into the event and the rest, each
-    /// converted to its type; the error names what did not fit.
-    pub(crate) fn from_next_kwargs(next_kwargs: Value) -> Result<Self, String> {
+    /// converted to its type; the error names what did not fit, or the error the event reports.
+    pub(crate) fn from_next_kwargs(next_kwargs: Value) -> Result<Self, ResumeError> {
         let mut kwargs = object(next_kwargs);
         let event = kwargs.remove("event").unwrap_or(Value::Null);
+        let reported = reported_error(&event);
         let event_text = event.to_string();
-        let event = serde_json::from_value(event).map_err(|e| {
-            format!(
+        let event = serde_json::from_value(event).map_err(|e| match reported {
+            // An error report the handler's type cannot take: the wait ended without the event.
+            Some(reported) => ResumeError::Reported(reported),
+            None => ResumeError::Misfit(format!(
                 "the event does not fit {}: {e} (event: {})",
                 std::any::type_name::<E>(),
                 clip(&event_text)
-            )
+            )),
         })?;
         let kwargs_text = Value::Object(kwargs.clone()).to_string();
         let kwargs = serde_json::from_value(Value::Object(kwargs)).map_err(|e| {
-            format!(
+            ResumeError::Misfit(format!(
                 "the deferral kwargs do not fit {}: {e} (kwargs: {})",
                 std::any::type_name::<K>(),
                 clip(&kwargs_text)
-            )
+            ))
         })?;
         Ok(Resumed { event, kwargs })
     }
+}
+
+/// Why a resumed try cannot run its handler.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResumeError {
+    /// The event or the kwargs do not fit the handler's types: a bug no retry fixes.
+    Misfit(String),
+    /// The event is an error report (`{"error", "error_type"}`) where the handler takes an event:
+    /// a person's answer did not come in time and the request had no defaults (Airflow's
+    /// scheduler resumes such a task with `error_type` `timeout`), or a trigger reported an error.
+    Reported(String),
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::Misfit(m) => write!(f, "cannot resume the task: {m}"),
+            ResumeError::Reported(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<ResumeError> for TaskError {
+    /// A misfit fails without retry; a reported error fails as the task declares (Python's
+    /// `HITLOperator` raises `HITLTimeoutError`, an ordinary failure).
+    fn from(e: ResumeError) -> Self {
+        match e {
+            ResumeError::Misfit(_) => TaskError::fail_no_retry(e),
+            ResumeError::Reported(_) => TaskError::fail(e),
+        }
+    }
+}
+
+/// The error an event reports, when it is one: `{"error": ..., "error_type": ...}` as Airflow's
+/// scheduler resumes a human-in-the-loop task nobody answered in time (and as the standard
+/// provider's `HITLTrigger` yields on older Airflow).
+fn reported_error(event: &Value) -> Option<String> {
+    let Value::Object(m) = event else { return None };
+    let error_type = m.get("error_type")?.as_str()?;
+    let error = match m.get("error")? {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Some(if error_type == "timeout" {
+        format!(
+            "nobody answered the input request in time, and it has no defaults to take: {error} \
+             (error_type: timeout)"
+        )
+    } else {
+        format!(
+            "the task was resumed with an error instead of an event: {error} (error_type: {error_type})"
+        )
+    })
 }
 
 /// At most 300 characters of `s`, for error messages.
@@ -329,10 +464,16 @@ pub(crate) fn trigger_failure(next_kwargs: &Value) -> String {
         _ => String::new(),
     };
     let traceback = traceback.trim_end();
-    if traceback.is_empty() {
-        format!("the trigger failed: {error}")
+    // Airflow's `TriggerFailureReason.TRIGGER_TIMEOUT`, set by the scheduler.
+    let what = if error == "Trigger timeout" {
+        "the trigger timed out before it fired (its deferral timeout passed)".to_owned()
     } else {
-        format!("the trigger failed: {error}\n{traceback}")
+        format!("the trigger failed: {error}")
+    };
+    if traceback.is_empty() {
+        what
+    } else {
+        format!("{what}\n{traceback}")
     }
 }
 
@@ -426,15 +567,54 @@ mod tests {
         assert_eq!(r.event, "x");
         assert_eq!(r.kwargs, object(json!({"n": 1})));
         let e = Resumed::<u32, Value>::from_next_kwargs(json!({"event": "x"})).unwrap_err();
-        assert!(e.contains("the event does not fit u32"), "{e}");
+        assert!(matches!(e, ResumeError::Misfit(_)), "{e:?}");
+        assert!(e.to_string().contains("the event does not fit u32"), "{e}");
         let none: Resumed<Option<String>, Value> = Resumed::from_next_kwargs(Value::Null).unwrap();
         assert_eq!(none.event, None);
     }
 
     #[test]
+    fn an_error_report_the_handler_cannot_take_fails_with_the_reported_error() {
+        let timeout = json!({"event": {"error": "The Human-in-the-loop response timeout has passed without a response.", "error_type": "timeout"}});
+        let e = Resumed::<Vec<String>, Value>::from_next_kwargs(timeout.clone()).unwrap_err();
+        let ResumeError::Reported(m) = &e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            m.starts_with("nobody answered the input request in time"),
+            "{m}"
+        );
+        assert!(m.contains("response timeout has passed"), "{m}");
+        // A handler that takes any JSON gets the report itself.
+        let r = Resumed::<Value, Value>::from_next_kwargs(timeout).unwrap();
+        assert_eq!(r.event["error_type"], "timeout");
+        let e = Resumed::<u32, Value>::from_next_kwargs(
+            json!({"event": {"error": "boom", "error_type": "unknown"}}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the task was resumed with an error instead of an event: boom (error_type: unknown)"
+        );
+    }
+
+    #[test]
+    fn a_dag_state_event_reads_the_trigger_pair_or_the_bare_fields() {
+        let pair = json!(["x.DagStateTrigger", {"dag_id": "d", "r1": "success"}]);
+        let e: DagStateEvent = serde_json::from_value(pair).unwrap();
+        assert_eq!(e.state("r1"), Some("success"));
+        assert_eq!(e.state("r2"), None);
+        let e: DagStateEvent = serde_json::from_value(json!({"r1": "failed"})).unwrap();
+        assert_eq!(e.state("r1"), Some("failed"));
+        assert!(serde_json::from_value::<DagStateEvent>(json!("x")).is_err());
+    }
+
+    #[test]
     fn a_trigger_failure_names_the_error_and_the_traceback() {
-        let m = trigger_failure(&json!({"error": "Trigger timeout", "traceback": ["a\n", "b\n"]}));
-        assert_eq!(m, "the trigger failed: Trigger timeout\na\nb");
+        let m = trigger_failure(&json!({"error": "Trigger failure", "traceback": ["a\n", "b\n"]}));
+        assert_eq!(m, "the trigger failed: Trigger failure\na\nb");
+        let m = trigger_failure(&json!({"error": "Trigger timeout"}));
+        assert!(m.starts_with("the trigger timed out"), "{m}");
         assert_eq!(
             trigger_failure(&json!({})),
             "the trigger failed: no reason given"

@@ -32,6 +32,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("context::asset_state", 5),
     ("context::assets", 5),
     ("context::connections", 5),
+    ("context::hitl", 5),
     ("context::rendered", 5),
     ("context::runs", 5),
     ("context::secrets", 5),

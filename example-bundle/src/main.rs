@@ -24,6 +24,8 @@ use std::time::Duration;
 use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
+mod deferral;
+mod hitl;
 mod native;
 mod retry_assets;
 mod sensors;
@@ -136,6 +138,11 @@ fn bundle() -> Bundle {
         .dag(task_api::dag())
         .dag(retry_assets::dag())
         .dag(sensors::dag())
+        .dag(hitl::dag())
+        .dag(deferral::dag())
+        .dag(deferral::slots_dag())
+        .dag(deferral::bench_dag())
+        .dag(deferral::native_dag())
         .dag(native::dag())
         .dag(native::catchup_dag())
         .dag(testing::dag())

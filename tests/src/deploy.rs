@@ -897,6 +897,34 @@ impl Api {
         }
     }
 
+    /// The human-in-the-loop request of an (unmapped) task instance and its answer so far, as
+    /// `GET .../taskInstances/{task_id}/-1/hitlDetails` returns it.
+    pub fn hitl_detail(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<Value> {
+        self.get(&format!(
+            "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+        ))
+    }
+
+    /// Answers the human-in-the-loop request of an (unmapped) task instance as the logged-in
+    /// user, as the UI's "required actions" form does: `PATCH .../hitlDetails` with the chosen
+    /// options and the params filled in. Returns Airflow's record of the answer.
+    pub fn answer_hitl(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        chosen_options: &[&str],
+        params_input: Value,
+    ) -> Result<Value> {
+        self.call(
+            "PATCH",
+            &format!(
+                "/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails"
+            ),
+            Some(json!({"chosen_options": chosen_options, "params_input": params_input})),
+        )
+    }
+
     /// An XCom's value; `None` when there is no such XCom.
     pub fn xcom(
         &self,

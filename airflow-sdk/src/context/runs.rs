@@ -291,7 +291,9 @@ impl TaskContext {
     /// Stops with [`RequestError::Cancelled`] as soon as the task is asked to stop, and with
     /// [`RequestError::DagRunNotFinished`] when the run has not ended within `timeout` (if
     /// given; the last poll falls within it). A poll the supervisor does not answer is
-    /// [`RequestError::Timeout`], as for any request.
+    /// [`RequestError::Timeout`], as for any request. The task holds its worker slot while it
+    /// waits; [`Defer::dag_run_end`](crate::Defer::dag_run_end) is the deferrable mode, which
+    /// frees it.
     pub fn wait_dag_run(
         &self,
         dag_id: &str,

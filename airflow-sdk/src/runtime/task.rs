@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use airflow_protocol::SchemaVersion;
 
 use super::messages::{
-    AssetProfile, AwaitInputTask, DeferTask, Terminal, ToSupervisor, format_time,
+    AssetProfile, AwaitInputTask, DeferTask, Terminal, ToSupervisor, format_time, iso_duration,
 };
 use super::timeout::{Alarm, ExecutionTimeout, Watchdog};
 use super::{logging, signals};
@@ -312,7 +312,7 @@ fn suspended(suspend: &Suspend, rendered_map_index: Option<String>) -> Terminal 
             Terminal::Deferred(Box::new(DeferTask {
                 classpath: d.trigger.classpath().to_owned(),
                 trigger_kwargs: d.trigger.kwargs().clone(),
-                trigger_timeout: d.timeout.map(|t| t.as_secs_f64()),
+                trigger_timeout: d.timeout.map(iso_duration),
                 next_method: d.method.clone(),
                 next_kwargs: d.kwargs.clone(),
                 rendered_map_index,
@@ -326,7 +326,7 @@ fn suspended(suspend: &Suspend, rendered_map_index: Option<String>) -> Terminal 
             log::info!(target: LOGGER, next_method = method.as_str();
                 "task awaiting input; it resumes in {method}");
             Terminal::AwaitingInput(Box::new(AwaitInputTask {
-                timeout: timeout.map(|t| t.as_secs_f64()),
+                timeout: timeout.map(iso_duration),
                 next_method: method.clone(),
                 next_kwargs: kwargs.clone(),
                 rendered_map_index,

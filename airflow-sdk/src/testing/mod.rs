@@ -185,8 +185,8 @@ use crate::runtime::messages::{
 use crate::runtime::task::{Limit, Outlets, Run, run_one, terminal_message};
 use crate::runtime::timeout::ExecutionTimeout;
 use crate::{
-    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, Defer, IntoUtc,
-    SchemaVersion, TaskContext, TaskError, TaskResult, XComRef,
+    Asset, AssetAlias, AssetEvent, AssetInfo, Bundle, Connection, Dag, DagRunInfo, Defer,
+    InputRequest, IntoUtc, SchemaVersion, TaskContext, TaskError, TaskResult, Trigger, XComRef,
 };
 
 /// The logical date of a run unless the test sets one: 2026-01-01T00:00:00Z.
@@ -329,6 +329,67 @@ impl TestRun {
     pub fn resume_kwargs(mut self, kwargs: Value) -> Self {
         self.resume_kwargs = crate::suspend::object(kwargs);
         self
+    }
+
+    /// Makes this a try Airflow resumes in `method` after a person answered the task's
+    /// [`InputRequest`]: choosing `chosen_options` and filling in `params_input` (a JSON object),
+    /// as user `test` (the event the resume handler reads as
+    /// [`HumanResponse`](crate::HumanResponse), `timedout` false).
+    pub fn answer_input<S: AsRef<str>>(
+        self,
+        method: &str,
+        chosen_options: impl IntoIterator<Item = S>,
+        params_input: Value,
+    ) -> Self {
+        let user = serde_json::json!({"id": "test", "name": "test"});
+        self.human_event(method, chosen_options, params_input, user, false)
+    }
+
+    /// Makes this a try Airflow resumes in `method` after nobody answered the task's
+    /// [`InputRequest`] in time and its scheduler took the defaults: `defaults` and the params'
+    /// defaults `params_input` (`timedout` true, nobody responding).
+    pub fn input_defaults_taken<S: AsRef<str>>(
+        self,
+        method: &str,
+        defaults: impl IntoIterator<Item = S>,
+        params_input: Value,
+    ) -> Self {
+        self.human_event(method, defaults, params_input, Value::Null, true)
+    }
+
+    /// Makes this a try Airflow resumes in `method` after nobody answered the task's
+    /// [`InputRequest`] in time and it had no defaults: the event is the scheduler's timeout
+    /// error, which fails the try (retried as declared) without running the handler.
+    pub fn input_timed_out(self, method: &str) -> Self {
+        let event = serde_json::json!({
+            "error": "The Human-in-the-loop response timeout has passed without a response.",
+            "error_type": "timeout",
+        });
+        self.resume(method, event)
+    }
+
+    /// The resume event of a human-in-the-loop answer, as Airflow's `HITLDetail` builds it
+    /// (`responded_at` in Airflow's datetime encoding, as stored).
+    fn human_event<S: AsRef<str>>(
+        self,
+        method: &str,
+        chosen_options: impl IntoIterator<Item = S>,
+        params_input: Value,
+        user: Value,
+        timedout: bool,
+    ) -> Self {
+        let chosen: Vec<String> = chosen_options
+            .into_iter()
+            .map(|o| o.as_ref().to_owned())
+            .collect();
+        let event = serde_json::json!({
+            "chosen_options": chosen,
+            "params_input": params_input,
+            "responded_at": Trigger::datetime_value(OffsetDateTime::now_utc()),
+            "responded_by_user": user,
+            "timedout": timedout,
+        });
+        self.resume(method, event)
     }
 
     /// Makes this a try Airflow starts after the task's trigger failed or timed out, with the
@@ -1083,6 +1144,12 @@ impl TestRun {
         let terminal_message = schema.outgoing(terminal_message(&terminal, produced));
         let logs = capture.finish();
         let state = fake.take_state();
+        let input_request = match (&terminal, state.input_requests.last()) {
+            (Terminal::AwaitingInput(wait), Some(detail)) => {
+                Some(InputRequest::from_messages(detail, wait))
+            }
+            _ => None,
+        };
         TestOutcome {
             state: TestState::of(&terminal),
             return_value: returned.into_inner().filter(|v| !v.is_null()),
@@ -1113,6 +1180,7 @@ impl TestRun {
             asset_state: state.asset_state,
             deferral,
             reschedule_date,
+            input_request,
         }
     }
 }
@@ -1145,7 +1213,7 @@ pub enum TestState {
     /// [`TestRun::resume`] to test the resume handler.
     Deferred,
     /// `awaiting_input`: it asked a person ([`TaskContext::await_input`]); see
-    /// [`TestOutcome::terminal`].
+    /// [`TestOutcome::input_request`], and [`TestRun::answer_input`] to test the resume handler.
     AwaitingInput,
     /// `up_for_reschedule`: it asked to run again later ([`TaskError::reschedule_at`], a
     /// [`Sensor`](crate::Sensor) in reschedule mode); see [`TestOutcome::reschedule_date`].
@@ -1541,6 +1609,10 @@ pub struct TestOutcome {
     pub deferral: Option<Defer>,
     /// When the task asked to run again, when it ended `up_for_reschedule`.
     pub reschedule_date: Option<OffsetDateTime>,
+    /// What the task asked a person, when it ended `awaiting_input`
+    /// ([`TaskContext::await_input`]): the request as Airflow received it, with the timeout,
+    /// resume handler and kwargs it waits with.
+    pub input_request: Option<InputRequest>,
 }
 
 impl TestOutcome {

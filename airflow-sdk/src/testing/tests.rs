@@ -10,6 +10,8 @@ use crate::{Asset, DagRunQuery, RequestError, Task, TaskError, TiQuery, TriggerO
 
 /// Deferral: the trigger asked for, resume handlers, failed triggers.
 mod deferral;
+/// Human in the loop: the request sent, the answer, timeouts.
+mod hitl;
 /// The retry policy, the asset state store and asset aliases.
 mod retry_assets;
 /// Sensors: poke and reschedule modes, the timeout from the first run, soft fail.

@@ -119,7 +119,14 @@ const STRING_KEYS: [&str; 5] = [
 const SDK_ID: &str = "rust";
 
 /// The e2e modules whose tests start a real Airflow deployment: the only proofs accepted.
-const DEPLOYMENT_MODULES: [&str; 4] = ["deployment", "task_api", "retry_assets", "sensors"];
+const DEPLOYMENT_MODULES: [&str; 6] = [
+    "deployment",
+    "task_api",
+    "retry_assets",
+    "deferral",
+    "hitl",
+    "sensors",
+];
 
 /// Where the generated table sits in the README.
 const BEGIN: &str = "<!-- capabilities:begin -->";

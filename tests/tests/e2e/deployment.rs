@@ -1123,7 +1123,9 @@ fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
 fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Result<()> {
     // The bundle alone, in the README's Dag bundle: no Python dag file anywhere.
     let dep = Deployment::start(
-        DeployOptions::new("native-3.4", Release::V3_4).bundle(example_bundle()?),
+        DeployOptions::new("native-3.4", Release::V3_4)
+            .triggerer()
+            .bundle(example_bundle()?),
     )?;
     let api = &dep.api;
     let mut checks = Checks::default();
@@ -1272,6 +1274,29 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         );
         Ok(())
     });
+    checks.check(
+        "deferral_native: a native task defers on the triggerer and resumes in its Rust handler",
+        || {
+            let (dag, run_id) = ("deferral_native", "deferral_native_run");
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            api.trigger(dag, run_id, json!({}))?;
+            api.wait_task_state(dag, run_id, "timer", "deferred", Duration::from_secs(180))?;
+            let run = api.wait_run(dag, run_id, Duration::from_secs(300))?;
+            ensure!(
+                run.state == "success",
+                "{dag}/{run_id} ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            let v = api
+                .xcom(dag, run_id, "timer", "return_value")?
+                .context("timer pushed nothing")?;
+            let fired = unix_seconds(v["event"].as_str())?;
+            let deferred = unix_seconds(v["deferred_at"].as_str())?;
+            ensure!(fired - deferred >= 3.5, "the trigger fired early: {v}");
+            Ok(())
+        },
+    );
     checks.check(
         "the Dag processor ran the bundle file without an import error",
         || bundle_file_was_parsed(&dep, "rust-bundles"),

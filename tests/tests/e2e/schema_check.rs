@@ -177,6 +177,26 @@ fn ti() -> TaskInstance {
     }
 }
 
+/// A human-in-the-loop request with every field set.
+fn hitl_request() -> HITLDetailRequest {
+    HITLDetailRequest {
+        ti_id: ti().id,
+        options: vec!["approve".into(), "reject".into()],
+        subject: "Load?".into(),
+        body: Some("**rows**: 3".into()),
+        defaults: Some(vec!["reject".into()]),
+        multiple: false,
+        params:
+            json!({"rows": {"value": 3, "description": "how many", "schema": {"type": "integer"}}})
+                .as_object()
+                .cloned(),
+        assigned_users: vec![HitlUser {
+            id: "admin".into(),
+            name: "admin".into(),
+        }],
+    }
+}
+
 /// One instance of every message we send, in the newest shape.
 fn sent() -> Vec<ToSupervisor> {
     let end = now();
@@ -190,11 +210,32 @@ fn sent() -> Vec<ToSupervisor> {
         Terminal::RetryAfter("later".into(), std::time::Duration::from_millis(7500))
             .message(end.clone()),
         Terminal::Removed.message(end.clone()),
-        Terminal::Rescheduled(now()).message(end.clone()),
+        Terminal::Deferred(Box::new(DeferTask {
+            classpath: "airflow.providers.standard.triggers.temporal.DateTimeTrigger".into(),
+            trigger_kwargs: json!({"moment": {"__classname__": "pendulum.datetime.DateTime",
+                "__version__": 2, "__data__": {"timestamp": 1.5, "tz": "UTC"}}, "end_from_trigger": false})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            trigger_timeout: Some(iso_duration(std::time::Duration::from_millis(90_500))),
+            next_method: "woke".into(),
+            next_kwargs: json!({"n": 1}).as_object().cloned().unwrap_or_default(),
+            rendered_map_index: Some("label".into()),
+        }))
+        .message(end.clone()),
+        Terminal::AwaitingInput(Box::new(AwaitInputTask {
+            timeout: Some(iso_duration(std::time::Duration::from_secs(30))),
+            next_method: "decided".into(),
+            next_kwargs: serde_json::Map::new(),
+            rendered_map_index: None,
+        }))
+        .message(end.clone()),
+        Terminal::Rescheduled(end.clone()).message(end.clone()),
         ToSupervisor::GetTaskRescheduleStartDate(GetTaskRescheduleStartDate {
             ti_id: ti().id,
-            try_number: 1,
+            try_number: 2,
         }),
+        ToSupervisor::CreateHITLDetailPayload(hitl_request()),
         ToSupervisor::TaskState(TaskStateMsg {
             state: "failed",
             end_date: end,
@@ -417,8 +458,8 @@ fn received() -> Vec<ToTask> {
                     from_default: true,
                 },
             ]),
-            next_method: Some("resumed".into()),
-            next_kwargs: Some(Json(json!({"event": 1}))),
+            next_method: Some("woke".into()),
+            next_kwargs: Some(Json(json!({"event": 1, "n": "x"}))),
         },
     };
     let asset = AssetResult {
@@ -433,6 +474,9 @@ fn received() -> Vec<ToTask> {
     };
     vec![
         ToTask::StartupDetails(Box::new(details)),
+        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: t }),
+        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: None }),
+        ToTask::HITLDetailRequestResult(hitl_request()),
         ToTask::DagFileParseRequest(DagFileParseRequest {
             file: "/b/etl".into(),
             bundle_path: "/b".into(),
@@ -509,7 +553,6 @@ fn received() -> Vec<ToTask> {
                 source_map_index: Some(-1),
             }],
         }),
-        ToTask::TaskRescheduleStartDate(TaskRescheduleStartDate { start_date: t }),
     ]
 }
 

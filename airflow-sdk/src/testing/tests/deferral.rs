@@ -51,7 +51,7 @@ fn a_deferring_task_sends_defer_task_with_its_trigger_and_pushes_nothing() {
     );
     assert_eq!(body["next_method"], "woke");
     assert_eq!(body["next_kwargs"], json!({"asked": 3}));
-    assert_eq!(body["trigger_timeout"], json!(90.0));
+    assert_eq!(body["trigger_timeout"], json!("PT90S"));
     assert_eq!(body["trigger_kwargs"]["end_from_trigger"], json!(false));
     let at = body["trigger_kwargs"]["moment"]["__data__"]["timestamp"]
         .as_f64()
@@ -102,7 +102,7 @@ fn a_failed_trigger_fails_the_try_as_declared_without_running_a_handler() {
     out.assert_state(TestState::UpForRetry);
     assert_eq!(
         out.error.as_deref(),
-        Some("the trigger failed: Trigger timeout")
+        Some("the trigger timed out before it fired (its deferral timeout passed)")
     );
 }
 
