@@ -3,7 +3,8 @@
 //! from the first run) and in poke mode, timing out without retry or skipped with soft fail
 //! (example-bundle/src/sensors.rs, stubs in `tests/harness/dags/sensor_stubs.py`). Airflow
 //! 3.3.2 and 3.4.0b2 speak the same messages for all of it (`RescheduleTask`,
-//! `GetTaskRescheduleStartDate`), so the same checks run on both.
+//! `GetTaskRescheduleStartDate`; both passed on 2026-12-07): CI runs 3.3 only, to keep its time;
+//! `deployment("sensors-3.4", Release::V3_4)` runs the same checks on 3.4.
 //!
 //! Each run of a task instance writes an audit-log entry (`GET /api/v2/eventLogs`, event
 //! `running`) with its try number: those are the pokes' start times the timing checks use.
@@ -280,9 +281,4 @@ fn deployment(name: &str, release: Release) -> Result<()> {
 #[test]
 fn sensors_in_a_real_airflow_3_3() -> Result<()> {
     deployment("sensors-3.3", Release::V3_3)
-}
-
-#[test]
-fn sensors_in_a_real_airflow_3_4() -> Result<()> {
-    deployment("sensors-3.4", Release::V3_4)
 }
