@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment};
+use airflow_e2e::deploy::{Checks, DeployOptions, Deployment};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -23,21 +23,6 @@ const DAG: &str = "hitl";
 const RUN: &str = "hitl_run";
 /// The user the deployment logs in as, who answers.
 const USER: &str = "admin";
-
-fn xcom(api: &Api, task: &str) -> Result<Value> {
-    api.xcom(DAG, RUN, task, "return_value")?
-        .with_context(|| format!("{DAG}/{RUN}/{task} has no return_value XCom"))
-}
-
-fn state_is(api: &Api, task: &str, want: &str) -> Result<()> {
-    let s = api.task_instance(DAG, RUN, task)?.state;
-    ensure!(
-        s.as_deref() == Some(want),
-        "{DAG}/{RUN}/{task} is {s:?}, not {want}; all: {}",
-        api.explain_run(DAG, RUN)
-    );
-    Ok(())
-}
 
 /// The params every task of the dag asks for, as Airflow stores and shows them.
 fn params_asked() -> Value {
@@ -75,7 +60,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
             );
             // Nothing resumes it but an answer: it is still waiting a moment later.
             std::thread::sleep(Duration::from_secs(3));
-            state_is(api, "approve", "awaiting_input")?;
+            api.expect_state(DAG, RUN, "approve", "awaiting_input")?;
             let log = api.wait_log(
                 DAG,
                 RUN,
@@ -111,8 +96,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                     && answered["responded_by"]["name"] == USER,
                 "the answer as Airflow recorded it: {answered}"
             );
-            state_is(api, "approve", "success")?;
-            let r = xcom(api, "approve")?;
+            api.expect_state(DAG, RUN, "approve", "success")?;
+            let r = api.return_value(DAG, RUN, "approve")?;
             ensure!(
                 r == json!({"order": 42, "decision": "ship",
                             "summary": "ship order 42 in 3 boxes: fragile",
@@ -130,8 +115,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "timeout with defaults: nobody answers, the scheduler takes the defaults and the task succeeds with them (timedout)",
         || {
-            state_is(api, "auto", "success")?;
-            let r = xcom(api, "auto")?;
+            api.expect_state(DAG, RUN, "auto", "success")?;
+            let r = api.return_value(DAG, RUN, "auto")?;
             ensure!(
                 r == json!({"order": 43, "decision": "hold",
                             "summary": "hold order 43 in 1 boxes: none",
@@ -150,7 +135,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "timeout without defaults: nobody answers and the task fails, naming the timeout",
         || {
-            state_is(api, "expire", "failed")?;
+            api.expect_state(DAG, RUN, "expire", "failed")?;
             let tries = api.tries(DAG, RUN, "expire")?;
             ensure!(tries.len() == 1, "expire has {} tries", tries.len());
             let log = api.wait_log(
@@ -169,15 +154,11 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
+    let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
         DeployOptions::new(name, release)
             .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("hitl_stubs.py"),
-            )
+            .stub_dag("hitl_stubs.py")
             // The scheduler's sweep of timed-out waits runs this often (default 15 s).
             .env("AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL", "2"),
     )?;

@@ -265,13 +265,11 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
+    let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
-        DeployOptions::new(name, release).bundle(bundle).dag_file(
-            airflow_e2e::harness_dir()
-                .join("dags")
-                .join("sensor_stubs.py"),
-        ),
+        DeployOptions::new(name, release)
+            .bundle(bundle)
+            .stub_dag("sensor_stubs.py"),
     )?;
     let result = scenarios(&dep);
     dep.stop()?;
