@@ -20,14 +20,9 @@ use anyhow::{Context, Result, ensure};
 use serde_json::json;
 
 fn main() -> Result<()> {
-    if std::env::args().any(|a| a == "--list") {
-        return Ok(()); // `cargo test --benches` asks for a list; there is no test here
-    }
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .map(|s| s.parse().context("BENCH_RUNS must be a number"))
-        .transpose()?
-        .unwrap_or(10);
+    let Some(runs) = airflow_e2e::bench_runs(10)? else {
+        return Ok(());
+    };
     let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
         DeployOptions::new("bench-resume-cost", Release::V3_3)

@@ -356,6 +356,20 @@ impl Deployment {
         )
     }
 
+    /// Starts a deployment, runs `scenarios` on it, and stops it: the scenarios' error if they
+    /// failed, else the stop's.
+    pub fn run<T>(
+        opts: DeployOptions,
+        scenarios: impl FnOnce(&Deployment) -> Result<T>,
+    ) -> Result<T> {
+        let dep = Deployment::start(opts)?;
+        let result = scenarios(&dep);
+        let stopped = dep.stop();
+        let value = result?;
+        stopped?;
+        Ok(value)
+    }
+
     /// Stops the deployment and checks that `deploy.py` stopped everything it started.
     pub fn stop(mut self) -> Result<()> {
         self.shutdown()

@@ -56,3 +56,22 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
         _ => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
     }
 }
+
+/// How many runs a deployment benchmark makes: `BENCH_RUNS`, or `default`; `None` when the
+/// harness only asks for a list of tests (`cargo test --benches` passes `--list`: there are none).
+///
+/// # Errors
+///
+/// `BENCH_RUNS` is set but not a number.
+pub fn bench_runs(default: usize) -> anyhow::Result<Option<usize>> {
+    use anyhow::Context;
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(None);
+    }
+    let runs = std::env::var("BENCH_RUNS")
+        .ok()
+        .map(|s| s.parse().context("BENCH_RUNS must be a number"))
+        .transpose()?
+        .unwrap_or(default);
+    Ok(Some(runs))
+}

@@ -612,9 +612,10 @@ fn check_proof<'a>(
         .with_context(|| format!("tests/e2e/{}.rs has no fn {}", p.module, p.test))?;
     ensure!(f.is_test, "fn {} is not a #[test]", p.test);
     ensure!(
-        src.reachable(p.test)
-            .iter()
-            .any(|b| src.text[b.clone()].contains("Deployment::start")),
+        src.reachable(p.test).iter().any(|b| {
+            let body = &src.text[b.clone()];
+            body.contains("Deployment::start") || body.contains("Deployment::run")
+        }),
         "fn {} starts no Deployment",
         p.test
     );

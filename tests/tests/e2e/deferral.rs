@@ -152,17 +152,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle()?;
-    let dep = Deployment::start(
+    Deployment::run(
         DeployOptions::new(name, release)
             .triggerer()
             .env("AIRFLOW__CORE__PARALLELISM", "1")
-            .bundle(bundle)
+            .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("deferral_stubs.py"),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
+        scenarios,
+    )
 }
 
 #[test]

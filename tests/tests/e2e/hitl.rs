@@ -154,17 +154,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle()?;
-    let dep = Deployment::start(
+    Deployment::run(
         DeployOptions::new(name, release)
-            .bundle(bundle)
+            .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("hitl_stubs.py")
             // The scheduler's sweep of timed-out waits runs this often (default 15 s).
             .env("AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL", "2"),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
+        scenarios,
+    )
 }
 
 #[test]

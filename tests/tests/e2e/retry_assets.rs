@@ -170,15 +170,12 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle()?;
-    let dep = Deployment::start(
+    Deployment::run(
         DeployOptions::new(name, release)
-            .bundle(bundle)
+            .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("retry_assets_stubs.py"),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
+        scenarios,
+    )
 }
 
 #[test]
