@@ -151,18 +151,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.finish()
 }
 
-fn deployment(name: &str, release: Release) -> Result<()> {
+#[test]
+fn deferred_rust_tasks_free_their_slot_and_resume_in_a_real_airflow_3_3() -> Result<()> {
     Deployment::run(
-        DeployOptions::new(name, release)
+        DeployOptions::new("deferral-3.3", Release::V3_3)
             .triggerer()
             .env("AIRFLOW__CORE__PARALLELISM", "1")
             .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("deferral_stubs.py"),
         scenarios,
     )
-}
-
-#[test]
-fn deferred_rust_tasks_free_their_slot_and_resume_in_a_real_airflow_3_3() -> Result<()> {
-    deployment("deferral-3.3", Release::V3_3)
 }

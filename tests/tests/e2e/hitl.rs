@@ -6,8 +6,8 @@
 //! succeeds with an XCom made of the chosen option and the params. A second task's short
 //! timeout takes its defaults (the scheduler's sweep, `timedout`); a third has no defaults and
 //! fails. Airflow 3.3.2 and 3.4.0b2 take the same messages and the same answer (both passed on
-//! 2026-12-07): CI runs 3.3 only, to keep its time; `deployment("hitl-3.4", Release::V3_4)`
-//! runs the same checks on 3.4.
+//! 2026-12-07): CI runs 3.3 only, to keep its time; the same test with `Release::V3_4`
+//! runs the checks on 3.4.
 
 use std::time::Duration;
 
@@ -153,18 +153,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.finish()
 }
 
-fn deployment(name: &str, release: Release) -> Result<()> {
+#[test]
+fn human_in_the_loop_in_a_real_airflow_3_3() -> Result<()> {
     Deployment::run(
-        DeployOptions::new(name, release)
+        DeployOptions::new("hitl-3.3", Release::V3_3)
             .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("hitl_stubs.py")
             // The scheduler's sweep of timed-out waits runs this often (default 15 s).
             .env("AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL", "2"),
         scenarios,
     )
-}
-
-#[test]
-fn human_in_the_loop_in_a_real_airflow_3_3() -> Result<()> {
-    deployment("hitl-3.3", Release::V3_3)
 }

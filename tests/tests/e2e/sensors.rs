@@ -4,7 +4,7 @@
 //! (example-bundle/src/sensors.rs, stubs in `tests/harness/dags/sensor_stubs.py`). Airflow
 //! 3.3.2 and 3.4.0b2 speak the same messages for all of it (`RescheduleTask`,
 //! `GetTaskRescheduleStartDate`; both passed on 2026-12-07): CI runs 3.3 only, to keep its time;
-//! `deployment("sensors-3.4", Release::V3_4)` runs the same checks on 3.4.
+//! the same test with `Release::V3_4` runs the checks on 3.4.
 //!
 //! Each run of a task instance writes an audit-log entry (`GET /api/v2/eventLogs`, event
 //! `running`) with its try number: those are the pokes' start times the timing checks use.
@@ -264,16 +264,12 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.finish()
 }
 
-fn deployment(name: &str, release: Release) -> Result<()> {
+#[test]
+fn sensors_in_a_real_airflow_3_3() -> Result<()> {
     Deployment::run(
-        DeployOptions::new(name, release)
+        DeployOptions::new("sensors-3.3", Release::V3_3)
             .bundle(airflow_e2e::pack::example_bundle()?)
             .stub_dag("sensor_stubs.py"),
         scenarios,
     )
-}
-
-#[test]
-fn sensors_in_a_real_airflow_3_3() -> Result<()> {
-    deployment("sensors-3.3", Release::V3_3)
 }
