@@ -125,6 +125,18 @@ impl TaskError {
         Self::suspended(TaskOutcome::Rescheduled, Suspend::Reschedule(at))
     }
 
+    /// An error of `outcome` whose source stays the typed `source` (for `downcast_ref`).
+    pub(crate) fn with_source(
+        outcome: TaskOutcome,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        TaskError {
+            outcome,
+            source: Box::new(source),
+            suspend: None,
+        }
+    }
+
     pub(crate) fn suspended(outcome: TaskOutcome, suspend: Suspend) -> Self {
         TaskError {
             outcome,

@@ -45,6 +45,14 @@
 //! declared `retry_delay`, [`TaskError::skip`] ends it as skipped and [`TaskError::remove`] as
 //! removed.
 //!
+//! A task that waits for a condition is a [`Sensor`], as Airflow's `BaseSensorOperator`:
+//! [`Sensor::poke`] pokes the condition at an interval until it holds, either in process
+//! ([`SensorMode::Poke`]) or once per run, ending the run `up_for_reschedule` so Airflow starts
+//! the task again later without holding a worker slot ([`SensorMode::Reschedule`], through
+//! [`TaskError::reschedule_at`]). It times out counted from the first run of the try
+//! ([`TaskContext::first_try_start`]), failing without retry or, with `soft_fail`, skipped;
+//! optionally with exponential backoff.
+//!
 //! ```no_run
 //! use airflow_sdk::log::info;
 //! use airflow_sdk::{TaskContext, TaskResult};
@@ -192,7 +200,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `args`, `hitl`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`) | what a task can see and do |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -225,7 +233,7 @@ pub use connection::{Connection, ConnectionParseError};
 pub use context::{
     Asset, AssetAlias, AssetEvent, AssetInfo, AssetStateStore, CancelToken, DagRunInfo,
     DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
-    StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
+    Sensor, SensorMode, SensorTimeout, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
 pub use declare::{Arg, Flow, IntoUtc, Task, arg, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};

@@ -36,6 +36,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("context::rendered", 5),
     ("context::runs", 5),
     ("context::secrets", 5),
+    ("context::sensor", 5),
     ("context::state", 5),
     ("context::variables", 5),
     ("context::xcom", 5),

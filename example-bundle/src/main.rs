@@ -7,7 +7,7 @@
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
 //! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
-//! tests.
+//! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
 
 // Product code only: unit tests are held to clippy::all.
 #![cfg_attr(not(test), warn(clippy::pedantic))]
@@ -29,6 +29,7 @@ mod deferral;
 mod hitl;
 mod native;
 mod retry_assets;
+mod sensors;
 mod task_api;
 mod taskflow;
 mod testing;
@@ -138,6 +139,7 @@ fn bundle() -> Bundle {
         )
         .dag(task_api::dag())
         .dag(retry_assets::dag())
+        .dag(sensors::dag())
         .dag(hitl::dag())
         .dag(deferral::dag())
         .dag(deferral::slots_dag())

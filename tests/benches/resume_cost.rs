@@ -14,39 +14,21 @@
 use std::time::Duration;
 
 use airflow_e2e::deploy::{DeployOptions, Deployment, unix_seconds};
+use airflow_e2e::median;
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::json;
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
-
 fn main() -> Result<()> {
-    if std::env::args().any(|a| a == "--list") {
-        return Ok(()); // `cargo test --benches` asks for a list; there is no test here
-    }
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .map(|s| s.parse().context("BENCH_RUNS must be a number"))
-        .transpose()?
-        .unwrap_or(10);
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
+    let Some(runs) = airflow_e2e::bench_runs(10)? else {
+        return Ok(());
+    };
+    let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
         DeployOptions::new("bench-resume-cost", Release::V3_3)
             .triggerer()
             .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("deferral_stubs.py"),
-            ),
+            .stub_dag("deferral_stubs.py"),
     )?;
     let api = &dep.api;
     let dags = ["deferral_bench", "deferral_bench_py"];

@@ -11,38 +11,20 @@
 use std::time::Duration;
 
 use airflow_e2e::deploy::{DeployOptions, Deployment};
+use airflow_e2e::median;
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::json;
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
-
 fn main() -> Result<()> {
-    if std::env::args().any(|a| a == "--list") {
-        return Ok(()); // `cargo test --benches` asks for a list; there is no test here
-    }
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .map(|s| s.parse().context("BENCH_RUNS must be a number"))
-        .transpose()?
-        .unwrap_or(15);
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
+    let Some(runs) = airflow_e2e::bench_runs(15)? else {
+        return Ok(());
+    };
+    let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
         DeployOptions::new("bench-task-overhead", Release::V3_3)
             .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("bench_stubs.py"),
-            ),
+            .stub_dag("bench_stubs.py"),
     )?;
     let api = &dep.api;
     api.wait_for_dags(&["bench", "bench_python"], Duration::from_secs(180))?;

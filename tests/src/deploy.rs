@@ -112,6 +112,11 @@ impl DeployOptions {
         self
     }
 
+    /// Copies the stub dag file `name` of `tests/harness/dags` into the dags folder.
+    pub fn stub_dag(self, name: &str) -> Self {
+        self.dag_file(crate::harness_dir().join("dags").join(name))
+    }
+
     /// Copies the Python dag file `file` into the dags folder.
     pub fn dag_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.dag_files.push(file.into());
@@ -349,6 +354,20 @@ impl Deployment {
             &self.home.join("services").join(format!("{service}.log")),
             lines,
         )
+    }
+
+    /// Starts a deployment, runs `scenarios` on it, and stops it: the scenarios' error if they
+    /// failed, else the stop's.
+    pub fn run<T>(
+        opts: DeployOptions,
+        scenarios: impl FnOnce(&Deployment) -> Result<T>,
+    ) -> Result<T> {
+        let dep = Deployment::start(opts)?;
+        let result = scenarios(&dep);
+        let stopped = dep.stop();
+        let value = result?;
+        stopped?;
+        Ok(value)
     }
 
     /// Stops the deployment and checks that `deploy.py` stopped everything it started.
@@ -923,6 +942,31 @@ impl Api {
             ),
             Some(json!({"chosen_options": chosen_options, "params_input": params_input})),
         )
+    }
+
+    /// A task instance's `return_value` XCom; an error naming it when there is none.
+    pub fn return_value(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<Value> {
+        self.xcom(dag_id, run_id, task_id, "return_value")?
+            .with_context(|| format!("{dag_id}/{run_id}/{task_id} has no return_value XCom"))
+    }
+
+    /// Fails unless the task instance is in `state` now, naming the state of every task of the
+    /// run (and the end of the log of each that did not succeed).
+    pub fn expect_state(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        task_id: &str,
+        state: &str,
+    ) -> Result<()> {
+        let s = self.task_instance(dag_id, run_id, task_id)?.state;
+        if s.as_deref() != Some(state) {
+            bail!(
+                "{dag_id}/{run_id}/{task_id} is {s:?}, not {state}; all: {}",
+                self.explain_run(dag_id, run_id)
+            );
+        }
+        Ok(())
     }
 
     /// An XCom's value; `None` when there is no such XCom.

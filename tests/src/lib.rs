@@ -45,3 +45,33 @@ pub fn target_dir() -> PathBuf {
 pub fn harness_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("harness")
 }
+
+/// The median of `xs` (the mean of the two middle values for an even count); NaN when empty.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => xs[n / 2],
+        _ => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
+}
+
+/// How many runs a deployment benchmark makes: `BENCH_RUNS`, or `default`; `None` when the
+/// harness only asks for a list of tests (`cargo test --benches` passes `--list`: there are none).
+///
+/// # Errors
+///
+/// `BENCH_RUNS` is set but not a number.
+pub fn bench_runs(default: usize) -> anyhow::Result<Option<usize>> {
+    use anyhow::Context;
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(None);
+    }
+    let runs = std::env::var("BENCH_RUNS")
+        .ok()
+        .map(|s| s.parse().context("BENCH_RUNS must be a number"))
+        .transpose()?
+        .unwrap_or(default);
+    Ok(Some(runs))
+}

@@ -132,6 +132,12 @@ pub fn example_bundle_dir() -> Result<PathBuf> {
         .map_err(|e| anyhow::anyhow!(e))
 }
 
+/// The packed example bundle file itself (`example-bundle` in [`example_bundle_dir`]), for a
+/// deployment's executables root.
+pub fn example_bundle() -> Result<PathBuf> {
+    Ok(example_bundle_dir()?.join("example-bundle"))
+}
+
 fn pack_shared_example() -> Result<PathBuf> {
     let base = crate::target_dir().join("airflow-e2e");
     let dir = base.join("example");

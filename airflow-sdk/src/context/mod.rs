@@ -10,6 +10,7 @@ mod hitl;
 mod rendered;
 mod runs;
 mod secrets;
+mod sensor;
 mod state;
 mod variables;
 mod xcom;
@@ -30,6 +31,7 @@ pub use asset_state::AssetStateStore;
 pub use assets::{Asset, AssetEvent, AssetInfo};
 pub use hitl::{HumanResponse, InputRequest, InputRequestError};
 pub use runs::{DagRunInfo, DagRunQuery, PrevSuccessfulRun, TiQuery, TriggerOptions};
+pub use sensor::{Sensor, SensorMode, SensorTimeout};
 pub use state::StateStore;
 pub use xcom::XComRef;
 

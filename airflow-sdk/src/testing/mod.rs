@@ -95,6 +95,40 @@
 //! assert_eq!(out.retry_delay, Some(Duration::from_secs(30)));
 //! ```
 //!
+//! # Sensors
+//!
+//! A [`Sensor`](crate::Sensor) in reschedule mode ends a run [`TestState::UpForReschedule`],
+//! with the time it asked to run again in [`TestOutcome::reschedule_date`]; a later run of the
+//! same try is one with [`TestRun::first_try_start`] set, which its timeout counts from.
+//!
+//! ```
+//! use std::time::Duration;
+//! use airflow_sdk::testing::{TestRun, TestState};
+//! use airflow_sdk::time::OffsetDateTime;
+//! use airflow_sdk::{Sensor, SensorMode, TaskContext, TaskResult};
+//!
+//! fn wait_for_file(ctx: &mut TaskContext) -> TaskResult<String> {
+//!     Sensor::new(Duration::from_secs(60))
+//!         .mode(SensorMode::Reschedule)
+//!         .timeout(Duration::from_secs(3600))
+//!         .poke(ctx, |ctx| Ok(ctx.variable("landed_file")?))
+//! }
+//!
+//! // Not there yet: the run ends up for reschedule, to poke again in a minute.
+//! let out = TestRun::new("ingest", "wait_for_file").run(wait_for_file);
+//! assert_eq!(out.state, TestState::UpForReschedule);
+//! let again_in = out.reschedule_date.unwrap() - OffsetDateTime::now_utc();
+//! assert!(again_in.whole_seconds() > 55);
+//!
+//! // Two hours after the try first started: the sensor has timed out.
+//! let out = TestRun::new("ingest", "wait_for_file")
+//!     .first_try_start(OffsetDateTime::now_utc() - Duration::from_secs(7200))
+//!     .max_tries(3)
+//!     .run(wait_for_file);
+//! assert_eq!(out.state, TestState::Failed);
+//! assert!(out.error.unwrap().contains("sensor timed out"));
+//! ```
+//!
 //! # Logs
 //!
 //! Records logged with the `log` crate while the task runs are captured: level, message,
@@ -452,6 +486,20 @@ impl TestRun {
     /// When the value is not a date.
     pub fn start_date(mut self, d: impl IntoUtc) -> Self {
         self.start_date = Some(date("start_date", d));
+        self
+    }
+
+    /// Makes this a later run of a try that was rescheduled ([`TestState::UpForReschedule`]):
+    /// Airflow recorded the try's first reschedule at `d`, which
+    /// [`TaskContext::first_try_start`] answers (and a reschedule-mode
+    /// [`Sensor`](crate::Sensor)'s timeout counts from). Unset, the try was never rescheduled
+    /// and it answers `None`.
+    ///
+    /// # Panics
+    ///
+    /// When the value is not a date.
+    pub fn first_try_start(mut self, d: impl IntoUtc) -> Self {
+        self.state.reschedule_start = Some(date("first_try_start", d));
         self
     }
 

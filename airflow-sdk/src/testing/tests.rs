@@ -14,6 +14,8 @@ mod deferral;
 mod hitl;
 /// The retry policy, the asset state store and asset aliases.
 mod retry_assets;
+/// Sensors: poke and reschedule modes, the timeout from the first run, soft fail.
+mod sensor;
 
 fn ok(_: &mut TaskContext) -> TaskResult {
     Ok(())

@@ -119,8 +119,14 @@ const STRING_KEYS: [&str; 5] = [
 const SDK_ID: &str = "rust";
 
 /// The e2e modules whose tests start a real Airflow deployment: the only proofs accepted.
-const DEPLOYMENT_MODULES: [&str; 5] =
-    ["deployment", "task_api", "retry_assets", "deferral", "hitl"];
+const DEPLOYMENT_MODULES: [&str; 6] = [
+    "deployment",
+    "task_api",
+    "retry_assets",
+    "deferral",
+    "hitl",
+    "sensors",
+];
 
 /// Where the generated table sits in the README.
 const BEGIN: &str = "<!-- capabilities:begin -->";
@@ -606,9 +612,10 @@ fn check_proof<'a>(
         .with_context(|| format!("tests/e2e/{}.rs has no fn {}", p.module, p.test))?;
     ensure!(f.is_test, "fn {} is not a #[test]", p.test);
     ensure!(
-        src.reachable(p.test)
-            .iter()
-            .any(|b| src.text[b.clone()].contains("Deployment::start")),
+        src.reachable(p.test).iter().any(|b| {
+            let body = &src.text[b.clone()];
+            body.contains("Deployment::start") || body.contains("Deployment::run")
+        }),
         "fn {} starts no Deployment",
         p.test
     );

@@ -20,21 +20,6 @@ const DAG: &str = "deferral";
 const SLOTS: &str = "deferral_slots";
 const RUN: &str = "deferral_run";
 
-fn xcom(api: &Api, dag: &str, task: &str) -> Result<Value> {
-    api.xcom(dag, RUN, task, "return_value")?
-        .with_context(|| format!("{dag}/{RUN}/{task} has no return_value XCom"))
-}
-
-fn state_is(api: &Api, dag: &str, task: &str, want: &str) -> Result<()> {
-    let s = api.task_instance(dag, RUN, task)?.state;
-    ensure!(
-        s.as_deref() == Some(want),
-        "{dag}/{RUN}/{task} is {s:?}, not {want}; all: {}",
-        api.explain_run(dag, RUN)
-    );
-    Ok(())
-}
-
 fn seconds(v: &Value, field: &str) -> Result<f64> {
     unix_seconds(v[field].as_str()).with_context(|| format!("{field} of {v}"))
 }
@@ -87,11 +72,11 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "slots: with one worker slot, busy runs while the three holds are deferred",
         || {
-            let busy = xcom(api, SLOTS, "busy")?;
+            let busy = api.return_value(SLOTS, RUN, "busy")?;
             let (started, ended) = (seconds(&busy, "started")?, seconds(&busy, "ended")?);
             for hold in ["hold_1", "hold_2", "hold_3"] {
-                state_is(api, SLOTS, hold, "success")?;
-                let h = xcom(api, SLOTS, hold)?;
+                api.expect_state(SLOTS, RUN, hold, "success")?;
+                let h = api.return_value(SLOTS, RUN, hold)?;
                 let (deferred, resumed) = (seconds(&h, "deferred_at")?, seconds(&h, "resumed_at")?);
                 ensure!(
                     deferred < started && ended < resumed,
@@ -113,8 +98,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "timer: deferred on the time-delta trigger, resumed in its Rust handler with the event and kwargs",
         || {
-            state_is(api, DAG, "timer", "success")?;
-            let v = xcom(api, DAG, "timer")?;
+            api.expect_state(DAG, RUN, "timer", "success")?;
+            let v = api.return_value(DAG, RUN, "timer")?;
             let (deferred, fired, resumed) = (
                 seconds(&v, "deferred_at")?,
                 seconds(&v, "event")?,
@@ -139,8 +124,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "wait_dag: deferrable wait on a triggered dag run resumes with its final state",
         || {
-            state_is(api, DAG, "wait_dag", "success")?;
-            ensure!(xcom(api, DAG, "wait_dag")? == json!("success"));
+            api.expect_state(DAG, RUN, "wait_dag", "success")?;
+            ensure!(api.return_value(DAG, RUN, "wait_dag")? == json!("success"));
             let target = api.dag_run("deferral_target", &format!("from_rust__{RUN}"))?;
             ensure!(
                 target.state == "success",
@@ -153,7 +138,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "times_out: a trigger timeout fails the try with the timeout named",
         || {
-            state_is(api, DAG, "times_out", "failed")?;
+            api.expect_state(DAG, RUN, "times_out", "failed")?;
             let log = api.wait_log(DAG, RUN, "times_out", 1, &["trigger timed out"])?;
             log.expect("the trigger timed out before it fired")?;
             ensure!(
@@ -166,25 +151,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.finish()
 }
 
-fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
-    let dep = Deployment::start(
-        DeployOptions::new(name, release)
-            .triggerer()
-            .env("AIRFLOW__CORE__PARALLELISM", "1")
-            .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("deferral_stubs.py"),
-            ),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
-}
-
 #[test]
 fn deferred_rust_tasks_free_their_slot_and_resume_in_a_real_airflow_3_3() -> Result<()> {
-    deployment("deferral-3.3", Release::V3_3)
+    Deployment::run(
+        DeployOptions::new("deferral-3.3", Release::V3_3)
+            .triggerer()
+            .env("AIRFLOW__CORE__PARALLELISM", "1")
+            .bundle(airflow_e2e::pack::example_bundle()?)
+            .stub_dag("deferral_stubs.py"),
+        scenarios,
+    )
 }

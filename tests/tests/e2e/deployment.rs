@@ -26,7 +26,7 @@ const DAGS_TEST_TIMEOUT: Duration = Duration::from_secs(600);
 const TERM_GRACE_WITH_SLACK: f64 = 2.0 + 1.5;
 
 fn example_bundle() -> Result<PathBuf> {
-    Ok(airflow_e2e::pack::example_bundle_dir()?.join("example-bundle"))
+    airflow_e2e::pack::example_bundle()
 }
 
 fn stub_dags() -> PathBuf {
@@ -759,11 +759,9 @@ fn example_deployment(name: &str, release: Release) -> Result<()> {
     // On 3.4 the same Dag bundle also holds example-typed, which only 3.4 can run.
     let typed_dir = tempfile::tempdir()?;
     if release == Release::V3_4 {
-        opts = opts.bundle(typed_bundle(typed_dir.path())?).dag_file(
-            airflow_e2e::harness_dir()
-                .join("dags")
-                .join("typed_stubs.py"),
-        );
+        opts = opts
+            .bundle(typed_bundle(typed_dir.path())?)
+            .stub_dag("typed_stubs.py");
     }
     let dep = Deployment::start(opts)?;
     let mut checks = Checks::default();
@@ -1602,11 +1600,7 @@ fn an_execution_timeout_fails_overrunning_stub_and_native_tries_in_a_real_airflo
             .bundle(example_bundle()?)
             .dag_file(stub_dags())
             .bundle(typed_bundle(typed_dir.path())?)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("typed_stubs.py"),
-            ),
+            .stub_dag("typed_stubs.py"),
     )?;
     let mut checks = Checks::default();
     timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);

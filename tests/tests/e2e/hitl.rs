@@ -5,12 +5,13 @@
 //! `PATCH .../taskInstances/{task}/-1/hitlDetails`; the task resumes in its handler and
 //! succeeds with an XCom made of the chosen option and the params. A second task's short
 //! timeout takes its defaults (the scheduler's sweep, `timedout`); a third has no defaults and
-//! fails. Airflow 3.3.2 and 3.4.0b2 take the same messages and the same answer, so the same
-//! checks run on both.
+//! fails. Airflow 3.3.2 and 3.4.0b2 take the same messages and the same answer (both passed on
+//! 2026-12-07): CI runs 3.3 only, to keep its time; the same test with `Release::V3_4`
+//! runs the checks on 3.4.
 
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment};
+use airflow_e2e::deploy::{Checks, DeployOptions, Deployment};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -22,21 +23,6 @@ const DAG: &str = "hitl";
 const RUN: &str = "hitl_run";
 /// The user the deployment logs in as, who answers.
 const USER: &str = "admin";
-
-fn xcom(api: &Api, task: &str) -> Result<Value> {
-    api.xcom(DAG, RUN, task, "return_value")?
-        .with_context(|| format!("{DAG}/{RUN}/{task} has no return_value XCom"))
-}
-
-fn state_is(api: &Api, task: &str, want: &str) -> Result<()> {
-    let s = api.task_instance(DAG, RUN, task)?.state;
-    ensure!(
-        s.as_deref() == Some(want),
-        "{DAG}/{RUN}/{task} is {s:?}, not {want}; all: {}",
-        api.explain_run(DAG, RUN)
-    );
-    Ok(())
-}
 
 /// The params every task of the dag asks for, as Airflow stores and shows them.
 fn params_asked() -> Value {
@@ -74,7 +60,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
             );
             // Nothing resumes it but an answer: it is still waiting a moment later.
             std::thread::sleep(Duration::from_secs(3));
-            state_is(api, "approve", "awaiting_input")?;
+            api.expect_state(DAG, RUN, "approve", "awaiting_input")?;
             let log = api.wait_log(
                 DAG,
                 RUN,
@@ -110,8 +96,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                     && answered["responded_by"]["name"] == USER,
                 "the answer as Airflow recorded it: {answered}"
             );
-            state_is(api, "approve", "success")?;
-            let r = xcom(api, "approve")?;
+            api.expect_state(DAG, RUN, "approve", "success")?;
+            let r = api.return_value(DAG, RUN, "approve")?;
             ensure!(
                 r == json!({"order": 42, "decision": "ship",
                             "summary": "ship order 42 in 3 boxes: fragile",
@@ -129,8 +115,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "timeout with defaults: nobody answers, the scheduler takes the defaults and the task succeeds with them (timedout)",
         || {
-            state_is(api, "auto", "success")?;
-            let r = xcom(api, "auto")?;
+            api.expect_state(DAG, RUN, "auto", "success")?;
+            let r = api.return_value(DAG, RUN, "auto")?;
             ensure!(
                 r == json!({"order": 43, "decision": "hold",
                             "summary": "hold order 43 in 1 boxes: none",
@@ -149,7 +135,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "timeout without defaults: nobody answers and the task fails, naming the timeout",
         || {
-            state_is(api, "expire", "failed")?;
+            api.expect_state(DAG, RUN, "expire", "failed")?;
             let tries = api.tries(DAG, RUN, "expire")?;
             ensure!(tries.len() == 1, "expire has {} tries", tries.len());
             let log = api.wait_log(
@@ -167,30 +153,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.finish()
 }
 
-fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
-    let dep = Deployment::start(
-        DeployOptions::new(name, release)
-            .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("hitl_stubs.py"),
-            )
-            // The scheduler's sweep of timed-out waits runs this often (default 15 s).
-            .env("AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL", "2"),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
-}
-
 #[test]
 fn human_in_the_loop_in_a_real_airflow_3_3() -> Result<()> {
-    deployment("hitl-3.3", Release::V3_3)
-}
-
-#[test]
-fn human_in_the_loop_in_a_real_airflow_3_4() -> Result<()> {
-    deployment("hitl-3.4", Release::V3_4)
+    Deployment::run(
+        DeployOptions::new("hitl-3.3", Release::V3_3)
+            .bundle(airflow_e2e::pack::example_bundle()?)
+            .stub_dag("hitl_stubs.py")
+            // The scheduler's sweep of timed-out waits runs this often (default 15 s).
+            .env("AIRFLOW__SCHEDULER__TRIGGER_TIMEOUT_CHECK_INTERVAL", "2"),
+        scenarios,
+    )
 }

@@ -16,5 +16,6 @@ mod reader;
 mod retry_assets;
 mod runtime;
 mod schema_check;
+mod sensors;
 mod stub_boundary;
 mod task_api;

@@ -19,21 +19,6 @@ const RUN: &str = "retry_assets_run";
 const ASKED_DELAY: f64 = 7.0;
 const DECLARED_DELAY: f64 = 60.0;
 
-fn xcom(api: &Api, task: &str) -> Result<Value> {
-    api.xcom(DAG, RUN, task, "return_value")?
-        .with_context(|| format!("{DAG}/{RUN}/{task} has no return_value XCom"))
-}
-
-fn state_is(api: &Api, task: &str, want: &str) -> Result<()> {
-    let s = api.task_instance(DAG, RUN, task)?.state;
-    ensure!(
-        s.as_deref() == Some(want),
-        "{DAG}/{RUN}/{task} is {s:?}, not {want}; all: {}",
-        api.explain_run(DAG, RUN)
-    );
-    Ok(())
-}
-
 /// The one asset named exactly `name`, as `GET /api/v2/assets` lists it.
 fn asset_named(api: &Api, name: &str) -> Result<Value> {
     let v: Value = api.get(&format!("/api/v2/assets?name_pattern={name}&limit=100"))?;
@@ -57,7 +42,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "retry policy: the task's own retry delay (7 s) replaces the declared one (60 s)",
         || {
-            state_is(api, "retry_custom", "success")?;
+            api.expect_state(DAG, RUN, "retry_custom", "success")?;
             let tries = api.tries(DAG, RUN, "retry_custom")?;
             ensure!(tries.len() == 2, "retry_custom ran {} tries", tries.len());
             // Airflow's try history records a try that went up for retry as `failed`.
@@ -79,14 +64,14 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                 "try 2 started {gap:.2} s after try 1 ended: the declared retry_delay was used"
             );
             ensure!(
-                xcom(api, "retry_custom")? == json!(2),
+                api.return_value(DAG, RUN, "retry_custom")? == json!(2),
                 "try 2 returned something else"
             );
             Ok(())
         },
     );
     checks.check("removed: the task ends removed and is not retried", || {
-        state_is(api, "removed", "removed")?;
+        api.expect_state(DAG, RUN, "removed", "removed")?;
         let tries = api.tries(DAG, RUN, "removed")?;
         ensure!(tries.len() == 1, "removed ran {} tries", tries.len());
         Ok(())
@@ -94,8 +79,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "asset state store: by name and by URI, read back, deleted, cleared, in the REST API",
         || {
-            state_is(api, "asset_state", "success")?;
-            let r = xcom(api, "asset_state")?;
+            api.expect_state(DAG, RUN, "asset_state", "success")?;
+            let r = api.return_value(DAG, RUN, "asset_state")?;
             ensure!(r["read_by_uri"] == "2026-12-01", "{r}");
             ensure!(r["offsets_by_name"] == json!({"p0": 10, "p1": 12}), "{r}");
             ensure!(r["after_delete"].is_null(), "{r}");
@@ -145,8 +130,8 @@ fn scenarios(dep: &Deployment) -> Result<()> {
     checks.check(
         "asset alias: the event is recorded for the target asset, linked to the alias, read by alias",
         || {
-            state_is(api, "emit_alias", "success")?;
-            state_is(api, "read_alias", "success")?;
+            api.expect_state(DAG, RUN, "emit_alias", "success")?;
+            api.expect_state(DAG, RUN, "read_alias", "success")?;
             let events = api.asset_events(&format!("source_dag_id={DAG}&source_run_id={RUN}"))?;
             let e = events
                 .iter()
@@ -166,7 +151,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                     .is_some_and(|a| a.iter().any(|a| a["name"] == "rust_alias")),
                 "the target asset is not linked to the alias: {target}"
             );
-            let r = xcom(api, "read_alias")?;
+            let r = api.return_value(DAG, RUN, "read_alias")?;
             ensure!(
                 r["events"]
                     == json!([{"asset": "rust_alias_target", "extra": {"rows": 7, "run": RUN},
@@ -185,17 +170,12 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 }
 
 fn deployment(name: &str, release: Release) -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
-    let dep = Deployment::start(
-        DeployOptions::new(name, release).bundle(bundle).dag_file(
-            airflow_e2e::harness_dir()
-                .join("dags")
-                .join("retry_assets_stubs.py"),
-        ),
-    )?;
-    let result = scenarios(&dep);
-    dep.stop()?;
-    result
+    Deployment::run(
+        DeployOptions::new(name, release)
+            .bundle(airflow_e2e::pack::example_bundle()?)
+            .stub_dag("retry_assets_stubs.py"),
+        scenarios,
+    )
 }
 
 #[test]

@@ -355,15 +355,11 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 
 #[test]
 fn task_api_in_a_real_airflow_3_3() -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle_dir()?.join("example-bundle");
+    let bundle = airflow_e2e::pack::example_bundle()?;
     let dep = Deployment::start(
         DeployOptions::new("task-api-3.3", Release::V3_3)
             .bundle(bundle)
-            .dag_file(
-                airflow_e2e::harness_dir()
-                    .join("dags")
-                    .join("task_api_stubs.py"),
-            )
+            .stub_dag("task_api_stubs.py")
             .env("AIRFLOW_VAR_TA_ENV", "from-env")
             .env("AIRFLOW_CONN_TA_ENV_URI", ENV_URI)
             .env("AIRFLOW_CONN_TA_ENV_JSON", ENV_JSON),
