@@ -598,20 +598,17 @@ impl fmt::Display for DeclarationProblem {
             ),
             DeclarationProblem::BadNumber {
                 dag_id,
-                task_id: Some(t),
+                task_id,
                 setting,
-            } => write!(
-                f,
-                "task {t:?} of dag {dag_id:?}: {setting} must be a finite, non-negative number"
-            ),
-            DeclarationProblem::BadNumber {
-                dag_id,
-                task_id: None,
-                setting,
-            } => write!(
-                f,
-                "dag {dag_id:?}: {setting} must be a finite, non-negative number"
-            ),
+            } => {
+                if let Some(t) = task_id {
+                    write!(f, "task {t:?} of ")?;
+                }
+                write!(
+                    f,
+                    "dag {dag_id:?}: {setting} must be a finite, non-negative number"
+                )
+            }
             DeclarationProblem::DuplicateParam { dag_id, name } => {
                 write!(f, "dag {dag_id:?} declares param {name:?} more than once")
             }
@@ -626,23 +623,11 @@ impl fmt::Display for DeclarationProblem {
             DeclarationProblem::ArgSources {
                 dag_id,
                 task_id,
-                native: true,
+                native,
             } => write!(
                 f,
-                "task {task_id:?} of dag {dag_id:?} takes typed arguments, but not every one \
-                 says where its value comes from, and a native dag has no Python call to bind \
-                 them: give each one with arg(\"name\").output_of(\"task\") or \
-                 arg(\"name\").value(...)"
-            ),
-            DeclarationProblem::ArgSources {
-                dag_id,
-                task_id,
-                native: false,
-            } => write!(
-                f,
-                "task {task_id:?} of dag {dag_id:?} says where its arguments come from, but its \
-                 dag is not native: the Python stub's call binds them; name the arguments \
-                 only, or make the dag native"
+                "task {task_id:?} of dag {dag_id:?} {}",
+                arg_sources_text(*native)
             ),
             DeclarationProblem::TaskListMismatch {
                 dag_id,
@@ -654,6 +639,18 @@ impl fmt::Display for DeclarationProblem {
                  {listed:?}; rebuild the bundle with one airflow-sdk"
             ),
         }
+    }
+}
+
+/// What is wrong with a task's argument sources, in a native dag or a stub dag.
+fn arg_sources_text(native: bool) -> &'static str {
+    if native {
+        "takes typed arguments, but not every one says where its value comes from, and a \
+         native dag has no Python call to bind them: give each one with \
+         arg(\"name\").output_of(\"task\") or arg(\"name\").value(...)"
+    } else {
+        "says where its arguments come from, but its dag is not native: the Python stub's call \
+         binds them; name the arguments only, or make the dag native"
     }
 }
 
@@ -791,8 +788,24 @@ impl DagDeclaration {
         if self.native {
             out.extend(self.routing_problems(dag_id));
         }
-        // A native dag has no stub call: its tasks name each argument's source. A stub's call
-        // binds a stub dag's arguments, so sources there would be silently ignored.
+        out.extend(self.arg_problems(dag_id, &index));
+        if let Schedule::Cron { expression, .. } = &self.schedule
+            && let Err(error) = check_cron(expression)
+        {
+            out.push(DeclarationProblem::BadCron {
+                dag_id: dag_id.to_owned(),
+                expression: expression.clone(),
+                error,
+            });
+        }
+        out
+    }
+
+    /// Typed arguments whose sources do not fit the dag, and sources naming unknown tasks. A
+    /// native dag has no stub call: its tasks name each argument's source. A stub's call binds
+    /// a stub dag's arguments, so sources there would be silently ignored.
+    fn arg_problems(&self, dag_id: &str, index: &HashMap<&str, usize>) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
         for t in &self.tasks {
             let wrong = if self.native {
                 t.arg_sources.len() != t.args.len()
@@ -818,15 +831,6 @@ impl DagDeclaration {
                     });
                 }
             }
-        }
-        if let Schedule::Cron { expression, .. } = &self.schedule
-            && let Err(error) = check_cron(expression)
-        {
-            out.push(DeclarationProblem::BadCron {
-                dag_id: dag_id.to_owned(),
-                expression: expression.clone(),
-                error,
-            });
         }
         out
     }

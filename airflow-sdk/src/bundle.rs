@@ -713,7 +713,12 @@ impl Dag {
         decl.tasks = tasks;
         // The rules the packer applies too (airflow-bundle's), so a bad declaration is refused
         // here, naming the dag and task, rather than at pack time.
-        problems.extend(decl.problems(&self.id));
+        // An argument taking the output of an unknown task is named by both checks: once.
+        for p in decl.problems(&self.id) {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
         (decl, problems)
     }
 
@@ -1402,8 +1407,12 @@ mod tests {
                 ],
                 load,
             ));
-        let err = bad.validate().unwrap_err().to_string();
-        assert!(err.contains("names task \"transfrom\""), "{err}");
+        let err = bad.validate().unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert!(
+            err.to_string().contains("names task \"transfrom\""),
+            "{err}"
+        );
     }
 
     /// A native task's declared bindings are used when Airflow sends none (schema 2026-06-16);
