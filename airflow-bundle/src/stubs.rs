@@ -200,7 +200,8 @@ fn unstubbable(dag_id: &str, decl: &DagDeclaration) -> Option<String> {
     if let Some(t) = decl.tasks.iter().find(|t| !t.args.is_empty()) {
         return Some(format!(
             "dag {dag_id:?}: task {:?} takes typed arguments, whose bindings only a hand-written \
-             stub can declare; write this dag's stub by hand",
+             stub can declare; write this dag's stub by hand, or make the dag native \
+             (`Dag::native`, Airflow 3.4), where `arg(..).output_of(..)` binds them",
             t.id
         ));
     }
