@@ -55,8 +55,7 @@ impl Trigger {
     /// The standard provider's `TimeDeltaTrigger`: fires `delta` from now (a `DateTimeTrigger`
     /// at now + `delta`, as Python's `TimeDeltaTrigger` serializes itself).
     pub fn time_delta(delta: Duration) -> Self {
-        let moment = OffsetDateTime::now_utc() + delta;
-        Self::date_time(moment)
+        Self::date_time(from_now(delta))
     }
 
     /// The standard provider's `DagStateTrigger`: fires once every run of `run_ids` of `dag_id`
@@ -285,6 +284,17 @@ impl<'de> serde::Deserialize<'de> for DagStateEvent {
             Shape::Pair(_, fields) | Shape::Fields(fields) => DagStateEvent { fields },
         })
     }
+}
+
+/// Now plus `d`, or the last representable moment for a `d` too long to add (no panic).
+pub(crate) fn from_now(d: Duration) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    time::Duration::try_from(d)
+        .ok()
+        .and_then(|d| now.checked_add(d))
+        .unwrap_or_else(|| {
+            time::PrimitiveDateTime::new(time::Date::MAX, time::Time::MIDNIGHT).assume_utc()
+        })
 }
 
 /// `kwargs` as a JSON object: an object as it is, null as empty, anything else under `value`.
@@ -596,6 +606,17 @@ mod tests {
             e.to_string(),
             "the task was resumed with an error instead of an event: boom (error_type: unknown)"
         );
+    }
+
+    #[test]
+    fn a_delay_too_long_to_add_ends_at_the_last_moment_instead_of_panicking() {
+        let t = Trigger::time_delta(Duration::MAX);
+        assert_eq!(
+            plain(t.kwargs()["moment"].clone()),
+            json!("9999-12-31T00:00:00Z")
+        );
+        let soon = from_now(Duration::from_secs(5)) - OffsetDateTime::now_utc();
+        assert!(soon <= time::Duration::seconds(5) && soon > time::Duration::seconds(4));
     }
 
     #[test]

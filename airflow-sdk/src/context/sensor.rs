@@ -250,7 +250,7 @@ impl Sensor {
                     let wait = wait.min(left).max(self.poke_interval.min(wait));
                     log::info!(target: LOGGER, wait_secs = wait.as_secs_f64();
                         "sensor condition not met; rescheduling the task to poke again in {wait:.1?}");
-                    return Err(TaskError::reschedule_at(OffsetDateTime::now_utc() + wait));
+                    return Err(TaskError::reschedule_at(crate::suspend::from_now(wait)));
                 }
             }
         }
