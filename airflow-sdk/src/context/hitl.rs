@@ -8,7 +8,6 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{TaskContext, unexpected};
 use crate::error::{TaskError, TaskOutcome};
@@ -411,7 +410,7 @@ pub struct HumanResponse<P = Map<String, Value>> {
     #[serde(deserialize_with = "params_input")]
     pub params_input: P,
     /// When the answer was given (or the timeout took the defaults).
-    #[serde(deserialize_with = "rfc3339", serialize_with = "to_rfc3339")]
+    #[serde(with = "time::serde::rfc3339")]
     pub responded_at: OffsetDateTime,
     /// Who answered (`None` when the timeout took the defaults).
     #[serde(default)]
@@ -440,18 +439,6 @@ fn params_input<'de, D: Deserializer<'de>, P: DeserializeOwned>(d: D) -> Result<
         v => v,
     };
     serde_json::from_value(v).map_err(serde::de::Error::custom)
-}
-
-fn rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
-    let text = String::deserialize(d)?;
-    OffsetDateTime::parse(&text, &Rfc3339)
-        .map_err(|e| serde::de::Error::custom(format!("responded_at {text:?}: {e}")))
-}
-
-fn to_rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-    t.format(&Rfc3339)
-        .map_err(serde::ser::Error::custom)?
-        .serialize(s)
 }
 
 impl fmt::Display for InputRequest {
