@@ -17,8 +17,9 @@
 # Python stub dag file renderer: any manifest, output ASCII with only the template outside its
 # string literals, through airflow-bundle's `stubs` feature). Each run prints
 # libFuzzer's final `Done N runs` line; a crash leaves its input under fuzz/artifacts/<target>/
-# and fails the script. The corpus grows under fuzz/corpus/<target>/ (not committed); committed
-# seeds under fuzz/seeds/<target>/ (if any) are read too, never written.
+# and fails the script. Targets run one per core at a time (FUZZ_JOBS=N to change). The corpus
+# grows under fuzz/corpus/<target>/ (not committed); committed seeds under fuzz/seeds/<target>/
+# (if any) are read too, never written.
 #
 # Needs `cargo install cargo-fuzz`. cargo-fuzz passes nightly-only flags to rustc
 # (-Zsanitizer=address); on a stable toolchain RUSTC_BOOTSTRAP=1 allows them.
@@ -27,6 +28,7 @@ cd "$(dirname "$0")/../fuzz"
 runs="${1:-1000000}"
 shift || true
 extra=()
+scratch=()
 corpus_root=corpus
 sanitizer=address
 if [ "$runs" = smoke ] || [ "$runs" = build ]; then
@@ -36,7 +38,7 @@ if [ "$runs" = smoke ]; then
     runs=300000
     extra=(-max_total_time=60)
     corpus_root="$(mktemp -d)"
-    trap 'rm -rf "$corpus_root"' EXIT
+    scratch+=("$corpus_root")
 fi
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(trailer manifest_yaml record comm_frames stub_render)
@@ -46,14 +48,34 @@ if [ "$runs" = build ]; then
     # The same profile and sanitizer as the smoke run's `cargo fuzz run`, which finds them built.
     exec cargo fuzz build --sanitizer "$sanitizer"
 fi
-for t in "${targets[@]}"; do
+# One target per core at a time: libFuzzer runs one thread, and the smoke runs mostly hit their
+# time cap, so on CI's two cores this halves the step.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+logs="$(mktemp -d)"
+scratch+=("$logs")
+trap 'rm -rf "${scratch[@]}"' EXIT
+run_target() {
+    # The status is written out, not returned: a failing run must not end the subshell first.
+    set +e
+    local t=$1 seeds=()
     mkdir -p "$corpus_root/$t"
-    seeds=()
     [ -d "seeds/$t" ] && seeds=("seeds/$t")
-    echo "== fuzz $t: $runs runs" >&2
+    echo "== fuzz $t: $runs runs"
     # -rss_limit_mb: a leak or an allocation sized by untrusted input fails the run.
     cargo fuzz run --sanitizer "$sanitizer" "$t" "$corpus_root/$t" "${seeds[@]}" -- -runs="$runs" -rss_limit_mb=512 -max_len=65536 \
-        -timeout=10 -print_final_stats=1 "${extra[@]}" 2>&1 | grep -E "Done [0-9]+ runs|stat::number_of_executed_units|ERROR|panicked|SUMMARY" >&2
-    status=${PIPESTATUS[0]}
-    [ "$status" -eq 0 ] || { echo "fuzz $t failed (status $status); see fuzz/artifacts/$t" >&2; exit 1; }
+        -timeout=10 -print_final_stats=1 "${extra[@]}" 2>&1 | grep -E "Done [0-9]+ runs|stat::number_of_executed_units|ERROR|panicked|SUMMARY"
+    local status=${PIPESTATUS[0]}
+    echo "$status" >"$logs/$t.status"
+    [ "$status" -eq 0 ] || echo "fuzz $t failed (status $status); see fuzz/artifacts/$t"
+}
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    run_target "$t" >"$logs/$t" 2>&1 &
 done
+wait
+failed=()
+for t in "${targets[@]}"; do
+    cat "$logs/$t" >&2
+    [ "$(cat "$logs/$t.status" 2>/dev/null)" = 0 ] || failed+=("$t")
+done
+[ ${#failed[@]} -eq 0 ] || { echo "fuzz targets failed: ${failed[*]}" >&2; exit 1; }

@@ -3,6 +3,11 @@
 //!
 //! Enabled by `AIRFLOW_CROSS_TESTS=1` after `scripts/cross-setup.sh`; with `CI=true` and the
 //! variable unset, these tests fail instead of silently skipping.
+//!
+//! Release builds, stripped as the workspace's release profile strips bundles, into the target
+//! directory airflow-e2e's cross tests pack `example-bundle` into (`fixture-builds/xcross`): the
+//! same profile, flags and environment, so the cross standard libraries (`-Zbuild-std`) and the
+//! shared dependencies are compiled once on a fresh machine, not once per test crate.
 
 use object::{Architecture, BinaryFormat, Object};
 
@@ -24,6 +29,14 @@ fn enabled() -> bool {
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
 
+/// The cargo arguments of `cargo airflow pack --target TARGET -- -Zbuild-std` (release).
+fn release_for(target: &str) -> [&str; 4] {
+    ["--release", "-Zbuild-std", "--target", target]
+}
+
+/// The workspace's release profile strips bundles; the fixture is a workspace of its own.
+const STRIP: (&str, &str) = ("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+
 #[test]
 fn aarch64_record_holds_the_sidecar_metadata() {
     if !enabled() {
@@ -41,10 +54,12 @@ fn aarch64_record_holds_the_sidecar_metadata() {
             "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
             "aarch64-linux-gnu-gcc",
         ),
+        STRIP,
     ];
-    let b = fx.cargo(&["-Zbuild-std", "--target", AARCH64], &envs);
+    let args = release_for(AARCH64);
+    let b = fx.cargo(&args, &envs);
     assert!(b.ran_build_script);
-    let exe = fx.exe(Some(AARCH64), "debug");
+    let exe = fx.exe(Some(AARCH64), "release");
     let bytes = std::fs::read(&exe).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
     assert_eq!(obj.format(), BinaryFormat::Elf);
@@ -70,10 +85,7 @@ fn aarch64_record_holds_the_sidecar_metadata() {
     // One-line change: the build script and the sidecar rerun (incrementally).
     fx.write("src/tasks.rs", "use airflow_sdk::{TaskContext, TaskResult};\n\npub fn hello(_ctx: &mut TaskContext) -> TaskResult {\n    Ok(()) // changed\n}\n");
     let t = std::time::Instant::now();
-    assert!(
-        fx.cargo(&["-Zbuild-std", "--target", AARCH64], &envs)
-            .ran_build_script
-    );
+    assert!(fx.cargo(&args, &envs).ran_build_script);
     eprintln!("incremental cross build with sidecar: {:?}", t.elapsed());
     let r2 = read_record(&exe);
     assert_ne!(r2.inputs.source, r.inputs.source);
@@ -82,10 +94,7 @@ fn aarch64_record_holds_the_sidecar_metadata() {
         side.metadata_json
     );
     // And a no-op build does not rerun it.
-    assert!(
-        !fx.cargo(&["-Zbuild-std", "--target", AARCH64], &envs)
-            .ran_build_script
-    );
+    assert!(!fx.cargo(&args, &envs).ran_build_script);
 }
 
 const WINDOWS: &str = "x86_64-pc-windows-gnu";
@@ -111,9 +120,10 @@ fn windows_pe_record_holds_the_sidecar_metadata() {
             "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS",
             "-C link-self-contained=no",
         ),
+        STRIP,
     ];
-    fx.cargo(&["-Zbuild-std", "--target", WINDOWS], &envs);
-    let exe = fx.exe(Some(WINDOWS), "debug");
+    fx.cargo(&release_for(WINDOWS), &envs);
+    let exe = fx.exe(Some(WINDOWS), "release");
     let bytes = std::fs::read(&exe).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
     assert_eq!(obj.format(), BinaryFormat::Pe);

@@ -13,9 +13,17 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Where the tests keep fixture copies and target directories (persistent, for speed).
+/// Where the tests keep fixture copies (persistent, for speed).
 pub fn tests_root() -> PathBuf {
     workspace_root().join("target").join("airflow-build-tests")
+}
+
+/// The target directories of every test that builds a bundle crate: these tests, cargo-airflow's
+/// (`Mini` in its `record` tests: `host`) and the cross tests of airflow-e2e (`xcross`). Shared
+/// so that a fresh machine (CI) compiles the SDK's dependencies and the cross standard libraries
+/// once per directory instead of once per test crate; the path is spelled out in each of them.
+pub fn fixture_builds_root() -> PathBuf {
+    workspace_root().join("target").join("fixture-builds")
 }
 
 /// A copy of the fixture bundle.
@@ -31,9 +39,10 @@ pub struct Fixture {
 }
 
 /// An exclusive lock on a target directory name, across threads and processes (nextest runs
-/// each test in its own process): an advisory file lock, released when the file is dropped.
+/// each test in its own process, and cargo-airflow's tests take the same lock for `host`): an
+/// advisory file lock, released when the file is dropped.
 fn target_lock(name: &str) -> std::fs::File {
-    let dir = tests_root();
+    let dir = fixture_builds_root();
     std::fs::create_dir_all(&dir).unwrap();
     let f = std::fs::File::create(dir.join(format!("{name}.lock"))).unwrap();
     f.lock().unwrap();
@@ -73,7 +82,7 @@ impl Fixture {
         std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         Fixture {
             dir,
-            target_dir: tests_root().join(target),
+            target_dir: fixture_builds_root().join(target),
             _lock: lock,
         }
     }

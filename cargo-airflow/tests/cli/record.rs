@@ -10,8 +10,11 @@ use crate::support::{
     InspectReport, as_foreign_elf, chmod, packed, run, run_in, s, workspace_manifest,
 };
 
-/// A copy of airflow-build's `mini-bundle` fixture in its own directory, building into a target
-/// directory that only one test uses at a time (an advisory file lock, held across processes).
+/// A copy of airflow-build's `mini-bundle` fixture in its own directory, building into the
+/// target directory airflow-build's own tests of the fixture use (`target/fixture-builds/host`,
+/// so the SDK's dependencies are compiled once for both), which one test uses at a time: every
+/// copy is the same package to cargo, so two would overwrite each other's build-script output.
+/// An advisory file lock, held across processes and shared with airflow-build's tests.
 pub(crate) struct Mini {
     pub(crate) dir: PathBuf,
     pub(crate) target_dir: PathBuf,
@@ -22,8 +25,9 @@ impl Mini {
     pub(crate) fn new(name: &str) -> Mini {
         let ws = workspace_manifest().parent().unwrap().to_path_buf();
         let root = ws.join("target").join("cargo-airflow-tests");
-        fs::create_dir_all(&root).unwrap();
-        let lock = fs::File::create(root.join(format!("{name}.lock"))).unwrap();
+        let builds = ws.join("target").join("fixture-builds");
+        fs::create_dir_all(&builds).unwrap();
+        let lock = fs::File::create(builds.join("host.lock")).unwrap();
         lock.lock().unwrap();
         let dir = root.join("work").join(name);
         let _ = fs::remove_dir_all(&dir);
@@ -37,7 +41,7 @@ impl Mini {
         fs::copy(ws.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
         Mini {
             dir,
-            target_dir: root.join(name),
+            target_dir: builds.join("host"),
             _lock: lock,
         }
     }

@@ -112,9 +112,13 @@ fn cross_env(c: &Cross) -> Vec<(OsString, OsString)> {
 }
 
 /// `cargo airflow pack -p example-bundle --target TRIPLE -o OUT -- -Zbuild-std`, into a target
-/// directory of its own that persists between runs (so repeated runs are incremental).
+/// directory that persists between runs (so repeated runs are incremental) and that
+/// airflow-build's cross tests build their fixture into with the same profile and flags
+/// (`fixture-builds/xcross`): a fresh machine compiles each cross standard library once.
 fn pack_for(c: &Cross, out: &Path) -> Result<PackReport> {
-    let target_dir = airflow_e2e::target_dir().join("airflow-e2e").join("cross");
+    let target_dir = airflow_e2e::target_dir()
+        .join("fixture-builds")
+        .join("xcross");
     let mut cmd = pack::cargo_airflow_command()?;
     cmd.arg("pack")
         .arg("--manifest-path")
