@@ -779,6 +779,7 @@ fn example_deployment(name: &str, release: Release) -> Result<()> {
         define_inputs(&dep.api)?;
         dags_test_with_executor(&dep)
     });
+    execution_timeout_checks(&dep, release, &mut checks);
     let result = checks.finish();
     dep.stop()?;
     result
@@ -1563,15 +1564,11 @@ const STUB_TIMEOUT_TASKS: &[(&str, u32, &str)] = &[
     ),
 ];
 
-#[test]
-fn an_execution_timeout_fails_overrunning_tries_in_a_real_airflow_3_3() -> Result<()> {
-    let dep = Deployment::start(
-        DeployOptions::new("timeout-3.3", Release::V3_3)
-            .bundle(example_bundle()?)
-            .dag_file(stub_dags()),
-    )?;
-    let mut checks = Checks::default();
-    timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);
+/// Execution timeouts, in the example deployment (its stub dags and, on 3.4, example-typed):
+/// every overrunning try ends within its limit plus [`TIMEOUT_SLACK`], failed or up for retry
+/// as declared. Run after the other scenarios, so no other run loads the machine meanwhile.
+fn execution_timeout_checks(dep: &Deployment, release: Release, checks: &mut Checks) {
+    timeout_checks(&dep.api, checks, "testing_timeout", STUB_TIMEOUT_TASKS);
     checks.check("the async task's future was dropped", || {
         let log = dep.api.wait_log(
             "testing_timeout",
@@ -1582,67 +1579,45 @@ fn an_execution_timeout_fails_overrunning_tries_in_a_real_airflow_3_3() -> Resul
         )?;
         expect_record(&log, "info", "the async task's future was dropped", &[])
     });
+    if release == Release::V3_4 {
+        // example-typed's schema 2026-10-30 has SetExecutionTimeout.
+        timeout_checks(
+            &dep.api,
+            checks,
+            "native_timeout",
+            &[(
+                "sleep_past_timeout",
+                2,
+                "blocking past the execution timeout",
+            )],
+        );
+        timeout_checks(
+            &dep.api,
+            checks,
+            "example_typed_timeout",
+            &[("overrun", 1, "blocking past the execution timeout")],
+        );
+        checks.check(
+            "the 3.4 supervisor answered SetExecutionTimeout (schema 2026-10-30)",
+            || {
+                let log = dep.api.wait_log(
+                    "example_typed_timeout",
+                    "timeout",
+                    "overrun",
+                    1,
+                    &["execution_timeout of 3 s"],
+                )?;
+                // An unanswered or refused message is logged as a warning (after the request
+                // timeout) before the task starts.
+                ensure!(
+                    log.find("SetExecutionTimeout").is_none(),
+                    "the supervisor did not take SetExecutionTimeout:\n{log}"
+                );
+                Ok(())
+            },
+        );
+    }
     checks.check("no bundle process outlives its task", || {
-        no_bundle_process_left(&dep)
+        no_bundle_process_left(dep)
     });
-    let result = checks.finish();
-    dep.stop()?;
-    result
-}
-
-#[test]
-fn an_execution_timeout_fails_overrunning_stub_and_native_tries_in_a_real_airflow_3_4() -> Result<()>
-{
-    // With example-typed, whose schema 2026-10-30 has SetExecutionTimeout.
-    let typed_dir = tempfile::tempdir()?;
-    let dep = Deployment::start(
-        DeployOptions::new("timeout-3.4", Release::V3_4)
-            .bundle(example_bundle()?)
-            .dag_file(stub_dags())
-            .bundle(typed_bundle(typed_dir.path())?)
-            .stub_dag("typed_stubs.py"),
-    )?;
-    let mut checks = Checks::default();
-    timeout_checks(&dep.api, &mut checks, "testing_timeout", STUB_TIMEOUT_TASKS);
-    timeout_checks(
-        &dep.api,
-        &mut checks,
-        "native_timeout",
-        &[(
-            "sleep_past_timeout",
-            2,
-            "blocking past the execution timeout",
-        )],
-    );
-    timeout_checks(
-        &dep.api,
-        &mut checks,
-        "example_typed_timeout",
-        &[("overrun", 1, "blocking past the execution timeout")],
-    );
-    checks.check(
-        "the 3.4 supervisor answered SetExecutionTimeout (schema 2026-10-30)",
-        || {
-            let log = dep.api.wait_log(
-                "example_typed_timeout",
-                "timeout",
-                "overrun",
-                1,
-                &["execution_timeout of 3 s"],
-            )?;
-            // An unanswered or refused message is logged as a warning (after the request
-            // timeout) before the task starts.
-            ensure!(
-                log.find("SetExecutionTimeout").is_none(),
-                "the supervisor did not take SetExecutionTimeout:\n{log}"
-            );
-            Ok(())
-        },
-    );
-    checks.check("no bundle process outlives its task", || {
-        no_bundle_process_left(&dep)
-    });
-    let result = checks.finish();
-    dep.stop()?;
-    result
 }
