@@ -1460,6 +1460,48 @@ mod tests {
             err.to_string().contains("names task \"transfrom\""),
             "{err}"
         );
+        // So is a mapped argument's, and an expanded argument implies the dependency too.
+        let bad = Bundle::new()
+            .queue("rust")
+            .dag(Dag::new("etl").native().task_with_args(
+                "load",
+                [
+                    arg("totals").expand_output_of("transfrom"),
+                    arg("table").value("t1"),
+                ],
+                load,
+            ));
+        let err = bad.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("names task \"transfrom\""),
+            "{err}"
+        );
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .task("transform", noop)
+                .task_with_args(
+                    "load",
+                    [
+                        arg("totals").expand_output_of("transform"),
+                        arg("table").expand(["a", "b"]),
+                    ],
+                    load,
+                ),
+        );
+        let m = b.metadata().unwrap();
+        let decl = m.dags["etl"].declared.as_ref().unwrap();
+        assert_eq!(decl.tasks[0].downstream, ["load"]);
+        assert!(decl.tasks[1].is_mapped() && !decl.tasks[0].is_mapped());
+        // A stub dag cannot map: its Python file would have to.
+        let stub = Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(Dag::new("etl").task("transform", noop).task_with_args(
+                "load",
+                [arg("totals").expand_output_of("transform"), arg("table")],
+                load,
+            ));
+        assert!(stub.validate().is_err());
     }
 
     /// A native task's declared bindings are used when Airflow sends none (schema 2026-06-16);

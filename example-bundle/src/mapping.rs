@@ -109,6 +109,38 @@ mod tests {
     }
 
     #[test]
+    fn the_bindings_airflow_sends_are_indexed_the_same_way() {
+        // Schema 2026-10-30: Airflow hands every map index the task's serialized bindings
+        // (the whole list); the runtime takes its element.
+        let newer = Bundle::new()
+            .queue("rust")
+            .supervisor_schema(airflow_sdk::SchemaVersion::V2026_10_30)
+            .dag(dag());
+        let out = TestRun::new("native_mapping", "square")
+            .map_index(2)
+            .arg_from("x", "numbers")
+            .arg("unit", json!("km"))
+            .xcom("numbers", "return_value", json!([2, 3, 4]))
+            .run_in(&newer);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(json!("16 km2")));
+        // An upstream output that is not a list cannot be mapped over.
+        let out = TestRun::new("native_mapping", "square")
+            .map_index(0)
+            .xcom("numbers", "return_value", json!(7))
+            .run_in(&bundle());
+        assert_eq!(out.state, TestState::Failed);
+        assert!(
+            out.error
+                .as_deref()
+                .unwrap_or_default()
+                .contains("not a list"),
+            "{:?}",
+            out.error
+        );
+    }
+
+    #[test]
     fn scale_maps_over_a_literal_list_with_an_output_as_partial() {
         let out = TestRun::new("native_mapping", "scale")
             .map_index(1)
