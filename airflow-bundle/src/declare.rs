@@ -367,6 +367,19 @@ pub struct TaskDeclaration {
     /// (Airflow's `_can_skip_downstream`, so a cleared downstream task is skipped again).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub branch: bool,
+    /// For a mapped task (an argument [expanded](ArgSource::is_expanded)): the label of each
+    /// map index, with `{name}` replaced by the value of argument `name` (its element for an
+    /// expanded one). Rendered by the runtime, as Python's task runner renders
+    /// `map_index_template`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_index_template: Option<String>,
+}
+
+impl TaskDeclaration {
+    /// Whether the task is mapped (one of its arguments is expanded).
+    pub fn is_mapped(&self) -> bool {
+        self.arg_sources.iter().any(ArgSource::is_expanded)
+    }
 }
 
 /// Where the value of one typed argument of a native task comes from: what a Python TaskFlow
@@ -385,6 +398,36 @@ pub enum ArgSource {
         /// The value (JSON).
         value: serde_json::Value,
     },
+    /// Mapped over the list an upstream task returned (Python's `.expand(x=upstream())`): one
+    /// task instance per element, each given its element. The task depends on the upstream.
+    ExpandOutput {
+        /// The upstream task.
+        task_id: String,
+    },
+    /// Mapped over a list written in the declaration (`.expand(x=[1, 2, 3])`): one task
+    /// instance per element.
+    ExpandValues {
+        /// The elements.
+        values: Vec<serde_json::Value>,
+    },
+}
+
+impl ArgSource {
+    /// The upstream task whose output the argument takes (whole or one element of), if any.
+    pub fn upstream(&self) -> Option<&str> {
+        match self {
+            ArgSource::Output { task_id } | ArgSource::ExpandOutput { task_id } => Some(task_id),
+            ArgSource::Literal { .. } | ArgSource::ExpandValues { .. } => None,
+        }
+    }
+
+    /// Whether the task is mapped over this argument (one task instance per element).
+    pub fn is_expanded(&self) -> bool {
+        matches!(
+            self,
+            ArgSource::ExpandOutput { .. } | ArgSource::ExpandValues { .. }
+        )
+    }
 }
 
 /// Everything a bundle declares about one dag beyond its task ids.
@@ -820,14 +863,14 @@ impl DagDeclaration {
                 });
             }
             for source in &t.arg_sources {
-                if let ArgSource::Output { task_id } = source
-                    && !index.contains_key(task_id.as_str())
+                if let Some(task_id) = source.upstream()
+                    && !index.contains_key(task_id)
                 {
                     out.push(DeclarationProblem::UnknownTask {
                         dag_id: dag_id.to_owned(),
-                        upstream: task_id.clone(),
+                        upstream: task_id.to_owned(),
                         downstream: t.id.clone(),
-                        unknown: task_id.clone(),
+                        unknown: task_id.to_owned(),
                     });
                 }
             }
@@ -1001,6 +1044,7 @@ mod tests {
             args: vec![],
             arg_sources: vec![],
             branch: false,
+            map_index_template: None,
         }
     }
 

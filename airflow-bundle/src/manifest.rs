@@ -741,6 +741,7 @@ mod yaml_bytes {
                     args: Vec::new(),
                     arg_sources: Vec::new(),
                     branch: false,
+                    map_index_template: None,
                 },
                 TaskDeclaration {
                     id: "load".into(),
@@ -749,6 +750,7 @@ mod yaml_bytes {
                     args: vec!["table".into()],
                     arg_sources: Vec::new(),
                     branch: false,
+                    map_index_template: None,
                 },
             ],
             ..DagDeclaration::default()

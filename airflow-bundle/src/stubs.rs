@@ -518,6 +518,7 @@ mod tests {
             args: vec![],
             arg_sources: vec![],
             branch: false,
+            map_index_template: None,
         }
     }
 

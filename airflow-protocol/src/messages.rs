@@ -395,6 +395,14 @@ pub struct XComResult {
     pub value: Json,
 }
 
+/// `XComSequenceSliceResult`: the reply to `GetXComSequenceSlice`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct XComSequenceSliceResult {
+    /// The values, in map index order.
+    #[serde(default)]
+    pub root: Vec<Json>,
+}
+
 /// `VariableResult`: the reply to `GetVariable`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct VariableResult {
@@ -659,6 +667,8 @@ pub enum ToTask {
     ErrorResponse(ErrorResponse),
     /// `XComCountResponse`: the answer to `GetXComCount`.
     XComCountResponse(XComCountResponse),
+    /// `XComSequenceSliceResult`: the answer to `GetXComSequenceSlice`.
+    XComSequenceSliceResult(XComSequenceSliceResult),
     /// `TaskStateStoreResult`: the answer to `GetTaskStateStore`.
     TaskStateStoreResult(TaskStateStoreResult),
     /// `OKResponse`: a write was done.
@@ -701,6 +711,7 @@ impl ToTask {
             ToTask::ConnectionResult(_) => "ConnectionResult",
             ToTask::ErrorResponse(_) => "ErrorResponse",
             ToTask::XComCountResponse(_) => "XComCountResponse",
+            ToTask::XComSequenceSliceResult(_) => "XComSequenceSliceResult",
             ToTask::TaskStateStoreResult(_) => "TaskStateStoreResult",
             ToTask::OKResponse(_) => "OKResponse",
             ToTask::DagRunStateResult(_) => "DagRunStateResult",
@@ -821,6 +832,30 @@ pub struct SetXCom {
     pub task_id: String,
     /// The map index (-1 or none: not mapped).
     pub map_index: i64,
+    /// For a `return_value` a mapped task expands over: its length, which Airflow's scheduler
+    /// reads to create that many task instances (3.4 keeps it on the XCom row).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapped_length: Option<i64>,
+}
+
+/// `GetXComSequenceSlice`: the values of a mapped task's XCom, one per task instance that
+/// pushed it, in map index order (nil bounds: all of them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GetXComSequenceSlice {
+    /// The key.
+    pub key: String,
+    /// The dag's id.
+    pub dag_id: String,
+    /// The dag run's id.
+    pub run_id: String,
+    /// The task's id.
+    pub task_id: String,
+    /// First position (required, nil: from the first).
+    pub start: Option<i64>,
+    /// Position after the last (required, nil: to the end).
+    pub stop: Option<i64>,
+    /// Step (required, nil: 1).
+    pub step: Option<i64>,
 }
 
 /// `DeleteXCom` of one of this task instance's XComs.
@@ -1323,6 +1358,8 @@ pub enum ToSupervisor<D = serde_json::Value> {
     TaskHandlerParsingResult(TaskHandlerParsingResult),
     /// `GetXComCount`: counts an XCom's values.
     GetXComCount(GetXComCount),
+    /// `GetXComSequenceSlice`: reads all values of a mapped task's XCom.
+    GetXComSequenceSlice(GetXComSequenceSlice),
     /// `PutVariable`: writes a Variable.
     PutVariable(PutVariable),
     /// `DeleteVariable`: deletes a Variable.
@@ -1431,6 +1468,7 @@ impl<D> ToSupervisor<D> {
             run_id: ti.run_id.clone(),
             task_id: ti.task_id.clone(),
             map_index: ti.map_index().unwrap_or(-1),
+            mapped_length: None,
         })
     }
 

@@ -40,6 +40,8 @@ pub(crate) struct TaskEntry {
     pub(crate) arg_sources: Vec<Option<ArgSource>>,
     /// A branch ([`Dag::branch`]): its function returns the ids of the tasks to follow.
     pub(crate) branch: bool,
+    /// The label of each map index of a mapped task ([`Task::map_index_template`]).
+    pub(crate) map_index_template: Option<String>,
 }
 
 /// The `value_schema` of each argument of a typed task, in order.
@@ -511,6 +513,7 @@ impl Dag {
             value_schemas,
             arg_sources: Vec::new(),
             branch: false,
+            map_index_template: task.map_index_template,
         });
         self
     }
@@ -593,17 +596,34 @@ impl Dag {
             .collect::<Option<Vec<_>>>()
             .filter(|b| !b.is_empty());
         let bound_names = names.clone();
+        let expanded: Vec<String> = sources
+            .iter()
+            .zip(&names)
+            .filter(|(s, _)| s.as_ref().is_some_and(ArgSource::is_expanded))
+            .map(|(_, n)| n.clone())
+            .collect();
+        let template = task.map_index_template.clone();
         let task_id = task.id.clone();
         let run: TaskFn = Arc::new(move |ctx| {
-            let args = ctx.bind_arguments(&task_id, &bound_names, declared.as_deref())?;
+            let args =
+                ctx.bind_arguments(&task_id, &bound_names, declared.as_deref(), &expanded)?;
+            // Rendered before the task runs, as Python's task runner sends it early.
+            if let Some(template) = &template
+                && ctx.map_index().is_some()
+            {
+                let label = crate::context::render_map_index(template, &args);
+                ctx.set_rendered_map_index(&label).map_err(|e| {
+                    TaskError::fail(format!("cannot set the rendered map index: {e}"))
+                })?;
+            }
             call(ctx, args)
         });
         let task_id = task.id.clone();
         let mut dag = self.push_task(task, run, Some((names, arity, schemas)));
         // The task runs after each task whose output it takes, as a TaskFlow call implies.
-        for source in &sources {
-            if let Some(ArgSource::Output { task_id: up }) = source {
-                dag.edges.push((up.clone(), task_id.clone()));
+        for source in sources.iter().flatten() {
+            if let Some(up) = source.upstream() {
+                dag.edges.push((up.to_owned(), task_id.clone()));
             }
         }
         if let Some(t) = dag.tasks.last_mut() {
@@ -689,6 +709,7 @@ impl Dag {
                 // dag's task giving any.
                 arg_sources: t.arg_sources.iter().flatten().cloned().collect(),
                 branch: t.branch,
+                map_index_template: t.map_index_template.clone(),
             })
             .collect();
         // `@continuous` allows one active run; Airflow's default (16) would be refused.
@@ -737,6 +758,30 @@ impl Dag {
         task.settings
             .execution_timeout
             .or(self.default_task.execution_timeout)
+    }
+
+    /// What dynamic task mapping asks of task `task_id` when it runs: which of the dag's tasks
+    /// are mapped, and which map over its output.
+    pub(crate) fn map_plan(&self, task_id: &str) -> crate::context::MapPlan {
+        let expands = |t: &TaskEntry| t.arg_sources.iter().flatten().any(ArgSource::is_expanded);
+        crate::context::MapPlan {
+            mapped_tasks: self
+                .tasks
+                .iter()
+                .filter(|t| expands(t))
+                .map(|t| t.id.clone())
+                .collect(),
+            mapped_over_by: self
+                .tasks
+                .iter()
+                .filter(|t| {
+                    t.arg_sources.iter().flatten().any(
+                        |s| matches!(s, ArgSource::ExpandOutput { task_id: up } if up == task_id),
+                    )
+                })
+                .map(|t| t.id.clone())
+                .collect(),
+        }
     }
 
     /// The declared params and their defaults.
@@ -1189,7 +1234,9 @@ impl Bundle {
             .map(str::to_owned)
             .collect();
         let task_id = task_id.to_owned();
+        let plan = dag.map_plan(&task_id);
         Some(Arc::new(move |ctx| {
+            ctx.mapping = plan.clone();
             let result = run(ctx);
             if let Err(e) = &result
                 && let Some(method) = e.suspension().and_then(Suspend::method)
@@ -1413,6 +1460,48 @@ mod tests {
             err.to_string().contains("names task \"transfrom\""),
             "{err}"
         );
+        // So is a mapped argument's, and an expanded argument implies the dependency too.
+        let bad = Bundle::new()
+            .queue("rust")
+            .dag(Dag::new("etl").native().task_with_args(
+                "load",
+                [
+                    arg("totals").expand_output_of("transfrom"),
+                    arg("table").value("t1"),
+                ],
+                load,
+            ));
+        let err = bad.validate().unwrap_err();
+        assert!(
+            err.to_string().contains("names task \"transfrom\""),
+            "{err}"
+        );
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("etl")
+                .native()
+                .task("transform", noop)
+                .task_with_args(
+                    "load",
+                    [
+                        arg("totals").expand_output_of("transform"),
+                        arg("table").expand(["a", "b"]),
+                    ],
+                    load,
+                ),
+        );
+        let m = b.metadata().unwrap();
+        let decl = m.dags["etl"].declared.as_ref().unwrap();
+        assert_eq!(decl.tasks[0].downstream, ["load"]);
+        assert!(decl.tasks[1].is_mapped() && !decl.tasks[0].is_mapped());
+        // A stub dag cannot map: its Python file would have to.
+        let stub = Bundle::new()
+            .supervisor_schema(SchemaVersion::V2026_10_30)
+            .dag(Dag::new("etl").task("transform", noop).task_with_args(
+                "load",
+                [arg("totals").expand_output_of("transform"), arg("table")],
+                load,
+            ));
+        assert!(stub.validate().is_err());
     }
 
     /// A native task's declared bindings are used when Airflow sends none (schema 2026-06-16);

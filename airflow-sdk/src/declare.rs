@@ -33,6 +33,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 pub struct Task {
     pub(crate) id: String,
     pub(crate) settings: TaskSettings,
+    pub(crate) map_index_template: Option<String>,
 }
 
 /// Forwards a [`TaskSettings`] builder method to [`Task`].
@@ -51,6 +52,7 @@ impl Task {
         Task {
             id: id.into(),
             settings: TaskSettings::default(),
+            map_index_template: None,
         }
     }
 
@@ -62,6 +64,22 @@ impl Task {
     /// Replaces all of the task's own settings.
     pub fn settings(mut self, settings: TaskSettings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// For a mapped task ([`Arg::expand`], [`Arg::expand_output_of`]): the label shown for each
+    /// map index instead of its number, with `{name}` replaced by the value of argument `name`
+    /// (its element for an expanded argument; strings without quotes). The runtime renders it
+    /// before the task runs, as Python's task runner renders `map_index_template`; a task may
+    /// still set its own with
+    /// [`TaskContext::set_rendered_map_index`](crate::TaskContext::set_rendered_map_index).
+    ///
+    /// ```
+    /// use airflow_sdk::Task;
+    /// let t = Task::new("square").map_index_template("x={x} {unit}");
+    /// ```
+    pub fn map_index_template(mut self, template: impl Into<String>) -> Self {
+        self.map_index_template = Some(template.into());
         self
     }
 
@@ -143,10 +161,45 @@ impl Arg {
 
     /// The value is what task `task_id` returned (its `return_value` XCom, pulled before the
     /// task runs; `Option<T>` takes a missing one). The task then runs after `task_id`: the
-    /// dependency is added for you.
+    /// dependency is added for you. When `task_id` is mapped, the value is the list of what its
+    /// task instances returned, in map index order (Python's lazy sequence of mapped outputs).
     pub fn output_of(mut self, task_id: impl Into<String>) -> Self {
         self.source = Some(ArgSource::Output {
             task_id: task_id.into(),
+        });
+        self
+    }
+
+    /// Maps the task over the list task `task_id` returns, as Python's
+    /// `.expand(name=task_id())`: Airflow creates one task instance per element (map indexes 0
+    /// to n-1) and each runs the function with its element as this argument. The task runs
+    /// after `task_id`, which must return a JSON array (the runtime pushes its length with it).
+    ///
+    /// ```
+    /// use airflow_sdk::{arg, Arg};
+    /// let x: Arg = arg("x").expand_output_of("numbers");
+    /// ```
+    pub fn expand_output_of(mut self, task_id: impl Into<String>) -> Self {
+        self.source = Some(ArgSource::ExpandOutput {
+            task_id: task_id.into(),
+        });
+        self
+    }
+
+    /// Maps the task over `values`, as Python's `.expand(name=[...])`: one task instance per
+    /// element, each running the function with its element as this argument. With several
+    /// expanded arguments, one instance per combination (Python's cross product).
+    ///
+    /// ```
+    /// use airflow_sdk::{arg, Arg};
+    /// let city: Arg = arg("city").expand(["Paris", "Lima"]);
+    /// ```
+    pub fn expand<V: Into<serde_json::Value>>(
+        mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.source = Some(ArgSource::ExpandValues {
+            values: values.into_iter().map(Into::into).collect(),
         });
         self
     }

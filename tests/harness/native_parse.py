@@ -40,6 +40,25 @@ def recv_exact(conn, n):
     return buf
 
 
+def _expanded(task):
+    if not getattr(task, "is_mapped", False):
+        return None
+    expand_input = getattr(task, task._expand_input_attr)
+    return {
+        "type": type(expand_input).__name__,
+        "names": list(expand_input.value),
+    }
+
+
+def _parse_time_count(task):
+    if not getattr(task, "is_mapped", False):
+        return None
+    try:
+        return task.get_parse_time_mapped_ti_count()
+    except Exception as e:  # noqa: BLE001 - an upstream's output: known only at run time
+        return type(e).__name__
+
+
 def main():
     root, bundle = sys.argv[1], sys.argv[2]
     comm, logs = socket.socket(), socket.socket()
@@ -107,6 +126,11 @@ def main():
                     "arg_bindings": t.arg_bindings,
                     "is_stub": t.is_stub,
                     "can_skip_downstream": t.inherits_from_skipmixin,
+                    # Dynamic task mapping: what the scheduler expands (the expanded argument
+                    # names) and, for literal lists, how many task instances it creates.
+                    "is_mapped": bool(getattr(t, "is_mapped", False)),
+                    "expanded": _expanded(t),
+                    "parse_time_mapped_ti_count": _parse_time_count(t),
                 }
                 for t in d.tasks
             },

@@ -22,7 +22,112 @@ pub(crate) fn binding(name: &str, source: &ArgSource) -> ArgBinding {
             value: Json(value.clone()),
             from_default: false,
         },
+        // A mapped argument is bound to the whole list; each map index takes its element.
+        ArgSource::ExpandOutput { task_id } => ArgBinding::XCom {
+            name: name.to_owned(),
+            task_id: task_id.clone(),
+        },
+        ArgSource::ExpandValues { values } => ArgBinding::Literal {
+            name: name.to_owned(),
+            value: Json(serde_json::Value::Array(values.clone())),
+            from_default: false,
+        },
     }
+}
+
+/// What dynamic task mapping asks of a running task, from its dag's declarations.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MapPlan {
+    /// The dag's mapped tasks: an argument taking the output of one gets the list of what all
+    /// its task instances returned.
+    pub(crate) mapped_tasks: Vec<String>,
+    /// The mapped tasks that expand over this task's output (its return value must be a list,
+    /// pushed with its length).
+    pub(crate) mapped_over_by: Vec<String>,
+}
+
+/// The position in the list of each expanded argument `expanded` (in declaration order, with
+/// the lists' `lengths`) for map index `map_index`: Airflow's cross product, the last argument
+/// varying fastest (`DictOfListsExpandInput._find_index_for_this_field`).
+fn element_positions(lengths: &[usize], map_index: usize) -> Option<Vec<usize>> {
+    let mut index = map_index;
+    let mut out = vec![0; lengths.len()];
+    for (i, len) in lengths.iter().enumerate().rev() {
+        if *len == 0 {
+            return None;
+        }
+        out[i] = index % len;
+        index /= len;
+    }
+    // Past the last combination: Airflow created no such task instance.
+    (index == 0).then_some(out)
+}
+
+/// Replaces each expanded argument's list by its element for `map_index`.
+fn select_elements(
+    task_id: &str,
+    args: &mut [BoundArg],
+    expanded: &[String],
+    map_index: Option<u32>,
+) -> Result<(), TaskError> {
+    let picked: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| expanded.contains(&a.name))
+        .map(|(i, _)| i)
+        .collect();
+    if picked.is_empty() {
+        return Ok(());
+    }
+    let Some(map_index) = map_index else {
+        return Err(TaskError::fail_no_retry(format!(
+            "task {task_id:?} is mapped (it expands {expanded:?}) but runs without a map index"
+        )));
+    };
+    let mut lengths = Vec::with_capacity(picked.len());
+    for &i in &picked {
+        let a = &args[i];
+        match &a.value {
+            serde_json::Value::Array(items) => lengths.push(items.len()),
+            other => {
+                return Err(TaskError::fail_no_retry(format!(
+                    "argument `{}` of task {task_id:?} is mapped over {}, which is not a list: {}",
+                    a.name,
+                    a.source,
+                    preview(other)
+                )));
+            }
+        }
+    }
+    let positions = element_positions(&lengths, map_index as usize).ok_or_else(|| {
+        TaskError::fail_no_retry(format!(
+            "map index {map_index} of task {task_id:?} is past the {} combinations of its mapped              arguments (lists of {lengths:?} elements)",
+            lengths.iter().product::<usize>()
+        ))
+    })?;
+    for (&i, pos) in picked.iter().zip(positions) {
+        let a = &mut args[i];
+        let value = std::mem::take(&mut a.value);
+        if let serde_json::Value::Array(mut items) = value {
+            a.value = items.swap_remove(pos);
+        }
+        a.source = format!("element {pos} of {}", a.source);
+    }
+    Ok(())
+}
+
+/// `template` with each `{name}` replaced by argument `name`'s value (strings unquoted); other
+/// text, and names of no argument, are kept as written.
+pub(crate) fn render_map_index(template: &str, args: &[BoundArg]) -> String {
+    let mut out = template.to_owned();
+    for a in args {
+        let text = match &a.value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out = out.replace(&format!("{{{}}}", a.name), &text);
+    }
+    out
 }
 
 /// One argument value bound to a typed task parameter, with where it came from (for messages).
@@ -71,7 +176,7 @@ fn preview(value: &serde_json::Value) -> String {
 }
 
 /// Binds parameters `names` of task `task_id` from the stub's `bindings`; `pull` fetches an
-/// upstream task's output.
+/// upstream task's output (all of a mapped one's).
 fn bind(
     task_id: &str,
     names: &[String],
@@ -165,6 +270,7 @@ impl TaskContext {
         task_id: &str,
         names: &[String],
         declared: Option<&[ArgBinding]>,
+        expanded: &[String],
     ) -> Result<Vec<BoundArg>, TaskError> {
         let sent = self.details.ti_context.arg_bindings.as_deref();
         if declared.is_some() {
@@ -176,9 +282,15 @@ impl TaskContext {
             };
             log::info!(target: "airflow_sdk::runtime", "binding arguments {names:?} from {from}");
         }
-        bind(task_id, names, sent.or(declared), |upstream| {
-            self.xcom_pull_json(upstream, "return_value")
-        })
+        let mut args = bind(task_id, names, sent.or(declared), |upstream| {
+            if self.mapping.mapped_tasks.iter().any(|t| t == upstream) {
+                self.pull_mapped_outputs(upstream)
+            } else {
+                self.xcom_pull_json(upstream, "return_value")
+            }
+        })?;
+        select_elements(task_id, &mut args, expanded, self.map_index())?;
+        Ok(args)
     }
 }
 
@@ -259,6 +371,39 @@ mod tests {
                 .is_none()
         );
         assert_eq!(args.next().unwrap().convert::<String>().unwrap(), "t1");
+    }
+
+    #[test]
+    fn mapped_arguments_take_their_element_the_last_varying_fastest() {
+        // Airflow's cross product: x (2 elements) then y (3): index 4 is x[1], y[1].
+        assert_eq!(element_positions(&[2, 3], 4), Some(vec![1, 1]));
+        assert_eq!(element_positions(&[2, 3], 2), Some(vec![0, 2]));
+        assert_eq!(element_positions(&[2, 3], 6), None);
+        assert_eq!(element_positions(&[0], 0), None);
+        let arg = |name: &str, value: serde_json::Value| BoundArg {
+            task_id: "t".into(),
+            name: name.into(),
+            source: "a literal in the dag file".into(),
+            value,
+        };
+        let mut args = vec![
+            arg("x", serde_json::json!([1, 2])),
+            arg("unit", serde_json::json!("m")),
+        ];
+        select_elements("t", &mut args, &names(&["x"]), Some(1)).unwrap();
+        assert_eq!(args[0].value, serde_json::json!(2));
+        assert_eq!(args[1].value, serde_json::json!("m"));
+        assert_eq!(
+            render_map_index("x={x} {unit} {other}", &args),
+            "x=2 m {other}"
+        );
+        // Not a list, or no map index: the task fails without retrying.
+        let mut args = vec![arg("x", serde_json::json!({"a": 1}))];
+        let e = select_elements("t", &mut args, &names(&["x"]), Some(0)).unwrap_err();
+        assert!(e.to_string().contains("not a list"), "{e}");
+        let mut args = vec![arg("x", serde_json::json!([1]))];
+        let e = select_elements("t", &mut args, &names(&["x"]), None).unwrap_err();
+        assert!(e.to_string().contains("without a map index"), "{e}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-pub(crate) use args::{BoundArg, binding};
+pub(crate) use args::{BoundArg, MapPlan, binding, render_map_index};
 pub(crate) use asset_alias::AliasEmission;
 pub use asset_alias::AssetAlias;
 pub use asset_state::AssetStateStore;
@@ -158,6 +158,8 @@ pub struct TaskContext {
     pub(crate) rendered_map_index: Mutex<Option<String>>,
     /// The dag's declared params and their defaults.
     params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// What dynamic task mapping asks of this task (set when it starts).
+    pub(crate) mapping: MapPlan,
 }
 
 impl fmt::Debug for TaskContext {
@@ -236,6 +238,7 @@ impl TaskContext {
             alias_emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
             params: Default::default(),
+            mapping: MapPlan::default(),
         }
     }
 

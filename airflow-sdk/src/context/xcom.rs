@@ -5,7 +5,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{RequestError, TaskContext, from_json, unexpected};
-use crate::runtime::messages::{GetXCom, GetXComCount, Reply, ToSupervisor, ToTask};
+use crate::TaskError;
+use crate::runtime::messages::{
+    GetXCom, GetXComCount, GetXComSequenceSlice, Reply, ToSupervisor, ToTask,
+};
 
 /// Where an XCom lives: dag, run, task, key and (for a mapped task) map index.
 ///
@@ -108,6 +111,71 @@ impl TaskContext {
         }
     }
 
+    /// Pushes what the task returned as its `return_value` XCom (nothing for null). When a
+    /// mapped task expands over it, it must be a list, pushed with its length (Airflow's
+    /// scheduler creates that many task instances from it), as Python's task runner does.
+    pub(crate) fn push_return_value(&self, value: &serde_json::Value) -> Result<(), TaskError> {
+        let mappers = &self.mapping.mapped_over_by;
+        let mapped_length = match value {
+            _ if mappers.is_empty() || self.map_index().is_some() => None,
+            serde_json::Value::Array(items) => Some(i64::try_from(items.len()).unwrap_or(i64::MAX)),
+            serde_json::Value::Null => {
+                return Err(TaskError::fail(format!(
+                    "the task returned nothing, but {mappers:?} map over its output: return a                      list (an empty one creates no task instances)"
+                )));
+            }
+            other => {
+                return Err(TaskError::fail_no_retry(format!(
+                    "{mappers:?} map over this task's output, which must be a list, but it                      returned {}",
+                    json_kind(other)
+                )));
+            }
+        };
+        if value.is_null() {
+            return Ok(());
+        }
+        let mut message = ToSupervisor::set_xcom(&self.details.ti, "return_value", value.clone());
+        if let ToSupervisor::SetXCom(m) = &mut message {
+            m.mapped_length = mapped_length;
+        }
+        let what = "SetXCom \"return_value\"";
+        match self.request(what, message) {
+            Ok(Reply::Ack) => Ok(()),
+            Ok(other) => Err(unexpected(what, other)),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| TaskError::fail(format!("cannot push the return value as XCom: {e}")))
+    }
+
+    /// The `return_value` of every task instance of mapped task `task_id` in this dag run, in
+    /// map index order (those that returned nothing are left out, as in Python's lazy
+    /// sequence).
+    pub(crate) fn pull_mapped_outputs(
+        &self,
+        task_id: &str,
+    ) -> Result<serde_json::Value, RequestError> {
+        let what = format!("GetXComSequenceSlice {task_id:?} \"return_value\"");
+        let ti = &self.details.ti;
+        let message = ToSupervisor::GetXComSequenceSlice(GetXComSequenceSlice {
+            key: "return_value".to_owned(),
+            dag_id: ti.dag_id.clone(),
+            run_id: ti.run_id.clone(),
+            task_id: task_id.to_owned(),
+            start: None,
+            stop: None,
+            step: None,
+        });
+        match self.request(&what, message)? {
+            Reply::Body(ToTask::XComSequenceSliceResult(r)) => Ok(serde_json::Value::Array(
+                r.root.into_iter().map(|v| v.0).collect(),
+            )),
+            Reply::ErrorBody(e) if e.error.ends_with("_NOT_FOUND") => {
+                Ok(serde_json::Value::Array(Vec::new()))
+            }
+            other => Err(unexpected(&what, other)),
+        }
+    }
+
     /// Deletes this task instance's XCom `key` (before the task runs, for keys a previous try
     /// left behind).
     pub(crate) fn delete_xcom(&self, key: &str) -> Result<(), RequestError> {
@@ -199,5 +267,17 @@ impl TaskContext {
             Reply::ErrorBody(e) if e.error.ends_with("_NOT_FOUND") => Ok(0),
             other => Err(unexpected(&what, other)),
         }
+    }
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
     }
 }

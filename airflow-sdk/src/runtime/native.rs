@@ -175,7 +175,17 @@ impl Serialize for TaskVar<'_> {
         out.serialize_entry("language", "rust")?;
         out.serialize_entry("template_fields", &[(); 0])?;
         out.serialize_entry("is_stub", &true)?;
-        put_settings(&mut out, &t.settings, false)?;
+        if t.is_mapped() {
+            // As Python serializes `.partial(...).expand(...)`: Airflow's scheduler creates one
+            // task instance per element (per combination) from `expand_input`.
+            out.serialize_entry("_is_mapped", &true)?;
+            out.serialize_entry("_disallow_kwargs_override", &false)?;
+            out.serialize_entry("_expand_input_attr", "expand_input")?;
+            out.serialize_entry("expand_input", &ExpandInput(t))?;
+            out.serialize_entry("partial_kwargs", &PartialKwargs(&t.settings))?;
+        } else {
+            put_settings(&mut out, &t.settings, false)?;
+        }
         if !t.arg_sources.is_empty() {
             out.serialize_entry("_arg_bindings", &ArgBindings(t))?;
         }
@@ -223,7 +233,74 @@ impl Serialize for ArgBinding<'_> {
                 out.serialize_entry("kind", "literal")?;
                 out.serialize_entry("value", value)?;
             }
+            // A mapped argument is bound to the whole list: each map index's runtime takes
+            // its element (Airflow 3.4 hands a mapped stub the same bindings at every index).
+            ArgSource::ExpandOutput { task_id } => {
+                out.serialize_entry("kind", "xcom")?;
+                out.serialize_entry("task_id", task_id)?;
+            }
+            ArgSource::ExpandValues { values } => {
+                out.serialize_entry("kind", "literal")?;
+                out.serialize_entry("value", values)?;
+            }
         }
+        out.end()
+    }
+}
+
+/// A mapped task's `expand_input`: Python's `.expand(**kwargs)` (`dict-of-lists`), each
+/// expanded argument an upstream's `return_value` (`xcomref`) or a literal list, in declared
+/// order (the last varies fastest across map indexes).
+struct ExpandInput<'a>(&'a TaskDeclaration);
+
+impl Serialize for ExpandInput<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("type", "dict-of-lists")?;
+        out.serialize_entry("value", &Typed("dict", ExpandedArgs(self.0)))?;
+        out.end()
+    }
+}
+
+struct ExpandedArgs<'a>(&'a TaskDeclaration);
+
+impl Serialize for ExpandedArgs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        for (name, source) in self.0.args.iter().zip(&self.0.arg_sources) {
+            match source {
+                ArgSource::ExpandOutput { task_id } => {
+                    out.serialize_entry(name, &Typed("xcomref", XComRef(task_id)))?
+                }
+                ArgSource::ExpandValues { values } => {
+                    out.serialize_entry(name, &Encoded(&Value::Array(values.clone())))?;
+                }
+                ArgSource::Output { .. } | ArgSource::Literal { .. } => {}
+            }
+        }
+        out.end()
+    }
+}
+
+struct XComRef<'a>(&'a str);
+
+impl Serialize for XComRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        out.serialize_entry("task_id", self.0)?;
+        out.serialize_entry("key", "return_value")?;
+        out.end()
+    }
+}
+
+/// A mapped task's `partial_kwargs`: its settings, encoded as `default_args` are (a mapped
+/// operator keeps them there, not as task keys).
+struct PartialKwargs<'a>(&'a TaskSettings);
+
+impl Serialize for PartialKwargs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        put_settings(&mut out, self.0, true)?;
         out.end()
     }
 }
@@ -476,6 +553,70 @@ mod tests {
             "etl",
         );
         assert_eq!(v["dag"]["timezone"], "UTC");
+    }
+
+    fn square(_: &mut TaskContext, x: u64, _unit: String) -> TaskResult<u64> {
+        Ok(x * x)
+    }
+
+    #[test]
+    fn mapped_tasks_are_serialized_as_python_serializes_partial_expand() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("m")
+                .native()
+                .task("numbers", noop)
+                .task_with_args(
+                    Task::new("square")
+                        .retries(2)
+                        .retry_delay(Duration::from_secs(5))
+                        .map_index_template("x={x}"),
+                    [arg("x").expand_output_of("numbers"), arg("unit").value("m")],
+                    square,
+                )
+                .task_with_args(
+                    "lit",
+                    [
+                        arg("x").expand([json!({"a": 1}), json!(2)]),
+                        arg("unit").value("m"),
+                    ],
+                    square,
+                ),
+        );
+        let m = b.metadata().unwrap();
+        let v = serialize("m", m.dags["m"].declared.as_ref().unwrap(), "/b/m", "m");
+        let tasks = v["dag"]["tasks"].as_array().unwrap();
+        let sq = &tasks[1]["__var"];
+        assert_eq!(sq["_is_mapped"], true);
+        assert_eq!(sq["_expand_input_attr"], "expand_input");
+        assert_eq!(sq["_disallow_kwargs_override"], false);
+        assert_eq!(
+            sq["expand_input"],
+            json!({"type": "dict-of-lists", "value": {"__type": "dict", "__var": {
+                "x": {"__type": "xcomref", "__var": {"task_id": "numbers", "key": "return_value"}}
+            }}})
+        );
+        // Settings live in partial_kwargs on a mapped operator, durations wrapped.
+        assert_eq!(sq["partial_kwargs"]["queue"], "rust");
+        assert_eq!(sq["partial_kwargs"]["retries"], 2);
+        assert_eq!(
+            sq["partial_kwargs"]["retry_delay"],
+            json!({"__type": "timedelta", "__var": 5.0})
+        );
+        assert!(sq.get("queue").is_none());
+        assert_eq!(
+            sq["_arg_bindings"],
+            json!([
+                {"name": "x", "kind": "xcom", "task_id": "numbers"},
+                {"name": "unit", "kind": "literal", "value": "m"}
+            ])
+        );
+        // A literal list, its dicts encoded as BaseSerialization encodes them.
+        assert_eq!(
+            tasks[2]["__var"]["expand_input"]["value"]["__var"]["x"],
+            json!([{"__type": "dict", "__var": {"a": 1}}, 2])
+        );
+        assert_eq!(tasks[0]["__var"]["downstream_task_ids"], json!(["square"]));
+        assert!(tasks[0]["__var"].get("_is_mapped").is_none());
     }
 
     #[test]

@@ -173,12 +173,9 @@ fn execute(ctx: &mut TaskContext, f: ErasedFn<'_>) -> Outcome {
         }
     }
     match panic::catch_unwind(AssertUnwindSafe(|| f(ctx))) {
-        Ok(Ok(value)) if value.is_null() => Outcome::Returned(ctx.outlets()),
-        Ok(Ok(value)) => match ctx.push_json("return_value", &value) {
+        Ok(Ok(value)) => match ctx.push_return_value(&value) {
             Ok(()) => Outcome::Returned(ctx.outlets()),
-            Err(e) => Outcome::Errored(TaskError::fail(format!(
-                "cannot push the return value as XCom: {e}"
-            ))),
+            Err(e) => Outcome::Errored(e),
         },
         Ok(Err(e)) if e.suspension().is_some() => Outcome::Suspended(e, ctx.outlets().2),
         Ok(Err(e)) => Outcome::Errored(e),

@@ -1322,6 +1322,8 @@ pub enum RequestKind {
     DeleteXCom,
     /// `GetXComCount`: counts an XCom's values.
     GetXComCount,
+    /// `GetXComSequenceSlice`: reads what every task instance of a mapped task pushed.
+    GetXComSequenceSlice,
     /// `GetTaskStateStore`: reads the task state store.
     GetTaskStateStore,
     /// `SetTaskStateStore`: writes the task state store.
@@ -1415,6 +1417,7 @@ impl RequestKind {
             M::SetXCom(_) => RequestKind::SetXCom,
             M::DeleteXCom(_) => RequestKind::DeleteXCom,
             M::GetXComCount(_) => RequestKind::GetXComCount,
+            M::GetXComSequenceSlice(_) => RequestKind::GetXComSequenceSlice,
             M::GetTaskStateStore(_) => RequestKind::GetTaskStateStore,
             M::SetTaskStateStore(_) => RequestKind::SetTaskStateStore,
             M::DeleteTaskStateStore(_) => RequestKind::DeleteTaskStateStore,

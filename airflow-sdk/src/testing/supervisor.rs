@@ -16,6 +16,7 @@ use crate::runtime::messages::{
     DagRunStateResult, DrFilter, ErrorResponse, Json, OKResponse, PrevSuccessfulDagRunResult,
     PreviousDagRunResult, Reply, TaskRescheduleStartDate, TaskStateStoreResult, TaskStatesResult,
     TiFilter, Timestamp, ToSupervisor, ToTask, VariableResult, XComCountResponse, XComResult,
+    XComSequenceSliceResult,
 };
 use crate::transport::{CommError, Supervisor};
 use crate::{Asset, AssetEvent, Connection, DagRunInfo, SchemaVersion};
@@ -192,6 +193,25 @@ impl FakeSupervisor {
                     .xcoms
                     .remove(&(m.dag_id, m.run_id, m.task_id, m.map_index, m.key));
                 Reply::Ack
+            }
+            M::GetXComSequenceSlice(m) => {
+                // Every map index's value, in order (the harness takes all; no bounds).
+                let mut found: Vec<(i64, Value)> = state
+                    .xcoms
+                    .iter()
+                    .filter(|((d, r, t, i, k), _)| {
+                        *d == m.dag_id
+                            && *r == m.run_id
+                            && *t == m.task_id
+                            && *k == m.key
+                            && *i >= 0
+                    })
+                    .map(|((_, _, _, i, _), v)| (*i, v.clone()))
+                    .collect();
+                found.sort_by_key(|(i, _)| *i);
+                body(ToTask::XComSequenceSliceResult(XComSequenceSliceResult {
+                    root: found.into_iter().map(|(_, v)| Json(v)).collect(),
+                }))
             }
             M::GetXComCount(m) => {
                 let len = state

@@ -145,6 +145,35 @@ fn native_dags_pass_airflow_3_4s_own_validation_with_the_declared_shape() -> Res
     assert_eq!(t["choose"]["downstream"], json!(["alert", "archive"]));
     assert_eq!(t["alert"]["can_skip_downstream"], false);
     assert_eq!(t["extract"]["arg_bindings"], Value::Null);
+    // Dynamic task mapping: Airflow reads a mapped operator expanding the declared argument
+    // (dict-of-lists, as Python's .expand(x=...)), keeps its queue from partial_kwargs and
+    // its bindings (the whole list: each map index takes its element), and counts a literal
+    // list's task instances at parse time; an upstream's list is known only once it ran.
+    let m = &first["dags"]["native_mapping"]["tasks"];
+    for (task, names) in [("square", ["x"]), ("scale", ["factor"])] {
+        assert_eq!(m[task]["is_mapped"], true, "{task}");
+        assert_eq!(m[task]["queue"], "rust", "{task}");
+        assert_eq!(
+            m[task]["expanded"],
+            json!({"type": "SchedulerDictOfListsExpandInput", "names": names}),
+            "{task}"
+        );
+    }
+    assert_eq!(
+        m["square"]["parse_time_mapped_ti_count"],
+        "NotFullyPopulated"
+    );
+    assert_eq!(m["scale"]["parse_time_mapped_ti_count"], 2);
+    assert_eq!(
+        m["square"]["arg_bindings"],
+        json!([
+            {"name": "x", "kind": "xcom", "task_id": "numbers"},
+            {"name": "unit", "kind": "literal", "value": "m"}
+        ])
+    );
+    assert_eq!(m["numbers"]["downstream"], json!(["scale", "square"]));
+    assert_eq!(m["total"]["upstream"], json!(["scale", "square"]));
+    assert_eq!(m["total"]["is_mapped"], false);
     // Defaults are copied onto every task (Airflow does not apply default_args).
     assert_eq!(n["tasks"]["clean_low"]["owner"], "data-team");
     assert_eq!(n["tasks"]["clean_low"]["retries"], 1);

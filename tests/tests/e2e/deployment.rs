@@ -1384,6 +1384,66 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         },
     );
     checks.check(
+        "native_mapping: Rust tasks mapped over an upstream's list and a literal list, labelled, reduced",
+        || {
+            let (dag, run_id) = ("native_mapping", "mapping");
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            api.trigger(dag, run_id, json!({}))?;
+            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            // n from numbers' returned list (3) and from the literal list (2): map indexes
+            // 0..n-1, each succeeded with its own label and its own XCom.
+            for (task, labels, values) in [
+                (
+                    "square",
+                    vec!["x=2 m", "x=3 m", "x=4 m"],
+                    vec![json!("4 m2"), json!("9 m2"), json!("16 m2")],
+                ),
+                ("scale", vec!["factor 10", "factor 100"], vec![json!(90), json!(900)]),
+            ] {
+                let mapped: Value = api.get(&format!(
+                    "/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/{task}/listMapped?order_by=map_index"
+                ))?;
+                let got: Vec<(i64, String, String)> = mapped["task_instances"]
+                    .as_array()
+                    .context("listMapped answered no task_instances")?
+                    .iter()
+                    .map(|t| {
+                        (
+                            t["map_index"].as_i64().unwrap_or(-2),
+                            t["state"].as_str().unwrap_or_default().to_owned(),
+                            t["rendered_map_index"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(i64, String, String)> = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (i as i64, "success".to_owned(), (*l).to_owned()))
+                    .collect();
+                ensure!(got == want, "{task}: {got:?}, want {want:?}");
+                for (i, want) in values.iter().enumerate() {
+                    let entry: Value = api.get(&format!(
+                        "/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/{task}/xcomEntries/return_value?map_index={i}"
+                    ))?;
+                    ensure!(&entry["value"] == want, "{task}[{i}]: {entry}");
+                }
+            }
+            // total reads every map index's output (in map index order) as one list.
+            let total = xcom(api, dag, run_id, "total", "return_value")?;
+            ensure!(
+                total == json!("squares 4 m2, 9 m2, 16 m2; scaled sum 990"),
+                "total returned {total}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
         "native_taskflow: under schema 2026-06-16 the runtime binds from the bundle's declaration",
         || {
             let log = api.wait_log(

@@ -242,6 +242,24 @@ fn sent() -> Vec<ToSupervisor> {
             retry_reason: Some("why".into()),
         }),
         ToSupervisor::set_xcom(&ti(), "k", json!({"a": [1, 2.5, null, "s"]})),
+        // The return value a mapped task expands over, with its length.
+        {
+            let mut m = ToSupervisor::set_xcom(&ti(), "return_value", json!([1, 2, 3]));
+            if let ToSupervisor::SetXCom(x) = &mut m {
+                x.mapped_length = Some(3);
+            }
+            m
+        },
+        // What all task instances of a mapped task returned (nil bounds are required).
+        ToSupervisor::GetXComSequenceSlice(GetXComSequenceSlice {
+            key: "return_value".into(),
+            dag_id: "d".into(),
+            run_id: "r".into(),
+            task_id: "t".into(),
+            start: None,
+            stop: None,
+            step: None,
+        }),
         ToSupervisor::delete_xcom(&ti(), "k"),
         ToSupervisor::get_xcom(&ti(), "up", "return_value"),
         ToSupervisor::get_variable("v"),
@@ -502,6 +520,9 @@ fn received() -> Vec<ToTask> {
         }),
         ToTask::ErrorResponse(error),
         ToTask::XComCountResponse(XComCountResponse { len: 3 }),
+        ToTask::XComSequenceSliceResult(XComSequenceSliceResult {
+            root: vec![Json(json!(4)), Json(json!({"a": "b"}))],
+        }),
         ToTask::TaskStateStoreResult(TaskStateStoreResult {
             value: Json(json!({"done": 1})),
         }),

@@ -365,6 +365,7 @@ impl Case {
                         args: vec![],
                         arg_sources: vec![],
                         branch: false,
+                        map_index_template: None,
                     }
                 })
                 .collect();
@@ -607,6 +608,7 @@ fn write_bundle(path: &Path, dags: &[(&str, &str)]) -> Result<Manifest> {
             args: vec![],
             arg_sources: vec![],
             branch: false,
+            map_index_template: None,
         }];
         m.dags.insert(
             (*id).to_owned(),
