@@ -741,6 +741,8 @@ mod yaml_bytes {
                     args: Vec::new(),
                     arg_sources: Vec::new(),
                     branch: false,
+                    inlets: vec![],
+                    outlets: vec![],
                 },
                 TaskDeclaration {
                     id: "load".into(),
@@ -749,6 +751,8 @@ mod yaml_bytes {
                     args: vec!["table".into()],
                     arg_sources: Vec::new(),
                     branch: false,
+                    inlets: vec![],
+                    outlets: vec![],
                 },
             ],
             ..DagDeclaration::default()

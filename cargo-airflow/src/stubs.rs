@@ -306,6 +306,8 @@ mod tests {
             args: vec![],
             arg_sources: vec![],
             branch: false,
+            inlets: vec![],
+            outlets: vec![],
         }
     }
 

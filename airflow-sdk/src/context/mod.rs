@@ -158,6 +158,8 @@ pub struct TaskContext {
     pub(crate) rendered_map_index: Mutex<Option<String>>,
     /// The dag's declared params and their defaults.
     params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The outlets the task declares (sent with `SucceedTask` as `task_outlets`).
+    pub(crate) declared_outlets: Vec<airflow_bundle::declare::AssetOrAlias>,
 }
 
 impl fmt::Debug for TaskContext {
@@ -236,7 +238,18 @@ impl TaskContext {
             alias_emitted: Mutex::new(Vec::new()),
             rendered_map_index: Mutex::new(None),
             params: Default::default(),
+            declared_outlets: Vec::new(),
         }
+    }
+
+    /// Sets the outlets the task declares ([`Task::outlet`](crate::Task::outlet)), normalized
+    /// as Airflow stores them: each gets an event when the task succeeds.
+    pub(crate) fn with_outlets(
+        mut self,
+        outlets: Vec<airflow_bundle::declare::AssetOrAlias>,
+    ) -> Self {
+        self.declared_outlets = outlets;
+        self
     }
 
     /// Sets the dag's declared params (their defaults), for [`param`](Self::param).

@@ -204,6 +204,8 @@ fn native_manifest() -> String {
         args: vec![],
         arg_sources: vec![],
         branch: false,
+        inlets: vec![],
+        outlets: vec![],
     }];
     let mut metadata = airflow_bundle::manifest::Metadata {
         airflow_bundle_metadata_version: "1.0".into(),

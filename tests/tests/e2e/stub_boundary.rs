@@ -365,6 +365,8 @@ impl Case {
                         args: vec![],
                         arg_sources: vec![],
                         branch: false,
+                        inlets: vec![],
+                        outlets: vec![],
                     }
                 })
                 .collect();
@@ -607,6 +609,8 @@ fn write_bundle(path: &Path, dags: &[(&str, &str)]) -> Result<Manifest> {
             args: vec![],
             arg_sources: vec![],
             branch: false,
+            inlets: vec![],
+            outlets: vec![],
         }];
         m.dags.insert(
             (*id).to_owned(),
