@@ -225,7 +225,7 @@ fn native_asset_dags_serialize_as_airflow_serializes_the_python_dag() -> Result<
     assert_eq!(back("native_assets_consume")["batch_asset_events"], false);
     assert_eq!(
         back("native_assets_or_time")["timetable_description"],
-        "Triggered by assets or At 00:00 on day 1 of the month, only in January"
+        "Triggered by assets or At 00:00, on day 1 of the month, only in January"
     );
     assert_eq!(
         parsed["dags"]["native_assets_or_time"]["timetable"],
