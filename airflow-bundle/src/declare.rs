@@ -652,6 +652,26 @@ impl fmt::Display for DeclarationProblem {
                 f,
                 "dag {dag_id:?}: the cron expression {expression:?} is invalid: {error}"
             ),
+            DeclarationProblem::ArgSources { .. }
+            | DeclarationProblem::BadAsset { .. }
+            | DeclarationProblem::AssetsNeedNative { .. } => self.fmt_task_problem(f),
+            DeclarationProblem::TaskListMismatch {
+                dag_id,
+                declared,
+                listed,
+            } => write!(
+                f,
+                "dag {dag_id:?}: the declared tasks {declared:?} differ from the task list \
+                 {listed:?}; rebuild the bundle with one airflow-sdk"
+            ),
+        }
+    }
+}
+
+impl DeclarationProblem {
+    /// The text of a problem with a task's argument sources or with assets.
+    fn fmt_task_problem(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             DeclarationProblem::ArgSources {
                 dag_id,
                 task_id,
@@ -678,15 +698,7 @@ impl fmt::Display for DeclarationProblem {
                  only a native dag serializes: make it native (Dag::native, Airflow 3.4), or \
                  declare them in a hand-written stub and emit events with emit_asset"
             ),
-            DeclarationProblem::TaskListMismatch {
-                dag_id,
-                declared,
-                listed,
-            } => write!(
-                f,
-                "dag {dag_id:?}: the declared tasks {declared:?} differ from the task list \
-                 {listed:?}; rebuild the bundle with one airflow-sdk"
-            ),
+            _ => Ok(()),
         }
     }
 }

@@ -322,6 +322,10 @@ fn check_identifier(field: &'static str, value: &str) -> Result<(), AssetError> 
 /// The asset as Airflow stores it: its name and URI checked as Python's `Asset` checks them, the
 /// URI normalized as its `_sanitize_uri` does with no provider installed (scheme lower-cased,
 /// trailing slashes and the fragment dropped, query parameters sorted).
+///
+/// # Errors
+///
+/// What Airflow would refuse ([`AssetError`]), and a URI with a password.
 pub fn normalize_asset(asset: &Asset) -> Result<Asset, AssetError> {
     check_identifier("name", &asset.name)?;
     if asset.name == "self" || asset.name == "context" {
@@ -336,6 +340,10 @@ pub fn normalize_asset(asset: &Asset) -> Result<Asset, AssetError> {
 }
 
 /// The alias checked as Python's `AssetAlias` checks its name.
+///
+/// # Errors
+///
+/// An empty, blank or too long name.
 pub fn check_alias(alias: &AssetAlias) -> Result<(), AssetError> {
     check_identifier("name", &alias.name)
 }
@@ -453,37 +461,46 @@ fn normalize_query(query: &str) -> String {
         .join("&")
 }
 
-fn unquote_plus(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
+/// Python's `unquote_plus`: `+` is a space, `%XX` a byte (kept as written when not hex), the
+/// bytes read as UTF-8 with replacement.
+fn unquote_plus(text: &str) -> String {
+    fn hex(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pos = 0;
+    while pos < bytes.len() {
+        match bytes[pos] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 2;
+            b'%' if pos + 2 < bytes.len() => match (hex(bytes[pos + 1]), hex(bytes[pos + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push(high * 16 + low);
+                    pos += 2;
                 }
                 _ => out.push(b'%'),
             },
-            c => out.push(c),
+            other => out.push(other),
         }
-        i += 1;
+        pos += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn quote_plus(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &c in s.as_bytes() {
+/// Python's `quote_plus`: letters, digits and `_.-~` kept, a space as `+`, every other byte
+/// as `%XX`.
+fn quote_plus(text: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(text.len());
+    for &c in text.as_bytes() {
         match c {
             b' ' => out.push('+'),
             c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-' | b'~') => {
                 out.push(c as char);
             }
-            c => out.push_str(&format!("%{c:02X}")),
+            c => {
+                let _ = write!(out, "%{c:02X}");
+            }
         }
     }
     out
