@@ -862,6 +862,7 @@ impl fmt::Debug for Dag {
             .field("tasks", &self.task_ids().collect::<Vec<_>>())
             .field("native", &self.native)
             .field("schedule", &self.schedule)
+            .field("schedule_on", &self.schedule_on)
             .field("edges", &self.edges)
             .finish_non_exhaustive()
     }
