@@ -37,8 +37,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::Metadata;
 
+mod assets;
 mod cron;
 
+pub use assets::{
+    Asset, AssetAlias, AssetCondition, AssetError, AssetOrAlias, check_alias, normalize_asset,
+};
 pub use cron::{CronError, CronField, check_cron};
 
 /// When Airflow creates runs of a dag.
@@ -380,6 +384,13 @@ impl TaskDeclaration {
     pub fn is_mapped(&self) -> bool {
         self.arg_sources.iter().any(ArgSource::is_expanded)
     }
+    /// The assets and aliases the task reads (Python's `inlets`), in declaration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inlets: Vec<AssetOrAlias>,
+    /// The assets and aliases the task produces (Python's `outlets`): each asset gets an event
+    /// when the task succeeds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outlets: Vec<AssetOrAlias>,
 }
 
 /// Where the value of one typed argument of a native task comes from: what a Python TaskFlow
@@ -445,6 +456,10 @@ pub struct DagDeclaration {
     pub coordinator_queues: Vec<String>,
     /// When runs are created.
     pub schedule: Schedule,
+    /// The asset condition that also creates runs: alone (`schedule` is `None`) Airflow's
+    /// `AssetTriggeredTimetable`, beside a schedule its `AssetOrTimeSchedule`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_on: Option<AssetCondition>,
     /// First logical date, RFC 3339 in UTC (`2026-01-01T00:00:00Z`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_date: Option<String>,
@@ -569,6 +584,23 @@ pub enum DeclarationProblem {
         /// Whether the dag is native.
         native: bool,
     },
+    /// An asset or alias Airflow would refuse: in a task's inlets or outlets (`task_id` set) or
+    /// in the condition the dag is scheduled on.
+    BadAsset {
+        /// The dag.
+        dag_id: String,
+        /// The task, for an inlet or outlet.
+        task_id: Option<String>,
+        /// Where it is declared and what it is, e.g. `outlet asset "orders" (uri "")`.
+        what: String,
+        /// What is wrong.
+        error: AssetError,
+    },
+    /// A dag that is not native declares assets: its Python stub would not carry them.
+    AssetsNeedNative {
+        /// The dag.
+        dag_id: String,
+    },
     /// A manifest's declared tasks are not its task list (a bundle mixing SDKs).
     TaskListMismatch {
         /// The dag.
@@ -663,15 +695,9 @@ impl fmt::Display for DeclarationProblem {
                 f,
                 "dag {dag_id:?}: the cron expression {expression:?} is invalid: {error}"
             ),
-            DeclarationProblem::ArgSources {
-                dag_id,
-                task_id,
-                native,
-            } => write!(
-                f,
-                "task {task_id:?} of dag {dag_id:?} {}",
-                arg_sources_text(*native)
-            ),
+            DeclarationProblem::ArgSources { .. }
+            | DeclarationProblem::BadAsset { .. }
+            | DeclarationProblem::AssetsNeedNative { .. } => self.fmt_task_problem(f),
             DeclarationProblem::TaskListMismatch {
                 dag_id,
                 declared,
@@ -681,6 +707,41 @@ impl fmt::Display for DeclarationProblem {
                 "dag {dag_id:?}: the declared tasks {declared:?} differ from the task list \
                  {listed:?}; rebuild the bundle with one airflow-sdk"
             ),
+        }
+    }
+}
+
+impl DeclarationProblem {
+    /// The text of a problem with a task's argument sources or with assets.
+    fn fmt_task_problem(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeclarationProblem::ArgSources {
+                dag_id,
+                task_id,
+                native,
+            } => write!(
+                f,
+                "task {task_id:?} of dag {dag_id:?} {}",
+                arg_sources_text(*native)
+            ),
+            DeclarationProblem::BadAsset {
+                dag_id,
+                task_id,
+                what,
+                error,
+            } => {
+                if let Some(t) = task_id {
+                    write!(f, "task {t:?} of ")?;
+                }
+                write!(f, "dag {dag_id:?}: {what}: {error}")
+            }
+            DeclarationProblem::AssetsNeedNative { dag_id } => write!(
+                f,
+                "dag {dag_id:?} declares assets (inlets, outlets or a schedule on assets), which \
+                 only a native dag serializes: make it native (Dag::native, Airflow 3.4), or \
+                 declare them in a hand-written stub and emit events with emit_asset"
+            ),
+            _ => Ok(()),
         }
     }
 }
@@ -780,7 +841,7 @@ impl DagDeclaration {
         }
         out.extend(self.date_problems(dag_id));
         if self.catchup == Some(true)
-            && self.schedule.can_be_scheduled()
+            && (self.schedule.can_be_scheduled() || self.schedule_on.is_some())
             && self.start_date.is_none()
         {
             out.push(DeclarationProblem::CatchupWithoutStartDate {
@@ -832,6 +893,7 @@ impl DagDeclaration {
             out.extend(self.routing_problems(dag_id));
         }
         out.extend(self.arg_problems(dag_id, &index));
+        out.extend(self.asset_problems(dag_id));
         if let Schedule::Cron { expression, .. } = &self.schedule
             && let Err(error) = check_cron(expression)
         {
@@ -840,6 +902,53 @@ impl DagDeclaration {
                 expression: expression.clone(),
                 error,
             });
+        }
+        out
+    }
+
+    /// Assets and aliases Airflow would refuse, each named with its task, and assets in a dag
+    /// that is not native.
+    fn asset_problems(&self, dag_id: &str) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
+        let has_assets = self.schedule_on.is_some()
+            || self
+                .tasks
+                .iter()
+                .any(|t| !t.inlets.is_empty() || !t.outlets.is_empty());
+        if has_assets && !self.native {
+            out.push(DeclarationProblem::AssetsNeedNative {
+                dag_id: dag_id.to_owned(),
+            });
+        }
+        let mut check = |task_id: Option<&str>, role: &str, item: &AssetOrAlias| {
+            let (what, result) = match item {
+                AssetOrAlias::Asset(a) => (
+                    format!("{role} asset {:?} (uri {:?})", a.name, a.uri),
+                    normalize_asset(a).map(|_| ()),
+                ),
+                AssetOrAlias::Alias(a) => (format!("{role} alias {:?}", a.name), check_alias(a)),
+            };
+            if let Err(error) = result {
+                out.push(DeclarationProblem::BadAsset {
+                    dag_id: dag_id.to_owned(),
+                    task_id: task_id.map(str::to_owned),
+                    what,
+                    error,
+                });
+            }
+        };
+        if let Some(c) = &self.schedule_on {
+            for leaf in c.leaves() {
+                check(None, "the schedule's", &leaf);
+            }
+        }
+        for t in &self.tasks {
+            for i in &t.inlets {
+                check(Some(&t.id), "inlet", i);
+            }
+            for o in &t.outlets {
+                check(Some(&t.id), "outlet", o);
+            }
         }
         out
     }
@@ -1045,6 +1154,8 @@ mod tests {
             arg_sources: vec![],
             branch: false,
             map_index_template: None,
+            inlets: vec![],
+            outlets: vec![],
         }
     }
 
@@ -1208,6 +1319,44 @@ mod tests {
                 [DeclarationProblem::ArgSources { native: false, .. }]
             ),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn assets_airflow_would_refuse_are_named_with_their_task() {
+        let mut d = dag(vec![task("a", &[])]);
+        d.native = true;
+        d.tasks[0].outlets = vec![Asset::named("").into(), AssetAlias::new("ok").into()];
+        d.tasks[0].inlets = vec![Asset::at("airflow://x").into()];
+        d.schedule_on = Some(Asset::named("fine") & Asset::named("context"));
+        let p: Vec<String> = d.problems("etl").iter().map(ToString::to_string).collect();
+        assert_eq!(
+            p,
+            [
+                "dag \"etl\": the schedule's asset \"context\" (uri \"context\"): \"context\" is \
+                 a name Airflow prohibits for an asset",
+                "task \"a\" of dag \"etl\": inlet asset \"airflow://x\" (uri \"airflow://x\"): \
+                 the URI scheme 'airflow' is reserved",
+                "task \"a\" of dag \"etl\": outlet asset \"\" (uri \"\"): its name is empty",
+            ]
+        );
+        // A stub dag cannot carry them.
+        let mut d = dag(vec![task("a", &[])]);
+        d.schedule_on = Some(Asset::named("orders").into());
+        assert_eq!(
+            d.problems("etl"),
+            [DeclarationProblem::AssetsNeedNative {
+                dag_id: "etl".into()
+            }]
+        );
+        // An asset schedule can create runs: catchup needs a start date.
+        d.native = true;
+        d.catchup = Some(true);
+        assert_eq!(
+            d.problems("etl"),
+            [DeclarationProblem::CatchupWithoutStartDate {
+                dag_id: "etl".into()
+            }]
         );
     }
 

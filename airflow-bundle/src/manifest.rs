@@ -742,6 +742,8 @@ mod yaml_bytes {
                     arg_sources: Vec::new(),
                     branch: false,
                     map_index_template: None,
+                    inlets: vec![],
+                    outlets: vec![],
                 },
                 TaskDeclaration {
                     id: "load".into(),
@@ -751,6 +753,8 @@ mod yaml_bytes {
                     arg_sources: Vec::new(),
                     branch: false,
                     map_index_template: None,
+                    inlets: vec![],
+                    outlets: vec![],
                 },
             ],
             ..DagDeclaration::default()

@@ -205,6 +205,18 @@ fn unstubbable(dag_id: &str, decl: &DagDeclaration) -> Option<String> {
             t.id
         ));
     }
+    if decl.schedule_on.is_some()
+        || decl
+            .tasks
+            .iter()
+            .any(|t| !t.inlets.is_empty() || !t.outlets.is_empty())
+    {
+        return Some(format!(
+            "dag {dag_id:?} declares assets (inlets, outlets or a schedule on assets), which \
+             only a native dag serializes; make the dag native (`Dag::native`, Airflow 3.4), or \
+             write its stub by hand"
+        ));
+    }
     decl.routing_problems(dag_id)
         .first()
         .map(|p| format!("no stub for dag {dag_id:?}: {p}"))
@@ -519,6 +531,8 @@ mod tests {
             arg_sources: vec![],
             branch: false,
             map_index_template: None,
+            inlets: vec![],
+            outlets: vec![],
         }
     }
 

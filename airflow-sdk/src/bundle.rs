@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airflow_bundle::declare::{
-    self, ArgSource, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
+    self, ArgSource, AssetCondition, AssetOrAlias, DagDeclaration, ParamDeclaration, Schedule,
+    TaskDeclaration, TaskSettings,
 };
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use airflow_protocol::messages::{HandlerBinding, TaskHandlerDeclaration, TaskHandlerParam};
@@ -42,6 +43,10 @@ pub(crate) struct TaskEntry {
     pub(crate) branch: bool,
     /// The label of each map index of a mapped task ([`Task::map_index_template`]).
     pub(crate) map_index_template: Option<String>,
+    /// What the task reads ([`Task::inlet`]).
+    pub(crate) inlets: Vec<AssetOrAlias>,
+    /// What the task produces ([`Task::outlet`]): sent as `task_outlets` when it succeeds.
+    pub(crate) outlets: Vec<AssetOrAlias>,
 }
 
 /// The `value_schema` of each argument of a typed task, in order.
@@ -150,6 +155,8 @@ pub struct Dag {
     pub(crate) tasks: Vec<TaskEntry>,
     native: bool,
     schedule: Schedule,
+    /// The asset condition that also creates runs ([`Dag::schedule_on`]).
+    schedule_on: Option<AssetCondition>,
     /// Each date as given, or why it cannot be read.
     start_date: Option<Result<String, String>>,
     end_date: Option<Result<String, String>>,
@@ -183,6 +190,7 @@ impl Dag {
             tasks: Vec::new(),
             native: false,
             schedule: Schedule::None,
+            schedule_on: None,
             start_date: None,
             end_date: None,
             catchup: None,
@@ -212,6 +220,38 @@ impl Dag {
     /// ([`check_cron`](airflow_bundle::declare::check_cron) says which).
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.schedule = schedule;
+        self
+    }
+
+    /// Runs the dag when the asset `condition` is met, in a [native](Self::native) dag: an
+    /// asset ([`asset`](crate::asset)`("orders")`, [`Asset::at`](crate::Asset::at)`("s3://...")`),
+    /// an [`AssetAlias`](crate::AssetAlias), or several combined with `&` (all of them updated
+    /// since the last run) and `|` (any of them), nested as Python's `&` and `|` nest them.
+    /// Airflow creates an `asset_triggered` run once the condition holds, whichever dag (Rust or
+    /// Python) produced the events.
+    ///
+    /// Alone, the dag runs only on its assets (Python's `schedule=<condition>`). With a
+    /// [`schedule`](Self::schedule) too, it runs on that schedule **or** when the condition
+    /// holds (Python's `AssetOrTimeSchedule`).
+    ///
+    /// ```
+    /// use airflow_sdk::{asset, Asset, Dag, Schedule};
+    ///
+    /// // When orders and either price list are updated.
+    /// let report = Dag::new("report")
+    ///     .native()
+    ///     .schedule_on(asset("orders") & (asset("prices_eu") | Asset::at("s3://prices/us")));
+    /// // Nightly, and also whenever the orders are updated.
+    /// let refresh = Dag::new("refresh")
+    ///     .native()
+    ///     .schedule(Schedule::cron("0 3 * * *"))
+    ///     .schedule_on(asset("orders"));
+    /// ```
+    ///
+    /// A condition with `&` makes Airflow batch the events (`batch_asset_events`, as it does
+    /// for a Python dag): one run consumes every event queued since the previous one.
+    pub fn schedule_on(mut self, condition: impl Into<AssetCondition>) -> Self {
+        self.schedule_on = Some(condition.into());
         self
     }
 
@@ -514,6 +554,8 @@ impl Dag {
             arg_sources: Vec::new(),
             branch: false,
             map_index_template: task.map_index_template,
+            inlets: task.inlets,
+            outlets: task.outlets,
         });
         self
     }
@@ -710,6 +752,9 @@ impl Dag {
                 arg_sources: t.arg_sources.iter().flatten().cloned().collect(),
                 branch: t.branch,
                 map_index_template: t.map_index_template.clone(),
+                // As Airflow stores them (normalized URIs).
+                inlets: t.inlets.iter().map(AssetOrAlias::normalized).collect(),
+                outlets: t.outlets.iter().map(AssetOrAlias::normalized).collect(),
             })
             .collect();
         // `@continuous` allows one active run; Airflow's default (16) would be refused.
@@ -721,6 +766,7 @@ impl Dag {
         decl.native = self.native;
         decl.coordinator_queues = queues.to_vec();
         decl.schedule = self.schedule.clone();
+        decl.schedule_on = self.schedule_on.as_ref().map(AssetCondition::normalized);
         decl.start_date = start_date;
         decl.end_date = end_date;
         decl.catchup = self.catchup;
@@ -861,6 +907,7 @@ impl fmt::Debug for Dag {
             .field("tasks", &self.task_ids().collect::<Vec<_>>())
             .field("native", &self.native)
             .field("schedule", &self.schedule)
+            .field("schedule_on", &self.schedule_on)
             .field("edges", &self.edges)
             .finish_non_exhaustive()
     }
@@ -1273,6 +1320,15 @@ impl Bundle {
         task_id: &str,
     ) -> Option<ExecutionTimeout> {
         ExecutionTimeout::from_declared(self.find_dag(dag_id)?.execution_timeout(task_id))
+    }
+
+    /// The outlets task `task_id` of dag `dag_id` declares, as Airflow stores them (URIs
+    /// normalized): its success reports them as `task_outlets`.
+    pub(crate) fn declared_outlets(&self, dag_id: &str, task_id: &str) -> Vec<AssetOrAlias> {
+        self.find_dag(dag_id)
+            .and_then(|d| d.tasks.iter().find(|t| t.id == task_id))
+            .map(|t| t.outlets.iter().map(AssetOrAlias::normalized).collect())
+            .unwrap_or_default()
     }
 
     /// The task ids of dag `dag_id`, in registration order; `None` when there is no such dag.

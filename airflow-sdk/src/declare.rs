@@ -5,7 +5,7 @@
 use std::ops::Shr;
 use std::time::Duration;
 
-use airflow_bundle::declare::{ArgSource, TaskSettings, TriggerRule};
+use airflow_bundle::declare::{ArgSource, Asset, AssetOrAlias, TaskSettings, TriggerRule};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 
@@ -34,6 +34,10 @@ pub struct Task {
     pub(crate) id: String,
     pub(crate) settings: TaskSettings,
     pub(crate) map_index_template: Option<String>,
+    /// What the task reads ([`inlet`](Self::inlet)), in declaration order.
+    pub(crate) inlets: Vec<AssetOrAlias>,
+    /// What the task produces ([`outlet`](Self::outlet)), in declaration order.
+    pub(crate) outlets: Vec<AssetOrAlias>,
 }
 
 /// Forwards a [`TaskSettings`] builder method to [`Task`].
@@ -53,7 +57,39 @@ impl Task {
             id: id.into(),
             settings: TaskSettings::default(),
             map_index_template: None,
+            inlets: Vec::new(),
+            outlets: Vec::new(),
         }
+    }
+
+    /// Declares an asset or alias the task reads (Python's `inlets`), in a
+    /// [native](crate::Dag::native) dag. Airflow shows the task as the asset's consumer; a
+    /// task reads the asset's events with [`TaskContext::asset_events`](crate::TaskContext::asset_events).
+    ///
+    /// ```
+    /// use airflow_sdk::{Asset, Task};
+    /// let t = Task::new("load").inlet(Asset::at("s3://bucket/raw/orders.csv"));
+    /// ```
+    pub fn inlet(mut self, asset: impl Into<AssetOrAlias>) -> Self {
+        self.inlets.push(asset.into());
+        self
+    }
+
+    /// Declares an asset or alias the task produces (Python's `outlets`), in a
+    /// [native](crate::Dag::native) dag. Each time the task succeeds, Airflow records an event
+    /// of each asset (with the `extra` given to [`TaskContext::emit_asset`](crate::TaskContext::emit_asset),
+    /// if any) and runs the dags scheduled on it; an alias records the events emitted through
+    /// it ([`TaskContext::emit_asset_via_alias`](crate::TaskContext::emit_asset_via_alias)).
+    ///
+    /// ```
+    /// use airflow_sdk::{asset, AssetAlias, Task};
+    /// let t = Task::new("export")
+    ///     .outlet(asset("daily_orders"))
+    ///     .outlet(AssetAlias::new("partitions"));
+    /// ```
+    pub fn outlet(mut self, asset: impl Into<AssetOrAlias>) -> Self {
+        self.outlets.push(asset.into());
+        self
     }
 
     /// The task id.
@@ -105,6 +141,18 @@ impl Task {
         /// Sets the documentation (Markdown) shown in the UI.
         doc_md(doc: impl Into<String>);
     }
+}
+
+/// The asset known by `name` alone (Python's `Asset("name")`, whose URI is its name): the short
+/// form for inlets, outlets and [asset schedules](crate::Dag::schedule_on). Use
+/// [`Asset::at`] for an asset known by its URI, [`Asset::new`] for both.
+///
+/// ```
+/// use airflow_sdk::{asset, Asset};
+/// assert_eq!(asset("orders"), Asset::new("orders", "orders"));
+/// ```
+pub fn asset(name: impl Into<String>) -> Asset {
+    Asset::named(name)
 }
 
 impl From<&str> for Task {

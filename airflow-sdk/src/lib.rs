@@ -222,7 +222,9 @@ mod suspend;
 pub mod testing;
 mod transport;
 
-pub use airflow_bundle::declare::{Schedule, TaskSettings, TriggerRule};
+pub use airflow_bundle::declare::{
+    AssetCondition, AssetOrAlias, Schedule, TaskSettings, TriggerRule,
+};
 pub use airflow_protocol::messages::HitlUser;
 pub use airflow_protocol::{SchemaVersion, UnknownSchemaVersion};
 #[cfg(feature = "tokio")]
@@ -235,7 +237,7 @@ pub use context::{
     DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
     Sensor, SensorMode, SensorTimeout, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
-pub use declare::{Arg, Flow, IntoUtc, Task, arg, flow};
+pub use declare::{Arg, Flow, IntoUtc, Task, arg, asset, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 

@@ -307,6 +307,8 @@ mod tests {
             arg_sources: vec![],
             branch: false,
             map_index_template: None,
+            inlets: vec![],
+            outlets: vec![],
         }
     }
 

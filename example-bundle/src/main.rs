@@ -6,7 +6,8 @@
 //!
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
 //! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches;
-//! `native_mapping` (in `mapping.rs`) maps Rust tasks over lists (dynamic task mapping).
+//! `native_mapping` (in `mapping.rs`) maps Rust tasks over lists (dynamic task mapping); the
+//! `native_assets_*` dags (in `assets.rs`) produce assets and run when they are updated.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
 
@@ -26,6 +27,7 @@ use std::time::Duration;
 use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
+mod assets;
 mod deferral;
 mod hitl;
 mod mapping;
@@ -121,7 +123,7 @@ fn load(ctx: &mut TaskContext) -> TaskResult {
 }
 
 fn bundle() -> Bundle {
-    Bundle::new()
+    let bundle = Bundle::new()
         // Airflow routes this queue to the executable coordinator (`[sdk] queue_to_coordinator`);
         // every task runs on it.
         .queue("rust")
@@ -155,7 +157,8 @@ fn bundle() -> Bundle {
         .dag(taskflow::dag())
         .dag(mapping::dag())
         .dag(testing::missing_task_dag())
-        .dag(testing::bench_dag())
+        .dag(testing::bench_dag());
+    assets::dags().into_iter().fold(bundle, Bundle::dag)
 }
 
 airflow_sdk::main!(bundle());

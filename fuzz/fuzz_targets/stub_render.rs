@@ -140,6 +140,8 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 args,
                 arg_sources: vec![],
                 branch: false,
+                inlets: vec![],
+                outlets: vec![],
             });
         }
         d.coordinator_queues = tasks

@@ -136,6 +136,32 @@ def main():
             },
             "task_order": [t["__var"]["task_id"] for t in data["dag"]["tasks"]],
         }
+        # Assets: what the Rust bundle wrote, to compare with what Python writes for the same
+        # declarations (python_assets.py), and what Airflow read back from it.
+        cond = getattr(d.timetable, "asset_condition", None)
+        if cond is not None or any(t.inlets or t.outlets for t in d.tasks):
+            dags[dag_id]["assets"] = {
+                "timetable": data["dag"]["timetable"],
+                "dag_dependencies": data["dag"].get("dag_dependencies"),
+                "lineage": {
+                    t["__var"]["task_id"]: {k: t["__var"][k] for k in ("inlets", "outlets") if k in t["__var"]}
+                    for t in data["dag"]["tasks"]
+                    if "inlets" in t["__var"] or "outlets" in t["__var"]
+                },
+                "read_back": {
+                    "timetable_description": d.timetable.description,
+                    "asset_expression": cond.as_expression() if cond is not None else None,
+                    "batch_asset_events": getattr(d.timetable, "batch_asset_events", None),
+                    "tasks": {
+                        t.task_id: {
+                            k: [[type(o).__name__, o.name, getattr(o, "uri", None)] for o in getattr(t, k)]
+                            for k in ("inlets", "outlets")
+                        }
+                        for t in d.tasks
+                        if t.inlets or t.outlets
+                    },
+                },
+            }
     out.write(
         json.dumps(
             {

@@ -8,21 +8,9 @@ use crate::runtime::messages::{
     AssetProfile, GetAssetEventByAssetAlias, GetAssetsByAlias, Reply, ToSupervisor, ToTask,
 };
 
-/// An asset alias, by name (as a Python dag declares `AssetAlias("name")`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AssetAlias {
-    /// The alias's name.
-    pub name: String,
-}
-
-impl AssetAlias {
-    /// The alias `name`.
-    pub fn new(name: &str) -> Self {
-        AssetAlias {
-            name: name.to_owned(),
-        }
-    }
-}
+/// An asset alias, by name (as a Python dag declares `AssetAlias("name")`); the same type a
+/// native task declares as an outlet.
+pub use airflow_bundle::declare::AssetAlias;
 
 /// One event emitted through an alias, kept until the task's success is reported.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,9 +83,11 @@ impl TaskContext {
             } else {
                 e.extra.clone()
             };
+            let asset = airflow_bundle::declare::normalize_asset(&e.asset)
+                .unwrap_or_else(|_| e.asset.clone());
             events.push(serde_json::json!({
                 "source_alias_name": e.alias.name,
-                "dest_asset_key": {"name": e.asset.name, "uri": e.asset.uri},
+                "dest_asset_key": {"name": asset.name, "uri": asset.uri},
                 "dest_asset_extra": {},
                 "extra": extra,
             }));

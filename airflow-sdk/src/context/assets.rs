@@ -1,6 +1,7 @@
 //! Assets: the ones a task produces (sent with its success) and the ones it reads, with
 //! their events.
 
+use airflow_bundle::declare::{AssetOrAlias, normalize_asset};
 use time::OffsetDateTime;
 
 use super::{RequestError, TaskContext, unexpected};
@@ -9,24 +10,9 @@ use crate::runtime::messages::{
     GetAssetEventByAsset, Reply, ToSupervisor, ToTask,
 };
 
-/// An asset, named by its name and URI (as a Python dag declares `Asset(name, uri=...)`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Asset {
-    /// The asset's name.
-    pub name: String,
-    /// The asset's URI.
-    pub uri: String,
-}
-
-impl Asset {
-    /// The asset `name` at `uri`.
-    pub fn new(name: &str, uri: &str) -> Self {
-        Asset {
-            name: name.to_owned(),
-            uri: uri.to_owned(),
-        }
-    }
-}
+/// An asset, named by its name and URI (as a Python dag declares `Asset(name, uri=...)`); the
+/// same type a native task declares as an inlet or outlet and a native dag is scheduled on.
+pub use airflow_bundle::declare::Asset;
 
 /// An asset as Airflow knows it ([`TaskContext::asset_by_name`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -113,9 +99,28 @@ impl TaskContext {
     /// The `task_outlets` and `outlet_events` of the success message.
     pub(crate) fn outlets(&self) -> (Vec<AssetProfile>, Vec<serde_json::Value>, Option<String>) {
         let emitted = self.emitted.lock().unwrap_or_else(|p| p.into_inner());
-        let mut profiles: Vec<AssetProfile> = Vec::new();
+        // The declared outlets first, as Python's task runner sends the task's `outlets`: the
+        // API server records an event for each asset among them.
+        let mut profiles: Vec<AssetProfile> = self
+            .declared_outlets
+            .iter()
+            .map(|o| match o {
+                AssetOrAlias::Asset(a) => AssetProfile {
+                    name: a.name.clone(),
+                    uri: Some(a.uri.clone()),
+                    kind: "Asset",
+                },
+                AssetOrAlias::Alias(a) => AssetProfile {
+                    name: a.name.clone(),
+                    uri: None,
+                    kind: "AssetAlias",
+                },
+            })
+            .collect();
         let mut events = Vec::new();
         for (asset, extra) in emitted.iter() {
+            // Keyed as Airflow stores the asset, so an event's extra meets its declared outlet.
+            let asset = &normalize_asset(asset).unwrap_or_else(|_| asset.clone());
             if !profiles
                 .iter()
                 .any(|p| p.name == asset.name && p.uri.as_deref() == Some(&asset.uri))

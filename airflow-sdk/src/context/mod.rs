@@ -160,6 +160,8 @@ pub struct TaskContext {
     params: std::collections::BTreeMap<String, serde_json::Value>,
     /// What dynamic task mapping asks of this task (set when it starts).
     pub(crate) mapping: MapPlan,
+    /// The outlets the task declares (sent with `SucceedTask` as `task_outlets`).
+    pub(crate) declared_outlets: Vec<airflow_bundle::declare::AssetOrAlias>,
 }
 
 impl fmt::Debug for TaskContext {
@@ -239,7 +241,18 @@ impl TaskContext {
             rendered_map_index: Mutex::new(None),
             params: Default::default(),
             mapping: MapPlan::default(),
+            declared_outlets: Vec::new(),
         }
+    }
+
+    /// Sets the outlets the task declares ([`Task::outlet`](crate::Task::outlet)), normalized
+    /// as Airflow stores them: each gets an event when the task succeeds.
+    pub(crate) fn with_outlets(
+        mut self,
+        outlets: Vec<airflow_bundle::declare::AssetOrAlias>,
+    ) -> Self {
+        self.declared_outlets = outlets;
+        self
     }
 
     /// Sets the dag's declared params (their defaults), for [`param`](Self::param).

@@ -215,7 +215,8 @@ fn run_with(
             exit::arm(&comms, should_retry, timeout);
             let ctx = Box::new(
                 TaskContext::new(details, Arc::clone(&comms) as _, Arc::clone(&signal))
-                    .with_params(params),
+                    .with_params(params)
+                    .with_outlets(bundle.declared_outlets(&dag_id, &task_id)),
             );
             let limit = Limit {
                 timeout: bundle.execution_timeout(&dag_id, &task_id),

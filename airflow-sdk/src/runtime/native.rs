@@ -10,9 +10,10 @@
 use std::path::Path;
 
 use airflow_bundle::declare::{
-    ArgSource, DagDeclaration, ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
+    ArgSource, Asset, AssetAlias, AssetCondition, AssetOrAlias, DagDeclaration, ParamDeclaration,
+    Schedule, TaskDeclaration, TaskSettings, parse_utc,
 };
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
 /// The module name Airflow shows for these tasks; Airflow never imports it.
@@ -92,6 +93,243 @@ impl Serialize for Timetable<'_> {
             .serialize(s),
         }
     }
+}
+
+/// The dag's timetable: its schedule's, or with an asset condition Airflow's
+/// `AssetTriggeredTimetable` (the condition alone) or `AssetOrTimeSchedule` (the condition or
+/// the schedule).
+struct DagTimetable<'a>(&'a Schedule, Option<&'a AssetCondition>);
+
+impl Serialize for DagTimetable<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(condition) = self.1 else {
+            return Timetable(self.0).serialize(s);
+        };
+        // As Python sets it with `[scheduler] batch_asset_events` at its default (off): on only
+        // when the condition needs it (an AND of several).
+        let batch = condition.requires_batching();
+        match self.0 {
+            Schedule::None => Typed(
+                "airflow.timetables.simple.AssetTriggeredTimetable",
+                AssetTriggeredVar(condition, None, batch),
+            )
+            .serialize(s),
+            schedule => Typed(
+                "airflow.timetables.assets.AssetOrTimeSchedule",
+                AssetTriggeredVar(condition, Some(schedule), batch),
+            )
+            .serialize(s),
+        }
+    }
+}
+
+struct AssetTriggeredVar<'a>(&'a AssetCondition, Option<&'a Schedule>, bool);
+
+impl Serialize for AssetTriggeredVar<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(None)?;
+        out.serialize_entry("asset_condition", &Condition(self.0))?;
+        if let Some(schedule) = self.1 {
+            out.serialize_entry("timetable", &Timetable(schedule))?;
+        }
+        out.serialize_entry("batch_asset_events", &self.2)?;
+        out.end()
+    }
+}
+
+/// An asset condition as Airflow's `encode_asset_like` writes it (flat, no `__var`).
+struct Condition<'a>(&'a AssetCondition);
+
+impl Serialize for Condition<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            AssetCondition::Asset(a) => {
+                let mut out = s.serialize_map(Some(5))?;
+                out.serialize_entry("__type", "asset")?;
+                AssetFields(a).put(&mut out)?;
+                out.end()
+            }
+            AssetCondition::Alias(a) => {
+                let mut out = s.serialize_map(Some(3))?;
+                out.serialize_entry("__type", "asset_alias")?;
+                AliasFields(a).put(&mut out)?;
+                out.end()
+            }
+            AssetCondition::All { of } | AssetCondition::Any { of } => {
+                let ty = if matches!(self.0, AssetCondition::All { .. }) {
+                    "asset_all"
+                } else {
+                    "asset_any"
+                };
+                let mut out = s.serialize_map(Some(2))?;
+                out.serialize_entry("__type", ty)?;
+                let objects: Vec<Condition> = of.iter().map(Condition).collect();
+                out.serialize_entry("objects", &objects)?;
+                out.end()
+            }
+        }
+    }
+}
+
+/// An asset's keys (`name`, `uri`, `group`, `extra`), the default group and no extra.
+struct AssetFields<'a>(&'a Asset);
+
+impl AssetFields<'_> {
+    fn put<M: SerializeMap>(&self, out: &mut M) -> Result<(), M::Error> {
+        out.serialize_entry("name", &self.0.name)?;
+        out.serialize_entry("uri", &self.0.uri)?;
+        out.serialize_entry("group", "asset")?;
+        out.serialize_entry("extra", &Empty)
+    }
+}
+
+impl Serialize for AssetFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(4))?;
+        self.put(&mut out)?;
+        out.end()
+    }
+}
+
+/// An alias's keys (`name`, `group`).
+struct AliasFields<'a>(&'a AssetAlias);
+
+impl AliasFields<'_> {
+    fn put<M: SerializeMap>(&self, out: &mut M) -> Result<(), M::Error> {
+        out.serialize_entry("name", &self.0.name)?;
+        out.serialize_entry("group", "asset")
+    }
+}
+
+impl Serialize for AliasFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(2))?;
+        self.put(&mut out)?;
+        out.end()
+    }
+}
+
+/// A task's inlets or outlets as `BaseSerialization` encodes them
+/// (`{"__type": "asset", "__var": {...}}`).
+struct Lineage<'a>(&'a [AssetOrAlias]);
+
+impl Serialize for Lineage<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            match item {
+                AssetOrAlias::Asset(a) => seq.serialize_element(&Typed("asset", AssetFields(a)))?,
+                AssetOrAlias::Alias(a) => {
+                    seq.serialize_element(&Typed("asset_alias", AliasFields(a)))?;
+                }
+            }
+        }
+        seq.end()
+    }
+}
+
+/// One of the dag's `dag_dependencies` (Python's `DagDependency`), its fields in their order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct DagDependency {
+    source: String,
+    target: String,
+    label: String,
+    dependency_type: &'static str,
+    dependency_id: String,
+}
+
+impl Serialize for DagDependency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut out = s.serialize_map(Some(5))?;
+        out.serialize_entry("source", &self.source)?;
+        out.serialize_entry("target", &self.target)?;
+        out.serialize_entry("label", &self.label)?;
+        out.serialize_entry("dependency_type", self.dependency_type)?;
+        out.serialize_entry("dependency_id", &self.dependency_id)?;
+        out.end()
+    }
+}
+
+/// What Python's `json.dumps` writes for a string (ASCII only, `\uXXXX` escapes).
+fn py_json_str(text: &str, out: &mut String) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "\\u{u:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// An asset's `dependency_id`: `json.dumps({"name": ..., "uri": ...})`, as Python's
+/// `SerializedAssetUniqueKey.to_str` writes it.
+fn asset_key(a: &Asset) -> String {
+    let mut out = String::from("{\"name\": ");
+    py_json_str(&a.name, &mut out);
+    out.push_str(", \"uri\": ");
+    py_json_str(&a.uri, &mut out);
+    out.push('}');
+    out
+}
+
+/// The dag's `dag_dependencies`, as Python's `_DependencyDetector` finds them and sorts them:
+/// each task's outlets (the dag produces the asset or alias), then what the dag is scheduled on.
+fn dag_dependencies(dag_id: &str, decl: &DagDeclaration) -> Vec<DagDependency> {
+    let mut deps = Vec::new();
+    let mut dep = |source: &str, target: &str, item: &AssetOrAlias| {
+        deps.push(match item {
+            AssetOrAlias::Asset(a) => DagDependency {
+                source: if source.is_empty() { "asset" } else { source }.to_owned(),
+                target: if target.is_empty() { "asset" } else { target }.to_owned(),
+                label: a.name.clone(),
+                dependency_type: "asset",
+                dependency_id: asset_key(a),
+            },
+            AssetOrAlias::Alias(a) => DagDependency {
+                source: if source.is_empty() {
+                    "asset-alias"
+                } else {
+                    source
+                }
+                .to_owned(),
+                target: if target.is_empty() {
+                    "asset-alias"
+                } else {
+                    target
+                }
+                .to_owned(),
+                label: a.name.clone(),
+                dependency_type: "asset-alias",
+                dependency_id: a.name.clone(),
+            },
+        });
+    };
+    for t in &decl.tasks {
+        for o in &t.outlets {
+            dep(dag_id, "", o);
+        }
+    }
+    if let Some(c) = &decl.schedule_on {
+        for leaf in c.leaves() {
+            dep("", dag_id, &leaf);
+        }
+    }
+    deps.sort();
+    deps
 }
 
 struct CronVar<'a>(&'a str, &'a str);
@@ -188,6 +426,12 @@ impl Serialize for TaskVar<'_> {
         }
         if !t.arg_sources.is_empty() {
             out.serialize_entry("_arg_bindings", &ArgBindings(t))?;
+        }
+        if !t.inlets.is_empty() {
+            out.serialize_entry("inlets", &Lineage(&t.inlets))?;
+        }
+        if !t.outlets.is_empty() {
+            out.serialize_entry("outlets", &Lineage(&t.outlets))?;
         }
         if t.branch {
             // As Airflow marks a SkipMixin operator: its skip decision (XCom `skipmixin_key`)
@@ -352,7 +596,10 @@ impl Serialize for DagBody<'_> {
             _ => "UTC",
         };
         out.serialize_entry("timezone", timezone)?;
-        out.serialize_entry("timetable", &Timetable(&decl.schedule))?;
+        out.serialize_entry(
+            "timetable",
+            &DagTimetable(&decl.schedule, decl.schedule_on.as_ref()),
+        )?;
         if let Some(v) = epoch(&decl.start_date) {
             out.serialize_entry("start_date", &v)?;
         }
@@ -395,7 +642,7 @@ impl Serialize for DagBody<'_> {
             .map(|t| Typed("operator", TaskVar(t)))
             .collect();
         out.serialize_entry("tasks", &tasks)?;
-        out.serialize_entry("dag_dependencies", &[(); 0])?;
+        out.serialize_entry("dag_dependencies", &dag_dependencies(dag_id, decl))?;
         out.serialize_entry("edge_info", &Empty)?;
         out.serialize_entry("deadline", &())?;
         out.serialize_entry("allowed_run_types", &())?;
@@ -617,6 +864,136 @@ mod tests {
         );
         assert_eq!(tasks[0]["__var"]["downstream_task_ids"], json!(["square"]));
         assert!(tasks[0]["__var"].get("_is_mapped").is_none());
+    }
+
+    /// The encodings Airflow 3.4's DagSerialization writes for the same Python dags (checked
+    /// against it by e2e::declared::native_asset_dags_serialize_as_airflow_serializes_the_python_dag).
+    #[test]
+    fn assets_are_serialized_as_airflow_does() {
+        use crate::{Asset, AssetAlias, asset};
+        let b = Bundle::new()
+            .queue("rust")
+            .dag(
+                Dag::new("producer").native().task(
+                    Task::new("p")
+                        .inlet(Asset::at("S3://Bucket/raw/"))
+                        .outlet(asset("a"))
+                        .outlet(AssetAlias::new("al")),
+                    noop,
+                ),
+            )
+            .dag(
+                Dag::new("consumer")
+                    .native()
+                    .schedule_on(asset("a") & (Asset::new("b", "s3://bucket/b") | asset("é")))
+                    .task("x", noop),
+            )
+            .dag(
+                Dag::new("either")
+                    .native()
+                    .schedule(Schedule::cron("0 3 * * *"))
+                    .schedule_on(asset("a"))
+                    .task("x", noop),
+            );
+        let m = b.metadata().unwrap();
+        let v = |id: &str| serialize(id, m.dags[id].declared.as_ref().unwrap(), "/b/f", "f");
+        let p = v("producer");
+        let t = &p["dag"]["tasks"][0]["__var"];
+        assert_eq!(
+            t["inlets"],
+            json!([{"__type": "asset", "__var": {"name": "S3://Bucket/raw/",
+                "uri": "s3://Bucket/raw", "group": "asset", "extra": {}}}])
+        );
+        assert_eq!(
+            t["outlets"][1],
+            json!({"__type": "asset_alias", "__var": {"name": "al", "group": "asset"}})
+        );
+        assert_eq!(
+            p["dag"]["dag_dependencies"],
+            json!([
+                {"source": "producer", "target": "asset", "label": "a", "dependency_type": "asset",
+                 "dependency_id": "{\"name\": \"a\", \"uri\": \"a\"}"},
+                {"source": "producer", "target": "asset-alias", "label": "al",
+                 "dependency_type": "asset-alias", "dependency_id": "al"}
+            ])
+        );
+        assert_eq!(
+            p["dag"]["timetable"]["__type"],
+            "airflow.timetables.simple.NullTimetable"
+        );
+        let c = v("consumer");
+        let tt = &c["dag"]["timetable"];
+        assert_eq!(
+            tt["__type"],
+            "airflow.timetables.simple.AssetTriggeredTimetable"
+        );
+        assert_eq!(tt["__var"]["batch_asset_events"], true);
+        let cond = &tt["__var"]["asset_condition"];
+        assert_eq!(cond["__type"], "asset_all");
+        assert_eq!(
+            cond["objects"][0],
+            json!({"__type": "asset", "name": "a", "uri": "a", "group": "asset", "extra": {}})
+        );
+        assert_eq!(cond["objects"][1]["__type"], "asset_any");
+        // Python's json.dumps: ASCII only.
+        let deps = c["dag"]["dag_dependencies"].as_array().unwrap();
+        assert_eq!(deps.len(), 3);
+        assert_eq!(deps[2]["source"], "asset");
+        assert_eq!(deps[2]["target"], "consumer");
+        assert_eq!(
+            deps[2]["dependency_id"],
+            "{\"name\": \"\\u00e9\", \"uri\": \"\\u00e9\"}"
+        );
+        let e = v("either");
+        let tt = &e["dag"]["timetable"];
+        assert_eq!(
+            tt["__type"],
+            "airflow.timetables.assets.AssetOrTimeSchedule"
+        );
+        assert_eq!(tt["__var"]["batch_asset_events"], false);
+        assert_eq!(
+            tt["__var"]["timetable"]["__type"],
+            "airflow.timetables.trigger.CronTriggerTimetable"
+        );
+        assert_eq!(tt["__var"]["asset_condition"]["name"], "a");
+    }
+
+    /// A declared outlet is reported with the task's success, as Python's task runner reports
+    /// the task's `outlets`; with an emitted extra for the same asset (written another way) the
+    /// event carries it.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn declared_outlets_are_reported_when_the_task_succeeds() {
+        use crate::testing::TestRun;
+        use crate::{Asset, asset};
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("d").native().task(
+                Task::new("p")
+                    .outlet(Asset::new("orders", "S3://bucket/orders/"))
+                    .outlet(asset("plain")),
+                |ctx: &mut TaskContext| {
+                    ctx.emit_asset(
+                        &Asset::new("orders", "s3://bucket/orders"),
+                        json!({"rows": 2}),
+                    );
+                    Ok(())
+                },
+            ),
+        );
+        let out = TestRun::new("d", "p").run_in(&b);
+        out.assert_success();
+        assert_eq!(
+            out.terminal.body["task_outlets"],
+            json!([
+                {"name": "orders", "uri": "s3://bucket/orders", "type": "Asset"},
+                {"name": "plain", "uri": "plain", "type": "Asset"}
+            ])
+        );
+        assert_eq!(
+            out.terminal.body["outlet_events"],
+            json!([{"dest_asset_key": {"name": "orders", "uri": "s3://bucket/orders"},
+                    "extra": {"rows": 2}}])
+        );
     }
 
     #[test]

@@ -241,6 +241,8 @@ pub struct TestRun {
     run_type: String,
     conf: Value,
     params: BTreeMap<String, Value>,
+    /// The outlets the task declares in the bundle ([`run_in`](Self::run_in)).
+    outlets: Vec<airflow_bundle::declare::AssetOrAlias>,
     arg_bindings: Option<Vec<ArgBinding>>,
     /// XComs of this dag run, resolved when the run starts: task, map index, key, value.
     run_xcoms: Vec<(String, i64, String, Value)>,
@@ -295,6 +297,7 @@ impl TestRun {
             run_type: "manual".to_owned(),
             conf: Value::Object(Default::default()),
             params: BTreeMap::new(),
+            outlets: Vec::new(),
             arg_bindings: None,
             run_xcoms: Vec::new(),
             state: State::default(),
@@ -925,6 +928,7 @@ impl TestRun {
                 .execution_timeout(&self.dag_id, &self.task_id)
                 .map(ExecutionTimeout::duration);
         }
+        self.outlets = bundle.declared_outlets(&self.dag_id, &self.task_id);
         let next_kwargs = self.next_kwargs();
         match bundle.entry_point(
             &self.dag_id,
@@ -1085,7 +1089,8 @@ impl TestRun {
             Arc::clone(&fake) as Arc<dyn crate::transport::Supervisor>,
             Arc::clone(&signal),
         )
-        .with_params(params);
+        .with_params(params)
+        .with_outlets(std::mem::take(&mut self.outlets));
 
         let returned = RefCell::new(None);
         let (terminal, error, produced) = match body {

@@ -205,6 +205,8 @@ fn native_manifest() -> String {
         arg_sources: vec![],
         branch: false,
         map_index_template: None,
+        inlets: vec![],
+        outlets: vec![],
     }];
     let mut metadata = airflow_bundle::manifest::Metadata {
         airflow_bundle_metadata_version: "1.0".into(),

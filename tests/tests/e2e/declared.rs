@@ -188,6 +188,91 @@ fn native_dags_pass_airflow_3_4s_own_validation_with_the_declared_shape() -> Res
     Ok(())
 }
 
+/// Every native dag of the example with assets (inlets, outlets, a schedule on assets) is
+/// serialized exactly as Airflow 3.4 serializes the same Python dag (`python_assets.py` builds
+/// it from the same declarations with `Asset`, `AssetAlias`, `&`, `|` and
+/// `AssetOrTimeSchedule`), and Airflow's own validation reads it back.
+#[test]
+fn native_asset_dags_serialize_as_airflow_serializes_the_python_dag() -> Result<()> {
+    let exe = fixture::example_executable()?;
+    let root = tempfile::tempdir()?;
+    let bundle = root.path().join("example-bundle");
+    fixture::copy(&exe, &bundle)?;
+    let parsed = harness(
+        Release::V3_4,
+        "native_parse.py",
+        &[root.path(), bundle.as_path()],
+    )?;
+    let with_assets: BTreeMap<String, DagDeclaration> = declarations()?
+        .into_iter()
+        .filter(|(_, d)| {
+            d.native
+                && (d.schedule_on.is_some()
+                    || d.tasks
+                        .iter()
+                        .any(|t| !t.inlets.is_empty() || !t.outlets.is_empty()))
+        })
+        .collect();
+    let ids: Vec<&String> = with_assets.keys().collect();
+    assert_eq!(
+        ids,
+        [
+            "native_assets_condition",
+            "native_assets_consume",
+            "native_assets_or_time",
+            "native_assets_produce"
+        ]
+    );
+    let file = root.path().join("declarations.json");
+    std::fs::write(&file, serde_json::to_string(&with_assets)?)?;
+    let python = harness(Release::V3_4, "python_assets.py", &[file.as_path()])?;
+    for id in ids {
+        let ours = &parsed["dags"][id.as_str()];
+        assert!(ours.get("error").is_none(), "{id}: {ours}");
+        for key in ["timetable", "dag_dependencies", "lineage"] {
+            assert_eq!(
+                ours["assets"][key],
+                python[id.as_str()][key],
+                "{id}: {key} differs from what Airflow writes for the Python dag"
+            );
+        }
+    }
+    // What Airflow read back.
+    let back = |id: &str| parsed["dags"][id]["assets"]["read_back"].clone();
+    let c = back("native_assets_condition");
+    assert_eq!(
+        c["asset_expression"],
+        json!({"all": [
+            {"asset": {"uri": "native_a", "name": "native_a", "group": "asset"}},
+            {"any": [
+                {"asset": {"uri": "native_b", "name": "native_b", "group": "asset"}},
+                {"asset": {"uri": "native_c", "name": "native_c", "group": "asset"}}
+            ]}
+        ]})
+    );
+    assert_eq!(c["batch_asset_events"], true, "an AND batches its events");
+    assert_eq!(back("native_assets_consume")["batch_asset_events"], false);
+    assert_eq!(
+        back("native_assets_or_time")["timetable_description"],
+        "Triggered by assets or At 00:00, on day 1 of the month, only in January"
+    );
+    assert_eq!(
+        parsed["dags"]["native_assets_or_time"]["timetable"],
+        "AssetOrTimeSchedule"
+    );
+    assert_eq!(
+        back("native_assets_produce")["tasks"]["produce"],
+        json!({
+            "inlets": [["SerializedAsset", "file:///data/raw/orders.csv", "file:///data/raw/orders.csv"]],
+            "outlets": [
+                ["SerializedAsset", "native_orders", "native_orders"],
+                ["SerializedAssetAlias", "native_partitions", null]
+            ]
+        })
+    );
+    Ok(())
+}
+
 /// Loads `file` in Airflow 3.3's DagBag and checks each dag against its declarations.
 fn check_stub_file(file: &Path, decls: &BTreeMap<String, DagDeclaration>) -> Result<Value> {
     let loaded = harness(Release::V3_3, "load_stubs.py", &[file])?;
@@ -250,11 +335,14 @@ fn every_declared_setting_reaches_a_python_stub() -> Result<()> {
     // The native example dag, declared as a stub dag instead: cron with a time zone, dates,
     // params, defaults copied onto tasks, trigger rules, fan-out and fan-in. A dag whose tasks
     // take typed arguments stays native: only a hand-written stub can bind them (`stubs` skips
-    // such a dag with a warning).
+    // such a dag with a warning); so does a dag with assets, which only a native dag serializes.
     let mut manifest = fixture::example_manifest()?;
     for entry in manifest.dags.values_mut() {
         if let Some(d) = &mut entry.declared
-            && d.tasks.iter().all(|t| t.arg_sources.is_empty())
+            && d.tasks
+                .iter()
+                .all(|t| t.arg_sources.is_empty() && t.inlets.is_empty() && t.outlets.is_empty())
+            && d.schedule_on.is_none()
         {
             d.native = false;
         }

@@ -1481,6 +1481,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             Ok(())
         },
     );
+    native_asset_checks(api, &mut checks);
     for file in ["example-bundle", "example-typed"] {
         checks.check(
             &format!("the Dag processor ran {file} without an import error"),
@@ -1490,6 +1491,255 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
     let result = checks.finish();
     dep.stop()?;
     result
+}
+
+/// The asset dags of the example (`example-bundle/src/assets.rs`).
+const ASSET_DAGS: &[&str] = &[
+    "native_assets_produce",
+    "native_assets_consume",
+    "native_assets_emit",
+    "native_assets_condition",
+    "native_assets_or_time",
+];
+
+/// The one asset named exactly `name`, as `GET /api/v2/assets` lists it.
+fn asset_named(api: &Api, name: &str) -> Result<Value> {
+    let v: Value = api.get(&format!("/api/v2/assets?name_pattern={name}&limit=100"))?;
+    v["assets"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
+        .with_context(|| format!("no asset named {name:?} in {v}"))
+}
+
+/// Whether a list of `{dag_id, task_id?}` references has one for `dag_id` (and `task_id`).
+fn refers_to(refs: &Value, dag_id: &str, task_id: Option<&str>) -> bool {
+    refs.as_array().is_some_and(|r| {
+        r.iter()
+            .any(|x| x["dag_id"] == dag_id && task_id.is_none_or(|t| x["task_id"] == t))
+    })
+}
+
+/// Waits until `dag_id` has at least `n` runs and each has ended; its runs, oldest first.
+fn wait_ended_runs(api: &Api, dag_id: &str, n: usize) -> Result<Vec<Value>> {
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    loop {
+        let mut runs = api.dag_runs(dag_id)?;
+        let ended = runs
+            .iter()
+            .all(|r| r["state"] == "success" || r["state"] == "failed");
+        if runs.len() >= n && ended {
+            runs.sort_by_key(|r| r["run_after"].as_str().unwrap_or_default().to_owned());
+            return Ok(runs);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "after {} s {dag_id} has the runs {runs:#?}, want {n} ended",
+            RUN_TIMEOUT.as_secs()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The asset events a run consumed (`upstreamAssetEvents`), as `(asset name, source run)`.
+fn consumed(api: &Api, dag_id: &str, run_id: &str) -> Result<Vec<(String, String)>> {
+    let v: Value = api.get(&format!(
+        "/api/v2/dags/{dag_id}/dagRuns/{}/upstreamAssetEvents",
+        run_id.replace('+', "%2B")
+    ))?;
+    let mut out: Vec<(String, String)> = v["asset_events"]
+        .as_array()
+        .context("no asset_events")?
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or("?").to_owned(),
+                e["source_run_id"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// One asset-triggered run that succeeded: its id.
+fn asset_triggered_success(api: &Api, dag_id: &str, run: &Value) -> Result<String> {
+    let run_id = run["dag_run_id"].as_str().context("a run without an id")?;
+    ensure!(
+        run["run_type"] == "asset_triggered" && run["state"] == "success",
+        "{dag_id}/{run_id}: {run}\n{}",
+        api.explain_run(dag_id, run_id)
+    );
+    Ok(run_id.to_owned())
+}
+
+/// Native dags with assets: a producer's declared outlets get events, the dags scheduled on
+/// them (one asset, an AND/OR condition, a cron schedule or an asset) get asset-triggered runs.
+fn native_asset_checks(api: &Api, checks: &mut Checks) {
+    let mut produced = None;
+    checks.check(
+        "native_assets: a native task's declared outlets get their events when it succeeds",
+        || {
+            api.wait_for_dags(ASSET_DAGS, DAGS_TIMEOUT)?;
+            let (dag, run_id) = ("native_assets_produce", "assets_produce");
+            api.trigger(dag, run_id, json!({}))?;
+            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            let events =
+                api.asset_events(&format!("source_dag_id={dag}&source_run_id={run_id}"))?;
+            let event = |name: &str| events.iter().find(|e| e["name"] == name);
+            let orders = event("native_orders").with_context(|| format!("{events:#?}"))?;
+            ensure!(
+                orders["source_task_id"] == "produce" && orders["extra"]["rows"] == 3,
+                "the outlet's event: {orders}"
+            );
+            // Through the declared alias, to the asset chosen at run time.
+            ensure!(
+                event("native_orders_2026").is_some(),
+                "no event through the alias: {events:#?}"
+            );
+            produced = Some(());
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_assets: the assets show the task's inlets and outlets and the dags scheduled on them",
+        || {
+            let orders = asset_named(api, "native_orders")?;
+            ensure!(
+                refers_to(&orders["producing_tasks"], "native_assets_produce", Some("produce")),
+                "{orders}"
+            );
+            ensure!(
+                refers_to(&orders["consuming_tasks"], "native_assets_consume", Some("consume")),
+                "{orders}"
+            );
+            for dag in ["native_assets_consume", "native_assets_or_time"] {
+                ensure!(refers_to(&orders["scheduled_dags"], dag, None), "{orders}");
+            }
+            let raw = asset_named(api, "file:///data/raw/orders.csv")?;
+            ensure!(
+                raw["uri"] == "file:///data/raw/orders.csv"
+                    && refers_to(&raw["consuming_tasks"], "native_assets_produce", Some("produce")),
+                "{raw}"
+            );
+            for name in ["native_a", "native_b", "native_c"] {
+                let a = asset_named(api, name)?;
+                ensure!(
+                    refers_to(&a["scheduled_dags"], "native_assets_condition", None),
+                    "{a}"
+                );
+            }
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_assets_consume: the producer's event creates an asset_triggered run that succeeds",
+        || {
+            ensure!(produced.is_some(), "the producer's run did not succeed");
+            let dag = "native_assets_consume";
+            let runs = wait_ended_runs(api, dag, 1)?;
+            ensure!(runs.len() == 1, "{runs:#?}");
+            let run_id = asset_triggered_success(api, dag, &runs[0])?;
+            ensure!(
+                consumed(api, dag, &run_id)?
+                    == [("native_orders".to_owned(), "assets_produce".to_owned())],
+                "{run_id} consumed {:?}",
+                consumed(api, dag, &run_id)
+            );
+            let seen = xcom(api, dag, &run_id, "consume", "return_value")?;
+            ensure!(
+                seen["run_type"] == "asset_triggered" && seen["rows"] == 3,
+                "consume returned {seen}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_assets_or_time: its details show the cron-or-assets timetable; the asset side triggers a run",
+        || {
+            ensure!(produced.is_some(), "the producer's run did not succeed");
+            let dag = "native_assets_or_time";
+            let d: Value = api.get(&format!("/api/v2/dags/{dag}/details"))?;
+            ensure!(
+                d["timetable_summary"] == "Asset or 0 0 1 1 *"
+                    && d["timetable_description"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("Triggered by assets or At 00:00, on day 1")),
+                "{d}"
+            );
+            ensure!(
+                d["asset_expression"]["asset"]["name"] == "native_orders",
+                "asset_expression: {}",
+                d["asset_expression"]
+            );
+            // The cron side: next 1 January.
+            ensure!(
+                d["next_dagrun_run_after"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("-01-01T00:00:00")),
+                "next_dagrun_run_after: {}",
+                d["next_dagrun_run_after"]
+            );
+            let runs = wait_ended_runs(api, dag, 1)?;
+            ensure!(runs.len() == 1, "{runs:#?}");
+            let run_id = asset_triggered_success(api, dag, &runs[0])?;
+            let v = xcom(api, dag, &run_id, "report", "return_value")?;
+            ensure!(v == json!("asset_triggered"), "report returned {v}");
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_assets_condition: a & (b | c): a alone creates no run, then b creates one, then a and c another",
+        || {
+            let (emit, dag) = ("native_assets_emit", "native_assets_condition");
+            let emit_run = |run_id: &str, assets: &[&str]| -> Result<()> {
+                api.trigger(emit, run_id, json!({"assets": assets}))?;
+                let run = api.wait_run(emit, run_id, RUN_TIMEOUT)?;
+                ensure!(
+                    run.state == "success",
+                    "{run_id} ended {}: {}",
+                    run.state,
+                    api.explain_run(emit, run_id)
+                );
+                Ok(())
+            };
+            emit_run("emit_a", &["native_a"])?;
+            // The scheduler looks at queued asset events every loop (about a second).
+            std::thread::sleep(Duration::from_secs(5));
+            let runs = api.dag_runs(dag)?;
+            ensure!(runs.is_empty(), "native_a alone created runs: {runs:#?}");
+            emit_run("emit_b", &["native_b"])?;
+            let runs = wait_ended_runs(api, dag, 1)?;
+            ensure!(runs.len() == 1, "one run for a then b: {runs:#?}");
+            let first = asset_triggered_success(api, dag, &runs[0])?;
+            let want = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+                pairs
+                    .iter()
+                    .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+                    .collect()
+            };
+            let got = consumed(api, dag, &first)?;
+            ensure!(
+                got == want(&[("native_a", "emit_a"), ("native_b", "emit_b")]),
+                "{first} consumed {got:?}"
+            );
+            emit_run("emit_ac", &["native_a", "native_c"])?;
+            let runs = wait_ended_runs(api, dag, 2)?;
+            ensure!(runs.len() == 2, "{runs:#?}");
+            let second = asset_triggered_success(api, dag, &runs[1])?;
+            let got = consumed(api, dag, &second)?;
+            ensure!(
+                got == want(&[("native_a", "emit_ac"), ("native_c", "emit_ac")]),
+                "{second} consumed {got:?}"
+            );
+            Ok(())
+        },
+    );
 }
 
 /// The `execution_timeout` the `testing_timeout` and `native_timeout` tasks declare, seconds.

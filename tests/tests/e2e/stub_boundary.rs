@@ -366,6 +366,8 @@ impl Case {
                         arg_sources: vec![],
                         branch: false,
                         map_index_template: None,
+                        inlets: vec![],
+                        outlets: vec![],
                     }
                 })
                 .collect();
@@ -609,6 +611,8 @@ fn write_bundle(path: &Path, dags: &[(&str, &str)]) -> Result<Manifest> {
             arg_sources: vec![],
             branch: false,
             map_index_template: None,
+            inlets: vec![],
+            outlets: vec![],
         }];
         m.dags.insert(
             (*id).to_owned(),
