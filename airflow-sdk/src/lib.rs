@@ -235,7 +235,7 @@ pub use context::{
     DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
     Sensor, SensorMode, SensorTimeout, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
-pub use declare::{Arg, Flow, IntoUtc, Task, arg, flow};
+pub use declare::{Arg, Flow, IntoUtc, Task, TaskGroup, arg, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 
