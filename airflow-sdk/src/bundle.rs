@@ -1794,6 +1794,189 @@ mod tests {
         assert!(skipped(&out).is_empty());
     }
 
+    #[test]
+    fn bad_task_groups_are_refused_naming_the_dag_and_group() {
+        let problems = |dag: Dag| -> Vec<String> {
+            match Bundle::new().queue("rust").dag(dag).validate() {
+                Ok(()) => Vec::new(),
+                Err(e) => e
+                    .problems
+                    .iter()
+                    .map(|p| match p {
+                        DeclarationProblem::Dag(p) => p.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect(),
+            }
+        };
+        let grouped = |id: &str| Dag::new("etl").native().group(id, |g| g.task("a", noop));
+        assert_eq!(problems(grouped("load")), Vec::<String>::new());
+        let bad = problems(grouped("lo.ad"));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            bad[0].starts_with("dag \"etl\": task group \"lo.ad\" has an id Airflow refuses"),
+            "{bad:?}"
+        );
+        assert!(
+            problems(grouped(""))
+                .iter()
+                .any(|p| p.contains("has an id Airflow refuses"))
+        );
+        assert!(
+            problems(grouped(&"g".repeat(201)))
+                .iter()
+                .any(|p| p.contains("1 to 200"))
+        );
+        let twice = problems(
+            Dag::new("etl")
+                .native()
+                .group("load", |g| g.task("a", noop))
+                .group("load", |g| g.task("b", noop)),
+        );
+        assert_eq!(
+            twice,
+            ["dag \"etl\": task group \"load\" is declared more than once; rename one"]
+        );
+        // Without the prefix, the inner group's id is its own, and clashes with a task's.
+        let clash = problems(
+            Dag::new("etl")
+                .native()
+                .task("inner", noop)
+                .group(TaskGroup::new("outer").prefix_group_id(false), |g| {
+                    g.group("inner", |g| g.task("x", noop))
+                }),
+        );
+        assert_eq!(clash.len(), 1, "{clash:?}");
+        assert!(
+            clash[0].contains("task group \"inner\" has the id of a task"),
+            "{clash:?}"
+        );
+        // Prefixing makes two tasks one id: named as duplicates.
+        let err = Bundle::new()
+            .queue("rust")
+            .dag(
+                Dag::new("etl")
+                    .native()
+                    .task("load.a", noop)
+                    .group("load", |g| g.task("a", noop)),
+            )
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("task id \"load.a\" is declared more than once in dag \"etl\""),
+            "{err}"
+        );
+        let empty = problems(Dag::new("etl").native().task("a", noop).group("g", |g| g));
+        assert_eq!(
+            empty,
+            ["dag \"etl\": task group \"g\" holds no task; add one or remove the group"]
+        );
+        // A stub dag's groups belong in its Python file.
+        let stub = Bundle::new()
+            .dag(Dag::new("etl").group("load", |g| g.task("a", noop)))
+            .validate()
+            .unwrap_err();
+        assert!(
+            stub.to_string()
+                .contains("task group \"load\" is declared in a dag that is not native"),
+            "{stub}"
+        );
+        // A dependency on an unknown id is named once, not the group beside it.
+        let unknown = problems(grouped("load").flow(flow("load") >> "lod"));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(unknown[0].contains("names task \"lod\""), "{unknown:?}");
+    }
+
+    #[test]
+    fn group_dependencies_mean_roots_and_leaves_and_defaults_nest() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("d")
+                .native()
+                .default_task(TaskSettings::new().retries(1).pool("dag"))
+                .task("start", noop)
+                .group(
+                    TaskGroup::new("g").default_task(TaskSettings::new().retries(2).owner("g")),
+                    |g| {
+                        g.task("a", noop)
+                            .task("b", noop)
+                            .group(
+                                TaskGroup::new("h").default_task(TaskSettings::new().retries(3)),
+                                |h| h.task(Task::new("c").retries(4), noop).task("d", noop),
+                            )
+                            .flow(flow("g.a") >> "g.h")
+                    },
+                )
+                .task("end", noop)
+                .flow(flow("start") >> "g" >> "end"),
+        );
+        let m = b.metadata().unwrap();
+        assert_eq!(
+            m.dags["d"].tasks,
+            ["start", "g.a", "g.b", "g.h.c", "g.h.d", "end"]
+        );
+        let decl = m.dags["d"].declared.as_ref().unwrap();
+        let t = |id: &str| decl.tasks.iter().find(|t| t.id == id).unwrap();
+        // Roots of g are a and b (c and d follow a); its leaves are b, c and d.
+        assert_eq!(t("start").downstream, ["g.a", "g.b"]);
+        assert_eq!(t("g.a").downstream, ["g.h.c", "g.h.d"]);
+        for leaf in ["g.b", "g.h.c", "g.h.d"] {
+            assert_eq!(t(leaf).downstream, ["end"], "{leaf}");
+        }
+        // Own setting, then the innermost group's, the outer group's, the dag's.
+        let s = |id: &str| &t(id).settings;
+        assert_eq!(
+            (
+                s("g.h.c").retries,
+                s("g.h.d").retries,
+                s("g.a").retries,
+                s("end").retries
+            ),
+            (Some(4), Some(3), Some(2), Some(1))
+        );
+        assert_eq!(s("g.h.d").owner.as_deref(), Some("g"));
+        assert_eq!(s("g.h.d").pool.as_deref(), Some("dag"));
+        assert_eq!(s("end").owner, None);
+        let g = &decl.groups[0];
+        assert_eq!(
+            (g.id.as_str(), g.tasks.as_slice()),
+            ("g", &["g.a".to_owned(), "g.b".to_owned()][..])
+        );
+        assert_eq!(g.upstream_tasks, ["start"]);
+        assert_eq!(g.downstream_tasks, ["end"]);
+        let h = &decl.groups[1];
+        assert_eq!(
+            (h.id.as_str(), h.label.as_str(), h.parent.as_deref()),
+            ("g.h", "h", Some("g"))
+        );
+        assert_eq!(h.upstream_tasks, ["g.a"]);
+    }
+
+    /// A grouped task runs by its full id, with its group's defaults.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn the_testing_harness_runs_a_grouped_task_by_its_full_id() {
+        use crate::testing::TestRun;
+        fn double(_: &mut TaskContext, n: u32) -> TaskResult<u32> {
+            Ok(n * 2)
+        }
+        let bundle = Bundle::new().queue("rust").dag(
+            Dag::new("d")
+                .native()
+                .task("start", |_: &mut TaskContext| Ok(21))
+                .group(
+                    TaskGroup::new("math").default_task(TaskSettings::new().retries(2)),
+                    |g| g.task_with_args("double", [arg("n").output_of("start")], double),
+                ),
+        );
+        assert_eq!(bundle.dags()[0].task_retries("math.double"), Some(2));
+        let out = TestRun::new("d", "math.double")
+            .xcom("start", "return_value", serde_json::json!(21))
+            .run_in(&bundle);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(serde_json::json!(42)));
+    }
+
     /// `testing` refuses a bundle the binary would refuse, with the same text.
     #[cfg(feature = "testing")]
     #[test]

@@ -5,7 +5,8 @@
 //! dag with conf `{"fail": true}` to make `transform` fail on purpose and watch Airflow retry it.
 //!
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
-//! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches.
+//! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches;
+//! `native_groups` (in `groups.rs`) puts tasks in nested task groups.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
 
@@ -26,6 +27,7 @@ use airflow_sdk::{Bundle, Dag, Task, TaskContext, TaskError, TaskResult};
 use serde::{Deserialize, Serialize};
 
 mod deferral;
+mod groups;
 mod hitl;
 mod native;
 mod retry_assets;
@@ -151,6 +153,7 @@ fn bundle() -> Bundle {
         .dag(testing::timeout_dag())
         .dag(native::timeout_dag())
         .dag(taskflow::dag())
+        .dag(groups::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag())
 }
