@@ -656,24 +656,7 @@ impl fmt::Display for DeclarationProblem {
                 task_id,
                 queue,
                 routed,
-            } => match (queue, routed.is_empty()) {
-                (_, true) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} has no queue routed to the executable \
-                     coordinator: declare one with Bundle::queue(\"rust\") and route it in \
-                     [sdk] queue_to_coordinator"
-                ),
-                (Some(q), false) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} runs on queue {q:?}, which the bundle \
-                     does not route to the executable coordinator (routed: {routed:?}); use one \
-                     of them or add it with Bundle::queue"
-                ),
-                (None, false) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} has no queue; give it one of {routed:?}"
-                ),
-            },
+            } => write_unrouted(f, dag_id, task_id, queue.as_deref(), routed),
             DeclarationProblem::BadDate { dag_id, detail } => {
                 write!(f, "dag {dag_id:?}: {detail}")
             }
@@ -733,6 +716,34 @@ impl fmt::Display for DeclarationProblem {
                  {listed:?}; rebuild the bundle with one airflow-sdk"
             ),
         }
+    }
+}
+
+/// Why a task's queue does not reach the executable coordinator.
+fn write_unrouted(
+    f: &mut fmt::Formatter<'_>,
+    dag_id: &str,
+    task_id: &str,
+    queue: Option<&str>,
+    routed: &[String],
+) -> fmt::Result {
+    match (queue, routed.is_empty()) {
+        (_, true) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} has no queue routed to the executable \
+             coordinator: declare one with Bundle::queue(\"rust\") and route it in \
+             [sdk] queue_to_coordinator"
+        ),
+        (Some(q), false) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} runs on queue {q:?}, which the bundle \
+             does not route to the executable coordinator (routed: {routed:?}); use one \
+             of them or add it with Bundle::queue"
+        ),
+        (None, false) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} has no queue; give it one of {routed:?}"
+        ),
     }
 }
 
@@ -1358,6 +1369,50 @@ mod tests {
             ),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn task_groups_are_checked_as_the_packer_reads_them() {
+        let mut d = dag(vec![task("g.a", &[]), task("b", &[])]);
+        d.native = true;
+        let mut g = GroupDeclaration::new("g");
+        g.tasks = vec!["g.a".into()];
+        d.groups = vec![g.clone()];
+        assert_eq!(d.problems("etl"), vec![]);
+        // A manifest naming a task or parent group the dag lacks (a bundle mixing SDKs).
+        let mut inner = GroupDeclaration::new("h");
+        inner.id = "g.h".into();
+        inner.parent = Some("nope".into());
+        inner.tasks = vec!["g.h.x".into()];
+        d.groups.push(inner);
+        let p: Vec<String> = d.problems("etl").iter().map(ToString::to_string).collect();
+        assert_eq!(
+            p,
+            [
+                "dag \"etl\": task group \"g.h\" names \"nope\", which the dag does not declare \
+                 (rebuild the bundle with one airflow-sdk)",
+                "dag \"etl\": task group \"g.h\" names \"g.h.x\", which the dag does not declare \
+                 (rebuild the bundle with one airflow-sdk)",
+            ]
+        );
+        // A stub dag's groups are its Python file's.
+        d.groups = vec![g];
+        d.native = false;
+        assert!(matches!(
+            &d.problems("etl")[..],
+            [DeclarationProblem::Group {
+                problem: GroupProblem::NotNative,
+                ..
+            }]
+        ));
+        // The manifest form: absent when there are none, prefix_group_id only when false.
+        let yaml = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            yaml["groups"],
+            serde_json::json!([{"id": "g", "label": "g", "tasks": ["g.a"]}])
+        );
+        d.groups.clear();
+        assert!(serde_json::to_value(&d).unwrap().get("groups").is_none());
     }
 
     #[test]

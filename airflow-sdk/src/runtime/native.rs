@@ -279,27 +279,21 @@ impl<'a> Groups<'a> {
     /// The children of group `parent` (the root when `None`), in Python's order: tasks by
     /// their position, each group at its first task's.
     fn children(&self, parent: Option<&str>) -> Vec<Child<'a>> {
-        let tasks: &[String];
-        let mut out: Vec<(usize, Child<'a>)> = Vec::new();
         let position = |id: &str| self.decl.tasks.iter().position(|t| t.id == id);
-        match parent {
-            None => {
-                for t in &self.top {
-                    out.push((position(t).unwrap_or(usize::MAX), Child::Task(t)));
-                }
-            }
-            Some(p) => {
-                tasks = self
-                    .decl
-                    .groups
-                    .iter()
-                    .find(|g| g.id == p)
-                    .map_or(&[], |g| g.tasks.as_slice());
-                for t in tasks {
-                    out.push((position(t).unwrap_or(usize::MAX), Child::Task(t)));
-                }
-            }
-        }
+        let tasks: Vec<&'a str> = match parent {
+            None => self.top.clone(),
+            Some(p) => self
+                .decl
+                .groups
+                .iter()
+                .find(|g| g.id == p)
+                .map(|g| g.tasks.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+        };
+        let mut out: Vec<(usize, Child<'a>)> = tasks
+            .into_iter()
+            .map(|t| (position(t).unwrap_or(usize::MAX), Child::Task(t)))
+            .collect();
         for (i, g) in self.decl.groups.iter().enumerate() {
             if g.parent.as_deref() == parent {
                 out.push((self.first[i], Child::Group(g)));
