@@ -891,6 +891,35 @@ impl Dag {
         out
     }
 
+    /// Each group as the metadata carries it, with what was written on it (`links`, from
+    /// [`resolve`](Self::resolve)).
+    fn group_declarations(&self, links: Vec<[BTreeSet<String>; 4]>) -> Vec<GroupDeclaration> {
+        self.groups
+            .iter()
+            .zip(links)
+            .enumerate()
+            .map(|(i, (g, [up_groups, down_groups, up_tasks, down_tasks]))| {
+                let mut d = GroupDeclaration::new(&g.group.id);
+                d.id.clone_from(&g.id);
+                d.parent = g.parent.map(|p| self.groups[p].id.clone());
+                d.prefix_group_id = g.group.prefix_group_id;
+                d.tooltip.clone_from(&g.group.tooltip);
+                d.display_name.clone_from(&g.group.display_name);
+                d.tasks = self
+                    .tasks
+                    .iter()
+                    .filter(|t| t.group == Some(i))
+                    .map(|t| t.id.clone())
+                    .collect();
+                d.upstream_groups = up_groups.into_iter().collect();
+                d.downstream_groups = down_groups.into_iter().collect();
+                d.upstream_tasks = up_tasks.into_iter().collect();
+                d.downstream_tasks = down_tasks.into_iter().collect();
+                d
+            })
+            .collect()
+    }
+
     /// The declarations as the metadata carries them (each task's settings resolved over the
     /// dag's defaults and the bundle's first coordinator queue), and what is wrong with them.
     fn declaration(&self, queues: &[String]) -> (DagDeclaration, Vec<declare::DeclarationProblem>) {
@@ -957,31 +986,7 @@ impl Dag {
                 branch: t.branch,
             })
             .collect();
-        let groups = self
-            .groups
-            .iter()
-            .zip(resolved.links)
-            .enumerate()
-            .map(|(i, (g, [up_groups, down_groups, up_tasks, down_tasks]))| {
-                let mut d = GroupDeclaration::new(&g.group.id);
-                d.id.clone_from(&g.id);
-                d.parent = g.parent.map(|p| self.groups[p].id.clone());
-                d.prefix_group_id = g.group.prefix_group_id;
-                d.tooltip.clone_from(&g.group.tooltip);
-                d.display_name.clone_from(&g.group.display_name);
-                d.tasks = self
-                    .tasks
-                    .iter()
-                    .filter(|t| t.group == Some(i))
-                    .map(|t| t.id.clone())
-                    .collect();
-                d.upstream_groups = up_groups.into_iter().collect();
-                d.downstream_groups = down_groups.into_iter().collect();
-                d.upstream_tasks = up_tasks.into_iter().collect();
-                d.downstream_tasks = down_tasks.into_iter().collect();
-                d
-            })
-            .collect();
+        let groups = self.group_declarations(resolved.links);
         // `@continuous` allows one active run; Airflow's default (16) would be refused.
         let max_active_runs = match (&self.schedule, self.max_active_runs) {
             (Schedule::Continuous, None) => Some(1),
