@@ -838,7 +838,7 @@ impl Dag {
             let (sa, sb) = (self.scope_of(a, up), self.scope_of(b, down));
             sa.iter().zip(&sb).take_while(|(x, y)| x == y).count()
         };
-        written.sort_by_key(|w| std::cmp::Reverse(depth(w)));
+        written.sort_by_cached_key(|w| std::cmp::Reverse(depth(w)));
         // The group's tasks with no upstream (roots) or no downstream (leaves) in the group, by
         // the task edges so far.
         let ends = |edges: &[(String, String)], g: usize, roots: bool| -> Vec<String> {

@@ -132,7 +132,9 @@
 //! backoff, timeout, [`TriggerRule`], pool, priority, queue, owner, docs). [`Bundle::queue`]
 //! names the queue Airflow routes to the executable coordinator. These declarations travel in
 //! `--airflow-metadata`; from them `cargo airflow pack` writes the Python stub dag file, and on
-//! Airflow 3.4 a [`Dag::native`] dag needs no Python file at all.
+//! Airflow 3.4 a [`Dag::native`] dag needs no Python file at all. A native dag may also put its
+//! tasks in task groups ([`Dag::group`], [`TaskGroup`]), pass return values to typed arguments
+//! ([`arg`]) and branch ([`Dag::branch`]).
 //!
 //! # Logging
 //!
