@@ -29,7 +29,7 @@
 //! assert_eq!(settings.retries, Some(2));
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -441,6 +441,82 @@ impl ArgSource {
     }
 }
 
+/// One task group of a native dag, as Airflow's `TaskGroup` serializes it: its id, where it sits,
+/// its tasks, and the dependencies written on the group itself (which the UI's graph draws as
+/// one edge to the group; the task-level edges they imply are in each task's
+/// [`downstream`](TaskDeclaration::downstream)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct GroupDeclaration {
+    /// The full group id (`outer.inner`), unique among the dag's group and task ids.
+    pub id: String,
+    /// The id as declared, without its parent's prefix (Airflow's `_group_id`).
+    pub label: String,
+    /// The full id of the enclosing group; `None` for a group at the dag's top level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Whether the group's id prefixes the ids of its tasks and groups (Airflow's default).
+    #[serde(skip_serializing_if = "is_true")]
+    pub prefix_group_id: bool,
+    /// Shown when the pointer is over the group in the UI's graph.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tooltip: Option<String>,
+    /// The name the UI shows instead of the label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The ids of the tasks directly in the group, in declaration order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<String>,
+    /// Groups written upstream of this one (`a >> this`), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstream_groups: Vec<String>,
+    /// Groups written downstream of this one, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub downstream_groups: Vec<String>,
+    /// Tasks written upstream of this group (for a group upstream, its leaves), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub upstream_tasks: Vec<String>,
+    /// Tasks written downstream of this group, sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub downstream_tasks: Vec<String>,
+}
+
+impl GroupDeclaration {
+    /// A top-level group `label` that prefixes its children's ids, with nothing in it yet.
+    pub fn new(label: impl Into<String>) -> Self {
+        let label = label.into();
+        GroupDeclaration {
+            id: label.clone(),
+            label,
+            ..GroupDeclaration::default()
+        }
+    }
+}
+
+impl Default for GroupDeclaration {
+    fn default() -> Self {
+        GroupDeclaration {
+            id: String::new(),
+            label: String::new(),
+            parent: None,
+            prefix_group_id: true,
+            tooltip: None,
+            display_name: None,
+            tasks: Vec::new(),
+            upstream_groups: Vec::new(),
+            downstream_groups: Vec::new(),
+            upstream_tasks: Vec::new(),
+            downstream_tasks: Vec::new(),
+        }
+    }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
 /// Everything a bundle declares about one dag beyond its task ids.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -494,6 +570,10 @@ pub struct DagDeclaration {
     pub default_task: TaskSettings,
     /// The tasks, in declaration order.
     pub tasks: Vec<TaskDeclaration>,
+    /// The task groups (native dags only), each after the group that holds it, in declaration
+    /// order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupDeclaration>,
 }
 
 /// One thing wrong with a dag's declarations; each names the dag and, where there is one, the
@@ -601,6 +681,15 @@ pub enum DeclarationProblem {
         /// The dag.
         dag_id: String,
     },
+    /// A task group is declared wrong ([`GroupProblem`] says how).
+    Group {
+        /// The dag.
+        dag_id: String,
+        /// The group's full id.
+        group_id: String,
+        /// What is wrong.
+        problem: GroupProblem,
+    },
     /// A manifest's declared tasks are not its task list (a bundle mixing SDKs).
     TaskListMismatch {
         /// The dag.
@@ -642,24 +731,7 @@ impl fmt::Display for DeclarationProblem {
                 task_id,
                 queue,
                 routed,
-            } => match (queue, routed.is_empty()) {
-                (_, true) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} has no queue routed to the executable \
-                     coordinator: declare one with Bundle::queue(\"rust\") and route it in \
-                     [sdk] queue_to_coordinator"
-                ),
-                (Some(q), false) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} runs on queue {q:?}, which the bundle \
-                     does not route to the executable coordinator (routed: {routed:?}); use one \
-                     of them or add it with Bundle::queue"
-                ),
-                (None, false) => write!(
-                    f,
-                    "task {task_id:?} of dag {dag_id:?} has no queue; give it one of {routed:?}"
-                ),
-            },
+            } => write_unrouted(f, dag_id, task_id, queue.as_deref(), routed),
             DeclarationProblem::BadDate { dag_id, detail } => {
                 write!(f, "dag {dag_id:?}: {detail}")
             }
@@ -698,6 +770,11 @@ impl fmt::Display for DeclarationProblem {
             DeclarationProblem::ArgSources { .. }
             | DeclarationProblem::BadAsset { .. }
             | DeclarationProblem::AssetsNeedNative { .. } => self.fmt_task_problem(f),
+            DeclarationProblem::Group {
+                dag_id,
+                group_id,
+                problem,
+            } => write!(f, "dag {dag_id:?}: task group {group_id:?} {problem}"),
             DeclarationProblem::TaskListMismatch {
                 dag_id,
                 declared,
@@ -746,6 +823,34 @@ impl DeclarationProblem {
     }
 }
 
+/// Why a task's queue does not reach the executable coordinator.
+fn write_unrouted(
+    f: &mut fmt::Formatter<'_>,
+    dag_id: &str,
+    task_id: &str,
+    queue: Option<&str>,
+    routed: &[String],
+) -> fmt::Result {
+    match (queue, routed.is_empty()) {
+        (_, true) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} has no queue routed to the executable \
+             coordinator: declare one with Bundle::queue(\"rust\") and route it in \
+             [sdk] queue_to_coordinator"
+        ),
+        (Some(q), false) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} runs on queue {q:?}, which the bundle \
+             does not route to the executable coordinator (routed: {routed:?}); use one \
+             of them or add it with Bundle::queue"
+        ),
+        (None, false) => write!(
+            f,
+            "task {task_id:?} of dag {dag_id:?} has no queue; give it one of {routed:?}"
+        ),
+    }
+}
+
 /// What is wrong with a task's argument sources, in a native dag or a stub dag.
 fn arg_sources_text(native: bool) -> &'static str {
     if native {
@@ -755,6 +860,54 @@ fn arg_sources_text(native: bool) -> &'static str {
     } else {
         "says where its arguments come from, but its dag is not native: the Python stub's call \
          binds them; name the arguments only, or make the dag native"
+    }
+}
+
+/// What is wrong with a task group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupProblem {
+    /// Its id as declared is empty, too long, or has a character other than letters, digits,
+    /// `_` and `-` ([`is_group_id`](crate::ids::is_group_id)).
+    BadId,
+    /// Another group of the dag has the same full id.
+    Duplicate,
+    /// A task of the dag has the group's full id (Airflow keeps group and task ids apart).
+    ClashesWithTask,
+    /// It holds no task, directly or in a nested group.
+    Empty,
+    /// It names a parent group or a task the dag does not declare (before it, for a parent).
+    Unknown(String),
+    /// It is declared in a dag that is not native: a stub dag's groups are declared in its
+    /// Python file.
+    NotNative,
+}
+
+impl fmt::Display for GroupProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupProblem::BadId => write!(
+                f,
+                "has an id Airflow refuses: use 1 to {} letters, digits, '_' and '-' (no '.', \
+                 which joins a group's id to its children's)",
+                crate::ids::MAX_GROUP_ID_CHARS
+            ),
+            GroupProblem::Duplicate => f.write_str("is declared more than once; rename one"),
+            GroupProblem::ClashesWithTask => f.write_str(
+                "has the id of a task of the dag, and Airflow keeps group and task ids apart; \
+                 rename one",
+            ),
+            GroupProblem::Empty => f.write_str("holds no task; add one or remove the group"),
+            GroupProblem::Unknown(id) => write!(
+                f,
+                "names {id:?}, which the dag does not declare (rebuild the bundle with one \
+                 airflow-sdk)"
+            ),
+            GroupProblem::NotNative => f.write_str(
+                "is declared in a dag that is not native: add .native() (Airflow 3.4), or \
+                 declare the group in the stub's Python file and name its Rust tasks by their \
+                 full ids (\"group.task\")",
+            ),
+        }
     }
 }
 
@@ -894,6 +1047,7 @@ impl DagDeclaration {
         }
         out.extend(self.arg_problems(dag_id, &index));
         out.extend(self.asset_problems(dag_id));
+        out.extend(self.group_problems(dag_id, &index));
         if let Schedule::Cron { expression, .. } = &self.schedule
             && let Err(error) = check_cron(expression)
         {
@@ -948,6 +1102,56 @@ impl DagDeclaration {
             }
             for o in &t.outlets {
                 check(Some(&t.id), "outlet", o);
+            }
+        }
+        out
+    }
+
+    /// Task groups that Airflow would refuse or that name what the dag lacks.
+    fn group_problems(
+        &self,
+        dag_id: &str,
+        index: &HashMap<&str, usize>,
+    ) -> Vec<DeclarationProblem> {
+        let mut out = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        // How many tasks each group holds, nested groups included.
+        let mut held: HashMap<&str, usize> = HashMap::new();
+        for g in self.groups.iter().rev() {
+            let n = g.tasks.len() + held.get(g.id.as_str()).copied().unwrap_or(0);
+            if let Some(p) = &g.parent {
+                *held.entry(p.as_str()).or_default() += n;
+            }
+            held.insert(g.id.as_str(), n);
+        }
+        for g in &self.groups {
+            let mut problem = |problem| {
+                out.push(DeclarationProblem::Group {
+                    dag_id: dag_id.to_owned(),
+                    group_id: g.id.clone(),
+                    problem,
+                });
+            };
+            if !self.native {
+                problem(GroupProblem::NotNative);
+            }
+            if !crate::ids::is_group_id(&g.label) {
+                problem(GroupProblem::BadId);
+            }
+            if !seen.insert(g.id.as_str()) {
+                problem(GroupProblem::Duplicate);
+            }
+            if index.contains_key(g.id.as_str()) {
+                problem(GroupProblem::ClashesWithTask);
+            }
+            if let Some(p) = g.parent.as_ref().filter(|p| !seen.contains(p.as_str())) {
+                problem(GroupProblem::Unknown(p.clone()));
+            }
+            if let Some(t) = g.tasks.iter().find(|t| !index.contains_key(t.as_str())) {
+                problem(GroupProblem::Unknown(t.clone()));
+            }
+            if held.get(g.id.as_str()).copied().unwrap_or(0) == 0 {
+                problem(GroupProblem::Empty);
             }
         }
         out
@@ -1358,6 +1562,50 @@ mod tests {
                 dag_id: "etl".into()
             }]
         );
+    }
+
+    #[test]
+    fn task_groups_are_checked_as_the_packer_reads_them() {
+        let mut d = dag(vec![task("g.a", &[]), task("b", &[])]);
+        d.native = true;
+        let mut g = GroupDeclaration::new("g");
+        g.tasks = vec!["g.a".into()];
+        d.groups = vec![g.clone()];
+        assert_eq!(d.problems("etl"), vec![]);
+        // A manifest naming a task or parent group the dag lacks (a bundle mixing SDKs).
+        let mut inner = GroupDeclaration::new("h");
+        inner.id = "g.h".into();
+        inner.parent = Some("nope".into());
+        inner.tasks = vec!["g.h.x".into()];
+        d.groups.push(inner);
+        let p: Vec<String> = d.problems("etl").iter().map(ToString::to_string).collect();
+        assert_eq!(
+            p,
+            [
+                "dag \"etl\": task group \"g.h\" names \"nope\", which the dag does not declare \
+                 (rebuild the bundle with one airflow-sdk)",
+                "dag \"etl\": task group \"g.h\" names \"g.h.x\", which the dag does not declare \
+                 (rebuild the bundle with one airflow-sdk)",
+            ]
+        );
+        // A stub dag's groups are its Python file's.
+        d.groups = vec![g];
+        d.native = false;
+        assert!(matches!(
+            &d.problems("etl")[..],
+            [DeclarationProblem::Group {
+                problem: GroupProblem::NotNative,
+                ..
+            }]
+        ));
+        // The manifest form: absent when there are none, prefix_group_id only when false.
+        let yaml = serde_json::to_value(&d).unwrap();
+        assert_eq!(
+            yaml["groups"],
+            serde_json::json!([{"id": "g", "label": "g", "tasks": ["g.a"]}])
+        );
+        d.groups.clear();
+        assert!(serde_json::to_value(&d).unwrap().get("groups").is_none());
     }
 
     #[test]

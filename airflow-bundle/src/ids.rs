@@ -37,6 +37,18 @@ pub fn check_id(id: &str) -> Option<IdProblem> {
     None
 }
 
+/// Airflow's maximum task group id length, in characters.
+pub const MAX_GROUP_ID_CHARS: usize = 200;
+
+/// Whether `id` is a task group id Airflow accepts (`validate_group_key`): 1 to
+/// [`MAX_GROUP_ID_CHARS`] characters, each a letter, digit, `_` or `-` (no `.`: the dot joins a
+/// group's id to its children's).
+pub fn is_group_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.chars().count() <= MAX_GROUP_ID_CHARS
+        && id.chars().all(|c| word_char(c) || c == '-')
+}
+
 /// Whether `c` matches Python's `\w` in a str pattern, as Airflow's `^[\w.-]+$` does: letters
 /// (`\p{L}`), numbers (`\p{N}`) and `_`. Rust's `is_alphanumeric` also accepts combining marks
 /// such as U+093E, which Python refuses.

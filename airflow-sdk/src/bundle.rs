@@ -6,15 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airflow_bundle::declare::{
-    self, ArgSource, AssetCondition, AssetOrAlias, DagDeclaration, ParamDeclaration, Schedule,
-    TaskDeclaration, TaskSettings,
+    self, ArgSource, AssetCondition, AssetOrAlias, DagDeclaration, GroupDeclaration,
+    ParamDeclaration, Schedule, TaskDeclaration, TaskSettings,
 };
 use airflow_bundle::{DagEntry, Metadata, Sdk};
 use airflow_protocol::messages::{HandlerBinding, TaskHandlerDeclaration, TaskHandlerParam};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::declare::{Arg, Flow, IntoUtc, Task};
+use crate::declare::{Arg, Flow, IntoUtc, Task, TaskGroup};
 use crate::runtime::timeout::ExecutionTimeout;
 use crate::suspend::{FAIL_METHOD, Resumed, Suspend};
 use crate::{SchemaVersion, TaskContext, TaskError, TaskResult};
@@ -27,7 +27,8 @@ pub(crate) type TaskFn =
 #[derive(Clone)]
 pub(crate) struct TaskEntry {
     pub(crate) id: String,
-    /// Its own settings (the dag's defaults are applied in [`Bundle::metadata`]).
+    /// Its own settings over its groups' defaults (the dag's defaults are applied in
+    /// [`Bundle::metadata`]).
     pub(crate) settings: TaskSettings,
     pub(crate) run: TaskFn,
     /// For a task with typed arguments: the parameter names given, and how many the function
@@ -47,6 +48,37 @@ pub(crate) struct TaskEntry {
     pub(crate) inlets: Vec<AssetOrAlias>,
     /// What the task produces ([`Task::outlet`]): sent as `task_outlets` when it succeeds.
     pub(crate) outlets: Vec<AssetOrAlias>,
+    /// The innermost task group it was declared in (an index into the dag's groups).
+    pub(crate) group: Option<usize>,
+}
+
+/// One declared task group: as declared, with its full id and its enclosing group.
+#[derive(Clone, Debug)]
+struct GroupEntry {
+    group: TaskGroup,
+    /// The full group id (`outer.inner` when the outer group prefixes).
+    id: String,
+    parent: Option<usize>,
+}
+
+/// A dependency's end: a task, a task group (by index), or an id the dag lacks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    Task,
+    Group(usize),
+    Unknown,
+}
+
+/// What the dependencies written on tasks and groups come to: the task-level edges, and per
+/// group what was written on the group itself (Airflow's `upstream_group_ids`, ...).
+#[derive(Default)]
+struct Resolved {
+    /// `(upstream, downstream)` between tasks, and those naming unknown ids as written; no
+    /// repeats.
+    edges: Vec<(String, String)>,
+    /// Per group (same index): upstream groups, downstream groups, upstream tasks, downstream
+    /// tasks.
+    links: Vec<[BTreeSet<String>; 4]>,
 }
 
 /// The `value_schema` of each argument of a typed task, in order.
@@ -172,6 +204,10 @@ pub struct Dag {
     edges: Vec<(String, String)>,
     /// Resume handlers: `(task id, method, handler)`, in declaration order.
     resumes: Vec<(String, String, ResumeFn)>,
+    /// Task groups, in declaration order (a group after the one holding it).
+    groups: Vec<GroupEntry>,
+    /// The groups being declared, innermost last: tasks added now are theirs.
+    open: Vec<usize>,
 }
 
 /// A resume handler with its arguments erased: `next_kwargs` (plain JSON) in, the return value
@@ -203,6 +239,8 @@ impl Dag {
             default_task: TaskSettings::default(),
             edges: Vec::new(),
             resumes: Vec::new(),
+            groups: Vec::new(),
+            open: Vec::new(),
         }
     }
 
@@ -357,6 +395,79 @@ impl Dag {
             self.edges.push((pair[0].clone(), pair[1].clone()));
         }
         self
+    }
+
+    /// Declares a task group of a [native](Self::native) dag, as Python's `with TaskGroup(...)`:
+    /// the tasks and groups that `build` adds to the dag are in the group. Their ids are
+    /// prefixed with the group's (`load.a` for task `a` in group `load`; see
+    /// [`TaskGroup::prefix_group_id`]), and their settings default to the group's
+    /// [`default_task`](TaskGroup::default_task). Everywhere else (dependencies, arguments,
+    /// `xcom_pull`, Airflow's REST API) a task is named by its full id.
+    ///
+    /// A dependency may name a group by its full id: upstream of a task it stands for the group's
+    /// leaves (its tasks with no downstream task in the group), downstream of one for its roots,
+    /// as in Python, and the graph in Airflow's UI draws the edge to the group. Roots and leaves
+    /// are those of the dependencies inside the group, whatever order they were written in.
+    ///
+    /// ```
+    /// use airflow_sdk::{flow, Dag, TaskContext, TaskGroup, TaskResult, TaskSettings};
+    /// # fn step(_: &mut TaskContext) -> TaskResult { Ok(()) }
+    ///
+    /// let dag = Dag::new("etl")
+    ///     .native()
+    ///     .task("extract", step)
+    ///     .group(
+    ///         TaskGroup::new("load")
+    ///             .tooltip("Loads both tables")
+    ///             .default_task(TaskSettings::new().retries(2)),
+    ///         |g| {
+    ///             g.task("orders", step) // load.orders
+    ///                 .task("customers", step) // load.customers
+    ///                 .group("check", |g| g.task("counts", step)) // load.check.counts
+    ///                 .flow(flow(["load.orders", "load.customers"]) >> "load.check")
+    ///         },
+    ///     )
+    ///     .task("report", step)
+    ///     // extract >> both loads; load.check.counts >> report.
+    ///     .flow(flow("extract") >> "load" >> "report");
+    /// assert_eq!(
+    ///     dag.task_ids().collect::<Vec<_>>(),
+    ///     ["extract", "load.orders", "load.customers", "load.check.counts", "report"]
+    /// );
+    /// ```
+    ///
+    /// The bundle refuses a group in a dag that is not native (a stub dag's groups are declared
+    /// in its Python file), an id with characters other than letters, digits, `_` and `-`, a
+    /// group id used twice or also used by a task, and a group with no task.
+    pub fn group(mut self, group: impl Into<TaskGroup>, build: impl FnOnce(Dag) -> Dag) -> Self {
+        let group = group.into();
+        let id = self.child_id(&group.id);
+        let parent = self.open.last().copied();
+        self.groups.push(GroupEntry { group, id, parent });
+        let depth = self.open.len();
+        self.open.push(self.groups.len() - 1);
+        let mut dag = build(self);
+        dag.open.truncate(depth);
+        dag
+    }
+
+    /// The full id of `label` declared now: prefixed by the innermost open group's id when that
+    /// group prefixes (Python's `TaskGroup.child_id`).
+    fn child_id(&self, label: &str) -> String {
+        match self.open.last().map(|&g| &self.groups[g]) {
+            Some(g) if g.group.prefix_group_id => format!("{}.{label}", g.id),
+            _ => label.to_owned(),
+        }
+    }
+
+    /// `task` as declared now: its full id, and its settings over the open groups' defaults
+    /// (innermost first).
+    fn scoped(&self, mut task: Task) -> Task {
+        task.id = self.child_id(&task.id);
+        for &g in self.open.iter().rev() {
+            task.settings = task.settings.or(&self.groups[g].group.default_task);
+        }
+        task
     }
 
     /// Adds a task: an id (`"extract"`) or a [`Task`] with settings, and its function. Its return
@@ -536,11 +647,23 @@ impl Dag {
     /// Declares `task` with its run function; `params` are a typed-argument task's parameter
     /// names, its function's arity and its arguments' value schemas.
     pub(crate) fn push_task(
+        self,
+        task: Task,
+        run: TaskFn,
+        params: Option<(Vec<String>, usize, ValueSchemas)>,
+    ) -> Self {
+        let task = self.scoped(task);
+        self.push_entry(task, run, params)
+    }
+
+    /// [`push_task`](Self::push_task) for a task already [scoped](Self::scoped).
+    fn push_entry(
         mut self,
         task: Task,
         run: TaskFn,
         params: Option<(Vec<String>, usize, ValueSchemas)>,
     ) -> Self {
+        let group = self.open.last().copied();
         let (params, value_schemas) = match params {
             Some((names, arity, schemas)) => (Some((names, arity)), Some(schemas)),
             None => (None, None),
@@ -556,6 +679,7 @@ impl Dag {
             map_index_template: task.map_index_template,
             inlets: task.inlets,
             outlets: task.outlets,
+            group,
         });
         self
     }
@@ -627,6 +751,7 @@ impl Dag {
         + Sync
         + 'static,
     ) -> Self {
+        let task = self.scoped(task);
         let args: Vec<Arg> = params.into_iter().map(Into::into).collect();
         let names: Vec<String> = args.iter().map(|a| a.name.clone()).collect();
         let sources: Vec<Option<ArgSource>> = args.into_iter().map(|a| a.source).collect();
@@ -661,7 +786,7 @@ impl Dag {
             call(ctx, args)
         });
         let task_id = task.id.clone();
-        let mut dag = self.push_task(task, run, Some((names, arity, schemas)));
+        let mut dag = self.push_entry(task, run, Some((names, arity, schemas)));
         // The task runs after each task whose output it takes, as a TaskFlow call implies.
         for source in sources.iter().flatten() {
             if let Some(up) = source.upstream() {
@@ -689,15 +814,184 @@ impl Dag {
         self.native
     }
 
+    /// What a dependency's end `id` names.
+    fn end(&self, id: &str) -> End {
+        if self.tasks.iter().any(|t| t.id == id) {
+            End::Task
+        } else if let Some(g) = self.groups.iter().position(|g| g.id == id) {
+            End::Group(g)
+        } else {
+            End::Unknown
+        }
+    }
+
+    /// The groups holding group `g` and `g` itself, outermost first.
+    fn group_path(&self, g: usize) -> Vec<usize> {
+        let mut path = vec![g];
+        while let Some(p) = self.groups[*path.last().expect("not empty")].parent {
+            path.push(p);
+        }
+        path.reverse();
+        path
+    }
+
+    /// The groups a dependency's end sits in, outermost first (a group sits in its parent).
+    fn scope_of(&self, end: End, id: &str) -> Vec<usize> {
+        match end {
+            End::Task => self
+                .tasks
+                .iter()
+                .find(|t| t.id == id)
+                .and_then(|t| t.group)
+                .map(|g| self.group_path(g))
+                .unwrap_or_default(),
+            End::Group(g) => self.groups[g]
+                .parent
+                .map(|p| self.group_path(p))
+                .unwrap_or_default(),
+            End::Unknown => Vec::new(),
+        }
+    }
+
+    /// Whether task `t` is in group `g`, directly or in a nested group.
+    fn in_group(&self, t: &TaskEntry, g: usize) -> bool {
+        let mut at = t.group;
+        while let Some(x) = at {
+            if x == g {
+                return true;
+            }
+            at = self.groups[x].parent;
+        }
+        false
+    }
+
+    /// The dependencies written on tasks and groups, resolved to task edges as Python's
+    /// `TaskGroup` does: `task >> group` is `task >> roots`, `group >> task` is
+    /// `leaves >> task`, `group >> group` is `leaves >> roots`, and each group records what was
+    /// written on it. A dependency inside a group is resolved before those naming the group, so
+    /// its roots and leaves do not depend on the order the dependencies were written in.
+    fn resolve(&self) -> Resolved {
+        let mut out = Resolved {
+            edges: Vec::new(),
+            links: vec![Default::default(); self.groups.len()],
+        };
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut add = |edges: &mut Vec<(String, String)>, up: &str, down: &str| {
+            if seen.insert((up.to_owned(), down.to_owned())) {
+                edges.push((up.to_owned(), down.to_owned()));
+            }
+        };
+        if self.groups.is_empty() {
+            for (up, down) in &self.edges {
+                add(&mut out.edges, up, down);
+            }
+            return out;
+        }
+        let mut written: Vec<(usize, End, End)> = self
+            .edges
+            .iter()
+            .enumerate()
+            .map(|(i, (up, down))| (i, self.end(up), self.end(down)))
+            .collect();
+        // Deepest common group first: the dependencies inside a group before those on it.
+        let depth = |&(i, a, b): &(usize, End, End)| {
+            let (up, down) = &self.edges[i];
+            let (sa, sb) = (self.scope_of(a, up), self.scope_of(b, down));
+            sa.iter().zip(&sb).take_while(|(x, y)| x == y).count()
+        };
+        written.sort_by_cached_key(|w| std::cmp::Reverse(depth(w)));
+        // The group's tasks with no upstream (roots) or no downstream (leaves) in the group, by
+        // the task edges so far.
+        let ends = |edges: &[(String, String)], g: usize, roots: bool| -> Vec<String> {
+            let members: Vec<&str> = self
+                .tasks
+                .iter()
+                .filter(|t| self.in_group(t, g))
+                .map(|t| t.id.as_str())
+                .collect();
+            members
+                .iter()
+                .filter(|m| {
+                    !edges.iter().any(|(up, down)| {
+                        let (inside, this) = if roots { (up, down) } else { (down, up) };
+                        this == *m && members.contains(&inside.as_str())
+                    })
+                })
+                .map(|m| (*m).to_owned())
+                .collect()
+        };
+        for (i, a, b) in written {
+            let (up, down) = &self.edges[i];
+            match (a, b) {
+                (End::Group(g), End::Group(h)) => {
+                    out.links[h][0].insert(up.clone());
+                    out.links[g][1].insert(down.clone());
+                    let (leaves, roots) = (ends(&out.edges, g, false), ends(&out.edges, h, true));
+                    for l in &leaves {
+                        for r in &roots {
+                            add(&mut out.edges, l, r);
+                        }
+                        out.links[h][2].insert(l.clone());
+                    }
+                }
+                (End::Group(g), End::Task) => {
+                    for l in ends(&out.edges, g, false) {
+                        add(&mut out.edges, &l, down);
+                    }
+                    out.links[g][3].insert(down.clone());
+                }
+                (End::Task, End::Group(h)) => {
+                    for r in ends(&out.edges, h, true) {
+                        add(&mut out.edges, up, &r);
+                    }
+                    out.links[h][2].insert(up.clone());
+                }
+                _ => add(&mut out.edges, up, down),
+            }
+        }
+        out
+    }
+
+    /// Each group as the metadata carries it, with what was written on it (`links`, from
+    /// [`resolve`](Self::resolve)).
+    fn group_declarations(&self, links: Vec<[BTreeSet<String>; 4]>) -> Vec<GroupDeclaration> {
+        self.groups
+            .iter()
+            .zip(links)
+            .enumerate()
+            .map(|(i, (g, [up_groups, down_groups, up_tasks, down_tasks]))| {
+                let mut d = GroupDeclaration::new(&g.group.id);
+                d.id.clone_from(&g.id);
+                d.parent = g.parent.map(|p| self.groups[p].id.clone());
+                d.prefix_group_id = g.group.prefix_group_id;
+                d.tooltip.clone_from(&g.group.tooltip);
+                d.display_name.clone_from(&g.group.display_name);
+                d.tasks = self
+                    .tasks
+                    .iter()
+                    .filter(|t| t.group == Some(i))
+                    .map(|t| t.id.clone())
+                    .collect();
+                d.upstream_groups = up_groups.into_iter().collect();
+                d.downstream_groups = down_groups.into_iter().collect();
+                d.upstream_tasks = up_tasks.into_iter().collect();
+                d.downstream_tasks = down_tasks.into_iter().collect();
+                d
+            })
+            .collect()
+    }
+
     /// The declarations as the metadata carries them (each task's settings resolved over the
     /// dag's defaults and the bundle's first coordinator queue), and what is wrong with them.
     fn declaration(&self, queues: &[String]) -> (DagDeclaration, Vec<declare::DeclarationProblem>) {
         let mut problems = Vec::new();
         let known: HashSet<&str> = self.task_ids().collect();
         let mut downstream: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-        for (up, down) in &self.edges {
+        let resolved = self.resolve();
+        for (up, down) in &resolved.edges {
             for id in [up, down] {
-                if !known.contains(id.as_str()) {
+                // A group left here was written with an unknown id, which is named alone.
+                if !known.contains(id.as_str()) && !self.groups.iter().any(|g| &g.id == id) {
                     problems.push(declare::DeclarationProblem::UnknownTask {
                         dag_id: self.id.clone(),
                         upstream: up.clone(),
@@ -757,6 +1051,7 @@ impl Dag {
                 outlets: t.outlets.iter().map(AssetOrAlias::normalized).collect(),
             })
             .collect();
+        let groups = self.group_declarations(resolved.links);
         // `@continuous` allows one active run; Airflow's default (16) would be refused.
         let max_active_runs = match (&self.schedule, self.max_active_runs) {
             (Schedule::Continuous, None) => Some(1),
@@ -778,6 +1073,7 @@ impl Dag {
         decl.dagrun_timeout = self.dagrun_timeout;
         decl.default_task = self.default_task.clone();
         decl.tasks = tasks;
+        decl.groups = groups;
         // The rules the packer applies too (airflow-bundle's), so a bad declaration is refused
         // here, naming the dag and task, rather than at pack time.
         // An argument taking the output of an unknown task is named by both checks: once.
@@ -909,6 +1205,7 @@ impl fmt::Debug for Dag {
             .field("schedule", &self.schedule)
             .field("schedule_on", &self.schedule_on)
             .field("edges", &self.edges)
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -1243,7 +1540,7 @@ impl Bundle {
                 let shape = BranchShape {
                     dag_id: dag.id.clone(),
                     task_ids: dag.task_ids().map(str::to_owned).collect(),
-                    edges: dag.edges.clone(),
+                    edges: dag.resolve().edges,
                 };
                 let (run, task_id) = (Arc::clone(&task.run), task_id.to_owned());
                 Arc::new(move |ctx| {
@@ -1644,6 +1941,189 @@ mod tests {
             out.error
         );
         assert!(skipped(&out).is_empty());
+    }
+
+    #[test]
+    fn bad_task_groups_are_refused_naming_the_dag_and_group() {
+        let problems = |dag: Dag| -> Vec<String> {
+            match Bundle::new().queue("rust").dag(dag).validate() {
+                Ok(()) => Vec::new(),
+                Err(e) => e
+                    .problems
+                    .iter()
+                    .map(|p| match p {
+                        DeclarationProblem::Dag(p) => p.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .collect(),
+            }
+        };
+        let grouped = |id: &str| Dag::new("etl").native().group(id, |g| g.task("a", noop));
+        assert_eq!(problems(grouped("load")), Vec::<String>::new());
+        let bad = problems(grouped("lo.ad"));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(
+            bad[0].starts_with("dag \"etl\": task group \"lo.ad\" has an id Airflow refuses"),
+            "{bad:?}"
+        );
+        assert!(
+            problems(grouped(""))
+                .iter()
+                .any(|p| p.contains("has an id Airflow refuses"))
+        );
+        assert!(
+            problems(grouped(&"g".repeat(201)))
+                .iter()
+                .any(|p| p.contains("1 to 200"))
+        );
+        let twice = problems(
+            Dag::new("etl")
+                .native()
+                .group("load", |g| g.task("a", noop))
+                .group("load", |g| g.task("b", noop)),
+        );
+        assert_eq!(
+            twice,
+            ["dag \"etl\": task group \"load\" is declared more than once; rename one"]
+        );
+        // Without the prefix, the inner group's id is its own, and clashes with a task's.
+        let clash = problems(
+            Dag::new("etl")
+                .native()
+                .task("inner", noop)
+                .group(TaskGroup::new("outer").prefix_group_id(false), |g| {
+                    g.group("inner", |g| g.task("x", noop))
+                }),
+        );
+        assert_eq!(clash.len(), 1, "{clash:?}");
+        assert!(
+            clash[0].contains("task group \"inner\" has the id of a task"),
+            "{clash:?}"
+        );
+        // Prefixing makes two tasks one id: named as duplicates.
+        let err = Bundle::new()
+            .queue("rust")
+            .dag(
+                Dag::new("etl")
+                    .native()
+                    .task("load.a", noop)
+                    .group("load", |g| g.task("a", noop)),
+            )
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("task id \"load.a\" is declared more than once in dag \"etl\""),
+            "{err}"
+        );
+        let empty = problems(Dag::new("etl").native().task("a", noop).group("g", |g| g));
+        assert_eq!(
+            empty,
+            ["dag \"etl\": task group \"g\" holds no task; add one or remove the group"]
+        );
+        // A stub dag's groups belong in its Python file.
+        let stub = Bundle::new()
+            .dag(Dag::new("etl").group("load", |g| g.task("a", noop)))
+            .validate()
+            .unwrap_err();
+        assert!(
+            stub.to_string()
+                .contains("task group \"load\" is declared in a dag that is not native"),
+            "{stub}"
+        );
+        // A dependency on an unknown id is named once, not the group beside it.
+        let unknown = problems(grouped("load").flow(flow("load") >> "lod"));
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert!(unknown[0].contains("names task \"lod\""), "{unknown:?}");
+    }
+
+    #[test]
+    fn group_dependencies_mean_roots_and_leaves_and_defaults_nest() {
+        let b = Bundle::new().queue("rust").dag(
+            Dag::new("d")
+                .native()
+                .default_task(TaskSettings::new().retries(1).pool("dag"))
+                .task("start", noop)
+                .group(
+                    TaskGroup::new("g").default_task(TaskSettings::new().retries(2).owner("g")),
+                    |g| {
+                        g.task("a", noop)
+                            .task("b", noop)
+                            .group(
+                                TaskGroup::new("h").default_task(TaskSettings::new().retries(3)),
+                                |h| h.task(Task::new("c").retries(4), noop).task("d", noop),
+                            )
+                            .flow(flow("g.a") >> "g.h")
+                    },
+                )
+                .task("end", noop)
+                .flow(flow("start") >> "g" >> "end"),
+        );
+        let m = b.metadata().unwrap();
+        assert_eq!(
+            m.dags["d"].tasks,
+            ["start", "g.a", "g.b", "g.h.c", "g.h.d", "end"]
+        );
+        let decl = m.dags["d"].declared.as_ref().unwrap();
+        let t = |id: &str| decl.tasks.iter().find(|t| t.id == id).unwrap();
+        // Roots of g are a and b (c and d follow a); its leaves are b, c and d.
+        assert_eq!(t("start").downstream, ["g.a", "g.b"]);
+        assert_eq!(t("g.a").downstream, ["g.h.c", "g.h.d"]);
+        for leaf in ["g.b", "g.h.c", "g.h.d"] {
+            assert_eq!(t(leaf).downstream, ["end"], "{leaf}");
+        }
+        // Own setting, then the innermost group's, the outer group's, the dag's.
+        let s = |id: &str| &t(id).settings;
+        assert_eq!(
+            (
+                s("g.h.c").retries,
+                s("g.h.d").retries,
+                s("g.a").retries,
+                s("end").retries
+            ),
+            (Some(4), Some(3), Some(2), Some(1))
+        );
+        assert_eq!(s("g.h.d").owner.as_deref(), Some("g"));
+        assert_eq!(s("g.h.d").pool.as_deref(), Some("dag"));
+        assert_eq!(s("end").owner, None);
+        let g = &decl.groups[0];
+        assert_eq!(
+            (g.id.as_str(), g.tasks.as_slice()),
+            ("g", &["g.a".to_owned(), "g.b".to_owned()][..])
+        );
+        assert_eq!(g.upstream_tasks, ["start"]);
+        assert_eq!(g.downstream_tasks, ["end"]);
+        let h = &decl.groups[1];
+        assert_eq!(
+            (h.id.as_str(), h.label.as_str(), h.parent.as_deref()),
+            ("g.h", "h", Some("g"))
+        );
+        assert_eq!(h.upstream_tasks, ["g.a"]);
+    }
+
+    /// A grouped task runs by its full id, with its group's defaults.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn the_testing_harness_runs_a_grouped_task_by_its_full_id() {
+        use crate::testing::TestRun;
+        fn double(_: &mut TaskContext, n: u32) -> TaskResult<u32> {
+            Ok(n * 2)
+        }
+        let bundle = Bundle::new().queue("rust").dag(
+            Dag::new("d")
+                .native()
+                .task("start", |_: &mut TaskContext| Ok(21))
+                .group(
+                    TaskGroup::new("math").default_task(TaskSettings::new().retries(2)),
+                    |g| g.task_with_args("double", [arg("n").output_of("start")], double),
+                ),
+        );
+        assert_eq!(bundle.dags()[0].task_retries("math.double"), Some(2));
+        let out = TestRun::new("d", "math.double")
+            .xcom("start", "return_value", serde_json::json!(21))
+            .run_in(&bundle);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(serde_json::json!(42)));
     }
 
     /// `testing` refuses a bundle the binary would refuse, with the same text.

@@ -1,5 +1,5 @@
-//! The pieces of a dag's declarations: [`Task`] (an id with settings), [`Arg`] (a typed
-//! argument and where its value comes from), [`Flow`] (dependencies written as `a >> b`) and the
+//! The pieces of a dag's declarations: [`Task`] (an id with settings), [`TaskGroup`] (a group
+//! of a native dag's tasks), [`Arg`] (a typed argument and where its value comes from), [`Flow`] (dependencies written as `a >> b`) and the
 //! date forms [`IntoUtc`] accepts.
 
 use std::ops::Shr;
@@ -170,6 +170,89 @@ impl From<String> for Task {
 impl From<&String> for Task {
     fn from(id: &String) -> Self {
         Task::new(id.clone())
+    }
+}
+
+/// A task group of a [native](crate::Dag::native) dag, for [`Dag::group`](crate::Dag::group):
+/// its id, how the UI shows it, and settings for its tasks. The tasks and groups declared inside
+/// get ids prefixed with the group's (`load.a`; turn that off with
+/// [`prefix_group_id(false)`](Self::prefix_group_id)), and the group's
+/// [`default_task`](Self::default_task) settings unless they set their own. A plain `"id"` is a
+/// group with Airflow's defaults.
+///
+/// ```
+/// use airflow_sdk::{TaskGroup, TaskSettings};
+///
+/// let g = TaskGroup::new("load")
+///     .tooltip("Loads the tables")
+///     .display_name("Load tables")
+///     .default_task(TaskSettings::new().retries(2).owner("loaders"));
+/// assert_eq!(g.id(), "load");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct TaskGroup {
+    pub(crate) id: String,
+    pub(crate) prefix_group_id: bool,
+    pub(crate) tooltip: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) default_task: TaskSettings,
+}
+
+impl TaskGroup {
+    /// A group with Airflow's defaults: it prefixes its children's ids, no tooltip.
+    pub fn new(id: impl Into<String>) -> Self {
+        TaskGroup {
+            id: id.into(),
+            prefix_group_id: true,
+            tooltip: None,
+            display_name: None,
+            default_task: TaskSettings::default(),
+        }
+    }
+
+    /// The group id as declared (without an enclosing group's prefix).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the group's id prefixes the ids of the tasks and groups inside it (default
+    /// `true`, as in Airflow).
+    pub fn prefix_group_id(mut self, prefix: bool) -> Self {
+        self.prefix_group_id = prefix;
+        self
+    }
+
+    /// The text the UI's graph shows when the pointer is over the group.
+    pub fn tooltip(mut self, text: impl Into<String>) -> Self {
+        self.tooltip = Some(text.into());
+        self
+    }
+
+    /// The name the UI shows for the group instead of its id.
+    pub fn display_name(mut self, name: impl Into<String>) -> Self {
+        self.display_name = Some(name.into());
+        self
+    }
+
+    /// Settings every task inside gets unless it sets its own; they take precedence over an
+    /// enclosing group's and the dag's ([`Dag::default_task`](crate::Dag::default_task)), as a
+    /// Python `TaskGroup`'s `default_args` do.
+    pub fn default_task(mut self, settings: TaskSettings) -> Self {
+        self.default_task = settings;
+        self
+    }
+}
+
+impl From<&str> for TaskGroup {
+    fn from(id: &str) -> Self {
+        TaskGroup::new(id)
+    }
+}
+
+impl From<String> for TaskGroup {
+    fn from(id: String) -> Self {
+        TaskGroup::new(id)
     }
 }
 

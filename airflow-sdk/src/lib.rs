@@ -132,7 +132,9 @@
 //! backoff, timeout, [`TriggerRule`], pool, priority, queue, owner, docs). [`Bundle::queue`]
 //! names the queue Airflow routes to the executable coordinator. These declarations travel in
 //! `--airflow-metadata`; from them `cargo airflow pack` writes the Python stub dag file, and on
-//! Airflow 3.4 a [`Dag::native`] dag needs no Python file at all.
+//! Airflow 3.4 a [`Dag::native`] dag needs no Python file at all. A native dag may also put its
+//! tasks in task groups ([`Dag::group`], [`TaskGroup`]), pass return values to typed arguments
+//! ([`arg`]) and branch ([`Dag::branch`]).
 //!
 //! # Logging
 //!
@@ -237,7 +239,7 @@ pub use context::{
     DagRunQuery, HumanResponse, InputRequest, InputRequestError, PrevSuccessfulRun, RequestError,
     Sensor, SensorMode, SensorTimeout, StateStore, TaskContext, TiQuery, TriggerOptions, XComRef,
 };
-pub use declare::{Arg, Flow, IntoUtc, Task, arg, asset, flow};
+pub use declare::{Arg, Flow, IntoUtc, Task, TaskGroup, arg, asset, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 

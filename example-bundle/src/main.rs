@@ -7,7 +7,8 @@
 //! `example_native` (in `native.rs`) is declared entirely in Rust and served natively to Airflow
 //! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches;
 //! `native_mapping` (in `mapping.rs`) maps Rust tasks over lists (dynamic task mapping); the
-//! `native_assets_*` dags (in `assets.rs`) produce assets and run when they are updated.
+//! `native_assets_*` dags (in `assets.rs`) produce assets and run when they are updated;
+//! `native_groups` (in `groups.rs`) puts tasks in nested task groups.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
 
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 mod assets;
 mod deferral;
+mod groups;
 mod hitl;
 mod mapping;
 mod native;
@@ -156,6 +158,7 @@ fn bundle() -> Bundle {
         .dag(native::timeout_dag())
         .dag(taskflow::dag())
         .dag(mapping::dag())
+        .dag(groups::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag());
     assets::dags().into_iter().fold(bundle, Bundle::dag)

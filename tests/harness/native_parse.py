@@ -59,6 +59,27 @@ def _parse_time_count(task):
         return type(e).__name__
 
 
+def group_tree(g):
+    """A deserialized task group written back in the serialized shape (Airflow's serializer
+    takes SDK groups only), so that it can be compared with what the bundle sent."""
+    return {
+        "_group_id": g._group_id,
+        "group_display_name": g.group_display_name,
+        "prefix_group_id": g.prefix_group_id,
+        "tooltip": g.tooltip,
+        "ui_color": g.ui_color,
+        "ui_fgcolor": g.ui_fgcolor,
+        "children": {
+            label: ["taskgroup", group_tree(c)] if hasattr(c, "children") else ["operator", c.task_id]
+            for label, c in g.children.items()
+        },
+        "upstream_group_ids": sorted(g.upstream_group_ids),
+        "downstream_group_ids": sorted(g.downstream_group_ids),
+        "upstream_task_ids": sorted(g.upstream_task_ids),
+        "downstream_task_ids": sorted(g.downstream_task_ids),
+    }
+
+
 def main():
     root, bundle = sys.argv[1], sys.argv[2]
     comm, logs = socket.socket(), socket.socket()
@@ -131,10 +152,32 @@ def main():
                     "is_mapped": bool(getattr(t, "is_mapped", False)),
                     "expanded": _expanded(t),
                     "parse_time_mapped_ti_count": _parse_time_count(t),
+                    "task_group": t.task_group.group_id if t.task_group else None,
                 }
                 for t in d.tasks
             },
             "task_order": [t["__var"]["task_id"] for t in data["dag"]["tasks"]],
+            # The groups as Airflow's deserializer rebuilt them, and whether serializing them
+            # again gives exactly what the bundle sent (None when it sent no task_group).
+            "task_groups": {
+                gid: {
+                    "label": g.label,
+                    "tooltip": g.tooltip,
+                    "prefix_group_id": g.prefix_group_id,
+                    "children": sorted(g.children),
+                    "upstream_group_ids": sorted(g.upstream_group_ids),
+                    "downstream_group_ids": sorted(g.downstream_group_ids),
+                    "upstream_task_ids": sorted(g.upstream_task_ids),
+                    "downstream_task_ids": sorted(g.downstream_task_ids),
+                }
+                for gid, g in d.task_group.get_task_group_dict().items()
+                if gid is not None
+            },
+            "task_group_round_trip": (
+                group_tree(d.task_group) == data["dag"]["task_group"]
+                if "task_group" in data["dag"]
+                else None
+            ),
         }
         # Assets: what the Rust bundle wrote, to compare with what Python writes for the same
         # declarations (python_assets.py), and what Airflow read back from it.

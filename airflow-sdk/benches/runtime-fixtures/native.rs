@@ -1,11 +1,12 @@
 //! The bundle that `benches/runtime.rs` parses as Airflow 3.4's Dag processor would: 100 native
 //! dags of 20 tasks each, with schedules, params, defaults, per-task settings, a chain, a
-//! fan-out and a fan-in (the budget's shape). Not part of any crate of the workspace.
+//! fan-out into nested task groups and a fan-in (the budget's shape). Not part of any crate of the workspace.
 
 use std::time::Duration;
 
 use airflow_sdk::{
-    Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings, TriggerRule, flow,
+    Bundle, Dag, Schedule, Task, TaskContext, TaskGroup, TaskResult, TaskSettings, TriggerRule,
+    flow,
 };
 
 fn noop(_: &mut TaskContext) -> TaskResult {
@@ -29,17 +30,39 @@ fn dag(n: usize) -> Dag {
                 .owner("bench"),
         );
     let ids: Vec<String> = (0..20).map(|t| format!("task_{t:02}")).collect();
-    for id in &ids {
-        d = d.task(
-            Task::new(id.as_str())
-                .pool("bench_pool")
-                .execution_timeout(Duration::from_secs(600))
-                .trigger_rule(TriggerRule::AllSuccess),
-            noop,
-        );
+    let task = |id: &str| {
+        Task::new(id)
+            .pool("bench_pool")
+            .execution_timeout(Duration::from_secs(600))
+            .trigger_rule(TriggerRule::AllSuccess)
+    };
+    d = d.task(task(&ids[0]), noop);
+    // task_01..task_09 in the group `fan`, task_05..task_09 in its nested group `half`, with
+    // group defaults: ids `fan.task_01`, `fan.half.task_05`.
+    d = d.group(
+        TaskGroup::new("fan")
+            .tooltip("the fan-out")
+            .default_task(TaskSettings::new().retries(3)),
+        |mut g| {
+            for id in &ids[1..5] {
+                g = g.task(task(id), noop);
+            }
+            g.group(
+                TaskGroup::new("half").default_task(TaskSettings::new().owner("half")),
+                |mut h| {
+                    for id in &ids[5..10] {
+                        h = h.task(task(id), noop);
+                    }
+                    h
+                },
+            )
+        },
+    );
+    for id in &ids[10..] {
+        d = d.task(task(id), noop);
     }
-    // task_00 >> task_01..task_09 (fan-out) >> task_10 (fan-in) >> task_11 >> ... >> task_19
-    d.flow(flow(ids[0].as_str()) >> ids[1..10].to_vec() >> ids[10].as_str())
+    // task_00 >> fan (fan-out to its 9 tasks) >> task_10 (fan-in) >> task_11 >> ... >> task_19
+    d.flow(flow(ids[0].as_str()) >> "fan" >> ids[10].as_str())
         .chain(ids[10..].iter().cloned())
 }
 

@@ -7,11 +7,12 @@
 //! coordinator by queue alone). `relative_fileloc` must be set: without it the Dag is accepted
 //! but none of its tasks can start.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use airflow_bundle::declare::{
-    ArgSource, Asset, AssetAlias, AssetCondition, AssetOrAlias, DagDeclaration, ParamDeclaration,
-    Schedule, TaskDeclaration, TaskSettings, parse_utc,
+    ArgSource, Asset, AssetAlias, AssetCondition, AssetOrAlias, DagDeclaration, GroupDeclaration,
+    ParamDeclaration, Schedule, TaskDeclaration, TaskSettings, parse_utc,
 };
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
@@ -506,6 +507,120 @@ impl Serialize for ExpandInput<'_> {
     }
 }
 
+/// The task groups of a dag, indexed for serializing its `task_group` tree.
+struct Groups<'a> {
+    decl: &'a DagDeclaration,
+    /// Per group (same index), the position of its first task, nested groups included: a
+    /// group's children are in the order Python adds them, which is that of their first task.
+    first: Vec<usize>,
+    /// The tasks in no group, in order.
+    top: Vec<&'a str>,
+}
+
+impl<'a> Groups<'a> {
+    fn new(decl: &'a DagDeclaration) -> Self {
+        let index: HashMap<&str, usize> = decl
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let mut first: Vec<usize> = decl
+            .groups
+            .iter()
+            .map(|g| g.tasks.iter().filter_map(|t| index.get(t.as_str())).min())
+            .map(|m| m.copied().unwrap_or(usize::MAX))
+            .collect();
+        // A group comes after the group holding it: fold the nested ones in from the end.
+        for i in (0..decl.groups.len()).rev() {
+            if let Some(p) = &decl.groups[i].parent
+                && let Some(pi) = decl.groups.iter().position(|g| &g.id == p)
+            {
+                first[pi] = first[pi].min(first[i]);
+            }
+        }
+        let grouped: HashSet<&str> = decl
+            .groups
+            .iter()
+            .flat_map(|g| g.tasks.iter().map(String::as_str))
+            .collect();
+        let top = decl
+            .tasks
+            .iter()
+            .map(|t| t.id.as_str())
+            .filter(|t| !grouped.contains(t))
+            .collect();
+        Groups { decl, first, top }
+    }
+
+    /// The children of group `parent` (the root when `None`), in Python's order: tasks by
+    /// their position, each group at its first task's.
+    fn children(&self, parent: Option<&str>) -> Vec<Child<'a>> {
+        let position = |id: &str| self.decl.tasks.iter().position(|t| t.id == id);
+        let tasks: Vec<&'a str> = match parent {
+            None => self.top.clone(),
+            Some(p) => self
+                .decl
+                .groups
+                .iter()
+                .find(|g| g.id == p)
+                .map(|g| g.tasks.iter().map(String::as_str).collect())
+                .unwrap_or_default(),
+        };
+        let mut out: Vec<(usize, Child<'a>)> = tasks
+            .into_iter()
+            .map(|t| (position(t).unwrap_or(usize::MAX), Child::Task(t)))
+            .collect();
+        for (i, g) in self.decl.groups.iter().enumerate() {
+            if g.parent.as_deref() == parent {
+                out.push((self.first[i], Child::Group(g)));
+            }
+        }
+        out.sort_by_key(|(k, _)| *k);
+        out.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+enum Child<'a> {
+    Task(&'a str),
+    Group(&'a GroupDeclaration),
+}
+
+/// One node of the `task_group` tree (the root when `group` is `None`), as Airflow's
+/// `TaskGroupSerialization.serialize_task_group` writes it.
+struct GroupNode<'a> {
+    groups: &'a Groups<'a>,
+    group: Option<&'a GroupDeclaration>,
+}
+
+impl Serialize for GroupNode<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let g = self.group;
+        let mut out = s.serialize_map(Some(11))?;
+        out.serialize_entry("_group_id", &g.map(|g| &g.label))?;
+        out.serialize_entry(
+            "group_display_name",
+            g.and_then(|g| g.display_name.as_deref()).unwrap_or(""),
+        )?;
+        out.serialize_entry("prefix_group_id", &g.is_none_or(|g| g.prefix_group_id))?;
+        out.serialize_entry(
+            "tooltip",
+            g.and_then(|g| g.tooltip.as_deref()).unwrap_or(""),
+        )?;
+        // Airflow's TaskGroup colours.
+        out.serialize_entry("ui_color", "CornflowerBlue")?;
+        out.serialize_entry("ui_fgcolor", "#000")?;
+        out.serialize_entry("children", &Children(self))?;
+        let empty: &[String] = &[];
+        let list = |f: fn(&GroupDeclaration) -> &[String]| g.map_or(empty, f);
+        out.serialize_entry("upstream_group_ids", list(|g| &g.upstream_groups))?;
+        out.serialize_entry("downstream_group_ids", list(|g| &g.downstream_groups))?;
+        out.serialize_entry("upstream_task_ids", list(|g| &g.upstream_tasks))?;
+        out.serialize_entry("downstream_task_ids", list(|g| &g.downstream_tasks))?;
+        out.end()
+    }
+}
+
 struct ExpandedArgs<'a>(&'a TaskDeclaration);
 
 impl Serialize for ExpandedArgs<'_> {
@@ -520,6 +635,32 @@ impl Serialize for ExpandedArgs<'_> {
                     out.serialize_entry(name, &Encoded(&Value::Array(values.clone())))?;
                 }
                 ArgSource::Output { .. } | ArgSource::Literal { .. } => {}
+            }
+        }
+        out.end()
+    }
+}
+
+struct Children<'a>(&'a GroupNode<'a>);
+
+impl Serialize for Children<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let node = self.0;
+        let children = node.groups.children(node.group.map(|g| g.id.as_str()));
+        let mut out = s.serialize_map(Some(children.len()))?;
+        for c in children {
+            match c {
+                Child::Task(id) => out.serialize_entry(id, &("operator", id))?,
+                Child::Group(g) => out.serialize_entry(
+                    &g.id,
+                    &(
+                        "taskgroup",
+                        GroupNode {
+                            groups: node.groups,
+                            group: Some(g),
+                        },
+                    ),
+                )?,
             }
         }
         out.end()
@@ -644,6 +785,18 @@ impl Serialize for DagBody<'_> {
         out.serialize_entry("tasks", &tasks)?;
         out.serialize_entry("dag_dependencies", &dag_dependencies(dag_id, decl))?;
         out.serialize_entry("edge_info", &Empty)?;
+        // Without it Airflow puts every task in a root group of its own, which is all a dag
+        // without groups needs.
+        if !decl.groups.is_empty() {
+            let groups = Groups::new(decl);
+            out.serialize_entry(
+                "task_group",
+                &GroupNode {
+                    groups: &groups,
+                    group: None,
+                },
+            )?;
+        }
         out.serialize_entry("deadline", &())?;
         out.serialize_entry("allowed_run_types", &())?;
         out.end()
@@ -662,7 +815,9 @@ impl Serialize for NativeDag {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Bundle, Dag, Schedule, Task, TaskContext, TaskResult, TaskSettings, arg};
+    use crate::{
+        Bundle, Dag, Schedule, Task, TaskContext, TaskGroup, TaskResult, TaskSettings, arg, flow,
+    };
     use serde_json::json;
     use std::time::Duration;
 
@@ -994,6 +1149,199 @@ mod tests {
             json!([{"dest_asset_key": {"name": "orders", "uri": "s3://bucket/orders"},
                     "extra": {"rows": 2}}])
         );
+    }
+
+    /// What Airflow 3.4.0b2's `DagSerialization.to_dict` writes for the same dag in Python:
+    ///
+    /// ```python
+    /// start = EmptyOperator(task_id="start")
+    /// with TaskGroup("load", tooltip="Loads", default_args={"retries": 3, "owner": "loader"}) as load:
+    ///     a = EmptyOperator(task_id="a")
+    ///     with TaskGroup("inner", group_display_name="Inner!") as inner:
+    ///         b = EmptyOperator(task_id="b")
+    ///     a >> inner
+    /// with TaskGroup("flat", prefix_group_id=False) as flat:
+    ///     c = EmptyOperator(task_id="c", retries=1)
+    /// end = EmptyOperator(task_id="end")
+    /// start >> load >> flat >> end
+    /// ```
+    const PYTHON_TASK_GROUP: &str = r##"{
+        "_group_id": null,
+        "group_display_name": "",
+        "prefix_group_id": true,
+        "tooltip": "",
+        "ui_color": "CornflowerBlue",
+        "ui_fgcolor": "#000",
+        "children": {
+            "start": [
+                "operator",
+                "start"
+            ],
+            "load": [
+                "taskgroup",
+                {
+                    "_group_id": "load",
+                    "group_display_name": "",
+                    "prefix_group_id": true,
+                    "tooltip": "Loads",
+                    "ui_color": "CornflowerBlue",
+                    "ui_fgcolor": "#000",
+                    "children": {
+                        "load.a": [
+                            "operator",
+                            "load.a"
+                        ],
+                        "load.inner": [
+                            "taskgroup",
+                            {
+                                "_group_id": "inner",
+                                "group_display_name": "Inner!",
+                                "prefix_group_id": true,
+                                "tooltip": "",
+                                "ui_color": "CornflowerBlue",
+                                "ui_fgcolor": "#000",
+                                "children": {
+                                    "load.inner.b": [
+                                        "operator",
+                                        "load.inner.b"
+                                    ]
+                                },
+                                "upstream_group_ids": [],
+                                "downstream_group_ids": [],
+                                "upstream_task_ids": [
+                                    "load.a"
+                                ],
+                                "downstream_task_ids": []
+                            }
+                        ]
+                    },
+                    "upstream_group_ids": [],
+                    "downstream_group_ids": [
+                        "flat"
+                    ],
+                    "upstream_task_ids": [
+                        "start"
+                    ],
+                    "downstream_task_ids": []
+                }
+            ],
+            "flat": [
+                "taskgroup",
+                {
+                    "_group_id": "flat",
+                    "group_display_name": "",
+                    "prefix_group_id": false,
+                    "tooltip": "",
+                    "ui_color": "CornflowerBlue",
+                    "ui_fgcolor": "#000",
+                    "children": {
+                        "c": [
+                            "operator",
+                            "c"
+                        ]
+                    },
+                    "upstream_group_ids": [
+                        "load"
+                    ],
+                    "downstream_group_ids": [],
+                    "upstream_task_ids": [
+                        "load.inner.b"
+                    ],
+                    "downstream_task_ids": [
+                        "end"
+                    ]
+                }
+            ],
+            "end": [
+                "operator",
+                "end"
+            ]
+        },
+        "upstream_group_ids": [],
+        "downstream_group_ids": [],
+        "upstream_task_ids": [],
+        "downstream_task_ids": []
+    }"##;
+
+    #[test]
+    fn task_groups_are_serialized_as_airflow_serializes_a_python_dags() {
+        let loader = TaskSettings::new().retries(3).owner("loader");
+        let dag = Dag::new("g")
+            .native()
+            .task("start", noop)
+            // The outer dependency first: roots and leaves do not depend on the order.
+            .flow(flow("start") >> "load" >> "flat" >> "end")
+            .group(
+                TaskGroup::new("load").tooltip("Loads").default_task(loader),
+                |g| {
+                    g.task("a", noop)
+                        .group(TaskGroup::new("inner").display_name("Inner!"), |g| {
+                            g.task("b", noop)
+                        })
+                        .flow(flow("load.a") >> "load.inner")
+                },
+            )
+            .group(TaskGroup::new("flat").prefix_group_id(false), |g| {
+                g.task(Task::new("c").retries(1), noop)
+            })
+            .task("end", noop);
+        let b = Bundle::new().queue("rust").dag(dag);
+        let m = b.metadata().unwrap();
+        let v = serialize("g", m.dags["g"].declared.as_ref().unwrap(), "/b/g", "g");
+        let python: Value = serde_json::from_str(PYTHON_TASK_GROUP).unwrap();
+        assert_eq!(v["dag"]["task_group"], python);
+        // Children in Python's order too (the deserializer sorts them; the UI keeps them).
+        let keys = |v: &Value| {
+            v["children"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&v["dag"]["task_group"]), keys(&python));
+        let tasks: Vec<(String, Value, Value, Value)> = v["dag"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                let t = &t["__var"];
+                let down = t.get("downstream_task_ids").cloned().unwrap_or(json!([]));
+                (
+                    t["task_id"].as_str().unwrap().to_owned(),
+                    down,
+                    t["retries"].clone(),
+                    t["owner"].clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            tasks,
+            [
+                ("start".into(), json!(["load.a"]), Value::Null, Value::Null),
+                (
+                    "load.a".into(),
+                    json!(["load.inner.b"]),
+                    json!(3),
+                    json!("loader")
+                ),
+                (
+                    "load.inner.b".into(),
+                    json!(["c"]),
+                    json!(3),
+                    json!("loader")
+                ),
+                ("c".into(), json!(["end"]), json!(1), Value::Null),
+                ("end".into(), json!([]), Value::Null, Value::Null),
+            ]
+        );
+        // A dag without groups leaves the root group to Airflow.
+        let b = Bundle::new()
+            .queue("rust")
+            .dag(Dag::new("d").native().task("a", noop));
+        let m = b.metadata().unwrap();
+        let v = serialize("d", m.dags["d"].declared.as_ref().unwrap(), "/b/d", "d");
+        assert!(v["dag"].get("task_group").is_none());
     }
 
     #[test]

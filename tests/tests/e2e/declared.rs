@@ -174,6 +174,42 @@ fn native_dags_pass_airflow_3_4s_own_validation_with_the_declared_shape() -> Res
     assert_eq!(m["numbers"]["downstream"], json!(["scale", "square"]));
     assert_eq!(m["total"]["upstream"], json!(["scale", "square"]));
     assert_eq!(m["total"]["is_mapped"], false);
+    // Task groups: Airflow's deserializer rebuilds exactly the tree the bundle sent, tasks know
+    // their group, and the dependencies written on groups reach the roots and leaves.
+    let g = &first["dags"]["native_groups"];
+    assert_eq!(g["task_group_round_trip"], true, "{g}");
+    let groups = &g["task_groups"];
+    assert_eq!(
+        groups.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["publish", "stats", "stats.checks"]
+    );
+    assert_eq!(
+        groups["stats"]["children"],
+        json!(["stats.checks", "stats.count", "stats.total"])
+    );
+    assert_eq!(
+        groups["stats"]["tooltip"],
+        "Summary statistics of the readings"
+    );
+    assert_eq!(groups["stats"]["upstream_task_ids"], json!(["extract"]));
+    assert_eq!(groups["stats"]["downstream_group_ids"], json!(["publish"]));
+    assert_eq!(groups["stats.checks"]["label"], "Sanity checks");
+    assert_eq!(groups["publish"]["prefix_group_id"], false);
+    assert_eq!(groups["publish"]["children"], json!(["report"]));
+    let t = &g["tasks"];
+    assert_eq!(t["stats.checks.positive"]["task_group"], "stats.checks");
+    assert_eq!(t["extract"]["task_group"], Value::Null);
+    assert_eq!(
+        t["report"]["upstream"],
+        json!(["stats.checks.positive", "stats.count", "stats.total"])
+    );
+    assert_eq!(
+        (&t["stats.count"]["owner"], &t["stats.count"]["retries"]),
+        (&json!("stats-team"), &json!(2))
+    );
+    assert_eq!(t["stats.checks.positive"]["owner"], "qa");
+    // A dag without groups sends no tree: Airflow makes the root group itself.
+    assert_eq!(n["task_group_round_trip"], Value::Null);
     // Defaults are copied onto every task (Airflow does not apply default_args).
     assert_eq!(n["tasks"]["clean_low"]["owner"], "data-team");
     assert_eq!(n["tasks"]["clean_low"]["retries"], 1);
@@ -335,7 +371,8 @@ fn every_declared_setting_reaches_a_python_stub() -> Result<()> {
     // The native example dag, declared as a stub dag instead: cron with a time zone, dates,
     // params, defaults copied onto tasks, trigger rules, fan-out and fan-in. A dag whose tasks
     // take typed arguments stays native: only a hand-written stub can bind them (`stubs` skips
-    // such a dag with a warning); so does a dag with assets, which only a native dag serializes.
+    // such a dag with a warning); so do a dag with assets, which only a native dag serializes,
+    // and one with task groups (a stub's are in its Python file).
     let mut manifest = fixture::example_manifest()?;
     for entry in manifest.dags.values_mut() {
         if let Some(d) = &mut entry.declared
@@ -343,6 +380,7 @@ fn every_declared_setting_reaches_a_python_stub() -> Result<()> {
                 .iter()
                 .all(|t| t.arg_sources.is_empty() && t.inlets.is_empty() && t.outlets.is_empty())
             && d.schedule_on.is_none()
+            && d.groups.is_empty()
         {
             d.native = false;
         }

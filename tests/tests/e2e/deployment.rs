@@ -1482,6 +1482,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         },
     );
     native_asset_checks(api, &mut checks);
+    native_groups_checks(api, &mut checks);
     for file in ["example-bundle", "example-typed"] {
         checks.check(
             &format!("the Dag processor ran {file} without an import error"),
@@ -1737,6 +1738,161 @@ fn native_asset_checks(api: &Api, checks: &mut Checks) {
                 got == want(&[("native_a", "emit_ac"), ("native_c", "emit_ac")]),
                 "{second} consumed {got:?}"
             );
+            Ok(())
+        },
+    );
+}
+
+/// `native_groups` (task groups declared in Rust): the REST API and the UI's graph see the
+/// groups, the group defaults reach the tasks, and a run follows the dependencies written on
+/// the groups.
+fn native_groups_checks(api: &Api, checks: &mut Checks) {
+    let dag = "native_groups";
+    let grouped = ["stats.total", "stats.count", "stats.checks.positive"];
+    checks.check(
+        "native_groups: the REST API lists the grouped tasks by their prefixed ids, with the group defaults",
+        || {
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            let tasks: Value = api.get(&format!("/api/v2/dags/{dag}/tasks"))?;
+            let mut ids: Vec<&str> = tasks["tasks"]
+                .as_array()
+                .context("no tasks")?
+                .iter()
+                .filter_map(|t| t["task_id"].as_str())
+                .collect();
+            ids.sort_unstable();
+            ensure!(
+                ids == ["extract", "report", "stats.checks.positive", "stats.count", "stats.total"],
+                "{tasks}"
+            );
+            // The group's defaults (2 retries, owner stats-team) unless the task sets its own.
+            for (task, owner, retries) in [
+                ("stats.total", "stats-team", 2),
+                ("stats.count", "stats-team", 2),
+                ("stats.checks.positive", "qa", 2),
+                ("report", "airflow", 0),
+            ] {
+                let t: Value = api.get(&format!("/api/v2/dags/{dag}/tasks/{task}"))?;
+                ensure!(
+                    t["owner"] == owner && t["retries"].as_f64() == Some(f64::from(retries)),
+                    "{task}: {t}"
+                );
+            }
+            let t: Value = api.get(&format!("/api/v2/dags/{dag}/tasks/extract"))?;
+            let mut down: Vec<String> = serde_json::from_value(t["downstream_task_ids"].clone())?;
+            down.sort();
+            // extract >> stats: extract runs before the group's roots.
+            ensure!(
+                down == ["stats.checks.positive", "stats.count", "stats.total"],
+                "{t}"
+            );
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_groups: the graph (structure_data) shows the nested task groups and the edges to them",
+        || {
+            let s: Value = api.get(&format!("/ui/structure/structure_data?dag_id={dag}"))?;
+            let node = |nodes: &Value, id: &str| -> Result<Value> {
+                nodes
+                    .as_array()
+                    .and_then(|n| n.iter().find(|n| n["id"] == id))
+                    .cloned()
+                    .with_context(|| format!("no node {id:?} in {nodes}"))
+            };
+            let child_ids = |n: &Value| -> Vec<String> {
+                n["children"]
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter(|c| c["type"] == "task")
+                            .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let stats = node(&s["nodes"], "stats")?;
+            ensure!(
+                stats["tooltip"] == "Summary statistics of the readings"
+                    && child_ids(&stats) == ["stats.checks", "stats.count", "stats.total"],
+                "{stats}"
+            );
+            let checks_group = node(&stats["children"], "stats.checks")?;
+            ensure!(
+                checks_group["label"] == "Sanity checks"
+                    && child_ids(&checks_group) == ["stats.checks.positive"],
+                "{checks_group}"
+            );
+            let publish = node(&s["nodes"], "publish")?;
+            ensure!(child_ids(&publish) == ["report"], "{publish}");
+            // The edges written on the groups: to and between the groups' join nodes.
+            let edges: Vec<(String, String)> = s["edges"]
+                .as_array()
+                .context("no edges")?
+                .iter()
+                .map(|e| {
+                    (
+                        e["source_id"].as_str().unwrap_or_default().to_owned(),
+                        e["target_id"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            for (from, to) in [
+                ("extract", "stats.upstream_join_id"),
+                ("stats.downstream_join_id", "publish.upstream_join_id"),
+            ] {
+                ensure!(
+                    edges.contains(&(from.to_owned(), to.to_owned())),
+                    "no edge {from} -> {to}: {edges:?}"
+                );
+            }
+            Ok(())
+        },
+    );
+    checks.check(
+        "native_groups: the grouped tasks run in dependency order and succeed with their XComs",
+        || {
+            let run_id = "groups_run";
+            api.trigger(dag, run_id, json!({}))?;
+            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "{run_id} ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            for (task, want) in [
+                ("stats.total", json!(108)),
+                ("stats.count", json!(6)),
+                ("stats.checks.positive", json!(true)),
+                ("report", json!("6 readings, total 108")),
+            ] {
+                let got = xcom(api, dag, run_id, task, "return_value")?;
+                ensure!(got == want, "{task} returned {got}, want {want}");
+            }
+            let tis = api.task_instances(dag, run_id)?;
+            let at = |task: &str, end: bool| -> Result<f64> {
+                let ti = tis
+                    .iter()
+                    .find(|t| t.task_id == task)
+                    .with_context(|| format!("no task instance {task}"))?;
+                ensure!(ti.state.as_deref() == Some("success"), "{task}: {ti:?}");
+                unix_seconds(if end {
+                    ti.end_date.as_deref()
+                } else {
+                    ti.start_date.as_deref()
+                })
+            };
+            for task in grouped {
+                ensure!(
+                    at(task, false)? >= at("extract", true)?,
+                    "{task} started before extract ended: {tis:?}"
+                );
+                ensure!(
+                    at("report", false)? >= at(task, true)?,
+                    "report started before {task} ended: {tis:?}"
+                );
+            }
             Ok(())
         },
     );
