@@ -146,7 +146,13 @@ class Deployment:
         }
         cfg["scheduler"] = {"task_queued_timeout": "300"}
         cfg["dag_processor"] = {"refresh_interval": "5", "min_file_process_interval": "30"}
-        cfg["workers"] = {"min_heartbeat_interval": "1"}
+        cfg["workers"] = {
+            "min_heartbeat_interval": "1",
+            # Airflow's advice for a loaded machine: on 2 cores with two deployments (nextest
+            # runs them in pairs), the single api-server worker can take longer than the 5 s
+            # default to answer a task's first Execution API call, which then fails the try.
+            "execution_api_timeout": "30",
+        }
         if a.executor == "celery":
             cfg["celery"] = {
                 "broker_url": a.broker_url,
