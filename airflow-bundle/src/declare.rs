@@ -377,13 +377,6 @@ pub struct TaskDeclaration {
     /// `map_index_template`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_index_template: Option<String>,
-}
-
-impl TaskDeclaration {
-    /// Whether the task is mapped (one of its arguments is expanded).
-    pub fn is_mapped(&self) -> bool {
-        self.arg_sources.iter().any(ArgSource::is_expanded)
-    }
     /// The assets and aliases the task reads (Python's `inlets`), in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inlets: Vec<AssetOrAlias>,
@@ -391,6 +384,13 @@ impl TaskDeclaration {
     /// when the task succeeds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outlets: Vec<AssetOrAlias>,
+}
+
+impl TaskDeclaration {
+    /// Whether the task is mapped (one of its arguments is expanded).
+    pub fn is_mapped(&self) -> bool {
+        self.arg_sources.iter().any(ArgSource::is_expanded)
+    }
 }
 
 /// Where the value of one typed argument of a native task comes from: what a Python TaskFlow
