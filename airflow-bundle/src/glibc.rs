@@ -534,7 +534,9 @@ mod tests {
         assert!(v("2.2") < v("2.2.5"));
         assert_eq!(v("2.2.5").to_string(), "2.2.5");
         assert_eq!(v("2.36").to_string(), "2.36");
-        for bad in ["", "2", "2.", ".36", "2.36.1.1", "v2.36", "2.x", "2.99999", "2. 3", "-2.3"] {
+        for bad in [
+            "", "2", "2.", ".36", "2.36.1.1", "v2.36", "2.x", "2.99999", "2. 3", "-2.3",
+        ] {
             let e = bad.parse::<GlibcVersion>().unwrap_err();
             assert!(e.to_string().contains("is not a glibc version"), "{e}");
         }
@@ -739,7 +741,10 @@ mod reader_tests {
             needs_of(&b"hello"[..]).unwrap().none_because,
             Some(NoGlibc::NotElf)
         );
-        assert_eq!(needs_of(&b""[..]).unwrap().none_because, Some(NoGlibc::NotElf));
+        assert_eq!(
+            needs_of(&b""[..]).unwrap().none_because,
+            Some(NoGlibc::NotElf)
+        );
         assert!(needs_of(&b"\x7fELF\x09"[..]).is_err());
     }
 
@@ -797,7 +802,9 @@ mod reader_tests {
         let exe = std::env::current_exe().unwrap();
         let needs = needs_of_file(&exe).unwrap();
         if cfg!(all(target_os = "linux", target_env = "gnu")) {
-            let newest = needs.newest.expect("a glibc executable references GLIBC_ versions");
+            let newest = needs
+                .newest
+                .expect("a glibc executable references GLIBC_ versions");
             assert!(newest >= GlibcVersion::new(2, 2), "{newest}");
             // Every executable linked against glibc calls its start routine.
             assert!(
