@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GlibcVersion {
     numbers: [u16; 3],
-    len: u8,
+    len: usize,
 }
 
 impl GlibcVersion {
@@ -93,10 +93,7 @@ impl FromStr for GlibcVersion {
         if len < 2 {
             return Err(err("it needs a major and a minor number"));
         }
-        Ok(GlibcVersion {
-            numbers,
-            len: len as u8,
-        })
+        Ok(GlibcVersion { numbers, len })
     }
 }
 
@@ -139,7 +136,7 @@ impl fmt::Display for NoGlibc {
         f.write_str(match self {
             NoGlibc::NotElf => "not an ELF executable",
             NoGlibc::NoVersionReferences => {
-                "no glibc symbol versions referenced (static, or another libc such as musl)"
+                "no glibc symbol versions referenced: static, or linked against another libc such as musl"
             }
         })
     }
@@ -337,6 +334,165 @@ mod reader {
         Ok(&window[..end])
     }
 
+    /// The section at `index`, which `what` links to.
+    fn linked<'a, S>(sections: &'a [S], index: usize, what: &str) -> Result<&'a S, GlibcError> {
+        sections.get(index).ok_or_else(|| {
+            layout(format!(
+                "its {what} links to section {index}, which does not exist"
+            ))
+        })
+    }
+
+    /// The glibc versions of the version reference table, in the order met, and the version
+    /// index of each (`vna_other`, what `.gnu.version` entries name), and the undated names.
+    type References = (Vec<GlibcRequirement>, BTreeMap<u16, usize>, Vec<String>);
+
+    fn references<'data, Elf, R>(
+        sections: &'data [Elf::SectionHeader],
+        verneed: &Elf::SectionHeader,
+        endian: Endianness,
+        data: R,
+    ) -> Result<References, GlibcError>
+    where
+        Elf: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        table(
+            verneed,
+            endian,
+            data,
+            "version reference table",
+            MAX_VERNEED_BYTES,
+        )?;
+        let (mut files, strtab) = verneed
+            .gnu_verneed(endian, data)?
+            .ok_or_else(|| layout("its version reference table cannot be read".into()))?;
+        let version_strings = table(
+            linked(sections, strtab.0, "version reference table")?,
+            endian,
+            data,
+            "version string table",
+            MAX_TABLE_BYTES,
+        )?;
+        let mut by_index: BTreeMap<u16, usize> = BTreeMap::new();
+        let mut versions: Vec<GlibcRequirement> = Vec::new();
+        let mut undated: Vec<String> = Vec::new();
+        let mut walked = 0usize;
+        let mut walk = || {
+            walked += 1;
+            if walked > MAX_VERSION_ENTRIES {
+                Err(layout(format!(
+                    "its version reference table has more than {MAX_VERSION_ENTRIES} entries"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        while let Some((_, mut entries)) = files.next()? {
+            walk()?;
+            while let Some(aux) = entries.next()? {
+                walk()?;
+                // A weak reference is one the loader lets pass when the version is missing.
+                if aux.vna_flags.get(endian).contains(elf::VER_FLG_WEAK) {
+                    continue;
+                }
+                let name = string_at(version_strings, aux.vna_name.get(endian), "version")?;
+                let name = String::from_utf8_lossy(name);
+                if !name.starts_with("GLIBC_") || name == "GLIBC_PRIVATE" {
+                    continue;
+                }
+                let Some(version) = GlibcVersion::of_symbol_version(&name) else {
+                    undated.push(name.into_owned());
+                    continue;
+                };
+                let at = versions
+                    .iter()
+                    .position(|r| r.name == name)
+                    .unwrap_or_else(|| {
+                        versions.push(GlibcRequirement {
+                            name: name.into_owned(),
+                            version,
+                            symbols: Vec::new(),
+                        });
+                        versions.len() - 1
+                    });
+                by_index.insert(aux.vna_other(endian).index().0, at);
+            }
+        }
+        Ok((versions, by_index, undated))
+    }
+
+    /// Adds to `versions` the undefined dynamic symbols bound to each: `.gnu.version` has one
+    /// entry per `.dynsym` symbol (its `sh_link`), whose names are in that table's string table.
+    fn bind_symbols<'data, Elf, R>(
+        sections: &'data [Elf::SectionHeader],
+        versym: &Elf::SectionHeader,
+        endian: Endianness,
+        data: R,
+        by_index: &BTreeMap<u16, usize>,
+        versions: &mut [GlibcRequirement],
+    ) -> Result<(), GlibcError>
+    where
+        Elf: FileHeader<Endian = Endianness>,
+        R: ReadRef<'data>,
+    {
+        table(
+            versym,
+            endian,
+            data,
+            "symbol version table",
+            MAX_TABLE_BYTES,
+        )?;
+        let (indexes, symtab) = versym
+            .gnu_versym(endian, data)?
+            .ok_or_else(|| layout("its symbol version table cannot be read".into()))?;
+        let symtab = linked(sections, symtab.0, "symbol version table")?;
+        if symtab.sh_type(endian) != elf::SHT_DYNSYM {
+            return Err(layout(
+                "its symbol version table does not link to the dynamic symbol table".into(),
+            ));
+        }
+        table(
+            symtab,
+            endian,
+            data,
+            "dynamic symbol table",
+            MAX_TABLE_BYTES,
+        )?;
+        let symbols: &[Elf::Sym] = symtab.data_as_array(endian, data)?;
+        let strings = table(
+            linked(
+                sections,
+                symtab.sh_link(endian) as usize,
+                "dynamic symbol table",
+            )?,
+            endian,
+            data,
+            "dynamic string table",
+            MAX_TABLE_BYTES,
+        )?;
+        let mut bound = 0usize;
+        for (symbol, index) in symbols.iter().zip(indexes).skip(1) {
+            if symbol.st_shndx(endian) != elf::SHN_UNDEF {
+                continue;
+            }
+            let Some(&at) = by_index.get(&index.0.get(endian).index().0) else {
+                continue;
+            };
+            bound += 1;
+            if bound > MAX_GLIBC_SYMBOLS {
+                return Err(layout(format!(
+                    "it binds more than {MAX_GLIBC_SYMBOLS} symbols to glibc versions"
+                )));
+            }
+            let name = string_at(strings, symbol.st_name(endian), "symbol")?;
+            versions[at]
+                .symbols
+                .push(String::from_utf8_lossy(name).into_owned());
+        }
+        Ok(())
+    }
+
     fn elf<'data, Elf, R>(data: R) -> Result<GlibcNeeds, GlibcError>
     where
         Elf: FileHeader<Endian = Endianness>,
@@ -364,145 +520,17 @@ mod reader {
                 Ok(GlibcNeeds::none(NoGlibc::NoVersionReferences))
             };
         }
-        let linked = |index: u32, what: &str| {
-            sections.get(index as usize).ok_or_else(|| {
-                layout(format!(
-                    "its {what} links to section {index}, which does not exist"
-                ))
-            })
-        };
-        let Some(verneed) = sections
-            .iter()
-            .find(|s| s.sh_type(endian) == elf::SHT_GNU_VERNEED)
-        else {
+        let find = |kind| sections.iter().find(|s| s.sh_type(endian) == kind);
+        let Some(verneed) = find(elf::SHT_GNU_VERNEED) else {
             return Ok(GlibcNeeds::none(NoGlibc::NoVersionReferences));
         };
-        table(
-            verneed,
-            endian,
-            data,
-            "version reference table",
-            MAX_VERNEED_BYTES,
-        )?;
-        let (mut files, strtab) = verneed
-            .gnu_verneed(endian, data)?
-            .ok_or_else(|| layout("its version reference table cannot be read".into()))?;
-        let version_strings = table(
-            linked(strtab.0 as u32, "version reference table")?,
-            endian,
-            data,
-            "version string table",
-            MAX_TABLE_BYTES,
-        )?;
-
-        // Version index -> position in `versions`, for the glibc versions only.
-        let mut by_index: BTreeMap<u16, usize> = BTreeMap::new();
-        let mut versions: Vec<GlibcRequirement> = Vec::new();
-        let mut undated: Vec<String> = Vec::new();
-        let mut walked = 0usize;
-        let mut walk = || {
-            walked += 1;
-            if walked > MAX_VERSION_ENTRIES {
-                Err(layout(format!(
-                    "its version reference table has more than {MAX_VERSION_ENTRIES} entries"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        while let Some((_, mut names)) = files.next()? {
-            walk()?;
-            while let Some(aux) = names.next()? {
-                walk()?;
-                // A weak reference is one the loader lets pass when the version is missing.
-                if aux.vna_flags.get(endian).contains(elf::VER_FLG_WEAK) {
-                    continue;
-                }
-                let name = string_at(version_strings, aux.vna_name.get(endian), "version")?;
-                let name = String::from_utf8_lossy(name);
-                if !name.starts_with("GLIBC_") || name == "GLIBC_PRIVATE" {
-                    continue;
-                }
-                let index = aux.vna_other(endian).index().0;
-                match GlibcVersion::of_symbol_version(&name) {
-                    Some(version) => {
-                        let at = match versions.iter().position(|r| r.name == name) {
-                            Some(at) => at,
-                            None => {
-                                versions.push(GlibcRequirement {
-                                    name: name.into_owned(),
-                                    version,
-                                    symbols: Vec::new(),
-                                });
-                                versions.len() - 1
-                            }
-                        };
-                        by_index.insert(index, at);
-                    }
-                    None => undated.push(name.into_owned()),
-                }
-            }
-        }
+        let (mut versions, by_index, mut undated) =
+            references::<Elf, R>(sections, verneed, endian, data)?;
         if versions.is_empty() && undated.is_empty() {
             return Ok(GlibcNeeds::none(NoGlibc::NoVersionReferences));
         }
-
-        // Which undefined dynamic symbols each version binds: `.gnu.version` has one entry per
-        // `.dynsym` symbol (its sh_link), whose names are in the symbol table's string table.
-        if let Some(versym) = sections
-            .iter()
-            .find(|s| s.sh_type(endian) == elf::SHT_GNU_VERSYM)
-        {
-            table(
-                versym,
-                endian,
-                data,
-                "symbol version table",
-                MAX_TABLE_BYTES,
-            )?;
-            let (indexes, symtab) = versym
-                .gnu_versym(endian, data)?
-                .ok_or_else(|| layout("its symbol version table cannot be read".into()))?;
-            let symtab = linked(symtab.0 as u32, "symbol version table")?;
-            if symtab.sh_type(endian) != elf::SHT_DYNSYM {
-                return Err(layout(
-                    "its symbol version table does not link to the dynamic symbol table".into(),
-                ));
-            }
-            table(
-                symtab,
-                endian,
-                data,
-                "dynamic symbol table",
-                MAX_TABLE_BYTES,
-            )?;
-            let symbols: &[Elf::Sym] = symtab.data_as_array(endian, data)?;
-            let names = table(
-                linked(symtab.sh_link(endian), "dynamic symbol table")?,
-                endian,
-                data,
-                "dynamic string table",
-                MAX_TABLE_BYTES,
-            )?;
-            let mut named = 0usize;
-            for (symbol, index) in symbols.iter().zip(indexes).skip(1) {
-                if symbol.st_shndx(endian) != elf::SHN_UNDEF {
-                    continue;
-                }
-                let Some(&at) = by_index.get(&index.0.get(endian).index().0) else {
-                    continue;
-                };
-                named += 1;
-                if named > MAX_GLIBC_SYMBOLS {
-                    return Err(layout(format!(
-                        "it binds more than {MAX_GLIBC_SYMBOLS} symbols to glibc versions"
-                    )));
-                }
-                let name = string_at(names, symbol.st_name(endian), "symbol")?;
-                versions[at]
-                    .symbols
-                    .push(String::from_utf8_lossy(name).into_owned());
-            }
+        if let Some(versym) = find(elf::SHT_GNU_VERSYM) {
+            bind_symbols::<Elf, R>(sections, versym, endian, data, &by_index, &mut versions)?;
         }
         for r in &mut versions {
             r.symbols.sort();
@@ -572,7 +600,10 @@ mod reader_tests {
     /// A little-endian ELF64 executable with one `.gnu.version_r` entry per (file, version),
     /// `.dynsym`/`.dynstr`/`.gnu.version` binding each `(symbol, version index)`, and the
     /// section headers last. Index 0 of `symbols` is the null symbol.
-    fn elf(needs: &[(&str, &[(&str, u16, u16)])], symbols: &[(&str, u16, bool)]) -> Vec<u8> {
+    /// A version reference: (name, version index, `vna_flags`).
+    type Version<'a> = (&'a str, u16, u16);
+
+    fn elf(needs: &[(&str, &[Version<'_>])], symbols: &[(&str, u16, bool)]) -> Vec<u8> {
         let mut strings = vec![0u8];
         let mut add = |s: &str| {
             let at = strings.len() as u32;
@@ -830,6 +861,22 @@ mod reader_tests {
             }
             let needs = needs_of_file(path).unwrap();
             assert!(needs.newest.is_some(), "{}: {needs:?}", path.display());
+        }
+        // A static glibc executable (Debian's ldconfig is static-pie): no version references.
+        let ldconfig = std::path::Path::new("/sbin/ldconfig");
+        if let Ok(bytes) = std::fs::read(ldconfig) {
+            use object::read::elf::{ElfFile64, ProgramHeader};
+            let dynamic = ElfFile64::<object::Endianness>::parse(&*bytes).is_ok_and(|f| {
+                f.elf_program_headers()
+                    .iter()
+                    .any(|p| p.p_type(f.endian()) == object::elf::PT_INTERP)
+            });
+            if !dynamic {
+                assert_eq!(
+                    needs_of_file(ldconfig).unwrap(),
+                    GlibcNeeds::none(NoGlibc::NoVersionReferences)
+                );
+            }
         }
         // An aarch64 ELF file, from Debian's cross toolchain (scripts/cross-setup.sh): aarch64
         // glibc starts at 2.17, and this libm asks for nothing newer (two files, one version).

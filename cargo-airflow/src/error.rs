@@ -425,27 +425,10 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
-    /// The executable needs a newer glibc than the floor declared for the bundle.
-    #[error(
-        "package `{package}` needs glibc {needs}, newer than its floor {} ({}): {}",
-        floor.version,
-        floor.origin,
-        too_new(over, undated)
-    )]
-    GlibcTooNew {
-        /// The package (or bin) packed.
-        package: String,
-        /// The floor and where it was declared.
-        floor: crate::glibc::Floor,
-        /// What it needs (`2.39 or newer`).
-        needs: String,
-        /// The versions over the floor, newest first, each with a few of its symbols.
-        over: Vec<String>,
-        /// glibc version names no release can be named for.
-        undated: Vec<String>,
-        /// The target triple (the advice names targets like it).
-        target: String,
-    },
+    /// The executable needs a newer glibc than the floor declared for the bundle (boxed: the
+    /// facts are large, the other errors small).
+    #[error("{0}")]
+    GlibcTooNew(Box<crate::glibc::TooNew>),
     /// The declared glibc floor is not a glibc version.
     #[error("the glibc floor in {origin} is invalid: {reason}")]
     BadGlibcFloor {
@@ -471,17 +454,6 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-}
-
-/// The versions over a glibc floor, then the names no release can be named for.
-fn too_new(over: &[String], undated: &[String]) -> String {
-    let mut parts = over.to_vec();
-    parts.extend(
-        undated
-            .iter()
-            .map(|n| format!("{n} (a glibc version name cargo-airflow cannot date)")),
-    );
-    parts.join(", ")
 }
 
 fn list(names: &[String]) -> Cow<'_, str> {
@@ -604,9 +576,7 @@ impl Error {
             Error::NoInputs { .. } => "only an executable built with `airflow_build::build()` \
                  in its build.rs (or a bundle packed from one) has them"
                 .into(),
-            Error::GlibcTooNew { floor, target, .. } => {
-                crate::glibc::advice(&floor.version, target).into()
-            }
+            Error::GlibcTooNew(t) => crate::glibc::advice(&t.floor.version, &t.target).into(),
             Error::BadGlibcFloor { .. } => {
                 "write the oldest glibc of the workers as a string, such as glibc = \"2.36\" \
                  (Debian 12, the official Airflow images)"
@@ -831,7 +801,7 @@ mod tests {
                 source: RecordError::BadMagic,
             },
             Error::NoInputs { path: p() },
-            Error::GlibcTooNew {
+            Error::GlibcTooNew(Box::new(crate::glibc::TooNew {
                 package: "a".into(),
                 floor: crate::glibc::Floor {
                     version: "2.28".parse().unwrap(),
@@ -844,7 +814,7 @@ mod tests {
                 ],
                 undated: vec!["GLIBC_ABI_NEW".into()],
                 target: "aarch64-unknown-linux-gnu".into(),
-            },
+            })),
             Error::BadGlibcFloor {
                 origin: crate::glibc::FloorOrigin::Metadata("/w/a/Cargo.toml".into()),
                 reason: "it is a float, not a string such as \"2.36\"".into(),

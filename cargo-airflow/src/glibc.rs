@@ -103,14 +103,48 @@ pub fn check(needs: &GlibcNeeds, floor: &Floor, package: &str, target: &str) -> 
     if over.is_empty() && needs.undated.is_empty() {
         return Ok(());
     }
-    Err(Error::GlibcTooNew {
+    Err(Error::GlibcTooNew(Box::new(TooNew {
         package: package.to_owned(),
         floor: floor.clone(),
         needs: needs.summary(),
         over: over.iter().map(|r| describe(r)).collect(),
         undated: needs.undated.clone(),
         target: target.to_owned(),
-    })
+    })))
+}
+
+/// What a bundle needs beyond its glibc floor ([`Error::GlibcTooNew`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "package `{package}` needs glibc {needs}, newer than its floor {} ({}): {}",
+    floor.version,
+    floor.origin,
+    too_new(over, undated)
+)]
+pub struct TooNew {
+    /// The package (or bin) packed.
+    pub package: String,
+    /// The floor and where it was declared.
+    pub floor: Floor,
+    /// What it needs (`2.39 or newer`).
+    pub needs: String,
+    /// The versions over the floor, newest first, each with a few of its symbols.
+    pub over: Vec<String>,
+    /// glibc version names no release can be named for.
+    pub undated: Vec<String>,
+    /// The target triple (the advice names targets like it).
+    pub target: String,
+}
+
+/// The versions over a glibc floor, then the names no release can be named for.
+fn too_new(over: &[String], undated: &[String]) -> String {
+    let mut parts = over.to_vec();
+    parts.extend(
+        undated
+            .iter()
+            .map(|n| format!("{n} (a glibc version name cargo-airflow cannot date)")),
+    );
+    parts.join(", ")
 }
 
 /// `GLIBC_2.34 (__libc_start_main, pthread_create, and 2 more)`.
