@@ -161,7 +161,9 @@ fn the_metadata_floor_refuses_and_the_flag_overrides_it() {
     if !cfg!(all(target_os = "linux", target_env = "gnu")) {
         return;
     }
-    let m = Mini::new("glibc");
+    // Shares the fixture's target directory (and its lock) with the declaration tests: only
+    // the fixture itself rebuilds, not its dependencies.
+    let m = Mini::new("declarations");
     let toml = fs::read_to_string(m.manifest()).unwrap();
     m.write(
         "Cargo.toml",
