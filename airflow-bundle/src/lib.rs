@@ -2,7 +2,8 @@
 //!
 //! # Where things are
 //!
-//! [`footer`] ([`Trailer`]), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
+//! [`footer`] ([`Trailer`]), [`glibc`] (which glibc an executable needs; reading one with
+//! `io`), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
 //! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
 //! generated Python stub dag file), with the `sha256` feature (part of `io`) `sha256`. The
 //! manifest's YAML form needs the `yaml` feature (part of `io`; `yaml-emit` for `to_yaml` alone).
@@ -16,6 +17,7 @@
 pub mod dag_ids;
 pub mod declare;
 pub mod footer;
+pub mod glibc;
 pub mod ids;
 pub mod manifest;
 #[cfg(feature = "io")]

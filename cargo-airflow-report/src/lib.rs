@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use airflow_bundle::glibc::{GlibcNeeds, GlibcVersion};
 use airflow_bundle::record::Record;
 use airflow_bundle::{DagIds, Manifest};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,15 @@ pub struct PackReport {
     /// they could not (no cargo dep-info beside the executable); the rest was checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_inputs_unchecked: Option<String>,
+    /// Which glibc the executable needs (the newest `GLIBC_` symbol version it references, and
+    /// the symbols bound to each), or why it needs none. Absent only from the reports of
+    /// cargo-airflow releases before it was added.
+    #[serde(default)]
+    pub glibc: Option<GlibcNeeds>,
+    /// The oldest glibc the bundle had to run on (`--glibc`, else `[package.metadata.airflow]
+    /// glibc`), when one was declared: the pack refuses an executable that needs a newer one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glibc_floor: Option<GlibcVersion>,
 }
 
 /// Where the packed dags and tasks came from.
@@ -180,6 +190,22 @@ pub struct InspectReport<Text = String> {
     pub trailer: TrailerFields,
     /// Where each region lies in the file.
     pub layout: Layout,
+    /// Which glibc the executable region needs (see [`PackReport::glibc`]); absent only from
+    /// the reports of cargo-airflow releases before it was added.
+    #[serde(default)]
+    pub glibc: Option<GlibcNeeds>,
+}
+
+/// What `cargo airflow inspect --glibc --message-format json FILE` prints, for a bundle or a
+/// plain executable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlibcReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The file, as given on the command line.
+    pub path: PathBuf,
+    /// Which glibc it needs, or why none.
+    pub glibc: GlibcNeeds,
 }
 
 /// The 64-byte trailer's fields.
@@ -241,6 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn a_pack_report_without_glibc_facts_still_reads() {
+        let line = r#"{"format_version":2,"bundle":"/b","package":null,"bin":"b",
+            "executable":"/e","target":"x86_64-unknown-linux-gnu","profile":"release",
+            "dags":{},"tasks":0,"size":1,"binary_sha256":"00","fresh":false,
+            "metadata_source":"binary","source_digest":null,"warnings":[],"stubs":null}"#;
+        let r: PackReport = serde_json::from_str(line).unwrap();
+        assert_eq!((r.glibc, r.glibc_floor), (None, None));
+        let with = line.replace(
+            r#""stubs":null"#,
+            r#""stubs":null,"glibc":{"newest":"2.34","versions":[{"name":"GLIBC_2.34",
+                "version":"2.34","symbols":["__libc_start_main"]}]},"glibc_floor":"2.36""#,
+        );
+        let r: PackReport = serde_json::from_str(&with).unwrap();
+        assert_eq!(r.glibc.unwrap().newest, Some(GlibcVersion::new(2, 34)));
+        assert_eq!(r.glibc_floor, Some(GlibcVersion::new(2, 36)));
+    }
+
+    #[test]
     fn enumerations_are_snake_case() {
         assert_eq!(
             serde_json::to_string(&MetadataSource::BinaryAndSidecar).unwrap(),
@@ -249,6 +293,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Outcome::NotReached).unwrap(),
             "\"not_reached\""
+        );
+        assert_eq!(
+            serde_json::to_string(&airflow_bundle::glibc::NoGlibc::NoVersionReferences).unwrap(),
+            "\"no_version_references\""
         );
     }
 }

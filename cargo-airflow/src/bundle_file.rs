@@ -94,6 +94,14 @@ impl OpenedExecutable {
         })
     }
 
+    /// Which glibc the opened file needs (read from the open file: the bytes packed).
+    pub fn glibc_needs(&self) -> Result<airflow_bundle::glibc::GlibcNeeds> {
+        airflow_bundle::glibc::needs_of_reader(&self.file).map_err(|source| Error::Glibc {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     /// The file, rewound to its start.
     fn rewound(&self) -> io::Result<&File> {
         let mut f = &self.file;

@@ -18,7 +18,8 @@ use crate::shell::{ColorWhen, Verbosity, style};
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
-  1  failure: the build failed, I/O error, introspection failed, bad metadata
+  1  failure: the build failed, I/O error, introspection failed, bad metadata, a
+     bundle that needs a newer glibc than its floor (--glibc)
   2  usage error: unknown or conflicting flags
   3  verify: a file is missing or unreadable, or a release judged (--airflow, else 3.3
      and 3.4) would reject it";
@@ -253,6 +254,10 @@ pub struct PackArgs {
     /// Do not write the Python stub dag file next to the bundle
     #[arg(long)]
     pub no_stubs: bool,
+    /// The oldest glibc the workers have (such as 2.36 for Debian 12): refuse an executable
+    /// that needs a newer one, naming its symbols. Overrides `[package.metadata.airflow] glibc`
+    #[arg(long, value_name = "VERSION")]
+    pub glibc: Option<airflow_bundle::glibc::GlibcVersion>,
 
     /// Extra arguments passed verbatim to `cargo build`
     #[arg(last = true, value_name = "CARGO-ARGS")]
@@ -301,6 +306,11 @@ pub struct InspectArgs {
     /// whole record
     #[arg(long, conflicts_with = "source")]
     pub inputs: bool,
+    /// Show which glibc the executable needs: the newest GLIBC_ symbol version it references,
+    /// and the symbols bound to each version; works on a bundle or on a plain executable. The
+    /// JSON report of a bundle holds it too
+    #[arg(long, conflicts_with_all = ["source", "inputs"])]
+    pub glibc: bool,
 }
 
 impl InspectArgs {

@@ -425,6 +425,27 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The executable needs a newer glibc than the floor declared for the bundle (boxed: the
+    /// facts are large, the other errors small).
+    #[error("{0}")]
+    GlibcTooNew(Box<crate::glibc::TooNew>),
+    /// The declared glibc floor is not a glibc version.
+    #[error("the glibc floor in {origin} is invalid: {reason}")]
+    BadGlibcFloor {
+        /// Where it was declared.
+        origin: crate::glibc::FloorOrigin,
+        /// Why.
+        reason: String,
+    },
+    /// The executable's glibc version references cannot be read.
+    #[error("cannot read which glibc {path} needs")]
+    Glibc {
+        /// The executable.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: airflow_bundle::glibc::GlibcError,
+    },
     /// A file given to `inspect` is not a readable bundle.
     #[error("{path} is not a readable bundle: {reason}")]
     NotABundle {
@@ -555,6 +576,12 @@ impl Error {
             Error::NoInputs { .. } => "only an executable built with `airflow_build::build()` \
                  in its build.rs (or a bundle packed from one) has them"
                 .into(),
+            Error::GlibcTooNew(t) => crate::glibc::advice(&t.floor.version, &t.target).into(),
+            Error::BadGlibcFloor { .. } => {
+                "write the oldest glibc of the workers as a string, such as glibc = \"2.36\" \
+                 (Debian 12, the official Airflow images)"
+                    .into()
+            }
             Error::NotABundle { path, .. } => format!(
                 "run `cargo airflow verify {}` for every check",
                 path.display()
@@ -774,6 +801,28 @@ mod tests {
                 source: RecordError::BadMagic,
             },
             Error::NoInputs { path: p() },
+            Error::GlibcTooNew(Box::new(crate::glibc::TooNew {
+                package: "a".into(),
+                floor: crate::glibc::Floor {
+                    version: "2.28".parse().unwrap(),
+                    origin: crate::glibc::FloorOrigin::Metadata("/w/a/Cargo.toml".into()),
+                },
+                needs: "2.39 or newer".into(),
+                over: vec![
+                    "GLIBC_2.39 (pidfd_spawn)".into(),
+                    "GLIBC_2.34 (__libc_start_main, pthread_create, and 3 more)".into(),
+                ],
+                undated: vec!["GLIBC_ABI_NEW".into()],
+                target: "aarch64-unknown-linux-gnu".into(),
+            })),
+            Error::BadGlibcFloor {
+                origin: crate::glibc::FloorOrigin::Metadata("/w/a/Cargo.toml".into()),
+                reason: "it is a float, not a string such as \"2.36\"".into(),
+            },
+            Error::Glibc {
+                path: p(),
+                source: airflow_bundle::glibc::GlibcError::NoSectionHeaders,
+            },
             Error::NotABundle {
                 path: p(),
                 reason: "no trailer".into(),

@@ -208,6 +208,7 @@ pub fn report(path: &Path) -> Result<InspectReport<LossyText>> {
     let t = *reader.trailer();
     let l = *reader.layout();
     let record = crate::embedded::read_record(path)?;
+    let glibc = glibc_needs(path)?;
     let source = if u64::from(t.source_len) <= MAX_JSON_SOURCE {
         let mut buf = Vec::new();
         reader
@@ -242,7 +243,59 @@ pub fn report(path: &Path) -> Result<InspectReport<LossyText>> {
             manifest: region(l.metadata_start, l.trailer_start),
             trailer: region(l.trailer_start, l.file_size),
         },
+        glibc: Some(glibc),
     })
+}
+
+/// Which glibc the bundle or executable at `path` needs.
+fn glibc_needs(path: &Path) -> Result<airflow_bundle::glibc::GlibcNeeds> {
+    airflow_bundle::glibc::needs_of_file(path).map_err(|source| Error::Glibc {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The glibc report of a bundle or a plain executable (`inspect --glibc --json`).
+pub fn glibc_report(path: &Path) -> Result<cargo_airflow_report::GlibcReport> {
+    Ok(cargo_airflow_report::GlibcReport {
+        format_version: cargo_airflow_report::FORMAT_VERSION,
+        path: path.to_owned(),
+        glibc: glibc_needs(path)?,
+    })
+}
+
+/// Writes which glibc the bundle or executable at `path` needs: `glibc: needs 2.34 or newer`
+/// (or none, and why), then one line per version referenced, newest first, with every symbol
+/// bound to it.
+pub fn glibc(path: &Path, out: &mut impl Write) -> Result<()> {
+    let needs = glibc_needs(path)?;
+    let mut text = format!("glibc: needs {}\n", needs.summary());
+    for r in needs.versions.iter().rev() {
+        // The release is named when the name does not say it (an ABI marker).
+        let release = if r.name == format!("GLIBC_{}", r.version) {
+            String::new()
+        } else {
+            format!(" (glibc {})", r.version)
+        };
+        text.push_str(&format!(
+            "{}{release}: {}\n",
+            crate::escape::line(&r.name),
+            if r.symbols.is_empty() {
+                "no symbols (an ABI marker)".to_owned()
+            } else {
+                crate::escape::line(&r.symbols.join(" ")).into_owned()
+            }
+        ));
+    }
+    for n in &needs.undated {
+        text.push_str(&format!(
+            "{}: a glibc version name cargo-airflow cannot date\n",
+            crate::escape::line(n)
+        ));
+    }
+    let write_err = |e: io::Error| Error::io("cannot write the output for", path, e);
+    out.write_all(text.as_bytes()).map_err(write_err)?;
+    out.flush().map_err(write_err)
 }
 
 fn open(path: &Path) -> Result<BundleReader<File>> {
@@ -303,6 +356,10 @@ mod tests {
         assert_eq!(r.source.unwrap().to_string(), "fn main() {}");
         assert_eq!(r.manifest.unwrap().dags["d"].tasks, ["t"]);
         assert_eq!(r.record, None);
+        assert_eq!(
+            r.glibc.unwrap().none_because,
+            Some(airflow_bundle::glibc::NoGlibc::NotElf)
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | failure: the build failed, I/O error, introspection failed, bad metadata |
+//! | 1 | failure: the build failed, I/O error, introspection failed, bad metadata, the bundle needs a newer glibc than its declared floor (`--glibc`, `[package.metadata.airflow] glibc`) |
 //! | 2 | usage error: unknown or conflicting flags |
 //! | 3 | `verify` found at least one file that Airflow would reject |
 #![forbid(unsafe_code)]
@@ -36,6 +36,7 @@ mod depinfo;
 mod embedded;
 mod error;
 mod escape;
+mod glibc;
 mod inspect;
 mod introspect;
 mod layout;
@@ -170,7 +171,11 @@ fn run_stubs(args: &StubsArgs) -> Exit {
 
 fn run_inspect(args: &InspectArgs) -> Exit {
     let mut shell = Shell::stdio(ColorWhen::Auto, Verbosity::Normal);
-    let result = if args.json() {
+    let result = if args.glibc && args.json() {
+        inspect::glibc_report(&args.file).map(|r| print_json(&mut shell, &r))
+    } else if args.glibc {
+        inspect::glibc(&args.file, &mut shell.out()).map(|()| Exit::Success)
+    } else if args.json() {
         // The source is always part of the report; --source only changes the text output.
         inspect::report(&args.file).map(|r| print_json(&mut shell, &r))
     } else if args.inputs {

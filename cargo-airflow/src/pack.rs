@@ -186,6 +186,32 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
     }
     mark("output checked");
 
+    // Which glibc the executable needs, from the very file that will be packed; a bundle that
+    // needs more than the declared floor is refused before anything runs or is written.
+    let glibc = opened.glibc_needs()?;
+    let manifest_dir = inputs
+        .selection
+        .as_ref()
+        .map(|s| s.manifest_dir.as_path())
+        .or_else(|| krate.as_ref().map(|k| k.manifest_dir.as_path()));
+    let glibc_floor = crate::glibc::floor(args.glibc, manifest_dir)?;
+    if let Some(floor) = &glibc_floor {
+        let package = inputs
+            .selection
+            .as_ref()
+            .map(|s| s.package_name.as_str())
+            .or(record.as_ref().map(|r| r.package.as_str()))
+            .unwrap_or(&inputs.bin_name);
+        crate::glibc::check(&glibc, floor, package, layout.triple.as_str())?;
+    }
+    shell.verbose_status(
+        "Checked",
+        format!(
+            "glibc: needs {}",
+            crate::glibc::summary(&glibc, glibc_floor.as_ref().map(|f| &f.version))
+        ),
+    );
+
     // Introspect (or read the embedded metadata), check freshness, validate.
     let executable = &inputs.executable;
     shell.verbose_status("Reading", format!("the dags of `{}`", executable.display()));
@@ -377,6 +403,8 @@ pub fn run(args: &PackArgs, shell: &mut Shell) -> Result<PackReport> {
         stubs,
         stubs_removed,
         read_inputs_unchecked,
+        glibc: Some(glibc),
+        glibc_floor: glibc_floor.map(|f| f.version),
     })
 }
 
@@ -417,6 +445,12 @@ pub fn print_summary(report: &PackReport, cwd: &Path, shell: &mut Shell) {
     ));
     shell.detail(format!("size: {} bytes", report.size));
     shell.detail(format!("binary sha256: {}", report.binary_sha256));
+    if let Some(needs) = &report.glibc {
+        shell.detail(format!(
+            "glibc: needs {}",
+            crate::glibc::summary(needs, report.glibc_floor.as_ref())
+        ));
+    }
     if let Some(s) = &report.stubs {
         shell.detail(format!("python stubs: {}", relative(s, cwd).display()));
     }
@@ -728,6 +762,7 @@ mod tests {
 
     use super::*;
     use crate::shell::Verbosity;
+    use airflow_bundle::glibc::{GlibcRequirement, GlibcVersion};
 
     #[test]
     fn bin_names_come_from_file_names() {
@@ -767,6 +802,29 @@ mod tests {
             stubs: Some("/w/target/airflow/x86_64-unknown-linux-gnu/ex_dags.py".into()),
             stubs_removed: Vec::new(),
             read_inputs_unchecked: None,
+            glibc: Some(airflow_bundle::glibc::GlibcNeeds {
+                newest: Some(GlibcVersion::new(2, 34)),
+                none_because: None,
+                versions: vec![
+                    GlibcRequirement {
+                        name: "GLIBC_2.2.5".into(),
+                        version: GlibcVersion::with_patch(2, 2, 5),
+                        symbols: vec!["free".into(), "malloc".into()],
+                    },
+                    GlibcRequirement {
+                        name: "GLIBC_2.34".into(),
+                        version: GlibcVersion::new(2, 34),
+                        symbols: vec![
+                            "__libc_start_main".into(),
+                            "pthread_create".into(),
+                            "pthread_join".into(),
+                            "pthread_key_create".into(),
+                        ],
+                    },
+                ],
+                undated: vec![],
+            }),
+            glibc_floor: Some(GlibcVersion::new(2, 36)),
         }
     }
 
@@ -787,6 +845,7 @@ mod tests {
              dags: 1, tasks: 2
              size: 1234 bytes
              binary sha256: abababababababababababababababababababababababababababababababab
+             glibc: needs 2.34 or newer, for GLIBC_2.34 (__libc_start_main, pthread_create, pthread_join, and 1 more); floor 2.36
              python stubs: target/airflow/x86_64-unknown-linux-gnu/ex_dags.py
 
 "#]]

@@ -1,5 +1,6 @@
 //! Any bytes as an airflow-build record, and as an executable to search for one: decoding must
-//! never panic, and what decodes re-encodes to a record that decodes the same.
+//! never panic, and what decodes re-encodes to a record that decodes the same. The same bytes as
+//! an executable whose glibc version references are read: never a panic either.
 #![no_main]
 
 use airflow_bundle::record::{decode, encode, find_in_executable};
@@ -11,4 +12,5 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(decode(&again).expect("round trip"), record);
     }
     let _ = find_in_executable(data);
+    let _ = airflow_bundle::glibc::needs_of(data);
 });

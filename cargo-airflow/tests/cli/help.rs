@@ -7,7 +7,8 @@ use crate::support::run;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
-  1  failure: the build failed, I/O error, introspection failed, bad metadata
+  1  failure: the build failed, I/O error, introspection failed, bad metadata, a
+     bundle that needs a newer glibc than its floor (--glibc)
   2  usage error: unknown or conflicting flags
   3  verify: a file is missing or unreadable, or a release judged (--airflow, else 3.3
      and 3.4) would reject it";

@@ -5,6 +5,7 @@
 //! for file lock" while other builds run.
 
 mod errors;
+mod glibc;
 mod help;
 mod hostile;
 mod inspect;

@@ -34,12 +34,17 @@ fn stable(text: &str) -> String {
     }
     out.push_str(rest);
     out.lines()
-        .map(|line| match line.trim_start().strip_prefix("size: ") {
-            Some(_) => format!(
-                "{}size: [SIZE] bytes",
-                &line[..line.len() - line.trim_start().len()]
-            ),
-            None => line.to_owned(),
+        .map(|line| {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let body = line.trim_start();
+            if body.starts_with("size: ") {
+                format!("{indent}size: [SIZE] bytes")
+            } else if body.starts_with("glibc: needs ") {
+                // What the host's glibc and toolchain make the executable need.
+                format!("{indent}glibc: needs [GLIBC]")
+            } else {
+                line.to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -279,6 +284,7 @@ warning: dag "report" has no declarations (a bundle built with another SDK); wri
              dags: 2, tasks: 3
              size: [SIZE] bytes
              binary sha256: [SHA256]
+             glibc: needs [GLIBC]
 
 "#]]
     );

@@ -86,6 +86,7 @@ fn human_output_is_cargo_style() {
              dags: [..], tasks: [..]
              size: [..] bytes
              binary sha256: [..]
+             glibc: needs [..]
              python stubs: [ROOT]/bundle_dags.py
 
 "#]]
