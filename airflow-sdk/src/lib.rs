@@ -200,7 +200,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`); `storage` (feature `object-store`) | what a task can see and do; object stores from Connections |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -217,6 +217,8 @@ mod context;
 mod declare;
 mod error;
 mod runtime;
+#[cfg(feature = "object-store")]
+pub mod storage;
 mod suspend;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -237,6 +239,12 @@ pub use context::{
 };
 pub use declare::{Arg, Flow, IntoUtc, Task, arg, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
+/// Apache Arrow's `object_store` crate, as the `object-store` feature builds it: name its types
+/// (`ObjectStore`, `path::Path`, `PutPayload`, ...) through here to get the same version.
+#[cfg(feature = "object-store")]
+pub use object_store;
+#[cfg(feature = "object-store")]
+pub use storage::{ObjectStorage, StorageError};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).
