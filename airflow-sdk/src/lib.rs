@@ -122,6 +122,16 @@
 //! Without the feature, nothing of tokio is compiled in. In unit tests, the `testing` feature's
 //! `TestRun::run_in` runs an async task as the bundle declares it (runtime, cancellation and all).
 //!
+//! # Object storage
+//!
+//! With the cargo feature `object-store` (it implies `tokio`),
+//! `TaskContext::object_storage(conn_id, bucket)` turns an Airflow Connection of type `aws`,
+//! `google_cloud_platform`, `wasb` or `fs` into a store of Apache Arrow's `object_store` crate
+//! (re-exported as `airflow_sdk::object_store`), reading the fields Airflow's providers read;
+//! async tasks `.await` its operations, sync tasks use its blocking `read`, `write`, `list` and
+//! `delete`. See the `storage` module (documented with the feature on). Without the feature,
+//! none of it is compiled.
+//!
 //! # Declaring a dag's shape
 //!
 //! A [`Dag`] also declares what Airflow needs to schedule it: [`Schedule`] (none, `@once`,

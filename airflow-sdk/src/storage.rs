@@ -101,7 +101,7 @@ pub enum StorageError {
         conn_id: String,
         /// `object_store`'s error.
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// An object path is not valid (empty segments, `.` or `..`, ...).
     #[error("{path:?} is not a valid object path: {source}")]
@@ -110,7 +110,7 @@ pub enum StorageError {
         path: String,
         /// Why.
         #[source]
-        source: object_store::path::Error,
+        source: Box<object_store::path::Error>,
     },
     /// A blocking call on the store failed.
     #[error("{op} {path:?} in connection {conn_id:?}: {source}")]
@@ -123,7 +123,7 @@ pub enum StorageError {
         conn_id: String,
         /// `object_store`'s error.
         #[source]
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// A blocking method was called inside an async runtime (an async task): `.await` the
     /// store's own methods there ([`ObjectStorage::store`]).
@@ -196,7 +196,7 @@ impl ObjectStorage {
         let conn_id = conn.conn_id.clone();
         let built = |source| StorageError::Build {
             conn_id: conn_id.clone(),
-            source,
+            source: Box::new(source),
         };
         let configured = configure(conn, bucket)?;
         if !matches!(configured, Configured::Local(_)) {
@@ -289,7 +289,7 @@ impl ObjectStorage {
             op,
             path: path.to_owned(),
             conn_id: self.conn_id.clone(),
-            source,
+            source: Box::new(source),
         })
     }
 }
@@ -297,7 +297,7 @@ impl ObjectStorage {
 fn parse(path: &str) -> Result<Path, StorageError> {
     Path::parse(path).map_err(|source| StorageError::Path {
         path: path.to_owned(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -1061,11 +1061,8 @@ mod tests {
         assert!(
             matches!(
                 &e,
-                StorageError::Store {
-                    op: "read",
-                    source: object_store::Error::NotFound { .. },
-                    ..
-                }
+                StorageError::Store { op: "read", source, .. }
+                    if matches!(**source, object_store::Error::NotFound { .. })
             ),
             "{e}"
         );
