@@ -122,6 +122,16 @@
 //! Without the feature, nothing of tokio is compiled in. In unit tests, the `testing` feature's
 //! `TestRun::run_in` runs an async task as the bundle declares it (runtime, cancellation and all).
 //!
+//! # Object storage
+//!
+//! With the cargo feature `object-store` (it implies `tokio`),
+//! `TaskContext::object_storage(conn_id, bucket)` turns an Airflow Connection of type `aws`,
+//! `google_cloud_platform`, `wasb` or `fs` into a store of Apache Arrow's `object_store` crate
+//! (re-exported as `airflow_sdk::object_store`), reading the fields Airflow's providers read;
+//! async tasks `.await` its operations, sync tasks use its blocking `read`, `write`, `list` and
+//! `delete`. See the `storage` module (documented with the feature on). Without the feature,
+//! none of it is compiled.
+//!
 //! # Declaring a dag's shape
 //!
 //! A [`Dag`] also declares what Airflow needs to schedule it: [`Schedule`] (none, `@once`,
@@ -202,7 +212,7 @@
 //! | 2 | `runtime::messages`, `runtime::native` | the messages as this runtime sends them; native dags serialized |
 //! | 3 | `transport`, `runtime::comms`, `runtime::signals` | the `Supervisor` trait, the comm socket behind it, SIGTERM |
 //! | 4 | `runtime::logging` | the task log (the testing harness plugs in through a tap) |
-//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`) | what a task can see and do |
+//! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`); `storage` (feature `object-store`) | what a task can see and do; object stores from Connections |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
 //! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
@@ -219,6 +229,8 @@ mod context;
 mod declare;
 mod error;
 mod runtime;
+#[cfg(feature = "object-store")]
+pub mod storage;
 mod suspend;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -241,6 +253,12 @@ pub use context::{
 };
 pub use declare::{Arg, Flow, IntoUtc, Task, TaskGroup, arg, asset, flow};
 pub use error::{TaskError, TaskOutcome, TaskResult};
+/// Apache Arrow's `object_store` crate, as the `object-store` feature builds it: name its types
+/// (`ObjectStore`, `path::Path`, `PutPayload`, ...) through here to get the same version.
+#[cfg(feature = "object-store")]
+pub use object_store;
+#[cfg(feature = "object-store")]
+pub use storage::{ObjectStorage, StorageError};
 pub use suspend::{DagStateEvent, Defer, Resumed, Trigger};
 
 /// The logging facade task code uses (`log`, with its `kv` feature for structured fields).

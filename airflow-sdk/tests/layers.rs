@@ -40,6 +40,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("context::state", 5),
     ("context::variables", 5),
     ("context::xcom", 5),
+    ("storage", 5),
     // 6: running one task (the runtime's and the harness's one path).
     ("runtime::task", 6),
     ("runtime::timeout", 6),

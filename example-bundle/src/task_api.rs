@@ -62,6 +62,48 @@ fn connections(ctx: &mut TaskContext) -> TaskResult<BTreeMap<String, String>> {
     Ok(uris)
 }
 
+/// Writes, reads back, lists and deletes objects through the `fs` connection `ta_fs` (blocking
+/// calls of a sync task); a connection of another type is a typed error naming it.
+fn object_store_fs(ctx: &mut TaskContext) -> TaskResult<Value> {
+    let fs = ctx.object_storage("ta_fs", None)?;
+    let text = format!("written by rust in {}", ctx.run_id());
+    fs.write("rust/hello.txt", text.clone())?;
+    let read = String::from_utf8(fs.read("rust/hello.txt")?)?;
+    fs.write("rust/doomed.txt", "gone soon")?;
+    fs.delete("rust/doomed.txt")?;
+    let listed: Vec<String> = fs
+        .list(Some("rust"))?
+        .iter()
+        .map(|m| m.location.to_string())
+        .collect();
+    let not_a_store = match ctx.object_storage("ta_conn", None) {
+        Ok(s) => return Err(TaskError::fail(format!("ta_conn made a store: {s:?}"))),
+        Err(e) => e.to_string(),
+    };
+    info!(bytes = text.len(); "object store: wrote rust/hello.txt through ta_fs");
+    Ok(json!({"read": read, "listed": listed, "not_a_store": not_a_store}))
+}
+
+/// The same through the `aws` connection `ta_s3` (an S3-compatible server; the bucket from the
+/// connection's `service_config`), awaited on the async task's runtime.
+async fn object_store_s3(ctx: &TaskContext) -> TaskResult<Value> {
+    use airflow_sdk::object_store::{ObjectStoreExt, path::Path};
+    let s3 = ctx.object_storage("ta_s3", None)?;
+    let store = s3.store();
+    let key = Path::from("rust/hello.txt");
+    let text = format!("written by rust to s3 in {}", ctx.run_id());
+    store.put(&key, text.clone().into()).await?;
+    let read = String::from_utf8(store.get(&key).await?.bytes().await?.to_vec())?;
+    let listing = store.list_with_delimiter(Some(&Path::from("rust"))).await?;
+    let listed: Vec<String> = listing
+        .objects
+        .iter()
+        .map(|m| m.location.to_string())
+        .collect();
+    info!(bytes = text.len(); "object store: wrote rust/hello.txt to {store}");
+    Ok(json!({"read": read, "listed": listed}))
+}
+
 /// Pulls one map index of a mapped Python task, and counts its values.
 fn xcoms(ctx: &mut TaskContext) -> TaskResult<Value> {
     let r = XComRef::new(ctx.dag_id(), ctx.run_id(), "py_mapped");
@@ -281,6 +323,8 @@ pub fn dag() -> Dag {
         .task("concurrent", concurrent)
         .task("latency", latency)
         .task("errors", errors)
+        .task("object_store_fs", object_store_fs)
+        .task_async("object_store_s3", object_store_s3)
 }
 
 #[cfg(test)]

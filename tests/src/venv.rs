@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 /// An Airflow release the tests run against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -158,6 +158,62 @@ pub fn ensure_venv_with(
     base_python: &Path,
     release: Release,
 ) -> Result<PathBuf> {
+    ensure_venv(
+        venv,
+        requirements,
+        base_python,
+        &|python| check_interpreter(python, release),
+        &format!("the Airflow {} venv", release.airflow_version()),
+        release.python_env(),
+    )
+}
+
+/// Environment variable naming an existing `moto_server` (an S3-compatible server from PyPI's
+/// `moto`) to use instead of creating [`moto_venv_dir`].
+pub const MOTO_SERVER_ENV: &str = "AIRFLOW_E2E_MOTO_SERVER";
+
+/// Where the tests keep the venv holding `moto_server`: `<target>/moto-venv`.
+pub fn moto_venv_dir() -> PathBuf {
+    crate::target_dir().join("moto-venv")
+}
+
+/// `moto_server`, the S3-compatible server the object-store checks write to: `$AIRFLOW_E2E_MOTO_SERVER`,
+/// else from a small venv of its own (`tests/harness/moto.txt`, 26 pinned packages, created
+/// once like the Airflow venvs; kept apart so that they stay exactly Airflow's pins).
+pub fn moto_server() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(MOTO_SERVER_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let base: OsString = std::env::var_os(BASE_PYTHON_ENV)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into());
+    let venv = moto_venv_dir();
+    let server = venv.join("bin").join("moto_server");
+    let check = |_: &Path| -> Result<()> {
+        ensure!(server.is_file(), "{} was not installed", server.display());
+        Ok(())
+    };
+    ensure_venv(
+        &venv,
+        &crate::harness_dir().join("moto.txt"),
+        Path::new(&base),
+        &check,
+        "the moto venv",
+        MOTO_SERVER_ENV,
+    )?;
+    Ok(server)
+}
+
+/// Creates `venv` from `requirements` unless a complete one is there; `check` vets the new
+/// interpreter. Serialized across processes on `<venv>.lock`.
+fn ensure_venv(
+    venv: &Path,
+    requirements: &Path,
+    base_python: &Path,
+    check: &dyn Fn(&Path) -> Result<()>,
+    what: &str,
+    env_var: &str,
+) -> Result<PathBuf> {
     let wanted = fs::read_to_string(requirements)
         .with_context(|| format!("reading {}", requirements.display()))?;
     let python = venv_python(venv);
@@ -178,16 +234,14 @@ pub fn ensure_venv_with(
     if is_ready(&marker, &wanted, &python) {
         return Ok(python);
     }
-    create(venv, requirements, &python, base_python, release).with_context(|| {
+    create(venv, requirements, &python, base_python, check).with_context(|| {
         format!(
-            "could not create the Airflow {rel} venv at {venv} (needs python3 >= 3.10 with the venv module, and network access to PyPI).\n\
+            "could not create {what} at {venv} (needs python3 >= 3.10 with the venv module, and network access to PyPI).\n\
              Fix the cause above, or create one yourself and point the tests at it:\n  \
              python3 -m venv {venv} && {venv}/bin/pip install -r {req}\n  \
-             export {var}={venv}/bin/python",
-            rel = release.airflow_version(),
+             export {env_var}=<its interpreter or server>",
             venv = venv.display(),
             req = requirements.display(),
-            var = release.python_env(),
         )
     })?;
     fs::write(&marker, &wanted).with_context(|| format!("writing {}", marker.display()))?;
@@ -204,7 +258,7 @@ fn create(
     requirements: &Path,
     python: &Path,
     base: &Path,
-    release: Release,
+    check: &dyn Fn(&Path) -> Result<()>,
 ) -> Result<()> {
     if venv.exists() {
         fs::remove_dir_all(venv)
@@ -226,8 +280,8 @@ fn create(
             "-r",
         ])
         .arg(requirements))
-    .context("`pip install` of the pinned Airflow release failed")?;
-    check_interpreter(python, release)
+    .context("`pip install` of the pinned requirements failed")?;
+    check(python)
 }
 
 /// Checks that `python` runs and has the release's task-sdk version installed.

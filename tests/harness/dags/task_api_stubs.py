@@ -69,6 +69,18 @@ def task_api():
 
     py_latency()
 
+    @task
+    def py_fs_read():
+        """Reads what the Rust task wrote, through the same `fs` connection (FSHook's path)."""
+        from pathlib import Path
+
+        from airflow.providers.standard.hooks.filesystem import FSHook
+
+        return (Path(FSHook("ta_fs").get_path()) / "rust" / "hello.txt").read_text()
+
+    rust("object_store_fs") >> py_fs_read()
+    rust("object_store_s3")
+
 
 task_api()
 

@@ -49,7 +49,98 @@ fn expect_success(api: &Api, tasks: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn define_inputs(api: &Api) -> Result<()> {
+/// The bucket of the S3 connection `ta_s3` (on the moto server the test starts).
+const BUCKET: &str = "rust-task-api";
+
+/// The object-store checks' own places: the `fs` connection's directory and the S3 server.
+struct Objects {
+    dir: std::path::PathBuf,
+    s3: MotoServer,
+}
+
+/// `moto_server` (an S3-compatible server from PyPI) on a free loopback port, stopped on drop.
+struct MotoServer {
+    child: std::process::Child,
+    server: std::path::PathBuf,
+    endpoint: String,
+}
+
+impl MotoServer {
+    fn start() -> Result<MotoServer> {
+        let server = airflow_e2e::venv::moto_server()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(airflow_e2e::target_dir().join("task-api-moto.log"))?;
+        let child = std::process::Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", server.display()))?;
+        let s3 = MotoServer {
+            child,
+            server,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // object_store makes no buckets: S3's CreateBucket (moto checks no signature).
+        let r = ureq::put(&format!("{}/{BUCKET}", s3.endpoint)).send_empty()?;
+        ensure!(r.status() == 200, "CreateBucket answered {}", r.status());
+        Ok(s3)
+    }
+
+    /// The object's content as the S3 server holds it, read by boto3 (the client Airflow's S3
+    /// hooks use), which moto's venv has: moto answers unsigned reads of objects with 403.
+    fn object(&self, key: &str) -> Result<String> {
+        let python = self.server.with_file_name("python");
+        let out = std::process::Command::new(&python)
+            .args([
+                "-c",
+                "import sys, boto3; s3 = boto3.client('s3', endpoint_url=sys.argv[1], \
+                 aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1'); \
+                 sys.stdout.write(s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3])['Body'].read().decode())",
+                &self.endpoint,
+                BUCKET,
+                key,
+            ])
+            .output()
+            .with_context(|| format!("running {}", python.display()))?;
+        ensure!(
+            out.status.success(),
+            "boto3 could not read {key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?)
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn define_inputs(api: &Api, objects: &Objects) -> Result<()> {
+    api.set_connection(
+        "ta_fs",
+        json!({"conn_type": "fs", "extra": json!({"path": objects.dir}).to_string()}),
+    )?;
+    api.set_connection(
+        "ta_s3",
+        json!({"conn_type": "aws", "login": "rust-key-id", "password": "rust-secret-key",
+               "extra": json!({"endpoint_url": objects.s3.endpoint, "region_name": "us-east-1",
+                               "service_config": {"s3": {"bucket_name": BUCKET}}}).to_string()}),
+    )?;
     api.set_variable("ta_to_delete", "doomed")?;
     api.set_variable("ta_api_key", API_KEY_VALUE)?;
     api.set_variable("ta_plain", PLAIN_VALUE)?;
@@ -64,10 +155,10 @@ fn define_inputs(api: &Api) -> Result<()> {
     )
 }
 
-fn scenarios(dep: &Deployment) -> Result<()> {
+fn scenarios(dep: &Deployment, objects: &Objects) -> Result<()> {
     let api = &dep.api;
     api.wait_for_dags(&[DAG, "task_api_target", "task_api_consumer"], DAGS_TIMEOUT)?;
-    define_inputs(api)?;
+    define_inputs(api, objects)?;
     let n: u64 = std::env::var("TASK_API_LATENCY_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -312,6 +403,49 @@ fn scenarios(dep: &Deployment) -> Result<()> {
         );
         Ok(())
     });
+    checks.check(
+        "12. Object storage: local files through an `fs` connection, the same file for Python",
+        || {
+            expect_success(api, &["object_store_fs", "py_fs_read"])?;
+            let got = xcom(api, DAG, RUN, "object_store_fs", "return_value")?;
+            let text = format!("written by rust in {RUN}");
+            ensure!(
+                got["read"] == json!(text) && got["listed"] == json!(["rust/hello.txt"]),
+                "{got}"
+            );
+            let refused = got["not_a_store"].as_str().unwrap_or_default();
+            ensure!(
+                refused.contains("\"ta_conn\"") && refused.contains("\"http\""),
+                "the http connection's error: {refused}"
+            );
+            let on_disk = std::fs::read_to_string(objects.dir.join("rust/hello.txt"))?;
+            ensure!(on_disk == text, "the file holds {on_disk:?}");
+            ensure!(
+                !objects.dir.join("rust/doomed.txt").exists(),
+                "doomed.txt was not deleted"
+            );
+            let python = xcom(api, DAG, RUN, "py_fs_read", "return_value")?;
+            ensure!(python == json!(text), "Python's FSHook read {python}");
+            let log = api.wait_log(DAG, RUN, "object_store_fs", 1, &["object store: wrote"])?;
+            log.expect("object store: wrote rust/hello.txt through ta_fs")?;
+            Ok(())
+        },
+    );
+    checks.check(
+        "13. Object storage: S3 through an `aws` connection (moto), awaited in an async task",
+        || {
+            expect_success(api, &["object_store_s3"])?;
+            let got = xcom(api, DAG, RUN, "object_store_s3", "return_value")?;
+            let text = format!("written by rust to s3 in {RUN}");
+            ensure!(
+                got["read"] == json!(text) && got["listed"] == json!(["rust/hello.txt"]),
+                "{got}"
+            );
+            let held = objects.s3.object("rust/hello.txt")?;
+            ensure!(held == text, "boto3 reads {held:?} from the S3 server");
+            Ok(())
+        },
+    );
     checks.check("errors name the request and key", || {
         expect_success(api, &["errors"])?;
         let e = xcom(api, DAG, RUN, "errors", "return_value")?;
@@ -356,6 +490,15 @@ fn scenarios(dep: &Deployment) -> Result<()> {
 #[test]
 fn task_api_in_a_real_airflow_3_3() -> Result<()> {
     let bundle = airflow_e2e::pack::example_bundle()?;
+    let dir = airflow_e2e::target_dir().join("task-api-objects");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let objects = Objects {
+        dir,
+        s3: MotoServer::start()?,
+    };
     let dep = Deployment::start(
         DeployOptions::new("task-api-3.3", Release::V3_3)
             .bundle(bundle)
@@ -364,7 +507,7 @@ fn task_api_in_a_real_airflow_3_3() -> Result<()> {
             .env("AIRFLOW_CONN_TA_ENV_URI", ENV_URI)
             .env("AIRFLOW_CONN_TA_ENV_JSON", ENV_JSON),
     )?;
-    let result = scenarios(&dep);
+    let result = scenarios(&dep, &objects);
     dep.stop()?;
     result
 }
