@@ -138,6 +138,41 @@ pub fn example_bundle() -> Result<PathBuf> {
     Ok(example_bundle_dir()?.join("example-bundle"))
 }
 
+/// `example-bundle` packed with its `object-store` feature (the task_api dag's object storage
+/// tasks), dev profile: the workspace's test build has already compiled the object_store stack
+/// in dev, so this costs the SDK and the example only. Packed once per process into
+/// `<target>/airflow-e2e/example-object-store/`, under a lock as [`example_bundle_dir`].
+pub fn example_bundle_with_object_store() -> Result<PathBuf> {
+    static FILE: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    FILE.get_or_init(|| pack_object_store_example().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn pack_object_store_example() -> Result<PathBuf> {
+    let base = crate::target_dir().join("airflow-e2e");
+    let dir = base.join("example-object-store");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let lock_path = base.join("example-object-store.lock");
+    let lock =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    let report = pack_json([
+        OsStr::new("-p"),
+        OsStr::new("example-bundle"),
+        OsStr::new("--features"),
+        OsStr::new("object-store"),
+        OsStr::new("--profile"),
+        OsStr::new("dev"),
+        OsStr::new("--no-stubs"),
+        OsStr::new("-o"),
+        dir.join(crate::fixture::EXAMPLE_PACKAGE).as_os_str(),
+    ])?;
+    drop(lock);
+    Ok(report.bundle)
+}
+
 fn pack_shared_example() -> Result<PathBuf> {
     let base = crate::target_dir().join("airflow-e2e");
     let dir = base.join("example");

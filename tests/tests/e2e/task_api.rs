@@ -489,7 +489,8 @@ fn scenarios(dep: &Deployment, objects: &Objects) -> Result<()> {
 
 #[test]
 fn task_api_in_a_real_airflow_3_3() -> Result<()> {
-    let bundle = airflow_e2e::pack::example_bundle()?;
+    // With the object storage tasks (the example's `object-store` feature).
+    let bundle = airflow_e2e::pack::example_bundle_with_object_store()?;
     let dir = airflow_e2e::target_dir().join("task-api-objects");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
