@@ -161,6 +161,8 @@ fn bundle() -> Bundle {
         .dag(groups::dag())
         .dag(testing::missing_task_dag())
         .dag(testing::bench_dag());
+    #[cfg(feature = "object-store")]
+    let bundle = bundle.dag(native::object_store_dag());
     assets::dags().into_iter().fold(bundle, Bundle::dag)
 }
 

@@ -122,3 +122,25 @@ pub fn timeout_dag() -> Dag {
             crate::testing::sleep_past_timeout,
         )
 }
+
+/// Writes an object through the `fs` connection `native_fs` and reads it back (object storage
+/// from a native task, Airflow 3.4).
+#[cfg(feature = "object-store")]
+fn store_and_read(ctx: &mut TaskContext) -> TaskResult<String> {
+    let fs = ctx.object_storage("native_fs", None)?;
+    let text = format!("written by a native rust task in {}", ctx.run_id());
+    fs.write("native/hello.txt", text)?;
+    let read = String::from_utf8(fs.read("native/hello.txt")?)?;
+    info!(bytes = read.len(); "object store: native/hello.txt read back through native_fs");
+    Ok(read)
+}
+
+/// The `native_object_store` dag (only in a build with the `object-store` feature).
+#[cfg(feature = "object-store")]
+pub fn object_store_dag() -> Dag {
+    Dag::new("native_object_store")
+        .native()
+        .description("Object storage through an Airflow Connection, from a native task")
+        .tags(["rust", "native"])
+        .task("store_and_read", store_and_read)
+}

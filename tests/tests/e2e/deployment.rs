@@ -1122,11 +1122,12 @@ fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
 fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Result<()> {
     // The bundles alone, in the README's Dag bundle: no Python dag file anywhere. example-typed
     // (schema 2026-10-30) has a native dag whose argument bindings Airflow hands back.
+    // The example is packed with its object-store feature (native_object_store).
     let typed_dir = tempfile::tempdir()?;
     let dep = Deployment::start(
         DeployOptions::new("native-3.4", Release::V3_4)
             .triggerer()
-            .bundle(example_bundle()?)
+            .bundle(airflow_e2e::pack::example_bundle_with_object_store()?)
             .bundle(typed_bundle(typed_dir.path())?),
     )?;
     let api = &dep.api;
@@ -1483,6 +1484,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
     );
     native_asset_checks(api, &mut checks);
     native_groups_checks(api, &mut checks);
+    native_object_store_checks(api, &mut checks);
     for file in ["example-bundle", "example-typed"] {
         checks.check(
             &format!("the Dag processor ran {file} without an import error"),
@@ -1575,6 +1577,39 @@ fn asset_triggered_success(api: &Api, dag_id: &str, run: &Value) -> Result<Strin
 
 /// Native dags with assets: a producer's declared outlets get events, the dags scheduled on
 /// them (one asset, an AND/OR condition, a cron schedule or an asset) get asset-triggered runs.
+/// `native_object_store`: a native task writes and reads an object through an `fs` Connection
+/// created through the REST API; the file is on disk where the connection points.
+fn native_object_store_checks(api: &Api, checks: &mut Checks) {
+    checks.check(
+        "native_object_store: a native task writes and reads an object through an fs connection",
+        || {
+            let dir = tempfile::tempdir()?;
+            api.set_connection(
+                "native_fs",
+                json!({"conn_type": "fs", "extra": json!({"path": dir.path()}).to_string()}),
+            )?;
+            let (dag, run_id) = ("native_object_store", "object_store");
+            api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
+            api.trigger(dag, run_id, json!({}))?;
+            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
+            ensure!(
+                run.state == "success",
+                "run ended {}: {}",
+                run.state,
+                api.explain_run(dag, run_id)
+            );
+            let want = format!("written by a native rust task in {run_id}");
+            let got = xcom(api, dag, run_id, "store_and_read", "return_value")?;
+            ensure!(got == json!(want), "store_and_read returned {got}");
+            let on_disk = std::fs::read_to_string(dir.path().join("native/hello.txt"))?;
+            ensure!(on_disk == want, "the file holds {on_disk:?}");
+            api.wait_log(dag, run_id, "store_and_read", 1, &["object store:"])?
+                .expect("object store: native/hello.txt read back through native_fs")?;
+            Ok(())
+        },
+    );
+}
+
 fn native_asset_checks(api: &Api, checks: &mut Checks) {
     let mut produced = None;
     checks.check(
