@@ -140,6 +140,7 @@ fn structured(data: &[u8]) -> (Manifest, String, String) {
                 args,
                 arg_sources: vec![],
                 branch: false,
+                map_index_template: None,
                 inlets: vec![],
                 outlets: vec![],
             });
