@@ -944,6 +944,15 @@ impl Api {
         )
     }
 
+    /// The one asset named exactly `name`, as `GET /api/v2/assets` lists it.
+    pub fn asset_named(&self, name: &str) -> Result<Value> {
+        let v: Value = self.get(&format!("/api/v2/assets?name_pattern={name}&limit=100"))?;
+        v["assets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
+            .with_context(|| format!("no asset named {name:?} in {v}"))
+    }
+
     /// A task instance's `return_value` XCom; an error naming it when there is none.
     pub fn return_value(&self, dag_id: &str, run_id: &str, task_id: &str) -> Result<Value> {
         self.xcom(dag_id, run_id, task_id, "return_value")?

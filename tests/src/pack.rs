@@ -150,49 +150,37 @@ pub fn example_bundle_with_object_store() -> Result<PathBuf> {
 }
 
 fn pack_object_store_example() -> Result<PathBuf> {
-    let base = crate::target_dir().join("airflow-e2e");
-    let dir = base.join("example-object-store");
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let lock_path = base.join("example-object-store.lock");
-    let lock =
-        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-    lock.lock()
-        .with_context(|| format!("locking {}", lock_path.display()))?;
-    let report = pack_json([
-        OsStr::new("-p"),
-        OsStr::new("example-bundle"),
-        OsStr::new("--features"),
-        OsStr::new("object-store"),
-        OsStr::new("--profile"),
-        OsStr::new("dev"),
-        OsStr::new("--no-stubs"),
-        OsStr::new("-o"),
-        dir.join(crate::fixture::EXAMPLE_PACKAGE).as_os_str(),
-    ])?;
-    drop(lock);
-    Ok(report.bundle)
+    pack_example_into(
+        "example-object-store",
+        &["--features", "object-store", "--profile", "dev"],
+    )
 }
 
 fn pack_shared_example() -> Result<PathBuf> {
+    let bundle = pack_example_into("example", &[])?;
+    Ok(bundle.parent().map(Path::to_owned).unwrap_or(bundle))
+}
+
+/// Packs `example-bundle` (with `extra` pack flags) into `<target>/airflow-e2e/<name>/`, alone
+/// there, under `<name>.lock` (concurrent test processes serialize on it); returns the bundle.
+fn pack_example_into(name: &str, extra: &[&str]) -> Result<PathBuf> {
     let base = crate::target_dir().join("airflow-e2e");
-    let dir = base.join("example");
+    let dir = base.join(name);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // The lock lives outside the bundle directory: every executable in an executables_root
     // gets scanned.
-    let lock_path = base.join("example.lock");
+    let lock_path = base.join(format!("{name}.lock"));
     let lock =
         File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
     lock.lock()
         .with_context(|| format!("locking {}", lock_path.display()))?;
     // Only the bundle: this directory is an executables_root, and the generated stub dag file
     // belongs in a dags folder.
-    let report = pack_json([
-        OsStr::new("-p"),
-        OsStr::new("example-bundle"),
-        OsStr::new("--no-stubs"),
-        OsStr::new("-o"),
-        dir.join(crate::fixture::EXAMPLE_PACKAGE).as_os_str(),
-    ])?;
+    let out = dir.join(crate::fixture::EXAMPLE_PACKAGE);
+    let mut args: Vec<&OsStr> = vec![OsStr::new("-p"), OsStr::new("example-bundle")];
+    args.extend(extra.iter().map(OsStr::new));
+    args.extend([OsStr::new("--no-stubs"), OsStr::new("-o"), out.as_os_str()]);
+    let report = pack_json(args)?;
     drop(lock);
-    Ok(report.bundle.parent().map(Path::to_owned).unwrap_or(dir))
+    Ok(report.bundle)
 }

@@ -1505,15 +1505,6 @@ const ASSET_DAGS: &[&str] = &[
     "native_assets_or_time",
 ];
 
-/// The one asset named exactly `name`, as `GET /api/v2/assets` lists it.
-fn asset_named(api: &Api, name: &str) -> Result<Value> {
-    let v: Value = api.get(&format!("/api/v2/assets?name_pattern={name}&limit=100"))?;
-    v["assets"]
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
-        .with_context(|| format!("no asset named {name:?} in {v}"))
-}
-
 /// Whether a list of `{dag_id, task_id?}` references has one for `dag_id` (and `task_id`).
 fn refers_to(refs: &Value, dag_id: &str, task_id: Option<&str>) -> bool {
     refs.as_array().is_some_and(|r| {
@@ -1645,7 +1636,7 @@ fn native_asset_checks(api: &Api, checks: &mut Checks) {
     checks.check(
         "native_assets: the assets show the task's inlets and outlets and the dags scheduled on them",
         || {
-            let orders = asset_named(api, "native_orders")?;
+            let orders = api.asset_named("native_orders")?;
             ensure!(
                 refers_to(&orders["producing_tasks"], "native_assets_produce", Some("produce")),
                 "{orders}"
@@ -1657,14 +1648,14 @@ fn native_asset_checks(api: &Api, checks: &mut Checks) {
             for dag in ["native_assets_consume", "native_assets_or_time"] {
                 ensure!(refers_to(&orders["scheduled_dags"], dag, None), "{orders}");
             }
-            let raw = asset_named(api, "file:///data/raw/orders.csv")?;
+            let raw = api.asset_named("file:///data/raw/orders.csv")?;
             ensure!(
                 raw["uri"] == "file:///data/raw/orders.csv"
                     && refers_to(&raw["consuming_tasks"], "native_assets_produce", Some("produce")),
                 "{raw}"
             );
             for name in ["native_a", "native_b", "native_c"] {
-                let a = asset_named(api, name)?;
+                let a = api.asset_named(name)?;
                 ensure!(
                     refers_to(&a["scheduled_dags"], "native_assets_condition", None),
                     "{a}"

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, unix_seconds};
+use airflow_e2e::deploy::{Checks, DeployOptions, Deployment, unix_seconds};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -18,15 +18,6 @@ const RUN: &str = "retry_assets_run";
 /// What `retry_custom` asks for, and what its stub declares.
 const ASKED_DELAY: f64 = 7.0;
 const DECLARED_DELAY: f64 = 60.0;
-
-/// The one asset named exactly `name`, as `GET /api/v2/assets` lists it.
-fn asset_named(api: &Api, name: &str) -> Result<Value> {
-    let v: Value = api.get(&format!("/api/v2/assets?name_pattern={name}&limit=100"))?;
-    v["assets"]
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
-        .with_context(|| format!("no asset named {name:?} in {v}"))
-}
 
 fn scenarios(dep: &Deployment) -> Result<()> {
     let api = &dep.api;
@@ -95,7 +86,7 @@ fn scenarios(dep: &Deployment) -> Result<()> {
                     && unknown.contains("no_such_asset_anywhere"),
                 "writing to an unknown asset: {r}"
             );
-            let asset = asset_named(api, "rust_state_asset")?;
+            let asset = api.asset_named("rust_state_asset")?;
             let id = asset["id"].as_i64().context("no asset id")?;
             let store: Value = api.get(&format!("/api/v2/assets/{id}/state-store"))?;
             let entries = store["asset_state_store"]
