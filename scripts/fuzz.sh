@@ -48,8 +48,8 @@ if [ "$runs" = build ]; then
     # The same profile and sanitizer as the smoke run's `cargo fuzz run`, which finds them built.
     exec cargo fuzz build --sanitizer "$sanitizer"
 fi
-# One target per core at a time: libFuzzer runs one thread, and the smoke runs mostly hit their
-# time cap, so on CI's two cores this halves the step.
+# One target per core at a time: libFuzzer runs one thread (the smoke step then takes about as
+# long as its slowest target, stub_render: 50 s of 70 here).
 jobs="${FUZZ_JOBS:-$(nproc)}"
 logs="$(mktemp -d)"
 scratch+=("$logs")
