@@ -510,8 +510,9 @@ impl<'de> Deserialize<'de> for Ordered {
     }
 }
 
-/// A string as Python's `json.dumps` writes it (`ensure_ascii`).
-fn python_string(s: &str, out: &mut String) {
+/// A string as Python's `json.dumps` writes it (`ensure_ascii`): also an asset key's parts in
+/// a native dag's `dependency_id` (`runtime::native`).
+pub(crate) fn python_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -17,6 +17,8 @@ use airflow_bundle::declare::{
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::Value;
 
+use crate::connection::python_string;
+
 /// The module name Airflow shows for these tasks; Airflow never imports it.
 const TASK_MODULE: &str = "airflow.sdk.coordinators.executable";
 /// The operator name the UI and REST API show.
@@ -251,38 +253,13 @@ impl Serialize for DagDependency {
     }
 }
 
-/// What Python's `json.dumps` writes for a string (ASCII only, `\uXXXX` escapes).
-fn py_json_str(text: &str, out: &mut String) {
-    use std::fmt::Write;
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
-            c => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{u:04x}");
-                }
-            }
-        }
-    }
-    out.push('"');
-}
-
 /// An asset's `dependency_id`: `json.dumps({"name": ..., "uri": ...})`, as Python's
 /// `SerializedAssetUniqueKey.to_str` writes it.
 fn asset_key(a: &Asset) -> String {
     let mut out = String::from("{\"name\": ");
-    py_json_str(&a.name, &mut out);
+    python_string(&a.name, &mut out);
     out.push_str(", \"uri\": ");
-    py_json_str(&a.uri, &mut out);
+    python_string(&a.uri, &mut out);
     out.push('}');
     out
 }
