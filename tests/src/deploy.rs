@@ -23,7 +23,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -951,6 +951,26 @@ impl Api {
             .as_array()
             .and_then(|a| a.iter().find(|a| a["name"] == name).cloned())
             .with_context(|| format!("no asset named {name:?} in {v}"))
+    }
+
+    /// Triggers run `run_id` of `dag_id` with `conf` and waits for it to end; an error naming
+    /// what happened (`explain_run`) unless it succeeded.
+    pub fn run_to_success(
+        &self,
+        dag_id: &str,
+        run_id: &str,
+        conf: Value,
+        timeout: Duration,
+    ) -> Result<DagRun> {
+        self.trigger(dag_id, run_id, conf)?;
+        let run = self.wait_run(dag_id, run_id, timeout)?;
+        ensure!(
+            run.state == "success",
+            "{dag_id} run {run_id} ended {}: {}",
+            run.state,
+            self.explain_run(dag_id, run_id)
+        );
+        Ok(run)
     }
 
     /// A task instance's `return_value` XCom; an error naming it when there is none.

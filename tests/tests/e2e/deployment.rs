@@ -1389,14 +1389,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         || {
             let (dag, run_id) = ("native_mapping", "mapping");
             api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
-            api.trigger(dag, run_id, json!({}))?;
-            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.run_to_success(dag, run_id, json!({}), RUN_TIMEOUT)?;
             // n from numbers' returned list (3) and from the literal list (2): map indexes
             // 0..n-1, each succeeded with its own label and its own XCom.
             for (task, labels, values) in [
@@ -1463,14 +1456,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         || {
             let (dag, run_id) = ("example_typed_native", "typed_native");
             api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
-            api.trigger(dag, run_id, json!({}))?;
-            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.run_to_success(dag, run_id, json!({}), RUN_TIMEOUT)?;
             let v = xcom(api, dag, run_id, "load", "return_value")?;
             ensure!(
                 v == json!("2 rows of 3 orders into t_native"),
@@ -1581,14 +1567,7 @@ fn native_object_store_checks(api: &Api, checks: &mut Checks) {
             )?;
             let (dag, run_id) = ("native_object_store", "object_store");
             api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
-            api.trigger(dag, run_id, json!({}))?;
-            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.run_to_success(dag, run_id, json!({}), RUN_TIMEOUT)?;
             let want = format!("written by a native rust task in {run_id}");
             let got = xcom(api, dag, run_id, "store_and_read", "return_value")?;
             ensure!(got == json!(want), "store_and_read returned {got}");
@@ -1608,14 +1587,7 @@ fn native_asset_checks(api: &Api, checks: &mut Checks) {
         || {
             api.wait_for_dags(ASSET_DAGS, DAGS_TIMEOUT)?;
             let (dag, run_id) = ("native_assets_produce", "assets_produce");
-            api.trigger(dag, run_id, json!({}))?;
-            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.run_to_success(dag, run_id, json!({}), RUN_TIMEOUT)?;
             let events =
                 api.asset_events(&format!("source_dag_id={dag}&source_run_id={run_id}"))?;
             let event = |name: &str| events.iter().find(|e| e["name"] == name);
@@ -1879,14 +1851,7 @@ fn native_groups_checks(api: &Api, checks: &mut Checks) {
         "native_groups: the grouped tasks run in dependency order and succeed with their XComs",
         || {
             let run_id = "groups_run";
-            api.trigger(dag, run_id, json!({}))?;
-            let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "{run_id} ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.run_to_success(dag, run_id, json!({}), RUN_TIMEOUT)?;
             for (task, want) in [
                 ("stats.total", json!(108)),
                 ("stats.count", json!(6)),
