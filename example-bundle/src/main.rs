@@ -10,7 +10,8 @@
 //! `native_assets_*` dags (in `assets.rs`) produce assets and run when they are updated;
 //! `native_groups` (in `groups.rs`) puts tasks in nested task groups.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
-//! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do.
+//! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do; `multihost`
+//! and `load_rust` (in `multihost.rs`) are the multi-host tests' and load benchmark's.
 
 // Product code only: unit tests are held to clippy::all.
 #![cfg_attr(not(test), warn(clippy::pedantic))]
@@ -33,6 +34,7 @@ mod deferral;
 mod groups;
 mod hitl;
 mod mapping;
+mod multihost;
 mod native;
 mod retry_assets;
 mod sensors;
@@ -160,7 +162,9 @@ fn bundle() -> Bundle {
         .dag(mapping::dag())
         .dag(groups::dag())
         .dag(testing::missing_task_dag())
-        .dag(testing::bench_dag());
+        .dag(testing::bench_dag())
+        .dag(multihost::dag())
+        .dag(multihost::load_dag());
     #[cfg(feature = "object-store")]
     let bundle = bundle.dag(native::object_store_dag());
     assets::dags().into_iter().fold(bundle, Bundle::dag)

@@ -3,6 +3,12 @@ end-to-end tests, and stop exactly what it started.
 
 Usage: deploy.py --home DIR --dags DIR --sdk-config FILE [--executor local|celery] ...
 
+With --hosts, the deployment spans hosts that share no disk (hosts.py, host_exec.py): host `a`
+runs PostgreSQL, Redis, the api-server, scheduler, dag-processor (and triggerer, and the Git
+server of --git-daemon); hosts `b`, `c`, ... run one Celery worker each, with an AIRFLOW_HOME of
+their own under HOME/../hosts/<host>/ and nothing else of the deployment's directory (nor of the
+directories given with --worker-hide) in sight.
+
 Protocol with the caller (tests/src/deploy.rs), on stdout, one JSON object per line:
   {"event": "ready", "api": "http://127.0.0.1:PORT", "home": ..., "pids": {...}}
   {"event": "failed", "error": "...", "logs": {"scheduler": "<tail>", ...}}
@@ -39,6 +45,8 @@ from pathlib import Path
 import tempfile
 
 import psutil
+
+from hosts import HostsError, Network
 
 SERVICES_START_TIMEOUT = 240.0
 STOP_TIMEOUT = 15.0
@@ -101,6 +109,10 @@ class Deployment:
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in [pylib, self.env.get("PYTHONPATH", "")] if p)
         self.api_port = args.api_port or free_port()
+        self.net: Network | None = None
+        # Where the api-server (and PostgreSQL, Redis, the Git server) answer.
+        self.addr = "127.0.0.1"
+        self.git_url: str | None = None
 
     # ----------------------------------------------------------------------------------------
     # configuration
@@ -110,7 +122,7 @@ class Deployment:
         cfg = configparser.ConfigParser(interpolation=None)
         cfg.optionxform = str  # keep keys as written
         db = a.sql_alchemy_conn or f"sqlite:///{self.home / 'airflow.db'}"
-        api = f"http://127.0.0.1:{self.api_port}"
+        api = f"http://{self.addr}:{self.api_port}"
         from cryptography.fernet import Fernet
 
         cfg["core"] = {
@@ -129,7 +141,7 @@ class Deployment:
         }
         cfg["database"] = {"sql_alchemy_conn": db}
         cfg["api"] = {
-            "host": "127.0.0.1",
+            "host": self.addr,
             "port": str(self.api_port),
             "base_url": api,
             # The same key in every component: the api-server signs log fetches with it.
@@ -171,6 +183,12 @@ class Deployment:
                 cfg[section][key] = value
         if cfg["database"]["sql_alchemy_conn"].startswith("sqlite"):
             cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
+        if self.git_url:
+            # `{git_url}` in the caller's configuration: the repository root the Git server
+            # serves (a GitDagBundle's repo_url is `{git_url}/<repo>`).
+            for section in cfg.sections():
+                for key, value in cfg[section].items():
+                    cfg[section][key] = value.replace("{git_url}", self.git_url)
         with open(self.home / "airflow.cfg", "w") as f:
             cfg.write(f)
         (self.home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
@@ -191,13 +209,18 @@ class Deployment:
         if r.returncode != 0:
             raise StartError(f"`{' '.join(argv[1:])}` exited with {r.returncode}", {name: tail(log)})
 
-    def start(self, name: str, argv: list[str], extra_env: dict | None = None) -> None:
+    def on_a(self, argv: list[str]) -> list[str]:
+        """`argv` as a process of the control host."""
+        return (self.net.exec_prefix(self.net.names[0]) if self.net else []) + argv
+
+    def start(self, name: str, argv: list[str], extra_env: dict | None = None,
+              cwd: Path | None = None) -> None:
         env = dict(self.env)
         env.update(extra_env or {})
         out = open(self.services_dir / f"{name}.log", "wb")
         self.procs[name] = subprocess.Popen(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=self.home,
+            cwd=cwd or self.home,
         )
         out.close()
 
@@ -212,7 +235,7 @@ class Deployment:
                 raise StartError(f"{name} exited with {p.returncode} while starting", self.logs())
 
     def health(self) -> dict | None:
-        url = f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health"
+        url = f"http://{self.addr}:{self.api_port}/api/v2/monitor/health"
         try:
             with urllib.request.urlopen(url, timeout=5) as r:
                 return json.load(r)
@@ -254,6 +277,7 @@ class Deployment:
         """Waits until every Celery worker answers a ping."""
         deadline = time.monotonic() + SERVICES_START_TIMEOUT
         names = [f"{n}@{socket.gethostname()}" for n in self.worker_names]
+        # Within one UTS namespace every host has the machine's host name.
         while time.monotonic() < deadline:
             self.check_alive()
             argv = [str(Path(sys.executable).parent / "celery"), "--broker", self.args.broker_url,
@@ -299,11 +323,16 @@ class Deployment:
         if r.returncode != 0:
             raise StartError("initdb failed", {"postgres": tail(log)})
         port = free_port()
+        listen = "127.0.0.1"
+        if self.net:
+            listen += f",{self.addr}"
+            with open(data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.addr.rsplit('.', 1)[0]}.0/24 trust\n")
         out = open(log, "ab")
         self.infra["postgres"] = subprocess.Popen(
-            [*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-             "-k", str(data_parent), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "max_connections=300"],
+            self.on_a([*run_as, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+                       "-k", str(data_parent), "-c", f"listen_addresses={listen}",
+                       "-c", "fsync=off", "-c", "max_connections=300"]),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         out.close()
@@ -312,7 +341,7 @@ class Deployment:
             if self.infra["postgres"].poll() is not None:
                 raise StartError("postgres exited while starting", {"postgres": tail(log)})
             r = subprocess.run(
-                [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                [str(bindir / "createdb"), "-h", self.addr, "-p", str(port), "-U", "postgres",
                  "airflow"],
                 capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
             )
@@ -322,7 +351,7 @@ class Deployment:
                 raise StartError("postgres did not accept connections within 60 s",
                                  {"postgres": tail(log) + "\n" + r.stderr.decode(errors="replace")})
             time.sleep(0.3)
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{port}/airflow"
+        return f"postgresql+psycopg2://postgres@{self.addr}:{port}/airflow"
 
     def start_redis(self) -> str:
         exe = shutil.which("redis-server")
@@ -330,8 +359,10 @@ class Deployment:
             raise StartError("redis-server is not installed (apt-get install redis-server)", {})
         port = free_port()
         out = open(self.services_dir / "redis.log", "wb")
+        bind = ["127.0.0.1"] + ([self.addr] if self.net else [])
         self.infra["redis"] = subprocess.Popen(
-            [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            self.on_a([exe, "--port", str(port), "--bind", *bind, "--protected-mode", "no",
+                       "--save", "", "--appendonly", "no"]),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         out.close()
@@ -340,7 +371,7 @@ class Deployment:
             if self.infra["redis"].poll() is not None:
                 raise StartError("redis-server exited while starting", self.logs())
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                with socket.create_connection((self.addr, port), timeout=1) as c:
                     c.sendall(b"PING\r\n")
                     if c.recv(16).startswith(b"+PONG"):
                         break
@@ -349,7 +380,55 @@ class Deployment:
             if time.monotonic() > deadline:
                 raise StartError("redis-server did not answer within 30 s", self.logs())
             time.sleep(0.2)
-        return f"redis://127.0.0.1:{port}/0"
+        return f"redis://{self.addr}:{port}/0"
+
+    def start_git_daemon(self) -> None:
+        """Serves the repositories under --git-daemon over git://, from the control host."""
+        listen = self.net.git_address() if self.net else "127.0.0.1"
+        port = 9418 if self.net else free_port()
+        out = open(self.services_dir / "git-daemon.log", "wb")
+        self.infra["git-daemon"] = subprocess.Popen(
+            self.on_a(["git", "daemon", "--reuseaddr", "--export-all", "--informative-errors",
+                       f"--base-path={Path(self.args.git_daemon).resolve()}",
+                       f"--listen={listen}", f"--port={port}"]),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        out.close()
+        deadline = time.monotonic() + 30
+        while True:
+            if self.infra["git-daemon"].poll() is not None:
+                raise StartError("git daemon exited while starting", self.logs())
+            try:
+                socket.create_connection((listen, port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StartError("git daemon did not listen within 30 s", self.logs())
+                time.sleep(0.2)
+        self.git_url = f"git://{listen}:{port}"
+
+    def start_worker_host(self, host: str, name: str, argv: list[str]) -> None:
+        """Starts `argv` (a Celery worker) on `host`, which sees none of the deployment's
+        directory but its own HOME/../hosts/<host>/."""
+        own = self.home.parent / "hosts" / host
+        home = own / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.home / "airflow.cfg", home / "airflow.cfg")
+        shutil.copy(self.home / "passwords.json", home / "passwords.json")
+        binds = ["--bind", str(own), str(own)]
+        if self.args.worker_executables_root:
+            # The host's own copy of the bundles, where the configuration says they are.
+            (own / "bundles").mkdir(exist_ok=True)
+            binds += ["--bind", str(own / "bundles"), self.args.worker_executables_root]
+        hides = [str(self.home.parent), "/tmp", *self.args.worker_hide]
+        launcher = [sys.executable, str(Path(__file__).resolve().parent / "host_exec.py"),
+                    *[x for d in hides for x in ("--hide", d)], *binds, "--"]
+        self.start(name, self.net.exec_prefix(host) + launcher + argv, {
+            "AIRFLOW_HOME": str(home),
+            # The api-server fetches a task's log from the host that ran it, by this name.
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "af_e2e.hostname_from_env",
+            "AF_E2E_HOSTNAME": self.net.address(host),
+        }, cwd=own)
 
     def up(self) -> None:
         a = self.args
@@ -357,6 +436,16 @@ class Deployment:
             raise StartError(f"port {a.api_port} on 127.0.0.1 is already taken", {})
         self.home.mkdir(parents=True, exist_ok=True)
         self.services_dir.mkdir(exist_ok=True)
+        if a.hosts:
+            names = ["a"] + [chr(ord("b") + i) for i in range(a.celery_workers)]
+            self.net = Network(names)
+            try:
+                self.net.create()
+            except HostsError as e:
+                raise StartError(str(e), {})
+            self.addr = self.net.address("a")
+        if a.git_daemon:
+            self.start_git_daemon()
         # PostgreSQL, as production deployments run: SQLite takes one writer at a time, and on a
         # loaded machine its lock waits outlast API calls (a 500 "Database error" on a trigger,
         # a task failed because the supervisor's state update timed out).
@@ -366,15 +455,15 @@ class Deployment:
             a.broker_url = self.start_redis()
         self.write_config()
         self.run_checked("db-migrate", self.airflow("db", "migrate"), timeout=600)
-        self.start("api-server", self.airflow("api-server", "--port", str(self.api_port)))
-        self.start("dag-processor", self.airflow("dag-processor"))
+        self.start("api-server", self.on_a(self.airflow("api-server", "--port", str(self.api_port))))
+        self.start("dag-processor", self.on_a(self.airflow("dag-processor")))
         # Tasks reach the Execution API of the api-server: a scheduler started before it answers
         # can queue a task (a catchup run, say) that fails with "connection refused".
         self.wait_api_answers()
-        self.start("scheduler", self.airflow("scheduler"))
+        self.start("scheduler", self.on_a(self.airflow("scheduler")))
         if a.triggerer:
             # Runs the triggers of deferred tasks (and reports in the health check).
-            self.start("triggerer", self.airflow("triggerer"))
+            self.start("triggerer", self.on_a(self.airflow("triggerer")))
         self.worker_names: list[str] = []
         if a.executor == "celery":
             log_dir = self.home / "logs"
@@ -383,6 +472,10 @@ class Deployment:
                 self.worker_names.append(name)
                 argv = self.airflow("celery", "worker", "-q", a.celery_queues,
                                     "--celery-hostname", f"{name}@%h")
+                if self.net:
+                    # One worker per host, each serving its own logs.
+                    self.start_worker_host(self.net.names[i + 1], name, argv)
+                    continue
                 # One log server per host: the first worker serves the shared log folder.
                 if i > 0:
                     argv.append("--skip-serve-logs")
@@ -400,6 +493,8 @@ class Deployment:
         # broker.
         stop_tree(list(self.procs.values()))
         stop_tree(list(self.infra.values()))
+        if self.net:
+            self.net.remove()
         for d in self.scratch:
             shutil.rmtree(d, ignore_errors=True)
 
@@ -460,7 +555,21 @@ def main() -> int:
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every service")
     ap.add_argument("--triggerer", action="store_true",
                     help="also start `airflow triggerer` (deferred tasks need it)")
+    ap.add_argument("--hosts", action="store_true",
+                    help="run the Celery workers on hosts of their own (network and mount "
+                         "namespaces, see hosts.py); needs root")
+    ap.add_argument("--worker-hide", action="append", default=[],
+                    help="with --hosts: a directory the worker hosts must not see (where the "
+                         "bundles were built)")
+    ap.add_argument("--worker-executables-root",
+                    help="with --hosts: where each worker host sees its own "
+                         "HOME/../hosts/<host>/bundles (the worker image's executables root)")
+    ap.add_argument("--git-daemon", metavar="DIR",
+                    help="serve the Git repositories under DIR over git:// from the control "
+                         "host; `{git_url}` in the configuration names the server")
     args = ap.parse_args()
+    if args.hosts and (args.executor != "celery" or not args.private_services):
+        ap.error("--hosts needs --executor celery --private-services")
     if args.executor == "celery" and not args.private_services and not (
             args.broker_url and args.sql_alchemy_conn):
         ap.error("--executor celery needs --broker-url and --sql-alchemy-conn")
@@ -495,14 +604,26 @@ def main() -> int:
             logs = e.logs if isinstance(e, StartError) else dep.logs()
             emit({"event": "failed", "error": f"{type(e).__name__}: {e}", "logs": logs})
             return 1
+        hosts = {}
+        if dep.net:
+            for i, h in enumerate(dep.net.names):
+                worker = dep.procs.get(f"worker{i}") if i else None
+                hosts[h] = {"address": dep.net.address(h), "netns": dep.net.netns(h),
+                            "git_subnet": dep.net.git_address().rsplit(".", 1)[0],
+                            "worker_pid": worker.pid if worker else None}
         emit({
             "event": "ready",
-            "api": f"http://127.0.0.1:{dep.api_port}",
+            "api": f"http://{dep.addr}:{dep.api_port}",
             "home": str(dep.home),
             "pids": {name: p.pid for name, p in dep.procs.items()},
+            "hosts": hosts,
+            "git_url": dep.git_url,
         })
         while not stop.wait(0.5):
             for name, p in dep.procs.items():
+                # A worker host going down is what the fault tests do to it.
+                if dep.net and name.startswith("worker"):
+                    continue
                 if p.poll() is not None:
                     emit({"event": "died", "service": name, "code": p.returncode,
                           "logs": {name: tail(dep.services_dir / f"{name}.log")}})

@@ -75,6 +75,8 @@ pub struct DeployOptions {
     api_port: Option<u16>,
     env: Vec<(String, String)>,
     triggerer: bool,
+    hosts: bool,
+    git_daemon: Option<PathBuf>,
 }
 
 impl DeployOptions {
@@ -90,6 +92,8 @@ impl DeployOptions {
             api_port: None,
             env: Vec::new(),
             triggerer: false,
+            hosts: false,
+            git_daemon: None,
         }
     }
 
@@ -97,6 +101,26 @@ impl DeployOptions {
     /// check then waits for it too).
     pub fn triggerer(mut self) -> Self {
         self.triggerer = true;
+        self
+    }
+
+    /// Runs each Celery worker on a host of its own (needs root and [`Executor::Celery`]):
+    /// network namespaces `b`, `c`, ... linked to the control host `a` (PostgreSQL, Redis and
+    /// the Airflow services), each with a mount namespace in which the deployment's directory,
+    /// the build directories and `/tmp` are covered, but for the host's own directory
+    /// ([`Host::dir`]). The bundles of [`DeployOptions::bundle`] then go into each worker host's
+    /// own executables root (`<host dir>/bundles`, seen there at the configured path), not onto
+    /// the control host: the "worker image" way of Airflow 3.3.
+    pub fn on_hosts(mut self) -> Self {
+        self.hosts = true;
+        self
+    }
+
+    /// Serves the Git repositories under `dir` over `git://` from the control host (port 9418
+    /// of its Git-only address on [`DeployOptions::on_hosts`], else a free loopback port);
+    /// `{git_url}` in the configuration stands for `git://HOST:PORT`.
+    pub fn git_daemon(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.git_daemon = Some(dir.into());
         self
     }
 
@@ -190,6 +214,106 @@ pub struct Deployment {
     pub dags_dir: PathBuf,
     /// The interpreter of the release's venv (its `airflow` CLI sits next to it).
     pub python: PathBuf,
+    /// With [`DeployOptions::on_hosts`]: the control host `a`, then the worker hosts.
+    pub hosts: Vec<Host>,
+    /// With [`DeployOptions::git_daemon`]: `git://HOST:PORT` of the Git server.
+    pub git_url: Option<String>,
+}
+
+/// How deploy.py describes a host in its ready event.
+#[derive(Deserialize)]
+struct ReadyHost {
+    address: String,
+    netns: String,
+    git_subnet: String,
+    worker_pid: Option<u32>,
+}
+
+/// One host of a deployment [`DeployOptions::on_hosts`].
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// `a` (the control host), `b`, `c`, ...
+    pub name: String,
+    /// Its address, which is also the `hostname` Airflow records on the task instances it ran.
+    pub address: String,
+    /// Its network namespace.
+    pub netns: String,
+    /// The directory only this host (and the test) sees: its `home/` (`AIRFLOW_HOME`, task
+    /// logs) and, on a worker host, `bundles/` (its own executables root).
+    pub dir: PathBuf,
+    git_subnet: String,
+    worker_pid: Option<u32>,
+}
+
+impl Host {
+    /// `program args...` as a process of this worker host: in its network and mount
+    /// namespaces, so it sees the files the host's worker sees (and not the others').
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Result<Command> {
+        let pid = self
+            .worker_pid
+            .with_context(|| format!("host {} runs no worker to enter", self.name))?;
+        let mut cmd = Command::new("nsenter");
+        cmd.arg("-t")
+            .arg(pid.to_string())
+            .args(["-m", "-n", "--"])
+            .arg(program);
+        Ok(cmd)
+    }
+
+    /// Gives the host a route to the Git server, or takes it away (and only that one).
+    pub fn reach_git(&self, reach: bool) -> Result<()> {
+        let n: u32 = self.name.as_bytes()[0] as u32 - u32::from(b'a') + 1;
+        let addr = format!("{}.{n}/24", self.git_subnet);
+        let verb = if reach { "add" } else { "del" };
+        let out = Command::new("ip")
+            .args(["-n", &self.netns, "addr", verb, &addr, "dev", "eth0"])
+            .output()
+            .context("running ip")?;
+        ensure!(
+            out.status.success(),
+            "`ip -n {} addr {verb} {addr}` failed: {}",
+            self.netns,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    /// Takes the host down at once, as a power cut would: SIGKILL to every process in it.
+    pub fn kill(&self) -> Result<()> {
+        let out = Command::new("ip")
+            .args(["netns", "pids", &self.netns])
+            .output()
+            .context("running ip netns pids")?;
+        ensure!(
+            out.status.success(),
+            "`ip netns pids {}` failed",
+            self.netns
+        );
+        let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !pids.is_empty() {
+            // Exit status ignored: a process may be gone before its turn.
+            let _ = Command::new("kill").arg("-KILL").args(&pids).status();
+        }
+        Ok(())
+    }
+}
+
+/// What a worker host must not see: every directory of the cargo target directory (where the
+/// bundles are built and packed, and the deployments' own directories) but the one holding
+/// the Airflow venv, which plays the worker image's Python.
+fn worker_hidden_dirs(python: &Path) -> Result<Vec<PathBuf>> {
+    let target = crate::target_dir();
+    let mut hide = Vec::new();
+    for entry in fs::read_dir(&target).with_context(|| format!("reading {}", target.display()))? {
+        let path = entry?.path();
+        if path.is_dir() && !python.starts_with(&path) {
+            hide.push(path);
+        }
+    }
+    Ok(hide)
 }
 
 impl std::fmt::Debug for Deployment {
@@ -222,11 +346,29 @@ impl Deployment {
         for d in [&home, &bundles_dir, &dags_dir] {
             fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
-        for b in &opts.bundles {
-            let name = b.file_name().context("a bundle path without a file name")?;
-            // fs::copy keeps the execute bit the coordinator looks for.
-            fs::copy(b, bundles_dir.join(name))
-                .with_context(|| format!("copying bundle {}", b.display()))?;
+        let worker_hosts: Vec<String> = match (&opts.executor, opts.hosts) {
+            (Executor::Celery { workers }, true) => (0..*workers)
+                .map(|i| char::from(b'b' + i as u8).to_string())
+                .collect(),
+            _ => Vec::new(),
+        };
+        // On hosts, each worker host has its own copy; the control host none.
+        let bundle_dirs: Vec<PathBuf> = if opts.hosts {
+            worker_hosts
+                .iter()
+                .map(|h| dir.join("hosts").join(h).join("bundles"))
+                .collect()
+        } else {
+            vec![bundles_dir.clone()]
+        };
+        for d in &bundle_dirs {
+            fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            for b in &opts.bundles {
+                let name = b.file_name().context("a bundle path without a file name")?;
+                // fs::copy keeps the execute bit the coordinator looks for.
+                fs::copy(b, d.join(name))
+                    .with_context(|| format!("copying bundle {}", b.display()))?;
+            }
         }
         for f in &opts.dag_files {
             let name = f.file_name().context("a dag path without a file name")?;
@@ -264,6 +406,17 @@ impl Deployment {
             cmd.args(["--executor", "celery", "--private-services"])
                 .arg(format!("--celery-workers={workers}"));
         }
+        if opts.hosts {
+            cmd.arg("--hosts")
+                .arg("--worker-executables-root")
+                .arg(&bundles_dir);
+            for d in worker_hidden_dirs(&python)? {
+                cmd.arg("--worker-hide").arg(d);
+            }
+        }
+        if let Some(git) = &opts.git_daemon {
+            cmd.arg("--git-daemon").arg(git);
+        }
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
@@ -293,11 +446,28 @@ impl Deployment {
             bundles_dir,
             dags_dir,
             python,
+            hosts: Vec::new(),
+            git_url: None,
         };
         let ready = dep.wait_event("ready", START_TIMEOUT)?;
         let base = ready["api"]
             .as_str()
             .context("deploy.py's ready event has no api")?;
+        let hosts: std::collections::BTreeMap<String, ReadyHost> =
+            serde_json::from_value(ready["hosts"].clone())
+                .context("deploy.py's ready event: hosts")?;
+        dep.hosts = hosts
+            .into_iter()
+            .map(|(name, h)| Host {
+                dir: dep.dir.join("hosts").join(&name),
+                name,
+                address: h.address,
+                netns: h.netns,
+                git_subnet: h.git_subnet,
+                worker_pid: h.worker_pid,
+            })
+            .collect();
+        dep.git_url = ready["git_url"].as_str().map(str::to_owned);
         dep.api = Api::login(base, "admin", "admin")?;
         dep.api.server_log = Some(dep.home.join("services").join("api-server.log"));
         dep.ready = true;
@@ -354,6 +524,19 @@ impl Deployment {
             &self.home.join("services").join(format!("{service}.log")),
             lines,
         )
+    }
+
+    /// The host named `name` (`a`, `b`, ...) of a deployment [`DeployOptions::on_hosts`].
+    pub fn host(&self, name: &str) -> Result<&Host> {
+        self.hosts
+            .iter()
+            .find(|h| h.name == name)
+            .with_context(|| format!("the deployment has no host {name:?}"))
+    }
+
+    /// The host whose address Airflow recorded as a task instance's `hostname`.
+    pub fn host_at(&self, hostname: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.address == hostname)
     }
 
     /// Starts a deployment, runs `scenarios` on it, and stops it: the scenarios' error if they

@@ -15,3 +15,11 @@ def worker1() -> str:
 
 def worker2() -> str:
     return "worker2"
+
+
+# The multi-host deployment's workers: each host's address (deploy.py sets it per host), which
+# is also where the api-server fetches the task logs that host wrote.
+def hostname_from_env() -> str:
+    import os
+
+    return os.environ["AF_E2E_HOSTNAME"]

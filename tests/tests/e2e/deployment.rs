@@ -36,7 +36,7 @@ fn stub_dags() -> PathBuf {
 }
 
 /// Connections and Variables the example's dags read.
-fn define_inputs(api: &Api) -> Result<()> {
+pub(crate) fn define_inputs(api: &Api) -> Result<()> {
     api.set_variable("example_region", "us")?;
     api.set_variable("my_var", "hello from the REST API")?;
     api.set_connection(

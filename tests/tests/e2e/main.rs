@@ -12,6 +12,7 @@ mod deferral;
 mod deployment;
 mod harness_selftest;
 mod hitl;
+mod multihost;
 mod native_dag_test;
 mod reader;
 mod retry_assets;

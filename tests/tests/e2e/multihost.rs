@@ -1,0 +1,243 @@
+//! Airflow across hosts that share no disk: the control host `a` (PostgreSQL, Redis, api-server,
+//! scheduler, dag-processor) and two worker hosts `b` and `c` with one Celery worker each
+//! (network and mount namespaces: see `DeployOptions::on_hosts`). Nothing the tests built or
+//! packed, and nothing of host `a`'s files, is in sight on `b` or `c`; a bundle reaches them only
+//! as the deployment ships it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use airflow_e2e::deploy::{Checks, DeployOptions, Deployment, Executor, Host, readme_config};
+use airflow_e2e::pack::{example_bundle, example_bundle_with_object_store};
+use airflow_e2e::venv::Release;
+use anyhow::{Context, Result, bail, ensure};
+use cargo_airflow_report::InspectReport;
+use serde_json::json;
+
+const DAGS_TIMEOUT: Duration = Duration::from_secs(180);
+const RUN_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Scheduler settings of the fault checks: a worker host that stops heartbeating is noticed
+/// within seconds, not Airflow's default five minutes.
+const FAST_HEARTBEAT_TIMEOUT: &str = "
+[scheduler]
+task_instance_heartbeat_timeout = 20
+task_instance_heartbeat_timeout_detection_interval = 2
+";
+
+/// The SHA-256 of the native executable part of `bundle`, as `cargo airflow inspect --json`
+/// run on `host` (a copy of the tool in the host's own directory, as an operator would install
+/// it there) reports the file at `path`, as the host sees it.
+fn digest_on_host(host: &Host, path: &Path) -> Result<String> {
+    let tool = host.dir.join("bin").join("cargo-airflow");
+    if !tool.exists() {
+        std::fs::create_dir_all(host.dir.join("bin"))?;
+        std::fs::copy(airflow_e2e::pack::cargo_airflow()?, &tool)?;
+    }
+    let out = host
+        .command(&tool)?
+        .args(["airflow", "inspect", "--json"])
+        .arg(path)
+        .output()
+        .context("running cargo-airflow inspect on the host")?;
+    ensure!(
+        out.status.success(),
+        "`cargo airflow inspect {}` on host {} failed: {}",
+        path.display(),
+        host.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: InspectReport =
+        serde_json::from_slice(&out.stdout).context("inspect's JSON report")?;
+    Ok(report.trailer.binary_sha256)
+}
+
+/// The stub dags of the example and of these tests.
+fn stub_dag_files() -> [std::path::PathBuf; 2] {
+    let dags = airflow_e2e::harness_dir().join("dags");
+    [
+        dags.join("example_stubs.py"),
+        dags.join("multihost_stubs.py"),
+    ]
+}
+
+/// Airflow 3.3 has no Dag bundle for executables: each worker host carries the bundle in its
+/// own `executables_root`, as a worker image would.
+#[test]
+fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() -> Result<()> {
+    let v1 = example_bundle()?;
+    let mut opts = DeployOptions::new("multihost-3.3", Release::V3_3)
+        .executor(Executor::Celery { workers: 2 })
+        .on_hosts()
+        .bundle(&v1)
+        .sdk_config(
+            readme_config(Release::V3_3, Path::new("{bundles_dir}"))? + FAST_HEARTBEAT_TIMEOUT,
+        );
+    for f in stub_dag_files() {
+        opts = opts.dag_file(f);
+    }
+    let dep = Deployment::start(opts)?;
+    let api = &dep.api;
+    let (b, c) = (dep.host("b")?, dep.host("c")?);
+    let bundle_name = v1.file_name().context("a bundle without a name")?;
+    let on_host = dep.bundles_dir.join(bundle_name);
+    let mut checks = Checks::default();
+
+    checks.check(
+        "no shared disk: a worker host sees its own bundle, not host a's files nor the build's",
+        || {
+            for host in [b, c] {
+                let out = host
+                    .command("sh")?
+                    .arg("-c")
+                    .arg(r#"for f in "$@"; do test -e "$f" && echo "sees $f"; done; test -x "$0" || echo "no bundle at $0""#)
+                    .arg(&on_host)
+                    .arg(dep.home.join("airflow.cfg"))
+                    .arg(&v1)
+                    .arg(dep.dags_dir.join("example_stubs.py"))
+                    .output()?;
+                let said = String::from_utf8_lossy(&out.stdout);
+                ensure!(said.trim().is_empty(), "host {}: {said}", host.name);
+            }
+            // Host a (the scheduler's) holds no bundle at all on 3.3: the stub dags are enough.
+            ensure!(
+                std::fs::read_dir(&dep.bundles_dir)?.next().is_none(),
+                "host a's executables root is not empty"
+            );
+            Ok(())
+        },
+    );
+
+    api.wait_for_dags(&["example_etl", "multihost"], DAGS_TIMEOUT)?;
+    crate::deployment::define_inputs(api)?;
+
+    checks.check(
+        "ten concurrent runs: every task succeeds, both worker hosts take work, and each task's log comes from the host that ran it",
+        || {
+            let runs: Vec<String> = (0..10).map(|i| format!("load_{i}")).collect();
+            for run in &runs {
+                api.trigger("example_etl", run, json!({}))?;
+            }
+            let mut hosts = BTreeSet::new();
+            let mut problems = Vec::new();
+            let mut logged_from = BTreeSet::new();
+            for run in &runs {
+                let state = api.wait_run("example_etl", run, RUN_TIMEOUT)?.state;
+                let tis = api.task_instances("example_etl", run)?;
+                if state != "success"
+                    || tis.len() != 3
+                    || tis.iter().any(|t| t.state.as_deref() != Some("success"))
+                {
+                    problems.push(format!("{run}: {state}: {}", api.explain_run("example_etl", run)));
+                }
+                let totals = api.xcom("example_etl", run, "transform", "return_value")?;
+                if totals != Some(json!({"orders": 3, "per_customer": {"ada": 2249, "brian": 300}})) {
+                    problems.push(format!("{run}: transform pushed {totals:?}"));
+                }
+                for ti in &tis {
+                    let host = ti
+                        .hostname
+                        .as_deref()
+                        .and_then(|h| dep.host_at(h))
+                        .with_context(|| format!("{run}/{}: hostname {:?} is no worker host", ti.task_id, ti.hostname))?;
+                    hosts.insert(host.name.clone());
+                    // The api-server reads the log from the worker host's log server.
+                    if ti.task_id == "extract" && logged_from.insert(host.name.clone()) {
+                        api.log("example_etl", run, "extract", ti.try_number)?
+                            .expect("extracted orders")?;
+                    }
+                }
+            }
+            ensure!(problems.is_empty(), "runs that did not succeed: {problems:#?}");
+            ensure!(
+                hosts.contains("b") && hosts.contains("c"),
+                "the 30 task instances ran on {hosts:?}, not on both worker hosts"
+            );
+            Ok(())
+        },
+    );
+
+    checks.check(
+        "hosts holding different builds: each task runs the bundle of its own host, and `cargo airflow inspect` on each host tells which build is there",
+        || {
+            // An operator upgrades host c only: a new file, atomically renamed into place.
+            let v2 = example_bundle_with_object_store()?;
+            let staged = c.dir.join("bundles").join(".new");
+            std::fs::copy(&v2, &staged)?;
+            std::fs::rename(&staged, c.dir.join("bundles").join(bundle_name))?;
+            let on_b = digest_on_host(b, &on_host)?;
+            let on_c = digest_on_host(c, &on_host)?;
+            ensure!(on_b != on_c, "both hosts report build {on_b}");
+            let mut seen = BTreeSet::new();
+            for i in 0..10 {
+                let run = format!("mixed_{i}");
+                api.trigger("example_etl", &run, json!({}))?;
+                let state = api.wait_run("example_etl", &run, RUN_TIMEOUT)?.state;
+                ensure!(state == "success", "{run}: {state}: {}", api.explain_run("example_etl", &run));
+                for ti in api.task_instances("example_etl", &run)? {
+                    let host = ti.hostname.as_deref().and_then(|h| dep.host_at(h)).context("no host")?;
+                    let want = if host.name == "b" { &on_b } else { &on_c };
+                    let log = api.log("example_etl", &run, &ti.task_id, ti.try_number)?;
+                    log.expect(want).with_context(|| {
+                        format!("{run}/{} ran on host {}, whose build is {want}", ti.task_id, host.name)
+                    })?;
+                    seen.insert(host.name.clone());
+                }
+                if seen.len() == 2 {
+                    return Ok(());
+                }
+            }
+            bail!("ten runs ran only on {seen:?}")
+        },
+    );
+
+    checks.check(
+        "a worker host lost mid-task (SIGKILL to all it runs): the try is retried on the other host and the run succeeds, nothing lost",
+        || {
+            let run = "host_lost";
+            api.trigger("multihost", run, json!({"slow_seconds": 120}))?;
+            let ti = api.wait_task_state("multihost", run, "slow_step", "running", RUN_TIMEOUT)?;
+            // The step logs that it started before sleeping: wait for it, then cut the power.
+            api.wait_log("multihost", run, "slow_step", ti.try_number, &["slow step started"])?
+                .expect("slow step started")?;
+            let lost = dep
+                .host_at(ti.hostname.as_deref().context("running without a hostname")?)
+                .context("a running try on no worker host")?;
+            lost.kill()?;
+            let state = api.wait_run("multihost", run, RUN_TIMEOUT)?.state;
+            ensure!(state == "success", "{run} ended {state}: {}", api.explain_run("multihost", run));
+            let tries = api.tries("multihost", run, "slow_step")?;
+            let last = tries.last().context("no tries")?;
+            let survivor = last.hostname.as_deref().and_then(|h| dep.host_at(h)).context("no host")?;
+            ensure!(
+                tries.len() == 2 && survivor.name != lost.name,
+                "slow_step tries: {:?} (lost host {})",
+                tries.iter().map(|t| (t.try_number, t.state.clone(), t.hostname.clone())).collect::<Vec<_>>(),
+                lost.name
+            );
+            ensure!(
+                api.xcom("multihost", run, "slow_step", "return_value")? == Some(json!({"try_number": 2})),
+                "slow_step's XCom"
+            );
+            ensure!(
+                api.xcom("multihost", run, "after", "return_value")?
+                    == Some(json!({"upstream": {"try_number": 2}})),
+                "after's XCom"
+            );
+            // Every XCom of the earlier runs is still there, those written from the lost host too.
+            for i in 0..10 {
+                let run = format!("load_{i}");
+                ensure!(
+                    api.xcom("example_etl", &run, "transform", "return_value")?.is_some(),
+                    "{run}'s XCom is gone"
+                );
+            }
+            Ok(())
+        },
+    );
+
+    let finished = checks.finish();
+    dep.stop()?;
+    finished
+}
