@@ -108,7 +108,9 @@ class Deployment:
         pylib = str(Path(__file__).resolve().parent / "pylib")
         self.env["PYTHONPATH"] = os.pathsep.join(
             p for p in [pylib, self.env.get("PYTHONPATH", "")] if p)
-        self.api_port = args.api_port or free_port()
+        # Hosts have ports of their own: there, the services take their usual ones, as the
+        # README's multi-host configuration says.
+        self.api_port = args.api_port or (8080 if args.hosts else free_port())
         self.net: Network | None = None
         # Where the api-server (and PostgreSQL, Redis, the Git server) answer.
         self.addr = "127.0.0.1"
@@ -152,8 +154,8 @@ class Deployment:
         # its own and the workers' tokens are refused by the api-server.
         cfg["api_auth"] = {"jwt_secret": secrets.token_hex(32)}
         cfg["logging"] = {
-            "worker_log_server_port": str(free_port()),
-            "trigger_log_server_port": str(free_port()),
+            "worker_log_server_port": "8793" if self.net else str(free_port()),
+            "trigger_log_server_port": "8794" if self.net else str(free_port()),
             "logging_level": "INFO",
         }
         cfg["scheduler"] = {"task_queued_timeout": "300"}
@@ -183,12 +185,14 @@ class Deployment:
                 cfg[section][key] = value
         if cfg["database"]["sql_alchemy_conn"].startswith("sqlite"):
             cfg["database"]["sql_alchemy_connect_args"] = "af_e2e.SQLITE_CONNECT_ARGS"
-        if self.git_url:
-            # `{git_url}` in the caller's configuration: the repository root the Git server
-            # serves (a GitDagBundle's repo_url is `{git_url}/<repo>`).
-            for section in cfg.sections():
-                for key, value in cfg[section].items():
-                    cfg[section][key] = value.replace("{git_url}", self.git_url)
+        # In the caller's configuration, `{control_host}` is where the control host's services
+        # answer, `{git_url}` the Git server (a GitDagBundle's repo_url is `{git_url}/<repo>`).
+        for section in cfg.sections():
+            for key, value in cfg[section].items():
+                value = value.replace("{control_host}", self.addr)
+                if self.git_url:
+                    value = value.replace("{git_url}", self.git_url)
+                cfg[section][key] = value
         with open(self.home / "airflow.cfg", "w") as f:
             cfg.write(f)
         (self.home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
@@ -322,7 +326,7 @@ class Deployment:
             )
         if r.returncode != 0:
             raise StartError("initdb failed", {"postgres": tail(log)})
-        port = free_port()
+        port = 5432 if self.net else free_port()
         listen = "127.0.0.1"
         if self.net:
             listen += f",{self.addr}"
@@ -357,7 +361,7 @@ class Deployment:
         exe = shutil.which("redis-server")
         if exe is None:
             raise StartError("redis-server is not installed (apt-get install redis-server)", {})
-        port = free_port()
+        port = 6379 if self.net else free_port()
         out = open(self.services_dir / "redis.log", "wb")
         bind = ["127.0.0.1"] + ([self.addr] if self.net else [])
         self.infra["redis"] = subprocess.Popen(
@@ -416,10 +420,11 @@ class Deployment:
         shutil.copy(self.home / "airflow.cfg", home / "airflow.cfg")
         shutil.copy(self.home / "passwords.json", home / "passwords.json")
         binds = ["--bind", str(own), str(own)]
-        if self.args.worker_executables_root:
-            # The host's own copy of the bundles, where the configuration says they are.
-            (own / "bundles").mkdir(exist_ok=True)
-            binds += ["--bind", str(own / "bundles"), self.args.worker_executables_root]
+        for d in self.args.worker_image:
+            # The host's own copy (its "image"), where the configuration says it is.
+            mine = own / Path(d).name
+            mine.mkdir(exist_ok=True)
+            binds += ["--bind", str(mine), d]
         hides = [str(self.home.parent), "/tmp", *self.args.worker_hide]
         launcher = [sys.executable, str(Path(__file__).resolve().parent / "host_exec.py"),
                     *[x for d in hides for x in ("--hide", d)], *binds, "--"]
@@ -561,9 +566,10 @@ def main() -> int:
     ap.add_argument("--worker-hide", action="append", default=[],
                     help="with --hosts: a directory the worker hosts must not see (where the "
                          "bundles were built)")
-    ap.add_argument("--worker-executables-root",
-                    help="with --hosts: where each worker host sees its own "
-                         "HOME/../hosts/<host>/bundles (the worker image's executables root)")
+    ap.add_argument("--worker-image", action="append", default=[], metavar="DIR",
+                    help="with --hosts: each worker host sees its own "
+                         "HOME/../hosts/<host>/<name of DIR> at DIR (what its image holds: the "
+                         "executables root, the dags folder)")
     ap.add_argument("--git-daemon", metavar="DIR",
                     help="serve the Git repositories under DIR over git:// from the control "
                          "host; `{git_url}` in the configuration names the server")

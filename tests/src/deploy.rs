@@ -110,7 +110,8 @@ impl DeployOptions {
     /// the build directories and `/tmp` are covered, but for the host's own directory
     /// ([`Host::dir`]). The bundles of [`DeployOptions::bundle`] then go into each worker host's
     /// own executables root (`<host dir>/bundles`, seen there at the configured path), not onto
-    /// the control host: the "worker image" way of Airflow 3.3.
+    /// the control host: the "worker image" way of Airflow 3.3; so do the dag files of
+    /// [`DeployOptions::dag_file`] (Python tasks need them on the host that runs them).
     pub fn on_hosts(mut self) -> Self {
         self.hosts = true;
         self
@@ -173,12 +174,42 @@ impl DeployOptions {
 /// Taking the configuration from the README keeps the documentation and the tested deployment
 /// the same text.
 pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
-    let marker = readme_marker(release);
+    let block = readme_ini(&readme_marker(release))?;
+    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
+    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
+}
+
+/// The marker in `README.md` before the configuration of a worker host in a multi-host
+/// deployment of Airflow 3.3.
+pub const README_MULTIHOST_MARKER: &str =
+    "<!-- tested: airflow.cfg of a worker host, Airflow 3.3 -->";
+
+/// The host name the README's multi-host configuration gives the control host.
+pub const README_CONTROL_HOST: &str = "airflow-control";
+
+/// The README's multi-host configuration ([`README_MULTIHOST_MARKER`]), for
+/// [`DeployOptions::sdk_config`] of a deployment [`DeployOptions::on_hosts`]: its control host
+/// name becomes `{control_host}` (deploy.py puts in the control host's address) and its bundle
+/// directory `{bundles_dir}`.
+pub fn readme_multihost_config() -> Result<String> {
+    let block = readme_ini(README_MULTIHOST_MARKER)?;
+    ensure!(
+        block.contains(README_CONTROL_HOST),
+        "the README's block after {README_MULTIHOST_MARKER:?} does not name {README_CONTROL_HOST}"
+    );
+    Ok(block
+        .replace(README_CONTROL_HOST, "{control_host}")
+        .replace(README_BUNDLES_DIR, "{bundles_dir}")
+        + "\n")
+}
+
+/// The ```ini fence after `marker` in `README.md`, which must name [`README_BUNDLES_DIR`].
+fn readme_ini(marker: &str) -> Result<String> {
     let readme_path = crate::workspace_root().join("README.md");
     let readme = fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
     let after = readme
-        .split_once(&marker)
+        .split_once(marker)
         .with_context(|| format!("README.md has no {marker:?} marker"))?
         .1;
     let body = after
@@ -192,8 +223,7 @@ pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
     if !block.contains(README_BUNDLES_DIR) {
         bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
     }
-    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
-    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
+    Ok(block.to_owned())
 }
 
 /// A running deployment. Dropping it stops every process it started.
@@ -352,28 +382,29 @@ impl Deployment {
                 .collect(),
             _ => Vec::new(),
         };
-        // On hosts, each worker host has its own copy; the control host none.
-        let bundle_dirs: Vec<PathBuf> = if opts.hosts {
-            worker_hosts
-                .iter()
-                .map(|h| dir.join("hosts").join(h).join("bundles"))
-                .collect()
-        } else {
-            vec![bundles_dir.clone()]
-        };
-        for d in &bundle_dirs {
-            fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-            for b in &opts.bundles {
-                let name = b.file_name().context("a bundle path without a file name")?;
-                // fs::copy keeps the execute bit the coordinator looks for.
-                fs::copy(b, d.join(name))
-                    .with_context(|| format!("copying bundle {}", b.display()))?;
-            }
+        // On hosts, each worker host has its own copy of the bundles (the control host none)
+        // and of the dag files (Python tasks need them there).
+        let (mut bundle_dirs, mut dag_dirs) = (Vec::new(), vec![dags_dir.clone()]);
+        for h in &worker_hosts {
+            bundle_dirs.push(dir.join("hosts").join(h).join("bundles"));
+            dag_dirs.push(dir.join("hosts").join(h).join("dags"));
         }
-        for f in &opts.dag_files {
-            let name = f.file_name().context("a dag path without a file name")?;
-            fs::copy(f, dags_dir.join(name))
-                .with_context(|| format!("copying dag file {}", f.display()))?;
+        if !opts.hosts {
+            bundle_dirs.push(bundles_dir.clone());
+        }
+        let copies = bundle_dirs
+            .iter()
+            .flat_map(|d| opts.bundles.iter().map(move |f| (d, f)))
+            .chain(
+                dag_dirs
+                    .iter()
+                    .flat_map(|d| opts.dag_files.iter().map(move |f| (d, f))),
+            );
+        for (d, f) in copies {
+            let name = f.file_name().context("a path without a file name")?;
+            fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            // fs::copy keeps the execute bit the coordinator looks for.
+            fs::copy(f, d.join(name)).with_context(|| format!("copying {}", f.display()))?;
         }
         let sdk = match &opts.sdk_config {
             Some(ini) => ini.replace(
@@ -408,8 +439,10 @@ impl Deployment {
         }
         if opts.hosts {
             cmd.arg("--hosts")
-                .arg("--worker-executables-root")
-                .arg(&bundles_dir);
+                .arg("--worker-image")
+                .arg(&bundles_dir)
+                .arg("--worker-image")
+                .arg(&dags_dir);
             for d in worker_hidden_dirs(&python)? {
                 cmd.arg("--worker-hide").arg(d);
             }

@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use airflow_e2e::deploy::{
-    Api, Checks, DeployOptions, Deployment, Executor, TaskLog, states, unix_seconds,
-};
+use airflow_e2e::deploy::{Api, Checks, DeployOptions, Deployment, TaskLog, states, unix_seconds};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
@@ -942,49 +940,6 @@ fn typed_bundle(dir: &std::path::Path) -> Result<PathBuf> {
         bundle.to_str().context("a non-UTF-8 path")?,
     ])?;
     Ok(bundle)
-}
-
-#[test]
-fn celery_workers_run_ten_concurrent_runs() -> Result<()> {
-    let dep = Deployment::start(
-        DeployOptions::new("celery-3.3", Release::V3_3)
-            .executor(Executor::Celery { workers: 2 })
-            .bundle(example_bundle()?)
-            .dag_file(stub_dags()),
-    )?;
-    let api = &dep.api;
-    api.wait_for_dags(&["example_etl"], DAGS_TIMEOUT)?;
-    define_inputs(api)?;
-    let runs: Vec<String> = (0..10).map(|i| format!("load_{i}")).collect();
-    for run in &runs {
-        api.trigger("example_etl", run, json!({}))?;
-    }
-    let mut hosts = std::collections::BTreeSet::new();
-    let mut problems = Vec::new();
-    for run in &runs {
-        let state = api.wait_run("example_etl", run, RUN_TIMEOUT)?.state;
-        let tis = api.task_instances("example_etl", run)?;
-        if state != "success"
-            || tis.len() != 3
-            || tis.iter().any(|t| t.state.as_deref() != Some("success"))
-        {
-            problems.push(format!("{run}: {state}: {}", states(&tis)));
-        }
-        hosts.extend(tis.iter().filter_map(|t| t.hostname.clone()));
-        let totals = api.xcom("example_etl", run, "transform", "return_value")?;
-        if totals != Some(json!({"orders": 3, "per_customer": {"ada": 2249, "brian": 300}})) {
-            problems.push(format!("{run}: transform pushed {totals:?}"));
-        }
-    }
-    ensure!(
-        problems.is_empty(),
-        "runs that did not succeed: {problems:#?}"
-    );
-    ensure!(
-        hosts.contains("worker1") && hosts.contains("worker2"),
-        "the 30 task instances ran on {hosts:?}, not on both workers"
-    );
-    dep.stop()
 }
 
 /// Processes whose environment names `home` as their `AIRFLOW_HOME`.

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use airflow_e2e::deploy::{Checks, DeployOptions, Deployment, Executor, Host, readme_config};
+use airflow_e2e::deploy::{
+    Checks, DeployOptions, Deployment, Executor, Host, readme_multihost_config,
+};
 use airflow_e2e::pack::{example_bundle, example_bundle_with_object_store};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, bail, ensure};
@@ -71,9 +73,7 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
         .executor(Executor::Celery { workers: 2 })
         .on_hosts()
         .bundle(&v1)
-        .sdk_config(
-            readme_config(Release::V3_3, Path::new("{bundles_dir}"))? + FAST_HEARTBEAT_TIMEOUT,
-        );
+        .sdk_config(readme_multihost_config()? + FAST_HEARTBEAT_TIMEOUT);
     for f in stub_dag_files() {
         opts = opts.dag_file(f);
     }
@@ -94,8 +94,8 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
                     .arg(r#"for f in "$@"; do test -e "$f" && echo "sees $f"; done; test -x "$0" || echo "no bundle at $0""#)
                     .arg(&on_host)
                     .arg(dep.home.join("airflow.cfg"))
+                    .arg(dep.home.join("services"))
                     .arg(&v1)
-                    .arg(dep.dags_dir.join("example_stubs.py"))
                     .output()?;
                 let said = String::from_utf8_lossy(&out.stdout);
                 ensure!(said.trim().is_empty(), "host {}: {said}", host.name);
