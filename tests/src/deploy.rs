@@ -74,6 +74,7 @@ pub struct DeployOptions {
     sdk_config: Option<String>,
     api_port: Option<u16>,
     env: Vec<(String, String)>,
+    worker_env: Vec<(String, String)>,
     triggerer: bool,
 }
 
@@ -89,6 +90,7 @@ impl DeployOptions {
             sdk_config: None,
             api_port: None,
             env: Vec::new(),
+            worker_env: Vec::new(),
             triggerer: false,
         }
     }
@@ -135,6 +137,14 @@ impl DeployOptions {
         self
     }
 
+    /// Sets the environment variable `key` for each Celery worker only ([`Executor::Celery`]),
+    /// with `{worker}` in `value` replaced by the worker's name (`worker1`, ...): settings of
+    /// the worker hosts alone, such as a Dag bundle storage of their own.
+    pub fn worker_env(mut self, key: &str, value: &str) -> Self {
+        self.worker_env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Uses this configuration (an `[sdk]` block and any other sections to add, with
     /// `{bundles_dir}` standing for the bundle directory) instead of the README's.
     pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
@@ -150,11 +160,21 @@ impl DeployOptions {
 /// the same text.
 pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
     let marker = readme_marker(release);
+    let block = readme_block(&marker)?;
+    if !block.contains(README_BUNDLES_DIR) {
+        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
+    }
+    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
+    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
+}
+
+/// The text of the ```ini fence that follows `marker` (an HTML comment) in `README.md`.
+pub fn readme_block(marker: &str) -> Result<String> {
     let readme_path = crate::workspace_root().join("README.md");
     let readme = fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
     let after = readme
-        .split_once(&marker)
+        .split_once(marker)
         .with_context(|| format!("README.md has no {marker:?} marker"))?
         .1;
     let body = after
@@ -165,11 +185,7 @@ pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
         .split_once("\n```")
         .with_context(|| format!("the ```ini fence after {marker:?} is not closed"))?
         .0;
-    if !block.contains(README_BUNDLES_DIR) {
-        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
-    }
-    let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
-    Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
+    Ok(block.to_owned())
 }
 
 /// A running deployment. Dropping it stops every process it started.
@@ -256,6 +272,9 @@ impl Deployment {
         }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        for (k, v) in &opts.worker_env {
+            cmd.arg("--worker-env").arg(format!("{k}={v}"));
         }
         if opts.triggerer {
             cmd.arg("--triggerer");
@@ -722,6 +741,28 @@ impl Api {
         fields["connection_id"] = json!(conn_id);
         self.delete_connection(conn_id)?;
         self.call::<Value>("POST", "/api/v2/connections", Some(fields))?;
+        Ok(())
+    }
+
+    /// Creates the pool `name` with `slots` slots, or sets the slots of the existing one (`0`
+    /// holds every task that needs a slot of it; `-1` is unlimited).
+    pub fn set_pool(&self, name: &str, slots: i64) -> Result<()> {
+        let path = format!("/api/v2/pools/{name}");
+        let (status, text) = self.raw("GET", &path, None)?;
+        match status {
+            404 => self.call::<Value>(
+                "POST",
+                "/api/v2/pools",
+                Some(json!({"name": name, "slots": slots})),
+            )?,
+            200 => self.call::<Value>(
+                "PATCH",
+                &format!("{path}?update_mask=slots"),
+                // 3.4.0b2 validates the whole body even with an update mask.
+                Some(json!({"pool": name, "slots": slots, "include_deferred": false})),
+            )?,
+            _ => bail!("GET {path} answered {status}: {text}"),
+        };
         Ok(())
     }
 
