@@ -171,6 +171,7 @@ impl WorkingClone {
 #[derive(Debug)]
 pub struct GitServer {
     child: Option<Child>,
+    launcher: Vec<String>,
     base: PathBuf,
     host: String,
     port: u16,
@@ -189,8 +190,22 @@ impl GitServer {
             .and_then(|l| l.local_addr())
             .with_context(|| format!("finding a free port on {host}"))?
             .port();
+        GitServer::start_with(&[], base, host, port, log)
+    }
+
+    /// [`GitServer::start`] on a given `port`, with the daemon and the readiness probe run
+    /// through `launcher` (e.g. `["ip", "netns", "exec", "host-a"]`, which execs the command,
+    /// so the process stopped is the daemon itself); an empty launcher runs them directly.
+    pub fn start_with(
+        launcher: &[&str],
+        base: &Path,
+        host: &str,
+        port: u16,
+        log: &Path,
+    ) -> Result<GitServer> {
         let mut server = GitServer {
             child: None,
+            launcher: launcher.iter().map(|s| (*s).to_owned()).collect(),
             base: base.to_owned(),
             host: host.to_owned(),
             port,
@@ -198,6 +213,18 @@ impl GitServer {
         };
         server.restart()?;
         Ok(server)
+    }
+
+    /// `program`, through the launcher when there is one.
+    fn command(&self, program: &Path) -> Command {
+        match self.launcher.split_first() {
+            None => Command::new(program),
+            Some((first, rest)) => {
+                let mut cmd = Command::new(first);
+                cmd.args(rest).arg(program);
+                cmd
+            }
+        }
     }
 
     /// The `git://` URL of the repository `name` (a path under the served directory).
@@ -221,7 +248,7 @@ impl GitServer {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        let mut cmd = Command::new(daemon);
+        let mut cmd = self.command(daemon);
         cmd.arg("--export-all")
             .arg("--reuseaddr")
             .arg("--informative-errors")
@@ -238,10 +265,18 @@ impl GitServer {
         let probe = format!("git://{}:{}/", self.host, self.port);
         loop {
             // Any answer from the daemon, even "no such repository", means it listens.
-            let out = git()
+            let mut ls_remote = self.command(Path::new("git"));
+            // The same clean environment as every other git command here.
+            for (k, v) in git().get_envs() {
+                if let Some(v) = v {
+                    ls_remote.env(k, v);
+                }
+            }
+            let out = ls_remote
                 .args(["ls-remote", &probe])
+                .stdin(Stdio::null())
                 .output()
-                .context("running git ls-remote")?;
+                .with_context(|| format!("running {ls_remote:?}"))?;
             let said = String::from_utf8_lossy(&out.stderr);
             if out.status.success() || !said.contains("Connection refused") {
                 return Ok(());
