@@ -199,6 +199,15 @@ mod tests {
     }
 
     #[test]
+    fn native_versioned_tasks_return_and_log_the_build_that_runs_them() {
+        let out = TestRun::new("native_versioned", "second").run(native::which_build);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(json!(native::BUILD)));
+        let log = out.log_containing("example-bundle build").expect("logged");
+        assert_eq!(log.fields["build"], native::BUILD);
+    }
+
+    #[test]
     fn extract_tags_the_batch_with_the_region_variable() {
         let out = TestRun::new("example_etl", "extract")
             .variable("example_region", "us")

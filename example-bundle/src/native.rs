@@ -133,7 +133,7 @@ pub const BUILD: &str = match option_env!("EXAMPLE_BUNDLE_BUILD") {
 };
 
 /// Logs and returns [`BUILD`].
-fn which_build(ctx: &mut TaskContext) -> TaskResult<String> {
+pub(crate) fn which_build(ctx: &mut TaskContext) -> TaskResult<String> {
     info!(build = BUILD; "example-bundle build {BUILD} runs {}", ctx.task_id());
     Ok(BUILD.to_owned())
 }
