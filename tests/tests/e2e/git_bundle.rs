@@ -218,7 +218,18 @@ pub fn git_bundle_checks(
         "git: the v1 run's remaining task still runs v1 after v2 was pushed",
         || {
             run_succeeds(api, "held_v1")?;
-            expect_ran(api, "held_v1", "second", &b1)
+            expect_ran(api, "held_v1", "second", &b1)?;
+            // For the record: the Dag versions Airflow shows. v1 and v2 serialize the same, so
+            // Airflow keeps one Dag version and moves its bundle_version to v2 in place
+            // (airflow/models/serialized_dag.py write_dag); the run's own bundle_version is
+            // what its tasks run.
+            let versions: Value = api.get(&format!("/api/v2/dags/{DAG}/dagVersions"))?;
+            let run: Value = api.get(&format!("/api/v2/dags/{DAG}/dagRuns/held_v1"))?;
+            eprintln!(
+                "git: dagVersions {}; held_v1 bundle_version {} dag_versions {}",
+                versions["dag_versions"], run["bundle_version"], run["dag_versions"]
+            );
+            Ok(())
         },
     );
     checks.check("git: the v2 run's remaining task runs v2", || {
