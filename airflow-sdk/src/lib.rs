@@ -215,7 +215,7 @@
 //! | 5 | `context` (`xcom`, `variables`, `connections`, `runs`, `assets`, `asset_state`, `asset_alias`, `state`, `rendered`, `secrets`, `sensor`, `args`, `hitl`); `storage` (feature `object-store`) | what a task can see and do; object stores from Connections |
 //! | 6 | `runtime::task`, `runtime::timeout` | `run_one`: one task run, the runtime's and the harness's, with its execution timeout |
 //! | 7, 8 | `bundle`; `asyncs` | declaring a bundle; async tasks |
-//! | 9 | `runtime`, `runtime::exit` | running under Airflow's supervisor |
+//! | 9 | `runtime`, `runtime::exit`, `runtime::identity` | running under Airflow's supervisor; the running bundle's digest in the task log |
 //! | 10 | `cli`, `testing`, the crate root | entry points: `serve`, the unit-test harness |
 // `deny`, not `forbid`: the one exception is registering that exit handler with C's `atexit`.
 #![deny(unsafe_code)]

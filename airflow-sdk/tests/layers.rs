@@ -50,6 +50,7 @@ const FLOORS: &[(&str, u8)] = &[
     // 9: the runtime under Airflow's supervisor.
     ("runtime", 9),
     ("runtime::exit", 9),
+    ("runtime::identity", 9),
     // 10: the entry points.
     ("cli", 10),
     ("testing", 10),

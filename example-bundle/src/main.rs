@@ -8,7 +8,9 @@
 //! 3.4; `native_taskflow` (in `taskflow.rs`) passes return values as typed arguments and branches;
 //! `native_mapping` (in `mapping.rs`) maps Rust tasks over lists (dynamic task mapping); the
 //! `native_assets_*` dags (in `assets.rs`) produce assets and run when they are updated;
-//! `native_groups` (in `groups.rs`) puts tasks in nested task groups.
+//! `native_groups` (in `groups.rs`) puts tasks in nested task groups; `native_versioned` (in
+//! `native.rs`) returns the build that ran each task (`EXAMPLE_BUNDLE_BUILD` at compile time),
+//! for shipping two builds through a versioned Git Dag bundle.
 //! The `testing` dag (in `testing.rs`) exercises every path of the runtime for the end-to-end
 //! tests; `sensors` (in `sensors.rs`) waits for conditions as Airflow's sensors do; `multihost`
 //! and `load_rust` (in `multihost.rs`) are the multi-host tests' and load benchmark's.
@@ -158,6 +160,7 @@ fn bundle() -> Bundle {
         .dag(testing::dag())
         .dag(testing::timeout_dag())
         .dag(native::timeout_dag())
+        .dag(native::versioned_dag())
         .dag(taskflow::dag())
         .dag(mapping::dag())
         .dag(groups::dag())
@@ -197,6 +200,15 @@ mod tests {
             "postgres://etl:s3cret-pw@dw.internal:5432/dw?table=daily_totals",
         )
         .expect("a valid connection URI")
+    }
+
+    #[test]
+    fn native_versioned_tasks_return_and_log_the_build_that_runs_them() {
+        let out = TestRun::new("native_versioned", "second").run(native::which_build);
+        out.assert_success();
+        assert_eq!(out.return_value, Some(json!(native::BUILD)));
+        let log = out.log_containing("example-bundle build").expect("logged");
+        assert_eq!(log.fields["build"], native::BUILD);
     }
 
     #[test]

@@ -123,6 +123,38 @@ pub fn timeout_dag() -> Dag {
         )
 }
 
+/// Which build of the example this is: `EXAMPLE_BUNDLE_BUILD` at compile time, `dev` without it.
+/// Setting it makes a different binary at the cost of recompiling this crate alone (rustc tracks
+/// the variable, so cargo rebuilds the crate when it changes): the Git Dag bundle test ships two
+/// builds, v1 and v2, and tells them apart in the task logs.
+pub const BUILD: &str = match option_env!("EXAMPLE_BUNDLE_BUILD") {
+    Some(build) => build,
+    None => "dev",
+};
+
+/// Logs and returns [`BUILD`].
+pub(crate) fn which_build(ctx: &mut TaskContext) -> TaskResult<String> {
+    info!(build = BUILD; "example-bundle build {BUILD} runs {}", ctx.task_id());
+    Ok(BUILD.to_owned())
+}
+
+/// The pool `second` of `native_versioned` takes a slot of: a test holds a run between its two
+/// tasks by giving it no slots.
+pub const VERSIONED_GATE_POOL: &str = "versioned_gate";
+
+/// The `native_versioned` dag: `first >> second`, each returning the build that ran it.
+/// `second` waits for a slot of [`VERSIONED_GATE_POOL`], so a deployment can hold a run between
+/// the two tasks while it ships a new build (Airflow 3.4, a versioned Dag bundle).
+pub fn versioned_dag() -> Dag {
+    Dag::new("native_versioned")
+        .native()
+        .description("Each task returns the bundle build that ran it")
+        .tags(["rust", "native"])
+        .task("first", which_build)
+        .task(Task::new("second").pool(VERSIONED_GATE_POOL), which_build)
+        .chain(["first", "second"])
+}
+
 /// Writes an object through the `fs` connection `native_fs` and reads it back (object storage
 /// from a native task, Airflow 3.4).
 #[cfg(feature = "object-store")]

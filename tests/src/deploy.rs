@@ -74,6 +74,7 @@ pub struct DeployOptions {
     sdk_config: Option<String>,
     api_port: Option<u16>,
     env: Vec<(String, String)>,
+    worker_env: Vec<(String, String)>,
     triggerer: bool,
     hosts: bool,
     git_daemon: Option<PathBuf>,
@@ -91,6 +92,7 @@ impl DeployOptions {
             sdk_config: None,
             api_port: None,
             env: Vec::new(),
+            worker_env: Vec::new(),
             triggerer: false,
             hosts: false,
             git_daemon: None,
@@ -160,6 +162,14 @@ impl DeployOptions {
         self
     }
 
+    /// Sets the environment variable `key` for each Celery worker only ([`Executor::Celery`]),
+    /// with `{worker}` in `value` replaced by the worker's name (`worker1`, ...): settings of
+    /// the worker hosts alone, such as a Dag bundle storage of their own.
+    pub fn worker_env(mut self, key: &str, value: &str) -> Self {
+        self.worker_env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Uses this configuration (an `[sdk]` block and any other sections to add, with
     /// `{bundles_dir}` standing for the bundle directory) instead of the README's.
     pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
@@ -174,7 +184,11 @@ impl DeployOptions {
 /// Taking the configuration from the README keeps the documentation and the tested deployment
 /// the same text.
 pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
-    let block = readme_ini(&readme_marker(release))?;
+    let marker = readme_marker(release);
+    let block = readme_block(&marker)?;
+    if !block.contains(README_BUNDLES_DIR) {
+        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
+    }
     let dir = bundles_dir.to_str().context("a non-UTF-8 bundle path")?;
     Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
 }
@@ -192,10 +206,10 @@ pub const README_CONTROL_HOST: &str = "airflow-control";
 /// name becomes `{control_host}` (deploy.py puts in the control host's address) and its bundle
 /// directory `{bundles_dir}`.
 pub fn readme_multihost_config() -> Result<String> {
-    let block = readme_ini(README_MULTIHOST_MARKER)?;
+    let block = readme_block(README_MULTIHOST_MARKER)?;
     ensure!(
-        block.contains(README_CONTROL_HOST),
-        "the README's block after {README_MULTIHOST_MARKER:?} does not name {README_CONTROL_HOST}"
+        block.contains(README_CONTROL_HOST) && block.contains(README_BUNDLES_DIR),
+        "the README's block after {README_MULTIHOST_MARKER:?} does not name {README_CONTROL_HOST} and {README_BUNDLES_DIR}"
     );
     Ok(block
         .replace(README_CONTROL_HOST, "{control_host}")
@@ -203,8 +217,8 @@ pub fn readme_multihost_config() -> Result<String> {
         + "\n")
 }
 
-/// The ```ini fence after `marker` in `README.md`, which must name [`README_BUNDLES_DIR`].
-fn readme_ini(marker: &str) -> Result<String> {
+/// The text of the ```ini fence that follows `marker` (an HTML comment) in `README.md`.
+pub fn readme_block(marker: &str) -> Result<String> {
     let readme_path = crate::workspace_root().join("README.md");
     let readme = fs::read_to_string(&readme_path)
         .with_context(|| format!("reading {}", readme_path.display()))?;
@@ -220,9 +234,6 @@ fn readme_ini(marker: &str) -> Result<String> {
         .split_once("\n```")
         .with_context(|| format!("the ```ini fence after {marker:?} is not closed"))?
         .0;
-    if !block.contains(README_BUNDLES_DIR) {
-        bail!("the README's block after {marker:?} does not name {README_BUNDLES_DIR}");
-    }
     Ok(block.to_owned())
 }
 
@@ -429,6 +440,9 @@ impl Deployment {
         }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
+        }
+        for (k, v) in &opts.worker_env {
+            cmd.arg("--worker-env").arg(format!("{k}={v}"));
         }
         if opts.triggerer {
             cmd.arg("--triggerer");
@@ -938,6 +952,28 @@ impl Api {
         fields["connection_id"] = json!(conn_id);
         self.delete_connection(conn_id)?;
         self.call::<Value>("POST", "/api/v2/connections", Some(fields))?;
+        Ok(())
+    }
+
+    /// Creates the pool `name` with `slots` slots, or sets the slots of the existing one (`0`
+    /// holds every task that needs a slot of it; `-1` is unlimited).
+    pub fn set_pool(&self, name: &str, slots: i64) -> Result<()> {
+        let path = format!("/api/v2/pools/{name}");
+        let (status, text) = self.raw("GET", &path, None)?;
+        match status {
+            404 => self.call::<Value>(
+                "POST",
+                "/api/v2/pools",
+                Some(json!({"name": name, "slots": slots})),
+            )?,
+            200 => self.call::<Value>(
+                "PATCH",
+                &format!("{path}?update_mask=slots"),
+                // 3.4.0b2 validates the whole body even with an update mask.
+                Some(json!({"pool": name, "slots": slots, "include_deferred": false})),
+            )?,
+            _ => bail!("GET {path} answered {status}: {text}"),
+        };
         Ok(())
     }
 

@@ -46,8 +46,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    pack_with_env(args, &[])
+}
+
+/// [`pack`] with environment variables set for it (and so for the cargo build it runs).
+fn pack_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Result<Output>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     let mut cmd = cargo_airflow_command()?;
+    cmd.envs(env.iter().copied());
     cmd.arg("pack");
     if !args
         .iter()
@@ -68,10 +78,19 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
+    pack_json_with_env(args, &[])
+}
+
+/// [`pack_json`] with environment variables set for the pack (and its cargo build).
+fn pack_json_with_env<I, S>(args: I, env: &[(&str, &str)]) -> Result<PackReport>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
     let mut args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     args.push("--message-format".into());
     args.push("json".into());
-    let out = pack(&args)?;
+    let out = pack_with_env(&args, env)?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
@@ -153,23 +172,47 @@ fn pack_object_store_example() -> Result<PathBuf> {
     pack_example_into(
         "example-object-store",
         &["--features", "object-store", "--profile", "dev"],
+        &[],
     )
 }
 
 fn pack_shared_example() -> Result<PathBuf> {
-    let bundle = pack_example_into("example", &[])?;
+    let bundle = pack_example_into("example", &[], &[])?;
     Ok(bundle.parent().map(Path::to_owned).unwrap_or(bundle))
 }
 
-/// Packs `example-bundle` (with `extra` pack flags) into `<target>/airflow-e2e/<name>/`, alone
-/// there, under `<name>.lock` (concurrent test processes serialize on it); returns the bundle.
-fn pack_example_into(name: &str, extra: &[&str]) -> Result<PathBuf> {
+/// `example-bundle` built with `EXAMPLE_BUNDLE_BUILD=build` (which its `native_versioned` dag
+/// returns from each task) and packed, dev profile: two builds are two different binaries, and
+/// making the second costs a recompile of the example crate alone. Packed into
+/// `<target>/airflow-e2e/example-build-<build>/example-bundle`; returns the bundle file.
+///
+/// A dev bundle is about 48 MB (debug info), 15 MB compressed in a git repository.
+pub fn example_bundle_build(build: &str) -> Result<PathBuf> {
+    pack_example_into(
+        &format!("example-build-{build}"),
+        &["--profile", "dev"],
+        &[("EXAMPLE_BUNDLE_BUILD", build)],
+    )
+}
+
+/// Packs `example-bundle` (with `extra` pack flags and `env` for the build) into
+/// `<target>/airflow-e2e/<name>/`, alone there, under a lock file (concurrent test processes
+/// serialize on it); returns the bundle.
+///
+/// Every dev-profile pack takes the same lock: they all build `target/debug/example-bundle`,
+/// and one must not replace the executable while another packs it.
+fn pack_example_into(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Result<PathBuf> {
     let base = crate::target_dir().join("airflow-e2e");
     let dir = base.join(name);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // The lock lives outside the bundle directory: every executable in an executables_root
     // gets scanned.
-    let lock_path = base.join(format!("{name}.lock"));
+    let lock_name = if extra.contains(&"dev") {
+        "example-dev"
+    } else {
+        name
+    };
+    let lock_path = base.join(format!("{lock_name}.lock"));
     let lock =
         File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
     lock.lock()
@@ -180,7 +223,7 @@ fn pack_example_into(name: &str, extra: &[&str]) -> Result<PathBuf> {
     let mut args: Vec<&OsStr> = vec![OsStr::new("-p"), OsStr::new("example-bundle")];
     args.extend(extra.iter().map(OsStr::new));
     args.extend([OsStr::new("--no-stubs"), OsStr::new("-o"), out.as_os_str()]);
-    let report = pack_json(args)?;
+    let report = pack_json_with_env(args, env)?;
     drop(lock);
     Ok(report.bundle)
 }

@@ -15,6 +15,7 @@
 pub(crate) mod comms;
 pub(crate) mod exit;
 pub(crate) mod handlers;
+pub(crate) mod identity;
 pub(crate) mod logging;
 pub(crate) mod messages;
 pub(crate) mod native;
@@ -190,6 +191,9 @@ fn run_with(
         }
         Err(e) => return fatal(format!("no usable first message from the supervisor: {e}")),
     };
+    // First in the task log: which build of the bundle runs this try (the trailer's digest, as
+    // `cargo airflow inspect --json` shows it), so a log can be matched to a file.
+    identity::Identity::of_current_exe().log(LOGGER);
     let (dag_id, task_id) = (details.ti.dag_id.clone(), details.ti.task_id.clone());
     let should_retry = details.ti_context.should_retry;
     let comms = Arc::new(comms);
@@ -659,6 +663,12 @@ mod tests {
             // The task's own exit code, after the handler reported.
             assert_eq!(run.exit, Some(0));
             assert!(has_log(&run, "info", "about to exit"), "{:?}", run.logs);
+            // The test binary is no packed bundle: the task log says so, and the task runs.
+            assert!(
+                has_log(&run, "info", "not a packed bundle: "),
+                "{:?}",
+                run.logs
+            );
             assert!(
                 has_log(
                     &run,

@@ -10,6 +10,7 @@ mod cross;
 mod declared;
 mod deferral;
 mod deployment;
+mod git_bundle;
 mod harness_selftest;
 mod hitl;
 mod multihost;
