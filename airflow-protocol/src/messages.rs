@@ -214,17 +214,19 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         )),
         Value::Binary(b) => J::Array(b.iter().map(|&x| J::from(x)).collect()),
         Value::Array(a) => J::Array(a.iter().map(to_json).collect()),
-        Value::Map(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let key = match k.as_str() {
-                        Some(s) => s.to_owned(),
-                        None => to_json(k).to_string(),
-                    };
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
+        Value::Map(m) => {
+            // Inserted one by one (the last of equal keys wins, as with `collect`): collecting
+            // sorts the entries first, an instantiation of the stable sort of its own.
+            let mut object = serde_json::Map::new();
+            for (k, v) in m {
+                let key = match k.as_str() {
+                    Some(s) => s.to_owned(),
+                    None => to_json(k).to_string(),
+                };
+                object.insert(key, to_json(v));
+            }
+            J::Object(object)
+        }
         Value::Ext(tag, data) if *tag == TIMESTAMP_EXT => match decode_timestamp(data) {
             Ok(t) => J::String(format_time(t)),
             Err(_) => J::Null,

@@ -1128,10 +1128,13 @@ impl Dag {
 
     /// The declared params and their defaults.
     pub(crate) fn param_defaults(&self) -> BTreeMap<String, serde_json::Value> {
-        self.params
-            .iter()
-            .map(|p| (p.name.clone(), p.default.clone()))
-            .collect()
+        // Inserted one by one: `collect` into a map sorts first, with a stable sort
+        // instantiated for this one type (about 6 KB of every bundle).
+        let mut defaults = BTreeMap::new();
+        for p in &self.params {
+            defaults.insert(p.name.clone(), p.default.clone());
+        }
+        defaults
     }
 }
 
@@ -1449,19 +1452,17 @@ impl Bundle {
     /// What `--airflow-metadata` prints: the manifest without `source`.
     pub fn metadata(&self) -> Result<Metadata, DeclarationError> {
         self.validate()?;
-        let dags: BTreeMap<String, DagEntry> = self
-            .dags
-            .iter()
-            .map(|d| {
-                (
-                    d.id.clone(),
-                    DagEntry {
-                        tasks: d.task_ids().map(str::to_owned).collect(),
-                        declared: Some(d.declaration(&self.queues).0),
-                    },
-                )
-            })
-            .collect();
+        // Inserted one by one, not collected: see `param_defaults`.
+        let mut dags = BTreeMap::new();
+        for d in &self.dags {
+            dags.insert(
+                d.id.clone(),
+                DagEntry {
+                    tasks: d.task_ids().map(str::to_owned).collect(),
+                    declared: Some(d.declaration(&self.queues).0),
+                },
+            );
+        }
         Ok(Metadata {
             airflow_bundle_metadata_version: crate::METADATA_VERSION.to_owned(),
             sdk: Sdk {

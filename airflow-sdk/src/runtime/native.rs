@@ -741,7 +741,9 @@ impl Serialize for DagBody<'_> {
         }
         if !decl.tags.is_empty() {
             // Airflow keeps tags as a set: sorted here so the output never depends on order.
-            let mut tags: Vec<&String> = decl.tags.iter().collect();
+            // As `&str`: the stable sort of `&str` is in every bundle already, one of `&String`
+            // would be another.
+            let mut tags: Vec<&str> = decl.tags.iter().map(String::as_str).collect();
             tags.sort();
             out.serialize_entry("tags", &tags)?;
         }
