@@ -4,7 +4,7 @@
 //!
 //! [`footer`] ([`Trailer`]), [`glibc`] (which glibc an executable needs; reading one with
 //! `io`), [`manifest`] ([`Metadata`], [`Manifest`]), [`declare`], [`ids`],
-//! [`dag_ids`] ([`DagIds`]), [`record`], and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
+//! [`dag_ids`] ([`DagIds`]), [`record`], [`sort`] (one stable sort shared by a bundle's callers), and with the `io` feature `read`, `write` and `verify`, with the `stubs` feature `stubs` (the
 //! generated Python stub dag file), with the `sha256` feature (part of `io`) `sha256`. The
 //! manifest's YAML form needs the `yaml` feature (part of `io`; `yaml-emit` for `to_yaml` alone).
 #![forbid(unsafe_code)]
@@ -25,6 +25,7 @@ pub mod read;
 pub mod record;
 #[cfg(feature = "sha256")]
 pub mod sha256;
+pub mod sort;
 #[cfg(feature = "stubs")]
 pub mod stubs;
 #[cfg(feature = "io")]

@@ -505,7 +505,12 @@ pub(crate) fn plain(v: Value) -> Value {
             {
                 return decode_class(&kind, var);
             }
-            Value::Object(m.into_iter().map(|(k, v)| (k, plain(v))).collect())
+            // In place: collecting into a new map would sort its entries again (another
+            // instantiation of the stable sort in every bundle).
+            for v in m.values_mut() {
+                *v = plain(v.take());
+            }
+            Value::Object(m)
         }
         other => other,
     }

@@ -453,7 +453,7 @@ fn normalize_query(query: &str) -> String {
             (!v.is_empty()).then(|| (unquote_plus(k), unquote_plus(v)))
         })
         .collect();
-    pairs.sort();
+    crate::sort::sort_by(&mut pairs, Ord::cmp);
     pairs
         .iter()
         .map(|(k, v)| format!("{}={}", quote_plus(k), quote_plus(v)))

@@ -122,7 +122,8 @@ impl Filter {
                 )),
             }
         }
-        list.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        // Longest first, stably (the shared sort: see airflow_bundle::sort).
+        airflow_bundle::sort::sort_by(&mut list, |a, b| b.0.len().cmp(&a.0.len()));
         Filter {
             default,
             namespaces: list,

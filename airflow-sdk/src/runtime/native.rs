@@ -306,7 +306,7 @@ fn dag_dependencies(dag_id: &str, decl: &DagDeclaration) -> Vec<DagDependency> {
             dep("", dag_id, &leaf);
         }
     }
-    deps.sort();
+    airflow_bundle::sort::sort_by(&mut deps, Ord::cmp);
     deps
 }
 
@@ -553,7 +553,7 @@ impl<'a> Groups<'a> {
                 out.push((self.first[i], Child::Group(g)));
             }
         }
-        out.sort_by_key(|(k, _)| *k);
+        airflow_bundle::sort::sort_by(&mut out, |a, b| a.0.cmp(&b.0));
         out.into_iter().map(|(_, c)| c).collect()
     }
 }
@@ -742,7 +742,7 @@ impl Serialize for DagBody<'_> {
         if !decl.tags.is_empty() {
             // Airflow keeps tags as a set: sorted here so the output never depends on order.
             let mut tags: Vec<&String> = decl.tags.iter().collect();
-            tags.sort();
+            airflow_bundle::sort::sort_by(&mut tags, Ord::cmp);
             out.serialize_entry("tags", &tags)?;
         }
         if !decl.default_task.is_empty() {
