@@ -9,10 +9,11 @@
 //! second, how many each host ran, and the Rust/Python throughput ratio.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use airflow_e2e::deploy::{
-    DeployOptions, Deployment, Executor, readme_multihost_config, unix_seconds,
+    DeployOptions, Deployment, Executor, readme_config, readme_multihost_config, unix_seconds,
 };
 use airflow_e2e::venv::Release;
 use anyhow::{Result, ensure};
@@ -36,7 +37,10 @@ fn main() -> Result<()> {
             .on_hosts()
             .bundle(airflow_e2e::pack::example_bundle()?)
             .dag_file(dags.join("multihost_stubs.py"))
-            .sdk_config(readme_multihost_config()?),
+            .sdk_config(readme_multihost_config(&readme_config(
+                Release::V3_3,
+                Path::new("{bundles_dir}"),
+            )?)?),
     )?;
     dep.api
         .wait_for_dags(&["load_rust", "load_python"], Duration::from_secs(180))?;

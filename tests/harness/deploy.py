@@ -484,17 +484,11 @@ class Deployment:
                 # One log server per host: the first worker serves the shared log folder.
                 if i > 0:
                     argv.append("--skip-serve-logs")
-                env = {
+                self.start(name, argv, {
                     # Each worker records its own hostname on the task instances it runs.
                     "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"af_e2e.{name}",
                     "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(log_dir),
-                }
-                # --worker-env: the workers' own settings (e.g. a Dag bundle storage path per
-                # worker, as on hosts that share no disk), with {worker} standing for the name.
-                for kv in a.worker_env:
-                    key, _, value = kv.partition("=")
-                    env[key] = value.replace("{worker}", name)
-                self.start(name, argv, env)
+                })
         self.wait_healthy()
         if a.executor == "celery":
             self.wait_workers()
@@ -564,8 +558,6 @@ def main() -> int:
     ap.add_argument("--celery-queues", default="default,rust")
     ap.add_argument("--worker-concurrency", type=int, default=4)
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for every service")
-    ap.add_argument("--worker-env", action="append", default=[],
-                    help="KEY=VALUE for each Celery worker only; {worker} in VALUE is its name")
     ap.add_argument("--triggerer", action="store_true",
                     help="also start `airflow triggerer` (deferred tasks need it)")
     ap.add_argument("--hosts", action="store_true",

@@ -74,7 +74,6 @@ pub struct DeployOptions {
     sdk_config: Option<String>,
     api_port: Option<u16>,
     env: Vec<(String, String)>,
-    worker_env: Vec<(String, String)>,
     triggerer: bool,
     hosts: bool,
     git_daemon: Option<PathBuf>,
@@ -92,7 +91,6 @@ impl DeployOptions {
             sdk_config: None,
             api_port: None,
             env: Vec::new(),
-            worker_env: Vec::new(),
             triggerer: false,
             hosts: false,
             git_daemon: None,
@@ -162,14 +160,6 @@ impl DeployOptions {
         self
     }
 
-    /// Sets the environment variable `key` for each Celery worker only ([`Executor::Celery`]),
-    /// with `{worker}` in `value` replaced by the worker's name (`worker1`, ...): settings of
-    /// the worker hosts alone, such as a Dag bundle storage of their own.
-    pub fn worker_env(mut self, key: &str, value: &str) -> Self {
-        self.worker_env.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
     /// Uses this configuration (an `[sdk]` block and any other sections to add, with
     /// `{bundles_dir}` standing for the bundle directory) instead of the README's.
     pub fn sdk_config(mut self, ini: impl Into<String>) -> Self {
@@ -193,28 +183,25 @@ pub fn readme_config(release: Release, bundles_dir: &Path) -> Result<String> {
     Ok(block.replace(README_BUNDLES_DIR, dir) + "\n")
 }
 
-/// The marker in `README.md` before the configuration of a worker host in a multi-host
-/// deployment of Airflow 3.3.
+/// The marker in `README.md` before the configuration every host of a multi-host deployment
+/// holds besides its release's coordinator block.
 pub const README_MULTIHOST_MARKER: &str =
-    "<!-- tested: airflow.cfg of a worker host, Airflow 3.3 -->";
+    "<!-- tested: airflow.cfg of every host, several hosts -->";
 
 /// The host name the README's multi-host configuration gives the control host.
 pub const README_CONTROL_HOST: &str = "airflow-control";
 
-/// The README's multi-host configuration ([`README_MULTIHOST_MARKER`]), for
-/// [`DeployOptions::sdk_config`] of a deployment [`DeployOptions::on_hosts`]: its control host
-/// name becomes `{control_host}` (deploy.py puts in the control host's address) and its bundle
-/// directory `{bundles_dir}`.
-pub fn readme_multihost_config() -> Result<String> {
+/// The README's multi-host configuration ([`README_MULTIHOST_MARKER`]) followed by `release`'s
+/// coordinator block (`coordinators`, for [`DeployOptions::sdk_config`] of a deployment
+/// [`DeployOptions::on_hosts`]): its control host name becomes `{control_host}` (deploy.py puts
+/// in the control host's address).
+pub fn readme_multihost_config(coordinators: &str) -> Result<String> {
     let block = readme_block(README_MULTIHOST_MARKER)?;
     ensure!(
-        block.contains(README_CONTROL_HOST) && block.contains(README_BUNDLES_DIR),
-        "the README's block after {README_MULTIHOST_MARKER:?} does not name {README_CONTROL_HOST} and {README_BUNDLES_DIR}"
+        block.contains(README_CONTROL_HOST),
+        "the README's block after {README_MULTIHOST_MARKER:?} does not name {README_CONTROL_HOST}"
     );
-    Ok(block
-        .replace(README_CONTROL_HOST, "{control_host}")
-        .replace(README_BUNDLES_DIR, "{bundles_dir}")
-        + "\n")
+    Ok(block.replace(README_CONTROL_HOST, "{control_host}") + "\n\n" + coordinators)
 }
 
 /// The text of the ```ini fence that follows `marker` (an HTML comment) in `README.md`.
@@ -440,9 +427,6 @@ impl Deployment {
         }
         for (k, v) in &opts.env {
             cmd.arg("--env").arg(format!("{k}={v}"));
-        }
-        for (k, v) in &opts.worker_env {
-            cmd.arg("--worker-env").arg(format!("{k}={v}"));
         }
         if opts.triggerer {
             cmd.arg("--triggerer");

@@ -1,16 +1,14 @@
 //! Git repositories that ship bundles to Airflow 3.4's `GitDagBundle`, driven through the `git`
-//! CLI: a bare repository ([`init_bare`]), served read-only over `git://` by `git daemon`
-//! ([`GitServer`]), and a working clone that commits bundle files with mode 100755 and pushes
-//! them ([`WorkingClone`]).
+//! CLI: a bare repository ([`init_bare`]), which a deployment serves over `git://`
+//! (`DeployOptions::git_daemon`), and a working clone that commits bundle files with mode 100755
+//! and pushes them ([`WorkingClone`]).
 //!
 //! Every git command runs with a fixed identity and no user or system configuration, so the
 //! tests do not depend on the machine's `~/.gitconfig`; a failing command is an error quoting
 //! the command and what it printed.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, Result, bail, ensure};
 
@@ -163,156 +161,5 @@ impl WorkingClone {
             .map(|(_, v)| v.trim().parse::<u64>().unwrap_or(0))
             .sum();
         Ok(kib * 1024)
-    }
-}
-
-/// `git daemon` serving the bare repositories under a directory over `git://`, read-only
-/// (`--export-all --base-path`), stopped when dropped.
-#[derive(Debug)]
-pub struct GitServer {
-    child: Option<Child>,
-    launcher: Vec<String>,
-    base: PathBuf,
-    host: String,
-    port: u16,
-    log: PathBuf,
-}
-
-/// How long `git daemon` may take to answer after it starts.
-const DAEMON_START: Duration = Duration::from_secs(20);
-
-impl GitServer {
-    /// Serves the repositories under `base` on `host` (an address of this machine, e.g.
-    /// `127.0.0.1`) at a free port; its log goes to `log`. Returns once `git ls-remote` gets an
-    /// answer from it.
-    pub fn start(base: &Path, host: &str, log: &Path) -> Result<GitServer> {
-        let port = TcpListener::bind((host, 0))
-            .and_then(|l| l.local_addr())
-            .with_context(|| format!("finding a free port on {host}"))?
-            .port();
-        GitServer::start_with(&[], base, host, port, log)
-    }
-
-    /// [`GitServer::start`] on a given `port`, with the daemon and the readiness probe run
-    /// through `launcher` (e.g. `["ip", "netns", "exec", "host-a"]`, which execs the command,
-    /// so the process stopped is the daemon itself); an empty launcher runs them directly.
-    pub fn start_with(
-        launcher: &[&str],
-        base: &Path,
-        host: &str,
-        port: u16,
-        log: &Path,
-    ) -> Result<GitServer> {
-        let mut server = GitServer {
-            child: None,
-            launcher: launcher.iter().map(|s| (*s).to_owned()).collect(),
-            base: base.to_owned(),
-            host: host.to_owned(),
-            port,
-            log: log.to_owned(),
-        };
-        server.restart()?;
-        Ok(server)
-    }
-
-    /// `program`, through the launcher when there is one.
-    fn command(&self, program: &Path) -> Command {
-        match self.launcher.split_first() {
-            None => Command::new(program),
-            Some((first, rest)) => {
-                let mut cmd = Command::new(first);
-                cmd.args(rest).arg(program);
-                cmd
-            }
-        }
-    }
-
-    /// The `git://` URL of the repository `name` (a path under the served directory).
-    pub fn url(&self, name: &str) -> String {
-        format!("git://{}:{}/{name}", self.host, self.port)
-    }
-
-    /// Starts the daemon again on the same port after [`GitServer::stop`] (a no-op when it
-    /// runs), and waits until it answers.
-    pub fn restart(&mut self) -> Result<()> {
-        if self.child.is_some() {
-            return Ok(());
-        }
-        let daemon = ["/usr/lib/git-core/git-daemon", "/usr/libexec/git-core/git-daemon"]
-            .into_iter()
-            .map(Path::new)
-            .find(|p| p.exists())
-            .context("no git-daemon in /usr/lib/git-core or /usr/libexec/git-core (install git-daemon-run or git)")?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .with_context(|| format!("opening {}", self.log.display()))?;
-        let mut cmd = self.command(daemon);
-        cmd.arg("--export-all")
-            .arg("--reuseaddr")
-            .arg("--informative-errors")
-            .arg(format!("--base-path={}", self.base.display()))
-            .arg(format!("--listen={}", self.host))
-            .arg(format!("--port={}", self.port))
-            .arg(&self.base)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log));
-        let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
-        self.child = Some(child);
-        let deadline = Instant::now() + DAEMON_START;
-        let probe = format!("git://{}:{}/", self.host, self.port);
-        loop {
-            // Any answer from the daemon, even "no such repository", means it listens.
-            let mut ls_remote = self.command(Path::new("git"));
-            // The same clean environment as every other git command here.
-            for (k, v) in git().get_envs() {
-                if let Some(v) = v {
-                    ls_remote.env(k, v);
-                }
-            }
-            let out = ls_remote
-                .args(["ls-remote", &probe])
-                .stdin(Stdio::null())
-                .output()
-                .with_context(|| format!("running {ls_remote:?}"))?;
-            let said = String::from_utf8_lossy(&out.stderr);
-            if out.status.success() || !said.contains("Connection refused") {
-                return Ok(());
-            }
-            if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()?
-            {
-                self.child = None;
-                bail!(
-                    "git daemon exited with {status}; see {}",
-                    self.log.display()
-                );
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "git daemon on {probe} did not answer within {} s: {said}",
-                    DAEMON_START.as_secs()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Stops the daemon (SIGKILL to the process this started, by its id); clients then get
-    /// "connection refused".
-    pub fn stop(&mut self) -> Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill().context("stopping git daemon")?;
-            child.wait().context("waiting for git daemon")?;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for GitServer {
-    fn drop(&mut self) {
-        let _ = self.stop();
     }
 }

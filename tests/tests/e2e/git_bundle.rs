@@ -8,18 +8,15 @@
 //! <sha>`. Each task's first log line names the file it runs and its trailer's `binary_sha256`
 //! (airflow-sdk), compared here with `cargo airflow inspect --json` of the two builds.
 //!
-//! [`git_bundle_checks`] takes a running deployment and the repository; the multi-host test calls
-//! it with its own [`GitBundleHosts`]. The single-host test below runs it on one machine with
-//! a Celery worker whose Dag bundle storage is its own (as a worker host's disk would be).
+//! [`git_bundle_checks`] takes a running deployment and the repository; the multi-host test
+//! (`multihost::worker_hosts_fetch_native_rust_dags_from_a_git_dag_bundle_on_airflow_3_4`) runs
+//! them with worker hosts that share no disk with the dag-processor's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use airflow_e2e::deploy::{
-    Api, Checks, DeployOptions, Deployment, Executor, TaskLog, readme_block,
-};
-use airflow_e2e::git::{GitServer, WorkingClone, init_bare};
-use airflow_e2e::venv::Release;
+use airflow_e2e::deploy::{Api, Checks, TaskLog, readme_block};
+use airflow_e2e::git::WorkingClone;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
@@ -379,74 +376,4 @@ fn launch_failure(api: &Api, run_id: &str, task_id: &str, try_number: u32) -> Re
         .to_owned();
     eprintln!("git: {run_id}/{task_id} task log: {record} reason={reason:?}");
     Ok(reason)
-}
-
-/// One machine standing in for the hosts: a `git daemon` this test started, and the Celery
-/// workers' own Dag bundle storage directories.
-struct OneHost {
-    server: GitServer,
-    worker_storage: Vec<PathBuf>,
-}
-
-impl GitBundleHosts for OneHost {
-    fn stop_git_server(&mut self) -> Result<()> {
-        self.server.stop()
-    }
-
-    fn start_git_server(&mut self) -> Result<()> {
-        self.server.restart()
-    }
-
-    fn forget_worker_checkouts(&mut self) -> Result<()> {
-        for dir in &self.worker_storage {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir)
-                    .with_context(|| format!("removing {}", dir.display()))?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[test]
-fn native_rust_dags_ship_through_a_versioned_git_dag_bundle_on_airflow_3_4() -> Result<()> {
-    let v1 = airflow_e2e::pack::example_bundle_build("v1")?;
-    let v2 = airflow_e2e::pack::example_bundle_build("v2")?;
-    // Kept after the test (next to the deployment's directory) for its logs and clones.
-    let work = airflow_e2e::target_dir()
-        .join("airflow-deployments")
-        .join("git-bundle-3.4-repos");
-    if work.exists() {
-        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
-    }
-    let served = work.join("served");
-    let bare = served.join("bundles.git");
-    init_bare(&bare)?;
-    let clone = WorkingClone::clone_from(
-        bare.to_str().context("a non-UTF-8 path")?,
-        &work.join("clone"),
-    )?;
-    publish(&clone, &v1, "example-bundle v1")?;
-    let server = GitServer::start(&served, "127.0.0.1", &work.join("git-daemon.log"))?;
-    let storage = work.join("storage");
-    let config = git_bundle_config(&server.url("bundles.git"), &storage.join("dag-processor"))?;
-    let dep = Deployment::start(
-        DeployOptions::new("git-bundle-3.4", Release::V3_4)
-            .executor(Executor::Celery { workers: 1 })
-            .sdk_config(config)
-            // The worker's clones of the repository, apart from the dag-processor's.
-            .worker_env(
-                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH",
-                &format!("{}/{{worker}}", storage.display()),
-            ),
-    )?;
-    let mut hosts = OneHost {
-        server,
-        worker_storage: vec![storage.join("worker1")],
-    };
-    let mut checks = Checks::default();
-    git_bundle_checks(&dep.api, &clone, &v1, &v2, &mut hosts, &mut checks);
-    let result = checks.finish();
-    dep.stop()?;
-    result
 }

@@ -8,9 +8,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::git_bundle::{GitBundleHosts, git_bundle_checks, git_bundle_config, publish};
 use airflow_e2e::deploy::{
-    Checks, DeployOptions, Deployment, Executor, Host, readme_multihost_config,
+    Checks, DeployOptions, Deployment, Executor, Host, readme_config, readme_multihost_config,
 };
+use airflow_e2e::git::{WorkingClone, init_bare};
 use airflow_e2e::pack::{example_bundle, example_bundle_with_object_store};
 use airflow_e2e::venv::Release;
 use anyhow::{Context, Result, bail, ensure};
@@ -73,7 +75,10 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
         .executor(Executor::Celery { workers: 2 })
         .on_hosts()
         .bundle(&v1)
-        .sdk_config(readme_multihost_config()? + FAST_HEARTBEAT_TIMEOUT);
+        .sdk_config(
+            readme_multihost_config(&readme_config(Release::V3_3, Path::new("{bundles_dir}"))?)?
+                + FAST_HEARTBEAT_TIMEOUT,
+        );
     for f in stub_dag_files() {
         opts = opts.dag_file(f);
     }
@@ -237,6 +242,141 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
         },
     );
 
+    let finished = checks.finish();
+    dep.stop()?;
+    finished
+}
+
+/// The worker hosts of a multi-host deployment as the Git Dag bundle checks see them: the Git
+/// server on host `a`, cut off from every worker host (its route taken away) to stand for a
+/// server they cannot reach, and each host's own Dag bundle storage.
+struct WorkerHosts<'a> {
+    hosts: Vec<&'a Host>,
+    storage: std::path::PathBuf,
+}
+
+impl GitBundleHosts for WorkerHosts<'_> {
+    fn stop_git_server(&mut self) -> Result<()> {
+        self.hosts.iter().try_for_each(|h| h.reach_git(false))
+    }
+
+    fn start_git_server(&mut self) -> Result<()> {
+        self.hosts.iter().try_for_each(|h| h.reach_git(true))
+    }
+
+    fn forget_worker_checkouts(&mut self) -> Result<()> {
+        for host in &self.hosts {
+            let out = host.command("rm")?.arg("-rf").arg(&self.storage).output()?;
+            ensure!(
+                out.status.success(),
+                "rm -rf {} on host {}: {}",
+                self.storage.display(),
+                host.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Airflow 3.4: native Rust Dags reach the worker hosts only through a Git Dag bundle served
+/// from host `a`, each run at the commit it pinned (`git_bundle::git_bundle_checks`).
+#[test]
+fn worker_hosts_fetch_native_rust_dags_from_a_git_dag_bundle_on_airflow_3_4() -> Result<()> {
+    let v1 = airflow_e2e::pack::example_bundle_build("v1")?;
+    let v2 = airflow_e2e::pack::example_bundle_build("v2")?;
+    let name = "multihost-3.4";
+    let deployments = airflow_e2e::target_dir().join("airflow-deployments");
+    // The repositories, beside the deployment's directory (kept after the test).
+    let work = deployments.join(format!("{name}-repos"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+    }
+    let served = work.join("served");
+    let bare = served.join("bundles.git");
+    init_bare(&bare)?;
+    let clone = WorkingClone::clone_from(
+        bare.to_str().context("a non-UTF-8 path")?,
+        &work.join("clone"),
+    )?;
+    publish(&clone, &v1, "example-bundle v1")?;
+    // Each host's clones at the same path, on its own disk (the worker hosts see their own
+    // empty directory there).
+    let storage = deployments.join(name).join("dag-bundles");
+    let dep = Deployment::start(
+        DeployOptions::new(name, Release::V3_4)
+            .executor(Executor::Celery { workers: 2 })
+            .on_hosts()
+            .git_daemon(&served)
+            .sdk_config(readme_multihost_config(&git_bundle_config(
+                "{git_url}/bundles.git",
+                &storage,
+            )?)?),
+    )?;
+    let api = &dep.api;
+    let (b, c) = (dep.host("b")?, dep.host("c")?);
+    let mut checks = Checks::default();
+    checks.check(
+        "no shared disk: a worker host sees neither the build nor host a's files, and holds the bundle only as checked out from the Git Dag bundle",
+        || {
+            for host in [b, c] {
+                let out = host
+                    .command("sh")?
+                    .arg("-c")
+                    // Scheduled native dags of the example may have run already: a bundle
+                    // file on the host must be a checkout of the Git Dag bundle at a commit.
+                    .arg(r#"find "$0" -type f -name example-bundle 2>/dev/null | grep -v '/rust-git/versions/[0-9a-f]\{40\}/example-bundle$' | sed 's/^/holds /'; for f in "$@"; do test -e "$f" && echo "sees $f"; done"#)
+                    .arg(&storage)
+                    .arg(&v1)
+                    .arg(&bare)
+                    .arg(dep.home.join("airflow.cfg"))
+                    .output()?;
+                let said = String::from_utf8_lossy(&out.stdout);
+                ensure!(out.status.success() || said.is_empty(), "host {}: {said}", host.name);
+                ensure!(said.trim().is_empty(), "host {}: {said}", host.name);
+            }
+            Ok(())
+        },
+    );
+    let mut hosts = WorkerHosts {
+        hosts: vec![b, c],
+        storage: storage.clone(),
+    };
+    git_bundle_checks(api, &clone, &v1, &v2, &mut hosts, &mut checks);
+    checks.check(
+        "both worker hosts fetched the bundle and ran its tasks",
+        || {
+            let mut ran = BTreeSet::new();
+            for run in ["held_v1", "new_v2"] {
+                for ti in api.task_instances("native_versioned", run)? {
+                    if let Some(h) = ti.hostname.as_deref().and_then(|h| dep.host_at(h)) {
+                        ran.insert(h.name.clone());
+                    }
+                }
+            }
+            // Four tasks may all land on one host; then one more pair of runs, until both did.
+            for i in 0..10 {
+                if ran.len() == 2 {
+                    return Ok(());
+                }
+                let run = format!("spread_{i}");
+                api.set_pool("versioned_gate", 4)?;
+                api.trigger("native_versioned", &run, json!({}))?;
+                let state = api.wait_run("native_versioned", &run, RUN_TIMEOUT)?.state;
+                ensure!(
+                    state == "success",
+                    "{run} ended {state}: {}",
+                    api.explain_run("native_versioned", &run)
+                );
+                for ti in api.task_instances("native_versioned", &run)? {
+                    if let Some(h) = ti.hostname.as_deref().and_then(|h| dep.host_at(h)) {
+                        ran.insert(h.name.clone());
+                    }
+                }
+            }
+            bail!("the tasks ran only on {ran:?}")
+        },
+    );
     let finished = checks.finish();
     dep.stop()?;
     finished
