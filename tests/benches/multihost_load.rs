@@ -24,6 +24,10 @@ struct Batch {
     seconds: f64,
     task_instances: usize,
     per_host: BTreeMap<String, usize>,
+    /// Each task instance's `start_date - queued_when` (the executor's and worker's share).
+    queued_to_start: Vec<f64>,
+    /// Each task instance's `end_date - start_date` (the task's own run, as Airflow saw it).
+    start_to_end: Vec<f64>,
 }
 
 fn main() -> Result<()> {
@@ -52,11 +56,14 @@ fn main() -> Result<()> {
     let python = batch(&dep, "load_python", "r", runs)?;
     for (dag, b) in [("load_rust", &rust), ("load_python", &python)] {
         println!(
-            "{dag}: {runs} runs, {} task instances in {:.1} s: {:.2} task instances/s; per host {:?}",
+            "{dag}: {runs} runs, {} task instances in {:.1} s: {:.2} task instances/s; per host {:?}; \
+             median queued->start {:.2} s, start->end {:.2} s",
             b.task_instances,
             b.seconds,
             b.task_instances as f64 / b.seconds,
-            b.per_host
+            b.per_host,
+            airflow_e2e::median(b.queued_to_start.clone()),
+            airflow_e2e::median(b.start_to_end.clone()),
         );
     }
     println!(
@@ -78,6 +85,7 @@ fn batch(dep: &Deployment, dag: &str, prefix: &str, runs: usize) -> Result<Batch
     let (mut first, mut last) = (f64::MAX, f64::MIN);
     let mut per_host = BTreeMap::new();
     let mut task_instances = 0;
+    let (mut queued_to_start, mut start_to_end) = (Vec::new(), Vec::new());
     for id in &ids {
         let run = api.wait_run(dag, id, Duration::from_secs(1800))?;
         ensure!(
@@ -92,8 +100,12 @@ fn batch(dep: &Deployment, dag: &str, prefix: &str, runs: usize) -> Result<Batch
                 "{dag}/{id}/{} did not succeed",
                 ti.task_id
             );
-            first = first.min(unix_seconds(ti.start_date.as_deref())?);
-            last = last.max(unix_seconds(ti.end_date.as_deref())?);
+            let start = unix_seconds(ti.start_date.as_deref())?;
+            let end = unix_seconds(ti.end_date.as_deref())?;
+            first = first.min(start);
+            last = last.max(end);
+            queued_to_start.push(start - unix_seconds(ti.queued_when.as_deref())?);
+            start_to_end.push(end - start);
             let host = ti
                 .hostname
                 .as_deref()
@@ -111,5 +123,7 @@ fn batch(dep: &Deployment, dag: &str, prefix: &str, runs: usize) -> Result<Batch
         seconds: last - first,
         task_instances,
         per_host,
+        queued_to_start,
+        start_to_end,
     })
 }

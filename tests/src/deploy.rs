@@ -758,6 +758,9 @@ pub struct TaskInstance {
     pub end_date: Option<String>,
     /// The queue it ran on.
     pub queue: Option<String>,
+    /// When the scheduler queued the try for an executor (RFC 3339).
+    #[serde(default)]
+    pub queued_when: Option<String>,
 }
 
 impl TaskInstance {
