@@ -129,6 +129,33 @@ impl Fixture {
     }
 }
 
+/// `cargo build -v ARGS -p example-bundle` of the workspace itself (not a copy) into the shared
+/// target directory `target`, with the environment cleaned as [`Fixture::cargo`] cleans it.
+///
+/// A copy of a crate outside this workspace can never share its path dependencies' builds with
+/// the workspace's: cargo hashes a path package's place relative to the workspace root into its
+/// unit names. airflow-e2e's cross tests pack the workspace's `example-bundle`; a test that
+/// builds it with the same profile, flags and environment finds it built (or builds it for
+/// them). Tests must not modify the workspace's sources: a test that edits the bundle needs a
+/// [`Fixture`].
+pub fn build_workspace_example(target: &str, args: &[&str], envs: &[(&str, &str)]) -> Build {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .arg("build")
+        .arg("-v")
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"))
+        .args(["-p", EXAMPLE_PACKAGE])
+        .args(args)
+        .env("CARGO_TARGET_DIR", fixture_builds_root().join(target))
+        .env("CARGO_TERM_COLOR", "never");
+    run_build(cmd, args, envs, &workspace_root())
+}
+
+/// The workspace's example bundle package (and bin).
+pub const EXAMPLE_PACKAGE: &str = "example-bundle";
+
 /// Whether `var` is one of the variables cargo (and nextest) set for this test process that a
 /// build started from it must not see: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ... of
 /// airflow-build itself.
