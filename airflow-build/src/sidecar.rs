@@ -4,6 +4,8 @@
 //! Precautions (nested cargo from a build script has known deadlocks and leaks):
 //! * its own persistent target directory (`<outer target dir>/airflow-sidecar`, so repeated
 //!   builds are incremental), passed as `--target-dir` and as `CARGO_BUILD_BUILD_DIR`;
+//! * the package's dev profile without debug info (`CARGO_PROFILE_DEV_DEBUG=false`): the host
+//!   bins are run once for their metadata and never shipped;
 //! * `--locked`, `--offline` when the outer build is offline (`CARGO_NET_OFFLINE`), and an explicit
 //!   `--target <host>`;
 //! * the recursion guard [`NESTED_GUARD_VAR`]: the nested build's own build script sees it and
@@ -118,6 +120,11 @@ fn nested_command(spec: &SidecarSpec) -> Command {
     // `build.rustflags` from a config file were meant for the outer target (a host-specific
     // `target.<host>.rustflags` still applies: it takes precedence over this).
     cmd.env("CARGO_BUILD_RUSTFLAGS", "");
+    // The host bins only print their metadata, once per build, and are never shipped: debug
+    // info is a third of the nested build's CPU time (a cold host build of the example bundle:
+    // 196 s of CPU with it, 129 s without) and half its directory (944 MB, 426 MB). This
+    // overrides only `debug` of the package's dev profile; a panic still prints its message.
+    cmd.env("CARGO_PROFILE_DEV_DEBUG", "false");
     cmd.env(NESTED_GUARD_VAR, "1")
         .env("CARGO_BUILD_BUILD_DIR", &spec.target_dir)
         .env("CARGO_TERM_COLOR", "never")

@@ -19,7 +19,9 @@ pub const EXAMPLE_PACKAGE: &str = "example-bundle";
 pub fn example_executable() -> Result<PathBuf> {
     static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        escargot::CargoBuild::new()
+        crate::test_process_cargo_vars()
+            .into_iter()
+            .fold(escargot::CargoBuild::new(), escargot::CargoBuild::env_remove)
             .manifest_path(crate::workspace_manifest())
             .package(EXAMPLE_PACKAGE)
             .bin(EXAMPLE_PACKAGE)

@@ -7,11 +7,16 @@
 //! Release builds, stripped as the workspace's release profile strips bundles, into the target
 //! directory airflow-e2e's cross tests pack `example-bundle` into (`fixture-builds/xcross`): the
 //! same profile, flags and environment, so the cross standard libraries (`-Zbuild-std`) and the
-//! shared dependencies are compiled once on a fresh machine, not once per test crate.
+//! shared dependencies are compiled once on a fresh machine, not once per test crate. The
+//! Windows test builds the workspace's `example-bundle` itself, the very build airflow-e2e's
+//! Windows test packs; the AArch64 test edits its bundle, so it builds a fixture copy.
 
 use object::{Architecture, BinaryFormat, Object};
 
-use crate::support::{Fixture, metadata_of, read_record};
+use crate::support::{
+    EXAMPLE_PACKAGE, Fixture, build_workspace_example, fixture_builds_root, metadata_of,
+    read_record,
+};
 
 /// Whether to run; panics in CI when the setup is missing.
 fn enabled() -> bool {
@@ -99,6 +104,11 @@ fn aarch64_record_holds_the_sidecar_metadata() {
 
 const WINDOWS: &str = "x86_64-pc-windows-gnu";
 
+/// The workspace's `example-bundle`, not a fixture copy: this test edits nothing, and
+/// airflow-e2e's Windows cross test packs the very same build (`cargo airflow pack -p
+/// example-bundle --target x86_64-pc-windows-gnu -- -Zbuild-std`, release, into
+/// `fixture-builds/xcross`), so whichever of the two runs first builds it and the other finds it
+/// built. A copy would be a second build of airflow-sdk and its dependencies for Windows.
 #[test]
 fn windows_pe_record_holds_the_sidecar_metadata() {
     if !enabled() {
@@ -108,7 +118,6 @@ fn windows_pe_record_holds_the_sidecar_metadata() {
     let home = std::env::var("HOME").unwrap_or_default();
     let wineprefix = std::env::var("WINEPREFIX")
         .unwrap_or_else(|_| format!("{home}/.cache/cargo-airflow-cross/wineprefix"));
-    let fx = Fixture::new("cross-windows", "xcross");
     let envs = [
         ("RUSTC", rustc.as_str()),
         ("RUSTC_BOOTSTRAP", "1"),
@@ -120,10 +129,13 @@ fn windows_pe_record_holds_the_sidecar_metadata() {
             "CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS",
             "-C link-self-contained=no",
         ),
-        STRIP,
     ];
-    fx.cargo(&release_for(WINDOWS), &envs);
-    let exe = fx.exe(Some(WINDOWS), "release");
+    build_workspace_example("xcross", &release_for(WINDOWS), &envs);
+    let exe = fixture_builds_root()
+        .join("xcross")
+        .join(WINDOWS)
+        .join("release")
+        .join(format!("{EXAMPLE_PACKAGE}.exe"));
     let bytes = std::fs::read(&exe).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
     assert_eq!(obj.format(), BinaryFormat::Pe);
@@ -131,7 +143,9 @@ fn windows_pe_record_holds_the_sidecar_metadata() {
 
     let r = read_record(&exe);
     assert_eq!(r.target, WINDOWS);
-    let embedded = r.sidecar_metadata("mini-bundle").expect("sidecar metadata");
+    let embedded = r
+        .sidecar_metadata(EXAMPLE_PACKAGE)
+        .expect("sidecar metadata");
     let out = std::process::Command::new("/usr/lib/wine/wine64")
         .arg(&exe)
         .args(["--airflow-metadata", "--format", "json"])

@@ -35,6 +35,17 @@ fn sidecar_always_embeds_what_the_binary_prints() {
     let nested = read_record(&nested_exe);
     assert!(nested.sidecar.is_none(), "the guard must stop recursion");
     assert_eq!(nested.inputs, r.inputs);
+    // Built without debug info (a third of a cold nested build's CPU time): it is only run for
+    // its metadata, while the outer debug build keeps its own.
+    let has_debug_info = |exe: &std::path::Path| {
+        use object::{Object, ObjectSection};
+        let bytes = std::fs::read(exe).unwrap();
+        let file = object::File::parse(&*bytes).unwrap();
+        file.sections()
+            .any(|s| s.name().is_ok_and(|n| n == ".debug_info") && s.size() > 0)
+    };
+    assert!(!has_debug_info(&nested_exe), "{}", nested_exe.display());
+    assert!(has_debug_info(&exe), "{}", exe.display());
 
     // With a sidecar, the sources of path dependencies (airflow-sdk) are watched too: the
     // metadata depends on them.
@@ -130,7 +141,7 @@ fn recursion_guard_disables_the_sidecar() {
 fn bad_sidecar_value_fails_with_a_clear_message() {
     let fx = Fixture::new("bad-var", "host");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = std::process::Command::new(cargo)
+    let out = crate::support::without_test_cargo_env(&mut std::process::Command::new(cargo))
         .current_dir(&fx.dir)
         .args(["build"])
         .env("CARGO_TARGET_DIR", &fx.target_dir)

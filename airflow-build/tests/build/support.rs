@@ -97,29 +97,7 @@ impl Fixture {
             .args(args)
             .env("CARGO_TARGET_DIR", &self.target_dir)
             .env("CARGO_TERM_COLOR", "never");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AIRFLOW_BUILD_") || k == "RUSTFLAGS" || k == "CARGO_ENCODED_RUSTFLAGS"
-            {
-                cmd.env_remove(k);
-            }
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run cargo");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(
-            out.status.success(),
-            "cargo build {args:?} failed in {}:\n{stderr}",
-            self.dir.display()
-        );
-        let ran_build_script = stderr
-            .lines()
-            .any(|l| l.contains("Running `") && l.contains("build-script-build"));
-        Build {
-            stderr,
-            ran_build_script,
-        }
+        run_build(cmd, args, envs, &self.dir)
     }
 
     /// The built executable for a target triple (or the host) and profile directory.
@@ -148,6 +126,97 @@ impl Fixture {
         let p = self.dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, content).unwrap();
+    }
+}
+
+/// `cargo build -v ARGS -p example-bundle` of the workspace itself (not a copy) into the shared
+/// target directory `target`, with the environment cleaned as [`Fixture::cargo`] cleans it.
+///
+/// A copy of a crate outside this workspace can never share its path dependencies' builds with
+/// the workspace's: cargo hashes a path package's place relative to the workspace root into its
+/// unit names. airflow-e2e's cross tests pack the workspace's `example-bundle`; a test that
+/// builds it with the same profile, flags and environment finds it built (or builds it for
+/// them). Tests must not modify the workspace's sources: a test that edits the bundle needs a
+/// [`Fixture`].
+pub fn build_workspace_example(target: &str, args: &[&str], envs: &[(&str, &str)]) -> Build {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace_root())
+        .arg("build")
+        .arg("-v")
+        .arg("--manifest-path")
+        .arg(workspace_root().join("Cargo.toml"))
+        .args(["-p", EXAMPLE_PACKAGE])
+        .args(args)
+        .env("CARGO_TARGET_DIR", fixture_builds_root().join(target))
+        .env("CARGO_TERM_COLOR", "never");
+    run_build(cmd, args, envs, &workspace_root())
+}
+
+/// The workspace's example bundle package (and bin).
+pub const EXAMPLE_PACKAGE: &str = "example-bundle";
+
+/// Whether `var` is one of the variables cargo (and nextest) set for this test process that a
+/// build started from it must not see: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ... of
+/// airflow-build itself.
+///
+/// Build scripts read some of them and declare them with `rerun-if-env-changed` (ring's reads
+/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...), and cargo compares such a variable's value in its
+/// *own* environment: builds started by these tests and by another test crate (airflow-e2e's
+/// packs, cargo-airflow's `Mini`) in the same target directory would each find ring's build
+/// script dirty and rebuild ring, airflow-bundle, airflow-build, the bundle's build script (and
+/// sidecar) and its link.
+pub fn is_test_process_cargo_var(var: &str) -> bool {
+    matches!(
+        var,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_MANIFEST_LINKS"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+            | "OUT_DIR"
+    ) || var.starts_with("CARGO_PKG_")
+        || var.starts_with("CARGO_BIN_EXE_")
+}
+
+/// Removes the variables of [`is_test_process_cargo_var`] from a cargo command.
+pub fn without_test_cargo_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if is_test_process_cargo_var(&k.to_string_lossy()) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Runs a `cargo build` command with `envs`, without the caller's `AIRFLOW_BUILD_*` and rustflags
+/// variables and the test process's own cargo variables; requires success.
+fn run_build(mut cmd: Command, args: &[&str], envs: &[(&str, &str)], dir: &Path) -> Build {
+    without_test_cargo_env(&mut cmd);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AIRFLOW_BUILD_") || k == "RUSTFLAGS" || k == "CARGO_ENCODED_RUSTFLAGS" {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run cargo");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "cargo build {args:?} failed in {}:\n{stderr}",
+        dir.display()
+    );
+    let ran_build_script = stderr
+        .lines()
+        .any(|l| l.contains("Running `") && l.contains("build-script-build"));
+    Build {
+        stderr,
+        ran_build_script,
     }
 }
 

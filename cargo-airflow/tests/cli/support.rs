@@ -90,6 +90,24 @@ impl Run {
     }
 }
 
+/// Whether `var` is one of the variables cargo (and nextest) set for a test process about the
+/// test's own package: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ...
+pub fn is_test_process_cargo_var(var: &str) -> bool {
+    matches!(
+        var,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_MANIFEST_LINKS"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+            | "OUT_DIR"
+    ) || var.starts_with("CARGO_PKG_")
+        || var.starts_with("CARGO_BIN_EXE_")
+}
+
 /// Runs `cargo-airflow ARGS` in `cwd` (or the crate directory).
 pub fn run_in(cwd: Option<&Path>, args: &[&str]) -> Run {
     command(cwd, args, &[])
@@ -108,6 +126,16 @@ fn command(cwd: Option<&Path>, args: &[&str], envs: &[(&str, &str)]) -> Run {
     // The tests decide the sidecar mode; the caller's environment must not.
     for (k, _) in std::env::vars() {
         if k.starts_with("AIRFLOW_BUILD_") {
+            cmd.env_remove(k);
+        }
+    }
+    // Nor may the variables cargo sets for this test process (`CARGO_MANIFEST_DIR`,
+    // `CARGO_PKG_NAME`, ...) reach the cargo a pack starts: ring's build script declares some with
+    // `rerun-if-env-changed`, and cargo compares them in its own environment, so packs into the
+    // target directories airflow-e2e's and airflow-build's tests build in too would rebuild ring
+    // and everything above it (airflow-bundle, airflow-build, the bundle) at each switch.
+    for (k, _) in std::env::vars() {
+        if is_test_process_cargo_var(&k) {
             cmd.env_remove(k);
         }
     }
