@@ -101,6 +101,40 @@ pub fn parse_host(text: &str) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
+/// Whether `var` is one of the variables cargo sets for a build script, binary or test about its
+/// own package (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ...).
+///
+/// A `cargo` started from such a process must not inherit them: build scripts declare some of
+/// them with `rerun-if-env-changed` (ring's reads `CARGO_MANIFEST_DIR` and `CARGO_PKG_NAME`), and
+/// cargo compares them in its own environment, so each start from another package's process
+/// would rebuild that crate and everything above it. See [`without_package_env`].
+pub fn is_package_env_var(var: &str) -> bool {
+    matches!(
+        var,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_MANIFEST_LINKS"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+            | "OUT_DIR"
+    ) || var.starts_with("CARGO_PKG_")
+        || var.starts_with("CARGO_BIN_EXE_")
+}
+
+/// Removes from `cmd` (one that runs cargo, directly or through a tool that does) every variable
+/// of this process's environment that [`is_package_env_var`] names.
+pub fn without_package_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        if is_package_env_var(&k.to_string_lossy()) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +145,21 @@ mod tests {
         assert_eq!(parse_host(out).as_deref(), Some("x86_64-unknown-linux-gnu"));
         assert_eq!(parse_host("nothing"), None);
         assert_eq!(parse_host("host: \n"), None);
+    }
+
+    #[test]
+    fn package_variables_are_told_from_the_toolchain_s() {
+        for v in [
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "OUT_DIR",
+            "CARGO_BIN_EXE_x",
+        ] {
+            assert!(is_package_env_var(v), "{v}");
+        }
+        for v in ["CARGO", "CARGO_HOME", "RUSTC", "CARGO_TARGET_DIR", "PATH"] {
+            assert!(!is_package_env_var(v), "{v}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub const EXAMPLE_PACKAGE: &str = "example-bundle";
 pub fn example_executable() -> Result<PathBuf> {
     static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        crate::test_process_cargo_vars()
+        crate::package_env_vars()
             .into_iter()
             .fold(escargot::CargoBuild::new(), escargot::CargoBuild::env_remove)
             .manifest_path(crate::workspace_manifest())

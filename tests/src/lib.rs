@@ -43,44 +43,13 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// The variables cargo (and nextest) set for a test process that a build started from the test
-/// must not see: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ... of the test's own package.
-///
-/// Build scripts read some of them and declare them with `rerun-if-env-changed` (ring's reads
-/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...); cargo compares such a variable's value in its
-/// *own* environment. A cargo started by a test of this package, then one started by another
-/// test crate (or CI's plain `cargo test --doc`) in the same target directory, would each find
-/// ring's build script dirty and rebuild ring and everything above it (airflow-bundle,
-/// airflow-build, each bundle's build script and sidecar, the bundle's link).
-pub fn test_process_cargo_vars() -> Vec<std::ffi::OsString> {
+/// The names of this process's variables that a cargo started from a test must not inherit
+/// (`airflow_process::toolchain::is_package_env_var`), for escargot's `env_remove`.
+pub fn package_env_vars() -> Vec<std::ffi::OsString> {
     std::env::vars_os()
         .map(|(k, _)| k)
-        .filter(|k| {
-            let k = k.to_string_lossy();
-            matches!(
-                &*k,
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_MANIFEST_LINKS"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "CARGO_TARGET_TMPDIR"
-                    | "CARGO_RUSTC_CURRENT_DIR"
-                    | "OUT_DIR"
-            ) || k.starts_with("CARGO_PKG_")
-                || k.starts_with("CARGO_BIN_EXE_")
-        })
+        .filter(|k| airflow_process::toolchain::is_package_env_var(&k.to_string_lossy()))
         .collect()
-}
-
-/// Removes [`test_process_cargo_vars`] from a command that runs cargo (directly, or through
-/// `cargo airflow pack`).
-pub fn without_test_cargo_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    for k in test_process_cargo_vars() {
-        cmd.env_remove(k);
-    }
-    cmd
 }
 
 /// The directory holding the Python harness scripts (`tests/harness`).

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 pub fn cargo_airflow() -> Result<PathBuf> {
     static BIN: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
-        crate::test_process_cargo_vars()
+        crate::package_env_vars()
             .into_iter()
             .fold(escargot::CargoBuild::new(), escargot::CargoBuild::env_remove)
             .manifest_path(crate::workspace_manifest())
@@ -33,7 +33,7 @@ pub fn cargo_airflow() -> Result<PathBuf> {
 pub fn cargo_airflow_command() -> Result<Command> {
     let mut cmd = Command::new(cargo_airflow()?);
     // The packs share target directories with other test crates' builds.
-    crate::without_test_cargo_env(&mut cmd);
+    airflow_process::toolchain::without_package_env(&mut cmd);
     cmd.arg("airflow")
         .current_dir(crate::workspace_root())
         .stdin(Stdio::null());

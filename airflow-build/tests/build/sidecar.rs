@@ -141,13 +141,14 @@ fn recursion_guard_disables_the_sidecar() {
 fn bad_sidecar_value_fails_with_a_clear_message() {
     let fx = Fixture::new("bad-var", "host");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = crate::support::without_test_cargo_env(&mut std::process::Command::new(cargo))
-        .current_dir(&fx.dir)
-        .args(["build"])
-        .env("CARGO_TARGET_DIR", &fx.target_dir)
-        .env("AIRFLOW_BUILD_SIDECAR", "sometimes")
-        .output()
-        .unwrap();
+    let out =
+        airflow_process::toolchain::without_package_env(&mut std::process::Command::new(cargo))
+            .current_dir(&fx.dir)
+            .args(["build"])
+            .env("CARGO_TARGET_DIR", &fx.target_dir)
+            .env("AIRFLOW_BUILD_SIDECAR", "sometimes")
+            .output()
+            .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

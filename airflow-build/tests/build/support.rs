@@ -156,46 +156,10 @@ pub fn build_workspace_example(target: &str, args: &[&str], envs: &[(&str, &str)
 /// The workspace's example bundle package (and bin).
 pub const EXAMPLE_PACKAGE: &str = "example-bundle";
 
-/// Whether `var` is one of the variables cargo (and nextest) set for this test process that a
-/// build started from it must not see: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ... of
-/// airflow-build itself.
-///
-/// Build scripts read some of them and declare them with `rerun-if-env-changed` (ring's reads
-/// `CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...), and cargo compares such a variable's value in its
-/// *own* environment: builds started by these tests and by another test crate (airflow-e2e's
-/// packs, cargo-airflow's `Mini`) in the same target directory would each find ring's build
-/// script dirty and rebuild ring, airflow-bundle, airflow-build, the bundle's build script (and
-/// sidecar) and its link.
-pub fn is_test_process_cargo_var(var: &str) -> bool {
-    matches!(
-        var,
-        "CARGO_MANIFEST_DIR"
-            | "CARGO_MANIFEST_PATH"
-            | "CARGO_MANIFEST_LINKS"
-            | "CARGO_CRATE_NAME"
-            | "CARGO_BIN_NAME"
-            | "CARGO_PRIMARY_PACKAGE"
-            | "CARGO_TARGET_TMPDIR"
-            | "CARGO_RUSTC_CURRENT_DIR"
-            | "OUT_DIR"
-    ) || var.starts_with("CARGO_PKG_")
-        || var.starts_with("CARGO_BIN_EXE_")
-}
-
-/// Removes the variables of [`is_test_process_cargo_var`] from a cargo command.
-pub fn without_test_cargo_env(cmd: &mut Command) -> &mut Command {
-    for (k, _) in std::env::vars_os() {
-        if is_test_process_cargo_var(&k.to_string_lossy()) {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
 /// Runs a `cargo build` command with `envs`, without the caller's `AIRFLOW_BUILD_*` and rustflags
 /// variables and the test process's own cargo variables; requires success.
 fn run_build(mut cmd: Command, args: &[&str], envs: &[(&str, &str)], dir: &Path) -> Build {
-    without_test_cargo_env(&mut cmd);
+    airflow_process::toolchain::without_package_env(&mut cmd);
     for (k, _) in std::env::vars() {
         if k.starts_with("AIRFLOW_BUILD_") || k == "RUSTFLAGS" || k == "CARGO_ENCODED_RUSTFLAGS" {
             cmd.env_remove(k);

@@ -90,24 +90,6 @@ impl Run {
     }
 }
 
-/// Whether `var` is one of the variables cargo (and nextest) set for a test process about the
-/// test's own package: `CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `OUT_DIR`, ...
-pub fn is_test_process_cargo_var(var: &str) -> bool {
-    matches!(
-        var,
-        "CARGO_MANIFEST_DIR"
-            | "CARGO_MANIFEST_PATH"
-            | "CARGO_MANIFEST_LINKS"
-            | "CARGO_CRATE_NAME"
-            | "CARGO_BIN_NAME"
-            | "CARGO_PRIMARY_PACKAGE"
-            | "CARGO_TARGET_TMPDIR"
-            | "CARGO_RUSTC_CURRENT_DIR"
-            | "OUT_DIR"
-    ) || var.starts_with("CARGO_PKG_")
-        || var.starts_with("CARGO_BIN_EXE_")
-}
-
 /// Runs `cargo-airflow ARGS` in `cwd` (or the crate directory).
 pub fn run_in(cwd: Option<&Path>, args: &[&str]) -> Run {
     command(cwd, args, &[])
@@ -134,11 +116,7 @@ fn command(cwd: Option<&Path>, args: &[&str], envs: &[(&str, &str)]) -> Run {
     // `rerun-if-env-changed`, and cargo compares them in its own environment, so packs into the
     // target directories airflow-e2e's and airflow-build's tests build in too would rebuild ring
     // and everything above it (airflow-bundle, airflow-build, the bundle) at each switch.
-    for (k, _) in std::env::vars() {
-        if is_test_process_cargo_var(&k) {
-            cmd.env_remove(k);
-        }
-    }
+    airflow_process::toolchain::without_package_env(&mut cmd);
     // Help is wrapped to this width when no terminal is attached: the snapshots' width.
     cmd.env("COLUMNS", "100");
     // Colour never reaches a pipe; NO_COLOR makes sure of it whatever the caller sets.
