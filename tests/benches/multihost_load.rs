@@ -87,13 +87,7 @@ fn batch(dep: &Deployment, dag: &str, prefix: &str, runs: usize) -> Result<Batch
     let mut task_instances = 0;
     let (mut queued_to_start, mut start_to_end) = (Vec::new(), Vec::new());
     for id in &ids {
-        let run = api.wait_run(dag, id, Duration::from_secs(1800))?;
-        ensure!(
-            run.state == "success",
-            "{dag}/{id} ended {}: {}",
-            run.state,
-            api.explain_run(dag, id)
-        );
+        api.wait_success(dag, id, Duration::from_secs(1800))?;
         for ti in api.task_instances(dag, id)? {
             ensure!(
                 ti.state.as_deref() == Some("success"),

@@ -370,21 +370,30 @@ class Deployment:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         out.close()
-        deadline = time.monotonic() + 30
+
+        def pong() -> bool:
+            with socket.create_connection((self.addr, port), timeout=1) as c:
+                c.sendall(b"PING\r\n")
+                return c.recv(16).startswith(b"+PONG")
+
+        self.wait_answers("redis", pong)
+        return f"redis://{self.addr}:{port}/0"
+
+    def wait_answers(self, name: str, probe, timeout: float = 30.0) -> None:
+        """Waits until `probe()` is true (an OSError counts as false) for the service `name` of
+        self.infra, which must not exit meanwhile."""
+        deadline = time.monotonic() + timeout
         while True:
-            if self.infra["redis"].poll() is not None:
-                raise StartError("redis-server exited while starting", self.logs())
+            if self.infra[name].poll() is not None:
+                raise StartError(f"{name} exited while starting", self.logs())
             try:
-                with socket.create_connection((self.addr, port), timeout=1) as c:
-                    c.sendall(b"PING\r\n")
-                    if c.recv(16).startswith(b"+PONG"):
-                        break
+                if probe():
+                    return
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise StartError("redis-server did not answer within 30 s", self.logs())
+                raise StartError(f"{name} did not answer within {timeout:.0f} s", self.logs())
             time.sleep(0.2)
-        return f"redis://{self.addr}:{port}/0"
 
     def start_git_daemon(self) -> None:
         """Serves the repositories under --git-daemon over git://, from the control host."""
@@ -398,17 +407,12 @@ class Deployment:
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         out.close()
-        deadline = time.monotonic() + 30
-        while True:
-            if self.infra["git-daemon"].poll() is not None:
-                raise StartError("git daemon exited while starting", self.logs())
-            try:
-                socket.create_connection((listen, port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise StartError("git daemon did not listen within 30 s", self.logs())
-                time.sleep(0.2)
+
+        def accepts() -> bool:
+            socket.create_connection((listen, port), timeout=1).close()
+            return True
+
+        self.wait_answers("git-daemon", accepts)
         self.git_url = f"git://{listen}:{port}"
 
     def start_worker_host(self, host: str, name: str, argv: list[str]) -> None:
@@ -420,11 +424,11 @@ class Deployment:
         shutil.copy(self.home / "airflow.cfg", home / "airflow.cfg")
         shutil.copy(self.home / "passwords.json", home / "passwords.json")
         binds = ["--bind", str(own), str(own)]
-        for d in self.args.worker_image:
-            # The host's own copy (its "image"), where the configuration says it is.
-            mine = own / Path(d).name
-            mine.mkdir(exist_ok=True)
-            binds += ["--bind", str(mine), d]
+        for src, dest in self.args.worker_image:
+            # The host's own copy of what its image holds, where the configuration says it is.
+            mine = own / Path(dest).name
+            shutil.copytree(src, mine, dirs_exist_ok=True)
+            binds += ["--bind", str(mine), dest]
         hides = [str(self.home.parent), "/tmp", *self.args.worker_hide]
         launcher = [sys.executable, str(Path(__file__).resolve().parent / "host_exec.py"),
                     *[x for d in hides for x in ("--hide", d)], *binds, "--"]
@@ -566,10 +570,11 @@ def main() -> int:
     ap.add_argument("--worker-hide", action="append", default=[],
                     help="with --hosts: a directory the worker hosts must not see (where the "
                          "bundles were built)")
-    ap.add_argument("--worker-image", action="append", default=[], metavar="DIR",
-                    help="with --hosts: each worker host sees its own "
-                         "HOME/../hosts/<host>/<name of DIR> at DIR (what its image holds: the "
-                         "executables root, the dags folder)")
+    ap.add_argument("--worker-image", action="append", default=[], nargs=2,
+                    metavar=("SRC", "DEST"),
+                    help="with --hosts: each worker host gets its own copy of directory SRC, in "
+                         "HOME/../hosts/<host>/<name of DEST>, seen there at DEST (what its image "
+                         "holds: the executables root, the dags folder)")
     ap.add_argument("--git-daemon", metavar="DIR",
                     help="serve the Git repositories under DIR over git:// from the control "
                          "host; `{git_url}` in the configuration names the server")
@@ -615,7 +620,7 @@ def main() -> int:
             for i, h in enumerate(dep.net.names):
                 worker = dep.procs.get(f"worker{i}") if i else None
                 hosts[h] = {"address": dep.net.address(h), "netns": dep.net.netns(h),
-                            "git_subnet": dep.net.git_address().rsplit(".", 1)[0],
+                            "git_address": dep.net.git_host_address(h),
                             "worker_pid": worker.pid if worker else None}
         emit({
             "event": "ready",

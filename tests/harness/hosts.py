@@ -114,11 +114,15 @@ class Network:
                 _ip("-n", ns, "link", "set", "eth0", "up")
                 self.reach_git(host, True)
 
+    def git_host_address(self, host: str) -> str:
+        """`host`'s address (with its prefix) on the Git server's subnet."""
+        return f"10.214.{self.subnet}.{self.names.index(host) + 1}/24"
+
     def reach_git(self, host: str, reach: bool) -> None:
         """Gives `host` its address on the Git server's subnet, or takes it away (the host then
         has no route to the Git server, and only to it)."""
-        addr = f"10.214.{self.subnet}.{self.names.index(host) + 1}/24"
-        _ip("-n", self.netns(host), "addr", "add" if reach else "del", addr, "dev", "eth0")
+        _ip("-n", self.netns(host), "addr", "add" if reach else "del",
+            self.git_host_address(host), "dev", "eth0")
 
     def remove(self) -> None:
         # Deleting a namespace deletes its links, and so their peers (the machine's one too).

@@ -253,7 +253,7 @@ pub struct Deployment {
 struct ReadyHost {
     address: String,
     netns: String,
-    git_subnet: String,
+    git_address: String,
     worker_pid: Option<u32>,
 }
 
@@ -269,7 +269,8 @@ pub struct Host {
     /// The directory only this host (and the test) sees: its `home/` (`AIRFLOW_HOME`, task
     /// logs) and, on a worker host, `bundles/` (its own executables root).
     pub dir: PathBuf,
-    git_subnet: String,
+    /// Its address (with prefix) on the Git server's subnet.
+    git_address: String,
     worker_pid: Option<u32>,
 }
 
@@ -288,45 +289,49 @@ impl Host {
         Ok(cmd)
     }
 
+    /// Runs `cmd` (made by [`Host::command`]); its stdout, or an error naming this host, the
+    /// command and what it printed on stderr.
+    pub fn run(&self, cmd: &mut Command) -> Result<String> {
+        checked_stdout(cmd).with_context(|| format!("on host {}", self.name))
+    }
+
     /// Gives the host a route to the Git server, or takes it away (and only that one).
     pub fn reach_git(&self, reach: bool) -> Result<()> {
-        let n: u32 = self.name.as_bytes()[0] as u32 - u32::from(b'a') + 1;
-        let addr = format!("{}.{n}/24", self.git_subnet);
         let verb = if reach { "add" } else { "del" };
-        let out = Command::new("ip")
-            .args(["-n", &self.netns, "addr", verb, &addr, "dev", "eth0"])
-            .output()
-            .context("running ip")?;
-        ensure!(
-            out.status.success(),
-            "`ip -n {} addr {verb} {addr}` failed: {}",
-            self.netns,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        checked_stdout(Command::new("ip").args([
+            "-n",
+            &self.netns,
+            "addr",
+            verb,
+            &self.git_address,
+            "dev",
+            "eth0",
+        ]))?;
         Ok(())
     }
 
     /// Takes the host down at once, as a power cut would: SIGKILL to every process in it.
     pub fn kill(&self) -> Result<()> {
-        let out = Command::new("ip")
-            .args(["netns", "pids", &self.netns])
-            .output()
-            .context("running ip netns pids")?;
-        ensure!(
-            out.status.success(),
-            "`ip netns pids {}` failed",
-            self.netns
-        );
-        let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;
+        let pids: Vec<&str> = pids.split_whitespace().collect();
         if !pids.is_empty() {
             // Exit status ignored: a process may be gone before its turn.
             let _ = Command::new("kill").arg("-KILL").args(&pids).status();
         }
         Ok(())
     }
+}
+
+/// Runs `cmd`; its stdout, or an error quoting the command and its stderr.
+fn checked_stdout(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// What a worker host must not see: every directory of the cargo target directory (where the
@@ -374,33 +379,21 @@ impl Deployment {
         for d in [&home, &bundles_dir, &dags_dir] {
             fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
-        let worker_hosts: Vec<String> = match (&opts.executor, opts.hosts) {
-            (Executor::Celery { workers }, true) => (0..*workers)
-                .map(|i| char::from(b'b' + i as u8).to_string())
-                .collect(),
-            _ => Vec::new(),
+        // On hosts, the bundles go into the worker image (deploy.py gives each worker host its
+        // own copy of it and of the dags folder: Python tasks need the dag files there); the
+        // control host holds none.
+        let image_bundles = dir.join("worker-image").join("bundles");
+        let bundles_into = if opts.hosts {
+            &image_bundles
+        } else {
+            &bundles_dir
         };
-        // On hosts, each worker host has its own copy of the bundles (the control host none)
-        // and of the dag files (Python tasks need them there).
-        let (mut bundle_dirs, mut dag_dirs) = (Vec::new(), vec![dags_dir.clone()]);
-        for h in &worker_hosts {
-            bundle_dirs.push(dir.join("hosts").join(h).join("bundles"));
-            dag_dirs.push(dir.join("hosts").join(h).join("dags"));
-        }
-        if !opts.hosts {
-            bundle_dirs.push(bundles_dir.clone());
-        }
-        let copies = bundle_dirs
-            .iter()
-            .flat_map(|d| opts.bundles.iter().map(move |f| (d, f)))
-            .chain(
-                dag_dirs
-                    .iter()
-                    .flat_map(|d| opts.dag_files.iter().map(move |f| (d, f))),
-            );
+        fs::create_dir_all(bundles_into)
+            .with_context(|| format!("creating {}", bundles_into.display()))?;
+        let copies = (opts.bundles.iter().map(|f| (bundles_into, f)))
+            .chain(opts.dag_files.iter().map(|f| (&dags_dir, f)));
         for (d, f) in copies {
             let name = f.file_name().context("a path without a file name")?;
-            fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
             // fs::copy keeps the execute bit the coordinator looks for.
             fs::copy(f, d.join(name)).with_context(|| format!("copying {}", f.display()))?;
         }
@@ -438,9 +431,9 @@ impl Deployment {
         if opts.hosts {
             cmd.arg("--hosts")
                 .arg("--worker-image")
-                .arg(&bundles_dir)
+                .args([&image_bundles, &bundles_dir])
                 .arg("--worker-image")
-                .arg(&dags_dir);
+                .args([&dags_dir, &dags_dir]);
             for d in worker_hidden_dirs(&python)? {
                 cmd.arg("--worker-hide").arg(d);
             }
@@ -494,7 +487,7 @@ impl Deployment {
                 name,
                 address: h.address,
                 netns: h.netns,
-                git_subnet: h.git_subnet,
+                git_address: h.git_address,
                 worker_pid: h.worker_pid,
             })
             .collect();
@@ -1202,6 +1195,12 @@ impl Api {
         timeout: Duration,
     ) -> Result<DagRun> {
         self.trigger(dag_id, run_id, conf)?;
+        self.wait_success(dag_id, run_id, timeout)
+    }
+
+    /// Waits for run `run_id` of `dag_id` to end; an error naming what happened
+    /// (`explain_run`) unless it succeeded.
+    pub fn wait_success(&self, dag_id: &str, run_id: &str, timeout: Duration) -> Result<DagRun> {
         let run = self.wait_run(dag_id, run_id, timeout)?;
         ensure!(
             run.state == "success",

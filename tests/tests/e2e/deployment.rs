@@ -816,13 +816,7 @@ queue_to_coordinator = {"rust": "rust"}
         api.wait_for_dags(&["example_etl"], DAGS_TIMEOUT)?;
         define_inputs(api)?;
         api.trigger("example_etl", "happy", json!({}))?;
-        let run = api.wait_run("example_etl", "happy", RUN_TIMEOUT)?;
-        ensure!(
-            run.state == "success",
-            "run ended {}: {}",
-            run.state,
-            api.explain_run("example_etl", "happy")
-        );
+        api.wait_success("example_etl", "happy", RUN_TIMEOUT)?;
         let rows = xcom(api, "example_etl", "happy", "load", "loaded_rows")?;
         ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
         Ok(())
@@ -883,13 +877,7 @@ fn typed_argument_checks(dep: &Deployment, checks: &mut Checks) {
             api.wait_for_dags(&["example_typed", "example_typed_wrong_type"], DAGS_TIMEOUT)?;
             api.trigger("example_typed", "typed", json!({}))?;
             api.trigger("example_typed_wrong_type", "wrong", json!({}))?;
-            let run = api.wait_run("example_typed", "typed", RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run("example_typed", "typed")
-            );
+            api.wait_success("example_typed", "typed", RUN_TIMEOUT)?;
             let v = xcom(api, "example_typed", "typed", "load", "return_value")?;
             ensure!(
                 v == json!("2 rows of 3 orders into t1"),
@@ -1046,13 +1034,7 @@ fn generated_stubs_run_the_example_in_a_real_airflow_3_3() -> Result<()> {
         );
         define_inputs(api)?;
         api.trigger("example_etl", "generated", json!({}))?;
-        let run = api.wait_run("example_etl", "generated", RUN_TIMEOUT)?;
-        ensure!(
-            run.state == "success",
-            "run ended {}: {}",
-            run.state,
-            api.explain_run("example_etl", "generated")
-        );
+        api.wait_success("example_etl", "generated", RUN_TIMEOUT)?;
         let rows = xcom(api, "example_etl", "generated", "load", "loaded_rows")?;
         ensure!(rows == json!(2), "load pushed loaded_rows={rows}");
         Ok(())
@@ -1118,13 +1100,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             json!({"region": "us", "threshold": 10}),
         )?;
         for run_id in ["defaults", "conf"] {
-            let run = api.wait_run("example_native", run_id, RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run {run_id} ended {}: {}",
-                run.state,
-                api.explain_run("example_native", run_id)
-            );
+            api.wait_success("example_native", run_id, RUN_TIMEOUT)?;
         }
         let region = xcom(api, "example_native", "defaults", "extract", "region")?;
         ensure!(region == json!("eu"), "default region: {region}");
@@ -1146,13 +1122,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
         "the declared retry (default task settings) repeats a failed first try",
         || {
             api.trigger("example_native", "retried", json!({"fail_first_try": true}))?;
-            let run = api.wait_run("example_native", "retried", RUN_TIMEOUT)?;
-            ensure!(
-                run.state == "success",
-                "run ended {}: {}",
-                run.state,
-                api.explain_run("example_native", "retried")
-            );
+            api.wait_success("example_native", "retried", RUN_TIMEOUT)?;
             let tries = api.tries("example_native", "retried", "extract")?;
             let seen: Vec<_> = tries.iter().map(|t| (t.try_number, &t.state)).collect();
             ensure!(
@@ -1239,13 +1209,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             api.wait_for_dags(&[dag], DAGS_TIMEOUT)?;
             api.trigger(dag, run_id, json!({}))?;
             api.wait_task_state(dag, run_id, "timer", "deferred", Duration::from_secs(180))?;
-            let run = api.wait_run(dag, run_id, Duration::from_secs(300))?;
-            ensure!(
-                run.state == "success",
-                "{dag}/{run_id} ended {}: {}",
-                run.state,
-                api.explain_run(dag, run_id)
-            );
+            api.wait_success(dag, run_id, Duration::from_secs(300))?;
             let v = api
                 .xcom(dag, run_id, "timer", "return_value")?
                 .context("timer pushed nothing")?;
@@ -1272,13 +1236,7 @@ fn a_native_rust_dag_runs_in_a_real_airflow_3_4_without_a_python_file() -> Resul
             api.trigger(dag, "taskflow_alert", json!({}))?;
             api.trigger(dag, "taskflow_archive", json!({"threshold": 1000}))?;
             for run_id in ["taskflow_alert", "taskflow_archive"] {
-                let run = api.wait_run(dag, run_id, RUN_TIMEOUT)?;
-                ensure!(
-                    run.state == "success",
-                    "{run_id} ended {}: {}",
-                    run.state,
-                    api.explain_run(dag, run_id)
-                );
+                api.wait_success(dag, run_id, RUN_TIMEOUT)?;
                 // extract's list and the literal unit, converted to typed arguments.
                 let summary = xcom(api, dag, run_id, "summarize", "return_value")?;
                 ensure!(
@@ -1653,13 +1611,7 @@ fn native_asset_checks(api: &Api, checks: &mut Checks) {
             let (emit, dag) = ("native_assets_emit", "native_assets_condition");
             let emit_run = |run_id: &str, assets: &[&str]| -> Result<()> {
                 api.trigger(emit, run_id, json!({"assets": assets}))?;
-                let run = api.wait_run(emit, run_id, RUN_TIMEOUT)?;
-                ensure!(
-                    run.state == "success",
-                    "{run_id} ended {}: {}",
-                    run.state,
-                    api.explain_run(emit, run_id)
-                );
+                api.wait_success(emit, run_id, RUN_TIMEOUT)?;
                 Ok(())
             };
             emit_run("emit_a", &["native_a"])?;

@@ -39,21 +39,12 @@ fn digest_on_host(host: &Host, path: &Path) -> Result<String> {
         std::fs::create_dir_all(host.dir.join("bin"))?;
         std::fs::copy(airflow_e2e::pack::cargo_airflow()?, &tool)?;
     }
-    let out = host
-        .command(&tool)?
-        .args(["airflow", "inspect", "--json"])
-        .arg(path)
-        .output()
-        .context("running cargo-airflow inspect on the host")?;
-    ensure!(
-        out.status.success(),
-        "`cargo airflow inspect {}` on host {} failed: {}",
-        path.display(),
-        host.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: InspectReport =
-        serde_json::from_slice(&out.stdout).context("inspect's JSON report")?;
+    let out = host.run(
+        host.command(&tool)?
+            .args(["airflow", "inspect", "--json"])
+            .arg(path),
+    )?;
+    let report: InspectReport = serde_json::from_str(&out).context("inspect's JSON report")?;
     Ok(report.trailer.binary_sha256)
 }
 
@@ -93,16 +84,15 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
         "no shared disk: a worker host sees its own bundle, not host a's files nor the build's",
         || {
             for host in [b, c] {
-                let out = host
-                    .command("sh")?
-                    .arg("-c")
-                    .arg(r#"for f in "$@"; do test -e "$f" && echo "sees $f"; done; test -x "$0" || echo "no bundle at $0""#)
-                    .arg(&on_host)
-                    .arg(dep.home.join("airflow.cfg"))
-                    .arg(dep.home.join("services"))
-                    .arg(&v1)
-                    .output()?;
-                let said = String::from_utf8_lossy(&out.stdout);
+                let said = host.run(
+                    host.command("sh")?
+                        .arg("-c")
+                        .arg(r#"for f in "$@"; do test -e "$f" && echo "sees $f"; done; test -x "$0" || echo "no bundle at $0""#)
+                        .arg(&on_host)
+                        .arg(dep.home.join("airflow.cfg"))
+                        .arg(dep.home.join("services"))
+                        .arg(&v1),
+                )?;
                 ensure!(said.trim().is_empty(), "host {}: {said}", host.name);
             }
             // Host a (the scheduler's) holds no bundle at all on 3.3: the stub dags are enough.
@@ -177,9 +167,7 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
             let mut seen = BTreeSet::new();
             for i in 0..10 {
                 let run = format!("mixed_{i}");
-                api.trigger("example_etl", &run, json!({}))?;
-                let state = api.wait_run("example_etl", &run, RUN_TIMEOUT)?.state;
-                ensure!(state == "success", "{run}: {state}: {}", api.explain_run("example_etl", &run));
+                api.run_to_success("example_etl", &run, json!({}), RUN_TIMEOUT)?;
                 for ti in api.task_instances("example_etl", &run)? {
                     let host = ti.hostname.as_deref().and_then(|h| dep.host_at(h)).context("no host")?;
                     let want = if host.name == "b" { &on_b } else { &on_c };
@@ -210,8 +198,7 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
                 .host_at(ti.hostname.as_deref().context("running without a hostname")?)
                 .context("a running try on no worker host")?;
             lost.kill()?;
-            let state = api.wait_run("multihost", run, RUN_TIMEOUT)?.state;
-            ensure!(state == "success", "{run} ended {state}: {}", api.explain_run("multihost", run));
+            api.wait_success("multihost", run, RUN_TIMEOUT)?;
             let tries = api.tries("multihost", run, "slow_step")?;
             let last = tries.last().context("no tries")?;
             let survivor = last.hostname.as_deref().and_then(|h| dep.host_at(h)).context("no host")?;
@@ -266,14 +253,7 @@ impl GitBundleHosts for WorkerHosts<'_> {
 
     fn forget_worker_checkouts(&mut self) -> Result<()> {
         for host in &self.hosts {
-            let out = host.command("rm")?.arg("-rf").arg(&self.storage).output()?;
-            ensure!(
-                out.status.success(),
-                "rm -rf {} on host {}: {}",
-                self.storage.display(),
-                host.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
+            host.run(host.command("rm")?.arg("-rf").arg(&self.storage))?;
         }
         Ok(())
     }
@@ -320,19 +300,17 @@ fn worker_hosts_fetch_native_rust_dags_from_a_git_dag_bundle_on_airflow_3_4() ->
         "no shared disk: a worker host sees neither the build nor host a's files, and holds the bundle only as checked out from the Git Dag bundle",
         || {
             for host in [b, c] {
-                let out = host
-                    .command("sh")?
-                    .arg("-c")
-                    // Scheduled native dags of the example may have run already: a bundle
-                    // file on the host must be a checkout of the Git Dag bundle at a commit.
-                    .arg(r#"find "$0" -type f -name example-bundle 2>/dev/null | grep -v '/rust-git/versions/[0-9a-f]\{40\}/example-bundle$' | sed 's/^/holds /'; for f in "$@"; do test -e "$f" && echo "sees $f"; done"#)
-                    .arg(&storage)
-                    .arg(&v1)
-                    .arg(&bare)
-                    .arg(dep.home.join("airflow.cfg"))
-                    .output()?;
-                let said = String::from_utf8_lossy(&out.stdout);
-                ensure!(out.status.success() || said.is_empty(), "host {}: {said}", host.name);
+                // Scheduled native dags of the example may have run already: a bundle file on
+                // the host must be a checkout of the Git Dag bundle at a commit.
+                let said = host.run(
+                    host.command("sh")?
+                        .arg("-c")
+                        .arg(r#"find "$0" -type f -name example-bundle 2>/dev/null | grep -v '/rust-git/versions/[0-9a-f]\{40\}/example-bundle$' | sed 's/^/holds /'; for f in "$@"; do test -e "$f" && echo "sees $f"; done; true"#)
+                        .arg(&storage)
+                        .arg(&v1)
+                        .arg(&bare)
+                        .arg(dep.home.join("airflow.cfg")),
+                )?;
                 ensure!(said.trim().is_empty(), "host {}: {said}", host.name);
             }
             Ok(())
@@ -361,13 +339,7 @@ fn worker_hosts_fetch_native_rust_dags_from_a_git_dag_bundle_on_airflow_3_4() ->
                 }
                 let run = format!("spread_{i}");
                 api.set_pool("versioned_gate", 4)?;
-                api.trigger("native_versioned", &run, json!({}))?;
-                let state = api.wait_run("native_versioned", &run, RUN_TIMEOUT)?.state;
-                ensure!(
-                    state == "success",
-                    "{run} ended {state}: {}",
-                    api.explain_run("native_versioned", &run)
-                );
+                api.run_to_success("native_versioned", &run, json!({}), RUN_TIMEOUT)?;
                 for ti in api.task_instances("native_versioned", &run)? {
                     if let Some(h) = ti.hostname.as_deref().and_then(|h| dep.host_at(h)) {
                         ran.insert(h.name.clone());
