@@ -759,16 +759,24 @@ pub struct TaskInstance {
 impl TaskInstance {
     /// `end_date - start_date` in seconds, when both are known.
     pub fn duration(&self) -> Option<f64> {
-        let parse = |s: &Option<String>| -> Option<f64> {
-            let t = time::OffsetDateTime::parse(
-                s.as_deref()?,
-                &time::format_description::well_known::Rfc3339,
-            )
-            .ok()?;
-            Some(t.unix_timestamp_nanos() as f64 / 1e9)
-        };
-        Some(parse(&self.end_date)? - parse(&self.start_date)?)
+        Some(seconds(&self.end_date)? - seconds(&self.start_date)?)
     }
+
+    /// Seconds from this try's end to `next`'s being queued, when both are known: the retry
+    /// delay Airflow applied between two tries.
+    pub fn pause_before(&self, next: &TaskInstance) -> Option<f64> {
+        Some(seconds(&next.queued_when)? - seconds(&self.end_date)?)
+    }
+}
+
+/// An RFC 3339 time from the REST API as seconds since the epoch.
+fn seconds(at: &Option<String>) -> Option<f64> {
+    let t = time::OffsetDateTime::parse(
+        at.as_deref()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Some(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// A task log: every record of one try.
