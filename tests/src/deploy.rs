@@ -310,6 +310,34 @@ impl Host {
         Ok(())
     }
 
+    /// Whether any process still runs on the host (none after [`Host::kill`]).
+    pub fn is_up(&self) -> Result<bool> {
+        let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;
+        Ok(!pids.trim().is_empty())
+    }
+
+    /// Takes glibc away from this worker host's root (`harness/strip_glibc.py`): every file of
+    /// Debian's libc6 package reads empty there from now on, so no dynamically linked program
+    /// starts on it; its running worker keeps what it mapped. Returns how many files it covered.
+    pub fn strip_glibc(&self) -> Result<usize> {
+        let pid = self
+            .worker_pid
+            .with_context(|| format!("host {} runs no worker", self.name))?;
+        let out = self.run(
+            Command::new("python3")
+                .arg(crate::harness_dir().join("strip_glibc.py"))
+                .arg(pid.to_string())
+                .current_dir(crate::harness_dir()),
+        )?;
+        #[derive(Deserialize)]
+        struct Stripped {
+            covered: usize,
+        }
+        let s: Stripped = serde_json::from_str(out.trim())
+            .with_context(|| format!("strip_glibc.py on host {} printed {out:?}", self.name))?;
+        Ok(s.covered)
+    }
+
     /// Takes the host down at once, as a power cut would: SIGKILL to every process in it.
     pub fn kill(&self) -> Result<()> {
         let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;

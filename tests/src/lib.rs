@@ -9,10 +9,12 @@
 //! * [`harness::run_task`] runs one task of a bundle under 1.3.2's real supervisor against a
 //!   mocked Task Execution API, and returns what the API server was told;
 //! * [`pack`] builds and runs the `cargo-airflow` CLI of this workspace;
+//! * [`cross`] packs the example for other targets (aarch64, Windows, static musl);
 //! * [`git`] serves bundles from a Git repository (Airflow 3.4's `GitDagBundle`);
 //! * [`fixture`] builds the example bundle's executable and writes bundle files directly with
 //!   `airflow-bundle`, for tests that need hand-made (or deliberately broken) bundles.
 
+pub mod cross;
 pub mod deploy;
 pub mod fixture;
 pub mod git;

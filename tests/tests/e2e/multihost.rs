@@ -2,7 +2,9 @@
 //! scheduler, dag-processor) and two worker hosts `b` and `c` with one Celery worker each
 //! (network and mount namespaces: see `DeployOptions::on_hosts`). Nothing the tests built or
 //! packed, and nothing of host `a`'s files, is in sight on `b` or `c`; a bundle reaches them only
-//! as the deployment ships it.
+//! as the deployment ships it. On 3.3 the last check takes glibc away from the worker hosts (every
+//! file of Debian's libc6 package emptied in their mount namespace, `Host::strip_glibc`) and runs
+//! a static musl build of the example there.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -224,6 +226,78 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
                     api.xcom("example_etl", &run, "transform", "return_value")?.is_some(),
                     "{run}'s XCom is gone"
                 );
+            }
+            Ok(())
+        },
+    );
+
+    checks.check(
+        "a worker host whose root has no glibc at all runs the tasks of a static musl bundle (pack: needs no glibc); the glibc build cannot start there",
+        || {
+            if !airflow_e2e::cross::enabled() {
+                return Ok(());
+            }
+            let (musl, report) = airflow_e2e::cross::example_bundle_musl()?;
+            let glibc = report.glibc.as_ref().context("the pack report has no glibc facts")?;
+            ensure!(
+                glibc.newest.is_none() && glibc.versions.is_empty(),
+                "pack says the musl bundle needs {glibc:?}"
+            );
+            // Every worker host still up (the one lost above stays down).
+            let mut up = Vec::new();
+            for host in [b, c] {
+                if host.is_up()? {
+                    up.push(host);
+                }
+            }
+            ensure!(!up.is_empty(), "no worker host is up");
+            for host in &up {
+                // The operator's new worker image: the musl build, renamed into place.
+                let staged = host.dir.join("bundles").join(".new");
+                std::fs::copy(&musl, &staged)?;
+                std::fs::rename(&staged, host.dir.join("bundles").join(bundle_name))?;
+                // And the glibc build beside it, outside the executables root.
+                let gnu = host.dir.join("bin").join("example-bundle-gnu");
+                std::fs::create_dir_all(host.dir.join("bin"))?;
+                std::fs::copy(&v1, &gnu)?;
+                let covered = host.strip_glibc()?;
+                ensure!(covered >= 10, "host {}: only {covered} files of libc6 covered", host.name);
+                ensure!(
+                    host.run(&mut host.command("/bin/true")?).is_err(),
+                    "host {}: /bin/true still starts: glibc is still there",
+                    host.name
+                );
+                ensure!(
+                    host.run(host.command(&gnu)?.arg("--airflow-metadata")).is_err(),
+                    "host {}: the glibc build of the bundle started without glibc",
+                    host.name
+                );
+                host.run(host.command(&on_host)?.arg("--airflow-metadata"))
+                    .with_context(|| format!("the musl bundle on host {}", host.name))?;
+            }
+            let run = "no_glibc";
+            api.run_to_success("example_etl", run, json!({}), RUN_TIMEOUT)?;
+            let totals = api.xcom("example_etl", run, "transform", "return_value")?;
+            ensure!(
+                totals == Some(json!({"orders": 3, "per_customer": {"ada": 2249, "brian": 300}})),
+                "transform pushed {totals:?}"
+            );
+            for ti in api.task_instances("example_etl", run)? {
+                let host = ti
+                    .hostname
+                    .as_deref()
+                    .and_then(|h| dep.host_at(h))
+                    .context("a task on no worker host")?;
+                ensure!(
+                    up.iter().any(|h| h.name == host.name),
+                    "{} ran on host {}, which is down",
+                    ti.task_id,
+                    host.name
+                );
+                // The task's own log names the musl build as the file that ran it.
+                api.log("example_etl", run, &ti.task_id, ti.try_number)?
+                    .expect(&report.binary_sha256)
+                    .with_context(|| format!("{} on host {}", ti.task_id, host.name))?;
             }
             Ok(())
         },
