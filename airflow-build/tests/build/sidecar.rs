@@ -56,6 +56,23 @@ fn sidecar_always_embeds_what_the_binary_prints() {
         .any(|out| out.contains(&format!("cargo::rerun-if-changed={}", sdk_lib.display())));
     assert!(watched, "airflow-sdk's sources are not watched");
 
+    // A one-line change: the build script and the sidecar rerun (incrementally), the inputs'
+    // digest moves, the metadata stays; a no-op build after it runs neither.
+    let sidecar = [("AIRFLOW_BUILD_SIDECAR", "always")];
+    let before = read_record(&exe);
+    fx.write(
+        "src/tasks.rs",
+        "use airflow_sdk::{TaskContext, TaskResult};\n\npub fn hello(_ctx: &mut TaskContext) -> TaskResult {\n    Ok(()) // changed\n}\n",
+    );
+    assert!(fx.cargo(&[], &sidecar).ran_build_script);
+    let after = read_record(&exe);
+    assert_ne!(after.inputs.source, before.inputs.source);
+    assert_eq!(
+        after.sidecar.as_ref().unwrap().metadata_json,
+        before.sidecar.as_ref().unwrap().metadata_json
+    );
+    assert!(!fx.cargo(&[], &sidecar).ran_build_script);
+
     // Features reach the sidecar.
     fx.cargo(
         &["--features", "second-dag"],
