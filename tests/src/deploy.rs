@@ -310,10 +310,15 @@ impl Host {
         Ok(())
     }
 
+    /// The processes running on the host (in its network namespace).
+    fn pids(&self) -> Result<Vec<String>> {
+        let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;
+        Ok(pids.split_whitespace().map(str::to_owned).collect())
+    }
+
     /// Whether any process still runs on the host (none after [`Host::kill`]).
     pub fn is_up(&self) -> Result<bool> {
-        let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;
-        Ok(!pids.trim().is_empty())
+        Ok(!self.pids()?.is_empty())
     }
 
     /// Takes glibc away from this worker host's root (`harness/strip_glibc.py`): every file of
@@ -340,8 +345,7 @@ impl Host {
 
     /// Takes the host down at once, as a power cut would: SIGKILL to every process in it.
     pub fn kill(&self) -> Result<()> {
-        let pids = checked_stdout(Command::new("ip").args(["netns", "pids", &self.netns]))?;
-        let pids: Vec<&str> = pids.split_whitespace().collect();
+        let pids = self.pids()?;
         if !pids.is_empty() {
             // Exit status ignored: a process may be gone before its turn.
             let _ = Command::new("kill").arg("-KILL").args(&pids).status();

@@ -50,6 +50,16 @@ fn digest_on_host(host: &Host, path: &Path) -> Result<String> {
     Ok(report.trailer.binary_sha256)
 }
 
+/// Replaces the bundle `name` in `host`'s executables root with `build`, as an operator upgrades
+/// a worker: a new file, atomically renamed over the old one (a task may be running it).
+fn upgrade(host: &Host, build: &Path, name: &std::ffi::OsStr) -> Result<()> {
+    let bundles = host.dir.join("bundles");
+    let staged = bundles.join(".new");
+    std::fs::copy(build, &staged).with_context(|| format!("copying {}", build.display()))?;
+    std::fs::rename(&staged, bundles.join(name))
+        .with_context(|| format!("renaming {} on host {}", staged.display(), host.name))
+}
+
 /// The stub dags of the example and of these tests.
 fn stub_dag_files() -> [std::path::PathBuf; 2] {
     let dags = airflow_e2e::harness_dir().join("dags");
@@ -158,11 +168,9 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
     checks.check(
         "hosts holding different builds: each task runs the bundle of its own host, and `cargo airflow inspect` on each host tells which build is there",
         || {
-            // An operator upgrades host c only: a new file, atomically renamed into place.
+            // An operator upgrades host c only.
             let v2 = example_bundle_with_object_store()?;
-            let staged = c.dir.join("bundles").join(".new");
-            std::fs::copy(&v2, &staged)?;
-            std::fs::rename(&staged, c.dir.join("bundles").join(bundle_name))?;
+            upgrade(c, &v2, bundle_name)?;
             let on_b = digest_on_host(b, &on_host)?;
             let on_c = digest_on_host(c, &on_host)?;
             ensure!(on_b != on_c, "both hosts report build {on_b}");
@@ -252,10 +260,8 @@ fn worker_hosts_run_rust_tasks_from_their_own_executables_root_on_airflow_3_3() 
             }
             ensure!(!up.is_empty(), "no worker host is up");
             for host in &up {
-                // The operator's new worker image: the musl build, renamed into place.
-                let staged = host.dir.join("bundles").join(".new");
-                std::fs::copy(&musl, &staged)?;
-                std::fs::rename(&staged, host.dir.join("bundles").join(bundle_name))?;
+                // The operator's new worker image: the musl build.
+                upgrade(host, &musl, bundle_name)?;
                 // And the glibc build beside it, outside the executables root.
                 let gnu = host.dir.join("bin").join("example-bundle-gnu");
                 std::fs::create_dir_all(host.dir.join("bin"))?;
