@@ -161,10 +161,12 @@ impl Cross {
     /// target directory that persists between runs (so repeated runs are incremental) and that
     /// airflow-build's cross tests build their fixture into with the same profile and flags
     /// (`fixture-builds/xcross`): a fresh machine compiles each cross standard library once.
-    /// Test processes packing the same target serialize on cargo's lock of that directory.
+    /// Test processes packing the same target serialize on cargo's lock of that directory. The
+    /// pack runs at the lowest CPU priority (`nice -n 19`): see
+    /// [`pack::cargo_airflow_command_at_low_priority`].
     pub fn pack_example(&self, out: &Path) -> Result<PackReport> {
         let target_dir = crate::target_dir().join("fixture-builds").join("xcross");
-        let mut cmd = pack::cargo_airflow_command()?;
+        let mut cmd = pack::cargo_airflow_command_at_low_priority()?;
         cmd.arg("pack")
             .arg("--manifest-path")
             .arg(crate::workspace_manifest())

@@ -31,13 +31,26 @@ pub fn cargo_airflow() -> Result<PathBuf> {
 /// `cargo-airflow airflow` (the way cargo invokes a `cargo airflow` subcommand), run from the
 /// workspace root with stdin closed; add the subcommand and its arguments.
 pub fn cargo_airflow_command() -> Result<Command> {
-    let mut cmd = Command::new(cargo_airflow()?);
+    Ok(airflow_command(Command::new(cargo_airflow()?)))
+}
+
+/// [`cargo_airflow_command`] at the lowest CPU priority (`nice -n 19`, inherited by the cargo
+/// build it runs): for the long cross builds, which then take only the CPU that the other tests
+/// leave idle (CI gives them a test slot of their own beside the deployment tests, which mostly
+/// wait on Airflow; `.config/nextest.toml`).
+pub fn cargo_airflow_command_at_low_priority() -> Result<Command> {
+    let mut nice = Command::new("nice");
+    nice.args(["-n", "19"]).arg(cargo_airflow()?);
+    Ok(airflow_command(nice))
+}
+
+fn airflow_command(mut cmd: Command) -> Command {
     // The packs share target directories with other test crates' builds.
     airflow_process::toolchain::without_package_env(&mut cmd);
     cmd.arg("airflow")
         .current_dir(crate::workspace_root())
         .stdin(Stdio::null());
-    Ok(cmd)
+    cmd
 }
 
 /// Runs `cargo-airflow airflow pack ARGS`, adding `--manifest-path <workspace>/Cargo.toml` unless
