@@ -140,9 +140,10 @@ impl Fixture {
 /// [`Fixture`].
 pub fn build_workspace_example(target: &str, args: &[&str], envs: &[(&str, &str)]) -> Build {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // At the lowest CPU priority, as airflow-e2e's cross packs of the same build: these long
-    // builds take the CPU the other tests leave idle (CI gives them a test slot of their own
-    // beside the deployment tests, which mostly wait on Airflow; .config/nextest.toml).
+    // At the lowest CPU priority, as airflow-e2e's packs of the same AArch64 and Windows builds
+    // (its `Cross::low_priority`): these long builds take the CPU the other tests leave idle (CI
+    // gives them a test slot of their own beside the deployment tests, which mostly wait on
+    // Airflow; .config/nextest.toml).
     let mut cmd = Command::new("nice");
     cmd.args(["-n", "19"]).arg(cargo);
     cmd.current_dir(workspace_root())
