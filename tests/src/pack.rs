@@ -38,7 +38,7 @@ pub fn cargo_airflow_command() -> Result<Command> {
 /// build it runs): for long cross builds that nothing else waits for, which then take only the
 /// CPU the other tests leave idle (CI gives them a test slot of their own beside the deployment
 /// tests, which mostly wait on Airflow; `.config/nextest.toml`).
-pub fn cargo_airflow_command_at_low_priority() -> Result<Command> {
+pub(crate) fn cargo_airflow_command_at_low_priority() -> Result<Command> {
     let mut nice = Command::new("nice");
     nice.args(["-n", "19"]).arg(cargo_airflow()?);
     Ok(airflow_command(nice))
