@@ -14,6 +14,10 @@ The command runs in a session (and process group) of its own, with this process 
 process. When the command exits, or the caller goes, or a signal comes, every descendant gets
 SIGTERM, then SIGKILL after the grace period. stdout and stderr are the command's own; the exit
 status is the command's (128 + the signal if it was stopped).
+
+When it is stopped before it ended (the caller's timeout, a signal), the Python processes below
+it get SIGABRT first: run with PYTHONFAULTHANDLER=1 (as tests/src/deploy.rs runs it), each
+prints every thread's stack to its stderr, which says where a hung command was waiting.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import psutil
 
@@ -61,6 +66,33 @@ def stop_descendants(pgid: int, grace: float) -> None:
             pass
     # Reap what was re-parented to us.
     psutil.wait_procs(psutil.Process().children(recursive=True), timeout=5)
+
+
+def dump_python_stacks(grace: float) -> None:
+    """SIGABRT to every Python descendant: with faulthandler on, each prints its threads' stacks.
+
+    All are stopped first, so that none moves on because another died (a parent joining a child,
+    say), then aborted one at a time, so that their dumps do not interleave, the command itself
+    last, so that its stacks end the output (what a caller shows of it is the tail).
+    """
+    procs = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if os.path.basename(p.exe()).startswith("python"):
+                p.suspend()
+                procs.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    for p in reversed(procs):
+        try:
+            p.send_signal(signal.SIGABRT)
+            p.resume()
+            # Gone, or a zombie its stopped parent does not reap: either way its dump is out.
+            deadline = time.monotonic() + grace
+            while p.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
 
 
 def main() -> int:
@@ -104,6 +136,8 @@ def main() -> int:
     threading.Thread(target=watch_child, daemon=True).start()
     while not stop.wait(0.5):
         pass
+    if reason and child.poll() is None:
+        dump_python_stacks(min(args.grace, 2.0))
     stop_descendants(child.pid, args.grace)
     code = child.wait()
     if reason:

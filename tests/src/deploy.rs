@@ -657,6 +657,8 @@ pub fn run_owned(python: &Path, cmd: &Command, timeout: Duration) -> Result<Outp
     if let Some(dir) = cmd.get_current_dir() {
         owned.current_dir(dir);
     }
+    // If it hangs, owned.py's SIGABRT makes each of its Python processes print its stacks.
+    owned.env("PYTHONFAULTHANDLER", "1");
     owned
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -686,9 +688,15 @@ pub fn run_owned(python: &Path, cmd: &Command, timeout: Duration) -> Result<Outp
                 let _ = child.kill();
                 let _ = child.wait();
             }
+            // What it printed before it was stopped is the only clue to where it hung.
+            let printed = [stdout, stderr]
+                .map(|reader| finished_output(reader, STOP_TIMEOUT))
+                .concat();
             bail!(
-                "{shown} did not finish within {} s; it and everything it started were stopped",
-                timeout.as_secs()
+                "{shown} did not finish within {} s; it and everything it started were stopped. \
+                 The last lines it printed:\n{}",
+                timeout.as_secs(),
+                last_lines(&String::from_utf8_lossy(&printed), 100)
             );
         }
     };
@@ -698,6 +706,26 @@ pub fn run_owned(python: &Path, cmd: &Command, timeout: Duration) -> Result<Outp
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     })
+}
+
+/// A reader thread's output if it ends within `wait` (a process that escaped its stop may still
+/// hold the pipe open), else nothing.
+fn finished_output(reader: std::thread::JoinHandle<Vec<u8>>, wait: Duration) -> Vec<u8> {
+    let deadline = Instant::now() + wait;
+    while !reader.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if reader.is_finished() {
+        reader.join().unwrap_or_default()
+    } else {
+        b"(its output pipe is still held open by a process it started)\n".to_vec()
+    }
+}
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 impl Drop for Deployment {
@@ -730,11 +758,7 @@ fn describe_failure(ev: &Value) -> String {
 
 fn tail_file(path: &Path, lines: usize) -> String {
     match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
+        Ok(bytes) => last_lines(&String::from_utf8_lossy(&bytes), lines),
         Err(e) => format!("<cannot read {}: {e}>", path.display()),
     }
 }

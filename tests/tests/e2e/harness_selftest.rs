@@ -265,3 +265,36 @@ fn an_owned_command_is_stopped_with_everything_it_started() -> Result<()> {
     );
     all_gone(&left)
 }
+
+/// A command stopped because it hung says where: its Python processes print their stacks (the
+/// clue CI gives when `airflow dags test` hangs), the command's own last.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_hung_python_command_prints_where_each_process_waits() -> Result<()> {
+    use airflow_e2e::deploy::run_owned;
+    let python = venv::python()?;
+    let mut cmd = Command::new(&python);
+    cmd.args([
+        "-c",
+        "import multiprocessing, time\n\
+         def child_waits():\n    time.sleep(300)\n\
+         p = multiprocessing.get_context('fork').Process(target=child_waits)\n\
+         p.start()\nprint('started', flush=True)\np.join()\n",
+    ]);
+    let err = run_owned(&python, &cmd, std::time::Duration::from_secs(3)).unwrap_err();
+    let text = format!("{err:#}");
+    ensure!(text.contains("did not finish within 3 s"), "{text}");
+    ensure!(
+        text.contains("started"),
+        "what it printed is missing: {text}"
+    );
+    let (child, parent) = (
+        text.find("in child_waits").context(text.clone())?,
+        text.rfind("in join").context(text.clone())?,
+    );
+    ensure!(
+        child < parent,
+        "the command's own stacks are not last: {text}"
+    );
+    Ok(())
+}
