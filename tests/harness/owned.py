@@ -16,8 +16,9 @@ SIGTERM, then SIGKILL after the grace period. stdout and stderr are the command'
 status is the command's (128 + the signal if it was stopped).
 
 When it is stopped before it ended (the caller's timeout, a signal), the Python processes below
-it get SIGABRT first: run with PYTHONFAULTHANDLER=1 (as tests/src/deploy.rs runs it), each
-prints every thread's stack to its stderr, which says where a hung command was waiting.
+it are first all stopped (SIGSTOP), then get SIGABRT one at a time: run with
+PYTHONFAULTHANDLER=1 (as tests/src/deploy.rs runs it), each prints every thread's stack to its
+stderr, which says where a hung command was waiting.
 """
 
 from __future__ import annotations

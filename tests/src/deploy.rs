@@ -694,7 +694,7 @@ pub fn run_owned(python: &Path, cmd: &Command, timeout: Duration) -> Result<Outp
                 .concat();
             bail!(
                 "{shown} did not finish within {} s; it and everything it started were stopped. \
-                 The last lines it printed:\n{}",
+                 The last lines of its output (stdout, then stderr):\n{}",
                 timeout.as_secs(),
                 last_lines(&String::from_utf8_lossy(&printed), 100)
             );
