@@ -165,7 +165,8 @@ impl Cross {
         env
     }
 
-    /// `cargo airflow pack -p example-bundle --target TRIPLE -o OUT -- -Zbuild-std`, into a
+    /// `cargo airflow pack -p example-bundle --target TRIPLE --profile cross-test -o OUT --
+    /// -Zbuild-std` (the workspace's profile for cross builds: release, not optimized), into a
     /// target directory that persists between runs (so repeated runs are incremental) and that
     /// airflow-build's cross tests build their fixture into with the same profile and flags
     /// (`fixture-builds/xcross`): a fresh machine compiles each cross standard library once.
@@ -181,6 +182,7 @@ impl Cross {
             .arg("--manifest-path")
             .arg(crate::workspace_manifest())
             .args(["-p", EXAMPLE_PACKAGE, "--target", self.triple])
+            .args(["--profile", "cross-test"])
             .arg("--target-dir")
             .arg(&target_dir)
             .arg("-o")
@@ -207,9 +209,9 @@ impl Cross {
     }
 }
 
-/// The example bundle packed for [`MUSL`] (release, static), once per test process, into
-/// `<target>/airflow-e2e/example-musl/example-bundle` under a lock file (the cross tests and a
-/// deployment test may want it at once); returns the bundle and its pack report.
+/// The example bundle packed for [`MUSL`] (static, `cross-test` profile), once per test process,
+/// into `<target>/airflow-e2e/example-musl/example-bundle` under a lock file (the cross tests and
+/// a deployment test may want it at once); returns the bundle and its pack report.
 pub fn example_bundle_musl() -> Result<(PathBuf, PackReport)> {
     let base = crate::target_dir().join("airflow-e2e");
     let dir = base.join("example-musl");

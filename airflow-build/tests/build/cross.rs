@@ -4,11 +4,12 @@
 //! Enabled by `AIRFLOW_CROSS_TESTS=1` after `scripts/cross-setup.sh`; with `CI=true` and the
 //! variable unset, these tests fail instead of silently skipping.
 //!
-//! Release builds, stripped as the workspace's release profile strips bundles, into the target
-//! directory airflow-e2e's cross tests pack `example-bundle` into (`fixture-builds/xcross`): the
-//! same profile, flags and environment, so the cross standard libraries (`-Zbuild-std`) and the
-//! shared dependencies are compiled once on a fresh machine, not once per test crate. Both tests
-//! build the workspace's `example-bundle` itself, the very build airflow-e2e's cross tests pack.
+//! Builds with the workspace's `cross-test` profile (release, stripped as bundles are, not
+//! optimized), into the target directory airflow-e2e's cross tests pack `example-bundle` into
+//! (`fixture-builds/xcross`): the same profile, flags and environment, so the cross standard
+//! libraries (`-Zbuild-std`) and the shared dependencies are compiled once on a fresh machine, not
+//! once per test crate. Both tests build the workspace's `example-bundle` itself, the very build
+//! airflow-e2e's cross tests pack.
 
 use object::{Architecture, BinaryFormat, Object};
 
@@ -32,9 +33,13 @@ fn enabled() -> bool {
 
 const AARCH64: &str = "aarch64-unknown-linux-gnu";
 
-/// The cargo arguments of `cargo airflow pack --target TARGET -- -Zbuild-std` (release).
-fn release_for(target: &str) -> [&str; 4] {
-    ["--release", "-Zbuild-std", "--target", target]
+/// The workspace's profile for cross builds (airflow-e2e's `Cross::pack_example` packs with it).
+const PROFILE: &str = "cross-test";
+
+/// The cargo arguments of `cargo airflow pack --profile cross-test --target TARGET --
+/// -Zbuild-std`.
+fn build_args_for(target: &str) -> [&str; 5] {
+    ["--profile", PROFILE, "-Zbuild-std", "--target", target]
 }
 
 /// The workspace's `example-bundle`, the very build airflow-e2e's AArch64 cross test packs (as
@@ -56,11 +61,11 @@ fn aarch64_record_holds_the_sidecar_metadata() {
             "aarch64-linux-gnu-gcc",
         ),
     ];
-    build_workspace_example("xcross", &release_for(AARCH64), &envs);
+    build_workspace_example("xcross", &build_args_for(AARCH64), &envs);
     let exe = fixture_builds_root()
         .join("xcross")
         .join(AARCH64)
-        .join("release")
+        .join(PROFILE)
         .join(EXAMPLE_PACKAGE);
     let bytes = std::fs::read(&exe).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
@@ -88,7 +93,7 @@ const WINDOWS: &str = "x86_64-pc-windows-gnu";
 
 /// The workspace's `example-bundle`, not a fixture copy: this test edits nothing, and
 /// airflow-e2e's Windows cross test packs the very same build (`cargo airflow pack -p
-/// example-bundle --target x86_64-pc-windows-gnu -- -Zbuild-std`, release, into
+/// example-bundle --target x86_64-pc-windows-gnu --profile cross-test -- -Zbuild-std`, into
 /// `fixture-builds/xcross`), so whichever of the two runs first builds it and the other finds it
 /// built. A copy would be a second build of airflow-sdk and its dependencies for Windows.
 #[test]
@@ -112,11 +117,11 @@ fn windows_pe_record_holds_the_sidecar_metadata() {
             "-C link-self-contained=no",
         ),
     ];
-    build_workspace_example("xcross", &release_for(WINDOWS), &envs);
+    build_workspace_example("xcross", &build_args_for(WINDOWS), &envs);
     let exe = fixture_builds_root()
         .join("xcross")
         .join(WINDOWS)
-        .join("release")
+        .join(PROFILE)
         .join(format!("{EXAMPLE_PACKAGE}.exe"));
     let bytes = std::fs::read(&exe).unwrap();
     let obj = object::File::parse(&*bytes).unwrap();
