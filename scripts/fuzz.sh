@@ -51,7 +51,7 @@ if [ "$runs" = build ]; then
     exec cargo fuzz build --sanitizer "$sanitizer"
 fi
 # One target per core at a time: libFuzzer runs one thread (the smoke step then takes about as
-# long as its slowest target, stub_render: 50 s here).
+# long as its slowest target, stub_render: about 40 s alone here).
 jobs="${FUZZ_JOBS:-$(nproc)}"
 logs="$(mktemp -d)"
 scratch+=("$logs")

@@ -182,7 +182,7 @@ impl Cross {
             .arg("--manifest-path")
             .arg(crate::workspace_manifest())
             .args(["-p", EXAMPLE_PACKAGE, "--target", self.triple])
-            .args(["--profile", "cross-test"])
+            .args(["--profile", PROFILE])
             .arg("--target-dir")
             .arg(&target_dir)
             .arg("-o")
@@ -208,6 +208,10 @@ impl Cross {
         serde_json::from_str(stdout.trim()).with_context(|| format!("parsing {stdout}"))
     }
 }
+
+/// The workspace's profile for cross builds (`[profile.cross-test]` in its `Cargo.toml`: release,
+/// not optimized); airflow-build's cross tests build with it too.
+const PROFILE: &str = "cross-test";
 
 /// The example bundle packed for [`MUSL`] (static, `cross-test` profile), once per test process,
 /// into `<target>/airflow-e2e/example-musl/example-bundle` under a lock file (the cross tests and
